@@ -1,0 +1,1 @@
+export { default } from '@phalanx/eslint-config';

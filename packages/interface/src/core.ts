@@ -1,0 +1,154 @@
+/**
+ * The sans-I/O protocol core (DESIGN §3). A core is a synchronous, deterministic state machine:
+ * the runtime (or the simulator) feeds it `Input`s through `step` and drains its outputs with
+ * `ready`. Cores never read clocks, start timers, draw randomness or touch the network or disk;
+ * everything they need arrives as an input or through `CoreContext`.
+ */
+import type { Rng } from './rng.js';
+import type { Logger } from './logger.js';
+import type { NodeId, ValidatorSet } from './identity.js';
+import type { Signer, Verifier } from './crypto.js';
+import type { ClientRequest, CommittedBatch } from './application.js';
+import type { EquivocationEvidence } from './evidence.js';
+import type { LogRecord } from './storage.js';
+
+/** Names a timer the core asked for. Setting an existing id re-arms it. */
+export type TimerId = string;
+
+export type Input<M, R = ClientRequest> =
+  /** A protocol message; `from` was authenticated by the transport (never taken from the payload). */
+  | { readonly type: 'message'; readonly from: NodeId; readonly msg: M }
+  /** A timer set through `Ready.timers` fired (and was not cancelled or re-armed since). */
+  | { readonly type: 'timeout'; readonly timer: TimerId }
+  /** A client command reached this replica. */
+  | { readonly type: 'request'; readonly request: R }
+  /** Every `Ready.persist` with `id <= upTo` is durable. */
+  | { readonly type: 'persisted'; readonly upTo: bigint }
+  /**
+   * The application has applied every committed batch up to `height` (only reported for batches
+   * marked `reportState`). `stateDigest` commits to the application state; `snapshot` is the
+   * state itself, which the core may keep to serve state transfer.
+   */
+  | {
+      readonly type: 'applied';
+      readonly height: bigint;
+      readonly stateDigest: Uint8Array;
+      readonly snapshot?: Uint8Array;
+    };
+
+/** What a core asks storage to make durable. Records and state are opaque bytes the core encoded. */
+export interface PersistRequest {
+  /** Strictly increasing per core; acknowledged by `{ type: 'persisted', upTo }`. */
+  readonly id: bigint;
+  /** Replaces the core's hard state (view/term, vote, lock …) atomically with the rest. */
+  readonly hardState?: Uint8Array;
+  /** Drop log records with `index >= truncateFrom` before appending (e.g. Raft §5.3 conflicts). */
+  readonly truncateFrom?: bigint;
+  readonly append: readonly LogRecord[];
+  /** Records with `index < compactTo` are no longer needed (covered by a stable checkpoint). */
+  readonly compactTo?: bigint;
+}
+
+export interface Outbound<M> {
+  readonly to: NodeId | 'all';
+  readonly msg: M;
+}
+
+export type TimerOp =
+  | { readonly op: 'set'; readonly id: TimerId; readonly ms: number }
+  | { readonly op: 'cancel'; readonly id: TimerId };
+
+export type MisbehaviourKind =
+  | 'invalid-signature'
+  | 'malformed'
+  | 'protocol-violation'
+  | 'stale'
+  | 'future'
+  | 'equivocation'
+  | 'unknown-sender';
+
+export type ProtocolEvent =
+  | { readonly type: 'leader'; readonly view: bigint; readonly leader: NodeId }
+  | { readonly type: 'view-change'; readonly from: bigint; readonly to: bigint; readonly reason: string }
+  | { readonly type: 'misbehaviour'; readonly peer: NodeId; readonly kind: MisbehaviourKind; readonly detail: string }
+  | { readonly type: 'evidence'; readonly evidence: EquivocationEvidence }
+  | { readonly type: 'peer-status'; readonly peer: NodeId; readonly status: 'ok' | 'suspected' | 'isolated' }
+  | { readonly type: 'checkpoint'; readonly height: bigint; readonly stateDigest: Uint8Array }
+  | { readonly type: 'state-transfer'; readonly phase: 'started' | 'completed'; readonly height: bigint };
+
+/**
+ * Everything a core produced since the previous `ready()` call.
+ *
+ * ORDERING RULE — the runtime must handle the fields in this order:
+ *  1. `persist` is made durable (fsync) BEFORE any message in `send` leaves this process,
+ *     because those messages may promise what was persisted (a vote, a prepare, a log append).
+ *  2. `send` is handed to the transport.
+ *  3. `restore` (if present) is installed into the application, then every batch in `commit`
+ *     is applied in order. Heights are consecutive: each is the previous applied height + 1.
+ *  4. `timers` are armed or cancelled, in order.
+ *  `events` are observations (metrics, logs, evidence) and may be handled at any point.
+ * After (1), the runtime steps `{ type: 'persisted', upTo: persist.id }` into the core.
+ */
+export interface Ready<M> {
+  readonly persist?: PersistRequest;
+  readonly send: readonly Outbound<M>[];
+  readonly restore?: { readonly height: bigint; readonly snapshot: Uint8Array };
+  readonly commit: readonly CommittedBatch[];
+  readonly timers: readonly TimerOp[];
+  readonly events: readonly ProtocolEvent[];
+}
+
+export interface CoreStatus {
+  readonly protocol: string;
+  readonly node: NodeId;
+  /** View, term or round, whatever the protocol calls its epoch of leadership. */
+  readonly view: bigint;
+  readonly leader?: NodeId;
+  /** Highest height handed out in `Ready.commit`. */
+  readonly committedHeight: bigint;
+  readonly role?: string;
+  readonly detail?: Readonly<Record<string, string | number | bigint | boolean>>;
+}
+
+export interface ProtocolCore<M, R = ClientRequest> {
+  /** Feeds one input. Never throws on bad peer input: that becomes a `misbehaviour` event. */
+  step(input: Input<M, R>): void;
+  /** True when `ready()` would return something. */
+  hasReady(): boolean;
+  /** Drains and returns the outputs accumulated since the last call (see the ordering rule on `Ready`). */
+  ready(): Ready<M>;
+  status(): CoreStatus;
+}
+
+/** What the runtime injects into a core. */
+export interface CoreContext {
+  readonly self: NodeId;
+  readonly validators: ValidatorSet;
+  readonly signer: Signer;
+  readonly verifier: Verifier;
+  readonly rng: Rng;
+  readonly logger?: Logger;
+}
+
+/** What a restarted replica read back from storage, handed to `create` so the core resumes. */
+export interface RecoveredState {
+  readonly hardState?: Uint8Array;
+  readonly log: readonly LogRecord[];
+  readonly snapshot?: { readonly height: bigint; readonly data: Uint8Array };
+  /** Height the application state (after `snapshot` and replay) has reached. */
+  readonly appliedHeight: bigint;
+}
+
+/** Turns messages into the bytes that cross the network and back. `decode` throws `DecodeError`. */
+export interface MessageCodec<M> {
+  encode(msg: M): Uint8Array;
+  decode(bytes: Uint8Array): M;
+}
+
+/** A protocol as the runtime, the simulator and the apps see it: one object per package. */
+export interface ProtocolDefinition<M, C = unknown> {
+  readonly name: string;
+  readonly codec: MessageCodec<M>;
+  /** Validates `config` and builds a core; throws `ConfigError` with the offending path. */
+  create(ctx: CoreContext, config: C, recovered?: RecoveredState): ProtocolCore<M>;
+}

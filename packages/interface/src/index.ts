@@ -1,0 +1,47 @@
+export type { NodeId, Validator, ValidatorSet } from './identity.js';
+export type { SignatureScheme, Signer, Verifier, VerifyItem, BatchVerifier, Hasher } from './crypto.js';
+export type { Rng } from './rng.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export type { ClientRequest, ApplyContext, StateMachine, CommittedBatch } from './application.js';
+export type { SignedVote, EquivocationEvidence } from './evidence.js';
+export type {
+  TimerId,
+  Input,
+  PersistRequest,
+  Outbound,
+  TimerOp,
+  MisbehaviourKind,
+  ProtocolEvent,
+  Ready,
+  CoreStatus,
+  ProtocolCore,
+  CoreContext,
+  RecoveredState,
+  MessageCodec,
+  ProtocolDefinition,
+} from './core.js';
+export type {
+  LogRecord,
+  LogBounds,
+  SnapshotMeta,
+  SnapshotWriter,
+  SnapshotStore,
+  KeyValueStore,
+  Storage,
+} from './storage.js';
+export type { DropReason, TransportStats, Transport } from './transport.js';
+export {
+  PhalanxError,
+  ConfigError,
+  InsufficientReplicasError,
+  DecodeError,
+  CryptoError,
+  KeyFileError,
+  CertificateError,
+  UnknownPeerError,
+  StorageError,
+  StorageFullError,
+  CorruptionError,
+  DataDirMismatchError,
+} from './errors.js';

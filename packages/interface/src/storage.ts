@@ -1,0 +1,75 @@
+/**
+ * Storage contracts, shaped by what the protocols persist: an append-only log of opaque records,
+ * small atomic hard-state records, snapshots, and a key-value space for the application.
+ *
+ * Writes are staged and become durable together at the next `sync()` (group commit): many
+ * appends, one fsync. Nothing is acknowledged to a peer before the `sync()` covering it resolved.
+ */
+
+export interface LogRecord {
+  readonly index: bigint;
+  readonly data: Uint8Array;
+}
+
+export interface LogBounds {
+  /** Lowest index still stored (after compaction). */
+  readonly first: bigint;
+  /** Highest index stored. */
+  readonly last: bigint;
+}
+
+export interface SnapshotMeta {
+  /** Height the snapshot's state corresponds to. */
+  readonly height: bigint;
+  /** Digest of the state (what a checkpoint certificate signs). */
+  readonly digest: Uint8Array;
+}
+
+export interface SnapshotWriter {
+  /** Appends the next chunk; chunks are kept out of sight until `commit`. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Atomically installs the snapshot as the latest one (durable when this resolves). */
+  commit(): Promise<void>;
+  /** Discards the partial snapshot. */
+  abort(): Promise<void>;
+}
+
+export interface SnapshotStore {
+  begin(meta: SnapshotMeta): Promise<SnapshotWriter>;
+  latest(): Promise<SnapshotMeta | undefined>;
+  /** Streams the latest snapshot's bytes in chunks; throws `CorruptionError` if they do not match. */
+  read(): AsyncIterable<Uint8Array>;
+}
+
+export interface KeyValueStore {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Staged like every write: durable at the next `Storage.sync()`. */
+  put(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): void;
+  /** Entries with `start <= key < end` in key order. */
+  range(start: Uint8Array, end: Uint8Array): AsyncIterable<readonly [Uint8Array, Uint8Array]>;
+}
+
+export interface Storage {
+  /** Stages records; indices must be contiguous with the current last index (+1). */
+  append(records: readonly LogRecord[]): void;
+  /** Stages removal of every record with `index >= from`. */
+  truncateFrom(from: bigint): void;
+  /** Stages removal of every record with `index < to`. */
+  compactTo(to: bigint): void;
+  /** Stages an atomic replacement of the named hard-state record. */
+  putHardState(name: string, value: Uint8Array): void;
+  /**
+   * Makes every staged write durable with one sync. Concurrent callers share the sync.
+   * Rejects with `StorageFullError` / `StorageError` and then refuses further writes.
+   */
+  sync(): Promise<void>;
+
+  readLog(from: bigint, toExclusive: bigint): Promise<LogRecord[]>;
+  logBounds(): LogBounds | undefined;
+  getHardState(name: string): Promise<Uint8Array | undefined>;
+
+  readonly snapshots: SnapshotStore;
+  readonly kv: KeyValueStore;
+  close(): Promise<void>;
+}
