@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { InsufficientReplicasError } from '@phalanx/interface';
+import {
+  assertBftSize,
+  faultPower,
+  faultTolerance,
+  quorumPower,
+  quorumSize,
+  weakQuorumSize,
+} from '../src/index.js';
+
+describe('thresholds for n = 3f+1', () => {
+  it.each([
+    [4, 1, 3],
+    [7, 2, 5],
+    [10, 3, 7],
+    [31, 10, 21],
+    [100, 33, 67],
+  ])('n=%i tolerates f=%i with quorums of %i', (n, f, q) => {
+    expect(faultTolerance(n)).toBe(f);
+    expect(quorumSize(n)).toBe(q);
+    expect(weakQuorumSize(n)).toBe(f + 1);
+  });
+
+  it('n < 4 is an InsufficientReplicasError naming needed and actual counts', () => {
+    expect(() => assertBftSize(3)).toThrow(InsufficientReplicasError);
+    try {
+      assertBftSize(3);
+    } catch (err) {
+      expect(err).toMatchObject({ needed: 4, actual: 3 });
+      expect((err as Error).message).toMatch(/need at least 4 replicas, have 3/);
+    }
+    expect(() => assertBftSize(6, 2)).toThrow(/need at least 7 replicas, have 6/);
+    expect(() => assertBftSize(4)).not.toThrow();
+  });
+
+  it('rejects nonsense counts', () => {
+    expect(() => faultTolerance(0)).toThrow(RangeError);
+    expect(() => quorumPower(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('quorum intersection (the property safety rests on)', () => {
+  it('any two quorums of any n intersect in at least f+1 replicas, and n-f honest replicas form one', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 500 }), (n) => {
+        const f = faultTolerance(n);
+        const q = quorumSize(n);
+        // Two sets of size q out of n overlap in at least 2q - n members.
+        expect(2 * q - n).toBeGreaterThanOrEqual(f + 1);
+        expect(q).toBeLessThanOrEqual(n - f);
+      }),
+    );
+  });
+
+  it('weighted: any two sets with quorum power intersect in more than the faulty power', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 12 }), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), (powers, inA, inB) => {
+        const total = powers.reduce((a, b) => a + b, 0);
+        const q = quorumPower(total);
+        let a = 0;
+        let b = 0;
+        let both = 0;
+        powers.forEach((p, i) => {
+          if (inA[i]) a += p;
+          if (inB[i]) b += p;
+          if (inA[i] && inB[i]) both += p;
+        });
+        if (a >= q && b >= q) expect(both).toBeGreaterThanOrEqual(faultPower(total) + 1);
+        // And the honest power (total minus the faulty power) always reaches a quorum.
+        expect(total - faultPower(total)).toBeGreaterThanOrEqual(q);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('exhaustively for small n: every pair of quorum-sized subsets shares f+1 members', () => {
+    for (let n = 4; n <= 10; n++) {
+      const f = faultTolerance(n);
+      const q = quorumSize(n);
+      const subsets: number[] = [];
+      for (let m = 0; m < 1 << n; m++) if (popcount(m) === q) subsets.push(m);
+      for (const x of subsets) for (const y of subsets) expect(popcount(x & y)).toBeGreaterThanOrEqual(f + 1);
+    }
+  });
+});
+
+function popcount(x: number): number {
+  let c = 0;
+  for (; x; x &= x - 1) c++;
+  return c;
+}
