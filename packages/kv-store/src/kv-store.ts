@@ -1,0 +1,133 @@
+/**
+ * A replicated key-value store. Every replica applies the same commands in the same order, so
+ * states and results are identical; reads go through the log too, which makes them linearizable.
+ *
+ * Exactly-once: a client numbers its commands. The store remembers, per client, the results of
+ * the last `sessionWindow` sequence numbers, so a command retried after a lost reply, or
+ * committed twice because it reached two leaders, returns its first result instead of running
+ * again. Pipelined clients may commit out of order within the window; older numbers are refused.
+ */
+import type { ApplyContext, ClientRequest, StateMachine } from '@phalanx/interface';
+import { DecodeError } from '@phalanx/interface';
+import { compareBytes, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex, fromHex } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
+import { decodeCommand, encodeResult } from './commands.js';
+import type { KvResult } from './commands.js';
+
+interface Session {
+  /** Highest sequence number applied for this client. */
+  top: bigint;
+  /** Results by sequence number, for the last `window` numbers. */
+  results: Map<bigint, Uint8Array>;
+}
+
+export interface KvStoreOptions {
+  /** How many recent results per client are kept for retries (default 1024). */
+  readonly sessionWindow?: number;
+}
+
+export class KvStore implements StateMachine {
+  private readonly data = new Map<string, Uint8Array>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly window: bigint;
+
+  constructor(options: KvStoreOptions = {}) {
+    this.window = BigInt(options.sessionWindow ?? 1024);
+  }
+
+  apply(commands: readonly ClientRequest[], _ctx: ApplyContext): Uint8Array[] {
+    return commands.map((c) => this.applyOne(c));
+  }
+
+  private applyOne(req: ClientRequest): Uint8Array {
+    let session = this.sessions.get(req.client);
+    if (!session) {
+      session = { top: 0n, results: new Map() };
+      this.sessions.set(req.client, session);
+    }
+    const cached = session.results.get(req.seq);
+    if (cached) return cached; // a retry or a duplicate commit: same answer, no second effect
+    if (req.seq <= session.top - this.window) {
+      return encodeResult({ ok: false, error: `sequence number ${req.seq} is older than this client's session window` });
+    }
+    const result = encodeResult(this.execute(req.payload));
+    session.results.set(req.seq, result);
+    if (req.seq > session.top) {
+      session.top = req.seq;
+      for (const seq of session.results.keys()) if (seq <= session.top - this.window) session.results.delete(seq);
+    }
+    return result;
+  }
+
+  private execute(payload: Uint8Array): KvResult {
+    let cmd;
+    try {
+      cmd = decodeCommand(payload);
+    } catch (err) {
+      // A malformed command is committed like any other (consensus orders bytes); it just fails.
+      return { ok: false, error: err instanceof DecodeError ? err.message : 'malformed command' };
+    }
+    const k = toHex(cmd.key);
+    switch (cmd.op) {
+      case 'put':
+        this.data.set(k, cmd.value);
+        return { ok: true };
+      case 'get': {
+        const value = this.data.get(k);
+        return value === undefined ? { ok: true } : { ok: true, value };
+      }
+      case 'del':
+        this.data.delete(k);
+        return { ok: true };
+    }
+  }
+
+  /** Local read of the last applied state (not linearizable: use a `get` command for that). */
+  read(key: Uint8Array): Uint8Array | undefined {
+    return this.data.get(toHex(key));
+  }
+
+  get size(): number {
+    return this.data.size;
+  }
+
+  /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. */
+  snapshot(): Uint8Array {
+    const entries = [...this.data.entries()]
+      .map(([k, v]) => [fromHex(k), v] as const)
+      .sort((a, b) => compareBytes(a[0], b[0]));
+    const sessions = [...this.sessions.entries()]
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([client, s]): Value => [
+        client,
+        s.top,
+        [...s.results.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([seq, r]): Value => [seq, r]),
+      ]);
+    return encode({ v: 1, data: entries.map(([k, v]): Value => [k, v]), sessions });
+  }
+
+  restore(snapshot: Uint8Array): void {
+    const m = readMap(decode(snapshot, { maxDepth: 6 }), 'snapshot', ['v', 'data', 'sessions']);
+    if (m.v !== 1) throw new DecodeError(`snapshot: unsupported version ${String(m.v)}`);
+    const data = new Map<string, Uint8Array>();
+    readArray(m.data, 'snapshot.data').forEach((e, i) => {
+      const [k, v] = readArray(e, `snapshot.data[${i}]`, 2);
+      data.set(toHex(readBytes(k, `snapshot.data[${i}].key`)), readBytes(v, `snapshot.data[${i}].value`));
+    });
+    const sessions = new Map<string, Session>();
+    readArray(m.sessions, 'snapshot.sessions').forEach((e, i) => {
+      const [client, top, results] = readArray(e, `snapshot.sessions[${i}]`, 3);
+      const map = new Map<bigint, Uint8Array>();
+      readArray(results, `snapshot.sessions[${i}].results`).forEach((r, j) => {
+        const [seq, res] = readArray(r, `snapshot.sessions[${i}].results[${j}]`, 2);
+        map.set(readU64(seq, 'seq'), readBytes(res, 'result'));
+      });
+      sessions.set(readString(client, `snapshot.sessions[${i}].client`, 256), { top: readU64(top, 'top'), results: map });
+    });
+    // Replace only after the whole snapshot parsed: a bad snapshot leaves the state untouched.
+    this.data.clear();
+    for (const [k, v] of data) this.data.set(k, v);
+    this.sessions.clear();
+    for (const [k, v] of sessions) this.sessions.set(k, v);
+  }
+}
