@@ -1,0 +1,126 @@
+/**
+ * The YAML configuration of a Phalanx network, in the shape operators know from the seed
+ * deployments: consensus type and its knobs, the nodes (addresses, public keys), storage and
+ * metrics. Validated with zod; every error names the path of the offending value and why.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '@phalanx/interface';
+
+const hex = z.string().regex(/^[0-9a-f]+$/i, 'must be a hex string');
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(\/.*)?$/, 'must be a TCP multiaddr like /ip4/127.0.0.1/tcp/7000');
+
+export const protocols = ['pbft', 'hotstuff'] as const;
+export type ProtocolName = (typeof protocols)[number];
+
+const nodeSchema = z.strictObject({
+  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  /** libp2p listen/dial address of this replica. */
+  address: multiaddr,
+  /** Scheme-tagged public key (hex) as written by `phalanx keygen`. */
+  publicKey: hex,
+  power: z.number().int().positive().default(1),
+  /** HTTP JSON API (put/get/delete/status, health, readiness). */
+  http: hostPort,
+  /** Prometheus metrics endpoint; omit to disable for this node. */
+  metrics: hostPort.optional(),
+});
+
+const configSchema = z
+  .strictObject({
+    version: z.literal(1),
+    chainId: z.string().min(1).max(128),
+    consensus: z.strictObject({
+      type: z.enum(protocols),
+      /** Base view-change / view timeout; backs off exponentially. */
+      viewTimeoutMs: z.number().int().min(10).max(600_000).default(1000),
+      checkpointInterval: z.number().int().min(1).max(1_000_000).default(100),
+      batch: z
+        .strictObject({
+          maxSize: z.number().int().min(1).max(100_000).default(512),
+          timeoutMs: z.number().int().min(0).max(10_000).default(2),
+        })
+        .default({ maxSize: 512, timeoutMs: 2 }),
+    }),
+    nodes: z.array(nodeSchema).min(1),
+    /** Public keys of clients allowed to use the client protocol (the HTTP API is local to each node). */
+    clients: z.array(z.strictObject({ id: z.string().min(1), publicKey: hex })).default([]),
+    storage: z
+      .strictObject({
+        type: z.enum(['lmdb', 'memory']).default('lmdb'),
+        /** Data directory; `run --data-dir` overrides it. */
+        path: z.string().optional(),
+      })
+      .default({ type: 'lmdb' }),
+    logging: z
+      .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), pretty: z.boolean().default(false) })
+      .default({ level: 'info', pretty: false }),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.nodes.forEach((n, i) => {
+      for (const [what, v] of [
+        ['id', n.id],
+        ['publicKey', n.publicKey.toLowerCase()],
+        ['address', n.address],
+        ['http', n.http],
+        ...(n.metrics ? [['metrics', n.metrics] as const] : []),
+      ] as const) {
+        const key = `${what === 'metrics' ? 'http' : what}:${v}`;
+        const j = seen.get(key);
+        if (j !== undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i, what], message: `same ${what} as nodes[${j}]` });
+        else seen.set(key, i);
+      }
+    });
+  });
+
+export type NetworkConfig = z.infer<typeof configSchema>;
+export type NodeConfig = NetworkConfig['nodes'][number];
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '');
+}
+
+/** Validates a parsed configuration object; throws `ConfigError` naming the first bad path. */
+export function validateConfig(raw: unknown, source = 'config'): NetworkConfig {
+  const r = configSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = pathOf(issue.path);
+    throw new ConfigError(path ? `${source}: ${path}` : source, issue.message);
+  }
+  return r.data;
+}
+
+/** Reads and validates a YAML (or JSON, which is YAML) configuration file. */
+export function loadConfig(file: string): NetworkConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(file, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateConfig(raw, file);
+}
+
+export function configToYaml(config: NetworkConfig): string {
+  return stringifyYaml(config, { lineWidth: 0 });
+}
+
+export function nodeById(config: NetworkConfig, id: string): NodeConfig {
+  const n = config.nodes.find((x) => x.id === id);
+  if (!n) throw new ConfigError('nodes', `no node with id "${id}" (have ${config.nodes.map((x) => x.id).join(', ')})`);
+  return n;
+}

@@ -1,0 +1,90 @@
+/**
+ * The node's HTTP JSON API, beside the libp2p client protocol:
+ *   PUT /kv/<key>  (body: the value)   GET /kv/<key>   DELETE /kv/<key>
+ *   GET /status    GET /healthz (process up)   GET /readyz (connected to a quorum and serving)
+ * Keys are URL path segments (UTF-8); values are raw bodies (up to 1 MiB). Every operation,
+ * reads included, goes through consensus, so answers are linearizable.
+ */
+import http from 'node:http';
+import { encodeCommand, decodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@phalanx/kv-store';
+import type { KvCommand } from '@phalanx/kv-store';
+import { utf8 } from '@phalanx/codec';
+import { listen } from './metrics.js';
+
+export interface NodeHandle {
+  /** Orders `payload` through consensus and resolves with this replica's result bytes. */
+  submit(payload: Uint8Array): Promise<Uint8Array>;
+  status(): Record<string, unknown>;
+  /** Serving: started, recovered, and connected to enough peers to make progress. */
+  isReady(): boolean;
+}
+
+const json = (res: http.ServerResponse, code: number, body: unknown): void => {
+  res.writeHead(code, { 'content-type': 'application/json' }).end(
+    JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n',
+  );
+};
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new RangeError(`body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    req.on('error', reject);
+  });
+}
+
+export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {}): http.Server {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (url.pathname === '/healthz') return json(res, 200, { ok: true });
+    if (url.pathname === '/readyz') return json(res, node.isReady() ? 200 : 503, { ready: node.isReady() });
+    if (url.pathname === '/status') return json(res, 200, node.status());
+    if (!url.pathname.startsWith('/kv/')) return json(res, 404, { error: 'not found' });
+    let key: Uint8Array;
+    try {
+      key = utf8.encode(decodeURIComponent(url.pathname.slice(4)));
+    } catch {
+      return json(res, 400, { error: 'key is not valid percent-encoding' });
+    }
+    if (key.length === 0 || key.length > MAX_KEY_BYTES) return json(res, 400, { error: `key must be 1..${MAX_KEY_BYTES} bytes` });
+    const run = async (): Promise<void> => {
+      let cmd: KvCommand;
+      if (req.method === 'PUT' || req.method === 'POST') cmd = { op: 'put', key, value: await readBody(req, MAX_VALUE_BYTES) };
+      else if (req.method === 'GET') cmd = { op: 'get', key };
+      else if (req.method === 'DELETE') cmd = { op: 'del', key };
+      else return json(res, 405, { error: `method ${req.method ?? ''} not allowed` });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not committed within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        const result = decodeResult(await Promise.race([node.submit(encodeCommand(cmd)), timeout]));
+        if (!result.ok) return json(res, 400, { error: result.error });
+        if (cmd.op === 'get') {
+          if (result.value === undefined) return json(res, 404, { error: 'no such key' });
+          res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(result.value));
+          return;
+        }
+        return json(res, 200, { ok: true });
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    run().catch((err: Error) => json(res, err instanceof RangeError ? 413 : 503, { error: err.message }));
+  });
+}
+
+export function serveHttpApi(node: NodeHandle, host: string, port: number): Promise<http.Server> {
+  return listen(createHttpApi(node), host, port);
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '@phalanx/interface';
+import { configToYaml, loadConfig, validateConfig } from '../src/config.js';
+
+const node = (i: number) => ({
+  id: `r${i}`,
+  address: `/ip4/127.0.0.1/tcp/${7000 + i}`,
+  publicKey: `01${String(i).padStart(64, 'a')}`,
+  http: `127.0.0.1:${8000 + i}`,
+  metrics: `127.0.0.1:${9100 + i}`,
+});
+const good = () => ({ version: 1, chainId: 'test', consensus: { type: 'pbft' }, nodes: [0, 1, 2, 3].map(node) });
+
+function errorOf(raw: unknown): ConfigError {
+  try {
+    validateConfig(raw, 'cfg.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('accepted a bad config');
+}
+
+describe('configuration', () => {
+  it('fills defaults and round-trips through YAML', () => {
+    const c = validateConfig(good());
+    expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512 } });
+    expect(c.storage.type).toBe('lmdb');
+    const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
+    writeFileSync(path.join(dir, 'c.yaml'), configToYaml(c));
+    expect(loadConfig(path.join(dir, 'c.yaml'))).toEqual(c);
+  });
+
+  it.each<[string, (c: ReturnType<typeof good>) => unknown, RegExp]>([
+    ['an unknown protocol', (c) => ({ ...c, consensus: { type: 'paxos' } }), /^cfg\.yaml: consensus\.type: /],
+    ['a bad address', (c) => { c.nodes[2]!.address = '127.0.0.1:7000'; return c; }, /^cfg\.yaml: nodes\[2\]\.address: must be a TCP multiaddr/],
+    ['a non-hex key', (c) => { c.nodes[1]!.publicKey = 'xyz'; return c; }, /^cfg\.yaml: nodes\[1\]\.publicKey: must be a hex string/],
+    ['a duplicate id', (c) => { c.nodes[3]!.id = 'r0'; return c; }, /^cfg\.yaml: nodes\[3\]\.id: same id as nodes\[0\]/],
+    ['a duplicate key', (c) => { c.nodes[3]!.publicKey = c.nodes[0]!.publicKey; return c; }, /nodes\[3\]\.publicKey: same publicKey as nodes\[0\]/],
+    ['a port used twice', (c) => { c.nodes[1]!.metrics = c.nodes[0]!.http; return c; }, /nodes\[1\]\.metrics: same metrics as nodes\[0\]/],
+    ['a port out of range', (c) => { c.nodes[0]!.http = '127.0.0.1:70000'; return c; }, /nodes\[0\]\.http: port must be at most 65535/],
+    ['an unknown field', (c) => ({ ...c, colour: 'red' }), /colour|Unrecognized key/],
+    ['a negative timeout', (c) => ({ ...c, consensus: { type: 'pbft', viewTimeoutMs: -1 } }), /consensus\.viewTimeoutMs/],
+    ['no nodes', (c) => ({ ...c, nodes: [] }), /nodes: /],
+  ])('names the path of %s', (_what, mutate, message) => {
+    expect(errorOf(mutate(good())).message).toMatch(message);
+  });
+
+  it('reports missing files and broken YAML in one line', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
+    expect(() => loadConfig(path.join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: no such file/);
+    writeFileSync(path.join(dir, 'bad.yaml'), 'nodes: [\n  - id: r0\n   address: x\n');
+    expect(() => loadConfig(path.join(dir, 'bad.yaml'))).toThrow(/bad\.yaml: not valid YAML/);
+    writeFileSync(path.join(dir, 'dup.yaml'), 'version: 1\nversion: 1\n');
+    expect(() => loadConfig(path.join(dir, 'dup.yaml'))).toThrow(/not valid YAML/);
+  });
+});
