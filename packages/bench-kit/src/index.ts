@@ -1,0 +1,30 @@
+/**
+ * @phalanx/bench-kit — what a package's benchmark script needs: time a function, collect
+ * latencies, and write each figure beside the ceiling it is judged against as a result part that
+ * `pnpm bench` (apps/bench) aggregates into one report.
+ */
+export { measure, measureAsync, type MeasureOptions, type Measurement } from './measure.js';
+export { latencyRecorder, type LatencyRecorder, type LatencySummary } from './latency.js';
+export { percentile, percentileSorted, sampleStats, sortedCopy, type SampleStats } from './stats.js';
+export { quick, sized, findRepoRoot, outDir, QUICK_ENV, OUT_ENV } from './env.js';
+export {
+  writeRecords,
+  createRecorder,
+  latencyRecords,
+  validateRecord,
+  parseRecords,
+  inferBetter,
+  formatNumber,
+  formatRecordLine,
+  paramsLabel,
+  partFileName,
+  ratioToCeiling,
+  BenchRecordError,
+  LATENCY_STATS,
+  type BenchRecord,
+  type Ceiling,
+  type ParamValue,
+  type ParsedRecords,
+  type Recorder,
+  type WriteOptions,
+} from './records.js';
