@@ -22,6 +22,7 @@ export type {
   ProtocolDefinition,
 } from './core.js';
 export type {
+  DataDirIdentity,
   LogRecord,
   LogBounds,
   SnapshotMeta,

@@ -4,7 +4,21 @@
  *
  * Writes are staged and become durable together at the next `sync()` (group commit): many
  * appends, one fsync. Nothing is acknowledged to a peer before the `sync()` covering it resolved.
+ *
+ * Reads see staged writes (read-your-writes); a crash drops everything staged since the last
+ * `sync()` that resolved, and reopening shows exactly the synced state. Staging calls apply in
+ * call order, so `truncateFrom(5)` then `append([5, 6])` replaces a suffix (Raft §5.3).
  */
+
+/**
+ * Who a data directory belongs to. Stored when a directory is first opened; opening it later
+ * with a different identity fails with `DataDirMismatchError` instead of mixing two replicas' logs.
+ */
+export interface DataDirIdentity {
+  readonly validator: string;
+  readonly protocol: string;
+  readonly chainId: string;
+}
 
 export interface LogRecord {
   readonly index: bigint;
@@ -51,11 +65,15 @@ export interface KeyValueStore {
 }
 
 export interface Storage {
-  /** Stages records; indices must be contiguous with the current last index (+1). */
+  /**
+   * Stages records; indices must be contiguous with the current last index (+1), and with each
+   * other. Into an empty log the first index may be anything at or above the compaction point.
+   * Throws `StorageError` (nothing staged) when they are not.
+   */
   append(records: readonly LogRecord[]): void;
   /** Stages removal of every record with `index >= from`. */
   truncateFrom(from: bigint): void;
-  /** Stages removal of every record with `index < to`. */
+  /** Stages removal of every record with `index < to`; later appends must start at `to` or above. */
   compactTo(to: bigint): void;
   /** Stages an atomic replacement of the named hard-state record. */
   putHardState(name: string, value: Uint8Array): void;
@@ -65,7 +83,9 @@ export interface Storage {
    */
   sync(): Promise<void>;
 
+  /** The stored records with `from <= index < toExclusive`, in order (clipped to `logBounds()`). */
   readLog(from: bigint, toExclusive: bigint): Promise<LogRecord[]>;
+  /** `undefined` when the log is empty. */
   logBounds(): LogBounds | undefined;
   getHardState(name: string): Promise<Uint8Array | undefined>;
 

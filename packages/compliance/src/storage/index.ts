@@ -1,1 +1,2 @@
-export {};
+export { runStorageCompliance } from './storage-compliance.js';
+export type { StorageHarness, StorageComplianceOptions } from './storage-compliance.js';

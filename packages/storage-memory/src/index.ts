@@ -1,0 +1,2 @@
+export { MemoryDisk, MemoryStorage, openMemoryStorage } from './memory-storage.js';
+export type { MemoryDiskOptions, MemoryStorageOptions } from './memory-storage.js';
