@@ -3,7 +3,7 @@
  * (`_total` counters, `_seconds` histograms) and are checked by `promtool check metrics` in tests.
  */
 import http from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -38,7 +38,25 @@ export class NodeMetrics {
 
   constructor(labels: Record<string, string> = {}) {
     this.registry.setDefaultLabels(labels);
-    collectDefaultMetrics({ register: this.registry, prefix: 'phalanx_' });
+    // Not prom-client's collectDefaultMetrics: its nodejs_active_*_total gauges break the
+    // Prometheus naming rules that `promtool check metrics` enforces. Memory and CPU suffice here.
+    new Gauge({
+      name: 'process_resident_memory_bytes',
+      help: 'Resident memory of the replica process.',
+      registers: [this.registry],
+      collect() {
+        this.set(process.memoryUsage().rss);
+      },
+    });
+    new Gauge({
+      name: 'process_cpu_seconds',
+      help: 'User plus system CPU time of the replica process.',
+      registers: [this.registry],
+      collect() {
+        const u = process.cpuUsage();
+        this.set((u.user + u.system) / 1e6);
+      },
+    });
   }
 
   exposition(): Promise<string> {
