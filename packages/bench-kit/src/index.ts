@@ -28,3 +28,15 @@ export {
   type Recorder,
   type WriteOptions,
 } from './records.js';
+export {
+  ReferenceKv,
+  kvCommand,
+  kvPutOfSize,
+  measureUnreplicatedKv,
+  unreplicatedKvCeiling,
+  KV_PUT,
+  KV_GET,
+  KV_DELETE,
+  type KvRequest,
+  type UnreplicatedKvOptions,
+} from './reference-kv.js';
