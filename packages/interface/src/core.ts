@@ -7,7 +7,7 @@
 import type { Rng } from './rng.js';
 import type { Logger } from './logger.js';
 import type { NodeId, ValidatorSet } from './identity.js';
-import type { Signer, Verifier } from './crypto.js';
+import type { Hasher, Signer, Verifier } from './crypto.js';
 import type { ClientRequest, CommittedBatch } from './application.js';
 import type { EquivocationEvidence } from './evidence.js';
 import type { LogRecord } from './storage.js';
@@ -127,6 +127,11 @@ export interface CoreContext {
   readonly signer: Signer;
   readonly verifier: Verifier;
   readonly rng: Rng;
+  /**
+   * SHA-256 for digests of batches and blocks. The runtime passes the native one (node:crypto is
+   * 6x faster); cores fall back to @noble/hashes' pure-JS SHA-256, which gives the same digests.
+   */
+  readonly hasher?: Hasher;
   readonly logger?: Logger;
 }
 
