@@ -1,0 +1,128 @@
+/**
+ * Verification backends. Noble (pure JS) is the reference and always present; @chainsafe/blst
+ * (native, ~25× faster verify) is an optional dependency loaded at runtime with a dynamic import.
+ * Both sit behind `BlsBackend` and must return the same answer for every input (tested on every
+ * Wycheproof vector and on the package's own signatures).
+ *
+ * @chainsafe/blst hard-codes the POP ciphersuite DST, so for any other DST (the Basic-scheme
+ * vectors, proofs of possession) the blst backend hands the call to noble.
+ */
+import { CryptoError } from '@phalanx/interface';
+import { decodeG1, decodeG2, hashToG2, pairingCheck, G1, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
+import type { G1Point } from './points.js';
+import { DST_SIG_POP } from './suite.js';
+
+export interface BlsBackend {
+  readonly name: 'noble' | 'blst';
+  /** True iff `signature` is valid for `message` under `publicKey` and `dst`. Never throws. */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, dst: string): boolean;
+  /**
+   * One signature aggregated over one message by many keys. The caller must have checked a proof
+   * of possession for every key (rogue keys otherwise forge). Never throws.
+   */
+  fastAggregateVerify(publicKeys: readonly Uint8Array[], message: Uint8Array, signature: Uint8Array, dst: string): boolean;
+}
+
+export const nobleBackend: BlsBackend = {
+  name: 'noble',
+  verify(publicKey, message, signature, dst) {
+    try {
+      return pairingCheck(decodeG1(publicKey), hashToG2(message, dst), decodeG2(signature));
+    } catch {
+      return false;
+    }
+  },
+  fastAggregateVerify(publicKeys, message, signature, dst) {
+    try {
+      if (publicKeys.length === 0) return false;
+      let agg: G1Point = G1.ZERO;
+      for (const pk of publicKeys) agg = agg.add(decodeG1(pk));
+      if (agg.is0()) return false;
+      return pairingCheck(agg, hashToG2(message, dst), decodeG2(signature));
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** The part of @chainsafe/blst 2.x we use (declared here so the package builds without it). */
+interface BlstModule {
+  verify(msg: Uint8Array, pk: unknown, sig: unknown, pkValidate?: boolean, sigGroupcheck?: boolean): boolean;
+  fastAggregateVerify(msg: Uint8Array, pks: unknown[], sig: unknown, sigsGroupcheck?: boolean): boolean;
+  PublicKey: { fromBytes(bytes: Uint8Array, pkValidate?: boolean): unknown };
+  Signature: { fromBytes(bytes: Uint8Array, sigValidate?: boolean, sigInfcheck?: boolean): unknown };
+}
+
+function blstBackend(blst: BlstModule): BlsBackend {
+  // Same acceptance rule as noble: compressed encodings only, subgroup-checked, no identity.
+  const pk = (bytes: Uint8Array): unknown => {
+    if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError('public key length');
+    return blst.PublicKey.fromBytes(bytes, true);
+  };
+  const sig = (bytes: Uint8Array): unknown => {
+    if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError('signature length');
+    return blst.Signature.fromBytes(bytes, true, true);
+  };
+  return {
+    name: 'blst',
+    verify(publicKey, message, signature, dst) {
+      if (dst !== DST_SIG_POP) return nobleBackend.verify(publicKey, message, signature, dst);
+      try {
+        return blst.verify(message, pk(publicKey), sig(signature), true, true);
+      } catch {
+        return false;
+      }
+    },
+    fastAggregateVerify(publicKeys, message, signature, dst) {
+      if (dst !== DST_SIG_POP) return nobleBackend.fastAggregateVerify(publicKeys, message, signature, dst);
+      try {
+        if (publicKeys.length === 0) return false;
+        return blst.fastAggregateVerify(message, publicKeys.map(pk), sig(signature), true);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+let cachedBlst: BlsBackend | null | undefined;
+
+/** Loads @chainsafe/blst if it is installed and its native binary loads here; undefined otherwise. */
+export async function loadBlstBackend(): Promise<BlsBackend | undefined> {
+  if (cachedBlst !== undefined) return cachedBlst ?? undefined;
+  try {
+    // A variable specifier keeps TypeScript from requiring the optional package at build time.
+    const specifier = '@chainsafe/blst';
+    const mod = (await import(specifier)) as BlstModule & { default?: BlstModule };
+    const blst: BlstModule = typeof mod.verify === 'function' ? mod : (mod.default as BlstModule);
+    if (typeof blst.verify !== 'function') throw new Error('unexpected @chainsafe/blst shape');
+    cachedBlst = blstBackend(blst);
+  } catch {
+    cachedBlst = null;
+  }
+  return cachedBlst ?? undefined;
+}
+
+let active: BlsBackend = nobleBackend;
+
+/** The backend `verify`, `fastAggregateVerify` and threshold verification use. Noble until changed. */
+export function activeBackend(): BlsBackend {
+  return active;
+}
+
+/** Installs a backend explicitly (e.g. `nobleBackend` to force pure JS). */
+export function setBackend(backend: BlsBackend): void {
+  active = backend;
+}
+
+/**
+ * Selects the fastest backend that loads: blst when available, noble otherwise.
+ * `{ native: false }` (or env PHALANX_BLS_NATIVE=0 where `process` exists) forces noble.
+ */
+export async function selectBackend(opts: { native?: boolean } = {}): Promise<BlsBackend> {
+  const env = typeof process !== 'undefined' ? process.env['PHALANX_BLS_NATIVE'] : undefined;
+  const wantNative = opts.native ?? env !== '0';
+  const chosen = wantNative ? ((await loadBlstBackend()) ?? nobleBackend) : nobleBackend;
+  active = chosen;
+  return chosen;
+}

@@ -1,0 +1,90 @@
+/**
+ * Strict point decoding and hashing for the min-pk BLS12-381 suite on @noble/curves.
+ * Public keys are compressed G1 points (48 bytes), signatures compressed G2 points (96 bytes).
+ * Decoding rejects other lengths (no uncompressed forms: one encoding per point), points off the
+ * curve or outside the prime-order subgroup, and the identity (KeyValidate in
+ * draft-irtf-cfrg-bls-signature-05 §2.5; the identity key or signature verifies anything).
+ */
+import { bls12_381 } from '@noble/curves/bls12-381.js';
+import type { WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
+import { CryptoError } from '@phalanx/interface';
+import { toHex } from '@phalanx/codec';
+
+export type G1Point = WeierstrassPoint<bigint>;
+export type G2Point = WeierstrassPoint<ReturnType<typeof bls12_381.fields.Fp2.create>>;
+export const G1 = bls12_381.G1.Point;
+export const G2 = bls12_381.G2.Point;
+export const PUBLIC_KEY_BYTES = 48;
+export const SIGNATURE_BYTES = 96;
+
+/** Bounded memo: public keys (group key, key shares, validators) are decoded again and again. */
+class Memo<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string, make: () => V): V {
+    const hit = this.map.get(key);
+    if (hit !== undefined) return hit;
+    const v = make();
+    if (this.map.size >= this.max) {
+      const first = this.map.keys().next();
+      if (!first.done) this.map.delete(first.value);
+    }
+    this.map.set(key, v);
+    return v;
+  }
+}
+
+const g1Memo = new Memo<G1Point>(4096);
+const hashMemo = new Memo<G2Point>(64);
+
+function decodeG1Uncached(bytes: Uint8Array, what: string): G1Point {
+  if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError(`${what}: expected ${PUBLIC_KEY_BYTES} bytes (compressed G1), got ${bytes.length}`);
+  let p: G1Point;
+  try {
+    p = G1.fromBytes(bytes);
+    p.assertValidity();
+  } catch (err) {
+    throw new CryptoError(`${what}: not a valid G1 point`, { cause: err });
+  }
+  if (p.is0()) throw new CryptoError(`${what}: identity point`);
+  return p;
+}
+
+/** A public key or commitment: compressed, on curve, in the subgroup, not the identity. */
+export function decodeG1(bytes: Uint8Array, what = 'public key'): G1Point {
+  if (bytes.length !== PUBLIC_KEY_BYTES) return decodeG1Uncached(bytes, what);
+  return g1Memo.get(toHex(bytes), () => decodeG1Uncached(bytes, what));
+}
+
+/** A signature: compressed, on the twist, in the subgroup, not the identity. */
+export function decodeG2(bytes: Uint8Array, what = 'signature'): G2Point {
+  if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError(`${what}: expected ${SIGNATURE_BYTES} bytes (compressed G2), got ${bytes.length}`);
+  let p: G2Point;
+  try {
+    p = G2.fromBytes(bytes);
+    p.assertValidity();
+  } catch (err) {
+    throw new CryptoError(`${what}: not a valid G2 point`, { cause: err });
+  }
+  if (p.is0()) throw new CryptoError(`${what}: identity point`);
+  return p;
+}
+
+export function encodeG1(p: G1Point): Uint8Array {
+  return p.toBytes(true);
+}
+
+export function encodeG2(p: G2Point): Uint8Array {
+  return p.toBytes(true);
+}
+
+/** hash_to_curve into G2 (RFC 9380 BLS12381G2_XMD:SHA-256_SSWU_RO_) under `dst`, memoised. */
+export function hashToG2(message: Uint8Array, dst: string): G2Point {
+  const key = `${dst}|${toHex(message)}`;
+  return hashMemo.get(key, () => bls12_381.longSignatures.hash(message, dst));
+}
+
+/** e(pk, H(m)) == e(g1, σ), computed as one multi-pairing with a single final exponentiation. */
+export function pairingCheck(pk: G1Point, hm: G2Point, sig: G2Point): boolean {
+  return bls12_381.longSignatures.verify(sig, hm, pk);
+}
