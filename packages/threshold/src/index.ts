@@ -26,6 +26,7 @@ export {
   combineSignatures,
   verifyThresholdSignature,
   checkThresholdPublicKey,
+  trustedDealerKeys,
 } from './threshold.js';
 export type { SignatureShare, ThresholdPublicKey, CombineResult, CombineOptions, InvalidShare } from './threshold.js';
 export { coinMessage, coinShare, combineCoin, coinFromSignature, COIN_DOMAIN } from './coin.js';

@@ -4,12 +4,14 @@
  * σ = x·H(m), the ordinary BLS signature under the group key X = x·G1. The group signature is
  * unique, so it does not depend on which t+1 shares were used (the common coin relies on this).
  */
+import type { Rng } from '@phalanx/interface';
 import { CryptoError } from '@phalanx/interface';
 import { activeBackend } from './backend.js';
-import { Fr, MAX_INDEX, lagrangeAtZero, lagrangeAtZeroIntegers } from './field.js';
+import { Fr, MAX_INDEX, lagrangeAtZero, lagrangeAtZeroIntegers, randomScalar } from './field.js';
+import { deal, decodeCommitments, evalCommitments } from './feldman.js';
 import { InsufficientSharesError, InvalidShareIndexError } from './errors.js';
 import { msm } from './msm.js';
-import { decodeG1, decodeG2, encodeG2, G2 } from './points.js';
+import { decodeG1, decodeG2, encodeG1, encodeG2, G2 } from './points.js';
 import type { G2Point } from './points.js';
 import { signWithScalar } from './bls.js';
 import { DST_SIG_POP } from './suite.js';
@@ -163,4 +165,21 @@ export function combineSignatures(
   // come from one degree-t polynomial; failing here means `pub` itself is inconsistent.
   if (!result) throw new CryptoError('valid shares did not combine to a signature under the group key: inconsistent ThresholdPublicKey');
   return result;
+}
+
+/**
+ * Trusted-dealer setup: one party that knows the group secret deals it with Feldman commitments.
+ * For tests, simulations and deployments that accept a dealer; use the DKG (dkg.ts) otherwise.
+ */
+export function trustedDealerKeys(t: number, n: number, rng: Rng): { publicKey: ThresholdPublicKey; shares: Share[] } {
+  const { shares, commitments } = deal(randomScalar(rng), t, n, rng);
+  const points = decodeCommitments(commitments);
+  return {
+    publicKey: {
+      threshold: t,
+      groupPublicKey: commitments[0]!,
+      publicKeyShares: shares.map((s) => encodeG1(evalCommitments(points, s.index))),
+    },
+    shares,
+  };
 }
