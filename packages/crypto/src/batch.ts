@@ -40,6 +40,8 @@ interface Slot {
   readonly pending: Map<number, Task>;
   /** Items queued on this worker and not answered yet. */
   load: number;
+  /** The worker crashed or exited; a fresh one replaces it at the next batch. */
+  dead: boolean;
 }
 
 /** Locates the compiled worker script (see the module comment). */
@@ -77,7 +79,7 @@ class WorkerBatchVerifier implements BatchVerifier {
 
   #spawn(index: number): Slot {
     const worker = new Worker(this.#script, { workerData: { ed25519: this.#ed25519 } });
-    const slot: Slot = { index, worker, pending: new Map(), load: 0 };
+    const slot: Slot = { index, worker, pending: new Map(), load: 0, dead: false };
     worker.unref(); // idle workers must not keep the process alive; ref'd while work is pending
     worker.on('message', (res: BatchResponse) => {
       const task = slot.pending.get(res.id);
@@ -90,13 +92,14 @@ class WorkerBatchVerifier implements BatchVerifier {
       } else task.resolve(res.results);
     });
     const fail = (why: string): void => {
-      if (slot.worker !== worker) return; // already replaced
+      if (slot.dead) return; // 'error' is followed by 'exit': report once
+      slot.dead = true;
       const err = new CryptoError(`batch verifier worker ${index} crashed (${why}); its pending batches were not verified`);
       for (const task of slot.pending.values()) task.reject(err);
       slot.pending.clear();
       slot.load = 0;
-      // Replace the dead worker so later batches still have the full pool.
-      if (this.#closing === undefined) this.#slots[index] = this.#spawn(index);
+      // Replaced lazily at the next batch, not here: a script that dies on start-up would
+      // otherwise respawn in a tight loop.
     };
     worker.on('error', (e: Error) => fail(e.message));
     worker.on('exit', (code) => fail(`exited with code ${code}`));
@@ -124,6 +127,7 @@ class WorkerBatchVerifier implements BatchVerifier {
     if (total === 0) return [];
     const chunks = Math.max(1, Math.min(this.#slots.length, Math.floor(total / this.#minChunk)));
     const per = Math.ceil(total / chunks);
+    for (const [i, s] of this.#slots.entries()) if (s.dead) this.#slots[i] = this.#spawn(i);
     const results: boolean[] = new Array<boolean>(total).fill(false);
     const work: Promise<void>[] = [];
     for (let from = 0; from < total; from += per) {
@@ -147,7 +151,7 @@ class WorkerBatchVerifier implements BatchVerifier {
       // Graceful: batches already submitted finish (or fail) before the workers stop.
       const inFlight = [...this.#inFlight];
       this.#closing = Promise.allSettled(inFlight).then(async () => {
-        await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+        await Promise.all(this.#slots.map((s) => (s.dead ? undefined : s.worker.terminate())));
       });
     }
     return this.#closing;
