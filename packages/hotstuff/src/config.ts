@@ -1,0 +1,116 @@
+/** Configuration of a HotStuff instance, validated by `resolveConfig` (ConfigError names the path). */
+import { ConfigError } from '@phalanx/interface';
+import type { Hasher } from '@phalanx/interface';
+import type { CertificateSchemeFactory } from './certificates.js';
+import { signatureListScheme } from './certificates.js';
+import type { LeaderElectionFactory } from './leader.js';
+import { roundRobin } from './leader.js';
+import { sha256Hasher } from './block.js';
+import { LIMITS } from './codec.js';
+import type { CommitRule } from './types.js';
+
+export interface HotStuffConfig {
+  /** Network name bound into every signature (no cross-network replay). */
+  readonly chainId: string;
+  /**
+   * 'three-chain' (default): HotStuff §4.3, a block is final when it heads a three-chain of
+   * direct descendants in consecutive views. 'two-chain': Jolteon / Fast-HotStuff, one round
+   * trip faster, safe because proposals after a timeout must carry a TC and extend its high QC.
+   */
+  readonly commitRule?: CommitRule;
+  /** Most commands per block (batching). Default 1000. */
+  readonly maxBlockCommands?: number;
+  /** First view timeout. Default 1000 ms. */
+  readonly baseTimeoutMs?: number;
+  /** Timeouts grow by `backoffFactor` per failed view up to this. Default 60000 ms. */
+  readonly maxTimeoutMs?: number;
+  /** Default 2. */
+  readonly backoffFactor?: number;
+  /** Default round-robin over the validator set. */
+  readonly leaderElection?: LeaderElectionFactory;
+  /** Default: list of signatures (works for Ed25519, ML-DSA, hybrid). */
+  readonly certificates?: CertificateSchemeFactory;
+  /** Default SHA-256. Every replica and verifier must use the same one. */
+  readonly hasher?: Hasher;
+  /** Recently committed blocks kept in memory to serve block sync. Default 1024. */
+  readonly syncWindow?: number;
+  /** Blocks asked for per REQUEST-BLOCKS. Default 32 (max 64). */
+  readonly syncBatch?: number;
+  /** Proposals waiting for a missing parent, in total / per peer. Default 64 / 8. */
+  readonly maxPendingProposals?: number;
+  readonly maxPendingPerPeer?: number;
+  /** Fetched blocks waiting to connect to the tree. Default 2048. */
+  readonly maxFetchedBlocks?: number;
+  /** Pending client commands kept. Default 100000; beyond it new commands are dropped. */
+  readonly maxMempool?: number;
+  /** Gossip client commands received by this replica to the others. Default true. */
+  readonly forwardRequests?: boolean;
+  /** Votes and timeouts for views further ahead than this are ignored (bounds memory). Default 1000. */
+  readonly maxFutureViews?: number;
+}
+
+export interface ResolvedConfig {
+  readonly chainId: string;
+  readonly commitRule: CommitRule;
+  readonly maxBlockCommands: number;
+  readonly baseTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+  readonly backoffFactor: number;
+  readonly leaderElection: LeaderElectionFactory;
+  readonly certificates: CertificateSchemeFactory;
+  readonly hasher: Hasher;
+  readonly syncWindow: number;
+  readonly syncBatch: number;
+  readonly maxPendingProposals: number;
+  readonly maxPendingPerPeer: number;
+  readonly maxFetchedBlocks: number;
+  readonly maxMempool: number;
+  readonly forwardRequests: boolean;
+  readonly maxFutureViews: number;
+}
+
+function int(path: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new ConfigError(path, `must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
+  if (config === null || typeof config !== 'object') throw new ConfigError('', 'config must be an object');
+  if (typeof config.chainId !== 'string' || config.chainId.length === 0 || config.chainId.length > 256) {
+    throw new ConfigError('chainId', 'must be a non-empty string of at most 256 characters');
+  }
+  const rule = config.commitRule ?? 'three-chain';
+  if (rule !== 'three-chain' && rule !== 'two-chain') throw new ConfigError('commitRule', `must be 'three-chain' or 'two-chain'`);
+  const baseTimeoutMs = int('baseTimeoutMs', config.baseTimeoutMs, 1000, 1, 3_600_000);
+  const maxTimeoutMs = int('maxTimeoutMs', config.maxTimeoutMs, Math.max(60_000, baseTimeoutMs), baseTimeoutMs, 86_400_000);
+  const backoffFactor = config.backoffFactor ?? 2;
+  if (typeof backoffFactor !== 'number' || !(backoffFactor >= 1 && backoffFactor <= 16)) {
+    throw new ConfigError('backoffFactor', 'must be a number in 1..16');
+  }
+  for (const k of ['leaderElection', 'certificates'] as const) {
+    if (config[k] !== undefined && typeof config[k] !== 'function') throw new ConfigError(k, 'must be a factory function');
+  }
+  if (config.hasher !== undefined && typeof config.hasher?.digest !== 'function') throw new ConfigError('hasher', 'must be a Hasher');
+  return {
+    chainId: config.chainId,
+    commitRule: rule,
+    maxBlockCommands: int('maxBlockCommands', config.maxBlockCommands, 1000, 1, LIMITS.maxCommandsPerBlock),
+    baseTimeoutMs,
+    maxTimeoutMs,
+    backoffFactor,
+    leaderElection: config.leaderElection ?? roundRobin,
+    certificates: config.certificates ?? signatureListScheme,
+    hasher: config.hasher ?? sha256Hasher,
+    syncWindow: int('syncWindow', config.syncWindow, 1024, 1, 1_000_000),
+    syncBatch: int('syncBatch', config.syncBatch, 32, 1, LIMITS.maxBlocksPerResponse),
+    maxPendingProposals: int('maxPendingProposals', config.maxPendingProposals, 64, 1, 100_000),
+    maxPendingPerPeer: int('maxPendingPerPeer', config.maxPendingPerPeer, 8, 1, 100_000),
+    maxFetchedBlocks: int('maxFetchedBlocks', config.maxFetchedBlocks, 2048, 1, 1_000_000),
+    maxMempool: int('maxMempool', config.maxMempool, 100_000, 1, 100_000_000),
+    forwardRequests: config.forwardRequests ?? true,
+    maxFutureViews: int('maxFutureViews', config.maxFutureViews, 1000, 1, 1_000_000_000),
+  };
+}

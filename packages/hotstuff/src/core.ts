@@ -1,0 +1,1021 @@
+/**
+ * Chained HotStuff as a sans-I/O core (Yin, Malkhi, Reiter, Gueta, Abraham — "HotStuff: BFT
+ * Consensus with Linearity and Responsiveness", PODC 2019). We follow Algorithm 4 (event-driven
+ * chained HotStuff) with views numbered explicitly as in LibraBFT/DiemBFT, a pacemaker with
+ * timeout certificates (TCs), and optionally the two-chain commit rule of Jolteon
+ * (Gelashvili et al., FC 2022) / Fast-HotStuff.
+ *
+ * Invariants kept here:
+ *  - a block's parent is the block its QC certifies (b.parent = b.justify.node), so the tree of
+ *    blocks is also the tree of certificates;
+ *  - the tree holds only the last committed block (root) and its descendants: after each commit
+ *    every other branch is pruned, so memory is bounded by the uncommitted suffix;
+ *  - safety state (last voted view, locked QC, high QC) is in `Ready.persist` of the same `ready()`
+ *    whose `send` carries the vote or timeout, and the runtime makes persist durable first.
+ */
+import { CertificateError, DecodeError, PhalanxError } from '@phalanx/interface';
+import type {
+  ClientRequest,
+  CommittedBatch,
+  CoreContext,
+  CoreStatus,
+  Input,
+  LogRecord,
+  NodeId,
+  Outbound,
+  ProtocolCore,
+  ProtocolEvent,
+  Ready,
+  RecoveredState,
+  SignedVote,
+  TimerOp,
+} from '@phalanx/interface';
+import { bytesEqual, decode, encode, readMap, readU64, toHex } from '@phalanx/codec';
+import { assertBftSize, faultTolerance, quorumPower, signVote, verifyVote, VoteSet, weakQuorumPower } from '@phalanx/quorum';
+import type { VoteBody } from '@phalanx/quorum';
+import type { Value } from '@phalanx/codec';
+import { blockHash, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
+import { blockFromValue, headerToValue, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
+import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
+import type { CertificateScheme } from './certificates.js';
+import type { HotStuffConfig, ResolvedConfig } from './config.js';
+import { resolveConfig } from './config.js';
+import type { LeaderElection } from './leader.js';
+import { encodeCommitProof } from './proof.js';
+import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
+
+export const VIEW_TIMER = 'hotstuff/view';
+const EMPTY = new Uint8Array(0);
+const MAX_WANTED = 64;
+const VERIFIED_CACHE = 1024;
+const COMMITTED_KEYS = 65_536;
+
+interface TreeNode {
+  readonly block: Block;
+  readonly hash: Uint8Array;
+  readonly key: string;
+  readonly cmdDigest: Uint8Array;
+}
+
+interface PendingProposal {
+  readonly from: NodeId;
+  readonly block: Block;
+  readonly hash: Uint8Array;
+  readonly tc: TimeoutCert | undefined;
+}
+
+interface TimeoutEntry extends TimeoutVote {
+  readonly highQC: QuorumCert;
+}
+
+function requestKey(r: ClientRequest): string {
+  return `${r.client}\u0000${r.seq}`;
+}
+
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
+  private readonly cfg: ResolvedConfig;
+  private readonly self: NodeId;
+  private readonly scheme: CertificateScheme;
+  private readonly election: LeaderElection;
+  private readonly quorum: number;
+  private readonly weak: number;
+  private readonly genesisQC: QuorumCert;
+  private readonly chainLength: bigint;
+
+  // Safety state (persisted as hard state).
+  private curView = 1n;
+  private lastVotedView = 0n;
+  private lastProposedView = 0n;
+  private lockedQC: QuorumCert;
+  private highQC: QuorumCert;
+  private highTC: TimeoutCert | undefined;
+
+  // Block tree: root = last committed block; only its descendants are kept.
+  private readonly tree = new Map<string, TreeNode>();
+  private readonly children = new Map<string, Set<string>>();
+  private root: TreeNode;
+  private committedHeight = 0n;
+  /** Recently committed blocks kept to serve block sync (bounded by `syncWindow`). */
+  private readonly committedWindow = new Map<string, TreeNode>();
+  private lastNonEmptyHeight = 0n;
+  private lastVotedHeight = 0n;
+
+  // Pacemaker.
+  private backoff = 0;
+  private timerView: bigint | undefined;
+  private timedOutView = 0n;
+  private myTimeout: HotStuffMessage | undefined;
+  private readonly timeouts = new Map<bigint, Map<NodeId, TimeoutEntry>>();
+  private readonly votes = new Map<bigint, { first: Map<NodeId, SignedVote>; sets: Map<string, VoteSet> }>();
+  private formedQCView = 0n;
+  private triedElectionView = 0n;
+  private readonly seenProposals = new Map<bigint, Map<NodeId, SignedVote>>();
+  private readonly helped = new Map<NodeId, bigint>();
+
+  // Block sync.
+  private readonly pending = new Map<string, PendingProposal[]>();
+  private readonly pendingPerPeer = new Map<NodeId, number>();
+  private pendingTotal = 0;
+  private readonly fetched = new Map<string, Block>();
+  private readonly fetchedByParent = new Map<string, Set<string>>();
+  private readonly wanted = new Map<string, Uint8Array>();
+
+  // Mempool.
+  private readonly mempool = new Map<string, ClientRequest>();
+  private readonly inTree = new Map<string, number>();
+  private readonly committedKeys = new Set<string>();
+  private forwardQueue: ClientRequest[] = [];
+
+  private readonly verifiedQCs = new Set<string>();
+  private readonly loopback: Array<{ from: NodeId; msg: HotStuffMessage }> = [];
+
+  // Outputs.
+  private persistId = 0n;
+  private hardDirty = false;
+  private append: LogRecord[] = [];
+  private send: Outbound<HotStuffMessage>[] = [];
+  private commits: CommittedBatch[] = [];
+  private timers: TimerOp[] = [];
+  private events: ProtocolEvent[] = [];
+
+  constructor(
+    private readonly ctx: CoreContext,
+    config: HotStuffConfig,
+    recovered?: RecoveredState,
+  ) {
+    this.cfg = resolveConfig(config);
+    const n = ctx.validators.validators.length;
+    assertBftSize(n, Math.max(1, faultTolerance(n)));
+    this.self = ctx.self;
+    if (!ctx.validators.has(ctx.self)) throw new PhalanxError('CONFIG', `self "${ctx.self}" is not in the validator set`);
+    const { chainId, hasher } = this.cfg;
+    this.scheme = this.cfg.certificates({ validators: ctx.validators, verifier: ctx.verifier, chainId, signer: ctx.signer, self: ctx.self });
+    this.election = this.cfg.leaderElection({ validators: ctx.validators, chainId, hasher });
+    this.quorum = quorumPower(ctx.validators.totalPower);
+    this.weak = weakQuorumPower(ctx.validators.totalPower);
+    this.chainLength = this.cfg.commitRule === 'three-chain' ? 3n : 2n;
+    this.genesisQC = genesisQC(hasher, chainId);
+    this.lockedQC = this.genesisQC;
+    this.highQC = this.genesisQC;
+    const g = genesisBlock(hasher, chainId);
+    this.root = this.makeNode(g, this.genesisQC.block);
+    this.tree.set(this.root.key, this.root);
+    if (recovered) this.recover(recovered);
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  step(input: Input<HotStuffMessage>): void {
+    switch (input.type) {
+      case 'message':
+        this.onMessage(input.from, input.msg);
+        break;
+      case 'request':
+        this.addRequest(input.request, this.cfg.forwardRequests);
+        break;
+      case 'timeout':
+        if (input.timer === VIEW_TIMER) {
+          this.timerView = undefined;
+          this.onLocalTimeout();
+        }
+        break;
+      case 'persisted':
+      case 'applied':
+        // Durability is ordered by the runtime (persist before send); nothing waits on the ack.
+        break;
+    }
+    this.afterStep();
+  }
+
+  hasReady(): boolean {
+    return (
+      this.hardDirty ||
+      this.append.length > 0 ||
+      this.send.length > 0 ||
+      this.commits.length > 0 ||
+      this.timers.length > 0 ||
+      this.events.length > 0 ||
+      this.forwardQueue.length > 0
+    );
+  }
+
+  ready(): Ready<HotStuffMessage> {
+    if (this.forwardQueue.length > 0) {
+      for (let i = 0; i < this.forwardQueue.length; i += this.cfg.maxBlockCommands) {
+        this.send.push({ to: 'all', msg: { type: 'requests', requests: this.forwardQueue.slice(i, i + this.cfg.maxBlockCommands) } });
+      }
+      this.forwardQueue = [];
+    }
+    let persist: Ready<HotStuffMessage>['persist'];
+    if (this.hardDirty || this.append.length > 0) {
+      this.persistId += 1n;
+      persist = {
+        id: this.persistId,
+        ...(this.hardDirty ? { hardState: this.encodeHardState() } : {}),
+        append: this.append,
+      };
+    }
+    const r: Ready<HotStuffMessage> = {
+      ...(persist ? { persist } : {}),
+      send: this.send,
+      commit: this.commits,
+      timers: this.timers,
+      events: this.events,
+    };
+    this.hardDirty = false;
+    this.append = [];
+    this.send = [];
+    this.commits = [];
+    this.timers = [];
+    this.events = [];
+    return r;
+  }
+
+  status(): CoreStatus {
+    const leader = this.election.leader(this.curView);
+    return {
+      protocol: 'hotstuff',
+      node: this.self,
+      view: this.curView,
+      ...(leader !== undefined ? { leader } : {}),
+      committedHeight: this.committedHeight,
+      role: leader === this.self ? 'leader' : 'replica',
+      detail: {
+        commitRule: this.cfg.commitRule,
+        highQCView: this.highQC.view,
+        lockedQCView: this.lockedQC.view,
+        lastVotedView: this.lastVotedView,
+        treeSize: this.tree.size,
+        committedWindow: this.committedWindow.size,
+        mempool: this.mempool.size,
+        pendingProposals: this.pendingTotal,
+        fetchedBlocks: this.fetched.size,
+        timeoutMs: this.timeoutMs(),
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private onMessage(from: NodeId, msg: HotStuffMessage): void {
+    if (!this.ctx.validators.has(from)) {
+      this.misbehaviour(from, 'unknown-sender', `${msg?.type ?? 'message'} from a non-member`);
+      return;
+    }
+    try {
+      switch (msg.type) {
+        case 'proposal':
+          this.onProposal(from, msg.block, msg.signature, msg.tc);
+          break;
+        case 'vote':
+          this.onVote(from, msg.view, msg.height, msg.block, msg.share);
+          break;
+        case 'timeout':
+          this.onTimeout(from, msg);
+          break;
+        case 'request-blocks':
+          this.onRequestBlocks(from, msg.hash, msg.count);
+          break;
+        case 'blocks':
+          this.onBlocks(from, msg.blocks);
+          break;
+        case 'requests':
+          for (const r of msg.requests) this.addRequest(r, false);
+          break;
+        default:
+          this.misbehaviour(from, 'malformed', 'unknown message type');
+      }
+    } catch (err) {
+      // Bad peer input never crashes the core: a forged certificate or malformed field ends here.
+      if (err instanceof CertificateError) this.misbehaviour(from, 'invalid-signature', err.message);
+      else if (err instanceof DecodeError) this.misbehaviour(from, 'malformed', err.message);
+      else throw err;
+    }
+  }
+
+  /** Runs after every input: loopback messages, proposing, timers (one place, no re-entrancy). */
+  private afterStep(): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      while (this.loopback.length > 0) {
+        const { from, msg } = this.loopback.shift()!;
+        this.onMessage(from, msg);
+      }
+      this.tryPropose();
+      if (this.loopback.length === 0) break;
+    }
+    this.refreshTimer();
+  }
+
+  // ---------------------------------------------------------------- proposals (HotStuff Alg.4 onReceiveProposal)
+
+  private onProposal(from: NodeId, b: Block, signature: Uint8Array, tc: TimeoutCert | undefined): void {
+    if (b.proposer !== from) {
+      this.misbehaviour(from, 'protocol-violation', `proposal by "${b.proposer}" relayed by "${from}"`);
+      return;
+    }
+    if (b.height <= this.committedHeight) return; // stale: already decided at that height
+    if (b.commands.length > this.cfg.maxBlockCommands) {
+      this.misbehaviour(from, 'protocol-violation', `block of ${b.commands.length} commands exceeds ${this.cfg.maxBlockCommands}`);
+      return;
+    }
+    // Structure: b.parent = b.justify.node (chained HotStuff §5), heights consecutive, views increasing.
+    if (!bytesEqual(b.parent, b.justify.block) || b.height !== b.justify.height + 1n || b.view <= b.justify.view) {
+      this.misbehaviour(from, 'protocol-violation', 'block does not extend the block its QC certifies');
+      return;
+    }
+    // A proposal for view v is justified by a QC of view v-1 or a TC of view v-1 (pacemaker).
+    if (tc && tc.view + 1n !== b.view) {
+      this.misbehaviour(from, 'protocol-violation', `TC of view ${tc.view} cannot justify view ${b.view}`);
+      return;
+    }
+    if (!tc && b.justify.view + 1n !== b.view) {
+      this.misbehaviour(from, 'protocol-violation', `proposal for view ${b.view} lacks a QC or TC for view ${b.view - 1n}`);
+      return;
+    }
+    if (!this.election.eligible(b.view, from, b.parent, b.election)) {
+      this.misbehaviour(from, 'protocol-violation', `not a leader of view ${b.view}`);
+      return;
+    }
+    const hash = blockHash(this.cfg.hasher, b);
+    const vote: SignedVote = { kind: PROPOSAL_KIND, voter: from, height: b.height, round: b.view, digest: hash, signature };
+    if (from !== this.self) {
+      if (!verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
+        this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}`);
+        return;
+      }
+      // Two signed proposals for one view from one proposer: equivocation evidence.
+      let byProposer = this.seenProposals.get(b.view);
+      if (!byProposer) this.seenProposals.set(b.view, (byProposer = new Map()));
+      const first = byProposer.get(from);
+      if (first) {
+        if (!bytesEqual(first.digest, hash)) this.equivocation(from, first, vote, 'two proposals');
+        return;
+      }
+      byProposer.set(from, vote);
+    }
+    this.verifyQC(b.justify);
+    if (tc) this.verifyTC(tc);
+    this.processQC(b.justify, from);
+    if (tc) this.processTC(tc, from);
+    const parentKey = toHex(b.parent);
+    if (!this.tree.has(parentKey)) {
+      this.queueProposal({ from, block: b, hash, tc }, parentKey);
+      this.wantBlock(b.parent, from);
+      return;
+    }
+    this.handleProposal({ from, block: b, hash, tc });
+  }
+
+  /** The proposal's parent is in the tree: insert it, then vote if the safety rules allow. */
+  private handleProposal(p: PendingProposal): void {
+    const { block: b, hash, tc } = p;
+    const parent = this.tree.get(toHex(b.parent));
+    if (!parent) return;
+    if (parent.block.view !== b.justify.view) {
+      this.misbehaviour(p.from, 'protocol-violation', 'QC view does not match the certified block');
+      return;
+    }
+    this.insertBlock(b, hash);
+    this.processQC(b.justify, p.from);
+    // HotStuff Alg.4 L17: vote once per view (vheight/last voted view), only if safeNode holds.
+    if (b.view === this.curView && b.view > this.lastVotedView && this.safeToVote(b, tc)) this.castVote(b, hash);
+  }
+
+  /**
+   * Voting rule. Three-chain: HotStuff Alg.1 safeNode — the block extends the locked block
+   * (safety) or its QC is newer than the lock (liveness). Two-chain: Jolteon §4 — the QC is from
+   * the previous view, or the proposal carries a TC of the previous view and its QC is at least
+   * as high as the TC's high QC (so it extends anything a 2-chain could have committed).
+   */
+  private safeToVote(b: Block, tc: TimeoutCert | undefined): boolean {
+    if (this.cfg.commitRule === 'three-chain') {
+      return b.justify.view > this.lockedQC.view || this.extendsBlock(b, this.lockedQC);
+    }
+    if (b.justify.view + 1n === b.view) return true;
+    return tc !== undefined && tc.view + 1n === b.view && b.justify.view >= tc.highQC.view;
+  }
+
+  private extendsBlock(b: Block, qc: QuorumCert): boolean {
+    if (qc.height <= this.committedHeight) return true; // every tree block descends from the committed root
+    let key = toHex(b.parent);
+    for (;;) {
+      const node = this.tree.get(key);
+      if (!node) return false;
+      if (node.block.height === qc.height) return bytesEqual(node.hash, qc.block);
+      if (node.block.height < qc.height) return false;
+      key = toHex(node.block.parent);
+    }
+  }
+
+  private castVote(b: Block, hash: Uint8Array): void {
+    this.lastVotedView = b.view;
+    this.lastVotedHeight = b.height;
+    this.hardDirty = true; // durable before the vote leaves (Ready ordering rule)
+    const share = this.scheme.sign({ kind: VOTE_KIND, height: b.height, round: b.view, digest: hash });
+    const msg: HotStuffMessage = { type: 'vote', view: b.view, height: b.height, block: hash, share };
+    // HotStuff Alg.4 L20: send the vote to the leader of the next view.
+    const next = this.election.leader(b.view + 1n);
+    if (next === undefined) {
+      this.send.push({ to: 'all', msg });
+      this.loopback.push({ from: this.self, msg });
+    } else if (next === this.self) {
+      this.loopback.push({ from: this.self, msg });
+    } else {
+      this.send.push({ to: next, msg });
+    }
+  }
+
+  // ---------------------------------------------------------------- votes → QC (HotStuff Alg.4 onReceiveVote)
+
+  private onVote(from: NodeId, view: bigint, height: bigint, block: Uint8Array, share: Uint8Array): void {
+    const next = this.election.leader(view + 1n);
+    if (next !== undefined && next !== this.self) return; // not ours to aggregate
+    if (view <= this.formedQCView || view + 1n < this.curView) return; // QC formed already, or stale
+    if (view > this.curView + BigInt(this.cfg.maxFutureViews)) {
+      this.misbehaviour(from, 'future', `vote for view ${view}`);
+      return;
+    }
+    const body: VoteBody = { kind: VOTE_KIND, height, round: view, digest: block };
+    let state = this.votes.get(view);
+    const first = state?.first.get(from);
+    if (first && bytesEqual(first.digest, block) && first.height === height) return; // duplicate
+    if (from !== this.self && !this.scheme.verifyShare(from, body, share)) {
+      this.misbehaviour(from, 'invalid-signature', `vote for view ${view}`);
+      return;
+    }
+    const vote: SignedVote = { kind: VOTE_KIND, voter: from, height, round: view, digest: block, signature: share };
+    if (first) {
+      this.equivocation(from, first, vote, 'two votes');
+      return;
+    }
+    if (!state) this.votes.set(view, (state = { first: new Map(), sets: new Map() }));
+    state.first.set(from, vote);
+    const setKey = `${height}`;
+    let set = state.sets.get(setKey);
+    if (!set) {
+      set = new VoteSet({ validators: this.ctx.validators, chainId: this.cfg.chainId, kind: VOTE_KIND, height, round: view, threshold: this.quorum });
+      state.sets.set(setKey, set);
+    }
+    const r = set.add(vote);
+    if (r.status !== 'added' || !r.quorum) return;
+    const cert = set.certificate(block);
+    if (!cert) return;
+    const qc: QuorumCert = { view, height, block, sig: this.scheme.combine(body, cert.votes.map((v) => ({ voter: v.voter, share: v.signature }))) };
+    this.formedQCView = view;
+    this.verifiedQCs.add(this.qcKey(qc));
+    this.processQC(qc, from);
+  }
+
+  // ---------------------------------------------------------------- certificates and the commit rule
+
+  private qcKey(qc: QuorumCert): string {
+    return `${qc.view}/${qc.height}/${toHex(qc.block)}/${toHex(this.cfg.hasher.digest(qc.sig))}`;
+  }
+
+  /** Throws CertificateError unless `qc` is the genesis QC or a valid certificate. Cached. */
+  private verifyQC(qc: QuorumCert): void {
+    if (isGenesisQC(qc, this.genesisQC)) return;
+    if (qc.view === 0n) throw new CertificateError('only the genesis QC may have view 0');
+    const key = this.qcKey(qc);
+    if (this.verifiedQCs.has(key)) return;
+    this.scheme.verify({ kind: VOTE_KIND, height: qc.height, round: qc.view, digest: qc.block }, qc.sig);
+    if (this.verifiedQCs.size >= VERIFIED_CACHE) this.verifiedQCs.delete(this.verifiedQCs.values().next().value!);
+    this.verifiedQCs.add(key);
+  }
+
+  /** Throws CertificateError unless `tc` holds 2f+1 valid TIMEOUTs and its high QC is their highest. */
+  private verifyTC(tc: TimeoutCert): void {
+    let power = 0;
+    let maxView = 0n;
+    const seen = new Set<NodeId>();
+    for (const v of tc.votes) {
+      const member = this.ctx.validators.get(v.voter);
+      if (!member || seen.has(v.voter)) throw new CertificateError(`TC: voter "${v.voter}" unknown or repeated`);
+      seen.add(v.voter);
+      const sv: SignedVote = { kind: TIMEOUT_KIND, voter: v.voter, height: v.highQCView, round: tc.view, digest: EMPTY, signature: v.signature };
+      if (v.voter !== this.self && !verifyVote(sv, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
+        throw new CertificateError(`TC: timeout of "${v.voter}" does not verify`);
+      }
+      power += member.power;
+      maxView = maxBig(maxView, v.highQCView);
+    }
+    if (power < this.quorum) throw new CertificateError(`TC for view ${tc.view} carries power ${power}, needs ${this.quorum}`);
+    if (tc.highQC.view !== maxView) throw new CertificateError('TC: high QC is not the highest reported');
+    this.verifyQC(tc.highQC);
+  }
+
+  /**
+   * A verified QC arrived (in a proposal, a timeout, a TC, or formed from votes). HotStuff Alg.4
+   * `update`: raise the high QC, move the lock, apply the commit rule; the pacemaker advances to
+   * the view after the QC's.
+   */
+  private processQC(qc: QuorumCert, from?: NodeId): void {
+    if (qc.view > this.highQC.view) {
+      this.highQC = qc;
+      this.hardDirty = true;
+    }
+    if (qc.view >= this.curView) this.advanceTo(qc.view + 1n, 'qc');
+    const b = this.tree.get(toHex(qc.block));
+    if (!b) {
+      if (qc.height > this.committedHeight) this.wantBlock(qc.block, from);
+      return;
+    }
+    const p = this.tree.get(toHex(b.block.parent));
+    if (!p) return;
+    if (this.cfg.commitRule === 'three-chain') {
+      // Alg.4 L27: b_lock ← b' (the block b*.justify.node.justify.node) if it is higher.
+      if (b.block.justify.view > this.lockedQC.view) {
+        this.lockedQC = b.block.justify;
+        this.hardDirty = true;
+      }
+      const g = this.tree.get(toHex(p.block.parent));
+      // Alg.4 L28 + "consecutive views": g ← p ← b direct, views g, g+1, g+2, and b certified.
+      if (g && b.block.view === p.block.view + 1n && p.block.view === g.block.view + 1n) this.commit(g, [p, b], qc);
+    } else {
+      if (qc.view > this.lockedQC.view) {
+        this.lockedQC = qc;
+        this.hardDirty = true;
+      }
+      // Jolteon §4: p ← b direct in consecutive views and b certified ⇒ p is final.
+      if (b.block.view === p.block.view + 1n) this.commit(p, [b], qc);
+    }
+  }
+
+  private processTC(tc: TimeoutCert, from?: NodeId): void {
+    this.processQC(tc.highQC, from);
+    if (!this.highTC || tc.view > this.highTC.view) this.highTC = tc;
+    if (tc.view >= this.curView) this.advanceTo(tc.view + 1n, 'timeout-certificate');
+  }
+
+  private commit(target: TreeNode, above: readonly TreeNode[], qc: QuorumCert): void {
+    if (target.block.height <= this.committedHeight) return;
+    const chain: TreeNode[] = [];
+    let x: TreeNode | undefined = target;
+    while (x && x.block.height > this.committedHeight) {
+      chain.push(x);
+      x = this.tree.get(toHex(x.block.parent));
+    }
+    if (!x || x.key !== this.root.key) {
+      // Only possible with more than f Byzantine replicas: refuse to fork our own log.
+      this.ctx.logger?.error({ height: target.block.height }, 'hotstuff: conflicting commit refused');
+      this.misbehaviour(target.block.proposer, 'protocol-violation', 'commit does not extend the committed chain');
+      return;
+    }
+    chain.reverse();
+    const aboveValues = above.map((n) => headerToValue(n.block, n.cmdDigest));
+    for (let i = 0; i < chain.length; i++) {
+      const node = chain[i]!;
+      const between = chain.slice(i + 1).map((n) => headerToValue(n.block, n.cmdDigest));
+      const proof = encodeCommitProof(this.cfg.chainId, this.cfg.commitRule, node.block, [...between, ...aboveValues], qc);
+      this.commits.push({ height: node.block.height, requests: node.block.commands, proof });
+      this.append.push({ index: node.block.height, data: proof });
+      this.rememberCommitted(node);
+    }
+    this.root = target;
+    this.committedHeight = target.block.height;
+    this.prune();
+  }
+
+  private rememberCommitted(node: TreeNode): void {
+    this.committedWindow.set(node.key, node);
+    while (this.committedWindow.size > this.cfg.syncWindow) {
+      this.committedWindow.delete(this.committedWindow.keys().next().value!);
+    }
+    for (const c of node.block.commands) {
+      const k = requestKey(c);
+      this.committedKeys.add(k);
+      this.mempool.delete(k);
+    }
+    while (this.committedKeys.size > COMMITTED_KEYS) this.committedKeys.delete(this.committedKeys.values().next().value!);
+  }
+
+  /** Keeps the root and its descendants; every other branch is dropped (its commands go back to the mempool). */
+  private prune(): void {
+    const keep = new Set<string>([this.root.key]);
+    const stack = [this.root.key];
+    while (stack.length > 0) {
+      const k = stack.pop()!;
+      for (const c of this.children.get(k) ?? []) {
+        if (!keep.has(c)) {
+          keep.add(c);
+          stack.push(c);
+        }
+      }
+    }
+    for (const [k, node] of this.tree) {
+      if (keep.has(k)) continue;
+      this.tree.delete(k);
+      this.children.delete(k);
+      for (const c of node.block.commands) {
+        const rk = requestKey(c);
+        const n = (this.inTree.get(rk) ?? 1) - 1;
+        if (n <= 0) this.inTree.delete(rk);
+        else this.inTree.set(rk, n);
+        // Commands of abandoned forks are proposed again; committed ones are not.
+        if (n <= 0 && !this.committedKeys.has(rk) && this.mempool.size < this.cfg.maxMempool) this.mempool.set(rk, c);
+      }
+    }
+    for (const [k, list] of this.pending) {
+      const live = list.filter((p) => p.block.height > this.committedHeight);
+      for (const p of list) if (p.block.height <= this.committedHeight) this.unqueue(p.from);
+      if (live.length === 0) this.pending.delete(k);
+      else this.pending.set(k, live);
+    }
+    for (const [k, b] of this.fetched) if (b.height <= this.committedHeight) this.dropFetched(k, b);
+    for (const k of [...this.wanted.keys()]) if (this.tree.has(k) || this.committedWindow.has(k)) this.wanted.delete(k);
+  }
+
+  private makeNode(block: Block, hash: Uint8Array): TreeNode {
+    return { block, hash, key: toHex(hash), cmdDigest: commandsDigest(this.cfg.hasher, block) };
+  }
+
+  private insertBlock(b: Block, hash: Uint8Array): TreeNode {
+    const key = toHex(hash);
+    const existing = this.tree.get(key);
+    if (existing) return existing;
+    const node = this.makeNode(b, hash);
+    this.tree.set(key, node);
+    const pk = toHex(b.parent);
+    let kids = this.children.get(pk);
+    if (!kids) this.children.set(pk, (kids = new Set()));
+    kids.add(key);
+    this.wanted.delete(key);
+    if (b.commands.length > 0 && b.height > this.lastNonEmptyHeight) this.lastNonEmptyHeight = b.height;
+    for (const c of b.commands) {
+      const rk = requestKey(c);
+      this.mempool.delete(rk);
+      this.inTree.set(rk, (this.inTree.get(rk) ?? 0) + 1);
+    }
+    this.connectWaiting(key);
+    return node;
+  }
+
+  // ---------------------------------------------------------------- pacemaker
+
+  private timeoutMs(): number {
+    return Math.min(this.cfg.maxTimeoutMs, Math.round(this.cfg.baseTimeoutMs * this.cfg.backoffFactor ** this.backoff));
+  }
+
+  private advanceTo(view: bigint, reason: string): void {
+    if (view <= this.curView) return;
+    const from = this.curView;
+    this.curView = view;
+    // Exponential backoff shrinks again after a successful view (bounded below by the base).
+    if (reason === 'qc' && this.backoff > 0) this.backoff -= 1;
+    this.timerView = undefined;
+    this.myTimeout = undefined;
+    this.events.push({ type: 'view-change', from, to: view, reason });
+    const leader = this.election.leader(view);
+    if (leader !== undefined) this.events.push({ type: 'leader', view, leader });
+    for (const v of this.timeouts.keys()) if (v < view) this.timeouts.delete(v);
+    for (const v of this.votes.keys()) if (v + 1n < view) this.votes.delete(v);
+    for (const v of this.seenProposals.keys()) if (v + 8n < view) this.seenProposals.delete(v);
+  }
+
+  /** Is there anything left to drive? (otherwise an idle cluster goes quiet: no empty blocks, no timers) */
+  private hasWork(height: bigint): boolean {
+    return this.mempool.size > 0 || this.lastNonEmptyHeight + this.chainLength > height;
+  }
+
+  private refreshTimer(): void {
+    const busy = this.hasWork(maxBig(this.highQC.height, this.lastVotedHeight)) || this.wanted.size > 0 || this.pendingTotal > 0;
+    if (busy) {
+      if (this.timerView !== this.curView) {
+        this.timerView = this.curView;
+        this.timers.push({ op: 'set', id: VIEW_TIMER, ms: this.timeoutMs() });
+      }
+    } else if (this.timerView !== undefined) {
+      this.timerView = undefined;
+      this.timers.push({ op: 'cancel', id: VIEW_TIMER });
+    }
+  }
+
+  /** The view timer fired: broadcast TIMEOUT (or re-broadcast it), stop voting in this view. */
+  private onLocalTimeout(): void {
+    const v = this.curView;
+    if (this.timedOutView < v || !this.myTimeout) {
+      this.timedOutView = v;
+      this.backoff = Math.min(this.backoff + 1, 40);
+      // Jolteon §4: a replica that timed out in view v no longer votes in v.
+      if (this.lastVotedView < v) {
+        this.lastVotedView = v;
+        this.hardDirty = true;
+      }
+      const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, {
+        kind: TIMEOUT_KIND,
+        height: this.highQC.view,
+        round: v,
+        digest: EMPTY,
+      }).signature;
+      const tc = this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
+      this.myTimeout = { type: 'timeout', view: v, highQC: this.highQC, signature, ...(tc ? { tc } : {}) };
+      this.loopback.push({ from: this.self, msg: this.myTimeout });
+    }
+    this.send.push({ to: 'all', msg: this.myTimeout });
+    // Retry outstanding block requests at another peer (the one asked may be faulty).
+    for (const hash of this.wanted.values()) this.send.push({ to: this.randomPeer(), msg: { type: 'request-blocks', hash, count: this.cfg.syncBatch } });
+  }
+
+  private onTimeout(from: NodeId, m: Extract<HotStuffMessage, { type: 'timeout' }>): void {
+    if (m.view < this.curView) {
+      // A laggard: once per (peer, our view) hand it our own timeout, whose QC/TC lets it catch up.
+      if (this.myTimeout && this.helped.get(from) !== this.curView && from !== this.self) {
+        this.helped.set(from, this.curView);
+        this.send.push({ to: from, msg: this.myTimeout });
+      }
+      return;
+    }
+    if (m.view > this.curView + BigInt(this.cfg.maxFutureViews)) {
+      this.misbehaviour(from, 'future', `timeout for view ${m.view}`);
+      return;
+    }
+    if (this.timeouts.get(m.view)?.has(from)) return;
+    if (from !== this.self) {
+      const sv: SignedVote = { kind: TIMEOUT_KIND, voter: from, height: m.highQC.view, round: m.view, digest: EMPTY, signature: m.signature };
+      if (!verifyVote(sv, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
+        this.misbehaviour(from, 'invalid-signature', `timeout for view ${m.view}`);
+        return;
+      }
+      this.verifyQC(m.highQC);
+      if (m.tc) this.verifyTC(m.tc);
+    }
+    this.processQC(m.highQC, from);
+    if (m.tc) this.processTC(m.tc, from);
+    if (m.view < this.curView) return;
+    let set = this.timeouts.get(m.view);
+    if (!set) this.timeouts.set(m.view, (set = new Map()));
+    set.set(from, { voter: from, highQCView: m.highQC.view, signature: m.signature, highQC: m.highQC });
+    let power = 0;
+    for (const id of set.keys()) power += this.ctx.validators.get(id)!.power;
+    // Bracha-style amplification: f+1 timeouts for a view mean an honest replica gave up on it.
+    if (power >= this.weak && this.timedOutView < m.view) {
+      this.advanceTo(m.view, 'timeout-join');
+      this.onLocalTimeout();
+      return; // our own timeout comes back through loopback and is counted then
+    }
+    if (power >= this.quorum) {
+      const entries = [...set.values()].sort((a, b) => this.ctx.validators.indexOf(a.voter) - this.ctx.validators.indexOf(b.voter));
+      let high = entries[0]!.highQC;
+      for (const e of entries) if (e.highQC.view > high.view) high = e.highQC;
+      const tc: TimeoutCert = { view: m.view, highQC: high, votes: entries.map((e) => ({ voter: e.voter, highQCView: e.highQCView, signature: e.signature })) };
+      this.processTC(tc, from);
+    }
+  }
+
+  /** Leader: propose in the current view once it holds a QC or TC for the previous one. */
+  private tryPropose(): void {
+    const v = this.curView;
+    if (this.lastProposedView >= v || this.triedElectionView >= v) return;
+    const leader = this.election.leader(v);
+    if (leader !== undefined && leader !== this.self) return;
+    const viaQC = this.highQC.view + 1n === v;
+    const tc = this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
+    if (!viaQC && !tc) return;
+    if (!this.hasWork(this.highQC.height)) return;
+    const parent = this.tree.get(toHex(this.highQC.block));
+    if (!parent) {
+      this.wantBlock(this.highQC.block, undefined);
+      return;
+    }
+    const election = this.election.prove(v, this.self, parent.hash, this.ctx.rng);
+    this.triedElectionView = v;
+    if (!election) return;
+    const commands: ClientRequest[] = [];
+    for (const r of this.mempool.values()) {
+      if (commands.length >= this.cfg.maxBlockCommands) break;
+      commands.push(r);
+    }
+    const block: Block = {
+      parent: parent.hash,
+      height: parent.block.height + 1n,
+      view: v,
+      proposer: this.self,
+      justify: this.highQC,
+      election,
+      commands,
+    };
+    const hash = blockHash(this.cfg.hasher, block);
+    const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, { kind: PROPOSAL_KIND, height: block.height, round: v, digest: hash }).signature;
+    this.lastProposedView = v;
+    this.hardDirty = true; // a restarted leader must not propose twice in a view
+    const msg: HotStuffMessage = { type: 'proposal', block, signature, ...(viaQC ? {} : { tc: tc! }) };
+    this.send.push({ to: 'all', msg });
+    this.handleProposal({ from: this.self, block, hash, tc: viaQC ? undefined : tc });
+  }
+
+  // ---------------------------------------------------------------- block sync
+
+  private queueProposal(p: PendingProposal, parentKey: string): void {
+    const mine = this.pendingPerPeer.get(p.from) ?? 0;
+    if (mine >= this.cfg.maxPendingPerPeer || this.pendingTotal >= this.cfg.maxPendingProposals) return; // bounded
+    const list = this.pending.get(parentKey) ?? [];
+    if (list.some((x) => bytesEqual(x.hash, p.hash))) return;
+    list.push(p);
+    this.pending.set(parentKey, list);
+    this.pendingPerPeer.set(p.from, mine + 1);
+    this.pendingTotal += 1;
+  }
+
+  private unqueue(from: NodeId): void {
+    const n = (this.pendingPerPeer.get(from) ?? 1) - 1;
+    if (n <= 0) this.pendingPerPeer.delete(from);
+    else this.pendingPerPeer.set(from, n);
+    this.pendingTotal -= 1;
+  }
+
+  private randomPeer(): NodeId {
+    const others = this.ctx.validators.validators.filter((v) => v.id !== this.self);
+    return others[this.ctx.rng.nextInt(others.length)]!.id;
+  }
+
+  private wantBlock(hash: Uint8Array, from: NodeId | undefined): void {
+    const key = toHex(hash);
+    if (this.tree.has(key) || this.fetched.has(key) || this.wanted.has(key) || this.wanted.size >= MAX_WANTED) return;
+    this.wanted.set(key, hash);
+    const to = from !== undefined && from !== this.self ? from : this.randomPeer();
+    this.send.push({ to, msg: { type: 'request-blocks', hash, count: this.cfg.syncBatch } });
+  }
+
+  private findBlock(key: string): TreeNode | undefined {
+    return this.tree.get(key) ?? this.committedWindow.get(key);
+  }
+
+  private onRequestBlocks(from: NodeId, hash: Uint8Array, count: number): void {
+    const blocks: Block[] = [];
+    let node = this.findBlock(toHex(hash));
+    const limit = Math.min(count, this.cfg.syncBatch);
+    while (node && node.block.height > 0n && blocks.length < limit) {
+      blocks.push(node.block);
+      node = this.findBlock(toHex(node.block.parent));
+    }
+    if (blocks.length > 0) this.send.push({ to: from, msg: { type: 'blocks', blocks } });
+  }
+
+  /**
+   * Block sync answer. Only blocks we asked for are taken: the first must be a wanted hash and
+   * each next one the parent of the previous, so every accepted block is authenticated by a hash
+   * chain from a certificate we verified (and certified blocks were checked by 2f+1 voters).
+   */
+  private onBlocks(from: NodeId, blocks: readonly Block[]): void {
+    let expect: string | undefined;
+    let last: Block | undefined;
+    for (const b of blocks) {
+      const hash = blockHash(this.cfg.hasher, b);
+      const key = toHex(hash);
+      if (expect === undefined ? !this.wanted.has(key) : key !== expect) break;
+      this.wanted.delete(key);
+      if (b.height <= this.committedHeight || this.tree.has(key)) break;
+      if (b.commands.length > this.cfg.maxBlockCommands || b.height !== b.justify.height + 1n || !bytesEqual(b.parent, b.justify.block)) {
+        this.misbehaviour(from, 'protocol-violation', 'malformed block in sync answer');
+        break;
+      }
+      if (!this.fetched.has(key)) {
+        if (this.fetched.size >= this.cfg.maxFetchedBlocks) break;
+        this.fetched.set(key, b);
+        const pk = toHex(b.parent);
+        let s = this.fetchedByParent.get(pk);
+        if (!s) this.fetchedByParent.set(pk, (s = new Set()));
+        s.add(key);
+      }
+      last = b;
+      expect = toHex(b.parent);
+      if (this.tree.has(expect)) break;
+    }
+    if (last) {
+      const pk = toHex(last.parent);
+      if (this.tree.has(pk)) this.connectWaiting(pk);
+      else if (last.height - 1n > this.committedHeight && !this.fetched.has(pk)) this.wantBlock(last.parent, from);
+    }
+  }
+
+  private dropFetched(key: string, b: Block): void {
+    this.fetched.delete(key);
+    const pk = toHex(b.parent);
+    const s = this.fetchedByParent.get(pk);
+    if (s) {
+      s.delete(key);
+      if (s.size === 0) this.fetchedByParent.delete(pk);
+    }
+  }
+
+  /** `key` is now in the tree: connect fetched blocks and queued proposals that waited on it. */
+  private connectWaiting(key: string): void {
+    const work = [key];
+    while (work.length > 0) {
+      const k = work.pop()!;
+      const parent = this.tree.get(k);
+      if (!parent) continue;
+      for (const ck of [...(this.fetchedByParent.get(k) ?? [])]) {
+        const b = this.fetched.get(ck)!;
+        this.dropFetched(ck, b);
+        if (b.justify.view !== parent.block.view || b.view <= parent.block.view) continue;
+        // Insert without re-entering connectWaiting (we continue from the worklist instead).
+        const hash = blockHash(this.cfg.hasher, b);
+        if (!this.tree.has(ck)) {
+          const node = this.makeNode(b, hash);
+          this.tree.set(ck, node);
+          let kids = this.children.get(k);
+          if (!kids) this.children.set(k, (kids = new Set()));
+          kids.add(ck);
+          if (b.commands.length > 0 && b.height > this.lastNonEmptyHeight) this.lastNonEmptyHeight = b.height;
+          for (const c of b.commands) {
+            const rk = requestKey(c);
+            this.mempool.delete(rk);
+            this.inTree.set(rk, (this.inTree.get(rk) ?? 0) + 1);
+          }
+        }
+        this.processQC(b.justify);
+        work.push(ck);
+      }
+      const waiting = this.pending.get(k);
+      if (waiting) {
+        this.pending.delete(k);
+        for (const p of waiting) {
+          this.unqueue(p.from);
+          this.handleProposal(p);
+        }
+      }
+    }
+    // A QC we hold may certify a block that just arrived: re-apply the commit rule.
+    if (this.tree.has(toHex(this.highQC.block))) this.processQC(this.highQC);
+  }
+
+  // ---------------------------------------------------------------- mempool
+
+  private addRequest(r: ClientRequest, forward: boolean): void {
+    const k = requestKey(r);
+    if (this.mempool.has(k) || this.inTree.has(k) || this.committedKeys.has(k)) return;
+    if (this.mempool.size >= this.cfg.maxMempool) return;
+    this.mempool.set(k, r);
+    if (forward) this.forwardQueue.push(r);
+  }
+
+  // ---------------------------------------------------------------- evidence
+
+  private misbehaviour(peer: NodeId, kind: Extract<ProtocolEvent, { type: 'misbehaviour' }>['kind'], detail: string): void {
+    this.events.push({ type: 'misbehaviour', peer, kind, detail });
+  }
+
+  private equivocation(peer: NodeId, first: SignedVote, second: SignedVote, what: string): void {
+    this.events.push({ type: 'evidence', evidence: { voter: peer, first, second } });
+    this.misbehaviour(peer, 'equivocation', `${what} for view ${second.round}`);
+  }
+
+  // ---------------------------------------------------------------- persistence and recovery
+
+  private encodeHardState(): Uint8Array {
+    return encode({
+      v: 1,
+      view: this.curView,
+      voted: this.lastVotedView,
+      proposed: this.lastProposedView,
+      locked: qcToValue(this.lockedQC),
+      high: qcToValue(this.highQC),
+      tc: this.highTC ? tcToValue(this.highTC) : null,
+    });
+  }
+
+  private recover(r: RecoveredState): void {
+    if (r.hardState) {
+      const m = readMap(decode(r.hardState), 'hardState', ['v', 'view', 'voted', 'proposed', 'locked', 'high', 'tc']);
+      this.lastVotedView = readU64(m.voted, 'hardState.voted');
+      this.lastProposedView = readU64(m.proposed, 'hardState.proposed');
+      this.lockedQC = qcFromValue(m.locked, 'hardState.locked');
+      this.highQC = qcFromValue(m.high, 'hardState.high');
+      if (m.tc !== null && m.tc !== undefined) this.highTC = tcFromValue(m.tc as Value, 'hardState.tc');
+      // Resume no earlier than the last view we voted or timed out in: never vote twice in a view.
+      this.curView = maxBig(readU64(m.view, 'hardState.view'), maxBig(this.lastVotedView, this.highQC.view + 1n));
+      this.timedOutView = 0n;
+    }
+    const log = r.log;
+    if (log.length === 0) return;
+    const start = Math.max(0, log.length - this.cfg.syncWindow);
+    let last: TreeNode | undefined;
+    for (let i = 0; i < log.length; i++) {
+      const rec = log[i]!;
+      const deliver = rec.index > r.appliedHeight; // persisted but not yet applied: hand it out again
+      const inWindow = i >= start;
+      if (!deliver && !inWindow) continue;
+      const block = proofBlock(rec.data); // our own record: trusted, not re-verified
+      if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data });
+      if (inWindow) {
+        last = this.makeNode(block, blockHash(this.cfg.hasher, block));
+        this.rememberCommitted(last);
+      }
+    }
+    if (last) {
+      this.tree.delete(this.root.key);
+      this.root = last;
+      this.tree.set(last.key, last);
+      this.committedHeight = last.block.height;
+      this.lastNonEmptyHeight = 0n;
+    }
+  }
+}
+
+function proofBlock(bytes: Uint8Array): Block {
+  const m = readMap(decode(bytes), 'proof');
+  return blockFromValue(m.block, 'proof.block');
+}

@@ -1,0 +1,30 @@
+/**
+ * @phalanx/hotstuff — chained HotStuff (Yin et al., PODC 2019) as a sans-I/O protocol core.
+ */
+import type { CoreContext, ProtocolDefinition, RecoveredState } from '@phalanx/interface';
+import { hotstuffCodec } from './codec.js';
+import type { HotStuffConfig } from './config.js';
+import { HotStuffCore } from './core.js';
+import type { HotStuffMessage } from './types.js';
+
+export type { Block, QuorumCert, TimeoutCert, TimeoutVote, HotStuffMessage, CommitRule } from './types.js';
+export type { HotStuffConfig, ResolvedConfig } from './config.js';
+export { resolveConfig } from './config.js';
+export { HotStuffCore, VIEW_TIMER } from './core.js';
+export { hotstuffCodec, encodeMessage, decodeMessage, LIMITS } from './codec.js';
+export { blockHash, genesisQC, genesisHash, sha256Hasher } from './block.js';
+export { signatureListScheme, VOTE_KIND, PROPOSAL_KIND, TIMEOUT_KIND } from './certificates.js';
+export type { CertificateScheme, CertificateSchemeFactory, CertificateSchemeParams } from './certificates.js';
+export { roundRobin, proofOfWork, leadingZeroBits } from './leader.js';
+export type { LeaderElection, LeaderElectionFactory, LeaderElectionParams, ProofOfWorkOptions } from './leader.js';
+export { verifyCommitProof, MAX_PROOF_HEADERS } from './proof.js';
+export type { CommitProofInfo, VerifyCommitProofOptions } from './proof.js';
+
+/** The protocol as the runtime, the simulator and the apps see it. */
+export const hotstuff: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
+  name: 'hotstuff',
+  codec: hotstuffCodec,
+  create(ctx: CoreContext, config: HotStuffConfig, recovered?: RecoveredState) {
+    return new HotStuffCore(ctx, config, recovered);
+  },
+};

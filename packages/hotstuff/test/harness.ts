@@ -1,0 +1,280 @@
+/**
+ * A tiny deterministic cluster driver for tests: virtual time, seeded randomness, in-memory
+ * "storage" (hard state + log), message loss/partition filters, crash/restart. Every message goes
+ * through the codec so encoding is exercised on every run.
+ */
+import type { ClientRequest, CommittedBatch, LogRecord, NodeId, ProtocolEvent, Rng, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
+import { bytesEqual, concatBytes, toHex, utf8 } from '@phalanx/codec';
+import { createValidatorSet } from '@phalanx/quorum';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hotstuff, hotstuffCodec, verifyCommitProof } from '../src/index.js';
+import type { HotStuffConfig, HotStuffMessage , HotStuffCore} from '../src/index.js';
+
+export function seededRng(seed: number): Rng {
+  let s = (seed >>> 0) || 0x9e3779b9;
+  const nextU32 = (): number => {
+    // xorshift32
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+  return {
+    nextU32,
+    nextFloat: () => nextU32() / 2 ** 32,
+    nextInt: (n: number) => Math.floor((nextU32() / 2 ** 32) * n),
+    bytes: (len: number) => {
+      const out = new Uint8Array(len);
+      for (let i = 0; i < len; i++) out[i] = nextU32() & 0xff;
+      return out;
+    },
+  };
+}
+
+/** Fast keyed-hash "signatures" for protocol tests (NOT secure: the key is public). */
+export function fakeKeys(id: string): { signer: Signer; publicKey: Uint8Array } {
+  const publicKey = sha256(utf8.encode(`pk:${id}`));
+  return { publicKey, signer: { scheme: 'ed25519', publicKey, sign: (m) => sha256(concatBytes(publicKey, m)) } };
+}
+
+export const fakeVerifier: Verifier = {
+  verify: (pk, m, sig) => bytesEqual(sha256(concatBytes(pk, m)), sig),
+};
+
+export function fakeValidators(n: number, prefix = 'r'): { ids: string[]; validators: ValidatorSet; signers: Map<string, Signer> } {
+  const ids = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  const signers = new Map<string, Signer>();
+  const list = ids.map((id) => {
+    const k = fakeKeys(id);
+    signers.set(id, k.signer);
+    return { id, publicKey: k.publicKey, power: 1 };
+  });
+  return { ids, validators: createValidatorSet(list), signers };
+}
+
+export interface Envelope {
+  from: NodeId;
+  to: NodeId;
+  bytes: Uint8Array;
+  at: number;
+}
+
+export interface NodeState {
+  id: NodeId;
+  core: HotStuffCore | undefined;
+  hardState: Uint8Array | undefined;
+  log: LogRecord[];
+  committed: CommittedBatch[];
+  events: ProtocolEvent[];
+  timers: Map<string, number>;
+  sent: HotStuffMessage[];
+}
+
+export interface ClusterOptions {
+  n: number;
+  seed: number;
+  config?: Partial<HotStuffConfig>;
+  /** Per-node config overrides. */
+  configFor?: (id: string) => Partial<HotStuffConfig>;
+  minDelay?: number;
+  maxDelay?: number;
+  /** Drop probability for every message. */
+  loss?: number;
+  signers?: Map<string, Signer>;
+  validators?: ValidatorSet;
+  ids?: string[];
+  verifier?: Verifier;
+}
+
+export class Cluster {
+  readonly ids: string[];
+  readonly validators: ValidatorSet;
+  readonly signers: Map<string, Signer>;
+  readonly verifier: Verifier;
+  readonly nodes = new Map<string, NodeState>();
+  readonly rng: Rng;
+  now = 0;
+  queue: Envelope[] = [];
+  /** Return false to drop a message. */
+  filter: (e: Envelope, msg: HotStuffMessage) => boolean = () => true;
+  /** Rewrites outgoing messages of a (Byzantine) node; return [] to drop, several to fan out. */
+  tamper: ((from: NodeId, to: NodeId, msg: HotStuffMessage) => Array<{ to: NodeId; msg: HotStuffMessage }>) | undefined;
+  delivered = 0;
+
+  constructor(readonly opts: ClusterOptions) {
+    const v = opts.validators ? { ids: opts.ids!, validators: opts.validators, signers: opts.signers! } : fakeValidators(opts.n);
+    this.ids = v.ids;
+    this.validators = v.validators;
+    this.signers = v.signers;
+    this.verifier = opts.verifier ?? fakeVerifier;
+    this.rng = seededRng(opts.seed);
+    for (const id of this.ids) {
+      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], events: [], timers: new Map(), sent: [] });
+      this.start(id);
+    }
+  }
+
+  config(id: string): HotStuffConfig {
+    return { chainId: 'test', baseTimeoutMs: 100, ...this.opts.config, ...(this.opts.configFor?.(id) ?? {}) } as HotStuffConfig;
+  }
+
+  start(id: string): void {
+    const node = this.nodes.get(id)!;
+    const applied = node.committed.length === 0 ? 0n : node.committed[node.committed.length - 1]!.height;
+    const recovered = node.hardState || node.log.length > 0 ? { hardState: node.hardState, log: node.log, appliedHeight: applied } : undefined;
+    node.core = hotstuff.create(
+      { self: id, validators: this.validators, signer: this.signers.get(id)!, verifier: this.verifier, rng: seededRng(this.opts.seed * 31 + this.ids.indexOf(id) + 1) },
+      this.config(id),
+      recovered,
+    ) as HotStuffCore;
+    node.timers.clear();
+    this.flush(id);
+  }
+
+  crash(id: string): void {
+    const node = this.nodes.get(id)!;
+    node.core = undefined;
+    node.timers.clear();
+    this.queue = this.queue.filter((e) => e.to !== id);
+  }
+
+  request(id: string, r: ClientRequest): void {
+    const node = this.nodes.get(id)!;
+    if (!node.core) return;
+    node.core.step({ type: 'request', request: r });
+    this.flush(id);
+  }
+
+  /** Submits the same request to every live replica (a client broadcasting). */
+  requestAll(r: ClientRequest): void {
+    for (const id of this.ids) this.request(id, r);
+  }
+
+  flush(id: string): void {
+    const node = this.nodes.get(id)!;
+    const core = node.core;
+    if (!core) return;
+    while (core.hasReady()) {
+      const r = core.ready();
+      if (r.persist) {
+        if (r.persist.hardState) node.hardState = r.persist.hardState;
+        for (const rec of r.persist.append) {
+          const last = node.log[node.log.length - 1];
+          if (last && rec.index !== last.index + 1n) throw new Error(`${id}: log gap ${last.index} -> ${rec.index}`);
+          node.log.push(rec);
+        }
+      }
+      for (const s of r.send) {
+        node.sent.push(s.msg);
+        const targets = s.to === 'all' ? this.ids.filter((x) => x !== id) : [s.to];
+        for (const to of targets) {
+          const outs = this.tamper ? this.tamper(id, to, s.msg) : [{ to, msg: s.msg }];
+          for (const o of outs) {
+            const bytes = hotstuffCodec.encode(o.msg);
+            const delay = (this.opts.minDelay ?? 1) + this.rng.nextInt((this.opts.maxDelay ?? 10) - (this.opts.minDelay ?? 1) + 1);
+            this.queue.push({ from: id, to: o.to, bytes, at: this.now + delay });
+          }
+        }
+      }
+      for (const c of r.commit) {
+        const prev = node.committed[node.committed.length - 1];
+        const expected = prev ? prev.height + 1n : 1n;
+        if (c.height !== expected) throw new Error(`${id}: commit height ${c.height}, expected ${expected}`);
+        node.committed.push(c);
+      }
+      for (const t of r.timers) {
+        if (t.op === 'set') node.timers.set(t.id, this.now + t.ms);
+        else node.timers.delete(t.id);
+      }
+      node.events.push(...r.events);
+      if (node.events.length > 10_000) node.events.splice(0, node.events.length - 10_000);
+    }
+  }
+
+  /** Delivers one message or fires one timer; false when nothing is left. */
+  tick(): boolean {
+    let bestMsg = -1;
+    for (let i = 0; i < this.queue.length; i++) if (bestMsg < 0 || this.queue[i]!.at < this.queue[bestMsg]!.at) bestMsg = i;
+    let bestTimer: { id: string; timer: string; at: number } | undefined;
+    for (const node of this.nodes.values()) {
+      if (!node.core) continue;
+      for (const [timer, at] of node.timers) if (!bestTimer || at < bestTimer.at) bestTimer = { id: node.id, timer, at };
+    }
+    if (bestMsg < 0 && !bestTimer) return false;
+    if (bestMsg >= 0 && (!bestTimer || this.queue[bestMsg]!.at <= bestTimer.at)) {
+      const e = this.queue.splice(bestMsg, 1)[0]!;
+      this.now = Math.max(this.now, e.at);
+      const node = this.nodes.get(e.to);
+      if (!node?.core) return true;
+      const msg = hotstuffCodec.decode(e.bytes);
+      if (this.opts.loss && this.rng.nextFloat() < this.opts.loss) return true;
+      if (!this.filter(e, msg)) return true;
+      this.delivered++;
+      node.core.step({ type: 'message', from: e.from, msg });
+      this.flush(e.to);
+      return true;
+    }
+    const t = bestTimer!;
+    this.now = Math.max(this.now, t.at);
+    const node = this.nodes.get(t.id)!;
+    node.timers.delete(t.timer);
+    node.core!.step({ type: 'timeout', timer: t.timer });
+    this.flush(t.id);
+    return true;
+  }
+
+  /** Runs until quiet, `until()` holds, or the step/time budget is spent. */
+  run(opts: { until?: () => boolean; maxSteps?: number; maxTime?: number } = {}): number {
+    const maxSteps = opts.maxSteps ?? 200_000;
+    let steps = 0;
+    while (steps < maxSteps) {
+      if (opts.until?.()) break;
+      if (opts.maxTime !== undefined && this.now > opts.maxTime) break;
+      if (!this.tick()) break;
+      steps++;
+    }
+    return steps;
+  }
+
+  committedHeight(id: string): bigint {
+    const c = this.nodes.get(id)!.committed;
+    return c.length === 0 ? 0n : c[c.length - 1]!.height;
+  }
+
+  /** Agreement + validity of proofs: all replicas committed the same block at each height. */
+  checkAgreement(verifyProofs = false): void {
+    const byHeight = new Map<bigint, string>();
+    for (const node of this.nodes.values()) {
+      for (const c of node.committed) {
+        const info = verifyProofs
+          ? verifyCommitProof(c.proof!, this.validators, this.verifier, { chainId: 'test', commitRule: this.config(node.id).commitRule ?? 'three-chain' })
+          : undefined;
+        const key = info ? toHex(info.hash) : `${c.requests.map((r) => `${r.client}/${r.seq}`).join(',')}|${toHex(c.proof!.subarray(0, 0))}`;
+        const digest = info ? key : proofBlockKey(c.proof!);
+        const seen = byHeight.get(c.height);
+        if (seen === undefined) byHeight.set(c.height, digest);
+        else if (seen !== digest) throw new Error(`agreement violated at height ${c.height} (${node.id})`);
+      }
+    }
+  }
+
+  committedKeys(id: string): string[] {
+    return this.nodes.get(id)!.committed.flatMap((c) => c.requests.map((r) => `${r.client}/${r.seq}`));
+  }
+}
+
+import { decode, readMap } from '@phalanx/codec';
+import { blockFromValue } from '../src/codec.js';
+import { blockHash, sha256Hasher } from '../src/block.js';
+
+/** Hash of the committed block inside a proof (without verifying the proof). */
+export function proofBlockKey(proof: Uint8Array): string {
+  const m = readMap(decode(proof), 'proof');
+  return toHex(blockHash(sha256Hasher, blockFromValue(m.block, 'b')));
+}
+
+export function req(client: string, seq: number, payload = 'x'): ClientRequest {
+  return { client, seq: BigInt(seq), payload: utf8.encode(payload) };
+}
