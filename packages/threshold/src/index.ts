@@ -38,3 +38,5 @@ export {
   InvalidShareIndexError,
   InconsistentSharesError,
 } from './errors.js';
+export { DkgParty, dkgCodec } from './dkg.js';
+export type { DkgConfig, DkgMessage, DkgPhase, DkgResult, DisqualifyReason } from './dkg.js';
