@@ -1,0 +1,150 @@
+import { EMPTY_ROOT, leafHash, pathOf, rootFromProof, rootOf } from './merkle.js';
+import type { Hash, InclusionProof } from './merkle.js';
+
+export type Entry = readonly [key: Uint8Array, value: Uint8Array];
+
+/** Bytewise order, shorter first on a common prefix (the order every replica must agree on). */
+export function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.byteLength, b.byteLength);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.byteLength - b.byteLength;
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.byteLength === b.byteLength && compareKeys(a, b) === 0;
+
+/** The digest of a whole state given as key/value pairs in any order. Duplicate keys throw. */
+export function stateDigest(entries: Iterable<Entry>): Hash {
+  const sorted = [...entries].sort((x, y) => compareKeys(x[0], y[0]));
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareKeys(sorted[i - 1]![0], sorted[i]![0]) === 0) throw new RangeError('stateDigest: duplicate key');
+  }
+  return rootOf(sorted.map(([k, v]) => leafHash(k, v)));
+}
+
+/** Proves `key` is absent: its neighbours in key order, each with an inclusion proof. */
+export interface AbsenceProof {
+  readonly size: number;
+  readonly left?: { readonly key: Uint8Array; readonly value: Uint8Array; readonly proof: InclusionProof };
+  readonly right?: { readonly key: Uint8Array; readonly value: Uint8Array; readonly proof: InclusionProof };
+}
+
+/**
+ * A key/value map that keeps its Merkle root. Leaf hashes are cached, so `set` costs one hash
+ * plus a sorted insert; `root()` rehashes the inner nodes (n − 1 hashes) only after changes.
+ */
+export class MerkleMap {
+  private keys: Uint8Array[] = [];
+  private values: Uint8Array[] = [];
+  private leaves: Hash[] = [];
+  private cachedRoot: Hash | undefined = EMPTY_ROOT;
+
+  constructor(entries: Iterable<Entry> = []) {
+    for (const [k, v] of entries) this.set(k, v);
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** Position of `key`, or -(insertion point) - 1. */
+  private find(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareKeys(this.keys[mid]!, key);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -lo - 1;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    const i = this.find(key);
+    return i >= 0 ? this.values[i]!.slice() : undefined;
+  }
+
+  set(key: Uint8Array, value: Uint8Array): void {
+    const k = key.slice();
+    const v = value.slice();
+    const i = this.find(k);
+    const h = leafHash(k, v);
+    if (i >= 0) {
+      this.values[i] = v;
+      this.leaves[i] = h;
+    } else {
+      const at = -i - 1;
+      this.keys.splice(at, 0, k);
+      this.values.splice(at, 0, v);
+      this.leaves.splice(at, 0, h);
+    }
+    this.cachedRoot = undefined;
+  }
+
+  delete(key: Uint8Array): boolean {
+    const i = this.find(key);
+    if (i < 0) return false;
+    this.keys.splice(i, 1);
+    this.values.splice(i, 1);
+    this.leaves.splice(i, 1);
+    this.cachedRoot = undefined;
+    return true;
+  }
+
+  *entries(): IterableIterator<Entry> {
+    for (let i = 0; i < this.keys.length; i++) yield [this.keys[i]!.slice(), this.values[i]!.slice()];
+  }
+
+  root(): Hash {
+    this.cachedRoot ??= rootOf(this.leaves);
+    return this.cachedRoot.slice();
+  }
+
+  /** Inclusion proof for `key`, or `undefined` if it is absent (then use `proveAbsence`). */
+  prove(key: Uint8Array): InclusionProof | undefined {
+    const i = this.find(key);
+    if (i < 0) return undefined;
+    return { index: i, size: this.keys.length, path: pathOf(this.leaves, i) };
+  }
+
+  /** Absence proof for `key`, or `undefined` if it is present. */
+  proveAbsence(key: Uint8Array): AbsenceProof | undefined {
+    const i = this.find(key);
+    if (i >= 0) return undefined;
+    const at = -i - 1;
+    const side = (j: number): AbsenceProof['left'] =>
+      j < 0 || j >= this.keys.length
+        ? undefined
+        : { key: this.keys[j]!.slice(), value: this.values[j]!.slice(), proof: { index: j, size: this.keys.length, path: pathOf(this.leaves, j) } };
+    const left = side(at - 1);
+    const right = side(at);
+    return { size: this.keys.length, ...(left ? { left } : {}), ...(right ? { right } : {}) };
+  }
+}
+
+/** True when `proof` shows `key` ↦ `value` is in the state whose digest is `root`. */
+export function verifyInclusion(root: Hash, key: Uint8Array, value: Uint8Array, proof: InclusionProof): boolean {
+  const got = rootFromProof(leafHash(key, value), proof);
+  return got !== undefined && equalBytes(got, root);
+}
+
+/** True when `proof` shows `key` is not in the state whose digest is `root`. */
+export function verifyAbsence(root: Hash, key: Uint8Array, proof: AbsenceProof): boolean {
+  const { size, left, right } = proof;
+  if (!Number.isSafeInteger(size) || size < 0) return false;
+  if (size === 0) return !left && !right && equalBytes(root, EMPTY_ROOT);
+  if (left) {
+    if (left.proof.size !== size || compareKeys(left.key, key) >= 0) return false;
+    if (!verifyInclusion(root, left.key, left.value, left.proof)) return false;
+  }
+  if (right) {
+    if (right.proof.size !== size || compareKeys(key, right.key) >= 0) return false;
+    if (!verifyInclusion(root, right.key, right.value, right.proof)) return false;
+  }
+  // The neighbours must be adjacent leaves, or the key falls off one end of the sorted order.
+  if (left && right) return right.proof.index === left.proof.index + 1;
+  if (left) return left.proof.index === size - 1;
+  if (right) return right.proof.index === 0;
+  return false;
+}
