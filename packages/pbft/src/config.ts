@@ -1,0 +1,119 @@
+import { ConfigError } from '@phalanx/interface';
+import type { Hasher } from '@phalanx/interface';
+
+/** PBFT configuration. Every field is optional; unknown fields are refused (a typo is a ConfigError). */
+export interface PbftConfig {
+  /** Network name inside every signature, so votes cannot be replayed on another network. Default "phalanx". */
+  readonly chainId?: string;
+  /** Faults to tolerate; n must be >= 3f+1. Default: the largest f the validator set allows. */
+  readonly faults?: number;
+  /** K: a checkpoint every K sequence numbers (§4.3). Default 100. */
+  readonly checkpointInterval?: number;
+  /** L: the high watermark is h + L (§4.2). Must be a multiple of K >= 2K. Default 2K. */
+  readonly watermarkWindow?: number;
+  /** Most requests per pre-prepare. Default 512. */
+  readonly maxBatchSize?: number;
+  /** How long the primary waits to fill a batch while batches are in flight (ms). 0 = propose at once. Default 0. */
+  readonly batchTimeoutMs?: number;
+  /** Batches the primary keeps in flight before it waits to fill the next one. Default 4. */
+  readonly pipelineDepth?: number;
+  /** Base view-change timeout T (§4.5.2); doubles with each consecutive view change. Default 1000. */
+  readonly viewChangeTimeoutMs?: number;
+  /** Ceiling for the doubled view-change timeout. Default 60000. */
+  readonly maxViewChangeTimeoutMs?: number;
+  /** Period of retransmission and catch-up while work is outstanding (ms). Default 200. */
+  readonly retransmitMs?: number;
+  /** Largest client payload accepted. Default 65536. */
+  readonly maxPayloadBytes?: number;
+  /** Most client requests queued awaiting ordering. Default 100000. */
+  readonly maxPendingRequests?: number;
+  /** Misbehaviour score at which a peer is reported suspected. Default 3. */
+  readonly suspectAfter?: number;
+  /** Misbehaviour score at which a peer's messages are dropped (at most f peers). Default 10. */
+  readonly isolateAfter?: number;
+  /** Batch/state hash; defaults to the built-in SHA-256. Pass a native one for speed (same digests). */
+  readonly hasher?: Hasher;
+  /**
+   * TEST ONLY — overrides the quorum power (normally more than 2/3 of the total). Exists so the
+   * simulator's checkers can be shown to catch an unsafe protocol (a 2f quorum). Never set it.
+   */
+  readonly unsafeQuorumOverride?: number;
+}
+
+export interface ResolvedConfig {
+  readonly chainId: string;
+  readonly faults: number | undefined;
+  readonly checkpointInterval: bigint;
+  readonly watermarkWindow: bigint;
+  readonly maxBatchSize: number;
+  readonly batchTimeoutMs: number;
+  readonly pipelineDepth: number;
+  readonly viewChangeTimeoutMs: number;
+  readonly maxViewChangeTimeoutMs: number;
+  readonly retransmitMs: number;
+  readonly maxPayloadBytes: number;
+  readonly maxPendingRequests: number;
+  readonly suspectAfter: number;
+  readonly isolateAfter: number;
+  readonly hasher: Hasher | undefined;
+  readonly unsafeQuorumOverride: number | undefined;
+}
+
+const KEYS = [
+  'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
+  'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'maxPayloadBytes', 'maxPendingRequests',
+  'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride',
+];
+
+function int(cfg: Record<string, unknown>, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = cfg[key];
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new ConfigError(`config.${key}`, `must be an integer in [${min}, ${max}], got ${String(v)}`);
+  }
+  return v;
+}
+
+export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
+  const cfg = (config ?? {}) as Record<string, unknown>;
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new ConfigError('config', 'must be an object');
+  for (const k of Object.keys(cfg)) {
+    if (!KEYS.includes(k)) throw new ConfigError(`config.${k}`, 'unknown option');
+  }
+  const chainId = cfg.chainId ?? 'phalanx';
+  if (typeof chainId !== 'string' || chainId.length === 0 || chainId.length > 256) {
+    throw new ConfigError('config.chainId', 'must be a non-empty string of at most 256 characters');
+  }
+  const K = int(cfg, 'checkpointInterval', 100, 1, 1_000_000);
+  const L = int(cfg, 'watermarkWindow', 2 * K, 1, 100_000_000);
+  if (L < 2 * K || L % K !== 0) {
+    throw new ConfigError('config.watermarkWindow', `must be a multiple of checkpointInterval (${K}) and at least twice it, got ${L}`);
+  }
+  const hasher = cfg.hasher as Hasher | undefined;
+  if (hasher !== undefined && (typeof hasher !== 'object' || typeof hasher.digest !== 'function')) {
+    throw new ConfigError('config.hasher', 'must be a Hasher with a digest() method');
+  }
+  const vc = int(cfg, 'viewChangeTimeoutMs', 1000, 1);
+  const resolved: ResolvedConfig = {
+    chainId,
+    faults: cfg.faults === undefined ? undefined : int(cfg, 'faults', 0, 0),
+    checkpointInterval: BigInt(K),
+    watermarkWindow: BigInt(L),
+    maxBatchSize: int(cfg, 'maxBatchSize', 512, 1, 65536),
+    batchTimeoutMs: int(cfg, 'batchTimeoutMs', 0, 0),
+    pipelineDepth: int(cfg, 'pipelineDepth', 4, 1, 1 << 20),
+    viewChangeTimeoutMs: vc,
+    maxViewChangeTimeoutMs: int(cfg, 'maxViewChangeTimeoutMs', Math.max(60_000, vc), vc),
+    retransmitMs: int(cfg, 'retransmitMs', 200, 1),
+    maxPayloadBytes: int(cfg, 'maxPayloadBytes', 65536, 0, 64 * 1024 * 1024),
+    maxPendingRequests: int(cfg, 'maxPendingRequests', 100_000, 1),
+    suspectAfter: int(cfg, 'suspectAfter', 3, 1),
+    isolateAfter: int(cfg, 'isolateAfter', 10, 1),
+    hasher,
+    unsafeQuorumOverride: cfg.unsafeQuorumOverride === undefined ? undefined : int(cfg, 'unsafeQuorumOverride', 0, 1),
+  };
+  if (resolved.isolateAfter < resolved.suspectAfter) {
+    throw new ConfigError('config.isolateAfter', 'must be at least suspectAfter');
+  }
+  return resolved;
+}

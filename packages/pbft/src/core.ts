@@ -1,0 +1,1451 @@
+/**
+ * The PBFT replica as a sans-I/O core (Castro & Liskov, OSDI '99; TOCS 2002). Section numbers in
+ * comments refer to the OSDI paper unless marked TOCS.
+ */
+import { ConfigError } from '@phalanx/interface';
+import type {
+  ClientRequest,
+  CommittedBatch,
+  CoreContext,
+  CoreStatus,
+  EquivocationEvidence,
+  Hasher,
+  Input,
+  LogRecord,
+  MisbehaviourKind,
+  NodeId,
+  Outbound,
+  PersistRequest,
+  ProtocolCore,
+  ProtocolEvent,
+  Ready,
+  RecoveredState,
+  SignedVote,
+  TimerOp,
+  Verifier,
+} from '@phalanx/interface';
+import { bytesEqual, decode, encode, readArray, readBool, readBytes, readU64, signingBytes, toHex } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
+import {
+  assertBftSize,
+  faultTolerance,
+  quorumPower,
+  voteSigningBytes,
+  weakQuorumPower,
+  VoteSet,
+  encodeCertificate,
+  isValidCertificate,
+} from '@phalanx/quorum';
+import type { CommitCertificate } from '@phalanx/quorum';
+import { resolveConfig } from './config.js';
+import type { PbftConfig, ResolvedConfig } from './config.js';
+import { ExecTable } from './exec-table.js';
+import {
+  KIND_CHECKPOINT,
+  KIND_COMMIT,
+  KIND_PREPARE,
+  KIND_PRE_PREPARE,
+  SIGN_DOMAIN,
+  batchValue,
+  fromValue,
+  signedBody,
+  toValue,
+} from './messages.js';
+import type {
+  CheckpointMsg,
+  CheckpointProof,
+  CheckpointState,
+  CommittedEntry,
+  FetchMsg,
+  NewViewMsg,
+  PbftMessage,
+  PreparedCert,
+  PrePrepareMsg,
+  RequestMsg,
+  StateMsg,
+  ViewChangeMsg,
+  VoteMsg,
+  VoterSig,
+} from './messages.js';
+import { sha256Hasher } from './sha256.js';
+
+export const TIMER_VIEW_CHANGE = 'pbft/view-change';
+export const TIMER_BATCH = 'pbft/batch';
+export const TIMER_RETRANSMIT = 'pbft/retransmit';
+
+const MAX_STATE_ENTRIES = 64;
+const MAX_FUTURE_PER_PEER = 1024;
+const RETRANSMIT_SLOTS = 32;
+const CACHE_LIMIT = 100_000;
+
+interface Slot {
+  readonly seq: bigint;
+  /** View the fields below (pp, vote sets, own votes) belong to. */
+  view: bigint;
+  pp?: PrePrepareMsg;
+  prepares: VoteSet;
+  commits: VoteSet;
+  myPrepare?: VoteMsg;
+  myCommit?: VoteMsg;
+  prepared: boolean;
+  /** Highest-view prepared certificate this replica holds for the seq (§4.4, set P). */
+  best?: PreparedCert;
+  committed?: { view: bigint; digest: Uint8Array; batch: readonly ClientRequest[]; cert: CommitCertificate };
+  firstRecord?: bigint;
+}
+
+interface Stable {
+  seq: bigint;
+  digest: Uint8Array;
+  proof: readonly VoterSig[];
+  stateDigest?: Uint8Array;
+  snapshot?: Uint8Array;
+  clients?: Uint8Array;
+}
+
+interface MyCheckpoint {
+  digest: Uint8Array;
+  stateDigest: Uint8Array;
+  snapshot: Uint8Array;
+  clients: Uint8Array;
+  msg: CheckpointMsg;
+}
+
+/** Result of the NEW-VIEW computation (§4.4): min-s, max-s and the O set. */
+export interface NewViewPlan {
+  readonly minS: bigint;
+  readonly maxS: bigint;
+  readonly stable: CheckpointProof;
+  readonly entries: readonly { readonly seq: bigint; readonly digest: Uint8Array; readonly batch: readonly ClientRequest[] }[];
+}
+
+const REC_PP = 0;
+const REC_VOTE = 1;
+const REC_ENTRY = 2;
+
+function reqKey(r: ClientRequest): string {
+  return `${r.client}\u0000${r.seq}`;
+}
+
+function isBytes(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array;
+}
+
+/**
+ * O-set computation of §4.4, as a pure function of the (already validated) VIEW-CHANGE messages:
+ * min-s is the latest stable checkpoint in V, max-s the highest prepared sequence number; each
+ * n in (min-s, max-s] gets the batch of the prepared certificate with the highest view, or a
+ * null request when no certificate exists.
+ */
+export function computeNewView(vcs: readonly ViewChangeMsg[], nullBatchDigest: Uint8Array): NewViewPlan {
+  let stable: CheckpointProof = vcs[0]!.stable;
+  for (const vc of vcs) if (vc.stable.seq > stable.seq) stable = vc.stable;
+  const minS = stable.seq;
+  let maxS = minS;
+  const chosen = new Map<bigint, PreparedCert>();
+  for (const vc of vcs) {
+    for (const p of vc.prepared) {
+      const n = p.prePrepare.seq;
+      if (n <= minS) continue;
+      if (n > maxS) maxS = n;
+      const cur = chosen.get(n);
+      if (!cur || p.prePrepare.view > cur.prePrepare.view) chosen.set(n, p);
+    }
+  }
+  const entries: { seq: bigint; digest: Uint8Array; batch: readonly ClientRequest[] }[] = [];
+  for (let n = minS + 1n; n <= maxS; n++) {
+    const c = chosen.get(n);
+    entries.push(c ? { seq: n, digest: c.prePrepare.digest, batch: c.prePrepare.batch } : { seq: n, digest: nullBatchDigest, batch: [] });
+  }
+  return { minS, maxS, stable, entries };
+}
+
+export class PbftCore implements ProtocolCore<PbftMessage> {
+  readonly cfg: ResolvedConfig;
+  private readonly self: NodeId;
+  private readonly ids: readonly NodeId[];
+  private readonly n: number;
+  private readonly q: number;
+  private readonly weak: number;
+  private readonly hasher: Hasher;
+  private readonly verifier: Verifier;
+  private readonly verifiedCache = new Set<string>();
+  readonly nullDigest: Uint8Array;
+  private readonly genesisDigest: Uint8Array;
+
+  // --- replicated protocol state
+  private view = 0n;
+  private inViewChange = false;
+  private vcAttempts = 0;
+  private nextSeq = 0n;
+  private lastExecuted = 0n;
+  private stable: Stable;
+  private readonly log = new Map<bigint, Slot>();
+  private exec = new ExecTable();
+  private readonly clientsAt = new Map<bigint, Uint8Array>();
+  private readonly myCheckpoints = new Map<bigint, MyCheckpoint>();
+  private readonly checkpointVotes = new Map<bigint, VoteSet>();
+  private readonly latestVc = new Map<NodeId, ViewChangeMsg>();
+  private myVc?: ViewChangeMsg;
+  private myNewView?: NewViewMsg;
+  private readonly pending = new Map<string, ClientRequest>();
+  private readonly queue = new Map<string, ClientRequest>();
+  private readonly inLog = new Set<string>();
+  private readonly future = new Map<NodeId, PbftMessage[]>();
+  private fetchTarget?: CheckpointProof;
+  private fetchRound = 0;
+  private lastTickExecuted = -1n;
+  private behind = false;
+
+  // --- peers
+  private readonly scores = new Map<NodeId, number>();
+  private readonly peerStatus = new Map<NodeId, 'ok' | 'suspected' | 'isolated'>();
+  private readonly quietEvents = new Set<string>();
+  private internalErrors = 0;
+
+  // --- timers
+  private vcTimerArmed = false;
+  private batchTimerArmed = false;
+  private batchTimerFired = false;
+  private retransmitArmed = false;
+
+  // --- outputs
+  private out: { send: Outbound<PbftMessage>[]; commit: CommittedBatch[]; timers: TimerOp[]; events: ProtocolEvent[] } = {
+    send: [],
+    commit: [],
+    timers: [],
+    events: [],
+  };
+  private outRestore?: { height: bigint; snapshot: Uint8Array };
+  private records: LogRecord[] = [];
+  private hardDirty = false;
+  private compactDirty = false;
+  private nextIndex = 0n;
+  private persistId = 0n;
+  private replaying = false;
+
+  constructor(
+    private readonly ctx: CoreContext,
+    config: PbftConfig | undefined,
+    recovered?: RecoveredState,
+  ) {
+    this.cfg = resolveConfig(config);
+    const vs = ctx.validators;
+    const seenIds = new Set<string>();
+    const seenKeys = new Set<string>();
+    vs.validators.forEach((v, i) => {
+      if (seenIds.has(v.id)) throw new ConfigError(`validators[${i}].id`, `duplicate validator id "${v.id}"`);
+      const k = toHex(v.publicKey);
+      if (seenKeys.has(k)) throw new ConfigError(`validators[${i}].publicKey`, 'duplicate public key');
+      seenIds.add(v.id);
+      seenKeys.add(k);
+    });
+    this.n = vs.validators.length;
+    // PBFT §3: n >= 3f+1.
+    assertBftSize(this.n, this.cfg.faults ?? Math.max(1, faultTolerance(this.n)));
+    if (!vs.has(ctx.self)) throw new ConfigError('self', `"${ctx.self}" is not in the validator set`);
+    const me = vs.get(ctx.self)!;
+    if (!bytesEqual(me.publicKey, ctx.signer.publicKey)) {
+      throw new ConfigError('signer.publicKey', `does not match the validator key of "${ctx.self}"`);
+    }
+    this.self = ctx.self;
+    this.ids = vs.validators.map((v) => v.id);
+    this.q = this.cfg.unsafeQuorumOverride ?? quorumPower(vs.totalPower);
+    this.weak = weakQuorumPower(vs.totalPower);
+    this.hasher = this.cfg.hasher ?? sha256Hasher;
+    const inner = ctx.verifier;
+    // Verify each distinct (message, signature) once: certificates inside VIEW-CHANGE and NEW-VIEW
+    // repeat votes this replica already checked in the normal case (DESIGN §10).
+    this.verifier = {
+      verify: (pk, msg, sig) => {
+        const key = msg.length <= 1024 ? `${toHex(pk)}|${toHex(sig)}|${toHex(msg)}` : undefined;
+        if (key && this.verifiedCache.has(key)) return true;
+        let ok = false;
+        try {
+          ok = inner.verify(pk, msg, sig);
+        } catch {
+          ok = false;
+        }
+        if (ok && key) {
+          if (this.verifiedCache.size >= CACHE_LIMIT) this.verifiedCache.clear();
+          this.verifiedCache.add(key);
+        }
+        return ok;
+      },
+    };
+    this.nullDigest = this.batchDigest([]);
+    this.genesisDigest = this.hasher.digest(encode(['pbft/genesis', this.cfg.chainId]));
+    this.stable = { seq: 0n, digest: this.genesisDigest, proof: [], clients: new ExecTable().encode() };
+    if (recovered) this.recover(recovered);
+    this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
+    this.afterStep();
+  }
+
+  // ================================================================ public surface
+
+  step(input: Input<PbftMessage>): void {
+    switch (input.type) {
+      case 'message':
+        try {
+          this.onMessage(input.from, input.msg);
+        } catch (err) {
+          // A malformed in-memory message (a Byzantine sim peer) must never crash an honest replica.
+          this.internalErrors++;
+          this.ctx.logger?.warn({ err: String(err), from: input.from }, 'pbft: message handler failed');
+          if (this.ctx.validators.has(input.from)) this.penalize(input.from, 'malformed', String(err));
+        }
+        break;
+      case 'request':
+        this.onClientRequest(input.request, true);
+        break;
+      case 'timeout':
+        this.onTimeout(input.timer);
+        break;
+      case 'applied':
+        this.onApplied(input.height, input.stateDigest, input.snapshot);
+        break;
+      case 'persisted':
+        break;
+    }
+    this.afterStep();
+  }
+
+  hasReady(): boolean {
+    const o = this.out;
+    return (
+      o.send.length > 0 || o.commit.length > 0 || o.timers.length > 0 || o.events.length > 0 ||
+      this.records.length > 0 || this.hardDirty || this.compactDirty || this.outRestore !== undefined
+    );
+  }
+
+  ready(): Ready<PbftMessage> {
+    let persist: PersistRequest | undefined;
+    if (this.records.length > 0 || this.hardDirty || this.compactDirty) {
+      const p: { id: bigint; append: LogRecord[]; hardState?: Uint8Array; compactTo?: bigint } = {
+        id: ++this.persistId,
+        append: this.records,
+      };
+      if (this.hardDirty) p.hardState = this.encodeHardState();
+      if (this.compactDirty) p.compactTo = this.compactPoint();
+      persist = p;
+    }
+    const r: Ready<PbftMessage> = {
+      ...(persist ? { persist } : {}),
+      send: this.out.send,
+      ...(this.outRestore ? { restore: this.outRestore } : {}),
+      commit: this.out.commit,
+      timers: this.out.timers,
+      events: this.out.events,
+    };
+    this.out = { send: [], commit: [], timers: [], events: [] };
+    this.outRestore = undefined;
+    this.records = [];
+    this.hardDirty = false;
+    this.compactDirty = false;
+    return r;
+  }
+
+  status(): CoreStatus {
+    return {
+      protocol: 'pbft',
+      node: this.self,
+      view: this.view,
+      leader: this.primaryOf(this.view),
+      committedHeight: this.lastExecuted,
+      role: this.inViewChange ? 'view-change' : this.isPrimary() ? 'primary' : 'backup',
+      detail: {
+        stableCheckpoint: this.stable.seq,
+        lowWatermark: this.stable.seq,
+        highWatermark: this.high(),
+        pendingRequests: this.pending.size,
+        inFlight: this.log.size,
+        internalErrors: this.internalErrors,
+        stateTransfer: this.fetchTarget !== undefined,
+      },
+    };
+  }
+
+  // ================================================================ helpers
+
+  primaryOf(view: bigint): NodeId {
+    // §4.1: the primary of view v is replica p = v mod |R|.
+    return this.ids[Number(view % BigInt(this.n))]!;
+  }
+
+  private isPrimary(): boolean {
+    return this.primaryOf(this.view) === this.self;
+  }
+
+  private power(id: NodeId): number {
+    return this.ctx.validators.get(id)?.power ?? 0;
+  }
+
+  private high(): bigint {
+    return this.stable.seq + this.cfg.watermarkWindow;
+  }
+
+  batchDigest(batch: readonly ClientRequest[]): Uint8Array {
+    return this.hasher.digest(encode(batchValue(batch)));
+  }
+
+  /** The checkpoint digest binds the application digest, the snapshot bytes and the execution table. */
+  checkpointDigest(seq: bigint, stateDigest: Uint8Array, snapshot: Uint8Array, clients: Uint8Array): Uint8Array {
+    const h = this.hasher;
+    return h.digest(encode(['pbft/checkpoint', seq, stateDigest, h.digest(snapshot), h.digest(clients)]));
+  }
+
+  private emit(e: ProtocolEvent): void {
+    if (!this.replaying) this.out.events.push(e);
+  }
+
+  private send(to: NodeId | 'all', msg: PbftMessage): void {
+    if (!this.replaying) this.out.send.push({ to, msg });
+  }
+
+  private setTimer(id: string, ms: number): void {
+    if (!this.replaying) this.out.timers.push({ op: 'set', id, ms });
+  }
+
+  private cancelTimer(id: string): void {
+    if (!this.replaying) this.out.timers.push({ op: 'cancel', id });
+  }
+
+  private record(tag: number, v: Value, slot?: Slot): void {
+    if (this.replaying) return;
+    const index = this.nextIndex++;
+    this.records.push({ index, data: encode([tag, v]) });
+    if (slot && slot.firstRecord === undefined) slot.firstRecord = index;
+  }
+
+  private compactPoint(): bigint {
+    let min = this.nextIndex;
+    for (const s of this.log.values()) if (s.firstRecord !== undefined && s.firstRecord < min) min = s.firstRecord;
+    return min;
+  }
+
+  private signVoteMsg(type: 'prepare' | 'commit', view: bigint, seq: bigint, digest: Uint8Array): VoteMsg {
+    const kind = type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
+    const signature = this.ctx.signer.sign(voteSigningBytes(this.cfg.chainId, { kind, height: seq, round: view, digest }));
+    return { type, voter: this.self, view, seq, digest, signature };
+  }
+
+  private signPrePrepare(view: bigint, seq: bigint, batch: readonly ClientRequest[], digest = this.batchDigest(batch)): PrePrepareMsg {
+    const signature = this.ctx.signer.sign(
+      voteSigningBytes(this.cfg.chainId, { kind: KIND_PRE_PREPARE, height: seq, round: view, digest }),
+    );
+    return { type: 'pre-prepare', view, seq, digest, batch, signature };
+  }
+
+  private signBody<T extends ViewChangeMsg | NewViewMsg | RequestMsg | FetchMsg | StateMsg>(m: Omit<T, 'signature'>): T {
+    const withEmpty = { ...m, signature: new Uint8Array(0) } as T;
+    const signature = this.ctx.signer.sign(signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(withEmpty)));
+    return { ...withEmpty, signature };
+  }
+
+  private verifyBody(signer: NodeId, m: ViewChangeMsg | NewViewMsg | RequestMsg | FetchMsg | StateMsg): boolean {
+    const member = this.ctx.validators.get(signer);
+    if (!member || !isBytes(m.signature)) return false;
+    return this.verifier.verify(member.publicKey, signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(m)), m.signature);
+  }
+
+  private verifyVoteSig(kind: string, voter: NodeId, height: bigint, round: bigint, digest: Uint8Array, signature: Uint8Array): boolean {
+    const member = this.ctx.validators.get(voter);
+    if (!member || !isBytes(signature) || !isBytes(digest)) return false;
+    return this.verifier.verify(member.publicKey, voteSigningBytes(this.cfg.chainId, { kind, height, round, digest }), signature);
+  }
+
+  private asVote(kind: string, voter: NodeId, m: { view?: bigint; seq: bigint; digest: Uint8Array; signature: Uint8Array }): SignedVote {
+    return { kind, voter, height: m.seq, round: m.view ?? 0n, digest: m.digest, signature: m.signature };
+  }
+
+  private newVoteSet(kind: string, seq: bigint, view: bigint, threshold: number): VoteSet {
+    return new VoteSet({
+      validators: this.ctx.validators,
+      chainId: this.cfg.chainId,
+      kind,
+      height: seq,
+      round: view,
+      verifier: this.verifier,
+      threshold: Math.max(1, threshold),
+    });
+  }
+
+  /** The slot for `seq`, reset to the current view if it holds an older view's messages. */
+  private slot(seq: bigint, view = this.view): Slot {
+    let s = this.log.get(seq);
+    if (!s) {
+      s = {
+        seq,
+        view,
+        prepares: this.newVoteSet(KIND_PREPARE, seq, view, this.q - this.power(this.primaryOf(view))),
+        commits: this.newVoteSet(KIND_COMMIT, seq, view, this.q),
+        prepared: false,
+      };
+      this.log.set(seq, s);
+    } else if (s.view < view) {
+      s.view = view;
+      s.pp = undefined;
+      s.myPrepare = undefined;
+      s.myCommit = undefined;
+      s.prepared = false;
+      s.prepares = this.newVoteSet(KIND_PREPARE, seq, view, this.q - this.power(this.primaryOf(view)));
+      s.commits = this.newVoteSet(KIND_COMMIT, seq, view, this.q);
+    }
+    return s;
+  }
+
+  // ================================================================ misbehaviour accounting
+
+  private penalize(peer: NodeId, kind: MisbehaviourKind, detail: string): void {
+    if (this.replaying) return;
+    const quiet = kind === 'stale' || kind === 'future';
+    if (quiet) {
+      // Stale and future messages are normal under delay: report each kind once per peer per checkpoint.
+      const key = `${peer}|${kind}`;
+      if (this.quietEvents.has(key)) return;
+      this.quietEvents.add(key);
+    }
+    this.emit({ type: 'misbehaviour', peer, kind, detail });
+    if (quiet || !this.ctx.validators.has(peer)) return;
+    const weight = kind === 'equivocation' ? this.cfg.isolateAfter : 1;
+    const score = (this.scores.get(peer) ?? 0) + weight;
+    this.scores.set(peer, score);
+    const status = this.peerStatus.get(peer) ?? 'ok';
+    if (score >= this.cfg.isolateAfter && status !== 'isolated') {
+      // Dropping a peer's messages can only cost liveness, and only if more than f peers are
+      // dropped: cap isolation at f so a quorum of the rest can always still form.
+      const isolated = [...this.peerStatus.values()].filter((s) => s === 'isolated').length;
+      const f = faultTolerance(this.n);
+      if (isolated < f) {
+        this.peerStatus.set(peer, 'isolated');
+        this.emit({ type: 'peer-status', peer, status: 'isolated' });
+        return;
+      }
+    }
+    if (score >= this.cfg.suspectAfter && status === 'ok') {
+      this.peerStatus.set(peer, 'suspected');
+      this.emit({ type: 'peer-status', peer, status: 'suspected' });
+    }
+  }
+
+  private evidence(e: EquivocationEvidence): void {
+    this.emit({ type: 'evidence', evidence: e });
+    this.penalize(e.voter, 'equivocation', `${e.first.kind} at seq ${e.first.height} view ${e.first.round}`);
+  }
+
+  // ================================================================ dispatch
+
+  private onMessage(from: NodeId, msg: PbftMessage): void {
+    if (!this.ctx.validators.has(from)) {
+      const key = `${from}|unknown`;
+      if (!this.quietEvents.has(key)) {
+        this.quietEvents.add(key);
+        this.emit({ type: 'misbehaviour', peer: from, kind: 'unknown-sender', detail: 'not a validator' });
+      }
+      return;
+    }
+    if (from === this.self) return;
+    if (this.peerStatus.get(from) === 'isolated') return;
+    if (msg === null || typeof msg !== 'object') {
+      this.penalize(from, 'malformed', 'not a message object');
+      return;
+    }
+    switch (msg.type) {
+      case 'request':
+        return this.onRequestMsg(from, msg);
+      case 'pre-prepare':
+        return this.onPrePrepare(from, msg);
+      case 'prepare':
+      case 'commit':
+        return this.onVote(from, msg);
+      case 'checkpoint':
+        return this.onCheckpoint(from, msg);
+      case 'view-change':
+        return this.onViewChange(from, msg);
+      case 'new-view':
+        return this.onNewView(from, msg);
+      case 'fetch':
+        return this.onFetch(from, msg);
+      case 'state':
+        return this.onState(from, msg);
+      default:
+        this.penalize(from, 'malformed', 'unknown message type');
+    }
+  }
+
+  /** Messages for a view this replica has not entered yet are kept (bounded) and replayed on entry. */
+  private bufferFuture(from: NodeId, msg: PbftMessage): void {
+    let q = this.future.get(from);
+    if (!q) {
+      q = [];
+      this.future.set(from, q);
+    }
+    if (q.length >= MAX_FUTURE_PER_PEER) q.shift();
+    q.push(msg);
+  }
+
+  // ================================================================ requests (§4.1)
+
+  private validRequest(r: ClientRequest): boolean {
+    return (
+      r !== null && typeof r === 'object' && typeof r.client === 'string' && r.client.length > 0 && r.client.length <= 256 &&
+      typeof r.seq === 'bigint' && r.seq >= 0n && r.seq < 1n << 64n && isBytes(r.payload) &&
+      r.payload.length <= this.cfg.maxPayloadBytes
+    );
+  }
+
+  private onClientRequest(r: ClientRequest, direct: boolean): void {
+    if (!this.validRequest(r)) {
+      this.ctx.logger?.debug({ client: String(r?.client) }, 'pbft: dropped an invalid client request');
+      return;
+    }
+    // §4.1: a request already executed is not executed again (the runtime re-sends the reply).
+    if (this.exec.has(r.client, r.seq)) return;
+    const key = reqKey(r);
+    if (this.pending.has(key)) return;
+    if (this.pending.size >= this.cfg.maxPendingRequests) return;
+    this.pending.set(key, r);
+    if (!this.inLog.has(key)) this.queue.set(key, r);
+    if (this.isPrimary() && !this.inViewChange) {
+      this.maybePropose();
+    } else if (direct) {
+      // §4.1: a backup forwards the request to the primary and starts its timer (§4.5.2).
+      if (!this.inViewChange) this.send(this.primaryOf(this.view), this.signBody<RequestMsg>({ type: 'request', request: r }));
+      if (!this.vcTimerArmed && !this.inViewChange) this.armVcTimer();
+    }
+  }
+
+  private onRequestMsg(from: NodeId, m: RequestMsg): void {
+    if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'forwarded request');
+    this.onClientRequest(m.request, false);
+  }
+
+  /** §4.2 + batching (§5.1): the primary assigns sequence numbers within the watermarks. */
+  private maybePropose(): void {
+    if (!this.isPrimary() || this.inViewChange) return;
+    while (this.queue.size > 0 && this.nextSeq + 1n <= this.high() && this.nextSeq >= this.stable.seq) {
+      const inFlight = this.nextSeq - this.lastExecuted;
+      const full = this.queue.size >= this.cfg.maxBatchSize;
+      const mayGo = inFlight < BigInt(this.cfg.pipelineDepth) && (this.cfg.batchTimeoutMs === 0 || this.batchTimerFired);
+      if (!full && !mayGo) break;
+      const batch: ClientRequest[] = [];
+      for (const [key, r] of this.queue) {
+        this.queue.delete(key);
+        if (this.inLog.has(key) || this.exec.has(r.client, r.seq)) continue;
+        batch.push(r);
+        if (batch.length >= this.cfg.maxBatchSize) break;
+      }
+      if (batch.length === 0) break;
+      this.propose(batch);
+      this.batchTimerFired = false;
+    }
+    if (this.queue.size > 0 && this.cfg.batchTimeoutMs > 0 && !this.batchTimerArmed) {
+      this.batchTimerArmed = true;
+      this.setTimer(TIMER_BATCH, this.cfg.batchTimeoutMs);
+    }
+  }
+
+  private propose(batch: readonly ClientRequest[]): void {
+    const seq = ++this.nextSeq;
+    const pp = this.signPrePrepare(this.view, seq, batch);
+    const s = this.slot(seq);
+    s.pp = pp;
+    for (const r of batch) this.inLog.add(reqKey(r));
+    this.record(REC_PP, toValue(pp), s);
+    this.send('all', pp);
+    this.checkPrepared(s);
+  }
+
+  // ================================================================ normal case (§4.2)
+
+  private inWindow(from: NodeId, seq: bigint): boolean {
+    // §4.2: accept only h < n <= H.
+    if (seq <= this.stable.seq) {
+      this.penalize(from, 'stale', `seq ${seq} at or below the low watermark ${this.stable.seq}`);
+      return false;
+    }
+    if (seq > this.high()) {
+      this.penalize(from, 'future', `seq ${seq} above the high watermark ${this.high()}`);
+      this.behind = true;
+      return false;
+    }
+    return true;
+  }
+
+  private onPrePrepare(from: NodeId, m: PrePrepareMsg): void {
+    if (m.view < this.view) return this.penalize(from, 'stale', `pre-prepare for view ${m.view}`);
+    if (m.view > this.view || this.inViewChange) return this.bufferFuture(from, m);
+    if (from !== this.primaryOf(m.view)) return this.penalize(from, 'protocol-violation', 'pre-prepare from a backup');
+    if (!this.inWindow(from, m.seq)) return;
+    const s = this.slot(m.seq);
+    if (s.pp) {
+      if (bytesEqual(s.pp.digest, m.digest)) return; // retransmission
+      if (this.verifyVoteSig(KIND_PRE_PREPARE, from, m.seq, m.view, m.digest, m.signature)) {
+        // §4.2: a backup accepts at most one pre-prepare per (v, n); two signed ones prove the primary faulty.
+        this.evidence({
+          voter: from,
+          first: this.asVote(KIND_PRE_PREPARE, from, s.pp),
+          second: this.asVote(KIND_PRE_PREPARE, from, m),
+        });
+        this.startViewChange(this.view + 1n, 'primary equivocated');
+      } else {
+        this.penalize(from, 'invalid-signature', 'pre-prepare');
+      }
+      return;
+    }
+    if (!Array.isArray(m.batch) || m.batch.length > this.cfg.maxBatchSize || !m.batch.every((r: ClientRequest) => this.validRequest(r))) {
+      return this.penalize(from, 'protocol-violation', 'pre-prepare batch out of bounds');
+    }
+    if (!bytesEqual(this.batchDigest(m.batch), m.digest)) return this.penalize(from, 'protocol-violation', 'batch digest mismatch');
+    if (!this.verifyVoteSig(KIND_PRE_PREPARE, from, m.seq, m.view, m.digest, m.signature)) {
+      return this.penalize(from, 'invalid-signature', 'pre-prepare');
+    }
+    this.acceptPrePrepare(s, m);
+  }
+
+  private acceptPrePrepare(s: Slot, pp: PrePrepareMsg): void {
+    s.pp = pp;
+    for (const r of pp.batch) {
+      const k = reqKey(r);
+      this.inLog.add(k);
+      this.queue.delete(k);
+    }
+    this.record(REC_PP, toValue(pp), s);
+    if (this.primaryOf(pp.view) !== this.self && !s.myPrepare) {
+      // §4.2: a backup that accepts the pre-prepare multicasts PREPARE (persisted before it leaves).
+      const p = this.signVoteMsg('prepare', pp.view, pp.seq, pp.digest);
+      s.myPrepare = p;
+      s.prepares.add(this.asVote(KIND_PREPARE, this.self, p));
+      this.record(REC_VOTE, toValue(p), s);
+      this.send('all', p);
+    }
+    this.checkPrepared(s);
+  }
+
+  private onVote(from: NodeId, m: VoteMsg): void {
+    if (m.voter !== from) return this.penalize(from, 'protocol-violation', `${m.type} signed for another voter`);
+    if (m.view < this.view) return;
+    if (m.view > this.view || this.inViewChange) return this.bufferFuture(from, m);
+    if (!this.inWindow(from, m.seq)) return;
+    if (m.type === 'prepare' && from === this.primaryOf(m.view)) {
+      return this.penalize(from, 'protocol-violation', 'the primary sent a PREPARE');
+    }
+    const s = this.slot(m.seq);
+    const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
+    const res = (m.type === 'prepare' ? s.prepares : s.commits).add(this.asVote(kind, from, m));
+    switch (res.status) {
+      case 'duplicate':
+        return;
+      case 'rejected':
+        return this.penalize(from, res.reason === 'invalid-signature' ? 'invalid-signature' : 'protocol-violation', `${m.type}: ${res.reason}`);
+      case 'equivocation':
+        return this.evidence(res.evidence);
+      case 'added':
+        this.record(REC_VOTE, toValue(m), s);
+        if (m.type === 'prepare') this.checkPrepared(s);
+        else this.checkCommitted(s);
+    }
+  }
+
+  /** §4.2 prepared(m, v, n, i): the pre-prepare plus 2f matching PREPAREs from distinct backups. */
+  private checkPrepared(s: Slot): void {
+    if (!s.pp || s.prepared) return;
+    const need = this.q - this.power(this.primaryOf(s.view));
+    if (s.prepares.powerFor(s.pp.digest) < need) return;
+    s.prepared = true;
+    const cert = s.prepares.certificate(s.pp.digest);
+    s.best = { prePrepare: s.pp, prepares: cert ? cert.votes : [] };
+    if (!s.myCommit) {
+      const c = this.signVoteMsg('commit', s.view, s.seq, s.pp.digest);
+      s.myCommit = c;
+      s.commits.add(this.asVote(KIND_COMMIT, this.self, c));
+      this.record(REC_VOTE, toValue(c), s);
+      this.send('all', c);
+    }
+    this.checkCommitted(s);
+  }
+
+  /** §4.2 committed-local(m, v, n, i): prepared plus 2f+1 matching COMMITs (own included). */
+  private checkCommitted(s: Slot): void {
+    if (!s.pp || !s.prepared || s.committed) return;
+    if (s.commits.powerFor(s.pp.digest) < this.q) return;
+    const cert = s.commits.certificate(s.pp.digest);
+    if (!cert) return;
+    s.committed = { view: s.view, digest: s.pp.digest, batch: s.pp.batch, cert };
+    this.tryExecute();
+  }
+
+  /** §4.2: execute in sequence order, each batch only after every lower one. */
+  private tryExecute(): void {
+    let progressed = false;
+    for (;;) {
+      const s = this.log.get(this.lastExecuted + 1n);
+      if (!s || !s.committed) break;
+      this.execute(s.seq, s.committed.batch, s.committed.cert);
+      progressed = true;
+    }
+    if (!progressed) return;
+    this.vcAttempts = 0; // §4.5.2: progress in this view resets the backoff.
+    // §4.5.2: stop the timer when no request is waiting, restart it when another one still is.
+    if (this.pending.size > 0 && !this.isPrimary() && !this.inViewChange) this.armVcTimer();
+    else if (this.vcTimerArmed && !this.inViewChange) {
+      this.vcTimerArmed = false;
+      this.cancelTimer(TIMER_VIEW_CHANGE);
+    }
+    this.maybePropose();
+  }
+
+  private execute(seq: bigint, batch: readonly ClientRequest[], cert: CommitCertificate, silent = false): void {
+    const requests: ClientRequest[] = [];
+    for (const r of batch) {
+      const k = reqKey(r);
+      this.pending.delete(k);
+      this.queue.delete(k);
+      this.inLog.delete(k);
+      // A request can be ordered twice (re-proposed after a view change): run it once.
+      if (this.exec.has(r.client, r.seq)) continue;
+      this.exec.add(r.client, r.seq);
+      requests.push(r);
+    }
+    this.lastExecuted = seq;
+    if (this.nextSeq < seq) this.nextSeq = seq;
+    const checkpoint = seq % this.cfg.checkpointInterval === 0n;
+    if (checkpoint) this.clientsAt.set(seq, this.exec.encode());
+    if (silent) return;
+    const out: CommittedBatch = { height: seq, requests, proof: encodeCertificate(cert), ...(checkpoint ? { reportState: true } : {}) };
+    this.out.commit.push(out);
+  }
+
+  // ================================================================ checkpoints (§4.3)
+
+  private onApplied(height: bigint, stateDigest: Uint8Array, snapshot: Uint8Array | undefined): void {
+    if (height % this.cfg.checkpointInterval !== 0n || height <= this.stable.seq || height > this.lastExecuted) return;
+    if (this.myCheckpoints.has(height)) return;
+    const clients = this.clientsAt.get(height);
+    if (!clients || !isBytes(stateDigest)) return;
+    const snap = snapshot ?? new Uint8Array(0);
+    const digest = this.checkpointDigest(height, stateDigest, snap, clients);
+    const signature = this.ctx.signer.sign(voteSigningBytes(this.cfg.chainId, { kind: KIND_CHECKPOINT, height, round: 0n, digest }));
+    const msg: CheckpointMsg = { type: 'checkpoint', voter: this.self, seq: height, digest, signature };
+    this.myCheckpoints.set(height, { digest, stateDigest, snapshot: snap, clients, msg });
+    this.emit({ type: 'checkpoint', height, stateDigest });
+    this.send('all', msg);
+    this.checkpointSet(height).add(this.asVote(KIND_CHECKPOINT, this.self, msg));
+    this.checkStable(height);
+  }
+
+  private checkpointSet(seq: bigint): VoteSet {
+    let s = this.checkpointVotes.get(seq);
+    if (!s) {
+      s = this.newVoteSet(KIND_CHECKPOINT, seq, 0n, this.q);
+      this.checkpointVotes.set(seq, s);
+    }
+    return s;
+  }
+
+  private onCheckpoint(from: NodeId, m: CheckpointMsg): void {
+    if (m.voter !== from) return this.penalize(from, 'protocol-violation', 'checkpoint signed for another voter');
+    if (m.seq <= this.stable.seq) return;
+    if (m.seq % this.cfg.checkpointInterval !== 0n) return this.penalize(from, 'protocol-violation', 'checkpoint off the interval');
+    if (m.seq > this.lastExecuted + 64n * this.cfg.watermarkWindow) return this.penalize(from, 'future', `checkpoint ${m.seq}`);
+    const res = this.checkpointSet(m.seq).add(this.asVote(KIND_CHECKPOINT, from, m));
+    if (res.status === 'rejected') return this.penalize(from, 'invalid-signature', 'checkpoint');
+    if (res.status === 'equivocation') return this.evidence(res.evidence);
+    if (res.status === 'added') this.checkStable(m.seq);
+  }
+
+  /** §4.3: a checkpoint with 2f+1 matching signed CHECKPOINTs is stable. */
+  private checkStable(seq: bigint): void {
+    if (seq <= this.stable.seq) return;
+    const set = this.checkpointVotes.get(seq);
+    const digest = set?.quorumDigest();
+    if (!set || !digest) return;
+    const proof = set.certificate(digest)!.votes;
+    const mine = this.myCheckpoints.get(seq);
+    if (mine && bytesEqual(mine.digest, digest)) {
+      this.makeStable({ seq, digest, proof, stateDigest: mine.stateDigest, snapshot: mine.snapshot, clients: mine.clients });
+    } else if (mine || this.lastExecuted < seq) {
+      // Either we are behind, or our state diverged from a quorum's: fetch the agreed state (§4.3, TOCS §6.2).
+      if (mine) this.ctx.logger?.error({ seq: String(seq) }, 'pbft: local checkpoint differs from the stable one');
+      this.setFetchTarget({ seq, digest, votes: proof });
+    }
+  }
+
+  private makeStable(cp: Stable): void {
+    if (cp.seq <= this.stable.seq) return;
+    this.stable = cp;
+    // §4.3: discard log entries and checkpoints at or below the stable one; move the watermarks.
+    for (const k of this.log.keys()) if (k <= cp.seq) this.log.delete(k);
+    for (const k of this.checkpointVotes.keys()) if (k <= cp.seq) this.checkpointVotes.delete(k);
+    for (const k of this.myCheckpoints.keys()) if (k <= cp.seq) this.myCheckpoints.delete(k);
+    for (const k of this.clientsAt.keys()) if (k <= cp.seq) this.clientsAt.delete(k);
+    if (this.fetchTarget && this.fetchTarget.seq <= cp.seq && this.lastExecuted >= cp.seq) this.fetchTarget = undefined;
+    if (this.nextSeq < cp.seq) this.nextSeq = cp.seq;
+    this.quietEvents.clear();
+    this.hardDirty = true;
+    this.compactDirty = true;
+    this.maybePropose();
+  }
+
+  // ================================================================ state transfer (TOCS §6.2, simplified)
+
+  private setFetchTarget(t: CheckpointProof): void {
+    if (this.fetchTarget && this.fetchTarget.seq >= t.seq) return;
+    this.fetchTarget = t;
+    this.emit({ type: 'state-transfer', phase: 'started', height: t.seq });
+    this.sendFetch();
+  }
+
+  private sendFetch(): void {
+    const t = this.fetchTarget;
+    const voters = (t ? t.votes.map((v) => v.voter) : this.ids).filter((id) => id !== this.self);
+    if (voters.length === 0) return;
+    const to = t ? voters[this.fetchRound++ % voters.length]! : voters[this.ctx.rng.nextInt(voters.length)]!;
+    this.send(to, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
+  }
+
+  private onFetch(from: NodeId, m: FetchMsg): void {
+    if (typeof m.have !== 'bigint') return this.penalize(from, 'malformed', 'fetch');
+    if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'fetch');
+    if (m.have >= this.lastExecuted) return;
+    let checkpoint: CheckpointState | undefined;
+    const st = this.stable;
+    if (m.have < st.seq) {
+      if (!st.snapshot || !st.stateDigest || !st.clients || st.seq === 0n) return;
+      checkpoint = { seq: st.seq, stateDigest: st.stateDigest, snapshot: st.snapshot, clients: st.clients, proof: st.proof };
+    }
+    const entries: CommittedEntry[] = [];
+    const from0 = checkpoint ? st.seq : m.have;
+    for (let s = from0 + 1n; s <= this.lastExecuted && entries.length < MAX_STATE_ENTRIES; s++) {
+      const slot = this.log.get(s);
+      if (!slot?.committed) break;
+      const c = slot.committed;
+      entries.push({ view: c.view, seq: s, batch: c.batch, commits: c.cert.votes });
+    }
+    if (!checkpoint && entries.length === 0) return;
+    this.send(from, this.signBody<StateMsg>({ type: 'state', ...(checkpoint ? { checkpoint } : {}), entries }));
+  }
+
+  private onState(from: NodeId, m: StateMsg): void {
+    if (!Array.isArray(m.entries)) return this.penalize(from, 'malformed', 'state');
+    if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'state');
+    const c = m.checkpoint;
+    if (c && c.seq > this.lastExecuted) {
+      const digest = this.checkpointDigest(c.seq, c.stateDigest, c.snapshot, c.clients);
+      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: c.seq, round: 0n, digest, votes: c.proof };
+      // The snapshot is accepted only if 2f+1 replicas signed a checkpoint digest that binds it.
+      if (c.seq % this.cfg.checkpointInterval !== 0n || !isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
+        return this.penalize(from, 'protocol-violation', 'state does not match a stable checkpoint');
+      }
+      let table: ExecTable;
+      try {
+        table = ExecTable.decode(c.clients);
+      } catch {
+        return this.penalize(from, 'malformed', 'state execution table');
+      }
+      this.restoreCheckpoint({ seq: c.seq, digest, proof: c.proof, stateDigest: c.stateDigest, snapshot: c.snapshot, clients: c.clients }, table);
+    }
+    const entries = [...m.entries].sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    for (const e of entries) {
+      if (e.seq <= this.lastExecuted || e.seq <= this.stable.seq || e.seq > this.high()) continue;
+      if (!Array.isArray(e.batch) || e.batch.length > this.cfg.maxBatchSize || !e.batch.every((r: ClientRequest) => this.validRequest(r))) {
+        return this.penalize(from, 'protocol-violation', 'state entry batch');
+      }
+      const digest = this.batchDigest(e.batch);
+      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_COMMIT, height: e.seq, round: e.view, digest, votes: e.commits };
+      if (!isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
+        return this.penalize(from, 'protocol-violation', `state entry ${e.seq} lacks a commit certificate`);
+      }
+      const s = this.log.get(e.seq) ?? this.slot(e.seq, e.view);
+      if (!s.committed) {
+        s.committed = { view: e.view, digest, batch: e.batch, cert };
+        this.record(REC_ENTRY, [e.view, e.seq, batchValue(e.batch), e.commits.map((v: VoterSig) => [v.voter, v.signature])], s);
+      }
+    }
+    this.tryExecute();
+  }
+
+  private restoreCheckpoint(cp: Stable, table: ExecTable): void {
+    // Batches not yet handed out at or below the snapshot are covered by it (heights stay consecutive).
+    this.out.commit = this.out.commit.filter((b) => b.height > cp.seq);
+    this.outRestore = { height: cp.seq, snapshot: cp.snapshot! };
+    this.exec = table;
+    this.lastExecuted = cp.seq;
+    for (const [k, r] of this.pending) {
+      if (table.has(r.client, r.seq)) {
+        this.pending.delete(k);
+        this.queue.delete(k);
+      }
+    }
+    this.makeStable(cp);
+    if (this.fetchTarget && this.fetchTarget.seq <= cp.seq) this.fetchTarget = undefined;
+    this.emit({ type: 'state-transfer', phase: 'completed', height: cp.seq });
+    this.tryExecute();
+  }
+
+  // ================================================================ view change (§4.4, §4.5.2)
+
+  private vcTimeout(): number {
+    const base = this.cfg.viewChangeTimeoutMs;
+    const exp = Math.min(30, Math.max(0, this.vcAttempts - 1));
+    return Math.min(this.cfg.maxViewChangeTimeoutMs, base * 2 ** exp);
+  }
+
+  private armVcTimer(): void {
+    this.vcTimerArmed = true;
+    this.setTimer(TIMER_VIEW_CHANGE, this.vcTimeout());
+  }
+
+  private startViewChange(target: bigint, reason: string): void {
+    if (target <= this.view) return;
+    const from = this.view;
+    this.view = target;
+    this.inViewChange = true;
+    this.vcAttempts++;
+    this.hardDirty = true;
+    this.myNewView = undefined;
+    if (this.batchTimerArmed) {
+      this.batchTimerArmed = false;
+      this.cancelTimer(TIMER_BATCH);
+    }
+    // §4.4: VIEW-CHANGE carries the stable checkpoint proof C and a prepared certificate per n > h.
+    const prepared: PreparedCert[] = [];
+    const seqs = [...this.log.keys()].filter((k) => k > this.stable.seq).sort((a, b) => (a < b ? -1 : 1));
+    for (const k of seqs) {
+      const b = this.log.get(k)!.best;
+      if (b) prepared.push(b);
+    }
+    const vc = this.signBody<ViewChangeMsg>({
+      type: 'view-change',
+      replica: this.self,
+      newView: target,
+      stable: { seq: this.stable.seq, digest: this.stable.digest, votes: this.stable.proof },
+      prepared,
+    });
+    this.myVc = vc;
+    this.latestVc.set(this.self, vc);
+    this.emit({ type: 'view-change', from, to: target, reason });
+    this.send('all', vc);
+    // §4.5.2: the timer for the new view starts once 2f+1 VIEW-CHANGEs for it have arrived.
+    if (this.vcTimerArmed) {
+      this.vcTimerArmed = false;
+      this.cancelTimer(TIMER_VIEW_CHANGE);
+    }
+    this.afterViewChangeVote();
+  }
+
+  private onViewChange(from: NodeId, m: ViewChangeMsg): void {
+    if (m.replica !== from) return this.penalize(from, 'protocol-violation', 'view-change for another replica');
+    if (typeof m.newView !== 'bigint') return this.penalize(from, 'malformed', 'view-change');
+    if (m.newView < this.view || (m.newView === this.view && !this.inViewChange)) {
+      // A peer still changing to the view we are already in: the primary re-sends NEW-VIEW.
+      if (m.newView === this.view && this.myNewView) this.send(from, this.myNewView);
+      return;
+    }
+    const prev = this.latestVc.get(from);
+    if (prev && prev.newView >= m.newView) return;
+    const why = this.validateViewChange(m);
+    if (why) return this.penalize(from, why.startsWith('signature') ? 'invalid-signature' : 'protocol-violation', `view-change: ${why}`);
+    this.latestVc.set(from, m);
+    this.afterViewChangeVote();
+  }
+
+  private afterViewChangeVote(): void {
+    // TOCS §4.5.2: f+1 VIEW-CHANGEs for views above ours prove at least one honest replica timed
+    // out: join, for the smallest such view, without waiting for our own timer.
+    const higher = [...this.latestVc.values()].filter((v) => v.newView > this.view && v.replica !== this.self);
+    let power = 0;
+    for (const v of higher) power += this.power(v.replica);
+    if (power >= this.weak) {
+      const min = higher.reduce((a, v) => (v.newView < a ? v.newView : a), higher[0]!.newView);
+      this.startViewChange(min, 'f+1 replicas moved on');
+      return;
+    }
+    if (!this.inViewChange) return;
+    const forView = [...this.latestVc.values()].filter((v) => v.newView === this.view);
+    let have = 0;
+    for (const v of forView) have += this.power(v.replica);
+    if (have >= this.q && !this.vcTimerArmed) this.armVcTimer();
+    this.maybeSendNewView(forView);
+  }
+
+  /** Validates a VIEW-CHANGE: signature, checkpoint proof, and every prepared certificate. Returns why not, or undefined. */
+  private validateViewChange(m: ViewChangeMsg): string | undefined {
+    if (!this.ctx.validators.has(m.replica)) return 'unknown replica';
+    if (!this.verifyBody(m.replica, m)) return 'signature';
+    const st = m.stable;
+    if (st.seq === 0n) {
+      if (!bytesEqual(st.digest, this.genesisDigest)) return 'bad genesis checkpoint';
+    } else {
+      if (st.seq % this.cfg.checkpointInterval !== 0n) return 'checkpoint off the interval';
+      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: st.seq, round: 0n, digest: st.digest, votes: st.votes };
+      if (!isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) return 'checkpoint proof';
+    }
+    let last = st.seq;
+    for (const p of m.prepared) {
+      const pp = p.prePrepare;
+      if (pp.seq <= last || pp.seq > st.seq + this.cfg.watermarkWindow) return 'prepared certificate out of order or window';
+      last = pp.seq;
+      if (pp.view >= m.newView) return 'prepared certificate from a future view';
+      if (pp.batch.length > this.cfg.maxBatchSize || !pp.batch.every((r) => this.validRequest(r))) return 'batch out of bounds';
+      if (!bytesEqual(this.batchDigest(pp.batch), pp.digest)) return 'batch digest';
+      const primary = this.primaryOf(pp.view);
+      if (!this.verifyVoteSig(KIND_PRE_PREPARE, primary, pp.seq, pp.view, pp.digest, pp.signature)) return 'pre-prepare signature';
+      const seen = new Set<NodeId>();
+      let power = this.power(primary);
+      for (const v of p.prepares) {
+        if (v.voter === primary || seen.has(v.voter) || !this.ctx.validators.has(v.voter)) return 'prepare voters';
+        seen.add(v.voter);
+        if (!this.verifyVoteSig(KIND_PREPARE, v.voter, pp.seq, pp.view, pp.digest, v.signature)) return 'prepare signature';
+        power += this.power(v.voter);
+      }
+      if (power < this.q) return 'prepared certificate lacks a quorum';
+    }
+    return undefined;
+  }
+
+  private maybeSendNewView(forView: readonly ViewChangeMsg[]): void {
+    if (!this.inViewChange || this.primaryOf(this.view) !== this.self) return;
+    const sorted = [...forView].sort((a, b) => this.ctx.validators.indexOf(a.replica) - this.ctx.validators.indexOf(b.replica));
+    // Own VIEW-CHANGE first, then others, until 2f+1 (§4.4).
+    const chosen: ViewChangeMsg[] = [];
+    let power = 0;
+    const own = sorted.find((v) => v.replica === this.self);
+    for (const v of own ? [own, ...sorted.filter((x) => x !== own)] : sorted) {
+      if (power >= this.q) break;
+      chosen.push(v);
+      power += this.power(v.replica);
+    }
+    if (power < this.q) return;
+    const plan = computeNewView(chosen, this.nullDigest);
+    const prePrepares = plan.entries.map((e) => this.signPrePrepare(this.view, e.seq, e.batch, e.digest));
+    const nv = this.signBody<NewViewMsg>({ type: 'new-view', view: this.view, viewChanges: chosen, prePrepares });
+    this.myNewView = nv;
+    this.send('all', nv);
+    this.enterView(nv, plan);
+  }
+
+  private onNewView(from: NodeId, m: NewViewMsg): void {
+    if (typeof m.view !== 'bigint' || !Array.isArray(m.viewChanges) || !Array.isArray(m.prePrepares)) {
+      return this.penalize(from, 'malformed', 'new-view');
+    }
+    if (m.view < this.view || (m.view === this.view && !this.inViewChange)) return;
+    if (from !== this.primaryOf(m.view)) return this.penalize(from, 'protocol-violation', 'new-view from a non-primary');
+    const why = this.validateNewView(m);
+    if (why) {
+      this.penalize(from, why === 'signature' ? 'invalid-signature' : 'protocol-violation', `new-view: ${why}`);
+      // A primary that sends a bad NEW-VIEW is faulty: move on to the next view (§4.4).
+      if (m.view === this.view) this.startViewChange(this.view + 1n, 'invalid new-view');
+      return;
+    }
+    this.enterView(m, computeNewView(m.viewChanges, this.nullDigest));
+  }
+
+  /** §4.4: a backup accepts NEW-VIEW only if V is valid and O is exactly what V implies. */
+  validateNewView(m: NewViewMsg): string | undefined {
+    if (!this.verifyBody(this.primaryOf(m.view), m)) return 'signature';
+    const seen = new Set<NodeId>();
+    let power = 0;
+    for (const vc of m.viewChanges) {
+      if (vc.newView !== m.view) return 'view-change for another view';
+      if (seen.has(vc.replica)) return 'duplicate view-change';
+      seen.add(vc.replica);
+      const w = this.validateViewChange(vc);
+      if (w) return `view-change of ${vc.replica}: ${w}`;
+      power += this.power(vc.replica);
+    }
+    if (power < this.q) return 'V lacks a quorum';
+    const plan = computeNewView(m.viewChanges, this.nullDigest);
+    if (plan.entries.length !== m.prePrepares.length) return 'O does not match V';
+    const primary = this.primaryOf(m.view);
+    for (let i = 0; i < plan.entries.length; i++) {
+      const want = plan.entries[i]!;
+      const pp = m.prePrepares[i]!;
+      if (pp.view !== m.view || pp.seq !== want.seq || !bytesEqual(pp.digest, want.digest)) return 'O does not match V';
+      if (!bytesEqual(this.batchDigest(pp.batch), pp.digest)) return 'O batch digest';
+      if (!this.verifyVoteSig(KIND_PRE_PREPARE, primary, pp.seq, pp.view, pp.digest, pp.signature)) return 'O pre-prepare signature';
+    }
+    return undefined;
+  }
+
+  private enterView(nv: NewViewMsg, plan: NewViewPlan): void {
+    const prevView = this.view;
+    this.view = nv.view;
+    this.inViewChange = false;
+    this.hardDirty = true;
+    this.myVc = undefined;
+    for (const [id, vc] of this.latestVc) if (vc.newView <= this.view) this.latestVc.delete(id);
+    // §4.4: adopt the latest stable checkpoint in V; fetch its state if we are behind it.
+    if (plan.minS > this.stable.seq) {
+      const mine = this.myCheckpoints.get(plan.minS);
+      if (mine && bytesEqual(mine.digest, plan.stable.digest)) {
+        this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes, stateDigest: mine.stateDigest, snapshot: mine.snapshot, clients: mine.clients });
+      } else {
+        if (this.lastExecuted < plan.minS) this.setFetchTarget(plan.stable);
+        this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes });
+      }
+    }
+    this.inLog.clear();
+    for (const s of this.log.values()) {
+      if (s.seq > this.lastExecuted && s.committed) for (const r of s.committed.batch) this.inLog.add(reqKey(r));
+    }
+    for (let i = 0; i < nv.prePrepares.length; i++) {
+      const pp = nv.prePrepares[i]!;
+      if (pp.seq <= this.stable.seq) continue;
+      this.acceptPrePrepare(this.slot(pp.seq), pp);
+    }
+    this.nextSeq = plan.maxS > this.lastExecuted ? plan.maxS : this.lastExecuted;
+    if (this.nextSeq < this.stable.seq) this.nextSeq = this.stable.seq;
+    this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
+    this.ctx.logger?.info({ from: String(prevView), view: String(this.view) }, 'pbft: entered view');
+    if (this.vcTimerArmed) {
+      this.vcTimerArmed = false;
+      this.cancelTimer(TIMER_VIEW_CHANGE);
+    }
+    this.queue.clear();
+    for (const [k, r] of this.pending) if (!this.inLog.has(k)) this.queue.set(k, r);
+    if (this.isPrimary()) {
+      this.maybePropose();
+    } else if (this.pending.size > 0) {
+      this.armVcTimer();
+      this.forwardPending();
+    }
+    const buffered = this.future;
+    const replay: [NodeId, PbftMessage][] = [];
+    for (const [peer, msgs] of buffered) {
+      const keep = msgs.filter((m) => 'view' in m && typeof m.view === 'bigint' && m.view > this.view);
+      for (const m of msgs) if ('view' in m && m.view === this.view) replay.push([peer, m]);
+      if (keep.length > 0) buffered.set(peer, keep);
+      else buffered.delete(peer);
+    }
+    for (const [peer, m] of replay) this.onMessage(peer, m);
+  }
+
+  private forwardPending(): void {
+    let n = 0;
+    const primary = this.primaryOf(this.view);
+    for (const r of this.queue.values()) {
+      if (n++ >= this.cfg.maxBatchSize) break;
+      this.send(primary, this.signBody<RequestMsg>({ type: 'request', request: r }));
+    }
+  }
+
+  // ================================================================ timers and retransmission
+
+  private onTimeout(timer: string): void {
+    switch (timer) {
+      case TIMER_VIEW_CHANGE:
+        if (!this.vcTimerArmed) return;
+        this.vcTimerArmed = false;
+        // §4.5.2: the timer expired in view v (or waiting for NEW-VIEW of v): move to v+1.
+        if (this.inViewChange) this.startViewChange(this.view + 1n, 'new-view timeout');
+        else if (this.pending.size > 0 && !this.isPrimary()) this.startViewChange(this.view + 1n, 'request timeout');
+        return;
+      case TIMER_BATCH:
+        this.batchTimerArmed = false;
+        this.batchTimerFired = true;
+        this.maybePropose();
+        this.batchTimerFired = false;
+        return;
+      case TIMER_RETRANSMIT:
+        this.retransmitArmed = false;
+        this.retransmit();
+        return;
+    }
+  }
+
+  private busy(): boolean {
+    return (
+      this.inViewChange || this.fetchTarget !== undefined || this.pending.size > 0 || this.behind ||
+      this.nextSeq > this.lastExecuted || [...this.log.keys()].some((k) => k > this.lastExecuted) ||
+      [...this.myCheckpoints.keys()].some((k) => k > this.stable.seq)
+    );
+  }
+
+  /** Loss recovery: re-send what this replica said about unfinished work, and catch up when stuck. */
+  private retransmit(): void {
+    if (this.inViewChange) {
+      if (this.myVc) this.send('all', this.myVc);
+    } else {
+      let n = 0;
+      for (let s = this.lastExecuted + 1n; s <= this.high() && n < RETRANSMIT_SLOTS; s++, n++) {
+        const slot = this.log.get(s);
+        if (!slot || slot.view !== this.view) continue;
+        if (slot.pp && this.isPrimary()) this.send('all', slot.pp);
+        if (slot.myPrepare) this.send('all', slot.myPrepare);
+        if (slot.myCommit) this.send('all', slot.myCommit);
+      }
+      if (!this.isPrimary() && this.pending.size > 0) this.forwardPending();
+    }
+    for (const [seq, c] of this.myCheckpoints) if (seq > this.stable.seq) this.send('all', c.msg);
+    const stuck = this.lastExecuted === this.lastTickExecuted;
+    if (this.fetchTarget) this.sendFetch();
+    else if (stuck && (this.behind || [...this.log.keys()].some((k) => k > this.lastExecuted))) this.sendFetch();
+    this.behind = false;
+    this.lastTickExecuted = this.lastExecuted;
+  }
+
+  private afterStep(): void {
+    if (!this.retransmitArmed && this.busy()) {
+      this.retransmitArmed = true;
+      this.setTimer(TIMER_RETRANSMIT, this.cfg.retransmitMs);
+    }
+  }
+
+  // ================================================================ persistence and recovery
+
+  private encodeHardState(): Uint8Array {
+    const st = this.stable;
+    return encode([
+      1,
+      this.view,
+      this.inViewChange,
+      st.seq,
+      st.digest,
+      st.proof.map((v) => [v.voter, v.signature]),
+      st.stateDigest ?? null,
+      st.clients ?? null,
+      this.nextIndex,
+    ]);
+  }
+
+  private recover(rec: RecoveredState): void {
+    if (rec.hardState) {
+      const a = readArray(decode(rec.hardState), 'hardState', 16);
+      if (a[0] !== 1) throw new ConfigError('recovered.hardState', 'unknown hard-state version');
+      this.view = readU64(a[1], 'hardState.view');
+      this.inViewChange = readBool(a[2], 'hardState.inViewChange');
+      const proof = readArray(a[5], 'hardState.proof').map((x, i) => {
+        const p = readArray(x, `hardState.proof[${i}]`, 2);
+        return { voter: String(p[0]), signature: readBytes(p[1], `hardState.proof[${i}].signature`) };
+      });
+      this.stable = {
+        seq: readU64(a[3], 'hardState.stable'),
+        digest: readBytes(a[4], 'hardState.digest'),
+        proof,
+        ...(a[6] !== null ? { stateDigest: readBytes(a[6], 'hardState.stateDigest') } : {}),
+        ...(a[7] !== null ? { clients: readBytes(a[7], 'hardState.clients') } : {}),
+      };
+      this.nextIndex = readU64(a[8], 'hardState.nextIndex');
+      if (this.stable.clients) this.exec = ExecTable.decode(this.stable.clients);
+      if (rec.snapshot && rec.snapshot.height === this.stable.seq) this.stable.snapshot = rec.snapshot.data;
+    }
+    this.lastExecuted = this.stable.seq;
+    this.nextSeq = this.stable.seq;
+    // Rebuild per (seq, view) what this replica accepted and said; then derive prepared/committed.
+    type Group = { pp?: PrePrepareMsg; votes: VoteMsg[] };
+    const groups = new Map<bigint, Map<bigint, Group>>();
+    const entries: CommittedEntry[] = [];
+    const firstRecord = new Map<bigint, bigint>();
+    for (const r of rec.log) {
+      if (r.index >= this.nextIndex) this.nextIndex = r.index + 1n;
+      const a = readArray(decode(r.data), 'record', 2);
+      const tag = a[0];
+      let seq: bigint;
+      if (tag === REC_ENTRY) {
+        const e = readArray(a[1], 'record.entry', 4);
+        const m = fromValue([8, null, [e as Value], new Uint8Array(0)]) as StateMsg;
+        entries.push(m.entries[0]!);
+        seq = m.entries[0]!.seq;
+      } else {
+        const m = fromValue(a[1]!);
+        if (m.type !== 'pre-prepare' && m.type !== 'prepare' && m.type !== 'commit') continue;
+        seq = m.seq;
+        if (seq <= this.stable.seq) continue;
+        let byView = groups.get(seq);
+        if (!byView) groups.set(seq, (byView = new Map()));
+        let g = byView.get(m.view);
+        if (!g) byView.set(m.view, (g = { votes: [] }));
+        if (m.type === 'pre-prepare') g.pp = m;
+        else g.votes.push(m);
+      }
+      if (!firstRecord.has(seq)) firstRecord.set(seq, r.index);
+    }
+    this.replaying = true;
+    try {
+      const seqs = [...groups.keys()].sort((x, y) => (x < y ? -1 : 1));
+      for (const seq of seqs) {
+        const byView = groups.get(seq)!;
+        const views = [...byView.keys()].sort((x, y) => (x < y ? -1 : 1));
+        for (const v of views) {
+          if (v > this.view) continue;
+          const g = byView.get(v)!;
+          const s = this.slot(seq, v);
+          if (g.pp) s.pp = g.pp;
+          for (const m of g.votes) {
+            const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
+            (m.type === 'prepare' ? s.prepares : s.commits).add(this.asVote(kind, m.voter, m));
+            if (m.voter === this.self) {
+              if (m.type === 'prepare') s.myPrepare = m;
+              else s.myCommit = m;
+            }
+          }
+          if (s.pp) {
+            const need = this.q - this.power(this.primaryOf(v));
+            if (s.prepares.powerFor(s.pp.digest) >= need) {
+              s.prepared = true;
+              s.best = { prePrepare: s.pp, prepares: s.prepares.certificate(s.pp.digest)?.votes ?? [] };
+              const cert = s.commits.certificate(s.pp.digest);
+              if (!s.committed && cert && s.commits.powerFor(s.pp.digest) >= this.q) {
+                s.committed = { view: v, digest: s.pp.digest, batch: s.pp.batch, cert };
+              }
+            }
+            if (v === this.view && this.primaryOf(v) === this.self && seq > this.nextSeq) this.nextSeq = seq;
+          }
+        }
+        const s = this.log.get(seq);
+        if (s) {
+          s.firstRecord = firstRecord.get(seq);
+          // Own votes of the current view are re-installed even when the slot was reset to this view.
+          if (s.view < this.view) this.slot(seq);
+        }
+      }
+      for (const e of entries) {
+        if (e.seq <= this.stable.seq) continue;
+        const s = this.log.get(e.seq) ?? this.slot(e.seq, e.view);
+        if (s.firstRecord === undefined) s.firstRecord = firstRecord.get(e.seq);
+        if (!s.committed) {
+          const digest = this.batchDigest(e.batch);
+          s.committed = {
+            view: e.view,
+            digest,
+            batch: e.batch,
+            cert: { chainId: this.cfg.chainId, kind: KIND_COMMIT, height: e.seq, round: e.view, digest, votes: e.commits },
+          };
+        }
+      }
+      // Batches the application already applied are replayed silently (execution table only).
+      for (;;) {
+        const next = this.lastExecuted + 1n;
+        const s = this.log.get(next);
+        if (next > rec.appliedHeight || !s?.committed) break;
+        this.execute(next, s.committed.batch, s.committed.cert, true);
+      }
+    } finally {
+      this.replaying = false;
+    }
+    for (const s of this.log.values()) {
+      if (s.seq > this.lastExecuted && s.pp && s.view === this.view) for (const r of s.pp.batch) this.inLog.add(reqKey(r));
+    }
+    if (rec.appliedHeight < this.stable.seq) {
+      if (this.stable.snapshot) {
+        this.outRestore = { height: this.stable.seq, snapshot: this.stable.snapshot };
+      } else if (this.stable.seq > 0n) {
+        this.lastExecuted = rec.appliedHeight;
+        this.fetchTarget = { seq: this.stable.seq, digest: this.stable.digest, votes: this.stable.proof };
+      }
+    } else if (rec.appliedHeight > this.lastExecuted) {
+      // The application is ahead of our log (it applied batches we lost): trust it, fetch the rest.
+      this.lastExecuted = rec.appliedHeight;
+    }
+    if (this.nextSeq < this.lastExecuted) this.nextSeq = this.lastExecuted;
+    if (this.inViewChange) {
+      // Re-issue our VIEW-CHANGE for the view we were moving to (same view: no new promise).
+      const v = this.view;
+      this.view = v - 1n;
+      this.startViewChange(v, 'restart during view change');
+      this.vcAttempts = 1;
+    }
+    this.tryExecute();
+  }
+}

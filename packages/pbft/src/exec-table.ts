@@ -1,0 +1,61 @@
+/**
+ * Which client requests have executed: per client, every seq below `next` plus the sparse set
+ * `above`. Part of the replicated state (it travels with checkpoints), because the core promises
+ * never to commit one (client, seq) twice (PBFT §4.1: replicas discard requests already executed).
+ */
+import { DecodeError } from '@phalanx/interface';
+import { decode, encode, readArray, readString, readU64 } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
+
+interface Entry {
+  next: bigint;
+  above: Set<bigint>;
+}
+
+export class ExecTable {
+  private readonly clients = new Map<string, Entry>();
+
+  has(client: string, seq: bigint): boolean {
+    const e = this.clients.get(client);
+    if (!e) return false;
+    return seq < e.next || e.above.has(seq);
+  }
+
+  add(client: string, seq: bigint): void {
+    let e = this.clients.get(client);
+    if (!e) {
+      e = { next: 0n, above: new Set() };
+      this.clients.set(client, e);
+    }
+    if (seq < e.next) return;
+    if (seq === e.next) {
+      e.next++;
+      while (e.above.delete(e.next)) e.next++;
+    } else {
+      e.above.add(seq);
+    }
+  }
+
+  /** Canonical bytes: clients sorted by id, sparse seqs sorted. */
+  encode(): Uint8Array {
+    const ids = [...this.clients.keys()].sort();
+    const v: Value[] = ids.map((id) => {
+      const e = this.clients.get(id)!;
+      return [id, e.next, [...e.above].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))];
+    });
+    return encode(v);
+  }
+
+  static decode(bytes: Uint8Array): ExecTable {
+    const t = new ExecTable();
+    const rows = readArray(decode(bytes), 'clients');
+    rows.forEach((r, i) => {
+      const a = readArray(r, `clients[${i}]`, 3);
+      if (a.length !== 3) throw new DecodeError(`clients[${i}]: expected 3 fields`);
+      const id = readString(a[0], `clients[${i}].id`, 256);
+      const above = new Set(readArray(a[2], `clients[${i}].above`).map((x, j) => readU64(x, `clients[${i}].above[${j}]`)));
+      t.clients.set(id, { next: readU64(a[1], `clients[${i}].next`), above });
+    });
+    return t;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * @phalanx/pbft — Practical Byzantine Fault Tolerance (Castro & Liskov, OSDI '99 / TOCS 2002) as a
+ * sans-I/O `ProtocolCore`: normal case with batching, checkpoints and watermarks, view change with
+ * NEW-VIEW verification, state transfer, misbehaviour accounting, crash-recovery from a persisted log.
+ */
+import type { CoreContext, ProtocolCore, ProtocolDefinition, RecoveredState } from '@phalanx/interface';
+import { PbftCore } from './core.js';
+import type { PbftConfig } from './config.js';
+import { pbftCodec } from './messages.js';
+import type { PbftMessage } from './messages.js';
+
+export { PbftCore, computeNewView, TIMER_BATCH, TIMER_RETRANSMIT, TIMER_VIEW_CHANGE } from './core.js';
+export type { NewViewPlan } from './core.js';
+export { resolveConfig } from './config.js';
+export type { PbftConfig, ResolvedConfig } from './config.js';
+export { ExecTable } from './exec-table.js';
+export { sha256, sha256Hasher } from './sha256.js';
+export {
+  pbftCodec,
+  createCodec,
+  DEFAULT_CODEC_LIMITS,
+  KIND_PRE_PREPARE,
+  KIND_PREPARE,
+  KIND_COMMIT,
+  KIND_CHECKPOINT,
+  SIGN_DOMAIN,
+  batchValue,
+  toValue,
+  fromValue,
+  signedBody,
+} from './messages.js';
+export type {
+  PbftMessage,
+  PrePrepareMsg,
+  VoteMsg,
+  CheckpointMsg,
+  CheckpointProof,
+  PreparedCert,
+  ViewChangeMsg,
+  NewViewMsg,
+  RequestMsg,
+  FetchMsg,
+  StateMsg,
+  CheckpointState,
+  CommittedEntry,
+  VoterSig,
+  CodecLimits,
+} from './messages.js';
+
+/** The PBFT protocol as the runtime, the simulator and the apps see it. */
+export const pbft: ProtocolDefinition<PbftMessage, PbftConfig> = {
+  name: 'pbft',
+  codec: pbftCodec,
+  create(ctx: CoreContext, config: PbftConfig, recovered?: RecoveredState): ProtocolCore<PbftMessage> {
+    return new PbftCore(ctx, config, recovered);
+  },
+};
+
+export default pbft;
