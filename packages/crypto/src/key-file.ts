@@ -16,9 +16,9 @@ import { bytesEqual, fromHex, toHex, utf8 } from '@phalanx/codec';
 import { KeyFileError } from '@phalanx/interface';
 import type { SignatureScheme, Signer } from '@phalanx/interface';
 import { sha256Native } from './hash.js';
-import { isSupportedScheme, schemeOfTag } from './schemes.js';
+import { isSupportedScheme } from './schemes.js';
 import type { SupportedScheme } from './schemes.js';
-import { publicKeyFromSecret, signerFromSecret, validatePublicKey } from './signatures.js';
+import { parsePublicKey, publicKeyFromSecret, signerFromSecret, validatePublicKey } from './signatures.js';
 import type { KeyPair, SignerOptions } from './signatures.js';
 
 export const KEY_FILE_FORMAT = 'phalanx-key';
@@ -64,10 +64,8 @@ export function keyFileJson(key: KeyPair | { scheme: SupportedScheme; publicKey:
 
 /** Public-key-only export (a JSON object) for configuration files. */
 export function exportPublicKey(publicKey: Uint8Array): KeyFileJson {
-  const tag = schemeOfTag(publicKey[0]);
-  if (!isSupportedScheme(tag)) throw new KeyFileError('<export>', 'not a scheme-tagged public key of a supported scheme');
-  validatePublicKey(publicKey);
-  return keyFileJson({ scheme: tag, publicKey });
+  validatePublicKey(publicKey); // CryptoError for unknown tags, wrong lengths, small-order keys
+  return keyFileJson({ scheme: parsePublicKey(publicKey).scheme, publicKey });
 }
 
 /** Writes `content` to `file` atomically: a temp file in the same directory, fsync, rename. */
@@ -84,7 +82,21 @@ function atomicWrite(file: string, content: string, mode: number): void {
     throw new KeyFileError(file, `cannot write: ${(err as Error).message}`, { cause: err });
   }
   closeSync(fd);
-  renameSync(tmp, file);
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    unlinkSync(tmp);
+    throw new KeyFileError(file, `cannot write: ${(err as Error).message}`, { cause: err });
+  }
+  // fsync the directory so the rename itself survives a crash (POSIX; not possible on Windows).
+  if (process.platform !== 'win32') {
+    const dirFd = openSync(path.dirname(file), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
 }
 
 /** Writes a secret key file with mode 0600. Overwrites atomically: readers never see a half-written file. */
@@ -164,8 +176,11 @@ export function parseKeyFile(file: string, text: string, options: { scheme?: Sig
 function readText(file: string, requirePrivate: boolean): string {
   let mode: number;
   try {
-    mode = statSync(file).mode;
+    const st = statSync(file);
+    if (!st.isFile()) throw new KeyFileError(file, 'not a regular file');
+    mode = st.mode;
   } catch (err) {
+    if (err instanceof KeyFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new KeyFileError(file, code === 'ENOENT' ? 'no such key file' : `cannot read: ${(err as Error).message}`, { cause: err });
   }

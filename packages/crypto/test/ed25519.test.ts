@@ -269,6 +269,32 @@ describe('Ed25519 native vs noble cross-check', () => {
     expect(agreeValid).toBe(40);
   });
 
+  it('agree on every combination of edge-case keys, R values and S values', () => {
+    const seed = testBytes(77, 32);
+    const { scalar: a, pointBytes: A } = ed25519.utils.getExtendedPublicKey(seed);
+    const M = new TextEncoder().encode('grid');
+    const good = ed25519.sign(M, seed);
+    const torsion: Uint8Array[] = [];
+    for (let i = 0, t = Point.ZERO; i < 8; i++, t = t.add(T8)) torsion.push(t.toBytes());
+    const keys = [A, Point.fromBytes(A).add(T8).toBytes(), ...torsion, to32(P + 1n), to32(2n), new Uint8Array(32).fill(0xff)];
+    const rs = [good.subarray(0, 32), ...torsion, to32(P), to32(P + 1n), Point.BASE.multiply(5n).add(T8).toBytes(), testBytes(5, 32)];
+    const ss = [good.subarray(32), to32(0n), to32(1n), to32(L - 1n), to32(L), to32(L + 1n), new Uint8Array(32).fill(0xff), to32((challenge(rs[1]!, A, M) * a) % L)];
+    let accepted = 0;
+    let total = 0;
+    for (const pk of keys) {
+      for (const r of rs) {
+        for (const sc of ss) {
+          const [n, b] = both(pk, M, cat(r, sc));
+          expect(n, `pk=${Buffer.from(pk).toString('hex')} R=${Buffer.from(r).toString('hex')} S=${Buffer.from(sc).toString('hex')}`).toBe(b);
+          if (n) accepted++;
+          total++;
+        }
+      }
+    }
+    expect(total).toBe(keys.length * rs.length * ss.length);
+    expect(accepted).toBe(1); // only the honest signature
+  });
+
   it('keeps answering correctly when the KeyObject cache evicts', () => {
     setEd25519KeyCacheSize(2);
     try {

@@ -79,6 +79,7 @@ describe('key files', () => {
 
   it('missing file', () => {
     expectKeyFileError(() => readKeyFile(path.join(dir, 'nope.json')), /no such key file/);
+    expectKeyFileError(() => readKeyFile(dir), /not a regular file/);
   });
 
   it.each([0o640, 0o604, 0o644, 0o660])('group/world-accessible permissions (%o)', (mode) => {
