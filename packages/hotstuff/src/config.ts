@@ -45,6 +45,11 @@ export interface HotStuffConfig {
   readonly maxMempool?: number;
   /** Gossip client commands received by this replica to the others. Default true. */
   readonly forwardRequests?: boolean;
+  /**
+   * Leaders a vote goes to: the next view's (1, the paper) or the next two (2, default), so one
+   * crashed leader does not cost the QC of the view before it. See README "liveness".
+   */
+  readonly voteTargets?: 1 | 2;
   /** Votes and timeouts for views further ahead than this are ignored (bounds memory). Default 1000. */
   readonly maxFutureViews?: number;
 }
@@ -67,6 +72,7 @@ export interface ResolvedConfig {
   readonly maxMempool: number;
   readonly forwardRequests: boolean;
   readonly maxFutureViews: number;
+  readonly voteTargets: number;
 }
 
 function int(path: string, v: unknown, dflt: number, min: number, max: number): number {
@@ -111,6 +117,7 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     maxFetchedBlocks: int('maxFetchedBlocks', config.maxFetchedBlocks, 2048, 1, 1_000_000),
     maxMempool: int('maxMempool', config.maxMempool, 100_000, 1, 100_000_000),
     forwardRequests: config.forwardRequests ?? true,
+    voteTargets: int('voteTargets', config.voteTargets, 2, 1, 2),
     maxFutureViews: int('maxFutureViews', config.maxFutureViews, 1000, 1, 1_000_000_000),
   };
 }

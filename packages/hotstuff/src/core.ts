@@ -415,23 +415,30 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.hardDirty = true; // durable before the vote leaves (Ready ordering rule)
     const share = this.scheme.sign({ kind: VOTE_KIND, height: b.height, round: b.view, digest: hash });
     const msg: HotStuffMessage = { type: 'vote', view: b.view, height: b.height, block: hash, share };
-    // HotStuff Alg.4 L20: send the vote to the leader of the next view.
-    const next = this.election.leader(b.view + 1n);
-    if (next === undefined) {
-      this.send.push({ to: 'all', msg });
-      this.loopback.push({ from: this.self, msg });
-    } else if (next === this.self) {
-      this.loopback.push({ from: this.self, msg });
-    } else {
-      this.send.push({ to: next, msg });
+    // HotStuff Alg.4 L20: send the vote to the leader of the next view. With `voteTargets: 2` also
+    // to the leader after it, so a crashed next leader does not lose the QC: the one after forms
+    // it and proposes on it after the TC, completing a three-chain that would otherwise need four
+    // live leaders in a row (with n = 4 and one crash, round-robin would never commit).
+    const targets = new Set<NodeId>();
+    for (let i = 1n; i <= BigInt(this.cfg.voteTargets); i++) {
+      const next = this.election.leader(b.view + i);
+      if (next === undefined) {
+        this.send.push({ to: 'all', msg });
+        this.loopback.push({ from: this.self, msg });
+        return;
+      }
+      targets.add(next);
+    }
+    for (const t of targets) {
+      if (t === this.self) this.loopback.push({ from: this.self, msg });
+      else this.send.push({ to: t, msg });
     }
   }
 
   // ---------------------------------------------------------------- votes → QC (HotStuff Alg.4 onReceiveVote)
 
   private onVote(from: NodeId, view: bigint, height: bigint, block: Uint8Array, share: Uint8Array): void {
-    const next = this.election.leader(view + 1n);
-    if (next !== undefined && next !== this.self) return; // not ours to aggregate
+    if (!this.aggregatesFor(view)) return; // not ours to aggregate
     if (view <= this.formedQCView || view + 1n < this.curView) return; // QC formed already, or stale
     if (view > this.curView + BigInt(this.cfg.maxFutureViews)) {
       this.misbehaviour(from, 'future', `vote for view ${view}`);
@@ -466,6 +473,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.formedQCView = view;
     this.verifiedQCs.add(this.qcKey(qc));
     this.processQC(qc, from);
+  }
+
+  private aggregatesFor(view: bigint): boolean {
+    for (let i = 1n; i <= BigInt(this.cfg.voteTargets); i++) {
+      const next = this.election.leader(view + i);
+      if (next === undefined || next === this.self) return true;
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------- certificates and the commit rule

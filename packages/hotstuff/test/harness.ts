@@ -67,6 +67,8 @@ export interface NodeState {
   hardState: Uint8Array | undefined;
   log: LogRecord[];
   committed: CommittedBatch[];
+  /** Number of distinct requests committed (cheap to poll). */
+  committedRequests: Set<string>;
   events: ProtocolEvent[];
   timers: Map<string, number>;
   sent: HotStuffMessage[];
@@ -111,7 +113,7 @@ export class Cluster {
     this.verifier = opts.verifier ?? fakeVerifier;
     this.rng = seededRng(opts.seed);
     for (const id of this.ids) {
-      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], events: [], timers: new Map(), sent: [] });
+      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], committedRequests: new Set(), events: [], timers: new Map(), sent: [] });
       this.start(id);
     }
   }
@@ -183,6 +185,7 @@ export class Cluster {
         const expected = prev ? prev.height + 1n : 1n;
         if (c.height !== expected) throw new Error(`${id}: commit height ${c.height}, expected ${expected}`);
         node.committed.push(c);
+        for (const r of c.requests) node.committedRequests.add(`${r.client}/${r.seq}`);
       }
       for (const t of r.timers) {
         if (t.op === 'set') node.timers.set(t.id, this.now + t.ms);
