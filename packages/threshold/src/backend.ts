@@ -8,8 +8,8 @@
  * vectors, proofs of possession) the blst backend hands the call to noble.
  */
 import { CryptoError } from '@phalanx/interface';
-import { decodeG1, decodeG2, hashToG2, pairingCheck, G1, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
-import type { G1Point } from './points.js';
+import { decodeG1, decodeG2, g2FromTrustedUncompressed, hashToG2, pairingCheck, G1, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
+import type { G1Point, G2Point } from './points.js';
 import { DST_SIG_POP } from './suite.js';
 
 export interface BlsBackend {
@@ -21,6 +21,11 @@ export interface BlsBackend {
    * of possession for every key (rogue keys otherwise forge). Never throws.
    */
   fastAggregateVerify(publicKeys: readonly Uint8Array[], message: Uint8Array, signature: Uint8Array, dst: string): boolean;
+  /**
+   * Decodes a compressed signature with full checks (length, on curve, subgroup, not identity)
+   * into a noble point for arithmetic. Throws CryptoError. blst does the checks ~40× faster.
+   */
+  decodeSignature(signature: Uint8Array): G2Point;
 }
 
 export const nobleBackend: BlsBackend = {
@@ -43,6 +48,7 @@ export const nobleBackend: BlsBackend = {
       return false;
     }
   },
+  decodeSignature: (signature) => decodeG2(signature),
 };
 
 /** The part of @chainsafe/blst 2.x we use (declared here so the package builds without it). */
@@ -50,7 +56,7 @@ interface BlstModule {
   verify(msg: Uint8Array, pk: unknown, sig: unknown, pkValidate?: boolean, sigGroupcheck?: boolean): boolean;
   fastAggregateVerify(msg: Uint8Array, pks: unknown[], sig: unknown, sigsGroupcheck?: boolean): boolean;
   PublicKey: { fromBytes(bytes: Uint8Array, pkValidate?: boolean): unknown };
-  Signature: { fromBytes(bytes: Uint8Array, sigValidate?: boolean, sigInfcheck?: boolean): unknown };
+  Signature: { fromBytes(bytes: Uint8Array, sigValidate?: boolean, sigInfcheck?: boolean): { toBytes(compress?: boolean): Uint8Array } };
 }
 
 function blstBackend(blst: BlstModule): BlsBackend {
@@ -59,7 +65,7 @@ function blstBackend(blst: BlstModule): BlsBackend {
     if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError('public key length');
     return blst.PublicKey.fromBytes(bytes, true);
   };
-  const sig = (bytes: Uint8Array): unknown => {
+  const sig = (bytes: Uint8Array): { toBytes(compress?: boolean): Uint8Array } => {
     if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError('signature length');
     return blst.Signature.fromBytes(bytes, true, true);
   };
@@ -81,6 +87,15 @@ function blstBackend(blst: BlstModule): BlsBackend {
       } catch {
         return false;
       }
+    },
+    decodeSignature(signature) {
+      let uncompressed: Uint8Array;
+      try {
+        uncompressed = sig(signature).toBytes(false);
+      } catch (err) {
+        throw new CryptoError('signature: not a valid G2 point', { cause: err });
+      }
+      return g2FromTrustedUncompressed(uncompressed);
     },
   };
 }

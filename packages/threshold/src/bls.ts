@@ -6,7 +6,7 @@ import type { Rng } from '@phalanx/interface';
 import { CryptoError } from '@phalanx/interface';
 import { activeBackend, nobleBackend } from './backend.js';
 import { randomScalar, scalarFromBytes, scalarToBytes } from './field.js';
-import { decodeG1, decodeG2, encodeG1, encodeG2, hashToG2, G1, G2 } from './points.js';
+import { decodeG1, decodeG2, encodeG1, encodeG2, encodeG2Unchecked, hashToG2, G1, G2 } from './points.js';
 import type { G2Point } from './points.js';
 import { DST_POP_PROOF, DST_SIG_POP } from './suite.js';
 
@@ -35,7 +35,8 @@ export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
 
 /** Signs with a scalar (also used for threshold shares). */
 export function signWithScalar(s: bigint, message: Uint8Array, dst: string = DST_SIG_POP): Uint8Array {
-  return encodeG2(hashToG2(message, dst).multiply(s));
+  // H(m) is in G2 by construction, so its multiples are too: skip the re-check when encoding.
+  return encodeG2Unchecked(hashToG2(message, dst).multiply(s));
 }
 
 /** σ = sk·H(m) with H the POP-suite hash to G2. 96 bytes. */

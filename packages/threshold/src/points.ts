@@ -41,8 +41,7 @@ function decodeG1Uncached(bytes: Uint8Array, what: string): G1Point {
   if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError(`${what}: expected ${PUBLIC_KEY_BYTES} bytes (compressed G1), got ${bytes.length}`);
   let p: G1Point;
   try {
-    p = G1.fromBytes(bytes);
-    p.assertValidity();
+    p = G1.fromBytes(bytes); // checks on-curve and subgroup membership
   } catch (err) {
     throw new CryptoError(`${what}: not a valid G1 point`, { cause: err });
   }
@@ -61,8 +60,7 @@ export function decodeG2(bytes: Uint8Array, what = 'signature'): G2Point {
   if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError(`${what}: expected ${SIGNATURE_BYTES} bytes (compressed G2), got ${bytes.length}`);
   let p: G2Point;
   try {
-    p = G2.fromBytes(bytes);
-    p.assertValidity();
+    p = G2.fromBytes(bytes); // checks on-curve and subgroup membership
   } catch (err) {
     throw new CryptoError(`${what}: not a valid G2 point`, { cause: err });
   }
@@ -76,6 +74,50 @@ export function encodeG1(p: G1Point): Uint8Array {
 
 export function encodeG2(p: G2Point): Uint8Array {
   return p.toBytes(true);
+}
+
+const Fp = bls12_381.fields.Fp;
+const HALF_P = (Fp.ORDER - 1n) / 2n;
+
+function putBE(out: Uint8Array, offset: number, x: bigint): void {
+  let v = x;
+  for (let i = offset + 47; i >= offset; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+/**
+ * Compressed G2 encoding (ZCash serialization, as in draft-irtf-cfrg-pairing-friendly-curves
+ * Appendix C) WITHOUT noble's on-curve and subgroup re-check, which costs ~3 ms per point. Only
+ * for points that are in G2 by construction (sums and multiples of validated points); whoever
+ * verifies the bytes decodes them with full checks anyway. Byte-identical to `toBytes(true)`
+ * (tested).
+ */
+export function encodeG2Unchecked(p: G2Point): Uint8Array {
+  if (p.is0()) return encodeG2(p);
+  const { x, y } = p.toAffine();
+  const out = new Uint8Array(SIGNATURE_BYTES);
+  putBE(out, 0, x.c1);
+  putBE(out, 48, x.c0);
+  // Sign bit: y is "lexicographically largest" (c1 decides, c0 when c1 = 0).
+  const big = y.c1 !== 0n ? y.c1 > HALF_P : y.c0 > HALF_P;
+  out[0] = out[0]! | 0x80 | (big ? 0x20 : 0);
+  return out;
+}
+
+/**
+ * A G2 point from affine coordinates already validated elsewhere (by blst): skips noble's
+ * decompression and subgroup check.
+ */
+export function g2FromTrustedUncompressed(u: Uint8Array): G2Point {
+  const be = (off: number): bigint => {
+    let v = 0n;
+    for (let i = off; i < off + 48; i++) v = (v << 8n) | BigInt(u[i]!);
+    return v;
+  };
+  const Fp2 = bls12_381.fields.Fp2;
+  return G2.fromAffine({ x: Fp2.create({ c0: be(48), c1: be(0) }), y: Fp2.create({ c0: be(144), c1: be(96) }) });
 }
 
 /** hash_to_curve into G2 (RFC 9380 BLS12381G2_XMD:SHA-256_SSWU_RO_) under `dst`, memoised. */

@@ -11,7 +11,7 @@ import { Fr, MAX_INDEX, lagrangeAtZero, lagrangeAtZeroIntegers, randomScalar } f
 import { deal, decodeCommitments, evalCommitments } from './feldman.js';
 import { InsufficientSharesError, InvalidShareIndexError } from './errors.js';
 import { msm } from './msm.js';
-import { decodeG1, decodeG2, encodeG1, encodeG2, G2 } from './points.js';
+import { decodeG1, encodeG1, encodeG2Unchecked, G2 } from './points.js';
 import type { G2Point } from './points.js';
 import { signWithScalar } from './bls.js';
 import { DST_SIG_POP } from './suite.js';
@@ -134,13 +134,14 @@ export function combineSignatures(
     }
     seen.add(s.index);
     try {
-      candidates.push({ index: s.index, point: decodeG2(s.signature), bytes: s.signature });
+      candidates.push({ index: s.index, point: activeBackend().decodeSignature(s.signature), bytes: s.signature });
     } catch {
       invalid.push({ index: s.index, reason: 'malformed' });
     }
   }
   const finish = (chosen: typeof candidates, rest: typeof candidates): CombineResult | undefined => {
-    const sig = encodeG2(interpolateSignatures(chosen));
+    // Unchecked encoding is safe: the bytes are verified (with a subgroup check) right below.
+    const sig = encodeG2Unchecked(interpolateSignatures(chosen));
     if (!verifyThresholdSignature(pub, message, sig)) return undefined;
     return { signature: sig, used: chosen.map((c) => c.index), invalid, unchecked: rest.map((c) => c.index) };
   };

@@ -162,3 +162,35 @@ describe('same-message aggregation', () => {
     expect(() => aggregateSignatures([new Uint8Array(96)])).toThrow(CryptoError);
   });
 });
+
+describe('point encoding fast paths', () => {
+  it('encodeG2Unchecked is byte-identical to noble toBytes(true) (both y signs, many points)', async () => {
+    const { encodeG2Unchecked } = await import('../src/points.js');
+    const G2 = bls12_381.G2.Point;
+    let p = G2.BASE;
+    const signs = new Set<number>();
+    for (let i = 0; i < 16; i++) {
+      p = p.multiply(0x9e3779b97f4a7c15n + BigInt(i));
+      const want = p.toBytes(true);
+      expect(encodeG2Unchecked(p)).toEqual(want);
+      expect(encodeG2Unchecked(p.negate())).toEqual(p.negate().toBytes(true));
+      signs.add(want[0]! & 0x20);
+    }
+    expect(signs.size).toBe(2);
+  });
+
+  it('every backend decodes signature points identically and refuses the same encodings', () => {
+    const sigs = [...basic.vectors, ...pop.vectors].map((v) => v.sig);
+    for (const s of sigs) {
+      const outcome = backends.map((b) => {
+        try {
+          return b.decodeSignature(s).toBytes(true).join(',');
+        } catch (err) {
+          expect(err).toBeInstanceOf(CryptoError);
+          return 'refused';
+        }
+      });
+      expect(new Set(outcome).size).toBe(1);
+    }
+  });
+});
