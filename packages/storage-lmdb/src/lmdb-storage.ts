@@ -53,6 +53,8 @@ const kvKey = (key: Uint8Array): Buffer => {
   k.set(key, 1);
   return k;
 };
+/** Hard-state keys get a prefix byte too, so an empty name is a valid key. */
+const hardKey = (name: string): Buffer => Buffer.concat([Buffer.from([0x68]), Buffer.from(name, 'utf8')]);
 /** LMDB's (lmdb-js default) key limit, less the prefix. */
 export const MAX_KV_KEY_BYTES = 1977;
 const META_LOG = Buffer.from('log');
@@ -206,7 +208,7 @@ export class LmdbStorage implements Storage {
       this.work = { floor: BigInt(m.floor ?? '0'), first: m.first == null ? undefined : BigInt(m.first), last: m.last == null ? undefined : BigInt(m.last) };
     }
     this.verifyLog(options.verifyTail ?? 256);
-    for (const { key, value } of this.hardDb.getRange({})) unseal(this.file, `hard ${key.toString('utf8')}`, key, value);
+    for (const { key, value } of this.hardDb.getRange({})) unseal(this.file, `hard ${key.subarray(1).toString('utf8')}`, key, value);
 
     const snapRaw = this.metaDb.get(META_SNAPSHOT);
     if (snapRaw) {
@@ -314,7 +316,7 @@ export class LmdbStorage implements Storage {
 
   putHardState(name: string, value: Uint8Array): void {
     this.usable();
-    if (name.length === 0) throw new StorageError('putHardState: the name must not be empty');
+    if (Buffer.byteLength(name, 'utf8') > MAX_KV_KEY_BYTES) throw new StorageError(`putHardState: name longer than ${MAX_KV_KEY_BYTES} bytes`);
     this.pending.hard.set(name, value.slice());
     this.pending.empty = false;
   }
@@ -380,7 +382,7 @@ export class LmdbStorage implements Storage {
     const logMeta = JSON.stringify({ floor: String(b.floor), first: b.first === undefined ? null : String(b.first), last: b.last === undefined ? null : String(b.last) });
     this.metaDb.put(META_LOG, seal(META_LOG, Buffer.from(logMeta)));
     for (const [name, value] of layer.hard) {
-      const key = Buffer.from(name, 'utf8');
+      const key = hardKey(name);
       this.hardDb.put(key, seal(key, value));
     }
     for (const [key, value] of layer.kv.values()) {
@@ -435,7 +437,7 @@ export class LmdbStorage implements Storage {
     if (this.closed) throw new StorageError(`${this.path}: storage is closed`);
     const staged = this.pending.hard.get(name) ?? this.flight?.hard.get(name);
     if (staged) return staged.slice();
-    const key = Buffer.from(name, 'utf8');
+    const key = hardKey(name);
     const raw = this.hardDb.get(key);
     return raw === undefined ? undefined : unseal(this.file, `hard ${name}`, key, raw);
   }

@@ -192,8 +192,11 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
       expect(s(await st2.getHardState('term'))).toBe('7');
       expect(await st2.getHardState('other')).toBeUndefined();
       st2.putHardState('empty', new Uint8Array(0));
+      st2.putHardState('', b('unnamed'));
       await st2.sync();
-      expect(await st2.getHardState('empty')).toEqual(new Uint8Array(0));
+      const st3 = await reopen(h, st2);
+      expect(await st3.getHardState('empty')).toEqual(new Uint8Array(0));
+      expect(s(await st3.getHardState(''))).toBe('unnamed');
     });
 
     it('copies caller buffers: later mutation does not change what is stored', async () => {
