@@ -1280,7 +1280,11 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (const [seq, c] of this.myCheckpoints) if (seq > this.stable.seq) this.send('all', c.msg);
     const stuck = this.lastExecuted === this.lastTickExecuted;
     if (this.fetchTarget) this.sendFetch();
-    else if (stuck && (this.behind || [...this.log.keys()].some((k) => k > this.lastExecuted))) this.sendFetch();
+    else if (stuck && (this.behind || this.pending.size > 0 || [...this.log.keys()].some((k) => k > this.lastExecuted))) {
+      // No progress since the last tick while work is outstanding: ask a random peer for committed
+      // batches we may have missed (their messages may have been lost or beyond our watermarks).
+      this.sendFetch();
+    }
     this.behind = false;
     this.lastTickExecuted = this.lastExecuted;
   }
