@@ -129,7 +129,10 @@ describe('LmdbStorage when writes fail', () => {
   it('a file-size limit (the route to a full disk as root) gives StorageFullError, stops writes, keeps data', async () => {
     const dir = newDir();
     // SIGXFSZ ignored so writes past the limit fail with EFBIG instead of killing the process.
-    const out = execFileSync('sh', ['-c', `trap '' XFSZ; ulimit -f 8192; exec "${process.execPath}" "${fixture('full-child.mjs')}" "${dir}"`], { encoding: 'utf8' });
+    const out = execFileSync('sh', ['-c', `trap '' XFSZ; ulimit -f 8192; exec "${process.execPath}" "${fixture('full-child.mjs')}" "${dir}"`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'], // lmdb-js logs the failed commit on stderr
+    });
     const report = JSON.parse(out.trim().split('\n').pop()!) as Record<string, string>;
     expect(report.error).toBe('StorageFullError');
     expect(report.code).toBe('STORAGE_FULL');

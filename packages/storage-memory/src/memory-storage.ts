@@ -39,6 +39,11 @@ export class MemoryDisk {
     this.fault = kind;
   }
 
+  /** Crashes the storage currently open on this disk, if any (see `MemoryStorage.crash`). */
+  crash(): void {
+    this.open?.crash();
+  }
+
   /** Bytes currently held (approximate: payload sizes plus a small per-record overhead). */
   get usedBytes(): number {
     return this.state.bytes;

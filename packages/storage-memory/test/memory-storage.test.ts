@@ -30,6 +30,15 @@ describe('MemoryStorage crash model', () => {
     expect(disk.syncs).toBe(1);
   });
 
+  it('disk.crash() crashes whichever storage is open on it', async () => {
+    const disk = new MemoryDisk();
+    const st = openMemoryStorage({ disk });
+    st.putHardState('x', b('1'));
+    disk.crash();
+    await expect(st.sync()).rejects.toThrow(/crashed/);
+    expect(await openMemoryStorage({ disk }).getHardState('x')).toBeUndefined();
+  });
+
   it('opening a disk again kills the previous handle (one process per data dir)', async () => {
     const disk = new MemoryDisk();
     const first = openMemoryStorage({ disk });

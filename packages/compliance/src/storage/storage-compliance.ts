@@ -138,6 +138,14 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
       await st.sync();
       const st2 = await reopen(h, st);
       expect(texts(await st2.readLog(0n, 10n))).toEqual(['2:entry-2', '3:entry-3']);
+      st2.truncateFrom(2n); // exactly the first index
+      expect(st2.logBounds()).toBeUndefined();
+      expect(await st2.readLog(0n, 10n)).toEqual([]);
+      await st2.sync();
+      const st3 = await reopen(h, st2);
+      expect(st3.logBounds()).toBeUndefined();
+      st3.append([rec(9n)]);
+      expect(st3.logBounds()).toEqual({ first: 9n, last: 9n });
     });
 
     it('compacts a prefix and enforces the compaction point', async () => {
