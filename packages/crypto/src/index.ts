@@ -48,3 +48,5 @@ export {
 } from './key-file.js';
 export type { KeyFileJson, LoadedKey, ReadKeyFileOptions } from './key-file.js';
 export { LruCache } from './lru.js';
+export { createVerifiedCache } from './verified-cache.js';
+export type { VerifiedCache, VerifiedCacheOptions } from './verified-cache.js';

@@ -1,0 +1,77 @@
+/**
+ * Bridges the asynchronous BatchVerifier and the synchronous Verifier cores call (DESIGN §10:
+ * verify off the event loop, cache verified digests). The runtime pre-verifies incoming messages
+ * on the worker pool; the core's later `verify` of the same (key, message, signature) is a cache
+ * hit instead of a second verification on the event loop.
+ */
+import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
+import { sha256Native } from './hash.js';
+import { LruCache } from './lru.js';
+import { verifier as defaultVerifier } from './signatures.js';
+
+export interface VerifiedCacheOptions {
+  /** Entries kept (LRU). Default 65,536 (about 6 MB). */
+  readonly capacity?: number;
+  /** Verifier used on a miss. Default: this package's native-path verifier. */
+  readonly verifier?: Verifier;
+}
+
+export interface VerifiedCache extends Verifier {
+  /** Verifies `items` on `pool` and remembers the valid ones; per-item results, same order. */
+  preverify(pool: BatchVerifier, items: readonly VerifyItem[]): Promise<boolean[]>;
+  readonly size: number;
+}
+
+function lengthPrefix(n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+}
+
+/**
+ * Digest of an item. Length-prefixed so (key, message, signature) boundaries cannot shift, and
+ * hashed so the cache holds 32 bytes per entry, not whole messages.
+ */
+function itemDigest(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
+  const parts = [lengthPrefix(publicKey.length), publicKey, lengthPrefix(message.length), message, lengthPrefix(signature.length), signature];
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const buf = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    buf.set(p, at);
+    at += p.length;
+  }
+  return Buffer.from(sha256Native.digest(buf)).toString('base64');
+}
+
+/**
+ * A Verifier that remembers successful verifications. Only valid results are cached: caching
+ * failures would let a flood of forged messages evict the useful entries.
+ */
+export function createVerifiedCache(options: VerifiedCacheOptions = {}): VerifiedCache {
+  const cache = new LruCache<string, true>(options.capacity ?? 65_536);
+  const inner = options.verifier ?? defaultVerifier;
+  const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
+  return {
+    verify(publicKey, message, signature) {
+      if (!isBytes(publicKey) || !isBytes(message) || !isBytes(signature)) return false;
+      const d = itemDigest(publicKey, message, signature);
+      if (cache.get(d) === true) return true;
+      const ok = inner.verify(publicKey, message, signature);
+      if (ok) cache.set(d, true);
+      return ok;
+    },
+    async preverify(pool, items) {
+      const results = await pool.verifyBatch(items);
+      results.forEach((ok, i) => {
+        const it = items[i];
+        if (ok && it && isBytes(it.publicKey) && isBytes(it.message) && isBytes(it.signature)) {
+          cache.set(itemDigest(it.publicKey, it.message, it.signature), true);
+        }
+      });
+      return results;
+    },
+    get size() {
+      return cache.size;
+    },
+  };
+}

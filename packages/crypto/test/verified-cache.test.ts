@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
+import { createBatchVerifier } from '../src/batch.js';
+import { generateKeyPair, signerFromSecret, verifier } from '../src/signatures.js';
+import { createVerifiedCache } from '../src/verified-cache.js';
+import { testBytes } from './helpers.js';
+
+const signer = signerFromSecret(generateKeyPair('ed25519', { seed: testBytes(3, 32) }).secretKey);
+const items: VerifyItem[] = Array.from({ length: 20 }, (_, i) => {
+  const message = testBytes(i + 10, 40);
+  const signature = signer.sign(message);
+  if (i % 4 === 0) signature[20]! ^= 1;
+  return { publicKey: signer.publicKey, message, signature };
+});
+
+/** Counts calls to the inner verifier so cache hits are visible. */
+function counting(): Verifier & { calls: number } {
+  const v = {
+    calls: 0,
+    verify(pk: Uint8Array, m: Uint8Array, s: Uint8Array) {
+      v.calls++;
+      return verifier.verify(pk, m, s);
+    },
+  };
+  return v;
+}
+
+describe('verified-digest cache', () => {
+  it('answers like the inner verifier and caches only successes', () => {
+    const inner = counting();
+    const c = createVerifiedCache({ verifier: inner });
+    const first = items.map((it) => c.verify(it.publicKey, it.message, it.signature));
+    expect(first).toEqual(items.map((it) => verifier.verify(it.publicKey, it.message, it.signature)));
+    expect(inner.calls).toBe(20);
+    const second = items.map((it) => c.verify(it.publicKey, it.message, it.signature));
+    expect(second).toEqual(first);
+    expect(inner.calls).toBe(20 + 5); // the 5 invalid ones are checked again, valid ones are hits
+    expect(c.size).toBe(15);
+  });
+
+  it('a cached success does not leak to a different message, key or signature', () => {
+    const c = createVerifiedCache();
+    const it0 = items[1]!;
+    expect(c.verify(it0.publicKey, it0.message, it0.signature)).toBe(true);
+    expect(c.verify(it0.publicKey, items[2]!.message, it0.signature)).toBe(false);
+    // Shifting a byte between message and signature must not collide (length-prefixed digest).
+    const shifted = Uint8Array.from([...it0.message, it0.signature[0]!]);
+    expect(c.verify(it0.publicKey, shifted, it0.signature.subarray(1))).toBe(false);
+    expect(c.verify('x' as unknown as Uint8Array, it0.message, it0.signature)).toBe(false);
+  });
+
+  it('preverify on the pool fills the cache so later sync verifies are hits', async () => {
+    const inner = counting();
+    const c = createVerifiedCache({ verifier: inner, capacity: 100 });
+    const pool: BatchVerifier = createBatchVerifier({ workers: 1 });
+    try {
+      const res = await c.preverify(pool, items);
+      expect(res).toEqual(items.map((it) => verifier.verify(it.publicKey, it.message, it.signature)));
+      expect(items.map((it) => c.verify(it.publicKey, it.message, it.signature))).toEqual(res);
+      expect(inner.calls).toBe(5); // only the invalid items reach the inner verifier
+    } finally {
+      await pool.close();
+    }
+  });
+});
