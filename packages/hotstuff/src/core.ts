@@ -253,6 +253,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         pendingProposals: this.pendingTotal,
         fetchedBlocks: this.fetched.size,
         timeoutMs: this.timeoutMs(),
+        trackedViews: this.votes.size + this.timeouts.size + this.seenProposals.size,
+        wantedBlocks: this.wanted.size,
       },
     };
   }
@@ -669,6 +671,13 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   // ---------------------------------------------------------------- pacemaker
 
+  /** Smallest exponent whose timeout reaches the cap: growing further would only delay shrinking. */
+  private get maxBackoff(): number {
+    const { baseTimeoutMs, maxTimeoutMs, backoffFactor } = this.cfg;
+    if (backoffFactor <= 1) return 0;
+    return Math.ceil(Math.log(maxTimeoutMs / baseTimeoutMs) / Math.log(backoffFactor));
+  }
+
   private timeoutMs(): number {
     return Math.min(this.cfg.maxTimeoutMs, Math.round(this.cfg.baseTimeoutMs * this.cfg.backoffFactor ** this.backoff));
   }
@@ -710,9 +719,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   /** The view timer fired: broadcast TIMEOUT (or re-broadcast it), stop voting in this view. */
   private onLocalTimeout(): void {
     const v = this.curView;
+    // Every expiry without progress doubles the next timeout (capped at maxTimeoutMs).
+    this.backoff = Math.min(this.backoff + 1, this.maxBackoff);
     if (this.timedOutView < v || !this.myTimeout) {
       this.timedOutView = v;
-      this.backoff = Math.min(this.backoff + 1, 40);
       // Jolteon §4: a replica that timed out in view v no longer votes in v.
       if (this.lastVotedView < v) {
         this.lastVotedView = v;
