@@ -99,6 +99,7 @@ export interface Node {
   events: ProtocolEvent[];
   /** height -> digest of the requests committed there, for the agreement check. */
   committed: Map<bigint, string>;
+  proofs: Map<bigint, Uint8Array>;
   signer: Signer;
 }
 
@@ -164,7 +165,7 @@ export class Cluster {
     );
     const app = new App();
     if (recovered && disk.snapshot) app.restore(disk.snapshot.height, disk.snapshot.data);
-    const node: Node = { id, core, app, disk, timers: new Map(), up: true, events: [], committed: new Map(), signer };
+    const node: Node = { id, core, app, disk, timers: new Map(), up: true, events: [], committed: new Map(), proofs: new Map(), signer };
     const old = this.nodes.get(id);
     if (old) for (const [h, d] of old.committed) node.committed.set(h, d);
     this.nodes.set(id, node);
@@ -244,8 +245,10 @@ export class Cluster {
         n.app.apply(b);
         n.disk.appliedHeight = b.height;
         const cert = decodeCertificate(b.proof!);
-        verifyCertificate(cert, this.validators, testVerifier, { kind: 'pbft/commit', height: b.height });
+        const threshold = this.configOf(n.id).unsafeQuorumOverride;
+        verifyCertificate(cert, this.validators, testVerifier, { kind: 'pbft/commit', height: b.height, ...(threshold ? { threshold } : {}) });
         n.committed.set(b.height, toHex(cert.digest));
+        n.proofs.set(b.height, b.proof!);
         if (b.reportState) applied.push(b.height);
       }
       for (const t of r.timers) {

@@ -1,0 +1,74 @@
+/** Builders for hand-made (possibly Byzantine) messages, signed with a given replica's test key. */
+import type { ClientRequest, NodeId, Ready } from '@phalanx/interface';
+import { encode, signingBytes, utf8 } from '@phalanx/codec';
+import { voteSigningBytes } from '@phalanx/quorum';
+import {
+  KIND_CHECKPOINT,
+  KIND_COMMIT,
+  KIND_PREPARE,
+  KIND_PRE_PREPARE,
+  PbftCore,
+  SIGN_DOMAIN,
+  batchValue,
+  sha256,
+  signedBody,
+} from '../src/index.js';
+import type { CheckpointMsg, NewViewMsg, PbftConfig, PbftMessage, PrePrepareMsg, ViewChangeMsg, VoteMsg } from '../src/index.js';
+import { makeValidators, seededRng, testSigner, testVerifier } from './cluster.js';
+
+export const CHAIN = 'phalanx';
+export const digestOf = (batch: readonly ClientRequest[]): Uint8Array => sha256(encode(batchValue(batch)));
+export const req = (seq: number, text = 'x', client = 'c0'): ClientRequest => ({ client, seq: BigInt(seq), payload: utf8.encode(text) });
+
+export function prePrepare(by: NodeId, view: bigint, seq: bigint, batch: readonly ClientRequest[]): PrePrepareMsg {
+  const digest = digestOf(batch);
+  const signature = testSigner(by).sign(voteSigningBytes(CHAIN, { kind: KIND_PRE_PREPARE, height: seq, round: view, digest }));
+  return { type: 'pre-prepare', view, seq, digest, batch, signature };
+}
+
+export function vote(type: 'prepare' | 'commit', by: NodeId, view: bigint, seq: bigint, digest: Uint8Array): VoteMsg {
+  const kind = type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
+  const signature = testSigner(by).sign(voteSigningBytes(CHAIN, { kind, height: seq, round: view, digest }));
+  return { type, voter: by, view, seq, digest, signature };
+}
+
+export function checkpoint(by: NodeId, seq: bigint, digest: Uint8Array): CheckpointMsg {
+  const signature = testSigner(by).sign(voteSigningBytes(CHAIN, { kind: KIND_CHECKPOINT, height: seq, round: 0n, digest }));
+  return { type: 'checkpoint', voter: by, seq, digest, signature };
+}
+
+/** Re-signs a non-vote message as `by` (what a Byzantine sender can always do with its own key). */
+export function resign<T extends ViewChangeMsg | NewViewMsg>(by: NodeId, m: T): T {
+  const signature = testSigner(by).sign(signingBytes(SIGN_DOMAIN, CHAIN, signedBody(m)));
+  return { ...m, signature };
+}
+
+/** One core driven by hand: step inputs, collect everything it outputs. */
+export class Solo {
+  readonly core: PbftCore;
+  readonly out: Ready<PbftMessage>[] = [];
+  constructor(readonly id: NodeId, n = 4, config: PbftConfig = {}) {
+    this.core = new PbftCore(
+      { self: id, validators: makeValidators(n), signer: testSigner(id), verifier: testVerifier, rng: seededRng(1) },
+      config,
+    );
+    this.flush();
+  }
+  flush(): void {
+    while (this.core.hasReady()) this.out.push(this.core.ready());
+  }
+  msg(from: NodeId, msg: PbftMessage): this {
+    this.core.step({ type: 'message', from, msg });
+    this.flush();
+    return this;
+  }
+  sent(type: PbftMessage['type']): PbftMessage[] {
+    return this.out.flatMap((r) => r.send.map((s) => s.msg)).filter((m) => m.type === type);
+  }
+  commits(): bigint[] {
+    return this.out.flatMap((r) => r.commit.map((b) => b.height));
+  }
+  events() {
+    return this.out.flatMap((r) => r.events);
+  }
+}

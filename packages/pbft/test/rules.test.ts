@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
+import { createValidatorSet, decodeCertificate, verifyCertificate } from '@phalanx/quorum';
+import { PbftCore, computeNewView, pbft } from '../src/index.js';
+import type { ViewChangeMsg, PreparedCert } from '../src/index.js';
+import { Solo, checkpoint, digestOf, prePrepare, req, vote } from './craft.js';
+import { makeValidators, publicKeyOf, seededRng, testSigner, testVerifier } from './cluster.js';
+
+describe('prepared and committed-local predicates (§4.2)', () => {
+  it('prepared needs the pre-prepare and 2f matching PREPAREs from backups; committed-local 2f+1 COMMITs', () => {
+    const r1 = new Solo('r1');
+    const batch = [req(0)];
+    const pp = prePrepare('r0', 0n, 1n, batch);
+    r1.msg('r0', pp);
+    expect(r1.sent('prepare')).toHaveLength(1); // §4.2: a backup accepting a pre-prepare multicasts PREPARE
+    // A PREPARE from the primary does not count (and is a protocol violation).
+    r1.msg('r0', vote('prepare', 'r0', 0n, 1n, pp.digest));
+    expect(r1.events().some((e) => e.type === 'misbehaviour' && e.kind === 'protocol-violation')).toBe(true);
+    r1.msg('r2', vote('prepare', 'r2', 0n, 1n, new Uint8Array(32))); // other digest: does not match
+    expect(r1.sent('commit')).toHaveLength(0);
+    r1.msg('r3', vote('prepare', 'r3', 0n, 1n, pp.digest));
+    // own + r3 = 2f = 2 backups (r2 voted for another digest): prepared
+    expect(r1.sent('commit')).toHaveLength(1);
+    r1.msg('r2', vote('commit', 'r2', 0n, 1n, pp.digest));
+    expect(r1.commits()).toEqual([]); // own + r2 = 2 < 2f+1
+    r1.msg('r3', vote('commit', 'r3', 0n, 1n, pp.digest));
+    expect(r1.commits()).toEqual([1n]);
+    // The proof is a quorum certificate anyone can verify offline.
+    const b = r1.out.flatMap((r) => r.commit)[0]!;
+    verifyCertificate(decodeCertificate(b.proof!), makeValidators(4), testVerifier, { kind: 'pbft/commit', height: 1n, digest: pp.digest });
+  });
+
+  it('executes strictly in sequence order', () => {
+    const r1 = new Solo('r1');
+    const pp2 = prePrepare('r0', 0n, 2n, [req(1)]);
+    const pp1 = prePrepare('r0', 0n, 1n, [req(0)]);
+    for (const pp of [pp2, pp1]) {
+      r1.msg('r0', pp);
+      for (const id of ['r2', 'r3']) r1.msg(id, vote('prepare', id, 0n, pp.seq, pp.digest));
+    }
+    for (const id of ['r2', 'r3']) r1.msg(id, vote('commit', id, 0n, 2n, pp2.digest));
+    expect(r1.commits()).toEqual([]); // 2 is committed-local but 1 is not yet
+    for (const id of ['r2', 'r3']) r1.msg(id, vote('commit', id, 0n, 1n, pp1.digest));
+    expect(r1.commits()).toEqual([1n, 2n]);
+  });
+
+  it('rejects forged signatures and votes signed for someone else', () => {
+    const r1 = new Solo('r1');
+    const pp = prePrepare('r0', 0n, 1n, [req(0)]);
+    r1.msg('r0', { ...pp, signature: new Uint8Array(32) });
+    expect(r1.sent('prepare')).toHaveLength(0);
+    r1.msg('r3', vote('prepare', 'r2', 0n, 1n, pp.digest));
+    const kinds = r1.events().flatMap((e) => (e.type === 'misbehaviour' ? [e.kind] : []));
+    expect(kinds).toContain('invalid-signature');
+    expect(kinds).toContain('protocol-violation');
+  });
+});
+
+describe('watermarks (§4.2)', () => {
+  it('a backup refuses sequence numbers outside (h, h+L]', () => {
+    const r1 = new Solo('r1', 4, { checkpointInterval: 2, watermarkWindow: 4 });
+    r1.msg('r0', prePrepare('r0', 0n, 5n, [req(0)]));
+    expect(r1.sent('prepare')).toHaveLength(0);
+    expect(r1.events().some((e) => e.type === 'misbehaviour' && e.kind === 'future')).toBe(true);
+    r1.msg('r0', prePrepare('r0', 0n, 4n, [req(0)]));
+    expect(r1.sent('prepare')).toHaveLength(1);
+  });
+
+  it('the primary assigns no sequence number above the high watermark', () => {
+    const r0 = new Solo('r0', 4, { checkpointInterval: 2, watermarkWindow: 4, maxBatchSize: 1, pipelineDepth: 100 });
+    for (let i = 0; i < 10; i++) {
+      r0.core.step({ type: 'request', request: req(i) });
+      r0.flush();
+    }
+    const seqs = r0.sent('pre-prepare').map((m) => (m.type === 'pre-prepare' ? m.seq : 0n));
+    expect(seqs).toEqual([1n, 2n, 3n, 4n]);
+  });
+});
+
+describe('checkpoint stability (§4.3)', () => {
+  it('becomes stable only with 2f+1 matching signed CHECKPOINTs', () => {
+    const r1 = new Solo('r1', 4, { checkpointInterval: 2, watermarkWindow: 4 });
+    const d = new Uint8Array(32).fill(7);
+    r1.msg('r2', checkpoint('r2', 2n, d));
+    r1.msg('r3', checkpoint('r3', 2n, new Uint8Array(32).fill(8))); // mismatching digest
+    r1.msg('r0', checkpoint('r0', 2n, d));
+    expect(r1.core.status().detail?.stableCheckpoint).toBe(0n);
+    // r1 has not executed 2: with a quorum proof beyond its state it starts a state transfer.
+    r1.msg('r3', checkpoint('r3', 2n, d)); // equivocation: r3 already signed another digest
+    expect(r1.events().some((e) => e.type === 'evidence')).toBe(true);
+    expect(r1.sent('fetch')).toHaveLength(0);
+  });
+
+  it('a quorum proof beyond our state starts a state transfer (§4.3, TOCS §6.2)', () => {
+    const r1 = new Solo('r1', 4, { checkpointInterval: 2, watermarkWindow: 4 });
+    const d = new Uint8Array(32).fill(7);
+    for (const id of ['r0', 'r2', 'r3']) r1.msg(id, checkpoint(id, 2n, d));
+    expect(r1.events().some((e) => e.type === 'state-transfer' && e.phase === 'started' && e.height === 2n)).toBe(true);
+    expect(r1.sent('fetch')).toHaveLength(1);
+  });
+});
+
+describe('NEW-VIEW computation (§4.4)', () => {
+  const cert = (view: bigint, seq: bigint, text: string): PreparedCert => ({ prePrepare: prePrepare('r0', view, seq, [req(Number(seq), text)]), prepares: [] });
+  const vc = (replica: string, stableSeq: bigint, prepared: PreparedCert[]): ViewChangeMsg => ({
+    type: 'view-change', replica, newView: 2n, stable: { seq: stableSeq, digest: new Uint8Array(32), votes: [] }, prepared, signature: new Uint8Array(0),
+  });
+  const NULL = digestOf([]);
+
+  it('picks the highest-view certificate per sequence number and fills gaps with null requests', () => {
+    const a = cert(0n, 1n, 'a');
+    const c0 = cert(0n, 3n, 'c');
+    const c1 = cert(1n, 3n, 'd');
+    const plan = computeNewView([vc('r1', 0n, [a, c0]), vc('r2', 0n, [c1]), vc('r3', 0n, [])], NULL);
+    expect(plan.minS).toBe(0n);
+    expect(plan.maxS).toBe(3n);
+    expect(plan.entries.map((e) => e.seq)).toEqual([1n, 2n, 3n]);
+    expect(plan.entries[0]!.digest).toEqual(a.prePrepare.digest);
+    expect(plan.entries[1]!.digest).toEqual(NULL); // gap: null request
+    expect(plan.entries[1]!.batch).toEqual([]);
+    expect(plan.entries[2]!.digest).toEqual(c1.prePrepare.digest); // view 1 beats view 0
+  });
+
+  it('starts after the latest stable checkpoint in V (min-s)', () => {
+    const plan = computeNewView([vc('r1', 4n, []), vc('r2', 0n, [cert(0n, 3n, 'old'), cert(0n, 6n, 'new')]), vc('r3', 0n, [])], NULL);
+    expect(plan.minS).toBe(4n);
+    expect(plan.entries.map((e) => e.seq)).toEqual([5n, 6n]);
+    expect(plan.entries[0]!.digest).toEqual(NULL);
+  });
+});
+
+describe('configuration errors', () => {
+  const ctx = (n: number) => ({ self: 'r0', validators: makeValidators(n), signer: testSigner('r0'), verifier: testVerifier, rng: seededRng(1) });
+  it('refuses n < 3f+1', () => {
+    expect(() => pbft.create(ctx(3), {})).toThrow(InsufficientReplicasError);
+    expect(() => pbft.create(ctx(4), { faults: 2 })).toThrow(InsufficientReplicasError);
+  });
+  it('names unknown and invalid options', () => {
+    expect(() => pbft.create(ctx(4), { checkpointIntervall: 5 } as never)).toThrow(/config\.checkpointIntervall: unknown option/);
+    expect(() => pbft.create(ctx(4), { checkpointInterval: 10, watermarkWindow: 15 })).toThrow(ConfigError);
+    expect(() => pbft.create(ctx(4), { maxBatchSize: 0 })).toThrow(/config\.maxBatchSize/);
+  });
+  it('refuses duplicate validators, a self outside the set, and a signer that is not ours', () => {
+    const base = makeValidators(4);
+    const dup = { ...base, validators: [...base.validators.slice(0, 3), base.validators[0]!] };
+    expect(() => new PbftCore({ ...ctx(4), validators: dup }, {})).toThrow(/duplicate validator id/);
+    expect(() => new PbftCore({ ...ctx(4), self: 'zz' }, {})).toThrow(/self/);
+    expect(() => new PbftCore({ ...ctx(4), signer: testSigner('r1') }, {})).toThrow(/signer/);
+    expect(() => createValidatorSet([{ id: 'a', publicKey: publicKeyOf('a'), power: 1 }, { id: 'a', publicKey: publicKeyOf('b'), power: 1 }])).toThrow(ConfigError);
+  });
+});
