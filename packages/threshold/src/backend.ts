@@ -8,7 +8,19 @@
  * vectors, proofs of possession) the blst backend hands the call to noble.
  */
 import { CryptoError } from '@phalanx/interface';
-import { decodeG1, decodeG2, g2FromTrustedUncompressed, hashToG2, pairingCheck, G1, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
+import {
+  decodeG1,
+  decodeG2,
+  encodeG2Unchecked,
+  g2FromTrustedUncompressed,
+  hashToG2,
+  pairingCheck,
+  G1,
+  G2,
+  PUBLIC_KEY_BYTES,
+  SIGNATURE_BYTES,
+} from './points.js';
+import { msm } from './msm.js';
 import type { G1Point, G2Point } from './points.js';
 import { DST_SIG_POP } from './suite.js';
 
@@ -26,7 +38,19 @@ export interface BlsBackend {
    * into a noble point for arithmetic. Throws CryptoError. blst does the checks ~40× faster.
    */
   decodeSignature(signature: Uint8Array): G2Point;
+  /**
+   * Σ k_i·σ_i for signed integer coefficients over signatures the caller has already validated
+   * (with `decodeSignature`). The output is NOT checked: verify it before trusting it.
+   * Noble: bucket MSM in pure JS. blst: bit-sliced sums through native point addition.
+   */
+  linearCombination(signatures: readonly Uint8Array[], coeffs: readonly bigint[]): Uint8Array;
 }
+
+const IDENTITY_G2 = (() => {
+  const b = new Uint8Array(SIGNATURE_BYTES);
+  b[0] = 0xc0;
+  return b;
+})();
 
 export const nobleBackend: BlsBackend = {
   name: 'noble',
@@ -49,6 +73,10 @@ export const nobleBackend: BlsBackend = {
     }
   },
   decodeSignature: (signature) => decodeG2(signature),
+  linearCombination(signatures, coeffs) {
+    const r = msm(G2.ZERO, signatures.map((s) => decodeG2(s)), coeffs);
+    return r.is0() ? IDENTITY_G2.slice() : encodeG2Unchecked(r);
+  },
 };
 
 /** The part of @chainsafe/blst 2.x we use (declared here so the package builds without it). */
@@ -56,7 +84,39 @@ interface BlstModule {
   verify(msg: Uint8Array, pk: unknown, sig: unknown, pkValidate?: boolean, sigGroupcheck?: boolean): boolean;
   fastAggregateVerify(msg: Uint8Array, pks: unknown[], sig: unknown, sigsGroupcheck?: boolean): boolean;
   PublicKey: { fromBytes(bytes: Uint8Array, pkValidate?: boolean): unknown };
-  Signature: { fromBytes(bytes: Uint8Array, sigValidate?: boolean, sigInfcheck?: boolean): { toBytes(compress?: boolean): Uint8Array } };
+  Signature: { fromBytes(bytes: Uint8Array, sigValidate?: boolean, sigInfcheck?: boolean): BlstSignature };
+  aggregateSignatures(sigs: BlstSignature[], sigsGroupcheck?: boolean): BlstSignature;
+}
+
+interface BlstSignature {
+  toBytes(compress?: boolean): Uint8Array;
+}
+
+/**
+ * Σ k_i·P_i with native additions only (blst exposes addition, not scalar multiplication):
+ * bit-sliced double-and-add, acc ← 2·acc + Σ_{i: bit b of k_i} P_i, one native call per bit.
+ * Negative k_i use −P_i, which in compressed form is the same bytes with the sign flag flipped.
+ */
+function blstLinearCombination(blst: BlstModule, signatures: readonly Uint8Array[], coeffs: readonly bigint[]): Uint8Array {
+  const pts: BlstSignature[] = [];
+  const ks: bigint[] = [];
+  signatures.forEach((s, i) => {
+    const k = coeffs[i]!;
+    if (k === 0n) return;
+    const bytes = Uint8Array.from(s);
+    if (k < 0n) bytes[0] = bytes[0]! ^ 0x20;
+    pts.push(blst.Signature.fromBytes(bytes, false, false));
+    ks.push(k < 0n ? -k : k);
+  });
+  const bits = Math.max(0, ...ks.map((k) => k.toString(2).length));
+  let acc: BlstSignature | undefined;
+  for (let b = bits - 1; b >= 0; b--) {
+    const list: BlstSignature[] = acc ? [acc, acc] : [];
+    const bit = BigInt(b);
+    for (let i = 0; i < pts.length; i++) if ((ks[i]! >> bit) & 1n) list.push(pts[i]!);
+    if (list.length > 0) acc = blst.aggregateSignatures(list, false);
+  }
+  return acc ? acc.toBytes(true) : IDENTITY_G2.slice();
 }
 
 function blstBackend(blst: BlstModule): BlsBackend {
@@ -65,7 +125,7 @@ function blstBackend(blst: BlstModule): BlsBackend {
     if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError('public key length');
     return blst.PublicKey.fromBytes(bytes, true);
   };
-  const sig = (bytes: Uint8Array): { toBytes(compress?: boolean): Uint8Array } => {
+  const sig = (bytes: Uint8Array): BlstSignature => {
     if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError('signature length');
     return blst.Signature.fromBytes(bytes, true, true);
   };
@@ -96,6 +156,14 @@ function blstBackend(blst: BlstModule): BlsBackend {
         throw new CryptoError('signature: not a valid G2 point', { cause: err });
       }
       return g2FromTrustedUncompressed(uncompressed);
+    },
+    linearCombination(signatures, coeffs) {
+      try {
+        return blstLinearCombination(blst, signatures, coeffs);
+      } catch {
+        // An intermediate identity or any native surprise: the pure-JS path gives the same answer.
+        return nobleBackend.linearCombination(signatures, coeffs);
+      }
     },
   };
 }

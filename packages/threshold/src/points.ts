@@ -35,6 +35,7 @@ class Memo<V> {
 }
 
 const g1Memo = new Memo<G1Point>(4096);
+const g2Memo = new Memo<G2Point>(512);
 const hashMemo = new Memo<G2Point>(64);
 
 function decodeG1Uncached(bytes: Uint8Array, what: string): G1Point {
@@ -57,6 +58,12 @@ export function decodeG1(bytes: Uint8Array, what = 'public key'): G1Point {
 
 /** A signature: compressed, on the twist, in the subgroup, not the identity. */
 export function decodeG2(bytes: Uint8Array, what = 'signature'): G2Point {
+  if (bytes.length !== SIGNATURE_BYTES) return decodeG2Uncached(bytes, what);
+  // Memoised: combine checks a share and then uses it; noble decoding costs ~4 ms.
+  return g2Memo.get(toHex(bytes), () => decodeG2Uncached(bytes, what));
+}
+
+function decodeG2Uncached(bytes: Uint8Array, what: string): G2Point {
   if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError(`${what}: expected ${SIGNATURE_BYTES} bytes (compressed G2), got ${bytes.length}`);
   let p: G2Point;
   try {

@@ -7,12 +7,11 @@
 import type { Rng } from '@phalanx/interface';
 import { CryptoError } from '@phalanx/interface';
 import { activeBackend } from './backend.js';
+import type { BlsBackend } from './backend.js';
 import { Fr, MAX_INDEX, lagrangeAtZero, lagrangeAtZeroIntegers, randomScalar } from './field.js';
 import { deal, decodeCommitments, evalCommitments } from './feldman.js';
 import { InsufficientSharesError, InvalidShareIndexError } from './errors.js';
-import { msm } from './msm.js';
-import { decodeG1, encodeG1, encodeG2Unchecked, G2 } from './points.js';
-import type { G2Point } from './points.js';
+import { decodeG1, encodeG1 } from './points.js';
 import { signWithScalar } from './bls.js';
 import { DST_SIG_POP } from './suite.js';
 import type { Share } from './shamir.js';
@@ -65,20 +64,28 @@ export function verifyThresholdSignature(pub: ThresholdPublicKey, message: Uint8
 }
 
 /**
- * Σ λ_i·σ_i over exactly the given shares, WITHOUT checking anything but encodings: a wrong share
- * gives a wrong result. `combineSignatures` is the checked API; this is exposed for benchmarks and
- * for callers that verified every share already.
+ * Σ λ_i·σ_i over exactly the given shares, WITHOUT checking anything: a wrong share gives a
+ * wrong result. `combineSignatures` is the checked API; this is exposed for benchmarks and for
+ * callers that verified every share already. Shares must be valid encodings (`decodeSignature`).
+ *
+ * When the index set allows (e.g. 1..t+1, where the coefficients are binomials) we combine with
+ * short integers c_i = D·λ_i and multiply by D⁻¹ once, which is far cheaper than 255-bit field
+ * coefficients; a rough cost model (points × scalar bits) picks the cheaper form.
  */
-export function interpolateSignatures(shares: readonly { index: number; point: G2Point }[]): G2Point {
+export function interpolateSignatures(shares: readonly SignatureShare[], backend: BlsBackend = activeBackend()): Uint8Array {
   const indices = shares.map((s) => s.index);
-  const points = shares.map((s) => s.point);
-  // Short integer coefficients when the index set allows (e.g. 1..t+1), field elements otherwise.
+  const sigs = shares.map((s) => s.signature);
   const ints = lagrangeAtZeroIntegers(indices);
   if (ints !== undefined) {
-    const scaled = msm(G2.ZERO, points, ints.coeffs);
-    return ints.denominator === 1n ? scaled : scaled.multiplyUnsafe(Fr.inv(Fr.create(ints.denominator)));
+    const bits = Math.max(...ints.coeffs.map((c) => (c < 0n ? -c : c).toString(2).length));
+    const intCost = shares.length * bits + (ints.denominator === 1n ? 0 : 255);
+    if (intCost < shares.length * 255) {
+      const scaled = backend.linearCombination(sigs, ints.coeffs);
+      if (ints.denominator === 1n) return scaled;
+      return backend.linearCombination([scaled], [Fr.inv(Fr.create(ints.denominator))]);
+    }
   }
-  return msm(G2.ZERO, points, lagrangeAtZero(indices));
+  return backend.linearCombination(sigs, lagrangeAtZero(indices));
 }
 
 export interface InvalidShare {
@@ -122,7 +129,8 @@ export function combineSignatures(
   const n = pub.publicKeyShares.length;
   const invalid: InvalidShare[] = [];
   const seen = new Set<number>();
-  const candidates: { index: number; point: G2Point; bytes: Uint8Array }[] = [];
+  const backend = activeBackend();
+  const candidates: SignatureShare[] = [];
   for (const s of shares) {
     if (!Number.isSafeInteger(s.index) || s.index < 1 || s.index > n) {
       invalid.push({ index: s.index, reason: 'unknown-index' });
@@ -134,14 +142,16 @@ export function combineSignatures(
     }
     seen.add(s.index);
     try {
-      candidates.push({ index: s.index, point: activeBackend().decodeSignature(s.signature), bytes: s.signature });
+      backend.decodeSignature(s.signature); // full checks; throws on a bad encoding
+      candidates.push(s);
     } catch {
       invalid.push({ index: s.index, reason: 'malformed' });
     }
   }
   const finish = (chosen: typeof candidates, rest: typeof candidates): CombineResult | undefined => {
-    // Unchecked encoding is safe: the bytes are verified (with a subgroup check) right below.
-    const sig = encodeG2Unchecked(interpolateSignatures(chosen));
+    // The interpolation is unchecked; the verification right below (with a subgroup check) is what
+    // makes the result trustworthy.
+    const sig = interpolateSignatures(chosen, backend);
     if (!verifyThresholdSignature(pub, message, sig)) return undefined;
     return { signature: sig, used: chosen.map((c) => c.index), invalid, unchecked: rest.map((c) => c.index) };
   };
@@ -152,7 +162,7 @@ export function combineSignatures(
   // Slow path (or verifyAll): check shares one by one, drop the bad ones.
   const good: typeof candidates = [];
   for (const c of candidates) {
-    if (verifyShare(pub, message, { index: c.index, signature: c.bytes })) good.push(c);
+    if (verifyShare(pub, message, c)) good.push(c);
     else invalid.push({ index: c.index, reason: 'bad-signature' });
     if (!opts.verifyAll && good.length === t + 1) break;
   }

@@ -22,7 +22,6 @@ import {
 } from '../src/index.js';
 import type { BlsBackend, SignatureShare } from '../src/index.js';
 import { interpolateSignatures } from '../src/threshold.js';
-import { decodeG2 } from '../src/points.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const blst = await loadBlstBackend();
@@ -115,8 +114,34 @@ describe('threshold BLS (3-of-5)', () => {
     const withForged = [sigShares[0]!, sigShares[1]!, { index: 3, signature: sigShares[0]!.signature }];
     expect(() => combineSignatures(pub, msg, withForged)).toThrow(InsufficientSharesError);
     // Interpolating t shares (degree t−1) gives some point, but not the group signature.
-    const partial = interpolateSignatures(sigShares.slice(0, t).map((s) => ({ index: s.index, point: decodeG2(s.signature) })));
-    expect(partial.toBytes(true)).not.toEqual(expected);
+    expect(interpolateSignatures(sigShares.slice(0, t))).not.toEqual(expected);
+  });
+
+  it('both backends interpolate to the same bytes for every subset shape (short and field coefficients)', () => {
+    for (const subset of [[0, 1, 2], [1, 3, 4], [4, 2, 0], [0, 4], [3]]) {
+      const list = subset.map((i) => sigShares[i]!);
+      const outs = backends.map((b) => interpolateSignatures(list, b));
+      for (const o of outs) expect(o).toEqual(outs[0]);
+      if (subset.length === t + 1) expect(outs[0]).toEqual(expected);
+    }
+  });
+
+  it('both backends compute the same linear combinations (signs, zeros, long and short scalars)', () => {
+    const sigs = sigShares.map((s) => s.signature);
+    const cases: bigint[][] = [
+      [1n, 0n, 0n, 0n, 0n],
+      [3n, -3n, 1n, 0n, 0n],
+      [-1n, -2n, -3n, -4n, -5n],
+      [2n ** 200n + 7n, -(2n ** 100n), 5n, 0n, 2n ** 254n],
+      [1n, 1n, 1n, 1n, 1n],
+    ];
+    for (const ks of cases) {
+      const outs = backends.map((b) => b.linearCombination(sigs, ks));
+      for (const o of outs) expect(o).toEqual(outs[0]);
+    }
+    // k·P − k·P is the identity: both report it, neither crashes.
+    const id = backends.map((b) => b.linearCombination([sigs[0]!, sigs[0]!], [5n, -5n]));
+    for (const o of id) expect(o[0]).toBe(0xc0);
   });
 
   it('refuses to sign with an index 0 or zero share', () => {
