@@ -91,5 +91,6 @@ export interface Storage {
 
   readonly snapshots: SnapshotStore;
   readonly kv: KeyValueStore;
+  /** Waits for a running sync, then releases the storage. Does not sync: staged writes are dropped. */
   close(): Promise<void>;
 }
