@@ -21,6 +21,7 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesEqual } from '@phalanx/codec';
 import { CryptoError } from '@phalanx/interface';
@@ -34,21 +35,10 @@ const P = (1n << 255n) - 19n;
 /** Prime order L of the base point. */
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
 
-function leToBigint(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
-  return n;
-}
+const leToBigint = bytesToNumberLE;
+const bigintToLe32 = (n: bigint): Uint8Array => numberToBytesLE(n, 32);
 
-function bigintToLe32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(n & 0xffn);
-    n >>= 8n;
-  }
-  return out;
-}
-
+/** Hex via Buffer (native) rather than codec's toHex: this runs twice per verify on the hot path. */
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

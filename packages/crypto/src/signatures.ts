@@ -17,7 +17,7 @@ import {
   validateEd25519PublicKey,
 } from './ed25519.js';
 import type { Ed25519Backend } from './ed25519.js';
-import { ED25519_SIZES, ML_DSA_44_SIZES, SCHEME_SIZES, isSupportedScheme, tagged, untag } from './schemes.js';
+import { ED25519_SIZES, SCHEME_SIZES, isSupportedScheme, schemeOfTag, tagged, untag } from './schemes.js';
 import type { SupportedScheme } from './schemes.js';
 
 /**
@@ -187,8 +187,8 @@ function verifyWith(edVerify: EdVerify, publicKey: Uint8Array, message: Uint8Arr
     if (!(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return false;
     // Both must carry the same tag: a signature of one scheme never verifies under a key of another.
     if (publicKey.length === 0 || signature.length === 0 || publicKey[0] !== signature[0]) return false;
-    const scheme = SCHEME_BY_TAG[publicKey[0]!];
-    if (scheme === undefined) return false;
+    const scheme = schemeOfTag(publicKey[0]);
+    if (!isSupportedScheme(scheme)) return false;
     const sizes = SCHEME_SIZES[scheme];
     if (publicKey.length !== sizes.publicKey + 1 || signature.length !== sizes.signature + 1) return false;
     const pk = publicKey.subarray(1);
@@ -214,9 +214,6 @@ function verifyWith(edVerify: EdVerify, publicKey: Uint8Array, message: Uint8Arr
   }
 }
 
-const SCHEME_BY_TAG: Partial<Record<number, SupportedScheme>> = {};
-for (const s of Object.keys(SCHEME_SIZES) as SupportedScheme[]) SCHEME_BY_TAG[tagged(s, new Uint8Array(0))[0]!] = s;
-
 /** A Verifier over every supported scheme. */
 export function createVerifier(options: VerifierOptions = {}): Verifier {
   const edVerify = options.ed25519 === 'noble' ? ed25519VerifyNoble : ed25519VerifyNative;
@@ -239,7 +236,7 @@ export function mlDsaVerifyRaw(
   signature: Uint8Array,
   context?: Uint8Array,
 ): boolean {
-  const sizes = scheme === 'ml-dsa-44' ? ML_DSA_44_SIZES : SCHEME_SIZES['ml-dsa-65'];
+  const sizes = SCHEME_SIZES[scheme];
   if (publicKey.length !== sizes.publicKey || signature.length !== sizes.signature) return false;
   return mlDsaVerify(scheme, publicKey, message, signature, context);
 }

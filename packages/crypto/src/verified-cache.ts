@@ -4,6 +4,7 @@
  * on the worker pool; the core's later `verify` of the same (key, message, signature) is a cache
  * hit instead of a second verification on the event loop.
  */
+import { concatBytes } from '@phalanx/codec';
 import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
 import { sha256Native } from './hash.js';
 import { LruCache } from './lru.js';
@@ -31,15 +32,7 @@ function lengthPrefix(n: number): Uint8Array {
  * hashed so the cache holds 32 bytes per entry, not whole messages.
  */
 function itemDigest(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
-  const parts = [lengthPrefix(publicKey.length), publicKey, lengthPrefix(message.length), message, lengthPrefix(signature.length), signature];
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const buf = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    buf.set(p, at);
-    at += p.length;
-  }
+  const buf = concatBytes(lengthPrefix(publicKey.length), publicKey, lengthPrefix(message.length), message, lengthPrefix(signature.length), signature);
   return Buffer.from(sha256Native.digest(buf)).toString('base64');
 }
 
