@@ -52,5 +52,9 @@ describe.each([
     expect(() => kemEncapsulate(scheme, kp.publicKey.subarray(1))).toThrow(CryptoError);
     expect(() => kemDecapsulate(scheme, new Uint8Array(5), kp.secretKey)).toThrow(/ciphertext/);
     expect(() => kemKeygen(scheme, new Uint8Array(32))).toThrow(/seed/);
+    // A peer's encapsulation key with coefficients ≥ q fails the FIPS 203 modulus check.
+    const bad = Uint8Array.from(kp.publicKey);
+    bad.fill(0xff, 0, 384);
+    expect(() => kemEncapsulate(scheme, bad)).toThrow(/public key is invalid/);
   });
 });
