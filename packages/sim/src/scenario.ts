@@ -1,0 +1,195 @@
+import type { NodeId } from '@phalanx/interface';
+import type { Xoshiro128 } from './rng.js';
+import type { AdversaryName } from './adversaries.js';
+import { GENERIC_ADVERSARIES } from './adversaries.js';
+import type { Adversary, SimCapabilities, SimHooks } from './types.js';
+
+/** Who a fault targets: a replica index, or the replica the cores name as leader at that moment. */
+export type Target = number | 'leader';
+
+export interface LatencyRange {
+  readonly minMs: number;
+  readonly maxMs: number;
+}
+
+export type PartitionKind = 'split' | 'isolate' | 'asymmetric';
+
+export interface NetworkOptions {
+  /** Latency before GST (uniform in the range, plus reordering spikes). */
+  readonly latency: LatencyRange;
+  /** Latency from GST on: the bound Δ partial synchrony promises. */
+  readonly latencyAfterGst: LatencyRange;
+  /** Probability a frame is lost before GST. */
+  readonly loss: number;
+  /** Probability a frame is delivered twice (before and after GST). */
+  readonly duplicate: number;
+  /** Probability a frame gets an extra delay of up to 4× maxMs (reordering) before GST. */
+  readonly reorder: number;
+  /** Rotating partitions before GST: a new random partition every `periodMs`. */
+  readonly partitions?: { readonly periodMs: number; readonly kinds: readonly PartitionKind[] };
+}
+
+export interface CrashPlan {
+  readonly target: Target;
+  readonly atMs: number;
+  /** Restart this long after the crash; omitted = stays down. */
+  readonly restartAfterMs?: number;
+}
+
+export interface ByzantinePlan {
+  readonly target: Target;
+  readonly adversary: AdversaryName | (<M>() => Adversary<M>);
+}
+
+/** Everything one simulated run does, apart from the seed. */
+export interface Scenario {
+  readonly n: number;
+  /** Global stabilization time: partitions heal, loss stops, latency drops to `latencyAfterGst`. */
+  readonly gstMs: number;
+  /** Hard cap on virtual time after GST for all requests to finish (the liveness bound). */
+  readonly livenessBoundMs: number;
+  /** After the last client finished, run this much longer so lagging replicas catch up. */
+  readonly settleMs: number;
+  readonly network: NetworkOptions;
+  /** Time for a persist to become durable; > 0 means a crash can lose acknowledged-later writes. */
+  readonly disk: LatencyRange;
+  /** Max fraction each replica's timers run fast or slow. */
+  readonly clockDrift: number;
+  readonly clients: {
+    readonly count: number;
+    readonly requests: number;
+    readonly timeoutMs: number;
+    readonly thinkMs: number;
+  };
+  readonly crashes: readonly CrashPlan[];
+  readonly byzantine: readonly ByzantinePlan[];
+  readonly checkLiveness: boolean;
+}
+
+export function faultTolerance(n: number): number {
+  return Math.floor((n - 1) / 3);
+}
+
+export function defaultScenario(n = 4): Scenario {
+  return {
+    n,
+    gstMs: 0,
+    livenessBoundMs: 20_000,
+    settleMs: 1_000,
+    network: {
+      latency: { minMs: 1, maxMs: 10 },
+      latencyAfterGst: { minMs: 1, maxMs: 10 },
+      loss: 0,
+      duplicate: 0,
+      reorder: 0,
+    },
+    disk: { minMs: 0, maxMs: 0 },
+    clockDrift: 0.05,
+    clients: { count: 3, requests: 8, timeoutMs: 600, thinkMs: 5 },
+    crashes: [],
+    byzantine: [],
+    checkLiveness: true,
+  };
+}
+
+export interface ProfileContext {
+  readonly n: number;
+  readonly f: number;
+  readonly rng: Xoshiro128;
+  readonly capabilities: SimCapabilities;
+  readonly hooks: SimHooks<unknown> | undefined;
+}
+
+/** A protocol that cannot replace its leader is only judged on safety, over a shorter run. */
+const safetyOnly = { checkLiveness: false, livenessBoundMs: 3_000 } as const;
+
+type Profile = (base: Scenario, ctx: ProfileContext) => Scenario;
+
+const lossy = (s: Scenario): Scenario => ({
+  ...s,
+  gstMs: 1_500,
+  network: { ...s.network, latency: { minMs: 1, maxMs: 60 }, loss: 0.15, duplicate: 0.05, reorder: 0.1 },
+});
+
+const partitioned = (s: Scenario): Scenario => ({
+  ...s,
+  gstMs: 2_000,
+  network: { ...s.network, latency: { minMs: 1, maxMs: 30 }, partitions: { periodMs: 250, kinds: ['split', 'isolate', 'asymmetric'] } },
+});
+
+/** Replicas a fault may hit: the current leader only if the protocol can replace it. */
+function victims(ctx: ProfileContext, count: number): Target[] {
+  const pool = ctx.capabilities.leaderFailover === false ? [...Array(ctx.n).keys()].slice(1) : [...Array(ctx.n).keys()];
+  return ctx.rng.shuffle(pool).slice(0, count);
+}
+
+function crashRestarts(s: Scenario, ctx: ProfileContext, targets: readonly Target[]): Scenario {
+  const crashes: CrashPlan[] = [];
+  for (const target of targets) {
+    let t = 100 + ctx.rng.nextInt(300);
+    const times = 1 + ctx.rng.nextInt(3);
+    for (let i = 0; i < times && t < 1_700; i++) {
+      const down = 20 + ctx.rng.nextInt(300);
+      crashes.push({ target, atMs: t, restartAfterMs: down });
+      t += down + 50 + ctx.rng.nextInt(400);
+    }
+  }
+  return { ...s, gstMs: Math.max(s.gstMs, 2_000), disk: { minMs: 0, maxMs: 4 }, crashes: [...s.crashes, ...crashes] };
+}
+
+function byzantineMix(s: Scenario, ctx: ProfileContext, count: number): Scenario {
+  const kinds: AdversaryName[] = [...GENERIC_ADVERSARIES];
+  if (ctx.hooks?.future) kinds.push('future');
+  if (ctx.hooks?.equivocate) kinds.push('equivocate');
+  const plans: ByzantinePlan[] = victims(ctx, count).map((target) => ({ target, adversary: ctx.rng.pick(kinds) }));
+  // A Byzantine replica may keep a leaderless protocol from progressing; only then is liveness void.
+  return { ...s, byzantine: [...s.byzantine, ...plans] };
+}
+
+/** The named fault profiles `--faults` accepts. */
+export const PROFILES: Readonly<Record<string, Profile>> = {
+  none: (s) => s,
+  lossy,
+  partition: partitioned,
+  crash: (s, ctx) => ({
+    ...s,
+    crashes: victims(ctx, ctx.f).map((target) => ({ target, atMs: 100 + ctx.rng.nextInt(1_400) })),
+  }),
+  'crash-leader': (s, ctx) =>
+    ctx.capabilities.leaderFailover === false
+      ? { ...s, crashes: [{ target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }], ...safetyOnly }
+      : { ...s, crashes: [{ target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }] },
+  'crash-restart': (s, ctx) => crashRestarts(s, ctx, victims(ctx, ctx.f)),
+  equivocate: (s, ctx) => ({
+    ...s,
+    byzantine: [{ target: 'leader', adversary: 'equivocate' }],
+    ...(ctx.capabilities.leaderFailover === false ? safetyOnly : {}),
+  }),
+  twins: (s, ctx) => ({
+    ...s,
+    byzantine: [{ target: 'leader', adversary: 'twins' }],
+    ...(ctx.capabilities.leaderFailover === false ? safetyOnly : {}),
+  }),
+  byzantine: (s, ctx) => byzantineMix(s, ctx, ctx.f),
+  chaos: (s, ctx) => {
+    const b = ctx.rng.nextInt(ctx.f + 1);
+    let out = byzantineMix(partitioned(lossy(s)), ctx, b);
+    const taken = new Set(out.byzantine.map((p) => p.target));
+    const free = victims(ctx, ctx.n).filter((t) => !taken.has(t)).slice(0, ctx.f - b);
+    out = crashRestarts(out, ctx, free);
+    return { ...out, gstMs: 2_000 };
+  },
+};
+
+export type ProfileName = keyof typeof PROFILES;
+
+/** Builds the scenario for `profile`, drawing its random choices from the run's generator. */
+export function buildScenario(profile: string, ctx: ProfileContext, overrides: Partial<Scenario> = {}): Scenario {
+  const p = PROFILES[profile];
+  if (!p) throw new RangeError(`unknown fault profile "${profile}" (known: ${Object.keys(PROFILES).join(', ')})`);
+  return { ...p({ ...defaultScenario(ctx.n), ...overrides }, ctx), ...overrides };
+}
+
+export function describeTarget(t: Target, ids: readonly NodeId[]): string {
+  return t === 'leader' ? 'leader' : (ids[t] ?? `#${t}`);
+}
