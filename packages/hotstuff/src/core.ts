@@ -698,13 +698,24 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     for (const v of this.seenProposals.keys()) if (v + 8n < view) this.seenProposals.delete(v);
   }
 
-  /** Is there anything left to drive? (otherwise an idle cluster goes quiet: no empty blocks, no timers) */
-  private hasWork(height: bigint): boolean {
-    return this.mempool.size > 0 || this.lastNonEmptyHeight + this.chainLength > height;
+  /**
+   * Is there anything left to drive? Pending commands, or a block with commands not yet committed
+   * here. Otherwise an idle cluster goes quiet: no empty blocks, no timers.
+   */
+  private hasWork(): boolean {
+    return this.mempool.size > 0 || this.lastNonEmptyHeight > this.committedHeight;
+  }
+
+  /**
+   * A leader also proposes (empty) blocks until the QC that finalised the last non-empty block
+   * has been carried to the others in a proposal's justify: they commit only when they see it.
+   */
+  private leaderHasWork(): boolean {
+    return this.hasWork() || this.lastNonEmptyHeight + this.chainLength > this.highQC.height;
   }
 
   private refreshTimer(): void {
-    const busy = this.hasWork(maxBig(this.highQC.height, this.lastVotedHeight)) || this.wanted.size > 0 || this.pendingTotal > 0;
+    const busy = this.hasWork() || this.wanted.size > 0 || this.pendingTotal > 0;
     if (busy) {
       if (this.timerView !== this.curView) {
         this.timerView = this.curView;
@@ -798,7 +809,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const viaQC = this.highQC.view + 1n === v;
     const tc = this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
     if (!viaQC && !tc) return;
-    if (!this.hasWork(this.highQC.height)) return;
+    if (!this.leaderHasWork()) return;
     const parent = this.tree.get(toHex(this.highQC.block));
     if (!parent) {
       this.wantBlock(this.highQC.block, undefined);

@@ -28,3 +28,11 @@ export const hotstuff: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
     return new HotStuffCore(ctx, config, recovered);
   },
 };
+
+import { createSimulation } from './simulation.js';
+export { createSimulation, simulationTiming } from './simulation.js';
+export type { SimCluster, SimHookContext } from './simulation.js';
+/** Simulator adapter (read by `@phalanx/sim` as the `simulation` export). */
+export const simulation = createSimulation(hotstuff);
+/** The same with the two-chain (Jolteon) commit rule. */
+export const simulationTwoChain = createSimulation(hotstuff, { commitRule: 'two-chain' });
