@@ -1,0 +1,115 @@
+/**
+ * The `pnpm bench` pipeline: package benchmarks (turbo) → the runner's own scenarios → report.
+ * Every step is independent: a failure or a skip is recorded and the next step still runs, so the
+ * report always comes out and says what is missing and why.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRecorder, formatNumber, QUICK_ENV, type Ceiling } from '@phalanx/bench-kit';
+import type { BenchArgs } from './args.js';
+import { Progress } from './progress.js';
+import { runTurbo, turboCommand } from './packages.js';
+import { codecScenario } from './scenarios/codec.js';
+import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
+import { loadProtocol, PROTOCOLS } from './scenarios/protocols.js';
+import { clusterRecords, FULL_SIZES, QUICK_SIZES, runProtocolCluster } from './scenarios/cluster-scenario.js';
+import { multiProcessReadiness, peerReadiness } from './scenarios/external.js';
+import { runInfo, writeReport, type ReportFiles } from './report/write.js';
+
+export const RUNNER_PACKAGE = '@phalanx/bench-app';
+
+export async function runBench(args: BenchArgs, repoRoot: string, progress = new Progress()): Promise<ReportFiles> {
+  const resultsDir = path.resolve(repoRoot, args.out ?? 'bench-results');
+  const partsDir = path.join(resultsDir, 'parts');
+  // Quick mode reaches every figure through the same variable the packages read.
+  if (args.quick) process.env[QUICK_ENV] = '1';
+  else process.env[QUICK_ENV] = '0';
+
+  if (!args.reportOnly) {
+    // Parts from an earlier run would mix old figures into this report.
+    mkdirSync(partsDir, { recursive: true });
+    for (const f of readdirSync(partsDir)) if (f.endsWith('.json')) rmSync(path.join(partsDir, f));
+    progress.line(`phalanx bench — ${args.quick ? 'quick' : 'full'} run, results in ${path.relative(process.cwd(), resultsDir) || '.'}`);
+
+    if (args.packages) {
+      const run = turboCommand({ quick: args.quick, partsDir, filters: args.filters });
+      await progress.step(`package benchmarks (pnpm ${run.args.join(' ')})`, async () => {
+        const code = await runTurbo(run, repoRoot);
+        if (code !== 0) throw new Error(`turbo exited with code ${code}: at least one package benchmark failed (its output is above); the others' figures are kept`);
+      });
+    } else progress.skip('package benchmarks', '--no-packages');
+
+    if (args.runner) await runnerScenarios(args, repoRoot, partsDir, progress);
+    else progress.skip('runner scenarios', '--no-runner');
+  }
+
+  let files: ReportFiles | undefined;
+  await progress.step('report', () => {
+    files = writeReport(resultsDir, { run: runInfo(args.quick, progress.seconds), steps: progress.outcomes });
+  });
+  if (!files) throw new Error('the report could not be written');
+  // Rewrite once more so the report's own step is listed too.
+  files = writeReport(resultsDir, { run: runInfo(args.quick, progress.seconds), steps: progress.outcomes });
+  progress.line(`${files.records} figure(s) → ${path.relative(process.cwd(), files.markdown)}, ${path.relative(process.cwd(), files.json)}, ${files.charts.length} chart(s)`);
+  for (const p of files.problems) progress.line(`  malformed: ${p}`);
+  return files;
+}
+
+async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: string, progress: Progress): Promise<void> {
+  const rec = createRecorder(RUNNER_PACKAGE);
+  const save = (): void => {
+    if (rec.records.length > 0) rec.write({ dir: partsDir });
+  };
+  await progress.step('codec: encode/decode vs JSON', () => {
+    for (const r of codecScenario()) rec.add(r);
+    save();
+  });
+  let ceiling: Ceiling | undefined;
+  await progress.step('state machine: unreplicated ceiling', () => {
+    const s = stateMachineScenario();
+    for (const r of s.records) rec.add(r);
+    ceiling = kvCeiling(s.measurement);
+    save();
+  });
+
+  if (args.cluster) {
+    const sizes = args.sizes ?? (args.quick ? [...QUICK_SIZES] : [...FULL_SIZES]);
+    const wanted = args.protocols ? PROTOCOLS.filter((p) => args.protocols!.includes(p.name)) : PROTOCOLS;
+    for (const name of args.protocols ?? []) {
+      if (!PROTOCOLS.some((p) => p.name === name)) progress.skip(`cluster ${name}`, `unknown protocol (known: ${PROTOCOLS.map((p) => p.name).join(', ')})`);
+    }
+    for (const entry of wanted) {
+      const loaded = await loadProtocol(repoRoot, entry);
+      if (!loaded.ok) {
+        progress.skip(`in-process cluster: ${entry.name}`, loaded.reason);
+        continue;
+      }
+      for (const n of sizes) {
+        await progress.step(`in-process cluster: ${entry.name} n=${n}`, () => {
+          const concurrency = args.quick ? 64 : 256;
+          const r = runProtocolCluster({ entry, definition: loaded.definition, n, concurrency });
+          for (const x of clusterRecords(entry.name, n, r, ceiling, concurrency)) rec.add(x);
+          save();
+          if (r.committed === 0) throw new Error(`no command committed (${r.stopped ?? 'unknown'}; views changed ${r.viewChanges}×${r.misbehaviour.length ? `; misbehaviour: ${r.misbehaviour[0]}` : ''})`);
+          if (r.stopped) progress.line(`  note: stopped early (${r.stopped}) after ${r.committed} commands, ${formatNumber(r.wallMs)} ms`);
+        });
+      }
+    }
+  } else progress.skip('in-process clusters', '--no-cluster');
+
+  if (args.multiProcess) {
+    const p = multiProcessReadiness(repoRoot);
+    if (!p.ok) progress.skip('multi-process cluster (libp2p, durable)', p.reason);
+  } else progress.skip('multi-process cluster (libp2p, durable)', '--no-multi-process');
+
+  if (args.peer) {
+    const p = peerReadiness(repoRoot);
+    if (!p.ok) progress.skip('peer comparison: etcd vs phalanx KV', p.reason);
+  } else progress.skip('peer comparison: etcd vs phalanx KV', '--no-peer');
+  save();
+}
+
+/** Writes a one-off status file so a later `--report-only` still knows the steps (best effort). */
+export function writeStatus(resultsDir: string, progress: Progress): void {
+  writeFileSync(path.join(resultsDir, 'run-status.json'), `${JSON.stringify(progress.outcomes, null, 2)}\n`);
+}

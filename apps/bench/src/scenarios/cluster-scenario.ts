@@ -1,0 +1,90 @@
+import {
+  latencyRecords,
+  sized,
+  type BenchRecord,
+  type Ceiling,
+} from '@phalanx/bench-kit';
+import { createValidatorSet } from '@phalanx/quorum';
+import type { NodeId, ProtocolDefinition } from '@phalanx/interface';
+import { runCluster, type ClusterResult } from './cluster.js';
+import { ed25519Signer, ed25519Verifier, replicaSeed } from './keys.js';
+import type { ProtocolEntry } from './protocols.js';
+import { KvStore } from '@phalanx/kv-store';
+import { COMMAND_BYTES, kvStorePut } from './state-machine.js';
+
+export const FULL_SIZES = [4, 7, 16, 31] as const;
+export const QUICK_SIZES = [4, 7, 16] as const;
+
+export interface ClusterRunSpec {
+  readonly entry: Pick<ProtocolEntry, 'name' | 'model' | 'config'>;
+  readonly definition: ProtocolDefinition<unknown, unknown>;
+  readonly n: number;
+  readonly commands?: number;
+  readonly maxWallMs?: number;
+  readonly concurrency?: number;
+  readonly seed?: number;
+}
+
+const PAYLOAD_POOL = 4096;
+let payloads: Uint8Array[] | undefined;
+/** Commands are built once: building a 100-byte kv-store put is not what we measure. */
+function payloadPool(): Uint8Array[] {
+  payloads ??= Array.from({ length: PAYLOAD_POOL }, (_, i) => kvStorePut(i));
+  return payloads;
+}
+
+export function faultsTolerated(model: 'bft' | 'cft', n: number): number {
+  return model === 'bft' ? Math.floor((n - 1) / 3) : Math.floor((n - 1) / 2);
+}
+
+/** Builds keys and a validator set for `n` replicas and runs one in-process cluster. */
+export function runProtocolCluster(spec: ClusterRunSpec): ClusterResult {
+  const ids: NodeId[] = Array.from({ length: spec.n }, (_, i) => `r${i}`);
+  const seed = spec.seed ?? 1;
+  const signers = ids.map((_, i) => ed25519Signer(replicaSeed(seed, i)));
+  const validators = createValidatorSet(ids.map((id, i) => ({ id, publicKey: signers[i]!.publicKey, power: 1 })));
+  const f = faultsTolerated(spec.entry.model, spec.n);
+  return runCluster({
+    protocol: spec.definition,
+    config: spec.entry.config(ids),
+    ids,
+    validators,
+    signers,
+    verifier: ed25519Verifier(),
+    commands: spec.commands ?? sized(300, 5000),
+    maxWallMs: spec.maxWallMs ?? sized(1500, 15_000),
+    concurrency: spec.concurrency ?? sized(64, 256),
+    commandBytes: COMMAND_BYTES,
+    createStateMachine: () => new KvStore(),
+    makePayload: (i) => payloadPool()[i % PAYLOAD_POOL]!,
+    replyQuorum: spec.entry.model === 'bft' ? f + 1 : 1,
+    seed,
+  });
+}
+
+/** The records one cluster run contributes. */
+export function clusterRecords(
+  protocol: string,
+  n: number,
+  r: ClusterResult,
+  ceiling: Ceiling | undefined,
+  concurrency: number,
+): BenchRecord[] {
+  const params = { protocol, n, transport: 'memory', signatures: 'ed25519', commandBytes: COMMAND_BYTES, concurrency };
+  const suite = 'cluster/in-process';
+  const out: BenchRecord[] = [
+    {
+      suite,
+      name: 'throughput',
+      value: r.opsPerSec,
+      unit: 'ops/s',
+      params,
+      ...(ceiling ? { ceiling } : {}),
+      better: 'higher',
+    },
+    { suite, name: 'messages per command', value: r.msgsPerCommand, unit: 'msgs/cmd', params, better: 'lower' },
+    { suite, name: 'bytes per command', value: r.bytesPerCommand, unit: 'bytes/cmd', params, better: 'lower' },
+  ];
+  if (r.latency) out.push(...latencyRecords({ suite, name: 'commit latency', params: { protocol, n } }, r.latency));
+  return out;
+}
