@@ -38,6 +38,8 @@ export interface BlsBackend {
    * into a noble point for arithmetic. Throws CryptoError. blst does the checks ~40× faster.
    */
   decodeSignature(signature: Uint8Array): G2Point;
+  /** The same checks as `decodeSignature` without building a noble point. Throws CryptoError. */
+  checkSignature(signature: Uint8Array): void;
   /**
    * Σ k_i·σ_i for signed integer coefficients over signatures the caller has already validated
    * (with `decodeSignature`). The output is NOT checked: verify it before trusting it.
@@ -73,6 +75,7 @@ export const nobleBackend: BlsBackend = {
     }
   },
   decodeSignature: (signature) => decodeG2(signature),
+  checkSignature: (signature) => void decodeG2(signature),
   linearCombination(signatures, coeffs) {
     const r = msm(G2.ZERO, signatures.map((s) => decodeG2(s)), coeffs);
     return r.is0() ? IDENTITY_G2.slice() : encodeG2Unchecked(r);
@@ -156,6 +159,13 @@ function blstBackend(blst: BlstModule): BlsBackend {
         throw new CryptoError('signature: not a valid G2 point', { cause: err });
       }
       return g2FromTrustedUncompressed(uncompressed);
+    },
+    checkSignature(signature) {
+      try {
+        sig(signature);
+      } catch (err) {
+        throw new CryptoError('signature: not a valid G2 point', { cause: err });
+      }
     },
     linearCombination(signatures, coeffs) {
       try {

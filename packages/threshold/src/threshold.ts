@@ -142,7 +142,7 @@ export function combineSignatures(
     }
     seen.add(s.index);
     try {
-      backend.decodeSignature(s.signature); // full checks; throws on a bad encoding
+      backend.checkSignature(s.signature); // full checks; throws on a bad encoding
       candidates.push(s);
     } catch {
       invalid.push({ index: s.index, reason: 'malformed' });

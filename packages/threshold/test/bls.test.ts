@@ -194,3 +194,27 @@ describe('point encoding fast paths', () => {
     }
   });
 });
+
+describe('checkSignature', () => {
+  it('accepts and refuses exactly what decodeSignature does, on every backend', () => {
+    for (const v of [...basic.vectors, ...pop.vectors]) {
+      const results = backends.flatMap((b) => {
+        let check = true;
+        let dec = true;
+        try {
+          b.checkSignature(v.sig);
+        } catch (err) {
+          expect(err).toBeInstanceOf(CryptoError);
+          check = false;
+        }
+        try {
+          b.decodeSignature(v.sig);
+        } catch {
+          dec = false;
+        }
+        return [check, dec];
+      });
+      expect(new Set(results).size).toBe(1);
+    }
+  });
+});
