@@ -40,3 +40,4 @@ export {
 } from './errors.js';
 export { DkgParty, dkgCodec } from './dkg.js';
 export type { DkgConfig, DkgMessage, DkgPhase, DkgResult, DisqualifyReason } from './dkg.js';
+export { blsSigner, blsVerifier, tagBlsPublicKey, untagBls, BLS_SCHEME_TAG } from './signer.js';

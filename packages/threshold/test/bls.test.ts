@@ -218,3 +218,37 @@ describe('checkSignature', () => {
     }
   });
 });
+
+describe('Signer / Verifier contracts (scheme-tagged bytes)', () => {
+  it('signs and verifies through the shared contracts and refuses wrong tags', async () => {
+    const { blsSigner, blsVerifier, BLS_SCHEME_TAG } = await import('../src/index.js');
+    const kp = keygen(seededRng('signer'));
+    const signer = blsSigner(kp.secretKey);
+    expect(signer.scheme).toBe('bls12-381');
+    expect(signer.publicKey[0]).toBe(BLS_SCHEME_TAG);
+    const m = utf8('tagged');
+    const s = signer.sign(m);
+    expect(s).toHaveLength(97);
+    expect(blsVerifier.verify(signer.publicKey, m, s)).toBe(true);
+    expect(blsVerifier.verify(signer.publicKey, utf8('x'), s)).toBe(false);
+    const wrongTag = Uint8Array.from(s);
+    wrongTag[0] = 0x01;
+    expect(blsVerifier.verify(signer.publicKey, m, wrongTag)).toBe(false);
+    expect(blsVerifier.verify(kp.publicKey, m, s)).toBe(false); // untagged key
+    expect(blsVerifier.verify(new Uint8Array(0), m, new Uint8Array(0))).toBe(false);
+  });
+
+  it('PHALANX_BLS_NATIVE=0 forces the pure-JS backend', async () => {
+    const before = activeBackend();
+    const env = process.env['PHALANX_BLS_NATIVE'];
+    process.env['PHALANX_BLS_NATIVE'] = '0';
+    try {
+      expect((await selectBackend()).name).toBe('noble');
+      expect(activeBackend()).toBe(nobleBackend);
+    } finally {
+      if (env === undefined) delete process.env['PHALANX_BLS_NATIVE'];
+      else process.env['PHALANX_BLS_NATIVE'] = env;
+      setBackend(before);
+    }
+  });
+});
