@@ -43,6 +43,8 @@ export interface SimOptions {
   readonly continueAfterViolation?: boolean;
   /** Name used in the replay line. Default: the definition's name. */
   readonly protocolName?: string;
+  /** How the replay line selects the protocol. Default `--protocol <protocolName>`. */
+  readonly replaySelector?: string;
 }
 
 export interface SimStats {
@@ -87,8 +89,8 @@ export function formatSeed(seed: bigint | number): string {
   return `0x${BigInt.asUintN(64, BigInt(seed)).toString(16)}`;
 }
 
-export function replayCommand(protocol: string, seed: bigint | number, faults: string, n: number): string {
-  return `pnpm sim --protocol ${protocol} --seed ${formatSeed(seed)} --faults ${faults}${n !== 4 ? ` --n ${n}` : ''}`;
+export function replayCommand(protocol: string, seed: bigint | number, faults: string, n: number, selector = `--protocol ${protocol}`): string {
+  return `pnpm sim ${selector} --seed ${formatSeed(seed)} --faults ${faults}${n !== 4 ? ` --n ${n}` : ''}`;
 }
 
 type Ev<M> = { t: number; seq: number } & (
@@ -198,6 +200,7 @@ export class Simulation<M, C> {
   private readonly seed: bigint;
   private readonly faults: string;
   private readonly protocolName: string;
+  private readonly replaySelector: string | undefined;
   private readonly continueAfterViolation: boolean;
   private readonly pendingFaults = { count: 0 };
 
@@ -208,6 +211,7 @@ export class Simulation<M, C> {
     this.seed = BigInt.asUintN(64, BigInt(options.seed));
     this.faults = options.faults ?? 'none';
     this.protocolName = options.protocolName ?? adapter.definition.name;
+    this.replaySelector = options.replaySelector;
     this.continueAfterViolation = options.continueAfterViolation ?? false;
     this.rng = createRng(this.seed);
     this.tracing = options.trace ?? false;
@@ -810,7 +814,7 @@ export class Simulation<M, C> {
       trace,
       scenario: this.scenario,
       heights,
-      replay: replayCommand(this.protocolName, this.seed, this.faults, this.cluster.n),
+      replay: replayCommand(this.protocolName, this.seed, this.faults, this.cluster.n, this.replaySelector),
     };
   }
 
