@@ -1,10 +1,16 @@
 /**
- * Step 1 of `pnpm bench`: every package's own `bench` script through turbo (which builds what
- * they need first). Quick mode travels as PHALANX_BENCH_QUICK=1 and the output directory as
- * PHALANX_BENCH_OUT; `--env-mode=loose` makes turbo pass both through (its default strict mode
- * would hide them from the tasks). `--continue` keeps one failing benchmark from stopping the rest.
+ * Step 1 of `pnpm bench`: every package's own `bench` script through turbo. First one turbo run
+ * builds everything in parallel (both cores); then the benchmarks run one at a time
+ * (`--concurrency=1`), since two benchmarks sharing 2 cores would distort each other's figures.
+ *
+ * Quick mode travels as PHALANX_BENCH_QUICK=1 and the output directory as PHALANX_BENCH_OUT;
+ * `--env-mode=loose` makes turbo pass both through (its default strict mode would hide them from
+ * the tasks). `--continue` keeps one failing package from stopping the rest, and `--summarize`
+ * leaves a JSON run summary from which we read each task's exit code and duration.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { OUT_ENV, QUICK_ENV } from '@phalanx/bench-kit';
 
 export interface TurboRun {
@@ -13,21 +19,85 @@ export interface TurboRun {
   readonly env: Record<string, string>;
 }
 
-export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number }): TurboRun {
-  const args = ['exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full', `--concurrency=${opts.concurrency ?? 1}`];
+function baseEnv(opts: { quick: boolean; partsDir: string }): Record<string, string> {
+  return { [QUICK_ENV]: opts.quick ? '1' : '0', [OUT_ENV]: opts.partsDir, TURBO_TELEMETRY_DISABLED: '1' };
+}
+
+export function turboBuildCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[] }): TurboRun {
+  const args = ['exec', 'turbo', 'run', 'build', '--continue', '--output-logs=errors-only', '--summarize'];
   for (const f of opts.filters ?? []) args.push(`--filter=${f}`);
-  return {
-    command: 'pnpm',
-    args,
-    env: { [QUICK_ENV]: opts.quick ? '1' : '0', [OUT_ENV]: opts.partsDir, TURBO_TELEMETRY_DISABLED: '1' },
-  };
+  return { command: 'pnpm', args, env: baseEnv(opts) };
+}
+
+export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number }): TurboRun {
+  const args = [
+    'exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full', '--summarize',
+    `--concurrency=${opts.concurrency ?? 1}`,
+  ];
+  for (const f of opts.filters ?? []) args.push(`--filter=${f}`);
+  return { command: 'pnpm', args, env: baseEnv(opts) };
 }
 
 /** Runs turbo with its output streamed to our stderr; resolves with the exit code. */
 export function runTurbo(run: TurboRun, cwd: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(run.command, [...run.args], { cwd, env: { ...process.env, ...run.env }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(run.command, [...run.args], { cwd, env: { ...process.env, ...run.env }, stdio: ['ignore', process.stderr, process.stderr] });
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
+}
+
+export interface TaskOutcome {
+  readonly taskId: string;
+  readonly package: string;
+  readonly task: string;
+  readonly exitCode: number | undefined;
+  readonly seconds: number | undefined;
+  readonly cached: boolean;
+}
+
+/** Turbo's run summaries, newest last. */
+export function listSummaries(repoRoot: string): string[] {
+  const dir = path.join(repoRoot, '.turbo', 'runs');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => path.join(dir, f));
+}
+
+/**
+ * Reads the tasks of a turbo run summary (`--summarize`). Tasks whose package has no such script
+ * (turbo lists them with the command `<NONEXISTENT>`) are left out.
+ */
+export function readTurboSummary(text: string): TaskOutcome[] {
+  const s = JSON.parse(text) as { tasks?: unknown };
+  if (!Array.isArray(s.tasks)) throw new Error('turbo run summary has no "tasks" array');
+  const out: TaskOutcome[] = [];
+  for (const t of s.tasks as Array<Record<string, unknown>>) {
+    if (typeof t.taskId !== 'string' || t.command === '<NONEXISTENT>') continue;
+    const ex = (t.execution ?? {}) as { startTime?: number; endTime?: number; exitCode?: number };
+    const cache = (t.cache ?? {}) as { status?: string };
+    out.push({
+      taskId: t.taskId,
+      package: String(t.package ?? t.taskId.split('#')[0]),
+      task: String(t.task ?? t.taskId.split('#')[1]),
+      exitCode: typeof ex.exitCode === 'number' ? ex.exitCode : undefined,
+      seconds: typeof ex.startTime === 'number' && typeof ex.endTime === 'number' ? (ex.endTime - ex.startTime) / 1000 : undefined,
+      cached: cache.status === 'HIT',
+    });
+  }
+  return out;
+}
+
+/** Runs turbo and returns its exit code with the per-task outcomes from the summary it wrote. */
+export async function runTurboWithSummary(run: TurboRun, repoRoot: string): Promise<{ code: number; tasks: TaskOutcome[] | undefined }> {
+  const before = new Set(listSummaries(repoRoot));
+  const code = await runTurbo(run, repoRoot);
+  const fresh = listSummaries(repoRoot).filter((f) => !before.has(f));
+  if (fresh.length !== 1) return { code, tasks: undefined };
+  try {
+    return { code, tasks: readTurboSummary(readFileSync(fresh[0]!, 'utf8')) };
+  } catch {
+    return { code, tasks: undefined };
+  }
 }

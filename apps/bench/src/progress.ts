@@ -38,15 +38,23 @@ export class Progress {
       const v = await fn();
       this.clearTicker();
       this.line(`✓ ${name} (${this.elapsed(start)})`);
-      this.outcomes.push({ step: name, status: 'ok' });
+      this.outcomes.push({ step: name, status: 'ok', seconds: (performance.now() - start) / 1000 });
       return v;
     } catch (e) {
       this.clearTicker();
       const msg = e instanceof Error ? e.message : String(e);
       this.line(`✗ ${name} failed after ${this.elapsed(start)}: ${msg}`);
-      this.outcomes.push({ step: name, status: 'failed', detail: msg });
+      this.outcomes.push({ step: name, status: 'failed', detail: msg, seconds: (performance.now() - start) / 1000 });
       return undefined;
     }
+  }
+
+  /** Adds an outcome measured elsewhere (e.g. one package's benchmark inside a turbo run). */
+  record(outcome: StepOutcome): void {
+    const mark = outcome.status === 'ok' ? '✓' : outcome.status === 'skipped' ? '–' : '✗';
+    const time = outcome.seconds !== undefined ? ` (${outcome.seconds.toFixed(1)} s)` : '';
+    this.line(`  ${mark} ${outcome.step}${time}${outcome.detail ? `: ${outcome.detail}` : ''}`);
+    this.outcomes.push(outcome);
   }
 
   skip(name: string, reason: string): void {

@@ -3,12 +3,12 @@
  * Every step is independent: a failure or a skip is recorded and the next step still runs, so the
  * report always comes out and says what is missing and why.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createRecorder, formatNumber, QUICK_ENV, type Ceiling } from '@phalanx/bench-kit';
+import { createRecorder, formatNumber, formatRecordLine, QUICK_ENV, type BenchRecord, type Ceiling } from '@phalanx/bench-kit';
 import type { BenchArgs } from './args.js';
 import { Progress } from './progress.js';
-import { runTurbo, turboCommand } from './packages.js';
+import { runTurboWithSummary, turboBuildCommand, turboCommand } from './packages.js';
 import { codecScenario } from './scenarios/codec.js';
 import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
 import { loadProtocol, PROTOCOLS } from './scenarios/protocols.js';
@@ -31,13 +31,8 @@ export async function runBench(args: BenchArgs, repoRoot: string, progress = new
     for (const f of readdirSync(partsDir)) if (f.endsWith('.json')) rmSync(path.join(partsDir, f));
     progress.line(`phalanx bench — ${args.quick ? 'quick' : 'full'} run, results in ${path.relative(process.cwd(), resultsDir) || '.'}`);
 
-    if (args.packages) {
-      const run = turboCommand({ quick: args.quick, partsDir, filters: args.filters });
-      await progress.step(`package benchmarks (pnpm ${run.args.join(' ')})`, async () => {
-        const code = await runTurbo(run, repoRoot);
-        if (code !== 0) throw new Error(`turbo exited with code ${code}: at least one package benchmark failed (its output is above); the others' figures are kept`);
-      });
-    } else progress.skip('package benchmarks', '--no-packages');
+    if (args.packages) await packageBenchmarks(args, repoRoot, partsDir, progress);
+    else progress.skip('package benchmarks', '--no-packages');
 
     if (args.runner) await runnerScenarios(args, repoRoot, partsDir, progress);
     else progress.skip('runner scenarios', '--no-runner');
@@ -55,10 +50,38 @@ export async function runBench(args: BenchArgs, repoRoot: string, progress = new
   return files;
 }
 
+async function packageBenchmarks(args: BenchArgs, repoRoot: string, partsDir: string, progress: Progress): Promise<void> {
+  const build = turboBuildCommand({ quick: args.quick, partsDir, filters: args.filters });
+  await progress.step('build packages (turbo run build)', async () => {
+    const { code, tasks } = await runTurboWithSummary(build, repoRoot);
+    const failed = (tasks ?? []).filter((t) => t.exitCode !== undefined && t.exitCode !== 0).map((t) => t.package);
+    if (code !== 0) {
+      throw new Error(`turbo exited with code ${code}${failed.length ? `; build failed in ${failed.join(', ')}` : ''} (their benchmarks cannot run; the rest still do)`);
+    }
+  });
+  const bench = turboCommand({ quick: args.quick, partsDir, filters: args.filters });
+  await progress.step('package benchmarks (turbo run bench, one at a time)', async () => {
+    const { code, tasks } = await runTurboWithSummary(bench, repoRoot);
+    for (const t of (tasks ?? []).filter((x) => x.task === 'bench')) {
+      const time = t.seconds !== undefined ? `${t.seconds.toFixed(1)} s` : undefined;
+      if (t.exitCode === 0) progress.record({ step: `bench ${t.package}`, status: 'ok', ...(t.seconds !== undefined ? { seconds: t.seconds } : {}) });
+      else if (t.exitCode === undefined) progress.record({ step: `bench ${t.package}`, status: 'skipped', detail: 'did not run (a task it depends on failed)' });
+      else progress.record({ step: `bench ${t.package}`, status: 'failed', detail: `exit code ${t.exitCode}${time ? ` after ${time}` : ''}; its output is in the log above` });
+    }
+    if (code !== 0) throw new Error(`turbo exited with code ${code}: see the failed packages below; the others' figures are kept`);
+  });
+}
+
 async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: string, progress: Progress): Promise<void> {
-  const rec = createRecorder(RUNNER_PACKAGE);
+  const recorder = createRecorder(RUNNER_PACKAGE, { progress: false });
+  const rec = {
+    add(r: BenchRecord): void {
+      progress.line(`  ${formatRecordLine(recorder.add(r))}`);
+    },
+  };
+  // Written after every scenario, so a crash later still leaves the figures measured so far.
   const save = (): void => {
-    if (rec.records.length > 0) rec.write({ dir: partsDir });
+    if (recorder.records.length > 0) recorder.write({ dir: partsDir });
   };
   await progress.step('codec: encode/decode vs JSON', () => {
     for (const r of codecScenario()) rec.add(r);
@@ -107,9 +130,4 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
     if (!p.ok) progress.skip('peer comparison: etcd vs phalanx KV', p.reason);
   } else progress.skip('peer comparison: etcd vs phalanx KV', '--no-peer');
   save();
-}
-
-/** Writes a one-off status file so a later `--report-only` still knows the steps (best effort). */
-export function writeStatus(resultsDir: string, progress: Progress): void {
-  writeFileSync(path.join(resultsDir, 'run-status.json'), `${JSON.stringify(progress.outcomes, null, 2)}\n`);
 }

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { parseArgs, UsageError } from '../src/args.js';
-import { turboCommand } from '../src/packages.js';
+import { readTurboSummary, turboBuildCommand, turboCommand } from '../src/packages.js';
 import { Progress } from '../src/progress.js';
 import { probeEtcd, peerReadiness } from '../src/scenarios/external.js';
 
@@ -30,6 +30,25 @@ describe('turbo invocation', () => {
     expect(q.env).toMatchObject({ PHALANX_BENCH_QUICK: '1', PHALANX_BENCH_OUT: '/r/parts' });
     expect(q.args).toEqual(expect.arrayContaining(['turbo', 'run', 'bench', '--env-mode=loose', '--continue', '--filter=@phalanx/codec']));
     expect(turboCommand({ quick: false, partsDir: '/r' }).env.PHALANX_BENCH_QUICK).toBe('0');
+    expect(q.args).toContain('--concurrency=1'); // benchmarks never share the cores
+    expect(turboBuildCommand({ quick: true, partsDir: '/r' }).args).not.toContain('--concurrency=1');
+  });
+
+  it('reads per-task outcomes from a turbo run summary, leaving out packages without the script', () => {
+    const summary = JSON.stringify({
+      tasks: [
+        { taskId: '@phalanx/crypto#bench', task: 'bench', package: '@phalanx/crypto', command: 'node x', execution: { startTime: 1000, endTime: 3500, exitCode: 0 }, cache: { status: 'MISS' } },
+        { taskId: '@phalanx/pbft#bench', task: 'bench', package: '@phalanx/pbft', command: 'node y', execution: { startTime: 0, endTime: 10, exitCode: 1 } },
+        { taskId: '@phalanx/quorum#bench', task: 'bench', package: '@phalanx/quorum', command: '<NONEXISTENT>' },
+        { taskId: '@phalanx/codec#build', task: 'build', package: '@phalanx/codec', command: 'tsc', cache: { status: 'HIT' } },
+      ],
+    });
+    expect(readTurboSummary(summary)).toEqual([
+      { taskId: '@phalanx/crypto#bench', package: '@phalanx/crypto', task: 'bench', exitCode: 0, seconds: 2.5, cached: false },
+      { taskId: '@phalanx/pbft#bench', package: '@phalanx/pbft', task: 'bench', exitCode: 1, seconds: 0.01, cached: false },
+      { taskId: '@phalanx/codec#build', package: '@phalanx/codec', task: 'build', exitCode: undefined, seconds: undefined, cached: true },
+    ]);
+    expect(() => readTurboSummary('{}')).toThrow(/no "tasks"/);
   });
 });
 
@@ -43,8 +62,8 @@ describe('progress and skips', () => {
     expect(await p.step('breaks', () => { throw new Error('nope'); })).toBeUndefined();
     p.skip('etcd', 'not installed');
     expect(p.outcomes).toEqual([
-      { step: 'works', status: 'ok' },
-      { step: 'breaks', status: 'failed', detail: 'nope' },
+      { step: 'works', status: 'ok', seconds: expect.any(Number) },
+      { step: 'breaks', status: 'failed', detail: 'nope', seconds: expect.any(Number) },
       { step: 'etcd', status: 'skipped', detail: 'not installed' },
     ]);
     expect(text).toMatch(/✗ breaks failed after [\d.]+ s: nope/);
@@ -56,4 +75,33 @@ describe('progress and skips', () => {
     expect(probeEtcd(env)).toEqual({ ok: false, reason: expect.stringMatching(/etcd is not installed/) });
     expect(peerReadiness('/nonexistent', env).ok).toBe(false);
   });
+});
+
+describe('runBench pipeline (runner scenarios only, quick)', () => {
+  it('writes parts and a report with the skipped steps listed', async () => {
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { runBench } = await import('../src/run.js');
+    const out = mkdtempSync(path.join(tmpdir(), 'bench-run-'));
+    const sink = new PassThrough();
+    sink.resume();
+    const saved = process.env.PHALANX_BENCH_QUICK;
+    try {
+      const args = parseArgs(['--quick', '--no-packages', '--no-cluster', '--no-peer', '--out', out], {});
+      const files = await runBench(args, path.resolve(import.meta.dirname, '../../..'), new Progress(sink));
+      expect(existsSync(path.join(out, 'parts', 'phalanx-bench-app.json'))).toBe(true);
+      const json = JSON.parse(readFileSync(files.json, 'utf8'));
+      const names = json.records.map((r: { name: string }) => r.name);
+      expect(names).toEqual(expect.arrayContaining(['encode vote', 'decode proposal', 'unreplicated kv-store apply']));
+      expect(json.run.quick).toBe(true);
+      const md = readFileSync(files.markdown, 'utf8');
+      expect(md).toContain('**skipped** package benchmarks: --no-packages');
+      expect(md).toContain('**skipped** peer comparison: etcd vs phalanx KV: --no-peer');
+      expect(md).toContain('## Run steps');
+    } finally {
+      if (saved === undefined) delete process.env.PHALANX_BENCH_QUICK;
+      else process.env.PHALANX_BENCH_QUICK = saved;
+    }
+  }, 60_000);
 });

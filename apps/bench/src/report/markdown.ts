@@ -15,6 +15,7 @@ export interface StepOutcome {
   readonly step: string;
   readonly status: 'ok' | 'skipped' | 'failed';
   readonly detail?: string;
+  readonly seconds?: number;
 }
 
 export interface ReportInput {
@@ -75,6 +76,13 @@ export function renderMarkdown(input: ReportInput): string {
     }
     lines.push('');
     for (const c of input.charts.filter((x) => x.suite === suite)) lines.push(`![${c.title}](charts/${c.file})`, '');
+  }
+  if (input.steps.length > 0) {
+    lines.push('## Run steps', '', '| step | status | time | detail |', '|---|---|--:|---|');
+    for (const s of input.steps) {
+      lines.push(`| ${cell(s.step)} | ${s.status} | ${s.seconds !== undefined ? `${s.seconds.toFixed(1)} s` : ''} | ${cell(s.detail ?? '')} |`);
+    }
+    lines.push('');
   }
   if (input.notes.length > 0) {
     lines.push('## Notes', '');

@@ -52,7 +52,7 @@ export function runProtocolCluster(spec: ClusterRunSpec): ClusterResult {
     signers,
     verifier: ed25519Verifier(),
     commands: spec.commands ?? sized(300, 5000),
-    maxWallMs: spec.maxWallMs ?? sized(1500, 15_000),
+    maxWallMs: spec.maxWallMs ?? sized(2500, 15_000),
     concurrency: spec.concurrency ?? sized(64, 256),
     commandBytes: COMMAND_BYTES,
     createStateMachine: () => new KvStore(),
