@@ -36,3 +36,5 @@ export type { SimCluster, SimHookContext } from './simulation.js';
 export const simulation = createSimulation(hotstuff);
 /** The same with the two-chain (Jolteon) commit rule. */
 export const simulationTwoChain = createSimulation(hotstuff, { commitRule: 'two-chain' });
+export { blsAggregateScheme, thresholdBlsScheme } from './bls-certificates.js';
+export type { BlsAggregatePrimitives, BlsAggregateOptions, ThresholdBlsPrimitives } from './bls-certificates.js';
