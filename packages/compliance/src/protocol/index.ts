@@ -1,1 +1,2 @@
-export {};
+export { runProtocolCompliance, checkProtocolScenario, PROTOCOL_SCENARIOS } from './protocol-compliance.js';
+export type { ProtocolScenario, ProtocolComplianceOptions } from './protocol-compliance.js';

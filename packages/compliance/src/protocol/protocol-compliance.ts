@@ -1,0 +1,126 @@
+import { describe, it, expect } from 'vitest';
+import { runSeeds, formatFailure } from '@phalanx/sim';
+import type { SimAdapter, SeedsReport, Scenario } from '@phalanx/sim';
+
+/** One compliance scenario: a cluster size and a fault profile of `@phalanx/sim`. */
+export interface ProtocolScenario {
+  readonly name: string;
+  readonly n: number;
+  readonly faults: string;
+  /** Seeds per run of the suite, relative to the default count (n = 7 runs cost more). */
+  readonly weight: number;
+  readonly scenario?: Partial<Scenario>;
+}
+
+/**
+ * The scenarios every protocol runs. Names read `n<replicas>f<faults>-<what happens>`. Safety
+ * (agreement, validity, total order, durability, state) is checked in every one; liveness
+ * after GST wherever the fault profile leaves 2f+1 honest replicas up (see @phalanx/sim).
+ */
+export const PROTOCOL_SCENARIOS: readonly ProtocolScenario[] = [
+  { name: 'n4f1-happy', n: 4, faults: 'none', weight: 1 },
+  { name: 'n4f1-crash-follower', n: 4, faults: 'crash', weight: 1 },
+  { name: 'n4f1-crash-leader', n: 4, faults: 'crash-leader', weight: 1 },
+  { name: 'n4f1-crash-restart', n: 4, faults: 'crash-restart', weight: 1 },
+  { name: 'n4f1-lossy-network', n: 4, faults: 'lossy', weight: 1 },
+  { name: 'n4f1-partition-heal', n: 4, faults: 'partition', weight: 1 },
+  { name: 'n4f1-equivocating-leader', n: 4, faults: 'equivocate', weight: 1 },
+  { name: 'n4f1-twins-leader', n: 4, faults: 'twins', weight: 1 },
+  { name: 'n4f1-byzantine-mix', n: 4, faults: 'byzantine', weight: 1 },
+  { name: 'n4f1-chaos', n: 4, faults: 'chaos', weight: 1 },
+  { name: 'n7f2-happy', n: 7, faults: 'none', weight: 0.5 },
+  { name: 'n7f2-crash-restart', n: 7, faults: 'crash-restart', weight: 0.5 },
+  { name: 'n7f2-equivocating-leader', n: 7, faults: 'equivocate', weight: 0.5 },
+  { name: 'n7f2-byzantine-mix', n: 7, faults: 'byzantine', weight: 0.5 },
+  { name: 'n7f2-chaos', n: 7, faults: 'chaos', weight: 0.5 },
+];
+
+export interface ProtocolComplianceOptions {
+  /** Seeds per (weight-1) scenario. Default: env PHALANX_SEEDS, else 10. */
+  readonly seeds?: number;
+  /** First seed. Default: env PHALANX_SEED_BASE (0x…, decimal or "random"), else a fixed value per scenario. */
+  readonly seedBase?: bigint;
+  /** Run only these scenarios (by name). */
+  readonly only?: readonly string[];
+  /** Leave these scenarios out (by name), e.g. ones a protocol's fault model excludes; say why in its README. */
+  readonly skip?: readonly string[];
+  /** Name in the replay line (`pnpm sim --protocol <name>`). Default: the definition's name. */
+  readonly protocolName?: string;
+  /** Per-test timeout in ms. Default 120 000. */
+  readonly timeoutMs?: number;
+}
+
+function envSeeds(): number | undefined {
+  const v = process.env.PHALANX_SEEDS;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`PHALANX_SEEDS must be a positive integer, got "${v}"`);
+  return n;
+}
+
+function envSeedBase(): bigint | undefined {
+  const v = process.env.PHALANX_SEED_BASE;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'random') return BigInt(Math.floor(Math.random() * 2 ** 48));
+  return BigInt.asUintN(64, BigInt(v));
+}
+
+/** A fixed, distinct seed base per scenario name (FNV-1a), so CI is reproducible but scenarios differ. */
+function nameSeed(name: string): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < name.length; i++) h = BigInt.asUintN(64, (h ^ BigInt(name.charCodeAt(i))) * 0x100000001b3n);
+  return h >> 16n;
+}
+
+/**
+ * Runs one scenario over `seeds` seeds and returns the report (no vitest needed): the building
+ * block of the suite, and what a mutation test calls to prove a broken protocol is caught.
+ */
+export function checkProtocolScenario<M, C>(
+  adapter: SimAdapter<M, C>,
+  scenario: ProtocolScenario,
+  seeds: number,
+  options: Pick<ProtocolComplianceOptions, 'seedBase' | 'protocolName'> = {},
+): SeedsReport {
+  return runSeeds(adapter, {
+    faults: scenario.faults,
+    n: scenario.n,
+    seeds,
+    seedBase: options.seedBase ?? envSeedBase() ?? nameSeed(scenario.name),
+    protocolName: options.protocolName ?? adapter.definition.name,
+    ...(scenario.scenario ? { scenario: scenario.scenario } : {}),
+  });
+}
+
+/**
+ * The protocol compliance suite: registers one vitest test per scenario, each running the
+ * protocol in `@phalanx/sim` over many seeds. A failure's message starts with the one command
+ * that replays it, followed by the violations and the last events of the run.
+ *
+ * ```ts
+ * import { runProtocolCompliance } from '@phalanx/compliance';
+ * import { simulation } from '../src/index.js';
+ * runProtocolCompliance(simulation, { protocolName: 'pbft' });
+ * ```
+ */
+export function runProtocolCompliance<M, C>(adapter: SimAdapter<M, C>, options: ProtocolComplianceOptions = {}): void {
+  const perScenario = options.seeds ?? envSeeds() ?? 10;
+  const name = options.protocolName ?? adapter.definition.name;
+  const scenarios = PROTOCOL_SCENARIOS.filter(
+    (s) => (!options.only || options.only.includes(s.name)) && !(options.skip ?? []).includes(s.name),
+  );
+  describe(`protocol compliance: ${name}`, () => {
+    for (const s of scenarios) {
+      const seeds = Math.max(1, Math.round(perScenario * s.weight));
+      it(
+        `${s.name} (${seeds} seeds)`,
+        () => {
+          const rep = checkProtocolScenario(adapter, s, seeds, { ...options, protocolName: name });
+          if (rep.failures.length > 0) expect.fail(formatFailure(rep.failures[0]!));
+          expect(rep.runs).toBe(seeds);
+        },
+        options.timeoutMs ?? 120_000,
+      );
+    }
+  });
+}
