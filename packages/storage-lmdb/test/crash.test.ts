@@ -84,5 +84,5 @@ describe('LmdbStorage survives SIGKILL at random moments', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, ROUNDS * 2_000 + 30_000);
 });
