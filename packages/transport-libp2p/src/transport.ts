@@ -1,0 +1,388 @@
+/**
+ * The libp2p 3 `Transport`: TCP + noise + yamux between validators whose libp2p identity is their
+ * Ed25519 validator key. Every validator keeps one outbound stream per peer on the consensus
+ * protocol (reconnecting with exponential backoff) and reads the inbound streams peers opened to
+ * it. Clients (configured keys, or anyone with `openClientAccess`) may only use the client protocol.
+ */
+import './polyfill.js';
+import { createLibp2p } from 'libp2p';
+import type { Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { ConfigError, silentLogger } from '@phalanx/interface';
+import type { DropReason, Logger, NodeId, Transport, TransportStats } from '@phalanx/interface';
+import { FrameReader } from './framing.js';
+import { Counters, InboundQueues, OutQueue, RateLimiter } from './queues.js';
+import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
+
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+export interface PeerConfig {
+  readonly id: NodeId;
+  /** Ed25519 public key: 32 raw bytes or 33 scheme-tagged bytes (the validator key). */
+  readonly publicKey: Uint8Array;
+  /** Where to dial it (bootstrap list), without the `/p2p/<id>` suffix (added if missing). */
+  readonly addrs?: readonly string[];
+}
+
+export interface ClientKeyConfig {
+  readonly id: NodeId;
+  readonly publicKey: Uint8Array;
+}
+
+export interface Libp2pTransportOptions {
+  readonly self: NodeId;
+  /** This validator's 32-byte Ed25519 secret seed: its signing key is its network identity. */
+  readonly seed: Uint8Array;
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/7001`. */
+  readonly listen: readonly string[];
+  /** The validator set (this node included) with each member's bootstrap addresses. */
+  readonly validators: readonly PeerConfig[];
+  /** Clients admitted to the client protocol (and only to it). */
+  readonly clients?: readonly ClientKeyConfig[];
+  /** Admit any peer to the client protocol; its client id is its PeerId string. Default false. */
+  readonly openClientAccess?: boolean;
+  /** Namespaces the protocol ids (`/phalanx/<network>/consensus/1`), so two chains never talk. */
+  readonly network?: string;
+  readonly maxFrameBytes?: number;
+  /** Outbound frames queued per peer before `queue-full` drops. Default 10,000. */
+  readonly queueLimit?: number;
+  /** Inbound frames queued per peer before `queue-full` drops. Default 10,000. */
+  readonly inboundQueueLimit?: number;
+  /** Inbound frames per second per peer (token bucket), `rate-limited` past it. Default 50,000/s, burst 20,000. */
+  readonly rateLimit?: { readonly framesPerSecond: number; readonly burst: number };
+  /** Coalesce the frames of one tick into one write (default true; false for comparison benchmarks). */
+  readonly coalesce?: boolean;
+  readonly maxBatchBytes?: number;
+  readonly reconnect?: { readonly initialMs?: number; readonly maxMs?: number };
+  readonly logger?: Logger;
+  /** At most one log line per (peer, drop reason) per interval. Default 10 s. */
+  readonly dropLogIntervalMs?: number;
+}
+
+export function protocolIds(network = 'default'): { consensus: string; client: string } {
+  return { consensus: `/phalanx/${network}/consensus/1`, client: `/phalanx/${network}/client/1` };
+}
+
+export type FrameHandler = (from: NodeId, frame: Uint8Array) => void;
+
+interface Link {
+  readonly id: NodeId;
+  readonly peerId: PeerId;
+  readonly addrs: string[];
+  readonly out: OutQueue;
+  stream?: Stream;
+  dialing: boolean;
+  backoff: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface ClientSession {
+  readonly out: OutQueue;
+  stream: Stream;
+}
+
+function bytesOf(data: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
+  return data instanceof Uint8Array ? data : data.subarray();
+}
+
+export class Libp2pTransport implements Transport {
+  readonly self: NodeId;
+  readonly protocols: { consensus: string; client: string };
+  private readonly opts: Libp2pTransportOptions;
+  private readonly maxFrameBytes: number;
+  private readonly logger: Logger;
+  private readonly counters: Counters;
+  private readonly links = new Map<NodeId, Link>();
+  private readonly validatorByPeer = new Map<string, NodeId>();
+  private readonly clientByPeer = new Map<string, NodeId>();
+  private readonly limiters = new Map<NodeId, RateLimiter>();
+  private readonly inbound: InboundQueues;
+  private readonly clientInbound: InboundQueues;
+  private readonly clientSessions = new Map<NodeId, ClientSession>();
+  private handlers: FrameHandler[] = [];
+  private clientHandlers: FrameHandler[] = [];
+  private node: Libp2p | undefined;
+  private privateKey: PrivateKey | undefined;
+  private running = false;
+  /** The client plane: requests from clients in, replies out on the client's own stream. */
+  readonly clients: { send(to: NodeId, frame: Uint8Array): void; onFrame(handler: FrameHandler): void };
+
+  constructor(opts: Libp2pTransportOptions) {
+    this.opts = opts;
+    this.self = opts.self;
+    this.protocols = protocolIds(opts.network);
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'transport-libp2p', node: opts.self });
+    this.counters = new Counters(this.logger, opts.dropLogIntervalMs ?? 10_000);
+    if (!opts.validators.some((v) => v.id === opts.self)) {
+      throw new ConfigError('validators', `self "${opts.self}" is not in the validator set`);
+    }
+    const queueOpts = {
+      queueLimit: opts.queueLimit ?? 10_000,
+      coalesce: opts.coalesce ?? true,
+      maxBatchBytes: opts.maxBatchBytes ?? 256 * 1024,
+    };
+    opts.validators.forEach((v, i) => {
+      const peerId = peerIdFromEd25519(v.publicKey, `validators[${i}].publicKey`);
+      const key = peerId.toString();
+      if (this.validatorByPeer.has(key)) throw new ConfigError(`validators[${i}]`, 'duplicate public key');
+      this.validatorByPeer.set(key, v.id);
+      if (v.id === opts.self) return;
+      const addrs = (v.addrs ?? []).map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${key}`));
+      this.links.set(v.id, { id: v.id, peerId, addrs, out: new OutQueue(v.id, queueOpts, this.counters), dialing: false, backoff: 0 });
+    });
+    (opts.clients ?? []).forEach((c, i) => {
+      const key = peerIdFromEd25519(c.publicKey, `clients[${i}].publicKey`).toString();
+      if (this.validatorByPeer.has(key)) throw new ConfigError(`clients[${i}]`, 'a client key may not be a validator key');
+      this.clientByPeer.set(key, c.id);
+    });
+    const limit = opts.inboundQueueLimit ?? 10_000;
+    this.inbound = new InboundQueues(limit, 512, this.counters, (from, frame) => {
+      for (const h of this.handlers) h(from, frame);
+    });
+    this.clientInbound = new InboundQueues(limit, 512, this.counters, (from, frame) => {
+      for (const h of this.clientHandlers) h(from, frame);
+    });
+    this.clients = {
+      send: (to, frame) => this.sendToClient(to, frame),
+      onFrame: (handler) => {
+        this.clientHandlers.push(handler);
+      },
+    };
+    this.clientQueueOpts = queueOpts;
+  }
+
+  private readonly clientQueueOpts: { queueLimit: number; coalesce: boolean; maxBatchBytes: number };
+
+  /** The multiaddrs this node listens on (with `/p2p/<id>`), once started. */
+  listenAddrs(): string[] {
+    return this.node?.getMultiaddrs().map((m) => m.toString()) ?? [];
+  }
+
+  /** This node's libp2p PeerId string (derived from the seed), once started. */
+  peerId(): string | undefined {
+    return this.privateKey ? peerIdFromPrivateKey(this.privateKey).toString() : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.privateKey ??= await privateKeyFromSeed(this.opts.seed);
+    const isValidator = (p: PeerId): boolean => this.validatorByPeer.has(p.toString());
+    const isAdmitted = (p: PeerId): boolean =>
+      isValidator(p) || this.clientByPeer.has(p.toString()) || this.opts.openClientAccess === true;
+    const refuse = (p: PeerId): boolean => {
+      this.counters.drop(p.toString(), 'unknown-peer', 'connection refused by the gater');
+      return true;
+    };
+    const node = await createLibp2p({
+      privateKey: this.privateKey,
+      addresses: { listen: [...this.opts.listen] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: {
+        // Loopback and private addresses are where validators live in tests and private networks.
+        denyDialMultiaddr: () => false,
+        denyDialPeer: (p) => !isValidator(p),
+        denyInboundEncryptedConnection: (p) => (isAdmitted(p) ? false : refuse(p)),
+        denyOutboundEncryptedConnection: (p) => (isValidator(p) ? false : refuse(p)),
+      },
+      start: false,
+    });
+    await node.handle(this.protocols.consensus, (stream, connection) => this.onConsensusStream(stream, connection), {
+      maxInboundStreams: 4,
+    });
+    await node.handle(this.protocols.client, (stream, connection) => this.onClientStream(stream, connection), {
+      maxInboundStreams: 8,
+    });
+    await node.start();
+    this.node = node;
+    this.running = true;
+    for (const link of this.links.values()) {
+      if (link.addrs.length > 0) {
+        await node.peerStore.merge(link.peerId, { multiaddrs: link.addrs.map((a) => multiaddr(a)) });
+      }
+      link.backoff = 0;
+      void this.connect(link);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const link of this.links.values()) {
+      if (link.timer) clearTimeout(link.timer);
+      link.timer = undefined;
+      link.stream = undefined;
+      link.out.attach(undefined);
+      link.out.clear();
+    }
+    for (const s of this.clientSessions.values()) s.out.attach(undefined);
+    this.clientSessions.clear();
+    this.inbound.clear();
+    this.clientInbound.clear();
+    const node = this.node;
+    this.node = undefined;
+    await node?.stop();
+  }
+
+  send(to: NodeId, frame: Uint8Array): void {
+    if (!this.running) return;
+    const link = this.links.get(to);
+    if (!link) {
+      this.counters.drop(to, 'unknown-peer');
+      return;
+    }
+    if (frame.length > this.maxFrameBytes) {
+      this.counters.drop(to, 'oversized', `${frame.length} bytes`);
+      return;
+    }
+    link.out.push(frame);
+  }
+
+  broadcast(frame: Uint8Array): void {
+    for (const id of this.links.keys()) this.send(id, frame);
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.handlers.push(handler);
+  }
+
+  connectedPeers(): readonly NodeId[] {
+    const out: NodeId[] = [];
+    for (const l of this.links.values()) if (l.stream && l.stream.writeStatus === 'writable') out.push(l.id);
+    return out;
+  }
+
+  stats(): TransportStats {
+    return this.counters.snapshot();
+  }
+
+  private scheduleReconnect(link: Link): void {
+    if (!this.running || link.timer) return;
+    const initial = this.opts.reconnect?.initialMs ?? 50;
+    const max = this.opts.reconnect?.maxMs ?? 5_000;
+    link.backoff = link.backoff === 0 ? initial : Math.min(max, link.backoff * 2);
+    // Jitter keeps a restarted cluster from dialling in lockstep.
+    const delay = link.backoff * (0.75 + Math.random() * 0.5);
+    link.timer = setTimeout(() => {
+      link.timer = undefined;
+      void this.connect(link);
+    }, delay);
+    link.timer.unref?.();
+  }
+
+  private async connect(link: Link): Promise<void> {
+    const node = this.node;
+    if (!this.running || !node || link.dialing || link.stream) return;
+    link.dialing = true;
+    try {
+      const stream = await node.dialProtocol(link.peerId, this.protocols.consensus, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!this.running || this.node !== node) {
+        stream.abort(new Error('transport stopped'));
+        return;
+      }
+      link.stream = stream;
+      link.backoff = 0;
+      stream.addEventListener('close', () => {
+        if (link.stream !== stream) return;
+        link.stream = undefined;
+        link.out.attach(undefined);
+        this.scheduleReconnect(link);
+      });
+      // We never read this stream (the peer writes to us on its own outbound stream), so
+      // make sure unread data cannot pile up if a misbehaving peer writes back.
+      stream.addEventListener('message', () => undefined);
+      link.out.attach(stream);
+      this.logger.debug({ peer: link.id }, 'connected');
+    } catch (err) {
+      this.logger.debug({ peer: link.id, err: (err as Error).message }, 'dial failed');
+      this.scheduleReconnect(link);
+    } finally {
+      link.dialing = false;
+    }
+  }
+
+  private rateOk(peer: NodeId): boolean {
+    let lim = this.limiters.get(peer);
+    if (!lim) {
+      const rl = this.opts.rateLimit ?? { framesPerSecond: 50_000, burst: 20_000 };
+      this.limiters.set(peer, (lim = new RateLimiter(rl.framesPerSecond, rl.burst)));
+    }
+    return lim.take();
+  }
+
+  private attachReader(stream: Stream, from: NodeId, deliver: (from: NodeId, f: Uint8Array) => void): void {
+    const reader = new FrameReader(
+      this.maxFrameBytes,
+      (frame) => {
+        if (!this.rateOk(from)) {
+          this.counters.drop(from, 'rate-limited');
+          return;
+        }
+        this.counters.framesReceived++;
+        this.counters.bytesReceived += frame.length;
+        deliver(from, frame);
+      },
+      (reason: DropReason) => this.counters.drop(from, reason),
+    );
+    stream.addEventListener('message', (evt) => reader.push(bytesOf(evt.data)));
+    stream.addEventListener('close', () => reader.end());
+  }
+
+  private onConsensusStream(stream: Stream, connection: Connection): void {
+    const from = this.validatorByPeer.get(connection.remotePeer.toString());
+    if (!this.running || !from || from === this.self) {
+      // A client (admitted for the client protocol only) or anyone else.
+      this.counters.drop(connection.remotePeer.toString(), 'unknown-peer', 'consensus protocol refused');
+      stream.abort(new Error('not a validator'));
+      return;
+    }
+    this.attachReader(stream, from, (f, frame) => this.inbound.push(f, frame));
+  }
+
+  private onClientStream(stream: Stream, connection: Connection): void {
+    const key = connection.remotePeer.toString();
+    const client = this.clientByPeer.get(key) ?? (this.opts.openClientAccess && !this.validatorByPeer.has(key) ? key : undefined);
+    if (!this.running || !client) {
+      this.counters.drop(key, 'unknown-peer', 'client protocol refused');
+      stream.abort(new Error('not a client'));
+      return;
+    }
+    // The newest stream from a client carries its replies.
+    const prev = this.clientSessions.get(client);
+    const out = prev?.out ?? new OutQueue(client, this.clientQueueOpts, this.counters);
+    const session: ClientSession = { out, stream };
+    this.clientSessions.set(client, session);
+    out.attach(stream);
+    stream.addEventListener('close', () => {
+      if (this.clientSessions.get(client) === session) {
+        this.clientSessions.delete(client);
+        out.attach(undefined);
+        out.clear();
+      }
+    });
+    this.attachReader(stream, client, (f, frame) => this.clientInbound.push(f, frame));
+  }
+
+  private sendToClient(to: NodeId, frame: Uint8Array): void {
+    if (!this.running) return;
+    const s = this.clientSessions.get(to);
+    if (!s) {
+      this.counters.drop(to, 'unknown-peer', 'no open client session');
+      return;
+    }
+    if (frame.length > this.maxFrameBytes) {
+      this.counters.drop(to, 'oversized');
+      return;
+    }
+    s.out.push(frame);
+  }
+}

@@ -1,0 +1,33 @@
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { privateKeyFromSeed } from '../src/index.js';
+import type { PeerConfig } from '../src/index.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestIdentity extends PeerConfig {
+  readonly seed: Uint8Array;
+  readonly port: number;
+  readonly addrs: string[];
+}
+
+export async function identities(names: readonly string[]): Promise<TestIdentity[]> {
+  const out: TestIdentity[] = [];
+  for (const id of names) {
+    const seed = new Uint8Array(randomBytes(32));
+    const key = await privateKeyFromSeed(seed);
+    const port = await freePort();
+    out.push({ id, seed, port, publicKey: key.publicKey.raw, addrs: [`/ip4/127.0.0.1/tcp/${port}`] });
+  }
+  return out;
+}
