@@ -181,9 +181,18 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private lastExecuted = 0n;
   private stable: Stable;
   private readonly log = new Map<bigint, Slot>();
+  /**
+   * Committed batches of the last checkpoint interval below the stable checkpoint, kept after
+   * garbage collection so a replica that is only a little behind catches up by replaying batches
+   * (with their commit certificates) instead of fetching a whole snapshot.
+   */
+  private readonly recent = new Map<bigint, NonNullable<Slot['committed']>>();
   private exec = new ExecTable();
   private readonly clientsAt = new Map<bigint, Uint8Array>();
   private readonly myCheckpoints = new Map<bigint, MyCheckpoint>();
+  /** Our own CHECKPOINT for the stable checkpoint, re-sent to peers still behind it. */
+  private stableMsg?: CheckpointMsg;
+  private readonly toldStable = new Set<NodeId>();
   private readonly checkpointVotes = new Map<bigint, VoteSet>();
   private readonly latestVc = new Map<NodeId, ViewChangeMsg>();
   private myVc?: ViewChangeMsg;
@@ -196,6 +205,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private fetchRound = 0;
   private lastTickExecuted = -1n;
   private behind = false;
+  private fetchedThisTick = false;
+  private lastAnnounced = 0n;
+  /** The view-change timer expired once already for the current requests (see onTimeout). */
+  private escalated = false;
 
   // --- peers
   private readonly scores = new Map<NodeId, number>();
@@ -608,11 +621,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.inLog.has(key)) this.queue.set(key, r);
     if (this.isPrimary() && !this.inViewChange) {
       this.maybePropose();
-    } else if (direct) {
-      // §4.1: a backup forwards the request to the primary and starts its timer (§4.5.2).
-      if (!this.inViewChange) this.send(this.primaryOf(this.view), this.signBody<RequestMsg>({ type: 'request', request: r }));
-      if (!this.vcTimerArmed && !this.inViewChange) this.armVcTimer();
+      return;
     }
+    // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
+    // (also for requests other backups relayed: it is now waiting for them to execute too).
+    if (direct && !this.inViewChange) this.send(this.primaryOf(this.view), this.signBody<RequestMsg>({ type: 'request', request: r }));
+    if (!this.vcTimerArmed && !this.inViewChange) this.armVcTimer();
   }
 
   private onRequestMsg(from: NodeId, m: RequestMsg): void {
@@ -786,6 +800,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     if (!progressed) return;
     this.vcAttempts = 0; // §4.5.2: progress in this view resets the backoff.
+    this.escalated = false;
     // §4.5.2: stop the timer when no request is waiting, restart it when another one still is.
     if (this.pending.size > 0 && !this.isPrimary() && !this.inViewChange) this.armVcTimer();
     else if (this.vcTimerArmed && !this.inViewChange) {
@@ -845,7 +860,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private onCheckpoint(from: NodeId, m: CheckpointMsg): void {
     if (m.voter !== from) return this.penalize(from, 'protocol-violation', 'checkpoint signed for another voter');
-    if (m.seq <= this.stable.seq) return;
+    if (m.seq <= this.stable.seq) {
+      // The peer is still trying to stabilise a checkpoint we garbage-collected: show it ours,
+      // so it collects a stable proof beyond its state and starts a state transfer (§4.3).
+      const own = this.stableMsg;
+      if (m.seq < this.stable.seq && own && !this.toldStable.has(from)) {
+        this.toldStable.add(from);
+        this.send(from, own);
+      }
+      return;
+    }
     if (m.seq % this.cfg.checkpointInterval !== 0n) return this.penalize(from, 'protocol-violation', 'checkpoint off the interval');
     if (m.seq > this.lastExecuted + 64n * this.cfg.watermarkWindow) return this.penalize(from, 'future', `checkpoint ${m.seq}`);
     const res = this.checkpointSet(m.seq).add(this.asVote(KIND_CHECKPOINT, from, m));
@@ -874,8 +898,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private makeStable(cp: Stable): void {
     if (cp.seq <= this.stable.seq) return;
     this.stable = cp;
+    this.stableMsg = this.myCheckpoints.get(cp.seq)?.msg;
+    this.toldStable.clear();
     // §4.3: discard log entries and checkpoints at or below the stable one; move the watermarks.
-    for (const k of this.log.keys()) if (k <= cp.seq) this.log.delete(k);
+    for (const [k, slot] of this.log) {
+      if (k > cp.seq) continue;
+      if (slot.committed && k > cp.seq - this.cfg.checkpointInterval) this.recent.set(k, slot.committed);
+      this.log.delete(k);
+    }
+    for (const k of this.recent.keys()) if (k <= cp.seq - this.cfg.checkpointInterval) this.recent.delete(k);
     for (const k of this.checkpointVotes.keys()) if (k <= cp.seq) this.checkpointVotes.delete(k);
     for (const k of this.myCheckpoints.keys()) if (k <= cp.seq) this.myCheckpoints.delete(k);
     for (const k of this.clientsAt.keys()) if (k <= cp.seq) this.clientsAt.delete(k);
@@ -907,19 +938,25 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private onFetch(from: NodeId, m: FetchMsg): void {
     if (typeof m.have !== 'bigint') return this.penalize(from, 'malformed', 'fetch');
     if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'fetch');
+    if (m.have > this.lastExecuted && !this.fetchedThisTick) {
+      // The peer is ahead of us: ask it (once per retransmission period) for what we missed.
+      this.fetchedThisTick = true;
+      this.behind = true;
+      this.send(from, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
+    }
     if (m.have >= this.lastExecuted) return;
     let checkpoint: CheckpointState | undefined;
     const st = this.stable;
-    if (m.have < st.seq) {
+    const committedAt = (s: bigint) => this.log.get(s)?.committed ?? this.recent.get(s);
+    if (m.have < st.seq && !committedAt(m.have + 1n)) {
       if (!st.snapshot || !st.stateDigest || !st.clients || st.seq === 0n) return;
       checkpoint = { seq: st.seq, stateDigest: st.stateDigest, snapshot: st.snapshot, clients: st.clients, proof: st.proof };
     }
     const entries: CommittedEntry[] = [];
     const from0 = checkpoint ? st.seq : m.have;
     for (let s = from0 + 1n; s <= this.lastExecuted && entries.length < MAX_STATE_ENTRIES; s++) {
-      const slot = this.log.get(s);
-      if (!slot?.committed) break;
-      const c = slot.committed;
+      const c = committedAt(s);
+      if (!c) break;
       entries.push({ view: c.view, seq: s, batch: c.batch, commits: c.cert.votes });
     }
     if (!checkpoint && entries.length === 0) return;
@@ -947,7 +984,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     const entries = [...m.entries].sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
     for (const e of entries) {
-      if (e.seq <= this.lastExecuted || e.seq <= this.stable.seq || e.seq > this.high()) continue;
+      if (e.seq <= this.lastExecuted || e.seq > this.high()) continue;
       if (!Array.isArray(e.batch) || e.batch.length > this.cfg.maxBatchSize || !e.batch.every((r: ClientRequest) => this.validRequest(r))) {
         return this.penalize(from, 'protocol-violation', 'state entry batch');
       }
@@ -1221,6 +1258,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (const [peer, m] of replay) this.onMessage(peer, m);
   }
 
+  private broadcastPending(): void {
+    let n = 0;
+    for (const r of this.pending.values()) {
+      if (n++ >= this.cfg.maxBatchSize) break;
+      this.send('all', this.signBody<RequestMsg>({ type: 'request', request: r }));
+    }
+  }
+
   private forwardPending(): void {
     let n = 0;
     const primary = this.primaryOf(this.view);
@@ -1239,7 +1284,18 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.vcTimerArmed = false;
         // §4.5.2: the timer expired in view v (or waiting for NEW-VIEW of v): move to v+1.
         if (this.inViewChange) this.startViewChange(this.view + 1n, 'new-view timeout');
-        else if (this.pending.size > 0 && !this.isPrimary()) this.startViewChange(this.view + 1n, 'request timeout');
+        else if (this.pending.size > 0 && !this.isPrimary()) {
+          if (!this.escalated) {
+            // First expiry: relay the waiting requests to every replica, so the primary gets them
+            // even if our forward was lost, and so every honest backup starts its own timer —
+            // a view change then has f+1 supporters instead of leaving this replica alone in it.
+            this.escalated = true;
+            this.broadcastPending();
+            this.armVcTimer();
+          } else {
+            this.startViewChange(this.view + 1n, 'request timeout');
+          }
+        }
         return;
       case TIMER_BATCH:
         this.batchTimerArmed = false;
@@ -1266,6 +1322,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private retransmit(): void {
     if (this.inViewChange) {
       if (this.myVc) this.send('all', this.myVc);
+      // Requests keep flowing to whoever orders them while we wait for a NEW-VIEW.
+      if (this.pending.size > 0) this.broadcastPending();
     } else {
       let n = 0;
       for (let s = this.lastExecuted + 1n; s <= this.high() && n < RETRANSMIT_SLOTS; s++, n++) {
@@ -1280,17 +1338,29 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (const [seq, c] of this.myCheckpoints) if (seq > this.stable.seq) this.send('all', c.msg);
     const stuck = this.lastExecuted === this.lastTickExecuted;
     if (this.fetchTarget) this.sendFetch();
-    else if (stuck && (this.behind || this.pending.size > 0 || [...this.log.keys()].some((k) => k > this.lastExecuted))) {
+    else if (
+      stuck &&
+      (this.behind || this.inViewChange || this.pending.size > 0 ||
+        [...this.log.keys()].some((k) => k > this.lastExecuted) ||
+        [...this.myCheckpoints.keys()].some((k) => k > this.stable.seq))
+    ) {
       // No progress since the last tick while work is outstanding: ask a random peer for committed
       // batches we may have missed (their messages may have been lost or beyond our watermarks).
       this.sendFetch();
     }
     this.behind = false;
+    this.fetchedThisTick = false;
     this.lastTickExecuted = this.lastExecuted;
+    if (!this.busy() && this.lastExecuted > this.lastAnnounced) {
+      // Going idle: announce how far we got (as a FETCH), so a replica that missed the end of the
+      // traffic learns it is behind and catches up, even though nothing else will be sent.
+      this.lastAnnounced = this.lastExecuted;
+      this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
+    }
   }
 
   private afterStep(): void {
-    if (!this.retransmitArmed && this.busy()) {
+    if (!this.retransmitArmed && (this.busy() || this.lastExecuted > this.lastAnnounced)) {
       this.retransmitArmed = true;
       this.setTimer(TIMER_RETRANSMIT, this.cfg.retransmitMs);
     }

@@ -7,6 +7,7 @@ import type { CoreContext, ProtocolCore, ProtocolDefinition, RecoveredState } fr
 import { PbftCore } from './core.js';
 import type { PbftConfig } from './config.js';
 import { pbftCodec } from './messages.js';
+import { pbftSimulation } from './simulation.js';
 import type { PbftMessage } from './messages.js';
 
 export { PbftCore, computeNewView, TIMER_BATCH, TIMER_RETRANSMIT, TIMER_VIEW_CHANGE } from './core.js';
@@ -47,6 +48,9 @@ export type {
   CodecLimits,
 } from './messages.js';
 
+export { pbftSimulation, SIM_CONFIG } from './simulation.js';
+export type { PbftSimulation, SimCluster, SimHookContext } from './simulation.js';
+
 /** The PBFT protocol as the runtime, the simulator and the apps see it. */
 export const pbft: ProtocolDefinition<PbftMessage, PbftConfig> = {
   name: 'pbft',
@@ -55,5 +59,8 @@ export const pbft: ProtocolDefinition<PbftMessage, PbftConfig> = {
     return new PbftCore(ctx, config, recovered);
   },
 };
+
+/** The adapter `@phalanx/sim` looks for (`pnpm sim --protocol pbft`). */
+export const simulation = pbftSimulation(pbft);
 
 export default pbft;
