@@ -15,11 +15,12 @@ import { payload } from './fixtures/payload.mjs';
 const ROUNDS = process.env.PHALANX_LONG === '1' ? 200 : 15;
 const identity = { validator: 'v1', protocol: 'crash-test', chainId: 'c1' };
 
-/** Runs the child until its first ack, waits `killAfterMs`, SIGKILLs it; resolves with the highest ack. */
-function runChild(dir: string, seed: number, killAfterMs: number): Promise<bigint> {
+/** Runs the child until its first ack, waits `killAfterMs`, SIGKILLs it; resolves with the highest acks. */
+function runChild(dir: string, seed: number, killAfterMs: number): Promise<{ acked: bigint; snap: bigint }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fixture('crash-child.mjs'), dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let acked = -1n;
+    let snap = -1n;
     let buf = '';
     let err = '';
     let armed = false;
@@ -31,6 +32,7 @@ function runChild(dir: string, seed: number, killAfterMs: number): Promise<bigin
         buf = buf.slice(nl + 1);
         const [kind, n] = line.split(' ');
         if (kind === 'ack' && BigInt(n!) > acked) acked = BigInt(n!);
+        if (kind === 'snap' && BigInt(n!) > snap) snap = BigInt(n!);
         if (!armed && (kind === 'ack' || kind === 'open')) {
           armed = true;
           setTimeout(() => child.kill('SIGKILL'), killAfterMs);
@@ -40,7 +42,7 @@ function runChild(dir: string, seed: number, killAfterMs: number): Promise<bigin
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
+      if (signal === 'SIGKILL') resolve({ acked, snap });
       else reject(new Error(`child exited on its own (code ${code}): ${err}`));
     });
   });
@@ -57,10 +59,13 @@ describe('LmdbStorage survives SIGKILL at random moments', () => {
       return rng % n;
     };
     let everAcked = 0n;
+    let everSnap = -1n;
+    let snapsChecked = 0;
     try {
       for (let round = 0; round < ROUNDS; round++) {
-        const acked = await runChild(dir, round + 1, 5 + rand(120));
+        const { acked, snap } = await runChild(dir, round + 1, 5 + rand(120));
         if (acked > everAcked) everAcked = acked;
+        if (snap > everSnap) everSnap = snap;
         const st = await openLmdbStorage({ path: dir, identity });
         try {
           const b = st.logBounds();
@@ -76,11 +81,22 @@ describe('LmdbStorage survives SIGKILL at random moments', () => {
           expect(hs).toBeDefined();
           const hard = BigInt(Buffer.from(hs!).toString('utf8'));
           expect(hard >= everAcked && hard <= b!.last, `round ${round}: hard state ${hard}`).toBe(true);
+          const latest = await st.snapshots.latest();
+          if (everSnap >= 0n) expect(latest && latest.height >= everSnap, `round ${round}: snapshot ${everSnap} lost`).toBe(true);
+          if (latest) {
+            const chunks: Uint8Array[] = [];
+            for await (const c of st.snapshots.read()) chunks.push(c);
+            const want = [0n, 1n, 2n].map((c) => payload(latest.height * 8n + c) as Buffer);
+            expect(Buffer.concat(chunks).equals(Buffer.concat(want)), `round ${round}: snapshot ${latest.height} differs`).toBe(true);
+            expect(Buffer.from(latest.digest).toString()).toBe(`d${latest.height}`);
+            snapsChecked++;
+          }
         } finally {
           await st.close();
         }
       }
       expect(everAcked).toBeGreaterThan(0n);
+      expect(snapsChecked).toBeGreaterThan(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
