@@ -334,6 +334,11 @@ export class Libp2pTransport implements Transport {
       (reason: DropReason) => this.counters.drop(from, reason),
     );
     stream.addEventListener('message', (evt) => reader.push(bytesOf(evt.data)));
+    // The peer finishing its side mid-frame leaves a truncated frame: count it, then finish ours.
+    stream.addEventListener('remoteCloseWrite', () => {
+      reader.end();
+      if (stream.direction === 'inbound') void stream.close().catch(() => undefined);
+    });
     stream.addEventListener('close', () => reader.end());
   }
 
