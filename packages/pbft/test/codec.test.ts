@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { DecodeError } from '@phalanx/interface';
+import { encode } from '@phalanx/codec';
+import { createCodec, pbftCodec } from '../src/index.js';
+import type { PbftMessage } from '../src/index.js';
+import { checkpoint, digestOf, prePrepare, req, vote } from './craft.js';
+import { seededRng } from './cluster.js';
+
+const pp = prePrepare('r0', 3n, 7n, [req(0, 'a'), req(1, 'b', 'c9')]);
+const samples: PbftMessage[] = [
+  pp,
+  vote('prepare', 'r1', 3n, 7n, pp.digest),
+  vote('commit', 'r2', 3n, 7n, pp.digest),
+  checkpoint('r3', 100n, new Uint8Array(32).fill(1)),
+  { type: 'request', request: req(5, 'hello'), signature: new Uint8Array(32) },
+  { type: 'fetch', have: 42n, signature: new Uint8Array(32) },
+  {
+    type: 'view-change',
+    replica: 'r1',
+    newView: 4n,
+    stable: { seq: 100n, digest: new Uint8Array(32), votes: [{ voter: 'r0', signature: new Uint8Array(32) }] },
+    prepared: [{ prePrepare: pp, prepares: [{ voter: 'r2', signature: new Uint8Array(32) }] }],
+    signature: new Uint8Array(32),
+  },
+  {
+    type: 'state',
+    checkpoint: { seq: 100n, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(100), clients: encode([]), proof: [] },
+    entries: [{ view: 1n, seq: 101n, batch: [req(3)], commits: [{ voter: 'r0', signature: new Uint8Array(32) }] }],
+    signature: new Uint8Array(32),
+  },
+  { type: 'state', entries: [], signature: new Uint8Array(32) },
+];
+samples.push({ type: 'new-view', view: 4n, viewChanges: [samples[6] as never], prePrepares: [pp], signature: new Uint8Array(32) });
+
+describe('codec (bounded, canonical)', () => {
+  it('round-trips every message type to identical bytes', () => {
+    for (const m of samples) {
+      const bytes = pbftCodec.encode(m);
+      const back = pbftCodec.decode(bytes);
+      expect(back).toEqual(m);
+      expect(pbftCodec.encode(back)).toEqual(bytes);
+    }
+  });
+
+  it('bounds every field: batch size, payload size, signatures, frame size', () => {
+    const codec = createCodec({ maxBatchSize: 1, maxPayloadBytes: 4, maxSignatures: 1, maxFrameBytes: 4096 });
+    expect(() => codec.decode(pbftCodec.encode(pp))).toThrow(/prePrepare\.batch: 2 items exceed the limit of 1/);
+    const big = prePrepare('r0', 0n, 1n, [req(0, 'too long')]);
+    expect(() => codec.decode(pbftCodec.encode(big))).toThrow(/payload: 8 bytes exceed the limit of 4/);
+    const vc = samples[6] as Extract<PbftMessage, { type: 'view-change' }>;
+    const many = { ...vc, prepared: [], stable: { ...vc.stable, votes: [vc.stable.votes[0]!, vc.stable.votes[0]!] } };
+    expect(() => codec.decode(pbftCodec.encode(many))).toThrow(DecodeError);
+    expect(() => codec.decode(new Uint8Array(5000))).toThrow(/exceeds the limit/);
+  });
+
+  it('refuses unknown types, missing or extra fields', () => {
+    expect(() => pbftCodec.decode(encode([99, 1]))).toThrow(/unknown message type 99/);
+    expect(() => pbftCodec.decode(encode([2, 'r1', 0, 1]))).toThrow(DecodeError);
+    expect(() => pbftCodec.decode(encode([7, 1, new Uint8Array(1), 'extra']))).toThrow(DecodeError);
+    expect(() => pbftCodec.decode(encode({ t: 1 }))).toThrow(DecodeError);
+  });
+
+  it('throws only DecodeError on random and mutated bytes', () => {
+    const rng = seededRng(42);
+    const valid = samples.map((m) => pbftCodec.encode(m));
+    for (let i = 0; i < 3000; i++) {
+      let bytes: Uint8Array;
+      if (i % 2 === 0) bytes = rng.bytes(rng.nextInt(64));
+      else {
+        bytes = valid[i % valid.length]!.slice();
+        const at = rng.nextInt(bytes.length);
+        bytes[at] = rng.nextInt(256);
+        if (i % 3 === 0) bytes = bytes.subarray(0, rng.nextInt(bytes.length));
+      }
+      try {
+        pbftCodec.decode(bytes);
+      } catch (err) {
+        expect(err).toBeInstanceOf(DecodeError);
+      }
+    }
+  });
+
+  it('a batch digest is the hash of the canonical batch encoding', () => {
+    expect(pp.digest).toEqual(digestOf(pp.batch));
+  });
+});
