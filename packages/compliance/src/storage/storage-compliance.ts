@@ -325,6 +325,22 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
       expect((await st3.snapshots.latest())?.height).toBe(41n);
     });
 
+    it('lets a reader finish the snapshot it started while a newer one is installed', async () => {
+      const { st } = await fresh();
+      const w = await st.snapshots.begin({ height: 1n, digest: b('d1') });
+      for (const part of ['one ', 'two ', 'three']) await w.write(b(part));
+      await w.commit();
+      const it = st.snapshots.read()[Symbol.asyncIterator]();
+      const first = await it.next();
+      const w2 = await st.snapshots.begin({ height: 2n, digest: b('d2') });
+      await w2.write(b('newer'));
+      await w2.commit();
+      const rest: Uint8Array[] = [];
+      for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+      expect(s(Buffer.concat([first.value as Uint8Array, ...rest]))).toBe('one two three');
+      expect(s(Buffer.concat(await collect(st.snapshots.read())))).toBe('newer');
+    });
+
     it('refuses use after close', async () => {
       const { st } = await fresh();
       await st.close();
