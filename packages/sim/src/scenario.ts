@@ -64,6 +64,8 @@ export interface Scenario {
   readonly crashes: readonly CrashPlan[];
   readonly byzantine: readonly ByzantinePlan[];
   readonly checkLiveness: boolean;
+  /** Allow more than f faulty replicas (crashed + Byzantine), e.g. to show what breaks beyond f. */
+  readonly allowExcessFaults?: boolean;
 }
 
 export function faultTolerance(n: number): number {

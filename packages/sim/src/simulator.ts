@@ -230,6 +230,10 @@ export class Simulation<M, C> {
       this.scenario = { ...this.scenario, clients: { ...this.scenario.clients, timeoutMs: adapter.timing.clientTimeoutMs } };
     }
     this.gstPassed = this.scenario.gstMs <= 0;
+    const faulty = new Set<Target>([...this.scenario.byzantine.map((b) => b.target), ...this.scenario.crashes.map((c) => c.target)]);
+    if (faulty.size > f && !this.scenario.allowExcessFaults) {
+      throw new RangeError(`scenario makes ${faulty.size} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
+    }
     this.keys = options.keys ?? createStubKeys(Number(this.seed & 0xffffn));
     const ids = Array.from({ length: n }, (_, i) => `r${i}`);
     const validators = createValidatorSet(ids.map((id) => ({ id, publicKey: this.keys.signer(id).publicKey, power: 1 })));

@@ -182,3 +182,12 @@ describe('crash-restart', () => {
     expect(log.acked[i + 1]).toBe(log.recovered[0]! + 1n);
   });
 });
+
+describe('fault budget', () => {
+  it('refuses more than f faulty replicas unless the scenario says so', () => {
+    const scenario = { byzantine: [{ target: 1, adversary: 'silent' as const }], crashes: [{ target: 2, atMs: 10 }] };
+    expect(() => simulate(toyAdapter(), { seed: 1, scenario })).toThrow(/tolerates f=1/);
+    const r = simulate(toyAdapter(), { seed: 1, scenario: { ...scenario, allowExcessFaults: true, checkLiveness: false, livenessBoundMs: 500 } });
+    expect(r.stats.crashes).toBe(1);
+  });
+});
