@@ -520,12 +520,12 @@ export class LmdbStorage implements Storage {
         return s && { height: s.meta.height, digest: s.meta.digest.slice() };
       },
       read: () => {
-        const self = this;
+        const latest = (): typeof this.latestSnap => this.latestSnap;
+        const db = this.snapDb;
+        const file = this.file;
         return (async function* () {
           // Taken at the first `next()`, in the same turn as the range below opens its read transaction.
-          const s = self.latestSnap;
-          const db = self.snapDb;
-          const file = self.file;
+          const s = latest();
           if (!s) return;
           // `snapshot: true` pins one read transaction, so a snapshot installed meanwhile cannot
           // pull chunks from under this reader.
