@@ -19,7 +19,7 @@ export const SIGNATURE_BYTES = 96;
 
 /** Bounded memo: public keys (group key, key shares, validators) are decoded again and again. */
 class Memo<V> {
-  private readonly map = new Map<string, V>();
+  readonly map = new Map<string, V>();
   constructor(private readonly max: number) {}
   get(key: string, make: () => V): V {
     const hit = this.map.get(key);
@@ -37,6 +37,13 @@ class Memo<V> {
 const g1Memo = new Memo<G1Point>(4096);
 const g2Memo = new Memo<G2Point>(512);
 const hashMemo = new Memo<G2Point>(64);
+
+/** Empties the memo tables (benchmarks use it to measure cold paths: a new message, new shares). */
+export function clearPointCaches(which: { g1?: boolean; g2?: boolean; hash?: boolean } = { g1: true, g2: true, hash: true }): void {
+  if (which.g1) g1Memo.map.clear();
+  if (which.g2) g2Memo.map.clear();
+  if (which.hash) hashMemo.map.clear();
+}
 
 function decodeG1Uncached(bytes: Uint8Array, what: string): G1Point {
   if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError(`${what}: expected ${PUBLIC_KEY_BYTES} bytes (compressed G1), got ${bytes.length}`);
