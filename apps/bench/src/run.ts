@@ -14,6 +14,7 @@ import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
 import { loadProtocol, PROTOCOLS } from './scenarios/protocols.js';
 import { clusterRecords, FULL_SIZES, QUICK_SIZES, runProtocolCluster } from './scenarios/cluster-scenario.js';
 import { multiProcessReadiness, peerReadiness } from './scenarios/external.js';
+import { httpLoadRecords, multiProcessRun, peerComparison, MP_FULL_SIZES, MP_QUICK_SIZES } from './scenarios/multi-process.js';
 import { runInfo, writeReport, type ReportFiles } from './report/write.js';
 
 export const RUNNER_PACKAGE = '@phalanx/bench-app';
@@ -120,14 +121,32 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
     }
   } else progress.skip('in-process clusters', '--no-cluster');
 
+  const mpProtocols = (args.protocols ?? PROTOCOLS.map((p) => p.name)).filter((p) => PROTOCOLS.some((x) => x.name === p));
   if (args.multiProcess) {
     const p = multiProcessReadiness(repoRoot);
     if (!p.ok) progress.skip('multi-process cluster (libp2p, durable)', p.reason);
+    else {
+      for (const protocol of mpProtocols) {
+        for (const n of args.quick ? MP_QUICK_SIZES : MP_FULL_SIZES) {
+          await progress.step(`multi-process cluster: ${protocol} n=${n} (libp2p, durable, HTTP load)`, async () => {
+            const r = await multiProcessRun(repoRoot, protocol, n, args.quick);
+            for (const x of httpLoadRecords('cluster/multi-process', { protocol, n, transport: 'libp2p', storage: 'durable' }, r, ceiling)) rec.add(x);
+            save();
+          });
+        }
+      }
+    }
   } else progress.skip('multi-process cluster (libp2p, durable)', '--no-multi-process');
 
   if (args.peer) {
     const p = peerReadiness(repoRoot);
     if (!p.ok) progress.skip('peer comparison: etcd vs phalanx KV', p.reason);
+    else {
+      await progress.step('peer comparison: etcd vs phalanx KV (same HTTP load, durable)', async () => {
+        for (const x of await peerComparison(repoRoot, p.detail, mpProtocols[0] ?? 'pbft', args.quick)) rec.add(x);
+        save();
+      });
+    }
   } else progress.skip('peer comparison: etcd vs phalanx KV', '--no-peer');
   save();
 }

@@ -1,0 +1,110 @@
+import { describe, it, expect } from 'vitest';
+import http from 'node:http';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { httpLoad, waitForHttp } from '../src/scenarios/http-load.js';
+import { freePort, startProcess } from '../src/scenarios/processes.js';
+import { etcdPut } from '../src/scenarios/etcd.js';
+import { phalanxPut } from '../src/scenarios/testnet.js';
+import { httpLoadRecords } from '../src/scenarios/multi-process.js';
+
+async function server(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void>; seen: string[] }> {
+  const seen: string[] = [];
+  const srv = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    handler(req, res);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => srv.close(() => r())) };
+}
+
+describe('http load generator', () => {
+  it('counts successes and failures per status and keeps one request in flight per client', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const s = await server((req, res) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      req.resume();
+      req.on('end', () =>
+        setTimeout(() => {
+          inFlight--;
+          res.statusCode = req.url!.includes('bad') ? 500 : 200;
+          res.end('ok');
+        }, 2),
+      );
+    });
+    try {
+      const r = await httpLoad({
+        targets: [s.url],
+        concurrency: 3,
+        durationMs: 150,
+        request: (c, i) => phalanxPut(i % 4 === 3 ? `bad-${c}` : `k-${c}-${i}`, new Uint8Array(100)),
+      });
+      expect(r.ok).toBeGreaterThan(0);
+      expect(r.failed).toBeGreaterThan(0);
+      expect(r.ok + r.failed).toBe(s.seen.length);
+      expect(r.errors).toEqual(['HTTP 500']);
+      expect(r.latency!.count).toBe(r.ok);
+      expect(maxInFlight).toBeLessThanOrEqual(3);
+      expect(s.seen[0]).toMatch(/^PUT \/kv\/k-\d-0$/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reports a dead target as failures, not a crash', async () => {
+    const port = await freePort();
+    const r = await httpLoad({ targets: [`http://127.0.0.1:${port}`], concurrency: 1, durationMs: 100, request: () => ({ method: 'GET', path: '/' }) });
+    expect(r.ok).toBe(0);
+    expect(r.failed).toBeGreaterThan(0);
+    expect(r.errors[0]).toMatch(/ECONNREFUSED/);
+  });
+
+  it('waits for readiness and names the last problem on timeout', async () => {
+    let calls = 0;
+    const s = await server((_req, res) => {
+      res.statusCode = ++calls < 2 ? 503 : 200;
+      res.end();
+    });
+    try {
+      await waitForHttp(`${s.url}/readyz`, 5000);
+      expect(calls).toBe(2);
+    } finally {
+      await s.close();
+    }
+    const port = await freePort();
+    await expect(waitForHttp(`http://127.0.0.1:${port}/health`, 300)).rejects.toThrow(/not ready after 300 ms/);
+  });
+
+  it('builds etcd v3 gateway puts and load records', () => {
+    const put = etcdPut('k', Uint8Array.of(1, 2));
+    expect(put).toMatchObject({ method: 'POST', path: '/v3/kv/put' });
+    expect(JSON.parse(put.body as string)).toEqual({ key: 'aw==', value: 'AQI=' });
+    const recs = httpLoadRecords(
+      'peer/etcd',
+      { system: 'phalanx', protocol: 'pbft', n: 4 },
+      { ok: 10, failed: 0, seconds: 1, opsPerSec: 10, errors: [], concurrency: 4, latency: { count: 10, min: 1, mean: 2, p50: 2, p90: 3, p99: 4, max: 5 } },
+      { name: 'etcd', value: 20, unit: 'ops/s' },
+    );
+    expect(recs[0]).toMatchObject({ name: 'put throughput', value: 10, ceiling: { value: 20 } });
+    expect(recs.slice(1).map((r) => r.params.stat)).toEqual(['p50', 'p90', 'p99', 'max']);
+  });
+});
+
+describe('child processes', () => {
+  it('stops a process group politely, then by force, and keeps its log', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-proc-'));
+    const log = path.join(dir, 'child.log');
+    // Ignores SIGINT, so the stop has to escalate to SIGKILL after the grace period.
+    const p = startProcess('stubborn', process.execPath, ['-e', "process.on('SIGINT', () => {}); console.log('up'); setInterval(() => {}, 1000)"], { log });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await p.stop(200)).toBe('SIGKILL');
+    expect(readFileSync(log, 'utf8')).toContain('up');
+    const polite = startProcess('polite', process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { log });
+    expect(await polite.stop(5000)).toBe('SIGINT');
+  });
+});
