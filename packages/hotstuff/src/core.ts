@@ -34,6 +34,7 @@ import { bytesEqual, decode, encode, readMap, readU64, toHex } from '@phalanx/co
 import { assertBftSize, faultTolerance, quorumPower, signVote, verifyVote, VoteSet, weakQuorumPower } from '@phalanx/quorum';
 import type { VoteBody } from '@phalanx/quorum';
 import type { Value } from '@phalanx/codec';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { blockHash, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
 import { blockFromValue, headerToValue, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
 import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
@@ -68,8 +69,14 @@ interface TimeoutEntry extends TimeoutVote {
   readonly highQC: QuorumCert;
 }
 
+/**
+ * Mempool identity of a command: (client, seq) plus its payload. Without client signatures a
+ * Byzantine replica can inject a command under someone else's (client, seq); keying on the payload
+ * too keeps the genuine command from being discarded as a duplicate of the forgery (the
+ * application's exactly-once table then decides which one executes).
+ */
 function requestKey(r: ClientRequest): string {
-  return `${r.client}\u0000${r.seq}`;
+  return `${r.client}\u0000${r.seq}\u0000${toHex(r.payload.length <= 32 ? r.payload : sha256(r.payload))}`;
 }
 
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
@@ -124,7 +131,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   // Mempool.
   private readonly mempool = new Map<string, ClientRequest>();
-  private readonly inTree = new Map<string, number>();
   private readonly committedKeys = new Set<string>();
   private forwardQueue: ClientRequest[] = [];
 
@@ -608,7 +614,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     while (this.committedKeys.size > COMMITTED_KEYS) this.committedKeys.delete(this.committedKeys.values().next().value!);
   }
 
-  /** Keeps the root and its descendants; every other branch is dropped (its commands go back to the mempool). */
+  /**
+   * Keeps the root and its descendants; every other branch is dropped. Commands stay in the
+   * mempool until committed, so those of an abandoned fork are simply proposed again.
+   */
   private prune(): void {
     const keep = new Set<string>([this.root.key]);
     const stack = [this.root.key];
@@ -625,14 +634,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (keep.has(k)) continue;
       this.tree.delete(k);
       this.children.delete(k);
-      for (const c of node.block.commands) {
-        const rk = requestKey(c);
-        const n = (this.inTree.get(rk) ?? 1) - 1;
-        if (n <= 0) this.inTree.delete(rk);
-        else this.inTree.set(rk, n);
-        // Commands of abandoned forks are proposed again; committed ones are not.
-        if (n <= 0 && !this.committedKeys.has(rk) && this.mempool.size < this.cfg.maxMempool) this.mempool.set(rk, c);
-      }
     }
     for (const [k, list] of this.pending) {
       const live = list.filter((p) => p.block.height > this.committedHeight);
@@ -660,11 +661,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     kids.add(key);
     this.wanted.delete(key);
     if (b.commands.length > 0 && b.height > this.lastNonEmptyHeight) this.lastNonEmptyHeight = b.height;
-    for (const c of b.commands) {
-      const rk = requestKey(c);
-      this.mempool.delete(rk);
-      this.inTree.set(rk, (this.inTree.get(rk) ?? 0) + 1);
-    }
     this.connectWaiting(key);
     return node;
   }
@@ -818,10 +814,16 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const election = this.election.prove(v, this.self, parent.hash, this.ctx.rng);
     this.triedElectionView = v;
     if (!election) return;
+    // Commands already in the branch being extended are skipped. Only that branch: a Byzantine
+    // leader's block on an abandoned fork must not hold its commands hostage.
+    const inBranch = new Set<string>();
+    for (let x: TreeNode | undefined = parent; x && x.block.height > this.committedHeight; x = this.tree.get(toHex(x.block.parent))) {
+      for (const c of x.block.commands) inBranch.add(requestKey(c));
+    }
     const commands: ClientRequest[] = [];
-    for (const r of this.mempool.values()) {
+    for (const [k, r] of this.mempool) {
       if (commands.length >= this.cfg.maxBlockCommands) break;
-      commands.push(r);
+      if (!inBranch.has(k)) commands.push(r);
     }
     const block: Block = {
       parent: parent.hash,
@@ -956,11 +958,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
           if (!kids) this.children.set(k, (kids = new Set()));
           kids.add(ck);
           if (b.commands.length > 0 && b.height > this.lastNonEmptyHeight) this.lastNonEmptyHeight = b.height;
-          for (const c of b.commands) {
-            const rk = requestKey(c);
-            this.mempool.delete(rk);
-            this.inTree.set(rk, (this.inTree.get(rk) ?? 0) + 1);
-          }
         }
         this.processQC(b.justify);
         work.push(ck);
@@ -982,7 +979,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   private addRequest(r: ClientRequest, forward: boolean): void {
     const k = requestKey(r);
-    if (this.mempool.has(k) || this.inTree.has(k) || this.committedKeys.has(k)) return;
+    if (this.mempool.has(k) || this.committedKeys.has(k)) return;
     if (this.mempool.size >= this.cfg.maxMempool) return;
     this.mempool.set(k, r);
     if (forward) this.forwardQueue.push(r);
