@@ -9,6 +9,7 @@ import { bls12_381 } from '@noble/curves/bls12-381.js';
 import type { WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
 import { CryptoError } from '@phalanx/interface';
 import { toHex } from '@phalanx/codec';
+import { sha256 } from '@noble/hashes/sha2.js';
 
 export type G1Point = WeierstrassPoint<bigint>;
 export type G2Point = WeierstrassPoint<ReturnType<typeof bls12_381.fields.Fp2.create>>;
@@ -136,7 +137,8 @@ export function g2FromTrustedUncompressed(u: Uint8Array): G2Point {
 
 /** hash_to_curve into G2 (RFC 9380 BLS12381G2_XMD:SHA-256_SSWU_RO_) under `dst`, memoised. */
 export function hashToG2(message: Uint8Array, dst: string): G2Point {
-  const key = `${dst}|${toHex(message)}`;
+  // Long messages are keyed by their SHA-256 so the memo never holds megabytes of hex.
+  const key = `${dst}|${message.length <= 256 ? toHex(message) : `#${toHex(sha256(message))}`}`;
   return hashMemo.get(key, () => bls12_381.longSignatures.hash(message, dst));
 }
 
