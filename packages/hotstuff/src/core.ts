@@ -630,7 +630,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         }
       }
     }
-    for (const [k, node] of this.tree) {
+    for (const k of [...this.tree.keys()]) {
       if (keep.has(k)) continue;
       this.tree.delete(k);
       this.children.delete(k);
