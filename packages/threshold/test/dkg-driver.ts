@@ -31,7 +31,12 @@ const corrupt = (share: Uint8Array): Uint8Array => {
   return s;
 };
 
-export function runDkg(n: number, t: number, behaviours: Behaviour[], seed: string, wire = true): RunResult {
+export interface RunOptions {
+  /** Lose these point-to-point shares in the network: [dealer, recipient] pairs. */
+  readonly lostShares?: readonly (readonly [number, number])[];
+}
+
+export function runDkg(n: number, t: number, behaviours: Behaviour[], seed: string, wire = true, opts: RunOptions = {}): RunResult {
   const ids = Array.from({ length: n }, (_, i) => `p${i + 1}`);
   const parties = ids.map(
     (self, i) => new DkgParty({ session: 'test', participants: ids, self, threshold: t, rng: seededRng(`${seed}/${i}`), phaseMs: 1000 }),
@@ -79,6 +84,7 @@ export function runDkg(n: number, t: number, behaviours: Behaviour[], seed: stri
         const r = p.ready();
         for (const o of r.send) {
           for (const msg of rewrite(i + 1, o.to, o.msg)) {
+            if (msg.type === 'dkg/share' && opts.lostShares?.some(([d, r]) => d === msg.dealer && r === msg.recipient)) continue;
             // Through the wire codec, as a real transport would carry it.
             const delivered = wire ? dkgCodec.decode(dkgCodec.encode(msg)) : msg;
             const targets = o.to === 'all' ? ids.filter((id) => id !== ids[i]) : [o.to];

@@ -68,6 +68,15 @@ describe('DKG (Joint-Feldman with complaints)', () => {
     });
   }
 
+  it('a share lost by the network is recovered through complaint and justification', () => {
+    // Honest dealer 2's share to honest party 4 never arrives: party 4 complains, dealer 2 reveals
+    // the share publicly, party 4 adopts it, and nobody is disqualified.
+    const run = runDkg(4, 1, ['honest', 'honest', 'honest', 'honest'], 'lost-share', true, { lostShares: [[2, 4]] });
+    const rs = agreed(run);
+    expect(rs[0]!.disqualified).toEqual([]);
+    expect(rs[0]!.qualified).toEqual([1, 2, 3, 4]);
+  });
+
   it('a cheating dealer is reported as misbehaviour; bad input never throws', () => {
     const ids = ['a', 'b', 'c'];
     const p = new DkgParty({ session: 's', participants: ids, self: 'a', threshold: 1, rng: seededRng('x') });
