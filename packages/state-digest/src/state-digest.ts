@@ -21,6 +21,13 @@ export function stateDigest(entries: Iterable<Entry>): Hash {
   return rootOf(sorted.map(([k, v]) => leafHash(k, v)));
 }
 
+/** `stateDigest` over an async source, e.g. `storage.kv.range(start, end)` from @phalanx/interface. */
+export async function stateDigestAsync(entries: AsyncIterable<Entry>): Promise<Hash> {
+  const all: Entry[] = [];
+  for await (const e of entries) all.push(e);
+  return stateDigest(all);
+}
+
 /** Proves `key` is absent: its neighbours in key order, each with an inclusion proof. */
 export interface AbsenceProof {
   readonly size: number;

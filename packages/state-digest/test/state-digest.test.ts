@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { EMPTY_ROOT, MerkleMap, leafHash, nodeHash, stateDigest, verifyAbsence, verifyInclusion } from '../src/index.js';
+import { EMPTY_ROOT, MerkleMap, leafHash, nodeHash, stateDigest, stateDigestAsync, verifyAbsence, verifyInclusion } from '../src/index.js';
 import type { Entry } from '../src/index.js';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -30,6 +30,13 @@ describe('state digest', () => {
     const e = entries(10);
     expect(stateDigest([...e].reverse())).toEqual(stateDigest(e));
     expect(() => stateDigest([...e, e[3]!])).toThrow(RangeError);
+  });
+
+  it('digests an async source the same way', async () => {
+    async function* source(): AsyncIterable<Entry> {
+      for (const e of entries(9).reverse()) yield e;
+    }
+    expect(await stateDigestAsync(source())).toEqual(stateDigest(entries(9)));
   });
 
   it('changes when any key or value changes', () => {
