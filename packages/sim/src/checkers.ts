@@ -25,6 +25,8 @@ interface ReplicaLog {
   committedBeforeRestart: bigint;
   /** Height → state digest hex reported after applying it. */
   readonly digests: Map<bigint, string>;
+  /** Highest height installed by state transfer (`Ready.restore`): requests below it count as executed. */
+  restoredTo: bigint;
 }
 
 /**
@@ -36,6 +38,8 @@ export class Checkers {
   readonly violations: Violation[] = [];
   private readonly submitted = new Map<string, ClientRequest>();
   private readonly firstCommit = new Map<bigint, { key: string; node: NodeId }>();
+  /** Request key → height any honest replica committed it at. */
+  private readonly globalExecuted = new Map<string, bigint>();
   private readonly firstDigest = new Map<bigint, { digest: string; node: NodeId }>();
   private readonly logs = new Map<NodeId, ReplicaLog>();
   private readonly allowDuplicateCommits: boolean;
@@ -56,6 +60,7 @@ export class Checkers {
         restarts: 0,
         committedBeforeRestart: 0n,
         digests: new Map(),
+        restoredTo: 0n,
       });
     }
     this.allowDuplicateCommits = options.allowDuplicateCommits ?? false;
@@ -134,12 +139,34 @@ export class Checkers {
         }
         continue;
       }
+      if (!this.globalExecuted.has(k)) this.globalExecuted.set(k, h);
       const at = log.executed.get(k);
       if (at === undefined) log.executed.set(k, h);
       else if (at !== h && !this.allowDuplicateCommits) {
         this.fail('validity', time, `${node} committed ${k} twice: at heights ${at} and ${h}`);
       }
     }
+  }
+
+  /** A replica installed a snapshot at `height` (state transfer). */
+  onRestore(node: NodeId, height: bigint): void {
+    const log = this.logs.get(node);
+    if (log && height > log.restoredTo) log.restoredTo = height;
+  }
+
+  /** Submitted requests `node` has not executed (directly, or inside a snapshot it installed). */
+  missing(node: NodeId, limit = Number.MAX_SAFE_INTEGER): string[] {
+    const log = this.logs.get(node);
+    if (!log) return [];
+    const out: string[] = [];
+    for (const k of this.submitted.keys()) {
+      if (log.executed.has(k) || this.preempted.has(k)) continue;
+      const h = this.globalExecuted.get(k);
+      if (h !== undefined && h <= log.restoredTo) continue;
+      out.push(k);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   onDigest(node: NodeId, height: bigint, digest: Uint8Array, time: number): void {
@@ -178,10 +205,8 @@ export class Checkers {
    */
   checkLiveness(live: readonly NodeId[], time: number, why: string): void {
     for (const id of live) {
-      const log = this.logs.get(id);
-      if (!log) continue;
-      const missing: string[] = [];
-      for (const k of this.submitted.keys()) if (!log.executed.has(k) && !this.preempted.has(k)) missing.push(k);
+      if (!this.logs.has(id)) continue;
+      const missing = this.missing(id);
       if (missing.length > 0) {
         this.fail('liveness', time, `${id} never committed ${missing.length} request(s) ${why} (e.g. ${missing.slice(0, 3).join(', ')})`);
       }

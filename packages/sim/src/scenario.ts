@@ -10,6 +10,8 @@ export type Target = number | 'leader';
 export interface LatencyRange {
   readonly minMs: number;
   readonly maxMs: number;
+  /** Adds an exponential tail with this mean (heavy stragglers); ignored after GST, where Δ holds. */
+  readonly tailMs?: number;
 }
 
 export type PartitionKind = 'split' | 'isolate' | 'asymmetric';
@@ -48,7 +50,7 @@ export interface Scenario {
   readonly gstMs: number;
   /** Hard cap on virtual time after GST for all requests to finish (the liveness bound). */
   readonly livenessBoundMs: number;
-  /** After the last client finished, run this much longer so lagging replicas catch up. */
+  /** After every client finished and every live honest replica executed everything, run this much longer. */
   readonly settleMs: number;
   readonly network: NetworkOptions;
   /** Time for a persist to become durable; > 0 means a crash can lose acknowledged-later writes. */
@@ -77,7 +79,7 @@ export function defaultScenario(n = 4): Scenario {
     n,
     gstMs: 0,
     livenessBoundMs: 20_000,
-    settleMs: 1_000,
+    settleMs: 500,
     network: {
       latency: { minMs: 1, maxMs: 10 },
       latencyAfterGst: { minMs: 1, maxMs: 10 },
@@ -110,7 +112,7 @@ type Profile = (base: Scenario, ctx: ProfileContext) => Scenario;
 const lossy = (s: Scenario): Scenario => ({
   ...s,
   gstMs: 1_500,
-  network: { ...s.network, latency: { minMs: 1, maxMs: 60 }, loss: 0.15, duplicate: 0.05, reorder: 0.1 },
+  network: { ...s.network, latency: { minMs: 1, maxMs: 40, tailMs: 15 }, loss: 0.15, duplicate: 0.05, reorder: 0.1 },
 });
 
 const partitioned = (s: Scenario): Scenario => ({

@@ -106,6 +106,7 @@ type Ev<M> = { t: number; seq: number } & (
   | { k: 'partition' }
   | { k: 'gst' }
   | { k: 'end' }
+  | { k: 'converged?' }
 );
 
 class Instance<M> {
@@ -469,6 +470,7 @@ export class Simulation<M, C> {
         inst.app.restore(ready.restore.snapshot);
         inst.applied = ready.restore.height;
         inst.durable.snapshot = { height: ready.restore.height, data: ready.restore.snapshot.slice() };
+        if (this.checkers.isHonest(r.id)) this.checkers.onRestore(r.id, ready.restore.height);
         this.trace(`restore ${r.id} h=${ready.restore.height}`);
       } catch (err) {
         this.violation('state', `${r.id} was handed a snapshot the application cannot read: ${(err as Error).message}`);
@@ -548,8 +550,13 @@ export class Simulation<M, C> {
   }
 
   private latency(): number {
-    const { minMs, maxMs } = this.gstPassed ? this.scenario.network.latencyAfterGst : this.scenario.network.latency;
-    return minMs + this.rng.nextFloat() * (maxMs - minMs);
+    if (this.gstPassed) {
+      const { minMs, maxMs } = this.scenario.network.latencyAfterGst;
+      return minMs + this.rng.nextFloat() * (maxMs - minMs);
+    }
+    const { minMs, maxMs, tailMs } = this.scenario.network.latency;
+    const base = minMs + this.rng.nextFloat() * (maxMs - minMs);
+    return tailMs ? base - Math.log(1 - this.rng.nextFloat()) * tailMs : base;
   }
 
   /** Puts one frame on the simulated wire between replicas `from` and `to`. */
@@ -702,11 +709,23 @@ export class Simulation<M, C> {
     else this.maybeEnd();
   }
 
+  /**
+   * Once GST passed, no fault is pending and every client is done, the run waits until every live
+   * honest replica has executed every request (polling), then settles a little longer and ends.
+   * Runs that never converge end at GST + livenessBoundMs, where the liveness checker reports them.
+   */
   private maybeEnd(): void {
     if (this.endScheduled || this.pendingFaults.count > 0 || !this.gstPassed) return;
     if (this.clients.some((c) => c.done < this.scenario.clients.requests)) return;
     this.endScheduled = true;
-    this.schedule(this.scenario.settleMs, { k: 'end' });
+    this.schedule(0, { k: 'converged?' });
+  }
+
+  private converged(): boolean {
+    if (!this.scenario.checkLiveness) return true;
+    const live = this.replicas.filter((r) => r.up && !r.adversary);
+    const judged = this.adapter.capabilities?.catchUp === false ? live.slice(0, 1) : live;
+    return judged.every((r) => this.checkers.missing(r.id, 1).length === 0);
   }
 
   // ---------------------------------------------------------------- main loop
@@ -783,6 +802,10 @@ export class Simulation<M, C> {
         this.blocked = new Set();
         this.trace('GST: network heals');
         this.maybeEnd();
+        break;
+      case 'converged?':
+        if (this.converged()) this.schedule(this.scenario.settleMs, { k: 'end' });
+        else this.schedule(50, { k: 'converged?' });
         break;
       case 'end':
         this.finished = true;
