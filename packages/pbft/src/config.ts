@@ -23,6 +23,8 @@ export interface PbftConfig {
   readonly maxViewChangeTimeoutMs?: number;
   /** Period of retransmission and catch-up while work is outstanding (ms). Default 200. */
   readonly retransmitMs?: number;
+  /** Period of the status broadcast that lets replicas notice they fell behind (ms); 0 = off. Default 1000. */
+  readonly statusIntervalMs?: number;
   /** Largest client payload accepted. Default 65536. */
   readonly maxPayloadBytes?: number;
   /** Most client requests queued awaiting ordering. Default 100000. */
@@ -51,6 +53,7 @@ export interface ResolvedConfig {
   readonly viewChangeTimeoutMs: number;
   readonly maxViewChangeTimeoutMs: number;
   readonly retransmitMs: number;
+  readonly statusIntervalMs: number;
   readonly maxPayloadBytes: number;
   readonly maxPendingRequests: number;
   readonly suspectAfter: number;
@@ -61,7 +64,7 @@ export interface ResolvedConfig {
 
 const KEYS = [
   'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
-  'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'maxPayloadBytes', 'maxPendingRequests',
+  'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxPendingRequests',
   'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride',
 ];
 
@@ -105,6 +108,7 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     viewChangeTimeoutMs: vc,
     maxViewChangeTimeoutMs: int(cfg, 'maxViewChangeTimeoutMs', Math.max(60_000, vc), vc),
     retransmitMs: int(cfg, 'retransmitMs', 200, 1),
+    statusIntervalMs: int(cfg, 'statusIntervalMs', 1000, 0),
     maxPayloadBytes: int(cfg, 'maxPayloadBytes', 65536, 0, 64 * 1024 * 1024),
     maxPendingRequests: int(cfg, 'maxPendingRequests', 100_000, 1),
     suspectAfter: int(cfg, 'suspectAfter', 3, 1),

@@ -72,6 +72,7 @@ import { sha256Hasher } from './sha256.js';
 export const TIMER_VIEW_CHANGE = 'pbft/view-change';
 export const TIMER_BATCH = 'pbft/batch';
 export const TIMER_RETRANSMIT = 'pbft/retransmit';
+export const TIMER_STATUS = 'pbft/status';
 
 const MAX_STATE_ENTRIES = 64;
 const MAX_FUTURE_PER_PEER = 1024;
@@ -221,6 +222,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private batchTimerArmed = false;
   private batchTimerFired = false;
   private retransmitArmed = false;
+  private statusArmed = false;
 
   // --- outputs
   private out: { send: Outbound<PbftMessage>[]; commit: CommittedBatch[]; timers: TimerOp[]; events: ProtocolEvent[] } = {
@@ -1307,6 +1309,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.retransmitArmed = false;
         this.retransmit();
         return;
+      case TIMER_STATUS:
+        // Periodic status (a FETCH carrying our executed height): peers behind us learn they are
+        // behind, peers ahead of us answer with what we miss. Heals partitions that outlasted
+        // all other traffic.
+        this.statusArmed = false;
+        this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
+        return;
     }
   }
 
@@ -1360,6 +1369,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   }
 
   private afterStep(): void {
+    if (!this.statusArmed && this.cfg.statusIntervalMs > 0) {
+      this.statusArmed = true;
+      this.setTimer(TIMER_STATUS, this.cfg.statusIntervalMs);
+    }
     if (!this.retransmitArmed && (this.busy() || this.lastExecuted > this.lastAnnounced)) {
       this.retransmitArmed = true;
       this.setTimer(TIMER_RETRANSMIT, this.cfg.retransmitMs);

@@ -10,7 +10,7 @@ import { pbftCodec } from './messages.js';
 import { pbftSimulation } from './simulation.js';
 import type { PbftMessage } from './messages.js';
 
-export { PbftCore, computeNewView, TIMER_BATCH, TIMER_RETRANSMIT, TIMER_VIEW_CHANGE } from './core.js';
+export { PbftCore, computeNewView, TIMER_BATCH, TIMER_RETRANSMIT, TIMER_STATUS, TIMER_VIEW_CHANGE } from './core.js';
 export type { NewViewPlan } from './core.js';
 export { resolveConfig } from './config.js';
 export type { PbftConfig, ResolvedConfig } from './config.js';

@@ -48,6 +48,7 @@ export const SIM_CONFIG: PbftConfig = {
   viewChangeTimeoutMs: 300,
   maxViewChangeTimeoutMs: 5_000,
   retransmitMs: 60,
+  statusIntervalMs: 250,
   maxBatchSize: 64,
 };
 
