@@ -53,7 +53,7 @@ export function replicaCharts(records: readonly BenchRecord[]): Chart[] {
     }
     const lines: LineSeries[] = [...series.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([label, points]) => ({ label, points }));
     const extra = paramsLabel(rest(first.params, NON_CHART_PARAMS));
-    const title = `${first.suite}: ${first.name} vs replicas${extra ? ` (${extra})` : ''}`;
+    const title = `${first.suite}: ${first.name} vs replicas`;
     const ceilings = g.map((r) => r.ceiling).filter((c) => c !== undefined && c.unit === first.unit);
     const ceiling = ceilings.length === g.length ? ceilings[ceilings.length - 1] : undefined;
     charts.push({
@@ -62,6 +62,7 @@ export function replicaCharts(records: readonly BenchRecord[]): Chart[] {
       suite: first.suite,
       svg: lineChart({
         title,
+        ...(extra ? { subtitle: extra } : {}),
         xLabel: 'replicas (n)',
         yLabel: `${first.name} (${first.unit})`,
         series: lines,
@@ -86,7 +87,7 @@ export function latencyCharts(records: readonly BenchRecord[]): Chart[] {
     const base = r.name.replace(STAT_RE, '');
     const key = JSON.stringify([r.suite, base, r.unit]);
     const g = groups.get(key) ?? { suite: r.suite, base, unit: r.unit, byLabel: new Map() };
-    const label = paramsLabel(rest(r.params, new Set(['stat', 'samples', 'quick']))) || base;
+    const label = shortLabel(rest(r.params, new Set(['stat', 'samples', 'quick']))) || base;
     const stats = g.byLabel.get(label) ?? new Map<string, number>();
     stats.set(stat, r.value);
     g.byLabel.set(label, stats);
@@ -109,6 +110,13 @@ export function latencyCharts(records: readonly BenchRecord[]): Chart[] {
     });
   }
   return charts;
+}
+
+/** `{protocol: 'pbft', n: 4}` → `pbft n=4`: strings alone, numbers and booleans as key=value. */
+export function shortLabel(params: Readonly<Record<string, ParamValue>>): string {
+  return Object.entries(params)
+    .map(([k, v]) => (typeof v === 'string' ? v : `${k}=${v}`))
+    .join(' ');
 }
 
 /** Every chart the report draws, with unique file names. */

@@ -21,17 +21,35 @@ export function niceScale(v: number, ticks = 5): { max: number; step: number } {
 
 const W = 640;
 const H = 360;
-const M = { top: 40, right: 170, bottom: 50, left: 70 };
+const M = { top: 40, right: 170, bottom: 70, left: 70 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
 
-function frame(title: string, yLabel: string, xLabel: string, body: string[]): string {
+/** Splits text into lines of at most `width` characters at spaces (long words are cut). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const w = word.length > width ? `${word.slice(0, width - 1)}…` : word;
+    if (cur && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
+
+function frame(title: string, yLabel: string, xLabel: string, body: string[], subtitle?: string): string {
+  const cx = M.left + PW / 2;
+  const t = wrap(title, 70)[0] ?? '';
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${W / 2 - M.right / 2 + M.left / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="${cx}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(t)}</text>`,
+    ...(subtitle ? [`<text x="${cx}" y="33" text-anchor="middle" font-size="10" fill="#555">${escapeXml(wrap(subtitle, 90)[0] ?? '')}</text>`] : []),
     `<text transform="translate(16 ${M.top + PH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
-    `<text x="${M.left + PW / 2}" y="${H - 10}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
+    `<text x="${cx}" y="${H - 10}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
     ...body,
     '</svg>',
     '',
@@ -69,6 +87,7 @@ export interface LineSeries {
 /** Lines over a numeric x axis (e.g. throughput against replica count), one per series. */
 export function lineChart(opts: {
   title: string;
+  subtitle?: string;
   xLabel: string;
   yLabel: string;
   series: readonly LineSeries[];
@@ -112,10 +131,10 @@ export function lineChart(opts: {
     // Off scale: say so in the legend rather than squash every line against the x axis.
     const y = M.top + 8 + labels.length * 18 + 8;
     const x = M.left + PW + 16;
-    body.push(`<text x="${x}" y="${y}" fill="#555" font-size="11">${escapeXml(`ceiling (off scale):`)}</text>`);
-    body.push(`<text x="${x}" y="${y + 14}" fill="#555" font-size="11">${escapeXml(`${formatNumber(opts.reference.value)} — ${opts.reference.label}`.slice(0, 60))}</text>`);
+    const text = [`ceiling (off scale): ${formatNumber(opts.reference.value)}`, ...wrap(opts.reference.label, 26)].slice(0, 6);
+    text.forEach((line, i) => body.push(`<text x="${x}" y="${y + i * 13}" fill="#555" font-size="10">${escapeXml(line)}</text>`));
   }
-  return frame(opts.title, opts.yLabel, opts.xLabel, body);
+  return frame(opts.title, opts.yLabel, opts.xLabel, body, opts.subtitle);
 }
 
 export interface BarGroup {
@@ -140,7 +159,11 @@ export function barChart(opts: { title: string; yLabel: string; xLabel?: string;
         `<rect x="${(x0 + bi * bw).toFixed(1)}" y="${(M.top + PH - h).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[bi % PALETTE.length]}"><title>${escapeXml(`${g.label} ${opts.bars[bi]}: ${formatNumber(v)}`)}</title></rect>`,
       );
     });
-    body.push(`<text x="${(M.left + gi * gw + gw / 2).toFixed(1)}" y="${M.top + PH + 16}" text-anchor="middle">${escapeXml(g.label)}</text>`);
+    const cx = (M.left + gi * gw + gw / 2).toFixed(1);
+    // Many groups: slant the labels so neighbours do not overlap.
+    if (opts.groups.length > 4) {
+      body.push(`<text x="${cx}" y="${M.top + PH + 12}" text-anchor="end" font-size="10" transform="rotate(-30 ${cx} ${M.top + PH + 12})">${escapeXml(g.label)}</text>`);
+    } else body.push(`<text x="${cx}" y="${M.top + PH + 16}" text-anchor="middle">${escapeXml(g.label)}</text>`);
   });
   body.push(...legend([...opts.bars]));
   return frame(opts.title, opts.yLabel, opts.xLabel ?? '', body);
