@@ -161,16 +161,17 @@ export function combineSignatures(
   }
   // Slow path (or verifyAll): check shares one by one, drop the bad ones.
   const good: typeof candidates = [];
+  const checked = new Set<SignatureShare>();
   for (const c of candidates) {
+    checked.add(c);
     if (verifyShare(pub, message, c)) good.push(c);
     else invalid.push({ index: c.index, reason: 'bad-signature' });
     if (!opts.verifyAll && good.length === t + 1) break;
   }
   if (good.length < t + 1) throw new InsufficientSharesError(t + 1, good.length, 'valid signature shares');
-  const checked = new Set([...good.map((g) => g.index), ...invalid.map((i) => i.index)]);
   const result = finish(
     good.slice(0, t + 1),
-    candidates.filter((c) => !checked.has(c.index)),
+    candidates.filter((c) => !checked.has(c)),
   );
   // t+1 individually valid shares always interpolate to the group signature when the key shares
   // come from one degree-t polynomial; failing here means `pub` itself is inconsistent.

@@ -98,6 +98,19 @@ describe('threshold BLS (3-of-5)', () => {
     expect(res.invalid).toHaveLength(4);
   });
 
+  it('after a failed optimistic combine, unverified shares are reported as unchecked (duplicates do not hide them)', () => {
+    const forged = { index: 1, signature: sigShares[1]!.signature };
+    const res = combineSignatures(pub, msg, [forged, sigShares[1]!, sigShares[2]!, sigShares[3]!, { index: 5, signature: sigShares[3]!.signature }, sigShares[4]!]);
+    expect(res.signature).toEqual(expected);
+    expect(res.used).toEqual([2, 3, 4]);
+    // The second index-5 share is a duplicate; the first one (a forgery) was never verified.
+    expect(res.invalid).toEqual([
+      { index: 5, reason: 'duplicate-index' },
+      { index: 1, reason: 'bad-signature' },
+    ]);
+    expect(res.unchecked).toEqual([5]);
+  });
+
   it('verifyAll names every bad share even when the optimistic subset would have been fine', () => {
     const forged = { index: 5, signature: sigShares[0]!.signature };
     const quick = combineSignatures(pub, msg, [...sigShares.slice(0, 4), forged]);
