@@ -1,0 +1,185 @@
+/**
+ * `Client` submits commands to the replicas over the client protocol and resolves when enough
+ * replicas sent the same result: f+1 for a BFT protocol (at least one of them is honest), 1 for a
+ * crash-fault one. Requests are pipelined (many in flight, each named by its `seq`), retried to
+ * every replica until they resolve, and given up after a timeout.
+ */
+import { bytesEqual } from '@phalanx/codec';
+import { PhalanxError } from '@phalanx/interface';
+import type { NodeId } from '@phalanx/interface';
+import { decodeClientFrame, encodeClientFrame } from './wire.js';
+import type { RejectCode } from './wire.js';
+
+/** A client's side of the client protocol (`MemoryHub.client`, `Libp2pClientEndpoint`). */
+export interface ClientEndpoint {
+  readonly self: NodeId;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  send(replica: NodeId, frame: Uint8Array): void;
+  onFrame(handler: (replica: NodeId, frame: Uint8Array) => void): void;
+}
+
+export interface ClientOptions {
+  readonly endpoint: ClientEndpoint;
+  readonly replicas: readonly NodeId[];
+  /** Matching replies that make a result final: f+1 for BFT protocols, 1 for crash-fault ones. */
+  readonly quorum: number;
+  /** Resend an unanswered request to every replica after this long (doubling, up to 8x). Default 1000 ms. */
+  readonly retryMs?: number;
+  /** Give up on a request after this long. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Requests in flight at once; more wait in order. Default 1024. */
+  readonly maxInFlight?: number;
+  /**
+   * First sequence number. Must be above every seq this client id used before (a restarted client
+   * persists or derives it); replicas answer an old seq from their reply cache, never re-execute it.
+   */
+  readonly firstSeq?: bigint;
+}
+
+export interface ClientResult {
+  readonly seq: bigint;
+  readonly result: Uint8Array;
+  readonly height: bigint;
+  /** The commit proof one of the matching replies carried, if the protocol gives one. */
+  readonly proof?: Uint8Array;
+  /** The replicas whose replies matched. */
+  readonly replicas: readonly NodeId[];
+}
+
+export class ClientTimeoutError extends PhalanxError {
+  readonly seq: bigint;
+  constructor(seq: bigint, ms: number, detail: string) {
+    super('CLIENT_TIMEOUT', `request ${seq} not committed within ${ms} ms (${detail})`);
+    this.seq = seq;
+  }
+}
+
+interface Pending {
+  readonly seq: bigint;
+  readonly frame: Uint8Array;
+  readonly replies: Map<NodeId, { result: Uint8Array; height: bigint; proof?: Uint8Array }>;
+  readonly rejects: Map<NodeId, RejectCode>;
+  readonly started: number;
+  retryTimer?: NodeJS.Timeout;
+  deadline?: NodeJS.Timeout;
+  retries: number;
+  resolve(r: ClientResult): void;
+  reject(e: Error): void;
+}
+
+export class Client {
+  readonly id: NodeId;
+  private readonly o: ClientOptions;
+  private nextSeq: bigint;
+  private readonly pending = new Map<bigint, Pending>();
+  private readonly waiting: Array<() => void> = [];
+  private running = false;
+
+  constructor(opts: ClientOptions) {
+    if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
+      throw new RangeError(`quorum must be in [1, ${opts.replicas.length}]`);
+    }
+    this.o = opts;
+    this.id = opts.endpoint.self;
+    this.nextSeq = opts.firstSeq ?? 0n;
+    opts.endpoint.onFrame((from, frame) => this.onFrame(from, frame));
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.o.endpoint.start();
+    this.running = true;
+  }
+
+  /** Rejects everything in flight and closes the endpoint. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const p of [...this.pending.values()]) this.finish(p, new Error('client stopped'));
+    await this.o.endpoint.stop();
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** The seq the next `submit` will use. */
+  get sequence(): bigint {
+    return this.nextSeq;
+  }
+
+  async submit(payload: Uint8Array): Promise<ClientResult> {
+    if (!this.running) throw new Error('client not started');
+    while (this.pending.size >= (this.o.maxInFlight ?? 1024)) await new Promise<void>((r) => this.waiting.push(r));
+    const seq = this.nextSeq++;
+    return new Promise<ClientResult>((resolve, reject) => {
+      const p: Pending = {
+        seq,
+        frame: encodeClientFrame({ type: 'request', seq, payload }),
+        replies: new Map(),
+        rejects: new Map(),
+        started: Date.now(),
+        retries: 0,
+        resolve,
+        reject,
+      };
+      this.pending.set(seq, p);
+      const timeoutMs = this.o.timeoutMs ?? 30_000;
+      p.deadline = setTimeout(() => {
+        const why = `${p.replies.size} replies, ${p.rejects.size} rejects, ${p.retries} retries`;
+        this.finish(p, new ClientTimeoutError(seq, timeoutMs, why));
+      }, timeoutMs);
+      this.transmit(p);
+    });
+  }
+
+  private transmit(p: Pending): void {
+    for (const r of this.o.replicas) if (!p.replies.has(r)) this.o.endpoint.send(r, p.frame);
+    const base = this.o.retryMs ?? 1_000;
+    const delay = base * Math.min(8, 2 ** p.retries);
+    p.retryTimer = setTimeout(() => {
+      if (!this.pending.has(p.seq)) return;
+      p.retries++;
+      this.transmit(p);
+    }, delay);
+  }
+
+  private finish(p: Pending, outcome: ClientResult | Error): void {
+    if (this.pending.get(p.seq) !== p) return;
+    this.pending.delete(p.seq);
+    clearTimeout(p.retryTimer);
+    clearTimeout(p.deadline);
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+    this.waiting.shift()?.();
+  }
+
+  private onFrame(from: NodeId, frame: Uint8Array): void {
+    if (!this.o.replicas.includes(from)) return;
+    let f;
+    try {
+      f = decodeClientFrame(frame);
+    } catch {
+      return; // a faulty replica's garbage; the honest ones still answer
+    }
+    const p = this.pending.get(f.seq);
+    if (!p) return;
+    if (f.type === 'reject') {
+      p.rejects.set(from, f.code);
+      return;
+    }
+    if (f.type !== 'reply') return;
+    p.replies.set(from, { result: f.result, height: f.height, ...(f.proof ? { proof: f.proof } : {}) });
+    const matching = [...p.replies].filter(([, r]) => bytesEqual(r.result, f.result) && r.height === f.height);
+    if (matching.length >= this.o.quorum) {
+      const proof = matching.find(([, r]) => r.proof)?.[1].proof;
+      this.finish(p, {
+        seq: p.seq,
+        result: f.result,
+        height: f.height,
+        ...(proof ? { proof } : {}),
+        replicas: matching.map(([id]) => id),
+      });
+    }
+  }
+}

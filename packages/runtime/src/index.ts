@@ -1,0 +1,8 @@
+export { Replica, ReplicaError, readRecoveredState, cryptoRng } from './replica.js';
+export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane } from './replica.js';
+export { Client, ClientTimeoutError } from './client.js';
+export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';
+export { ReplicatedState } from './replicated-state.js';
+export type { AppliedRequest, CachedResult } from './replicated-state.js';
+export { encodeClientFrame, decodeClientFrame, CLIENT_WIRE_VERSION } from './wire.js';
+export type { ClientFrame, RequestFrame, ReplyFrame, RejectFrame, RejectCode } from './wire.js';

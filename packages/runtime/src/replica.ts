@@ -1,0 +1,531 @@
+/**
+ * `Replica` drives any `ProtocolDefinition` with real I/O: a `Transport` for peers, a `Storage`
+ * for durability, a `StateMachine` for the application, real timers, client replies and metrics.
+ *
+ * The Ready ordering rule (interface core.ts) is enforced here, one Ready at a time:
+ *   1. persist → storage (log, hard state) and `await storage.sync()`; nothing of this Ready is
+ *      sent before the sync resolved,
+ *   2. send → encoded once per message, handed to the transport,
+ *   3. restore, then every committed batch applied in height order (client replies go out after
+ *      each batch; `reportState` batches get their snapshot stored and an `applied` input),
+ *   4. timers armed / cancelled,
+ * and `persisted` is stepped into the core after (1). Inputs arriving while a Ready is in flight
+ * are stepped at once (cores are synchronous); their outputs wait for the next Ready.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { createVerifiedCache } from '@phalanx/crypto';
+import type { VerifiedCache } from '@phalanx/crypto';
+import { DecodeError, silentLogger } from '@phalanx/interface';
+import type {
+  BatchVerifier,
+  CommittedBatch,
+  Input,
+  LogRecord,
+  Logger,
+  NodeId,
+  ProtocolCore,
+  ProtocolDefinition,
+  ProtocolEvent,
+  Ready,
+  RecoveredState,
+  Rng,
+  Signer,
+  StateMachine,
+  Storage,
+  Transport,
+  ValidatorSet,
+  Verifier,
+  VerifyItem,
+} from '@phalanx/interface';
+import { ReplicatedState } from './replicated-state.js';
+import { decodeClientFrame, encodeClientFrame } from './wire.js';
+
+/** The replica side of the client protocol (`MemoryTransport.clients`, `Libp2pTransport.clients`). */
+export interface ClientPlane {
+  send(client: NodeId, frame: Uint8Array): void;
+  onFrame(handler: (client: NodeId, frame: Uint8Array) => void): void;
+}
+
+/** Metrics and log hooks. Bind them to prom-client, pino, OpenTelemetry … the runtime depends on none. */
+export interface ReplicaHooks {
+  onPersist?(info: { readonly id: bigint; readonly records: number; readonly bytes: number; readonly syncMs: number }): void;
+  onCommit?(info: { readonly height: bigint; readonly requests: number; readonly duplicates: number; readonly applyMs: number }): void;
+  onSend?(info: { readonly to: NodeId | 'all'; readonly bytes: number }): void;
+  onMessage?(info: { readonly from: NodeId; readonly bytes: number }): void;
+  onMalformed?(info: { readonly peer: NodeId; readonly error: string }): void;
+  onTimer?(info: { readonly timer: string }): void;
+  onEvent?(event: ProtocolEvent): void;
+  onClientRequest?(info: { readonly client: NodeId; readonly seq: bigint; readonly duplicate: boolean }): void;
+  /** The replica stopped itself: storage failed or the core broke the Ready contract. */
+  onFatal?(error: Error): void;
+}
+
+export interface ReplicaOptions<M, C> {
+  readonly protocol: ProtocolDefinition<M, C>;
+  readonly config: C;
+  readonly self: NodeId;
+  readonly validators: ValidatorSet;
+  readonly signer: Signer;
+  /** Verifier used on a cache miss. Default: @phalanx/crypto's verifier. */
+  readonly verifier?: Verifier;
+  /** Pre-verifies signatures off the event loop before a message reaches the core. */
+  readonly batchVerifier?: BatchVerifier;
+  /**
+   * The signatures inside a message, for pre-verification. Defaults to the protocol definition's
+   * own `preverify` when it has one (see README: Signature pre-verification).
+   */
+  readonly preverify?: (msg: M, from: NodeId) => readonly VerifyItem[];
+  readonly verifiedCacheSize?: number;
+  readonly storage: Storage;
+  readonly transport: Transport;
+  readonly clients?: ClientPlane;
+  readonly stateMachine: StateMachine;
+  readonly rng?: Rng;
+  readonly logger?: Logger;
+  readonly hooks?: ReplicaHooks;
+  /** Largest protocol message decoded (bytes). Default 16 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Largest client payload accepted. Default 1 MiB. */
+  readonly maxRequestBytes?: number;
+  /** Results kept per client to answer retries. Default 256. */
+  readonly resultsPerClient?: number;
+  /** Stop closes the transport and the storage (default true). */
+  readonly closeOnStop?: boolean;
+}
+
+export interface ReplicaMetrics {
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly malformed: Readonly<Record<string, number>>;
+  readonly persists: number;
+  readonly recordsPersisted: number;
+  readonly committedHeight: bigint;
+  readonly requestsApplied: number;
+  readonly duplicates: number;
+  readonly repliesSent: number;
+  readonly timersFired: number;
+  readonly preverified: number;
+}
+
+/** A CSPRNG-backed `Rng` for production (the simulator passes a seeded one instead). */
+export const cryptoRng: Rng = {
+  nextU32: () => randomBytes(4).readUInt32BE(0),
+  nextFloat: () => randomBytes(4).readUInt32BE(0) / 2 ** 32,
+  nextInt: (n) => (n <= 1 ? 0 : n > 2 ** 32 ? Math.floor((randomBytes(4).readUInt32BE(0) / 2 ** 32) * n) : randomInt(0, n)),
+  bytes: (length) => new Uint8Array(randomBytes(length)),
+};
+
+export class ReplicaError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReplicaError';
+  }
+}
+
+const HARD_STATE = 'core';
+
+/** Reads what a previous incarnation made durable (log, hard state, latest snapshot). */
+export async function readRecoveredState(storage: Storage): Promise<RecoveredState & { snapshotDigest?: Uint8Array }> {
+  const hardState = await storage.getHardState(HARD_STATE);
+  const bounds = storage.logBounds();
+  const log: LogRecord[] = bounds && bounds.last >= bounds.first ? await storage.readLog(bounds.first, bounds.last + 1n) : [];
+  const meta = await storage.snapshots.latest();
+  let snapshot: { height: bigint; data: Uint8Array } | undefined;
+  if (meta) {
+    const chunks: Uint8Array[] = [];
+    for await (const c of storage.snapshots.read()) chunks.push(c);
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const data = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      data.set(c, off);
+      off += c.length;
+    }
+    snapshot = { height: meta.height, data };
+  }
+  return {
+    ...(hardState ? { hardState } : {}),
+    log,
+    ...(snapshot ? { snapshot, snapshotDigest: meta!.digest } : {}),
+    appliedHeight: snapshot?.height ?? 0n,
+  };
+}
+
+export class Replica<M, C = unknown> {
+  readonly self: NodeId;
+  private readonly o: ReplicaOptions<M, C>;
+  private readonly log: Logger;
+  private readonly hooks: ReplicaHooks;
+  private readonly state: ReplicatedState;
+  private readonly verified: VerifiedCache;
+  private readonly preverifyFn: ((msg: M, from: NodeId) => readonly VerifyItem[]) | undefined;
+  private core: ProtocolCore<M> | undefined;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private appliedHeight = 0n;
+  private running = false;
+  private stopping = false;
+  private processing: Promise<void> | undefined;
+  private kicked = false;
+  private fatal: Error | undefined;
+  private readonly knownClients = new Set<NodeId>();
+  /** Messages waiting for (or in) signature pre-verification, in arrival order. */
+  private verifyQueue: Array<{ from: NodeId; msg: M; items: readonly VerifyItem[] }> = [];
+  private verifying = false;
+  private readonly m = {
+    messagesIn: 0,
+    messagesOut: 0,
+    malformed: {} as Record<string, number>,
+    persists: 0,
+    recordsPersisted: 0,
+    requestsApplied: 0,
+    duplicates: 0,
+    repliesSent: 0,
+    timersFired: 0,
+    preverified: 0,
+  };
+
+  constructor(opts: ReplicaOptions<M, C>) {
+    this.o = opts;
+    this.self = opts.self;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'replica', node: opts.self, protocol: opts.protocol.name });
+    this.hooks = opts.hooks ?? {};
+    this.state = new ReplicatedState(opts.stateMachine, opts.resultsPerClient ?? 256);
+    this.verified = createVerifiedCache({
+      capacity: opts.verifiedCacheSize ?? 65_536,
+      ...(opts.verifier ? { verifier: opts.verifier } : {}),
+    });
+    const fromDef = (opts.protocol as { preverify?: (msg: M, from: NodeId) => readonly VerifyItem[] }).preverify;
+    this.preverifyFn = opts.preverify ?? (typeof fromDef === 'function' ? fromDef.bind(opts.protocol) : undefined);
+  }
+
+  /** The cache-backed verifier handed to the core (exposed for tests and metrics). */
+  get verifier(): Verifier {
+    return this.verified;
+  }
+
+  /** Recovers from storage, creates the core, starts the transport. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const rec = await readRecoveredState(this.o.storage);
+    if (rec.snapshot) {
+      this.state.restore(rec.snapshot.data);
+      this.appliedHeight = rec.snapshot.height;
+    }
+    const { snapshotDigest: _d, ...recovered } = rec;
+    const isFresh = !rec.hardState && rec.log.length === 0 && !rec.snapshot;
+    this.core = this.o.protocol.create(
+      {
+        self: this.o.self,
+        validators: this.o.validators,
+        signer: this.o.signer,
+        verifier: this.verified,
+        rng: this.o.rng ?? cryptoRng,
+        logger: this.log,
+      },
+      this.o.config,
+      isFresh ? undefined : recovered,
+    );
+    this.log.info({ appliedHeight: this.appliedHeight, logRecords: rec.log.length, fresh: isFresh }, 'replica starting');
+    this.running = true;
+    this.stopping = false;
+    this.o.transport.onFrame((from, frame) => this.onFrame(from, frame));
+    this.o.clients?.onFrame((client, frame) => this.onClientFrame(client, frame));
+    await this.o.transport.start();
+    this.kick();
+  }
+
+  /** Stops accepting input, drains the outputs already produced, syncs, closes. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    while (this.processing) await this.processing;
+    this.running = false;
+    try {
+      if (!this.fatal) await this.o.storage.sync();
+    } finally {
+      if (this.o.closeOnStop !== false) {
+        await this.o.transport.stop();
+        await this.o.storage.close();
+      }
+    }
+    this.log.info({ appliedHeight: this.appliedHeight }, 'replica stopped');
+  }
+
+  /** Steps a client request directly (in-process use; remote clients use the client plane). */
+  submit(request: { client: NodeId; seq: bigint; payload: Uint8Array }): void {
+    this.input({ type: 'request', request });
+  }
+
+  status(): ReturnType<ProtocolCore<M>['status']> | undefined {
+    return this.core?.status();
+  }
+
+  get committedHeight(): bigint {
+    return this.appliedHeight;
+  }
+
+  /** Digest of the replicated state (application + client table) right now. */
+  stateDigest(): Uint8Array {
+    return ReplicatedState.digest(this.state.snapshot());
+  }
+
+  metrics(): ReplicaMetrics {
+    return { ...this.m, malformed: { ...this.m.malformed }, committedHeight: this.appliedHeight };
+  }
+
+  /** Resolves once processing is idle (no Ready pending). For tests and orderly shutdown. */
+  async idle(): Promise<void> {
+    while (this.processing || this.kicked || this.verifying || this.verifyQueue.length > 0) {
+      await (this.processing ?? new Promise((r) => setImmediate(r)));
+    }
+  }
+
+  private input(i: Input<M>): void {
+    if (!this.running || this.stopping || this.fatal || !this.core) return;
+    this.core.step(i);
+    this.kick();
+  }
+
+  private onFrame(from: NodeId, frame: Uint8Array): void {
+    if (!this.running || this.stopping) return;
+    if (!this.o.validators.has(from) || from === this.self) {
+      this.countMalformed(from, 'frame from a non-validator');
+      return;
+    }
+    let msg: M;
+    try {
+      if (frame.length > (this.o.maxMessageBytes ?? 16 * 1024 * 1024)) throw new DecodeError(`message of ${frame.length} bytes exceeds the limit`);
+      msg = this.o.protocol.codec.decode(frame);
+    } catch (err) {
+      this.countMalformed(from, (err as Error).message);
+      return;
+    }
+    this.m.messagesIn++;
+    this.hooks.onMessage?.({ from, bytes: frame.length });
+    if (this.preverifyFn && this.o.batchVerifier) {
+      let items: readonly VerifyItem[] = [];
+      try {
+        items = this.preverifyFn(msg, from);
+      } catch {
+        items = []; // the core will verify (and judge) the message itself
+      }
+      if (items.length > 0 || this.verifyQueue.length > 0 || this.verifying) {
+        this.verifyQueue.push({ from, msg, items });
+        this.scheduleVerify();
+        return;
+      }
+    }
+    this.input({ type: 'message', from, msg });
+  }
+
+  private countMalformed(peer: NodeId, error: string): void {
+    this.m.malformed[peer] = (this.m.malformed[peer] ?? 0) + 1;
+    this.hooks.onMalformed?.({ peer, error });
+    if (this.m.malformed[peer] === 1 || this.m.malformed[peer]! % 1000 === 0) {
+      this.log.warn({ peer, error, count: this.m.malformed[peer] }, 'dropped malformed message');
+    }
+  }
+
+  /**
+   * Pre-verification keeps arrival order: messages queue while a batch is on the worker pool and
+   * are stepped, in order, once their batch returns. Valid signatures land in the verified cache,
+   * so the core's synchronous `verify` of the same bytes is a lookup.
+   */
+  private scheduleVerify(): void {
+    if (this.verifying) return;
+    this.verifying = true;
+    setImmediate(() => void this.runVerify());
+  }
+
+  private async runVerify(): Promise<void> {
+    try {
+      while (this.verifyQueue.length > 0 && this.running && !this.stopping) {
+        const batch = this.verifyQueue;
+        this.verifyQueue = [];
+        const items = batch.flatMap((b) => b.items);
+        if (items.length > 0) {
+          try {
+            await this.verified.preverify(this.o.batchVerifier!, items);
+            this.m.preverified += items.length;
+          } catch (err) {
+            this.log.warn({ err: (err as Error).message }, 'batch verification failed; the core verifies inline');
+          }
+        }
+        for (const b of batch) this.input({ type: 'message', from: b.from, msg: b.msg });
+      }
+    } finally {
+      this.verifying = false;
+      if (this.verifyQueue.length > 0 && this.running && !this.stopping) this.scheduleVerify();
+    }
+  }
+
+  private onClientFrame(client: NodeId, frame: Uint8Array): void {
+    if (!this.running || this.stopping) return;
+    let f;
+    try {
+      f = decodeClientFrame(frame);
+    } catch (err) {
+      this.countMalformed(client, (err as Error).message);
+      return;
+    }
+    if (f.type !== 'request') {
+      this.countMalformed(client, 'clients may only send requests');
+      return;
+    }
+    this.knownClients.add(client);
+    if (f.payload.length > (this.o.maxRequestBytes ?? 1024 * 1024)) {
+      this.replyTo(client, { type: 'reject', seq: f.seq, code: 'too-large', message: `payload of ${f.payload.length} bytes` });
+      return;
+    }
+    const duplicate = this.state.executed(client, f.seq);
+    this.hooks.onClientRequest?.({ client, seq: f.seq, duplicate });
+    if (duplicate) {
+      // Exactly once: answer a retry from the reply cache instead of ordering it again.
+      const cached = this.state.result(client, f.seq);
+      if (cached) this.replyTo(client, { type: 'reply', seq: f.seq, height: cached.height, result: cached.result });
+      else this.replyTo(client, { type: 'reject', seq: f.seq, code: 'expired', message: 'executed; result no longer cached' });
+      return;
+    }
+    this.input({ type: 'request', request: { client, seq: f.seq, payload: f.payload } });
+  }
+
+  private replyTo(client: NodeId, frame: Parameters<typeof encodeClientFrame>[0]): void {
+    if (!this.o.clients) return;
+    this.o.clients.send(client, encodeClientFrame(frame));
+    this.m.repliesSent++;
+  }
+
+  private kick(): void {
+    if (this.kicked || this.processing) return;
+    this.kicked = true;
+    // A microtask later, so every input of this tick lands in one Ready (one fsync, one write).
+    queueMicrotask(() => {
+      this.kicked = false;
+      if (this.processing) return;
+      this.processing = this.process().finally(() => {
+        this.processing = undefined;
+        // Inputs stepped while the last Ready was in flight (their kick saw `processing` set).
+        if (!this.fatal && this.running && this.core?.hasReady()) this.kick();
+      });
+    });
+  }
+
+  private async process(): Promise<void> {
+    const core = this.core;
+    if (!core) return;
+    try {
+      while (!this.fatal && core.hasReady()) {
+        await this.handle(core, core.ready());
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.log.error({ err: err.message }, 'replica halted');
+    this.hooks.onFatal?.(err);
+  }
+
+  private async handle(core: ProtocolCore<M>, rd: Ready<M>): Promise<void> {
+    // 1. persist, durable before anything of this Ready leaves the process
+    if (rd.persist) {
+      const p = rd.persist;
+      const storage = this.o.storage;
+      if (p.truncateFrom !== undefined) storage.truncateFrom(p.truncateFrom);
+      if (p.append.length > 0) storage.append(p.append);
+      if (p.hardState) storage.putHardState(HARD_STATE, p.hardState);
+      if (p.compactTo !== undefined) storage.compactTo(p.compactTo);
+      const t0 = performance.now();
+      await storage.sync();
+      const bytes = p.append.reduce((n, r) => n + r.data.length, 0) + (p.hardState?.length ?? 0);
+      this.m.persists++;
+      this.m.recordsPersisted += p.append.length;
+      this.hooks.onPersist?.({ id: p.id, records: p.append.length, bytes, syncMs: performance.now() - t0 });
+    }
+    // 2. send
+    for (const out of rd.send) {
+      const bytes = this.o.protocol.codec.encode(out.msg);
+      if (out.to === 'all') this.o.transport.broadcast(bytes);
+      else if (out.to === this.self) queueMicrotask(() => this.input({ type: 'message', from: this.self, msg: out.msg }));
+      else this.o.transport.send(out.to, bytes);
+      this.m.messagesOut++;
+      this.hooks.onSend?.({ to: out.to, bytes: bytes.length });
+    }
+    if (rd.persist) core.step({ type: 'persisted', upTo: rd.persist.id });
+    // 3. restore, then commits in order
+    if (rd.restore) {
+      this.state.restore(rd.restore.snapshot);
+      this.appliedHeight = rd.restore.height;
+      this.log.info({ height: rd.restore.height }, 'state restored from snapshot');
+    }
+    for (const batch of rd.commit) await this.applyBatch(core, batch);
+    // 4. timers
+    for (const t of rd.timers) {
+      const prev = this.timers.get(t.id);
+      if (prev) clearTimeout(prev);
+      this.timers.delete(t.id);
+      if (t.op === 'set' && !this.stopping) {
+        const handle = setTimeout(() => {
+          if (this.timers.get(t.id) !== handle) return;
+          this.timers.delete(t.id);
+          this.m.timersFired++;
+          this.hooks.onTimer?.({ timer: t.id });
+          this.input({ type: 'timeout', timer: t.id });
+        }, Math.max(0, t.ms));
+        this.timers.set(t.id, handle);
+      }
+    }
+    for (const e of rd.events) {
+      this.hooks.onEvent?.(e);
+      if (e.type === 'misbehaviour') this.log.warn({ peer: e.peer, kind: e.kind, detail: e.detail }, 'peer misbehaviour');
+      else if (e.type === 'view-change') this.log.info({ from: String(e.from), to: String(e.to), reason: e.reason }, 'view change');
+    }
+  }
+
+  private async applyBatch(core: ProtocolCore<M>, batch: CommittedBatch): Promise<void> {
+    if (batch.height <= this.appliedHeight) return; // already in the restored state (replay after restart)
+    if (batch.height !== this.appliedHeight + 1n) {
+      throw new ReplicaError(`core committed height ${batch.height} after ${this.appliedHeight}: heights must be consecutive`);
+    }
+    const t0 = performance.now();
+    const applied = this.state.apply(batch);
+    this.appliedHeight = batch.height;
+    let dup = 0;
+    for (const a of applied) {
+      if (a.duplicate) dup++;
+      if (this.knownClients.has(a.request.client)) {
+        this.replyTo(a.request.client, {
+          type: 'reply',
+          seq: a.request.seq,
+          height: a.height,
+          result: a.result,
+          ...(batch.proof && !a.duplicate ? { proof: batch.proof } : {}),
+        });
+      }
+    }
+    this.m.requestsApplied += applied.length - dup;
+    this.m.duplicates += dup;
+    this.hooks.onCommit?.({ height: batch.height, requests: applied.length, duplicates: dup, applyMs: performance.now() - t0 });
+    if (batch.reportState) {
+      const snapshot = this.state.snapshot();
+      const stateDigest = ReplicatedState.digest(snapshot);
+      // Durable before the core hears of it: the core may compact its log once the checkpoint is stable.
+      const w = await this.o.storage.snapshots.begin({ height: batch.height, digest: stateDigest });
+      try {
+        await w.write(snapshot);
+        await w.commit();
+      } catch (err) {
+        await w.abort().catch(() => undefined);
+        throw err;
+      }
+      core.step({ type: 'applied', height: batch.height, stateDigest, snapshot });
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The state the runtime replicates: the application's `StateMachine` plus, per client, which
+ * sequence numbers executed and their recent results. Keeping the client table inside the
+ * snapshot makes exactly-once survive restarts and state transfer, and keeps the state digest
+ * equal on every replica (the table is a deterministic function of the committed sequence).
+ */
+import { createHash } from 'node:crypto';
+import { decode, encode, readArray, readBytes, readString, readU64 } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
+import type { ClientRequest, CommittedBatch, StateMachine } from '@phalanx/interface';
+
+interface ClientEntry {
+  /** Every seq below `next` executed. */
+  next: bigint;
+  /** Executed seqs at or above `next` (out-of-order pipelining). */
+  above: Set<bigint>;
+  /** Recent results by seq, oldest first (insertion = commit order, so eviction is deterministic). */
+  results: Map<bigint, CachedResult>;
+}
+
+export interface CachedResult {
+  readonly height: bigint;
+  readonly result: Uint8Array;
+}
+
+export interface AppliedRequest {
+  readonly request: ClientRequest;
+  readonly result: Uint8Array;
+  /** Height the request executed at (earlier than the batch's for a duplicate). */
+  readonly height: bigint;
+  /** True when this (client, seq) had already executed: the cached result is returned, not re-applied. */
+  readonly duplicate: boolean;
+}
+
+export class ReplicatedState {
+  private readonly clients = new Map<string, ClientEntry>();
+
+  constructor(
+    readonly app: StateMachine,
+    /** Results kept per client for answering retries. */
+    private readonly resultsPerClient = 256,
+  ) {}
+
+  executed(client: string, seq: bigint): boolean {
+    const e = this.clients.get(client);
+    return !!e && (seq < e.next || e.above.has(seq));
+  }
+
+  /** The cached result of an executed request, if still kept. */
+  result(client: string, seq: bigint): CachedResult | undefined {
+    return this.clients.get(client)?.results.get(seq);
+  }
+
+  /** Applies a committed batch, skipping (client, seq) pairs that already executed. */
+  apply(batch: CommittedBatch): AppliedRequest[] {
+    const fresh: ClientRequest[] = [];
+    const out: Array<AppliedRequest | undefined> = [];
+    const seen = new Set<string>();
+    for (const r of batch.requests) {
+      const key = `${r.client}\u0000${r.seq}`;
+      if (this.executed(r.client, r.seq) || seen.has(key)) {
+        const c = this.result(r.client, r.seq);
+        out.push({ request: r, result: c?.result ?? new Uint8Array(0), height: c?.height ?? batch.height, duplicate: true });
+      } else {
+        seen.add(key);
+        fresh.push(r);
+        out.push(undefined);
+      }
+    }
+    const results = fresh.length > 0 ? this.app.apply(fresh, { height: batch.height }) : [];
+    if (results.length !== fresh.length) {
+      throw new Error(`StateMachine.apply returned ${results.length} results for ${fresh.length} commands`);
+    }
+    let k = 0;
+    return out.map((o) => {
+      if (o) return o;
+      const request = fresh[k]!;
+      const result = results[k++]!;
+      this.record(request.client, request.seq, { height: batch.height, result });
+      return { request, result, height: batch.height, duplicate: false };
+    });
+  }
+
+  private record(client: string, seq: bigint, result: CachedResult): void {
+    let e = this.clients.get(client);
+    if (!e) this.clients.set(client, (e = { next: 0n, above: new Set(), results: new Map() }));
+    if (seq === e.next) {
+      e.next++;
+      while (e.above.delete(e.next)) e.next++;
+    } else if (seq > e.next) {
+      e.above.add(seq);
+    }
+    e.results.set(seq, result);
+    if (e.results.size > this.resultsPerClient) e.results.delete(e.results.keys().next().value!);
+  }
+
+  snapshot(): Uint8Array {
+    const ids = [...this.clients.keys()].sort();
+    const table: Value[] = ids.map((id) => {
+      const e = this.clients.get(id)!;
+      return [id, e.next, [...e.above].sort((a, b) => (a < b ? -1 : 1)), [...e.results].map(([s, r]) => [s, r.height, r.result])];
+    });
+    return encode([1, this.app.snapshot(), table]);
+  }
+
+  restore(bytes: Uint8Array): void {
+    const a = readArray(decode(bytes, { maxBytes: Number.MAX_SAFE_INTEGER }), 'snapshot', 3);
+    if (a[0] !== 1) throw new Error('snapshot: unknown runtime snapshot version');
+    const app = readBytes(a[1], 'snapshot.app');
+    const rows = readArray(a[2], 'snapshot.clients');
+    const clients = new Map<string, ClientEntry>();
+    rows.forEach((row, i) => {
+      const r = readArray(row, `clients[${i}]`, 4);
+      const id = readString(r[0], `clients[${i}].id`, 1024);
+      const above = new Set(readArray(r[2], `clients[${i}].above`).map((x, j) => readU64(x, `clients[${i}].above[${j}]`)));
+      const results = new Map<bigint, CachedResult>();
+      readArray(r[3], `clients[${i}].results`).forEach((x, j) => {
+        const p = readArray(x, `clients[${i}].results[${j}]`, 3);
+        results.set(readU64(p[0], 'seq'), { height: readU64(p[1], 'height'), result: readBytes(p[2], 'result') });
+      });
+      clients.set(id, { next: readU64(r[1], `clients[${i}].next`), above, results });
+    });
+    this.app.restore(app);
+    this.clients.clear();
+    for (const [k, v] of clients) this.clients.set(k, v);
+  }
+
+  static digest(snapshot: Uint8Array): Uint8Array {
+    return new Uint8Array(createHash('sha256').update(snapshot).digest());
+  }
+}

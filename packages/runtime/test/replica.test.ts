@@ -1,0 +1,228 @@
+import { describe, it, expect } from 'vitest';
+import { MemoryHub } from '@phalanx/transport-memory';
+import { MemoryDisk, openMemoryStorage } from '@phalanx/storage-memory';
+import { createValidatorSet } from '@phalanx/quorum';
+import { generateKeyPair, signerFromSecret } from '@phalanx/crypto';
+import { waitFor } from '@phalanx/compliance';
+import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
+import { Client, Replica, encodeClientFrame, decodeClientFrame } from '../src/index.js';
+import type { ReplyFrame } from '../src/index.js';
+import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
+import type { CounterConfig, CounterMsg , CounterCore} from './fixtures.js';
+
+const keys = ['r0', 'r1'].map(() => generateKeyPair('ed25519'));
+const validators = createValidatorSet(['r0', 'r1'].map((id, i) => ({ id, publicKey: keys[i]!.publicKey, power: 1 })));
+const signer = signerFromSecret(keys[0]!.secretKey);
+const payload = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function setup(opts: { config?: CounterConfig; disk?: MemoryDisk; trace?: string[]; hub?: MemoryHub; extra?: Partial<ConstructorParameters<typeof Replica<CounterMsg, CounterConfig>>[0]> } = {}) {
+  const hub = opts.hub ?? new MemoryHub();
+  const trace = opts.trace ?? [];
+  const cores: CounterCore[] = [];
+  const disk = opts.disk ?? new MemoryDisk();
+  const t0 = hub.transport('r0', { peers: ['r0', 'r1'] });
+  const peer = opts.hub ? undefined : hub.transport('r1', { peers: ['r0', 'r1'] });
+  const got: CounterMsg[] = [];
+  peer?.onFrame((_f, b) => got.push(counterCodec.decode(b)));
+  const app = new LogMachine(trace);
+  const replica = new Replica<CounterMsg, CounterConfig>({
+    protocol: counterProtocol(cores),
+    config: opts.config ?? {},
+    self: 'r0',
+    validators,
+    signer,
+    storage: traceStorage(openMemoryStorage({ disk }), trace),
+    transport: traceTransport(t0, trace),
+    clients: t0.clients,
+    stateMachine: app,
+    ...opts.extra,
+  });
+  return { hub, trace, cores, disk, replica, peer, got, app, t0 };
+}
+
+describe('Replica', () => {
+  it('makes every persist durable before any message of the same Ready leaves, then applies commits in order', async () => {
+    const { replica, trace, peer, got, cores } = setup();
+    await peer!.start();
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    replica.submit({ client: 'c', seq: 1n, payload: payload('b') });
+    await replica.idle();
+    replica.submit({ client: 'c', seq: 2n, payload: payload('c') });
+    await replica.idle();
+    await waitFor(() => got.length === 3, 'acks at the peer');
+
+    let unsynced = false;
+    let sends = 0;
+    for (const e of trace) {
+      if (e.startsWith('append') || e === 'hardstate') unsynced = true;
+      if (e === 'sync:end') unsynced = false;
+      if (e.startsWith('send')) {
+        sends++;
+        expect(unsynced, `"${e}" left before its persist was synced: ${trace.join(' ')}`).toBe(false);
+      }
+    }
+    expect(sends).toBe(3);
+    // one Ready for the two requests of one tick: one append, one sync
+    expect(trace.slice(0, 7)).toEqual(['append:1,2', 'sync:start', 'sync:end', 'send:all:ack', 'send:all:ack', 'apply:1', 'apply:2']);
+    expect(trace.filter((e) => e.startsWith('apply'))).toEqual(['apply:1', 'apply:2', 'apply:3']);
+    expect(cores[0]!.persistedUpTo).toEqual([1n, 2n]);
+    expect(replica.committedHeight).toBe(3n);
+    await replica.stop();
+  });
+
+  it('arms, re-arms and fires timers from Ready.timers', async () => {
+    const { replica, peer, got, cores } = setup({ config: { ticks: 3, tickMs: 5 } });
+    await peer!.start();
+    await replica.start();
+    await waitFor(() => cores[0]!.ticks === 3 && got.length === 3, 'three ticks');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(cores[0]!.ticks).toBe(3); // no extra firing after the core stopped re-arming
+    expect(got.map((m) => (m.kind === 'tick' ? m.n : -1n))).toEqual([1n, 2n, 3n]);
+    expect(replica.metrics().timersFired).toBe(3);
+    await replica.stop();
+  });
+
+  it('stores a snapshot and steps `applied` with the state digest for reportState batches', async () => {
+    const { replica, cores, disk } = setup({ config: { checkpoint: 2n } });
+    await replica.start();
+    for (let i = 0; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await replica.idle();
+    expect(cores[0]!.applied).toEqual([2n, 4n]);
+    await replica.stop();
+    const st = openMemoryStorage({ disk });
+    const meta = await st.snapshots.latest();
+    expect(meta?.height).toBe(4n);
+    await st.close();
+  });
+
+  it('recovers hard state, log and snapshot after a graceful restart and after a crash', async () => {
+    const first = setup({ config: { checkpoint: 3n, ticks: 1, tickMs: 1 } });
+    await first.replica.start();
+    for (let i = 0; i < 5; i++) first.replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await waitFor(() => first.cores[0]!.ticks === 1, 'tick');
+    await first.replica.idle();
+    const digest = first.replica.stateDigest();
+    await first.replica.stop();
+
+    const second = setup({ disk: first.disk, config: { checkpoint: 3n } });
+    await second.replica.start();
+    await second.replica.idle();
+    const rec = second.cores[0]!.recoveredFrom!;
+    expect(rec.log.map((r) => r.index)).toEqual([1n, 2n, 3n, 4n, 5n]);
+    expect(rec.snapshot?.height).toBe(3n);
+    expect(rec.appliedHeight).toBe(3n);
+    expect(second.cores[0]!.ticks).toBe(1); // hard state
+    expect(second.replica.committedHeight).toBe(5n); // 4 and 5 replayed on top of the snapshot
+    expect(second.replica.stateDigest()).toEqual(digest);
+    expect(second.app.entries.length).toBe(5);
+
+    // crash: whatever was synced survives
+    second.replica.submit({ client: 'c', seq: 5n, payload: payload('p5') });
+    await second.replica.idle();
+    const d6 = second.replica.stateDigest();
+    first.disk.crash();
+    const third = setup({ disk: first.disk, config: { checkpoint: 3n } });
+    await third.replica.start();
+    await third.replica.idle();
+    expect(third.replica.committedHeight).toBe(6n);
+    expect(third.replica.stateDigest()).toEqual(d6);
+    await third.replica.stop();
+  });
+
+  it('drops and counts malformed frames per peer while good ones are processed', async () => {
+    const { replica, peer, cores } = setup();
+    await peer!.start();
+    await replica.start();
+    peer!.send('r0', Uint8Array.of(0xff, 0x00, 0x13));
+    peer!.send('r0', new Uint8Array(0));
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 7n }));
+    peer!.send('r0', new TextEncoder().encode('["nope", 1]'));
+    await waitFor(() => cores[0]!.received.length === 1, 'the good message');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(cores[0]!.received).toEqual([{ from: 'r1', msg: { kind: 'tick', n: 7n } }]);
+    expect(replica.metrics().malformed).toEqual({ r1: 3 });
+    await replica.stop();
+  });
+
+  it('answers clients once per (client, seq), from the reply cache on retries', async () => {
+    const { replica, hub, app } = setup();
+    await replica.start();
+    const endpoint = hub.client('alice');
+    const client = new Client({ endpoint, replicas: ['r0'], quorum: 1, retryMs: 50 });
+    await client.start();
+    const results = await Promise.all(['x', 'y', 'z'].map((s) => client.submit(payload(s))));
+    expect(results.map((r) => r.seq)).toEqual([0n, 1n, 2n]);
+    expect(results.map((r) => r.height)).toEqual([1n, 2n, 3n]);
+
+    // a raw retry of seq 1: answered from the cache, not applied again
+    const raw = hub.client('alice-raw');
+    const replies: ReplyFrame[] = [];
+    raw.onFrame((_r, f) => {
+      const d = decodeClientFrame(f);
+      if (d.type === 'reply') replies.push(d);
+    });
+    await raw.start();
+    raw.send('r0', encodeClientFrame({ type: 'request', seq: 0n, payload: payload('once') }));
+    await waitFor(() => replies.length === 1, 'first reply');
+    raw.send('r0', encodeClientFrame({ type: 'request', seq: 0n, payload: payload('once') }));
+    await waitFor(() => replies.length === 2, 'cached reply');
+    expect(replies[1]!.result).toEqual(replies[0]!.result);
+    expect(replies[1]!.height).toBe(replies[0]!.height);
+    expect(app.entries.filter((e) => e.startsWith('alice-raw:')).length).toBe(1);
+    expect(replica.metrics().requestsApplied).toBe(4);
+    await client.stop();
+    await replica.stop();
+  });
+
+  it('pre-verifies on the batch verifier so the core verifier hits the cache', async () => {
+    let innerCalls = 0;
+    let batchCalls = 0;
+    const inner: Verifier = {
+      verify: () => {
+        innerCalls++;
+        return true;
+      },
+    };
+    const pool: BatchVerifier = {
+      verifyBatch: async (items) => {
+        batchCalls++;
+        return items.map(() => true);
+      },
+      close: async () => undefined,
+    };
+    const item = (n: bigint): VerifyItem => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(Number(n)), signature: new Uint8Array(64).fill(Number(n)) });
+    const { replica, peer, cores } = setup({
+      extra: { verifier: inner, batchVerifier: pool, preverify: (m) => (m.kind === 'tick' ? [item(m.n)] : []) },
+    });
+    await peer!.start();
+    await replica.start();
+    for (let n = 1n; n <= 4n; n++) peer!.send('r0', counterCodec.encode({ kind: 'tick', n }));
+    await waitFor(() => cores[0]!.received.length === 4, 'messages after pre-verification');
+    expect(cores[0]!.received.map((r) => (r.msg.kind === 'tick' ? r.msg.n : 0n))).toEqual([1n, 2n, 3n, 4n]);
+    expect(batchCalls).toBe(1); // one batch for the frames of one tick
+    const it = item(3n);
+    expect(replica.verifier.verify(it.publicKey, it.message, it.signature)).toBe(true);
+    expect(innerCalls).toBe(0);
+    const miss = item(9n);
+    replica.verifier.verify(miss.publicKey, miss.message, miss.signature);
+    expect(innerCalls).toBe(1);
+    expect(replica.metrics().preverified).toBe(4);
+    await replica.stop();
+  });
+
+  it('halts (and reports) when storage fails instead of sending unpersisted promises', async () => {
+    const trace: string[] = [];
+    const errors: Error[] = [];
+    const { replica, disk, peer, got } = setup({ trace, extra: { hooks: { onFatal: (e) => errors.push(e) } } });
+    await peer!.start();
+    await replica.start();
+    disk.injectFault('io');
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await waitFor(() => errors.length === 1, 'fatal hook');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(got).toEqual([]);
+    expect(trace.some((e) => e.startsWith('send'))).toBe(false);
+    await replica.stop();
+  });
+});
