@@ -3,6 +3,7 @@ import type { Hash } from 'node:crypto';
 import type {
   ClientRequest,
   CoreContext,
+  EquivocationEvidence,
   Input,
   NodeId,
   ProtocolCore,
@@ -10,7 +11,7 @@ import type {
   TimerId,
 } from '@phalanx/interface';
 import { DecodeError, silentLogger } from '@phalanx/interface';
-import { createValidatorSet } from '@phalanx/quorum';
+import { createValidatorSet, verifyEvidence } from '@phalanx/quorum';
 import { toHex, utf8 } from '@phalanx/codec';
 import { createRng } from './rng.js';
 import type { Xoshiro128 } from './rng.js';
@@ -41,6 +42,8 @@ export interface SimOptions {
   readonly traceLimit?: number;
   /** Keep running after the first violation. Default false. */
   readonly continueAfterViolation?: boolean;
+  /** Stop with a robustness violation after this many events (a core spinning on zero-delay timers). Default 5,000,000. */
+  readonly maxEvents?: number;
   /** Name used in the replay line. Default: the definition's name. */
   readonly protocolName?: string;
   /** How the replay line selects the protocol. Default `--protocol <protocolName>`. */
@@ -61,6 +64,8 @@ export interface SimStats {
   readonly restarts: number;
   readonly virtualMs: number;
   readonly misbehaviourEvents: number;
+  /** Equivocation evidence events emitted by cores. */
+  readonly evidence: number;
   /** Committed requests no client submitted (possible only with Byzantine replicas; refused by the app). */
   readonly forgedRequests: number;
   /** Client requests given up because a forged request took their (client, seq). */
@@ -195,6 +200,7 @@ export class Simulation<M, C> {
     restarts: 0,
     virtualMs: 0,
     misbehaviourEvents: 0,
+    evidence: 0,
     forgedRequests: 0,
     preempted: 0,
   };
@@ -203,6 +209,7 @@ export class Simulation<M, C> {
   private readonly protocolName: string;
   private readonly replaySelector: string | undefined;
   private readonly continueAfterViolation: boolean;
+  private readonly maxEvents: number;
   private readonly pendingFaults = { count: 0 };
 
   constructor(
@@ -214,6 +221,7 @@ export class Simulation<M, C> {
     this.protocolName = options.protocolName ?? adapter.definition.name;
     this.replaySelector = options.replaySelector;
     this.continueAfterViolation = options.continueAfterViolation ?? false;
+    this.maxEvents = options.maxEvents ?? 5_000_000;
     this.rng = createRng(this.seed);
     this.tracing = options.trace ?? false;
     this.traceLimit = options.traceLimit ?? 200;
@@ -423,7 +431,11 @@ export class Simulation<M, C> {
 
   /** Drains a core's outputs, honouring the Ready ordering rule and the disk's latency. */
   private flush(inst: Instance<M>): void {
-    for (let guard = 0; inst.alive && guard < 10_000; guard++) {
+    for (let guard = 0; inst.alive; guard++) {
+      if (guard === 10_000) {
+        this.violation('robustness', `${inst.replica.id}: hasReady() stayed true through 10000 ready() calls in a row`);
+        return;
+      }
       let ready: Ready<M>;
       try {
         if (!inst.core.hasReady()) return;
@@ -434,6 +446,7 @@ export class Simulation<M, C> {
       }
       for (const e of ready.events) {
         if (e.type === 'misbehaviour') this.stats.misbehaviourEvents++;
+        if (e.type === 'evidence') this.checkEvidence(inst.replica, e.evidence);
         if (this.tracing) this.trace(`event ${inst.replica.id} ${e.type}${e.type === 'misbehaviour' ? ` ${e.peer} ${e.kind}` : e.type === 'view-change' ? ` ${e.from}→${e.to}` : ''}`);
       }
       // A Ready waits behind every earlier write: its messages may promise what those persisted.
@@ -450,6 +463,24 @@ export class Simulation<M, C> {
         }
       }
       this.complete(inst, ready);
+    }
+  }
+
+  /**
+   * Evidence an honest replica emits must verify (else it accuses on bad grounds), and must not
+   * name an honest voter (else an honest replica equivocated).
+   */
+  private checkEvidence(reporter: Replica<M>, ev: EquivocationEvidence): void {
+    this.stats.evidence++;
+    if (!this.checkers.isHonest(reporter.id)) return;
+    try {
+      verifyEvidence(ev, this.cluster.validators, this.keys.verifier, this.cluster.chainId);
+    } catch (err) {
+      this.violation('robustness', `${reporter.id} emitted evidence against ${ev.voter} that does not verify: ${(err as Error).message}`);
+      return;
+    }
+    if (this.checkers.isHonest(ev.voter)) {
+      this.violation('agreement', `${reporter.id} holds valid equivocation evidence against honest ${ev.voter} (${ev.first.kind} h=${ev.first.height} r=${ev.first.round})`);
     }
   }
 
@@ -504,6 +535,10 @@ export class Simulation<M, C> {
     // 4. timers.
     for (const op of ready.timers) {
       if (op.op === 'set') {
+        if (!Number.isFinite(op.ms) || op.ms < 0) {
+          this.violation('robustness', `${r.id} set timer "${op.id}" to ${op.ms} ms`);
+          continue;
+        }
         const gen = this.seqNo;
         inst.timers.set(op.id, gen);
         this.schedule(Math.max(0, op.ms) * (1 + r.drift), { k: 'timer', inst, id: op.id, gen });
@@ -818,7 +853,10 @@ export class Simulation<M, C> {
       const e = this.queue.pop();
       if (!e) break;
       this.now = e.t;
-      this.stats.events++;
+      if (++this.stats.events > this.maxEvents) {
+        this.violation('robustness', `event budget of ${this.maxEvents} exhausted at t=${this.now.toFixed(3)}ms (a core re-arming zero-delay timers or flooding?)`);
+        break;
+      }
       this.handle(e);
       if (!this.continueAfterViolation && this.checkers.violations.length > 0) break;
     }

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import type { CoreContext, Input, ProtocolCore, ProtocolDefinition, Ready, RecoveredState } from '@phalanx/interface';
 import { DecodeError } from '@phalanx/interface';
 import { encode, decode, readArray, readU64 } from '@phalanx/codec';
-import { simulate, runSeeds, formatFailure, parseSeed, replayCommand } from '../src/index.js';
+import { simulate, runSeeds, formatFailure, parseSeed, replayCommand, createStubKeys } from '../src/index.js';
 import type { SimAdapter } from '../src/index.js';
 import { toyAdapter, toyCodec } from './fixtures/toy-bft.js';
 
@@ -189,5 +189,57 @@ describe('fault budget', () => {
     expect(() => simulate(toyAdapter(), { seed: 1, scenario })).toThrow(/tolerates f=1/);
     const r = simulate(toyAdapter(), { seed: 1, scenario: { ...scenario, allowExcessFaults: true, checkLiveness: false, livenessBoundMs: 500 } });
     expect(r.stats.crashes).toBe(1);
+  });
+});
+
+describe('runaway and lying cores are reported', () => {
+  /** A core whose first Ready carries `first`, then (optionally) re-arms a timer forever. */
+  function oneShot(first: Partial<Ready<bigint>>, spin = false): SimAdapter<bigint, null> {
+    const probe = probeAdapter({ acked: [], recovered: [] });
+    return {
+      ...probe,
+      definition: {
+        ...probe.definition,
+        create: (ctx) => {
+          let out: Ready<bigint> | undefined = { send: [], commit: [], timers: [], events: [], ...first };
+          return {
+            step: (i: Input<bigint>) => {
+              if (spin && i.type === 'timeout') out = { send: [], commit: [], timers: [{ op: 'set', id: 'spin', ms: 0 }], events: [] };
+            },
+            hasReady: () => out !== undefined,
+            ready: () => {
+              const o = out!;
+              out = undefined;
+              return o;
+            },
+            status: () => ({ protocol: 'one-shot', node: ctx.self, view: 0n, committedHeight: 0n }),
+          };
+        },
+      },
+    };
+  }
+  const quiet = { clients: { count: 0, requests: 0, timeoutMs: 100, thinkMs: 0 }, livenessBoundMs: 100 };
+
+  it('a core spinning on zero-delay timers hits the event budget', () => {
+    const r = simulate(oneShot({ timers: [{ op: 'set', id: 'spin', ms: 0 }] }, true), { seed: 1, scenario: quiet, maxEvents: 10_000 });
+    expect(r.violations[0]?.message).toMatch(/event budget/);
+  });
+
+  it('a NaN timer is a robustness violation', () => {
+    const r = simulate(oneShot({ timers: [{ op: 'set', id: 't', ms: Number.NaN }] }), { seed: 1, scenario: quiet });
+    expect(r.violations[0]?.checker).toBe('robustness');
+  });
+
+  it('valid evidence against an honest voter, and evidence that does not verify, are violations', async () => {
+    const { signVote } = await import('@phalanx/quorum');
+    const keys = createStubKeys(77);
+    const body = (d: number) => ({ kind: 'toy/vote', height: 1n, round: 0n, digest: new Uint8Array(32).fill(d) });
+    const s = keys.signer('r1');
+    const evidence = { voter: 'r1', first: signVote(s, 'phalanx-sim', 'r1', body(1)), second: signVote(s, 'phalanx-sim', 'r1', body(2)) };
+    const valid = simulate(oneShot({ events: [{ type: 'evidence', evidence }] }), { seed: 1, keys, scenario: quiet });
+    expect(valid.violations[0]?.message).toMatch(/evidence against honest r1/);
+    const bogus = { ...evidence, second: { ...evidence.second, signature: new Uint8Array(16) } };
+    const bad = simulate(oneShot({ events: [{ type: 'evidence', evidence: bogus }] }), { seed: 1, keys, scenario: quiet });
+    expect(bad.violations[0]?.message).toMatch(/does not verify/);
   });
 });
