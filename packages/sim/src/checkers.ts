@@ -169,6 +169,17 @@ export class Checkers {
     return out;
   }
 
+  /** A batch at or below the replica's applied height, re-delivered (e.g. log replay after restart). */
+  onRecommit(node: NodeId, batch: CommittedBatch, time: number): void {
+    const log = this.logs.get(node);
+    if (!log) return;
+    const mine = log.committed.get(batch.height);
+    const key = batchKey(batch);
+    if (mine !== undefined && mine !== key) {
+      this.fail('durability', time, `${node} re-delivered height ${batch.height} as ${short(key)} but had committed ${short(mine)}`);
+    }
+  }
+
   onDigest(node: NodeId, height: bigint, digest: Uint8Array, time: number): void {
     const log = this.logs.get(node);
     if (!log) return;

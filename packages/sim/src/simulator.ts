@@ -509,6 +509,12 @@ export class Simulation<M, C> {
     }
     const honest = this.checkers.isHonest(r.id);
     for (const batch of ready.commit) {
+      if (batch.height <= inst.applied) {
+        // Already in the application state (a core replaying its log after a restart). Like the
+        // runtime, skip applying it, but it must still be the batch committed there before.
+        if (honest) this.checkers.onRecommit(r.id, batch, this.now);
+        continue;
+      }
       if (honest) this.checkers.onCommit(r.id, batch, inst.applied + 1n, this.now);
       const results = inst.app.apply(batch.requests, { height: batch.height });
       inst.applied = batch.height;

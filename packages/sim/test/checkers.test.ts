@@ -81,3 +81,16 @@ describe('checkers (each must be able to fail)', () => {
     expect(c.violations[0]?.checker).toBe('liveness');
   });
 });
+
+describe('re-delivered heights', () => {
+  it('a replayed height must match what the replica committed there', () => {
+    const c = new Checkers(['r0']);
+    c.onSubmit(req('c0', 1n));
+    c.onSubmit(req('c0', 2n));
+    c.onCommit('r0', batch(1n, req('c0', 1n)), 1n, 0);
+    c.onRecommit('r0', batch(1n, req('c0', 1n)), 0);
+    expect(c.violations).toEqual([]);
+    c.onRecommit('r0', batch(1n, req('c0', 2n)), 0);
+    expect(c.violations[0]?.checker).toBe('durability');
+  });
+});
