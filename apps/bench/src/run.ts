@@ -110,7 +110,8 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
       }
       for (const n of sizes) {
         await progress.step(`in-process cluster: ${entry.name} n=${n}`, () => {
-          const concurrency = args.quick ? 64 : 256;
+          // Same client count in both modes: batching (and so every figure) depends on it.
+          const concurrency = 256;
           const r = runProtocolCluster({ entry, definition: loaded.definition, n, concurrency });
           for (const x of clusterRecords(entry.name, n, r, ceiling, concurrency)) rec.add(x);
           save();
@@ -121,7 +122,10 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
     }
   } else progress.skip('in-process clusters', '--no-cluster');
 
-  const mpProtocols = (args.protocols ?? PROTOCOLS.map((p) => p.name)).filter((p) => PROTOCOLS.some((x) => x.name === p));
+  // Quick mode starts one testnet (the first protocol, n = 4) and reuses it for the etcd ratio.
+  const allMp = (args.protocols ?? PROTOCOLS.map((p) => p.name)).filter((p) => PROTOCOLS.some((x) => x.name === p));
+  const mpProtocols = args.quick ? allMp.slice(0, 1) : allMp;
+  const mpResults = new Map<string, Awaited<ReturnType<typeof multiProcessRun>>>();
   if (args.multiProcess) {
     const p = multiProcessReadiness(repoRoot);
     if (!p.ok) progress.skip('multi-process cluster (libp2p, durable)', p.reason);
@@ -130,6 +134,7 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
         for (const n of args.quick ? MP_QUICK_SIZES : MP_FULL_SIZES) {
           await progress.step(`multi-process cluster: ${protocol} n=${n} (libp2p, durable, HTTP load)`, async () => {
             const r = await multiProcessRun(repoRoot, protocol, n, args.quick);
+            mpResults.set(`${protocol}/${n}`, r);
             for (const x of httpLoadRecords('cluster/multi-process', { protocol, n, transport: 'libp2p', storage: 'durable' }, r, ceiling)) rec.add(x);
             save();
           });
@@ -142,8 +147,9 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
     const p = peerReadiness(repoRoot);
     if (!p.ok) progress.skip('peer comparison: etcd vs phalanx KV', p.reason);
     else {
+      const protocol = mpProtocols[0] ?? 'pbft';
       await progress.step('peer comparison: etcd vs phalanx KV (same HTTP load, durable)', async () => {
-        for (const x of await peerComparison(repoRoot, p.detail, mpProtocols[0] ?? 'pbft', args.quick)) rec.add(x);
+        for (const x of await peerComparison(repoRoot, p.detail, protocol, args.quick, mpResults.get(`${protocol}/4`))) rec.add(x);
         save();
       });
     }

@@ -117,3 +117,17 @@ describe('protocol loading', () => {
     });
   }
 });
+
+describe('kv-store commands for the scenarios', () => {
+  it('builds puts of exactly the requested encoded size', async () => {
+    const { kvStorePut } = await import('../src/scenarios/state-machine.js');
+    const { decodeCommand } = await import('@phalanx/kv-store');
+    for (const i of [0, 9, 10, 12345, 999_999]) {
+      const c = kvStorePut(i);
+      expect(c.length).toBe(100);
+      expect(decodeCommand(c)).toMatchObject({ op: 'put' });
+    }
+    expect(kvStorePut(1, 300).length).toBe(300);
+    expect(() => kvStorePut(1, 3)).toThrow(RangeError);
+  });
+});

@@ -61,7 +61,14 @@ export function httpLoadRecords(suite: string, base: Record<string, ParamValue>,
 }
 
 /** etcd (3 members) and the phalanx KV testnet (4 replicas: both tolerate one fault) under the same load. */
-export async function peerComparison(repoRoot: string, etcdBin: string, protocol: string, quick: boolean): Promise<BenchRecord[]> {
+export async function peerComparison(
+  repoRoot: string,
+  etcdBin: string,
+  protocol: string,
+  quick: boolean,
+  /** A phalanx n = 4 result measured under the same load earlier in this run, reused as is. */
+  phalanxResult?: HttpLoadResult & { concurrency: number },
+): Promise<BenchRecord[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-bench-etcd-'));
   let etcdResult: HttpLoadResult & { concurrency: number };
   try {
@@ -74,7 +81,7 @@ export async function peerComparison(repoRoot: string, etcdBin: string, protocol
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const phalanx = await multiProcessRun(repoRoot, protocol, 4, quick);
+  const phalanx = phalanxResult ?? (await multiProcessRun(repoRoot, protocol, 4, quick));
   const suite = 'peer/etcd';
   const etcdCeiling: Ceiling = { name: 'etcd, 3 members, same load', value: etcdResult.opsPerSec, unit: 'ops/s' };
   return [

@@ -14,17 +14,20 @@ export const COMMAND_BYTES = 100;
 /** A kv-store put command whose encoded form is exactly `bytes` long (CBOR overhead included). */
 export function kvStorePut(i: number, bytes = COMMAND_BYTES): Uint8Array {
   const key = new TextEncoder().encode(`k${i}`);
-  // Fixed overhead is small; find the value length that lands on `bytes` exactly.
-  for (let v = Math.max(0, bytes - key.length - 32); v <= bytes; v++) {
-    const c = encodeCommand({ op: 'put', key, value: new Uint8Array(v).fill(i & 0xff) });
-    if (c.length === bytes) return c;
-    if (c.length > bytes) break;
+  const put = (v: number): Uint8Array => encodeCommand({ op: 'put', key, value: new Uint8Array(v).fill(i & 0xff) });
+  // CBOR overhead depends a little on the value length (its length header); converge in a few steps.
+  let v = Math.max(0, bytes - key.length - 16);
+  for (let k = 0; k < 4; k++) {
+    const len = put(v).length;
+    if (len === bytes) return put(v);
+    v += bytes - len;
+    if (v < 0) break;
   }
   throw new RangeError(`cannot build a ${bytes}-byte kv-store put for key k${i}`);
 }
 
 export function measureKvStore(applyBatch: number, opts: { minTimeMs: number; warmupMs: number }): Measurement {
-  const pool = 10_000 / applyBatch;
+  const pool = Math.ceil(4096 / applyBatch);
   const payloads = Array.from({ length: pool * applyBatch }, (_, i) => kvStorePut(i));
   const kv = new KvStore();
   let seq = 0n;
