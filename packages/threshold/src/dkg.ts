@@ -185,6 +185,14 @@ export class DkgParty implements ProtocolCore<DkgMessage> {
     }
   }
 
+  /**
+   * Ends the current phase now, exactly as if its timer had fired. For drivers that keep their own
+   * schedule (a simulator, a block-height deadline) instead of arming `ready().timers`.
+   */
+  tick(): void {
+    this.step({ type: 'timeout', timer: this.timerId(this.phaseNow) });
+  }
+
   hasReady(): boolean {
     return this.out.send.length > 0 || this.out.timers.length > 0 || this.out.events.length > 0;
   }
