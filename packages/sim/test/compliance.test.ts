@@ -4,9 +4,17 @@
 // @phalanx/sim, so the sim package cannot depend back on it.
 import { describe, it, expect } from 'vitest';
 import { runProtocolCompliance, checkProtocolScenario, PROTOCOL_SCENARIOS } from '../../compliance/src/protocol/index.js';
-import { toyAdapter } from './fixtures/toy-bft.js';
+import { toyAdapter, toyDefinition } from './fixtures/toy-bft.js';
 
 runProtocolCompliance(toyAdapter(), { seeds: 3, protocolName: 'toy-bft' });
+// A bare definition works too, with config/hooks/capabilities passed as options.
+runProtocolCompliance(toyDefinition('toy-bare'), {
+  config: {},
+  capabilities: { leaderFailover: false },
+  hooks: toyAdapter().hooks!,
+  only: ['n4f1-happy', 'n4f1-equivocating-leader'],
+  seeds: 2,
+});
 
 describe('protocol compliance catches the broken fixture', () => {
   const scenario = PROTOCOL_SCENARIOS.find((s) => s.name === 'n4f1-equivocating-leader')!;

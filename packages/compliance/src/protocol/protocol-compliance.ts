@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { runSeeds, formatFailure } from '@phalanx/sim';
-import type { SimAdapter, SeedsReport, Scenario } from '@phalanx/sim';
+import type { SimAdapter, SeedsReport, Scenario, ClusterInfo, SimHooks, SimCapabilities } from '@phalanx/sim';
+import type { NodeId, ProtocolDefinition } from '@phalanx/interface';
 
 /** One compliance scenario: a cluster size and a fault profile of `@phalanx/sim`. */
 export interface ProtocolScenario {
@@ -35,7 +36,13 @@ export const PROTOCOL_SCENARIOS: readonly ProtocolScenario[] = [
   { name: 'n7f2-chaos', n: 7, faults: 'chaos', weight: 0.5 },
 ];
 
-export interface ProtocolComplianceOptions {
+export interface ProtocolComplianceOptions<M = unknown, C = unknown> {
+  /** When passing a bare `ProtocolDefinition`: the core config (a value, or per cluster/replica). */
+  readonly config?: C | ((cluster: ClusterInfo, self: NodeId) => C);
+  /** When passing a bare `ProtocolDefinition`: hooks for equivocation, future messages, forgery. */
+  readonly hooks?: SimHooks<M>;
+  /** When passing a bare `ProtocolDefinition`: what the protocol claims to survive. */
+  readonly capabilities?: SimCapabilities;
   /** Seeds per (weight-1) scenario. Default: env PHALANX_SEEDS, else 10. */
   readonly seeds?: number;
   /** First seed. Default: env PHALANX_SEED_BASE (0x…, decimal or "random"), else a fixed value per scenario. */
@@ -92,6 +99,23 @@ export function checkProtocolScenario<M, C>(
   });
 }
 
+function isAdapter<M, C>(t: SimAdapter<M, C> | ProtocolDefinition<M, C>): t is SimAdapter<M, C> {
+  return 'definition' in t;
+}
+
+/** A bare definition becomes an adapter from `options.config`/`hooks`/`capabilities`. */
+export function toAdapter<M, C>(target: SimAdapter<M, C> | ProtocolDefinition<M, C>, options: ProtocolComplianceOptions<M, C> = {}): SimAdapter<M, C> {
+  if (isAdapter(target)) return target;
+  const { config } = options;
+  return {
+    definition: target,
+    config: (cluster, self) =>
+      typeof config === 'function' ? (config as (c: ClusterInfo, s: NodeId) => C)(cluster, self) : (config as C),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+  };
+}
+
 /**
  * The protocol compliance suite: registers one vitest test per scenario, each running the
  * protocol in `@phalanx/sim` over many seeds. A failure's message starts with the one command
@@ -99,11 +123,18 @@ export function checkProtocolScenario<M, C>(
  *
  * ```ts
  * import { runProtocolCompliance } from '@phalanx/compliance';
- * import { simulation } from '../src/index.js';
- * runProtocolCompliance(simulation, { protocolName: 'pbft' });
+ * import { simulation, pbft } from '../src/index.js';
+ * runProtocolCompliance(simulation, { protocolName: 'pbft' });          // the package's SimAdapter
+ * runProtocolCompliance(pbft, { config: (c) => ({ chainId: c.chainId }) }); // or a bare definition
  * ```
+ * Seeds: `options.seeds` per scenario, else env PHALANX_SEEDS, else 10 (n = 7 scenarios run half).
+ * PHALANX_SEED_BASE=random explores new seeds; the replay line of a failure names the seed.
  */
-export function runProtocolCompliance<M, C>(adapter: SimAdapter<M, C>, options: ProtocolComplianceOptions = {}): void {
+export function runProtocolCompliance<M, C>(
+  target: SimAdapter<M, C> | ProtocolDefinition<M, C>,
+  options: ProtocolComplianceOptions<M, C> = {},
+): void {
+  const adapter = toAdapter(target, options);
   const perScenario = options.seeds ?? envSeeds() ?? 10;
   const name = options.protocolName ?? adapter.definition.name;
   const scenarios = PROTOCOL_SCENARIOS.filter(
