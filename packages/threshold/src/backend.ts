@@ -180,20 +180,29 @@ function blstBackend(blst: BlstModule): BlsBackend {
 
 let cachedBlst: BlsBackend | null | undefined;
 
-/** Loads @chainsafe/blst if it is installed and its native binary loads here; undefined otherwise. */
-export async function loadBlstBackend(): Promise<BlsBackend | undefined> {
-  if (cachedBlst !== undefined) return cachedBlst ?? undefined;
+/** How the optional module is imported; tests inject a failing one to simulate its absence. */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+// A variable specifier keeps TypeScript from requiring the optional package at build time.
+const defaultImporter: ModuleImporter = (specifier) => import(specifier);
+
+/**
+ * Loads @chainsafe/blst if it is installed and its native binary loads here; undefined otherwise
+ * (never throws). The default importer's outcome is cached.
+ */
+export async function loadBlstBackend(importer?: ModuleImporter): Promise<BlsBackend | undefined> {
+  if (importer === undefined && cachedBlst !== undefined) return cachedBlst ?? undefined;
+  let backend: BlsBackend | null;
   try {
-    // A variable specifier keeps TypeScript from requiring the optional package at build time.
-    const specifier = '@chainsafe/blst';
-    const mod = (await import(specifier)) as BlstModule & { default?: BlstModule };
+    const mod = (await (importer ?? defaultImporter)('@chainsafe/blst')) as BlstModule & { default?: BlstModule };
     const blst: BlstModule = typeof mod.verify === 'function' ? mod : (mod.default as BlstModule);
-    if (typeof blst.verify !== 'function') throw new Error('unexpected @chainsafe/blst shape');
-    cachedBlst = blstBackend(blst);
+    if (typeof blst?.verify !== 'function') throw new Error('unexpected @chainsafe/blst shape');
+    backend = blstBackend(blst);
   } catch {
-    cachedBlst = null;
+    backend = null;
   }
-  return cachedBlst ?? undefined;
+  if (importer === undefined) cachedBlst = backend;
+  return backend ?? undefined;
 }
 
 let active: BlsBackend = nobleBackend;
@@ -212,10 +221,10 @@ export function setBackend(backend: BlsBackend): void {
  * Selects the fastest backend that loads: blst when available, noble otherwise.
  * `{ native: false }` (or env PHALANX_BLS_NATIVE=0 where `process` exists) forces noble.
  */
-export async function selectBackend(opts: { native?: boolean } = {}): Promise<BlsBackend> {
+export async function selectBackend(opts: { native?: boolean; importer?: ModuleImporter } = {}): Promise<BlsBackend> {
   const env = typeof process !== 'undefined' ? process.env['PHALANX_BLS_NATIVE'] : undefined;
   const wantNative = opts.native ?? env !== '0';
-  const chosen = wantNative ? ((await loadBlstBackend()) ?? nobleBackend) : nobleBackend;
+  const chosen = wantNative ? ((await loadBlstBackend(opts.importer)) ?? nobleBackend) : nobleBackend;
   active = chosen;
   return chosen;
 }

@@ -13,7 +13,7 @@ export {
 } from './bls.js';
 export type { BlsKeyPair } from './bls.js';
 export { nobleBackend, loadBlstBackend, activeBackend, setBackend, selectBackend } from './backend.js';
-export type { BlsBackend } from './backend.js';
+export type { BlsBackend, ModuleImporter } from './backend.js';
 export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './points.js';
 export { ORDER, SCALAR_BYTES, MAX_INDEX, randomScalar, scalarToBytes, scalarFromBytes, lagrangeAtZero } from './field.js';
 export { split, reconstruct, randomPolynomial, checkThreshold } from './shamir.js';

@@ -238,6 +238,23 @@ describe('Signer / Verifier contracts (scheme-tagged bytes)', () => {
     expect(blsVerifier.verify(new Uint8Array(0), m, new Uint8Array(0))).toBe(false);
   });
 
+  it('falls back to pure noble when @chainsafe/blst is absent or its binary does not load', async () => {
+    const before = activeBackend();
+    try {
+      const missing = () => Promise.reject(new Error("Cannot find module '@chainsafe/blst'"));
+      expect(await loadBlstBackend(missing)).toBeUndefined();
+      expect((await selectBackend({ importer: missing })).name).toBe('noble');
+      const kp = keygen(seededRng('absent'));
+      const m = utf8('still works');
+      expect(verify(kp.publicKey, m, sign(kp.secretKey, m))).toBe(true);
+      expect(await loadBlstBackend(() => Promise.resolve({ something: 'else' }))).toBeUndefined();
+      // The real module is still found afterwards (a failed injected import is not cached).
+      if (blst) expect((await loadBlstBackend())?.name).toBe('blst');
+    } finally {
+      setBackend(before);
+    }
+  });
+
   it('PHALANX_BLS_NATIVE=0 forces the pure-JS backend', async () => {
     const before = activeBackend();
     const env = process.env['PHALANX_BLS_NATIVE'];
