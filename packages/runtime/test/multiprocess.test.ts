@@ -1,0 +1,166 @@
+/**
+ * The real thing: four PBFT replica processes on 127.0.0.1 over libp2p with LMDB storage. A client
+ * commits commands (f+1 matching replies), one replica is SIGKILLed under load and restarted from
+ * its data directory; it catches up and every replica ends with the same state, holding every
+ * acknowledged command exactly once. CI runs 500 commands; PHALANX_LONG=1 runs 10,000.
+ */
+import { describe, it, expect, afterAll } from 'vitest';
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { generateKeyPair } from '@phalanx/crypto';
+import { toHex } from '@phalanx/codec';
+import { Libp2pClientEndpoint } from '@phalanx/transport-libp2p';
+import { waitFor } from '@phalanx/compliance';
+import { Client } from '../src/index.js';
+import type { ClientResult } from '../src/index.js';
+
+const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'process', 'replica-process.mjs');
+const LONG = !!process.env['PHALANX_LONG'];
+const COMMANDS = LONG ? 10_000 : 500;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+interface Status {
+  height: string;
+  digest: string;
+  entries: number;
+  unique: number;
+  connected: number;
+}
+
+class Proc {
+  child: ChildProcess | undefined;
+  fatal: string[] = [];
+  constructor(readonly env: string) {}
+  async start(): Promise<void> {
+    const child = fork(script, [], { env: { ...process.env, PHALANX_REPLICA: this.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = child;
+    child.on('message', (m: { type: string; error?: string }) => {
+      if (m.type === 'fatal') this.fatal.push(m.error ?? '');
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.on('message', (m: { type: string }) => m.type === 'ready' && resolve());
+      child.once('exit', (code) => reject(new Error(`replica exited with ${code} before it was ready`)));
+    });
+  }
+  kill(): Promise<void> {
+    const c = this.child!;
+    return new Promise((r) => {
+      c.once('exit', () => r());
+      c.kill('SIGKILL');
+    });
+  }
+  status(): Promise<Status> {
+    const c = this.child!;
+    return new Promise((resolve) => {
+      const on = (m: Status & { type: string }): void => {
+        if (m.type !== 'status') return;
+        c.off('message', on);
+        resolve(m);
+      };
+      c.on('message', on);
+      c.send({ type: 'status' });
+    });
+  }
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      const t = setTimeout(() => c.kill('SIGKILL'), 5_000);
+      c.once('exit', () => {
+        clearTimeout(t);
+        r();
+      });
+      c.send({ type: 'stop' });
+    });
+  }
+}
+
+describe('four PBFT replica processes over libp2p with LMDB', () => {
+  const procs: Proc[] = [];
+  let dir = '';
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'commits every acknowledged command exactly once everywhere across a SIGKILL and restart',
+    async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phalanx-mp-'));
+      const ids = ['r0', 'r1', 'r2', 'r3'];
+      const keys = ids.map(() => generateKeyPair('ed25519'));
+      const ports = await Promise.all(ids.map(() => freePort()));
+      const clientKey = generateKeyPair('ed25519');
+      const validators = ids.map((id, i) => ({ id, publicKey: toHex(keys[i]!.publicKey), port: ports[i]! }));
+      const clients = [{ id: 'client-1', publicKey: toHex(clientKey.publicKey) }];
+      for (const [i, id] of ids.entries()) {
+        const env = JSON.stringify({ self: id, secretKey: toHex(keys[i]!.secretKey), port: ports[i], dataDir: path.join(dir, id), validators, clients });
+        procs.push(new Proc(env));
+      }
+      await Promise.all(procs.map((p) => p.start()));
+
+      const endpoint = new Libp2pClientEndpoint({
+        self: 'client-1',
+        seed: clientKey.secretKey.subarray(1),
+        replicas: ids.map((id, i) => ({ id, publicKey: keys[i]!.publicKey, addrs: [`/ip4/127.0.0.1/tcp/${ports[i]}`] })),
+      });
+      const client = new Client({ endpoint, replicas: ids, quorum: 2, retryMs: 500, timeoutMs: 60_000, maxInFlight: 64 });
+      await client.start();
+      await waitFor(() => endpoint.connectedReplicas().length === 4, 'client connections', 15_000);
+
+      const acked: ClientResult[] = [];
+      const killAt = Math.floor(COMMANDS / 3);
+      const restartAt = Math.floor(COMMANDS / 2);
+      let killed: Promise<void> | undefined;
+      let restarted: Promise<void> | undefined;
+      const victim = procs[2]!;
+      const submissions = Array.from({ length: COMMANDS }, (_, i) =>
+        client.submit(new TextEncoder().encode(`cmd-${i}`)).then((r) => {
+          acked.push(r);
+          if (acked.length === killAt) killed = victim.kill();
+          if (acked.length === restartAt) restarted = (killed ?? Promise.resolve()).then(() => victim.start());
+          return r;
+        }),
+      );
+      const results = await Promise.all(submissions);
+      await killed;
+      await restarted;
+      expect(results.length).toBe(COMMANDS);
+      expect(new Set(results.map((r) => r.seq)).size).toBe(COMMANDS);
+      const top = results.reduce((m, r) => (r.height > m ? r.height : m), 0n);
+
+      let statuses: Status[] = [];
+      await waitFor(
+        () => {
+          void Promise.all(procs.map((p) => p.status())).then((s) => (statuses = s));
+          return statuses.length === 4 && statuses.every((s) => BigInt(s.height) >= top) && new Set(statuses.map((s) => s.digest)).size === 1;
+        },
+        'all four replicas at the same state',
+        60_000,
+      );
+      for (const s of statuses) {
+        expect(s.entries).toBe(COMMANDS);
+        expect(s.unique).toBe(COMMANDS);
+      }
+      expect(procs.flatMap((p) => p.fatal)).toEqual([]);
+      await client.stop();
+    },
+    LONG ? 600_000 : 120_000,
+  );
+});
