@@ -17,6 +17,8 @@ export interface NodeHandle {
   status(): Record<string, unknown>;
   /** Serving: started, recovered, and connected to enough peers to make progress. */
   isReady(): boolean;
+  /** The commit certificate of a recent height, in the file format `verify-certificate` reads. */
+  certificate?(height: bigint): unknown;
 }
 
 const json = (res: http.ServerResponse, code: number, body: unknown): void => {
@@ -50,6 +52,11 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
     if (url.pathname === '/healthz') return json(res, 200, { ok: true });
     if (url.pathname === '/readyz') return json(res, node.isReady() ? 200 : 503, { ready: node.isReady() });
     if (url.pathname === '/status') return json(res, 200, node.status());
+    if (url.pathname.startsWith('/certificates/')) {
+      const h = url.pathname.slice('/certificates/'.length);
+      const cert = /^\d{1,20}$/.test(h) ? node.certificate?.(BigInt(h)) : undefined;
+      return cert ? json(res, 200, cert) : json(res, 404, { error: 'no certificate for that height here (only recent heights this replica answered are kept)' });
+    }
     if (!url.pathname.startsWith('/kv/')) return json(res, 404, { error: 'not found' });
     let key: Uint8Array;
     try {

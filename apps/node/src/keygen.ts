@@ -1,0 +1,58 @@
+/**
+ * `phalanx keygen`: one key file per replica (mode 0600, format documented in @phalanx/crypto) and a
+ * network configuration listing every validator with its address, public key and ports.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateKeyPair, writeKeyFile } from '@phalanx/crypto';
+import { toHex } from '@phalanx/codec';
+import { ConfigError } from '@phalanx/interface';
+import { configToYaml, validateConfig } from './config.js';
+import type { NetworkConfig, ProtocolName } from './config.js';
+
+export interface KeygenOptions {
+  readonly replicas: number;
+  readonly out: string;
+  readonly protocol: ProtocolName;
+  readonly chainId?: string;
+  /** `{i}` is replaced by the replica index. */
+  readonly addressTemplate?: string;
+  readonly httpTemplate?: string;
+  readonly metricsTemplate?: string;
+  readonly basePort?: number;
+  readonly force?: boolean;
+}
+
+export function keygen(opts: KeygenOptions): NetworkConfig {
+  if (!Number.isSafeInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 256) {
+    throw new ConfigError('--replicas', `must be an integer from 1 to 256, got ${opts.replicas}`);
+  }
+  const configFile = path.join(opts.out, 'config.yaml');
+  if (existsSync(configFile) && !opts.force) {
+    throw new ConfigError('--out', `${configFile} already exists (use --force to replace the keys and configuration)`);
+  }
+  mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+  const base = opts.basePort ?? 7000;
+  const fill = (template: string | undefined, fallback: string, i: number): string => (template ?? fallback).replaceAll('{i}', String(i));
+  const nodes = Array.from({ length: opts.replicas }, (_, i) => {
+    const id = `r${i}`;
+    const key = generateKeyPair('ed25519');
+    writeKeyFile(path.join(opts.out, `key_${id}.json`), key);
+    return {
+      id,
+      address: fill(opts.addressTemplate, `/ip4/127.0.0.1/tcp/${base + i}`, i),
+      publicKey: toHex(key.publicKey),
+      power: 1,
+      http: fill(opts.httpTemplate, `127.0.0.1:${base + 1000 + i}`, i),
+      metrics: fill(opts.metricsTemplate, `127.0.0.1:${base + 2100 + i}`, i),
+    };
+  });
+  const config = validateConfig({
+    version: 1,
+    chainId: opts.chainId ?? `phalanx-testnet-${toHex(generateKeyPair('ed25519').publicKey.subarray(1, 5))}`,
+    consensus: { type: opts.protocol },
+    nodes,
+  });
+  writeFileSync(configFile, configToYaml(config));
+  return config;
+}

@@ -1,0 +1,89 @@
+/**
+ * The node's own HTTP API submits commands as a local client of its replica. This wraps the
+ * transport's client plane: requests from the local client enter the replica like any remote
+ * client's, and the replica's replies to it are caught here instead of going to the network.
+ * Every reply that passes (to any client) also leaves its commit proof in a small cache, which
+ * serves `GET /certificates/<height>`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NodeId } from '@phalanx/interface';
+import { decodeClientFrame, encodeClientFrame } from '@phalanx/runtime';
+import type { ClientPlane } from '@phalanx/runtime';
+
+interface Pending {
+  resolve(result: Uint8Array): void;
+  reject(err: Error): void;
+}
+
+export class LocalClients implements ClientPlane {
+  /** Unique per process start: sequence numbers restart at 1, sessions must not collide. */
+  readonly id: NodeId;
+  private handler: ((client: NodeId, frame: Uint8Array) => void) | undefined;
+  private seq = 0n;
+  private readonly pending = new Map<bigint, Pending>();
+  private readonly proofs = new Map<bigint, Uint8Array>();
+
+  constructor(
+    node: NodeId,
+    private readonly inner?: ClientPlane,
+    private readonly keepProofs = 1024,
+  ) {
+    this.id = `local-${node}-${randomBytes(6).toString('hex')}`;
+  }
+
+  onFrame(handler: (client: NodeId, frame: Uint8Array) => void): void {
+    this.handler = handler;
+    this.inner?.onFrame(handler);
+  }
+
+  send(client: NodeId, frame: Uint8Array): void {
+    if (client !== this.id) {
+      this.remember(frame);
+      this.inner?.send(client, frame);
+      return;
+    }
+    const f = decodeClientFrame(frame);
+    if (f.type === 'request') return;
+    const p = this.pending.get(f.seq);
+    if (!p) return;
+    this.pending.delete(f.seq);
+    if (f.type === 'reply') {
+      if (f.proof) this.keep(f.height, f.proof);
+      p.resolve(f.result);
+    } else p.reject(new Error(`${f.code}: ${f.message}`));
+  }
+
+  /** Orders `payload` through consensus; resolves with this replica's result. */
+  submit(payload: Uint8Array): Promise<Uint8Array> {
+    if (!this.handler) return Promise.reject(new Error('replica not started'));
+    const seq = ++this.seq;
+    const done = new Promise<Uint8Array>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
+    this.handler(this.id, encodeClientFrame({ type: 'request', seq, payload }));
+    return done;
+  }
+
+  /** Forgets a request the caller gave up on (its result, if it ever commits, is dropped). */
+  abandon(reason: string): void {
+    for (const p of this.pending.values()) p.reject(new Error(reason));
+    this.pending.clear();
+  }
+
+  proof(height: bigint): Uint8Array | undefined {
+    return this.proofs.get(height);
+  }
+
+  private remember(frame: Uint8Array): void {
+    try {
+      const f = decodeClientFrame(frame);
+      if (f.type === 'reply' && f.proof) this.keep(f.height, f.proof);
+    } catch {
+      // Our own replica produced it; an undecodable frame would be a runtime bug, not ours to mask.
+    }
+  }
+
+  private keep(height: bigint, proof: Uint8Array): void {
+    if (this.proofs.has(height)) return;
+    this.proofs.set(height, proof);
+    if (this.proofs.size > this.keepProofs) this.proofs.delete(this.proofs.keys().next().value!);
+  }
+}
