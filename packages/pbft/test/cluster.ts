@@ -121,10 +121,13 @@ export interface ClusterOptions {
   loss?: number;
   /** Duplicate probability in [0, 1). */
   dup?: number;
+  /** Real keys instead of the test MAC (e.g. Ed25519 from @phalanx/crypto). */
+  keys?: { signer(id: NodeId): Signer; readonly verifier: Verifier };
 }
 
 export class Cluster {
   readonly validators: ValidatorSet;
+  readonly verifier: Verifier;
   readonly nodes = new Map<NodeId, Node>();
   readonly ids: NodeId[];
   readonly rng: Rng;
@@ -138,7 +141,10 @@ export class Cluster {
   private clientSeq = 0n;
 
   constructor(readonly opts: ClusterOptions) {
-    this.validators = makeValidators(opts.n);
+    this.validators = opts.keys
+      ? createValidatorSet(Array.from({ length: opts.n }, (_, i) => ({ id: `r${i}`, publicKey: opts.keys!.signer(`r${i}`).publicKey, power: 1 })))
+      : makeValidators(opts.n);
+    this.verifier = opts.keys?.verifier ?? testVerifier;
     this.ids = this.validators.validators.map((v) => v.id);
     this.rng = seededRng(opts.seed ?? 1);
     for (const id of this.ids) this.boot(id, { log: [], appliedHeight: 0n });
@@ -149,8 +155,8 @@ export class Cluster {
   }
 
   private boot(id: NodeId, disk: Disk, recovered = false): Node {
-    const signer = testSigner(id);
-    const ctx = { self: id, validators: this.validators, signer, verifier: testVerifier, rng: seededRng(this.ids.indexOf(id) + 7) };
+    const signer = this.opts.keys?.signer(id) ?? testSigner(id);
+    const ctx = { self: id, validators: this.validators, signer, verifier: this.verifier, rng: seededRng(this.ids.indexOf(id) + 7) };
     const core = new PbftCore(
       ctx,
       this.configOf(id),
@@ -246,7 +252,7 @@ export class Cluster {
         n.disk.appliedHeight = b.height;
         const cert = decodeCertificate(b.proof!);
         const threshold = this.configOf(n.id).unsafeQuorumOverride;
-        verifyCertificate(cert, this.validators, testVerifier, { kind: 'pbft/commit', height: b.height, ...(threshold ? { threshold } : {}) });
+        verifyCertificate(cert, this.validators, this.verifier, { kind: 'pbft/commit', height: b.height, ...(threshold ? { threshold } : {}) });
         n.committed.set(b.height, toHex(cert.digest));
         n.proofs.set(b.height, b.proof!);
         if (b.reportState) applied.push(b.height);
