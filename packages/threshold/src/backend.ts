@@ -8,6 +8,7 @@
  * vectors, proofs of possession) the blst backend hands the call to noble.
  */
 import { CryptoError } from '@phalanx/interface';
+import { toHex } from '@phalanx/codec';
 import {
   decodeG1,
   decodeG2,
@@ -124,9 +125,18 @@ function blstLinearCombination(blst: BlstModule, signatures: readonly Uint8Array
 
 function blstBackend(blst: BlstModule): BlsBackend {
   // Same acceptance rule as noble: compressed encodings only, subgroup-checked, no identity.
+  // Validated native keys, memoised: validator keys and key shares are verified against again and again.
+  const pkCache = new Map<string, unknown>();
   const pk = (bytes: Uint8Array): unknown => {
     if (bytes.length !== PUBLIC_KEY_BYTES) throw new CryptoError('public key length');
-    return blst.PublicKey.fromBytes(bytes, true);
+    const key = toHex(bytes);
+    let k = pkCache.get(key);
+    if (k === undefined) {
+      k = blst.PublicKey.fromBytes(bytes, true); // throws for invalid or identity keys: not cached
+      if (pkCache.size >= 4096) pkCache.clear();
+      pkCache.set(key, k);
+    }
+    return k;
   };
   const sig = (bytes: Uint8Array): BlstSignature => {
     if (bytes.length !== SIGNATURE_BYTES) throw new CryptoError('signature length');
