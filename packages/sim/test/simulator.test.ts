@@ -32,7 +32,7 @@ describe('the correct fixture (quorum 2f+1) passes every checker', () => {
   const profiles = ['none', 'lossy', 'partition', 'crash', 'crash-leader', 'crash-restart', 'equivocate', 'twins', 'byzantine', 'chaos'];
   for (const faults of profiles) {
     it(`n4 ${faults}`, () => {
-      const rep = runSeeds(toyAdapter(), { faults, seeds: 4, seedBase: 100 });
+      const rep = runSeeds(toyAdapter(), { faults, seeds: Number(process.env.PHALANX_SEEDS ?? 4), seedBase: 100 });
       expect(rep.failures.map(formatFailure)).toEqual([]);
       expect(rep.commits).toBeGreaterThan(0);
     });
