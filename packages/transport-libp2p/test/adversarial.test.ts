@@ -42,7 +42,7 @@ describe('libp2p transport against hostile peers', () => {
   it('refuses a raw libp2p peer that is not in the validator set', async () => {
     const { t, got, addr } = await victim();
     const stranger = await rawNode(new Uint8Array(randomBytes(32)));
-    cleanup.push(() => stranger.stop());
+    cleanup.push(async () => stranger.stop());
     await expect(stranger.dialProtocol(addr, proto, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
     expect(got).toEqual([]);
     const refused = Object.values(t.stats().dropped).reduce((n, d) => n + (d['unknown-peer'] ?? 0), 0);
@@ -65,7 +65,7 @@ describe('libp2p transport against hostile peers', () => {
     await t.start();
     cleanup.push(() => t.stop());
     const client = await rawNode(ids[2]!.seed);
-    cleanup.push(() => client.stop());
+    cleanup.push(async () => client.stop());
     const addr = multiaddr(t.listenAddrs()[0]!);
     // The connection is admitted (clients may use the client protocol) but the consensus stream is not.
     const attempt = async (): Promise<void> => {
@@ -82,7 +82,7 @@ describe('libp2p transport against hostile peers', () => {
     const { ids, t, got, addr } = await victim(1024);
     // r1's own key, driven by hand: an authenticated validator sending bad bytes.
     const r1 = await rawNode(ids[1]!.seed);
-    cleanup.push(() => r1.stop());
+    cleanup.push(async () => r1.stop());
     const s1 = await r1.dialProtocol(addr, proto);
     const good = (b: number): Uint8Array => encodeFrames([new Uint8Array(100).fill(b)]);
     const oversized = encodeFrames([new Uint8Array(5_000).fill(9)]);
@@ -128,7 +128,7 @@ describe('libp2p transport against hostile peers', () => {
     await t.start();
     cleanup.push(() => t.stop());
     const r1 = await rawNode(ids[1]!.seed);
-    cleanup.push(() => r1.stop());
+    cleanup.push(async () => r1.stop());
     const s = await r1.dialProtocol(multiaddr(t.listenAddrs()[0]!), proto);
     s.send(encodeFrames(Array.from({ length: 50 }, () => Uint8Array.of(7))));
     await waitFor(() => (t.stats().dropped['r1']?.['rate-limited'] ?? 0) >= 39, 'rate-limited drops');
