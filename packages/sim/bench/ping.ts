@@ -12,10 +12,11 @@ const EMPTY: Ready<number> = { send: [], commit: [], timers: [], events: [] };
 class PingCore implements ProtocolCore<number> {
   private out: Array<{ to: string; msg: number }> = [];
   constructor(private readonly ctx: CoreContext) {
-    if (ctx.self === 'r0') for (const v of ctx.validators.validators) if (v.id !== ctx.self) this.out.push({ to: v.id, msg: 1 });
+    // Every replica starts 50 ping-pong chains with every peer, so the queue stays busy.
+    for (const v of ctx.validators.validators) if (v.id !== ctx.self) for (let k = 0; k < 50; k++) this.out.push({ to: v.id, msg: 1 });
   }
   step(i: Input<number>): void {
-    if (i.type === 'message' && i.msg < 200_000) this.out.push({ to: i.from, msg: i.msg + 1 });
+    if (i.type === 'message' && i.msg < 1_000_000) this.out.push({ to: i.from, msg: i.msg + 1 });
   }
   hasReady(): boolean {
     return this.out.length > 0;
