@@ -6,7 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { PROFILES } from './scenario.js';
+import { PROFILES, assertProfile } from './scenario.js';
 import { simulate, formatSeed } from './simulator.js';
 import { runSeeds, formatFailure, parseSeed, loadAdapter } from './runner.js';
 import type { SimAdapter } from './types.js';
@@ -14,7 +14,8 @@ import type { SimAdapter } from './types.js';
 const USAGE = `usage: pnpm sim (--protocol <name> | --module <file.js>) [options]
   --protocol <name>    imports @phalanx/<name> and uses its \`simulation\` export
   --module <file.js>   any ES module exporting \`simulation\` (e.g. a test fixture)
-  --faults <profile>   ${Object.keys(PROFILES).join(' | ')} (default none)
+  --faults <profile>   ${Object.keys(PROFILES).join(' | ')} (default none);
+                       compose with +, e.g. lossy+crash-restart
   --seeds <count>      seeds to sweep (default 100)
   --seed-base <seed>   first seed of the sweep: 0x… | decimal | random (default 1)
   --seed <seed>        replay ONE seed (0x… or decimal) and print its trace
@@ -58,7 +59,7 @@ export function parseArgs(argv: readonly string[]): Args {
         break;
       case '--faults':
         out.faults = value();
-        if (!PROFILES[out.faults]) throw new Error(`unknown fault profile "${out.faults}" (known: ${Object.keys(PROFILES).join(', ')})`);
+        assertProfile(out.faults);
         break;
       case '--seeds':
         out.seeds = int(1);

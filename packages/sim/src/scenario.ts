@@ -187,11 +187,19 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
 
 export type ProfileName = keyof typeof PROFILES;
 
+/** Checks a profile name; `a+b` composes profiles left to right (e.g. `lossy+crash-restart`). */
+export function assertProfile(profile: string): void {
+  for (const part of profile.split('+')) {
+    if (!PROFILES[part]) throw new RangeError(`unknown fault profile "${part}" (known: ${Object.keys(PROFILES).join(', ')}; compose with +)`);
+  }
+}
+
 /** Builds the scenario for `profile`, drawing its random choices from the run's generator. */
 export function buildScenario(profile: string, ctx: ProfileContext, overrides: Partial<Scenario> = {}): Scenario {
-  const p = PROFILES[profile];
-  if (!p) throw new RangeError(`unknown fault profile "${profile}" (known: ${Object.keys(PROFILES).join(', ')})`);
-  return { ...p({ ...defaultScenario(ctx.n), ...overrides }, ctx), ...overrides };
+  assertProfile(profile);
+  let s: Scenario = { ...defaultScenario(ctx.n), ...overrides };
+  for (const part of profile.split('+')) s = PROFILES[part]!(s, ctx);
+  return { ...s, ...overrides };
 }
 
 export function describeTarget(t: Target, ids: readonly NodeId[]): string {

@@ -43,6 +43,8 @@ describe('pnpm sim', () => {
   it('rejects bad arguments with a usage message', async () => {
     expect((await run(['--seeds', '3'], correct)).code).toBe(2);
     expect(() => parseArgs(['--protocol', 'x', '--faults', 'nope'])).toThrow(/unknown fault profile/);
+    expect(() => parseArgs(['--protocol', 'x', '--faults', 'lossy+nope'])).toThrow(/unknown fault profile "nope"/);
+    expect(parseArgs(['--protocol', 'x', '--faults', 'lossy+crash']).faults).toBe('lossy+crash');
     expect(() => parseArgs(['--protocol', 'x', '--seed', 'zz'])).toThrow(/not a seed/);
     expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(/integer >= 1/);
   });

@@ -37,6 +37,13 @@ describe('the correct fixture (quorum 2f+1) passes every checker', () => {
       expect(rep.commits).toBeGreaterThan(0);
     });
   }
+  it('n4 lossy+crash-restart (composed profiles)', () => {
+    const rep = runSeeds(toyAdapter(), { faults: 'lossy+crash-restart', seeds: 3, seedBase: 300 });
+    expect(rep.failures.map(formatFailure)).toEqual([]);
+    const r = simulate(toyAdapter(), { seed: 300, faults: 'lossy+crash-restart' });
+    expect(r.scenario.network.loss).toBeGreaterThan(0);
+    expect(r.scenario.crashes.length).toBeGreaterThan(0);
+  });
   it('n7 chaos', () => {
     const rep = runSeeds(toyAdapter(), { faults: 'chaos', n: 7, seeds: 3, seedBase: 200 });
     expect(rep.failures.map(formatFailure)).toEqual([]);
