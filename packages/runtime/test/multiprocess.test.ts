@@ -129,7 +129,8 @@ describe('four PBFT replica processes over libp2p with LMDB', () => {
       const restartAt = Math.floor(COMMANDS / 2);
       let killed: Promise<void> | undefined;
       let restarted: Promise<void> | undefined;
-      const victim = procs[2]!;
+      // CI kills a backup; PHALANX_VICTIM=0 kills the primary (forces a view change under load).
+      const victim = procs[Number(process.env["PHALANX_VICTIM"] ?? 2)]!;
       const submissions = Array.from({ length: COMMANDS }, (_, i) =>
         client.submit(new TextEncoder().encode(`cmd-${i}`)).then((r) => {
           acked.push(r);
@@ -139,6 +140,8 @@ describe('four PBFT replica processes over libp2p with LMDB', () => {
         }),
       );
       const results = await Promise.all(submissions);
+      expect(killed).toBeDefined();
+      expect(restarted).toBeDefined();
       await killed;
       await restarted;
       expect(results.length).toBe(COMMANDS);
