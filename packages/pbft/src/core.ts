@@ -207,6 +207,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private lastTickExecuted = -1n;
   private behind = false;
   private fetchedThisTick = false;
+  /** Peers answered since the last retransmission/status tick: one STATE per peer per tick. */
+  private readonly served = new Set<NodeId>();
   private lastAnnounced = 0n;
   /** The view-change timer expired once already for the current requests (see onTimeout). */
   private escalated = false;
@@ -947,6 +949,11 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       this.send(from, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
     }
     if (m.have >= this.lastExecuted) return;
+    // A peer (maybe Byzantine) cannot make us stream state faster than once per tick.
+    if (this.cfg.statusIntervalMs > 0) {
+      if (this.served.has(from)) return;
+      this.served.add(from);
+    }
     let checkpoint: CheckpointState | undefined;
     const st = this.stable;
     const committedAt = (s: bigint) => this.log.get(s)?.committed ?? this.recent.get(s);
@@ -1314,6 +1321,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         // behind, peers ahead of us answer with what we miss. Heals partitions that outlasted
         // all other traffic.
         this.statusArmed = false;
+        this.served.clear();
         this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
         return;
     }
@@ -1359,6 +1367,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     this.behind = false;
     this.fetchedThisTick = false;
+    this.served.clear();
     this.lastTickExecuted = this.lastExecuted;
     if (!this.busy() && this.lastExecuted > this.lastAnnounced) {
       // Going idle: announce how far we got (as a FETCH), so a replica that missed the end of the
