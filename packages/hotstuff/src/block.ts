@@ -14,7 +14,13 @@ export function commandsDigest(hasher: Hasher, b: Block): Uint8Array {
 
 /** hash(b) = H(header), header = all fields with the commands replaced by their digest. */
 export function blockHash(hasher: Hasher, b: Block): Uint8Array {
-  return hasher.digest(encode(headerToValue(b, commandsDigest(hasher, b))));
+  return blockHashParts(hasher, b).hash;
+}
+
+/** The block hash and the commands digest inside it (computed once, both needed by the tree). */
+export function blockHashParts(hasher: Hasher, b: Block): { hash: Uint8Array; cmdDigest: Uint8Array } {
+  const cmdDigest = commandsDigest(hasher, b);
+  return { hash: hasher.digest(encode(headerToValue(b, cmdDigest))), cmdDigest };
 }
 
 export function genesisHash(hasher: Hasher, chainId: string): Uint8Array {

@@ -6,7 +6,7 @@
  */
 import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, MessageCodec } from '@phalanx/interface';
-import { decode, encode, readArray, readBytes, readString, readU64, readUint } from '@phalanx/codec';
+import { decode, encode, readArray, readBool, readBytes, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
 
@@ -26,7 +26,7 @@ export const LIMITS = {
   maxRequestsPerMessage: 65_536,
 } as const;
 
-const TAG = { proposal: 0, vote: 1, timeout: 2, requestBlocks: 3, blocks: 4, requests: 5 } as const;
+const TAG = { proposal: 0, vote: 1, timeout: 2, requestBlocks: 3, blocks: 4, requests: 5, status: 6 } as const;
 
 export function qcToValue(qc: QuorumCert): Value {
   return [qc.view, qc.height, qc.block, qc.sig];
@@ -120,6 +120,8 @@ function messageToValue(m: HotStuffMessage): Value {
       return [TAG.blocks, m.blocks.map(blockToValue)];
     case 'requests':
       return [TAG.requests, m.requests.map(requestToValue)];
+    case 'status':
+      return [TAG.status, qcToValue(m.highQC), m.reply];
   }
 }
 
@@ -179,6 +181,9 @@ function messageFromValue(v: Value): HotStuffMessage {
           requestFromValue(r, `requests.requests[${i}]`),
         ),
       };
+    case TAG.status:
+      arity(3, 'status');
+      return { type: 'status', highQC: qcFromValue(a[1], 'status.highQC'), reply: readBool(a[2], 'status.reply') };
     default:
       throw new DecodeError(`message: unknown tag ${tag}`);
   }

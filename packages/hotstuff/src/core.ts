@@ -35,7 +35,7 @@ import { assertBftSize, faultTolerance, quorumPower, signVote, verifyVote, VoteS
 import type { VoteBody } from '@phalanx/quorum';
 import type { Value } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { blockHash, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
+import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
 import { blockFromValue, headerToValue, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
 import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
 import type { CertificateScheme } from './certificates.js';
@@ -62,6 +62,7 @@ interface PendingProposal {
   readonly from: NodeId;
   readonly block: Block;
   readonly hash: Uint8Array;
+  readonly cmdDigest: Uint8Array;
   readonly tc: TimeoutCert | undefined;
 }
 
@@ -73,10 +74,45 @@ interface TimeoutEntry extends TimeoutVote {
  * Mempool identity of a command: (client, seq) plus its payload. Without client signatures a
  * Byzantine replica can inject a command under someone else's (client, seq); keying on the payload
  * too keeps the genuine command from being discarded as a duplicate of the forgery (the
- * application's exactly-once table then decides which one executes).
+ * application's exactly-once table then decides which one executes). Cached per request object:
+ * the same object travels mempool → block → commit.
  */
+const keyCache = new WeakMap<ClientRequest, string>();
 function requestKey(r: ClientRequest): string {
-  return `${r.client}\u0000${r.seq}\u0000${toHex(r.payload.length <= 32 ? r.payload : sha256(r.payload))}`;
+  let k = keyCache.get(r);
+  if (k === undefined) {
+    const p = r.payload;
+    k = `${r.client}\u0000${r.seq}\u0000${p.length <= 256 ? String.fromCharCode.apply(null, p as unknown as number[]) : toHex(sha256(p))}`;
+    keyCache.set(r, k);
+  }
+  return k;
+}
+
+/**
+ * A set that forgets its oldest entries beyond `cap`. (Deleting from the front of a JS Set and
+ * asking for the first entry again is O(tombstones): a ring of insertion order keeps it O(1).)
+ */
+class BoundedSet<T> {
+  private readonly set = new Set<T>();
+  private readonly ring: T[] = [];
+  private at = 0;
+  constructor(private readonly cap: number) {}
+  has(v: T): boolean {
+    return this.set.has(v);
+  }
+  add(v: T): void {
+    if (this.set.has(v)) return;
+    if (this.ring.length < this.cap) this.ring.push(v);
+    else {
+      this.set.delete(this.ring[this.at]!);
+      this.ring[this.at] = v;
+      this.at = (this.at + 1) % this.cap;
+    }
+    this.set.add(v);
+  }
+  get size(): number {
+    return this.set.size;
+  }
 }
 
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
@@ -106,6 +142,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private committedHeight = 0n;
   /** Recently committed blocks kept to serve block sync (bounded by `syncWindow`). */
   private readonly committedWindow = new Map<string, TreeNode>();
+  private readonly windowOrder: string[] = [];
+  private windowAt = 0;
   private lastNonEmptyHeight = 0n;
   private lastVotedHeight = 0n;
 
@@ -120,6 +158,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private triedElectionView = 0n;
   private readonly seenProposals = new Map<bigint, Map<NodeId, SignedVote>>();
   private readonly helped = new Map<NodeId, bigint>();
+  private readonly helpedStatus = new Map<NodeId, bigint>();
 
   // Block sync.
   private readonly pending = new Map<string, PendingProposal[]>();
@@ -131,10 +170,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   // Mempool.
   private readonly mempool = new Map<string, ClientRequest>();
-  private readonly committedKeys = new Set<string>();
+  private readonly committedKeys = new BoundedSet<string>(COMMITTED_KEYS);
   private forwardQueue: ClientRequest[] = [];
 
-  private readonly verifiedQCs = new Set<string>();
+  private readonly verifiedQCs = new BoundedSet<string>(VERIFIED_CACHE);
   private readonly loopback: Array<{ from: NodeId; msg: HotStuffMessage }> = [];
 
   // Outputs.
@@ -168,7 +207,13 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const g = genesisBlock(hasher, chainId);
     this.root = this.makeNode(g, this.genesisQC.block);
     this.tree.set(this.root.key, this.root);
-    if (recovered) this.recover(recovered);
+    if (recovered) {
+      this.recover(recovered);
+      // We may have missed the last proposals while down: ask everyone for their high QC, and
+      // fetch the blocks our own high QC certifies (the tree restarts from the committed root).
+      this.send.push({ to: 'all', msg: { type: 'status', highQC: this.highQC, reply: true } });
+      if (this.highQC.height > this.committedHeight) this.wantBlock(this.highQC.block, undefined);
+    }
   }
 
   // ---------------------------------------------------------------- public API
@@ -292,6 +337,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         case 'requests':
           for (const r of msg.requests) this.addRequest(r, false);
           break;
+        case 'status':
+          this.onStatus(from, msg.highQC, msg.reply);
+          break;
         default:
           this.misbehaviour(from, 'malformed', 'unknown message type');
       }
@@ -346,7 +394,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'protocol-violation', `not a leader of view ${b.view}`);
       return;
     }
-    const hash = blockHash(this.cfg.hasher, b);
+    const { hash, cmdDigest } = blockHashParts(this.cfg.hasher, b);
     const vote: SignedVote = { kind: PROPOSAL_KIND, voter: from, height: b.height, round: b.view, digest: hash, signature };
     if (from !== this.self) {
       if (!verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
@@ -369,11 +417,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (tc) this.processTC(tc, from);
     const parentKey = toHex(b.parent);
     if (!this.tree.has(parentKey)) {
-      this.queueProposal({ from, block: b, hash, tc }, parentKey);
+      this.queueProposal({ from, block: b, hash, cmdDigest, tc }, parentKey);
       this.wantBlock(b.parent, from);
       return;
     }
-    this.handleProposal({ from, block: b, hash, tc });
+    this.handleProposal({ from, block: b, hash, cmdDigest, tc });
   }
 
   /** The proposal's parent is in the tree: insert it, then vote if the safety rules allow. */
@@ -385,7 +433,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(p.from, 'protocol-violation', 'QC view does not match the certified block');
       return;
     }
-    this.insertBlock(b, hash);
+    this.insertBlock(b, hash, p.cmdDigest);
     this.processQC(b.justify, p.from);
     // HotStuff Alg.4 L17: vote once per view (vheight/last voted view), only if safeNode holds.
     if (b.view === this.curView && b.view > this.lastVotedView && this.safeToVote(b, tc)) this.castVote(b, hash);
@@ -504,7 +552,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const key = this.qcKey(qc);
     if (this.verifiedQCs.has(key)) return;
     this.scheme.verify({ kind: VOTE_KIND, height: qc.height, round: qc.view, digest: qc.block }, qc.sig);
-    if (this.verifiedQCs.size >= VERIFIED_CACHE) this.verifiedQCs.delete(this.verifiedQCs.values().next().value!);
     this.verifiedQCs.add(key);
   }
 
@@ -602,16 +649,20 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   private rememberCommitted(node: TreeNode): void {
-    this.committedWindow.set(node.key, node);
-    while (this.committedWindow.size > this.cfg.syncWindow) {
-      this.committedWindow.delete(this.committedWindow.keys().next().value!);
+    if (!this.committedWindow.has(node.key)) {
+      if (this.windowOrder.length < this.cfg.syncWindow) this.windowOrder.push(node.key);
+      else {
+        this.committedWindow.delete(this.windowOrder[this.windowAt]!);
+        this.windowOrder[this.windowAt] = node.key;
+        this.windowAt = (this.windowAt + 1) % this.cfg.syncWindow;
+      }
     }
+    this.committedWindow.set(node.key, node);
     for (const c of node.block.commands) {
       const k = requestKey(c);
       this.committedKeys.add(k);
       this.mempool.delete(k);
     }
-    while (this.committedKeys.size > COMMITTED_KEYS) this.committedKeys.delete(this.committedKeys.values().next().value!);
   }
 
   /**
@@ -645,15 +696,15 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     for (const k of [...this.wanted.keys()]) if (this.tree.has(k) || this.committedWindow.has(k)) this.wanted.delete(k);
   }
 
-  private makeNode(block: Block, hash: Uint8Array): TreeNode {
-    return { block, hash, key: toHex(hash), cmdDigest: commandsDigest(this.cfg.hasher, block) };
+  private makeNode(block: Block, hash: Uint8Array, cmdDigest?: Uint8Array): TreeNode {
+    return { block, hash, key: toHex(hash), cmdDigest: cmdDigest ?? commandsDigest(this.cfg.hasher, block) };
   }
 
-  private insertBlock(b: Block, hash: Uint8Array): TreeNode {
+  private insertBlock(b: Block, hash: Uint8Array, cmdDigest: Uint8Array): TreeNode {
     const key = toHex(hash);
     const existing = this.tree.get(key);
     if (existing) return existing;
-    const node = this.makeNode(b, hash);
+    const node = this.makeNode(b, hash, cmdDigest);
     this.tree.set(key, node);
     const pk = toHex(b.parent);
     let kids = this.children.get(pk);
@@ -834,13 +885,13 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       election,
       commands,
     };
-    const hash = blockHash(this.cfg.hasher, block);
+    const { hash, cmdDigest } = blockHashParts(this.cfg.hasher, block);
     const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, { kind: PROPOSAL_KIND, height: block.height, round: v, digest: hash }).signature;
     this.lastProposedView = v;
     this.hardDirty = true; // a restarted leader must not propose twice in a view
     const msg: HotStuffMessage = { type: 'proposal', block, signature, ...(viaQC ? {} : { tc: tc! }) };
     this.send.push({ to: 'all', msg });
-    this.handleProposal({ from: this.self, block, hash, tc: viaQC ? undefined : tc });
+    this.handleProposal({ from: this.self, block, hash, cmdDigest, tc: viaQC ? undefined : tc });
   }
 
   // ---------------------------------------------------------------- block sync
@@ -950,9 +1001,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         this.dropFetched(ck, b);
         if (b.justify.view !== parent.block.view || b.view <= parent.block.view) continue;
         // Insert without re-entering connectWaiting (we continue from the worklist instead).
-        const hash = blockHash(this.cfg.hasher, b);
         if (!this.tree.has(ck)) {
-          const node = this.makeNode(b, hash);
+          const parts = blockHashParts(this.cfg.hasher, b);
+          const node = this.makeNode(b, parts.hash, parts.cmdDigest);
           this.tree.set(ck, node);
           let kids = this.children.get(k);
           if (!kids) this.children.set(k, (kids = new Set()));
@@ -973,6 +1024,17 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     // A QC we hold may certify a block that just arrived: re-apply the commit rule.
     if (this.tree.has(toHex(this.highQC.block))) this.processQC(this.highQC);
+  }
+
+  /** A peer tells us its high QC (after its restart, or answering ours). */
+  private onStatus(from: NodeId, qc: QuorumCert, reply: boolean): void {
+    if (from !== this.self) this.verifyQC(qc);
+    this.processQC(qc, from);
+    // Answer once per (peer, our high QC) and only when we know more: no amplification.
+    if (reply && this.highQC.view > qc.view && this.helpedStatus.get(from) !== this.highQC.view) {
+      this.helpedStatus.set(from, this.highQC.view);
+      this.send.push({ to: from, msg: { type: 'status', highQC: this.highQC, reply: false } });
+    }
   }
 
   // ---------------------------------------------------------------- mempool

@@ -103,6 +103,8 @@ export function createSimulation(definition: ProtocolDefinition<HotStuffMessage,
           return `blocks ${msg.blocks.map((b) => `h${b.height}`).join(',')}`;
         case 'requests':
           return `requests x${msg.requests.length}`;
+        case 'status':
+          return `status hqc=v${msg.highQC.view}${msg.reply ? ' ?' : ''}`;
       }
     },
   };

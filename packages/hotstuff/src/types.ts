@@ -68,6 +68,11 @@ export type HotStuffMessage =
   /** Block sync answer: the requested block first, then ancestors, newest to oldest. */
   | { readonly type: 'blocks'; readonly blocks: readonly Block[] }
   /** Client commands gossiped so whichever replica leads next can propose them. */
-  | { readonly type: 'requests'; readonly requests: readonly ClientRequest[] };
+  | { readonly type: 'requests'; readonly requests: readonly ClientRequest[] }
+  /**
+   * View synchronisation after a restart: "my highest QC is this" (`reply`: tell me yours if it is
+   * higher). The answer lets a replica that missed the last proposals fetch and commit them.
+   */
+  | { readonly type: 'status'; readonly highQC: QuorumCert; readonly reply: boolean };
 
 export type CommitRule = 'three-chain' | 'two-chain';

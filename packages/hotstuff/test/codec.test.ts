@@ -22,6 +22,7 @@ const samples: HotStuffMessage[] = [
   { type: 'request-blocks', hash: b1.hash, count: 32 },
   { type: 'blocks', blocks: [b2.block, b1.block] },
   { type: 'requests', requests: [req('c', 1), req('c', 2, '')] },
+  { type: 'status', highQC: qc1, reply: true },
 ];
 
 describe('codec (bounded, canonical)', () => {

@@ -79,6 +79,20 @@ describe('fault scenarios', () => {
     c.checkAgreement(true);
   });
 
+  it('a replica restarting after the cluster went idle asks for the high QC and catches up (status)', () => {
+    const c = new Cluster({ n: 4, seed: 14 });
+    load(c, 'a', 5);
+    c.run({ until: () => c.committedHeight('r3') >= 1n });
+    c.crash('r3');
+    load(c, 'b', 5);
+    c.run({ until: allCommitted(c, ['r0', 'r1', 'r2'], 10) });
+    c.run({ maxSteps: 50_000 }); // quiet again
+    c.start('r3');
+    c.run({ until: allCommitted(c, c.ids, 10) });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(10);
+    c.checkAgreement(true);
+  });
+
   it('equivocating leader: two proposals for one view yield verifiable evidence, safety holds', () => {
     const c = new Cluster({ n: 4, seed: 12 });
     const signer = c.signers.get('r1')!;
