@@ -48,7 +48,22 @@ export function runSeeds<M, C>(adapter: SimAdapter<M, C>, options: RunSeedsOptio
     commits += r.stats.commits;
     virtualMs += r.stats.virtualMs;
     if (!r.ok) {
-      failures.push(simulate(adapter, { ...options, seed, trace: true, traceLimit: options.traceLines ?? 60 }));
+      const traced = simulate(adapter, { ...options, seed, trace: true, traceLimit: options.traceLines ?? 60 });
+      const same = traced.violations[0]?.message === r.violations[0]?.message;
+      // A seed that does not reproduce means something in the run is not a function of the seed
+      // (usually a core reading a clock, Math.random, or iteration order of unordered state).
+      failures.push(
+        same
+          ? traced
+          : {
+              ...traced,
+              ok: false,
+              violations: [
+                ...r.violations,
+                { checker: 'robustness', time: 0, message: `NOT REPRODUCIBLE: re-running seed ${formatSeed(seed)} gave ${traced.violations.length} violation(s) instead` },
+              ],
+            },
+      );
       if (failures.length >= (options.maxFailures ?? 1)) break;
     }
   }

@@ -335,7 +335,12 @@ export class Simulation<M, C> {
       if (!r.up || r.adversary) continue;
       const inst = r.instances[0];
       if (!inst) continue;
-      const leader = inst.core.status().leader;
+      let leader: NodeId | undefined;
+      try {
+        leader = inst.core.status().leader;
+      } catch (err) {
+        this.violation('robustness', `${r.id}: status() threw ${(err as Error).message}`);
+      }
       if (leader !== undefined) votes.set(leader, (votes.get(leader) ?? 0) + 1);
     }
     let best: NodeId | undefined;

@@ -250,3 +250,35 @@ describe('runaway and lying cores are reported', () => {
     expect(bad.violations[0]?.message).toMatch(/does not verify/);
   });
 });
+
+describe('reproducibility guard', () => {
+  it('a core that reads Math.random is flagged as not reproducible', () => {
+    const base = toyAdapter();
+    const flaky: SimAdapter<unknown, unknown> = {
+      ...(base as SimAdapter<unknown, unknown>),
+      definition: {
+        ...(base.definition as ProtocolDefinition<unknown, unknown>),
+        create: (ctx, config, rec) => {
+          const core = base.definition.create(ctx, config as never, rec);
+          return {
+            step: (i) => core.step(i as never),
+            hasReady: () => core.hasReady(),
+            ready: () => {
+              const r = core.ready();
+              // Non-determinism the simulator cannot see: sometimes commit a bogus extra height.
+              if (r.commit.length > 0 && Math.random() < 0.5) return { ...r, commit: [...r.commit, { height: 999n, requests: [] }] };
+              return r;
+            },
+            status: () => core.status(),
+          };
+        },
+      },
+    };
+    let sawUnreproducible = false;
+    for (let i = 0; i < 20 && !sawUnreproducible; i++) {
+      const rep = runSeeds(flaky, { faults: 'none', seeds: 1, seedBase: i });
+      sawUnreproducible = rep.failures.some((f) => f.violations.some((v) => v.message.startsWith('NOT REPRODUCIBLE')));
+    }
+    expect(sawUnreproducible).toBe(true);
+  });
+});
