@@ -21,6 +21,9 @@ import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
+/** The `stats().dropped` key for peers that are neither validators nor configured clients. */
+export const UNKNOWN = '<unknown>';
+
 export interface PeerConfig {
   readonly id: NodeId;
   /** Ed25519 public key: 32 raw bytes or 33 scheme-tagged bytes (the validator key). */
@@ -175,8 +178,9 @@ export class Libp2pTransport implements Transport {
     const isValidator = (p: PeerId): boolean => this.validatorByPeer.has(p.toString());
     const isAdmitted = (p: PeerId): boolean =>
       isValidator(p) || this.clientByPeer.has(p.toString()) || this.opts.openClientAccess === true;
+    // Strangers are counted under one key: a per-PeerId entry would let anyone grow our tables.
     const refuse = (p: PeerId): boolean => {
-      this.counters.drop(p.toString(), 'unknown-peer', 'connection refused by the gater');
+      this.counters.drop(UNKNOWN, 'unknown-peer', `connection from ${p.toString()} refused by the gater`);
       return true;
     };
     const node = await createLibp2p({
@@ -346,7 +350,8 @@ export class Libp2pTransport implements Transport {
     const from = this.validatorByPeer.get(connection.remotePeer.toString());
     if (!this.running || !from || from === this.self) {
       // A client (admitted for the client protocol only) or anyone else.
-      this.counters.drop(connection.remotePeer.toString(), 'unknown-peer', 'consensus protocol refused');
+      const key = connection.remotePeer.toString();
+      this.counters.drop(this.clientByPeer.get(key) ?? UNKNOWN, 'unknown-peer', `consensus protocol refused for ${key}`);
       stream.abort(new Error('not a validator'));
       return;
     }
@@ -357,7 +362,7 @@ export class Libp2pTransport implements Transport {
     const key = connection.remotePeer.toString();
     const client = this.clientByPeer.get(key) ?? (this.opts.openClientAccess && !this.validatorByPeer.has(key) ? key : undefined);
     if (!this.running || !client) {
-      this.counters.drop(key, 'unknown-peer', 'client protocol refused');
+      this.counters.drop(this.validatorByPeer.get(key) ?? UNKNOWN, 'unknown-peer', `client protocol refused for ${key}`);
       stream.abort(new Error('not a client'));
       return;
     }
@@ -370,6 +375,7 @@ export class Libp2pTransport implements Transport {
     stream.addEventListener('close', () => {
       if (this.clientSessions.get(client) === session) {
         this.clientSessions.delete(client);
+        if (!this.clientByPeer.has(key)) this.limiters.delete(client); // open access: forget strangers
         out.attach(undefined);
         out.clear();
       }
