@@ -838,11 +838,21 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   // ================================================================ checkpoints (§4.3)
 
   private onApplied(height: bigint, stateDigest: Uint8Array, snapshot: Uint8Array | undefined): void {
-    if (height % this.cfg.checkpointInterval !== 0n || height <= this.stable.seq || height > this.lastExecuted) return;
-    if (this.myCheckpoints.has(height)) return;
-    const clients = this.clientsAt.get(height);
-    if (!clients || !isBytes(stateDigest)) return;
+    if (height % this.cfg.checkpointInterval !== 0n || height > this.lastExecuted || !isBytes(stateDigest)) return;
     const snap = snapshot ?? new Uint8Array(0);
+    const st = this.stable;
+    if (height === st.seq && !st.snapshot && st.clients) {
+      // The checkpoint became stable (through a NEW-VIEW) before our application reported it:
+      // keep the state if it is the one 2f+1 replicas signed, so we can serve state transfer.
+      if (bytesEqual(this.checkpointDigest(height, stateDigest, snap, st.clients), st.digest)) {
+        this.stable = { ...st, stateDigest, snapshot: snap };
+        this.hardDirty = true;
+      }
+      return;
+    }
+    if (height <= st.seq || this.myCheckpoints.has(height)) return;
+    const clients = this.clientsAt.get(height);
+    if (!clients) return;
     const digest = this.checkpointDigest(height, stateDigest, snap, clients);
     const signature = this.ctx.signer.sign(voteSigningBytes(this.cfg.chainId, { kind: KIND_CHECKPOINT, height, round: 0n, digest }));
     const msg: CheckpointMsg = { type: 'checkpoint', voter: this.self, seq: height, digest, signature };
@@ -1228,7 +1238,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes, stateDigest: mine.stateDigest, snapshot: mine.snapshot, clients: mine.clients });
       } else {
         if (this.lastExecuted < plan.minS) this.setFetchTarget(plan.stable);
-        this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes });
+        // Executed but not yet reported by the application: keep our execution table for it (the
+        // snapshot is filled in when the `applied` report arrives, see onApplied).
+        const clients = this.clientsAt.get(plan.minS);
+        this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes, ...(clients ? { clients } : {}) });
       }
     }
     this.inLog.clear();
