@@ -238,9 +238,10 @@ export class Replica<M, C = unknown> {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.stopping = true;
+    this.verifyQueue = []; // not yet stepped: dropped like any message arriving during shutdown
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    while (this.processing) await this.processing;
+    await this.idle(); // drain: what the core already decided is persisted and sent
     this.running = false;
     try {
       if (!this.fatal) await this.o.storage.sync();
@@ -277,7 +278,7 @@ export class Replica<M, C = unknown> {
 
   /** Resolves once processing is idle (no Ready pending). For tests and orderly shutdown. */
   async idle(): Promise<void> {
-    while (this.processing || this.kicked || this.verifying || this.verifyQueue.length > 0) {
+    while (this.processing || this.kicked || this.verifying || (!this.stopping && this.verifyQueue.length > 0)) {
       await (this.processing ?? new Promise((r) => setImmediate(r)));
     }
   }
@@ -403,7 +404,7 @@ export class Replica<M, C = unknown> {
     // A microtask later, so every input of this tick lands in one Ready (one fsync, one write).
     queueMicrotask(() => {
       this.kicked = false;
-      if (this.processing) return;
+      if (this.processing || !this.running) return;
       this.processing = this.process().finally(() => {
         this.processing = undefined;
         // Inputs stepped while the last Ready was in flight (their kick saw `processing` set).
