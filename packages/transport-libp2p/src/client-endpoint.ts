@@ -159,6 +159,8 @@ export class Libp2pClientEndpoint {
       const stream = await node.dialProtocol(link.peerId, this.protocol, { signal: AbortSignal.timeout(5_000) });
       if (!this.running || this.node !== node) {
         stream.abort(new Error('endpoint stopped'));
+        // Restarted while this dial was in flight: dial again on the new node.
+        if (this.running) this.scheduleReconnect(link);
         return;
       }
       link.stream = stream;

@@ -291,6 +291,8 @@ export class Libp2pTransport implements Transport {
       });
       if (!this.running || this.node !== node) {
         stream.abort(new Error('transport stopped'));
+        // Restarted while this dial was in flight: dial again on the new node.
+        if (this.running) this.scheduleReconnect(link);
         return;
       }
       link.stream = stream;
