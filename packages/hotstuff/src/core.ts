@@ -1054,7 +1054,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   private equivocation(peer: NodeId, first: SignedVote, second: SignedVote, what: string): void {
-    this.events.push({ type: 'evidence', evidence: { voter: peer, first, second } });
+    // Third-party-checkable evidence needs one position (kind, height, view); two signatures for
+    // one view at different heights are still equivocation, reported without the evidence object.
+    if (first.height === second.height) this.events.push({ type: 'evidence', evidence: { voter: peer, first, second } });
     this.misbehaviour(peer, 'equivocation', `${what} for view ${second.round}`);
   }
 

@@ -275,6 +275,16 @@ describe('evidence', () => {
     expect(() => verifyEvidence(ev.evidence, s.v.validators, fakeVerifier, 'test')).not.toThrow();
   });
 
+  it('two votes in one view for different heights: equivocation reported, but no (unverifiable) evidence object', () => {
+    const s = new Solo('r2', { leaderElection: roundRobin });
+    const a = s.craft.block(s.craft.genesis, 1n, [req('a', 1)]);
+    const deeper = s.craft.block(s.craft.qc(a), 1n); // same view, height 2 (a forged shape, signed anyway)
+    s.from('r3', s.craft.vote('r3', a));
+    s.from('r3', s.craft.vote('r3', deeper));
+    expect(s.events.some((e) => e.type === 'evidence')).toBe(false);
+    expect(s.events.some((e) => e.type === 'misbehaviour' && e.kind === 'equivocation')).toBe(true);
+  });
+
   it('aggregates 2f+1 votes into a QC and proposes on it when leading the next view', () => {
     const s = new Solo('r2', { leaderElection: roundRobin });
     s.step({ type: 'request', request: req('c', 1) });
