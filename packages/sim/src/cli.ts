@@ -8,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { PROFILES, assertProfile } from './scenario.js';
 import { simulate, formatSeed } from './simulator.js';
-import { runSeeds, formatFailure, parseSeed, loadAdapter } from './runner.js';
+import { runSeeds, formatFailure, parseSeed, loadAdapter, realKeys } from './runner.js';
+import type { SignatureScheme } from '@phalanx/interface';
 import type { SimAdapter } from './types.js';
 
 const USAGE = `usage: pnpm sim (--protocol <name> | --module <file.js>) [options]
@@ -21,7 +22,8 @@ const USAGE = `usage: pnpm sim (--protocol <name> | --module <file.js>) [options
   --seed <seed>        replay ONE seed (0x… or decimal) and print its trace
   --n <replicas>       default 4
   --trace-lines <k>    trace lines shown for a failure (default 60)
-  --max-failures <k>   stop the sweep after k failing seeds (default 1)`;
+  --max-failures <k>   stop the sweep after k failing seeds (default 1)
+  --crypto <scheme>    stub (default) | ed25519 | ml-dsa-44 | … (real keys from @phalanx/crypto)`;
 
 interface Args {
   protocol?: string;
@@ -33,10 +35,11 @@ interface Args {
   n: number;
   traceLines: number;
   maxFailures: number;
+  crypto: string;
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-  const out: Args = { faults: 'none', seeds: 100, seedBase: 1n, n: 4, traceLines: 60, maxFailures: 1 };
+  const out: Args = { faults: 'none', seeds: 100, seedBase: 1n, n: 4, traceLines: 60, maxFailures: 1, crypto: 'stub' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -81,6 +84,9 @@ export function parseArgs(argv: readonly string[]): Args {
       case '--max-failures':
         out.maxFailures = int(1);
         break;
+      case '--crypto':
+        out.crypto = value();
+        break;
       case '--help':
       case '-h':
         throw new Error(USAGE);
@@ -107,11 +113,13 @@ export async function main(
   }
   const name = args.protocol ?? args.module!;
   const sim = adapter ?? (await loadAdapter(args.protocol ?? 'module', args.module));
+  const keys = args.crypto === 'stub' ? undefined : await realKeys(args.crypto as SignatureScheme);
   const common = {
+    ...(keys ? { keys } : {}),
     faults: args.faults,
     n: args.n,
     protocolName: args.protocol ?? sim.definition.name,
-    ...(args.module && !args.protocol ? { replaySelector: `--module ${args.module}` } : {}),
+    replaySelector: `${args.protocol ? `--protocol ${args.protocol}` : `--module ${args.module}`}${args.crypto !== 'stub' ? ` --crypto ${args.crypto}` : ''}`,
   };
   if (args.seed !== undefined) {
     const r = simulate(sim, { ...common, seed: args.seed, trace: true, traceLimit: args.traceLines });

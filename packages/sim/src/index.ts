@@ -24,7 +24,7 @@ export { PROFILES, buildScenario, assertProfile, defaultScenario, faultTolerance
 export type { Scenario, NetworkOptions, CrashPlan, ByzantinePlan, Target, LatencyRange, PartitionKind, ProfileContext } from './scenario.js';
 export { Simulation, simulate, formatSeed, replayCommand } from './simulator.js';
 export type { SimOptions, SimResult, SimStats } from './simulator.js';
-export { runSeeds, formatFailure, parseSeed, loadAdapter } from './runner.js';
+export { runSeeds, formatFailure, parseSeed, loadAdapter, realKeys } from './runner.js';
 export type { RunSeedsOptions, SeedsReport } from './runner.js';
 export type {
   ClusterInfo,

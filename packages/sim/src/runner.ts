@@ -1,5 +1,8 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { NodeId, Signer, SignatureScheme, Verifier } from '@phalanx/interface';
+import type { KeyProvider } from './stub-crypto.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { simulate, formatSeed } from './simulator.js';
 import type { SimOptions, SimResult } from './simulator.js';
@@ -121,4 +124,47 @@ export async function loadAdapter(name: string, modulePath?: string): Promise<Si
     tried.push(`${spec}: no \`simulation\` export with { definition, config }`);
   }
   throw new Error(`cannot load protocol "${name}":\n  ${tried.join('\n  ')}`);
+}
+
+/** The slice of @phalanx/crypto `realKeys` uses (imported dynamically: sim does not depend on it). */
+interface CryptoModule {
+  SCHEME_SIZES: Record<string, { secret: number }>;
+  generateKeyPair(scheme: SignatureScheme, options: { seed: Uint8Array }): { secretKey: Uint8Array };
+  signerFromSecret(secretKey: Uint8Array): Signer;
+  verifier: Verifier;
+}
+
+async function importWorkspace(name: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(`@phalanx/${name}`)) as Record<string, unknown>;
+  } catch {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    return (await import(pathToFileURL(path.resolve(here, '../../', name, 'dist/index.js')).href)) as Record<string, unknown>;
+  }
+}
+
+/**
+ * Real signatures from @phalanx/crypto (e.g. 'ed25519', 'ml-dsa-44'), with keys derived from each
+ * replica id so runs stay reproducible. Slower than `createStubKeys` by two orders of magnitude.
+ */
+export async function realKeys(scheme: SignatureScheme): Promise<KeyProvider> {
+  const c = (await importWorkspace('crypto')) as unknown as CryptoModule;
+  const size = c.SCHEME_SIZES[scheme]?.secret;
+  if (size === undefined) throw new RangeError(`@phalanx/crypto has no scheme "${scheme}"`);
+  const signers = new Map<NodeId, Signer>();
+  return {
+    verifier: c.verifier,
+    signer(id: NodeId): Signer {
+      let sg = signers.get(id);
+      if (!sg) {
+        const seed = new Uint8Array(size);
+        for (let off = 0, i = 0; off < size; i++, off += 32) {
+          seed.set(createHash('sha256').update(`phalanx-sim-key/${scheme}/${id}/${i}`).digest().subarray(0, size - off), off);
+        }
+        sg = c.signerFromSecret(c.generateKeyPair(scheme, { seed }).secretKey);
+        signers.set(id, sg);
+      }
+      return sg;
+    },
+  };
 }

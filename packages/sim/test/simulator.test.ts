@@ -282,3 +282,15 @@ describe('reproducibility guard', () => {
     expect(sawUnreproducible).toBe(true);
   });
 });
+
+describe('real crypto is selectable', () => {
+  it('runs the fixture with Ed25519 keys from @phalanx/crypto, forgeries included', async () => {
+    const { realKeys } = await import('../src/index.js');
+    const keys = await realKeys('ed25519');
+    const pk = keys.signer('r0').publicKey;
+    expect(pk[0]).not.toBe(0xf5); // a real, scheme-tagged key, not a stub
+    const r = simulate(toyAdapter(), { seed: 8, keys, scenario: { byzantine: [{ target: 3, adversary: 'forge' }], clients: { count: 2, requests: 3, timeoutMs: 600, thinkMs: 5 } } });
+    expect(formatFailure(r)).toMatch(/0 violation/);
+    expect(r.stats.misbehaviourEvents).toBeGreaterThan(0);
+  });
+});
