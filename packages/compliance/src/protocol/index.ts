@@ -1,2 +1,2 @@
-export { runProtocolCompliance, checkProtocolScenario, toAdapter, PROTOCOL_SCENARIOS } from './protocol-compliance.js';
+export { runProtocolCompliance, checkProtocolScenario, protocolAdapter, PROTOCOL_SCENARIOS } from './protocol-compliance.js';
 export type { ProtocolScenario, ProtocolComplianceOptions } from './protocol-compliance.js';

@@ -104,7 +104,7 @@ function isAdapter<M, C>(t: SimAdapter<M, C> | ProtocolDefinition<M, C>): t is S
 }
 
 /** A bare definition becomes an adapter from `options.config`/`hooks`/`capabilities`. */
-export function toAdapter<M, C>(target: SimAdapter<M, C> | ProtocolDefinition<M, C>, options: ProtocolComplianceOptions<M, C> = {}): SimAdapter<M, C> {
+export function protocolAdapter<M, C>(target: SimAdapter<M, C> | ProtocolDefinition<M, C>, options: ProtocolComplianceOptions<M, C> = {}): SimAdapter<M, C> {
   if (isAdapter(target)) return target;
   const { config } = options;
   return {
@@ -134,7 +134,7 @@ export function runProtocolCompliance<M, C>(
   target: SimAdapter<M, C> | ProtocolDefinition<M, C>,
   options: ProtocolComplianceOptions<M, C> = {},
 ): void {
-  const adapter = toAdapter(target, options);
+  const adapter = protocolAdapter(target, options);
   const perScenario = options.seeds ?? envSeeds() ?? 10;
   const name = options.protocolName ?? adapter.definition.name;
   const scenarios = PROTOCOL_SCENARIOS.filter(
