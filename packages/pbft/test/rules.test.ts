@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
 import { createValidatorSet, decodeCertificate, verifyCertificate } from '@phalanx/quorum';
-import { PbftCore, computeNewView, pbft } from '../src/index.js';
+import { encode } from '@phalanx/codec';
+import { PbftCore, computeNewView, pbft, sha256 } from '../src/index.js';
 import type { ViewChangeMsg, PreparedCert } from '../src/index.js';
-import { Solo, checkpoint, digestOf, prePrepare, req, vote } from './craft.js';
+import { CHAIN, Solo, checkpoint, digestOf, prePrepare, req, resign, vote } from './craft.js';
 import { makeValidators, publicKeyOf, seededRng, testSigner, testVerifier } from './cluster.js';
 
 describe('prepared and committed-local predicates (§4.2)', () => {
@@ -147,5 +148,54 @@ describe('configuration errors', () => {
     expect(() => new PbftCore({ ...ctx(4), self: 'zz' }, {})).toThrow(/self/);
     expect(() => new PbftCore({ ...ctx(4), signer: testSigner('r1') }, {})).toThrow(/signer/);
     expect(() => createValidatorSet([{ id: 'a', publicKey: publicKeyOf('a'), power: 1 }, { id: 'a', publicKey: publicKeyOf('b'), power: 1 }])).toThrow(ConfigError);
+  });
+});
+
+describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
+  it('the primary waits for the batch timer or a full batch', () => {
+    const r0 = new Solo('r0', 4, { batchTimeoutMs: 10, maxBatchSize: 3 });
+    for (let i = 0; i < 2; i++) r0.core.step({ type: 'request', request: req(i) });
+    r0.flush();
+    expect(r0.sent('pre-prepare')).toHaveLength(0);
+    expect(r0.out.flatMap((r) => r.timers)).toContainEqual({ op: 'set', id: 'pbft/batch', ms: 10 });
+    r0.core.step({ type: 'timeout', timer: 'pbft/batch' });
+    r0.flush();
+    const first = r0.sent('pre-prepare');
+    expect(first).toHaveLength(1);
+    expect(first[0]!.type === 'pre-prepare' && first[0]!.batch.length).toBe(2);
+    for (let i = 2; i < 5; i++) r0.core.step({ type: 'request', request: req(i) });
+    r0.flush();
+    const all = r0.sent('pre-prepare');
+    expect(all).toHaveLength(2); // a full batch (3) goes at once
+    expect(all[1]!.type === 'pre-prepare' && all[1]!.batch.length).toBe(3);
+  });
+
+  it('relays on the first expiry, changes view on the second, and doubles the timeout per view', () => {
+    const r1 = new Solo('r3', 4, { viewChangeTimeoutMs: 100 }); // never the primary of views 0-2
+    r1.core.step({ type: 'request', request: req(0) });
+    r1.flush();
+    const fire = () => {
+      r1.core.step({ type: 'timeout', timer: 'pbft/view-change' });
+      r1.flush();
+    };
+    const vcTimers = () => r1.out.flatMap((r) => r.timers).filter((t) => t.id === 'pbft/view-change' && t.op === 'set').map((t) => (t.op === 'set' ? t.ms : 0));
+    fire();
+    expect(r1.sent('request').length).toBeGreaterThanOrEqual(2); // forwarded, then relayed to all
+    expect(r1.core.status().view).toBe(0n);
+    fire();
+    expect(r1.core.status()).toMatchObject({ view: 1n, role: 'view-change' });
+    const genesis = sha256(encode(['pbft/genesis', CHAIN]));
+    const vcFor = (id: string, v: bigint): ViewChangeMsg =>
+      resign(id, { type: 'view-change', replica: id, newView: v, stable: { seq: 0n, digest: genesis, votes: [] }, prepared: [], signature: new Uint8Array(0) });
+    // §4.5.2: the new-view timer starts only once 2f+1 VIEW-CHANGEs for the view are in.
+    r1.msg('r0', vcFor('r0', 1n));
+    expect(vcTimers()).toEqual([100, 100]);
+    r1.msg('r2', vcFor('r2', 1n));
+    expect(vcTimers()).toEqual([100, 100, 100]);
+    fire(); // no NEW-VIEW in time: view 2, with twice the timeout
+    expect(r1.core.status().view).toBe(2n);
+    r1.msg('r0', vcFor('r0', 2n));
+    r1.msg('r1', vcFor('r1', 2n));
+    expect(vcTimers()).toEqual([100, 100, 100, 200]);
   });
 });
