@@ -71,6 +71,21 @@ describe('mutation: the fixture with a quorum of f+1 is caught', () => {
   });
 });
 
+describe('more mutations, each caught by the checker it targets', () => {
+  it('a leader that forgets committed requests is caught by validity (committed twice)', () => {
+    const rep = runSeeds(toyAdapter({ unsafeNoDedupe: true }), { faults: 'lossy', seeds: 5, seedBase: 1 });
+    expect(rep.failures[0]?.violations[0]?.checker).toBe('validity');
+    expect(rep.failures[0]?.violations[0]?.message).toMatch(/twice/);
+  });
+
+  it('a protocol that never retransmits is caught by liveness on a lossy network', () => {
+    const rep = runSeeds(toyAdapter({ unsafeNoRetransmit: true }), { faults: 'lossy', seeds: 5, seedBase: 1 });
+    expect(rep.failures[0]?.violations[0]?.checker).toBe('liveness');
+    // …and the same mutant passes on a perfect network: the checker is not just always failing.
+    expect(runSeeds(toyAdapter({ unsafeNoRetransmit: true }), { faults: 'none', seeds: 2 }).failures).toEqual([]);
+  });
+});
+
 describe('robustness is checked', () => {
   it('a codec that throws something other than DecodeError on garbage is reported', () => {
     const base = toyAdapter();
