@@ -133,7 +133,14 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
         );
       });
     }, 1000);
-    await Promise.race([stopped, Promise.all(workers).then(() => undefined)]);
+    // Without a workload the testnet still runs until the duration ends or it is interrupted.
+    const workload =
+      workers.length > 0
+        ? Promise.all(workers).then(() => undefined)
+        : new Promise<void>((resolve) => {
+            if (Number.isFinite(runUntil)) setTimeout(resolve, runUntil - Date.now()).unref();
+          });
+    await Promise.race([stopped, workload]);
     stopping = true;
     await Promise.all(workers);
     clearInterval(progress);
