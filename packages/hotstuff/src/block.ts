@@ -1,16 +1,53 @@
 /** Block hashing and the genesis block. */
 import type { Hasher } from '@phalanx/interface';
-import { encode, signingBytes } from '@phalanx/codec';
+import { encode, signingBytes, utf8 } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { commandsToValue, headerToValue } from './codec.js';
+import { headerToValue } from './codec.js';
 import type { Block, QuorumCert } from './types.js';
 
 /** SHA-256 (DESIGN §5: SHA-256 on the hot path) from @noble/hashes: pure JS, so the core stays sans-I/O. */
 export const sha256Hasher: Hasher = { algorithm: 'sha256', digest: (data) => sha256(data) };
 
-export function commandsDigest(hasher: Hasher, b: Block): Uint8Array {
-  return hasher.digest(encode(commandsToValue(b.commands)));
+const clientBytes = new Map<string, Uint8Array>();
+function clientUtf8(client: string): Uint8Array {
+  let b = clientBytes.get(client);
+  if (!b) {
+    b = utf8.encode(client);
+    if (clientBytes.size < 4096) clientBytes.set(client, b);
+  }
+  return b;
 }
+
+/**
+ * Digest of a block's commands: H("phalanx/hotstuff/cmds/v1" ‖ count ‖ for each command:
+ * len(client) ‖ client ‖ seq ‖ len(payload) ‖ payload), all lengths and seq as fixed-width
+ * big-endian integers — an injective, canonical framing written in one pass (CBOR-encoding
+ * thousands of commands per block was the largest cost of hashing a block).
+ */
+export function commandsDigest(hasher: Hasher, b: Block): Uint8Array {
+  const cmds = b.commands;
+  let size = CMDS_TAG.length + 4;
+  for (const c of cmds) size += 4 + clientUtf8(c.client).length + 8 + 4 + c.payload.length;
+  const buf = new Uint8Array(size);
+  const view = new DataView(buf.buffer);
+  buf.set(CMDS_TAG, 0);
+  let at = CMDS_TAG.length;
+  view.setUint32(at, cmds.length);
+  at += 4;
+  for (const c of cmds) {
+    const id = clientUtf8(c.client);
+    view.setUint32(at, id.length);
+    buf.set(id, at + 4);
+    at += 4 + id.length;
+    view.setBigUint64(at, c.seq);
+    view.setUint32(at + 8, c.payload.length);
+    buf.set(c.payload, at + 12);
+    at += 12 + c.payload.length;
+  }
+  return hasher.digest(buf);
+}
+
+const CMDS_TAG = utf8.encode('phalanx/hotstuff/cmds/v1');
 
 /** hash(b) = H(header), header = all fields with the commands replaced by their digest. */
 export function blockHash(hasher: Hasher, b: Block): Uint8Array {

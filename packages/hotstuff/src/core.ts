@@ -36,7 +36,7 @@ import type { VoteBody } from '@phalanx/quorum';
 import type { Value } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
-import { blockFromValue, headerToValue, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
+import { blockFromValue, headerToValue, LIMITS, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
 import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
 import type { CertificateScheme } from './certificates.js';
 import type { HotStuffConfig, ResolvedConfig } from './config.js';
@@ -1040,6 +1040,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   // ---------------------------------------------------------------- mempool
 
   private addRequest(r: ClientRequest, forward: boolean): void {
+    // Bounds a command must meet to fit in a block (the codec enforces them on the wire).
+    if (typeof r.client !== 'string' || r.client.length > LIMITS.maxIdLength || typeof r.seq !== 'bigint' || r.seq < 0n || r.seq >= 1n << 64n) return;
+    if (!(r.payload instanceof Uint8Array) || r.payload.length > LIMITS.maxPayloadBytes) return;
     const k = requestKey(r);
     if (this.mempool.has(k) || this.committedKeys.has(k)) return;
     if (this.mempool.size >= this.cfg.maxMempool) return;
