@@ -11,6 +11,8 @@ export interface BenchArgs {
   protocols?: string[];
   sizes?: number[];
   out?: string;
+  /** Seconds a package benchmark may run before it is stopped (default 30 quick, 900 full). */
+  packageTimeoutSec?: number;
   help: boolean;
 }
 
@@ -25,7 +27,8 @@ unreplicated state machine ceiling, in-process clusters per protocol, multi-proc
 the etcd comparison), then writes bench-results/latest.{json,md} and bench-results/charts/*.svg.
 
   --quick              small sizes everywhere (PHALANX_BENCH_QUICK=1); under a minute on 2 cores
-  --filter <pkg>       only these packages' benchmarks (turbo filter; repeatable)
+  --filter <pkg>       only these packages' benchmarks (package names; repeatable)
+  --package-timeout <s>  stop a package benchmark after this many seconds (default 30 quick, 900 full)
   --protocols a,b      only these protocols in the cluster scenarios
   --sizes 4,7          replica counts for the in-process clusters
   --no-packages        skip the package benchmarks
@@ -77,6 +80,12 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
           throw new UsageError('--sizes takes replica counts between 1 and 256, e.g. --sizes 4,7');
         }
         a.sizes = sizes;
+        break;
+      }
+      case '--package-timeout': {
+        const v = Number(value());
+        if (!Number.isFinite(v) || v <= 0) throw new UsageError('--package-timeout takes a number of seconds > 0');
+        a.packageTimeoutSec = v;
         break;
       }
       case '--out': {

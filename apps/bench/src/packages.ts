@@ -1,7 +1,9 @@
 /**
  * Step 1 of `pnpm bench`: every package's own `bench` script through turbo. First one turbo run
- * builds everything in parallel (both cores); then the benchmarks run one at a time
- * (`--concurrency=1`), since two benchmarks sharing 2 cores would distort each other's figures.
+ * builds everything in parallel (both cores); then each package's benchmark runs on its own
+ * (`turbo run bench --filter=<pkg>`, one after another), since two benchmarks sharing 2 cores
+ * would distort each other's figures, and one at a time lets us time it and stop it when it
+ * overruns its budget.
  *
  * Quick mode travels as PHALANX_BENCH_QUICK=1 and the output directory as PHALANX_BENCH_OUT;
  * `--env-mode=loose` makes turbo pass both through (its default strict mode would hide them from
@@ -31,20 +33,70 @@ export function turboBuildCommand(opts: { quick: boolean; partsDir: string; filt
 
 export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number }): TurboRun {
   const args = [
-    'exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full', '--summarize',
+    'exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full',
     `--concurrency=${opts.concurrency ?? 1}`,
   ];
   for (const f of opts.filters ?? []) args.push(`--filter=${f}`);
   return { command: 'pnpm', args, env: baseEnv(opts) };
 }
 
-/** Runs turbo with its output streamed to our stderr; resolves with the exit code. */
-export function runTurbo(run: TurboRun, cwd: string): Promise<number> {
+/**
+ * Runs turbo with its output streamed to our stderr; resolves with the exit code, or 'timeout'
+ * when it ran past `timeoutMs` (its whole process group is then stopped: SIGTERM, then SIGKILL).
+ */
+export function runTurbo(run: TurboRun, cwd: string, timeoutMs?: number): Promise<number | 'timeout'> {
   return new Promise((resolve, reject) => {
-    const child = spawn(run.command, [...run.args], { cwd, env: { ...process.env, ...run.env }, stdio: ['ignore', process.stderr, process.stderr] });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    const child = spawn(run.command, [...run.args], {
+      cwd,
+      env: { ...process.env, ...run.env },
+      stdio: ['ignore', process.stderr, process.stderr],
+      detached: true,
+    });
+    let timedOut = false;
+    const kill = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            kill('SIGTERM');
+            setTimeout(() => kill('SIGKILL'), 3000).unref();
+          }, timeoutMs);
+    child.on('error', (e) => {
+      if (timer) clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve(timedOut ? 'timeout' : (code ?? (signal ? 128 : 1)));
+    });
   });
+}
+
+/** Workspace packages with a `bench` script, by name (apps/bench itself has none). */
+export function listBenchPackages(repoRoot: string): string[] {
+  const out: string[] = [];
+  for (const group of ['packages', 'apps']) {
+    const dir = path.join(repoRoot, group);
+    if (!existsSync(dir)) continue;
+    for (const d of readdirSync(dir)) {
+      const file = path.join(dir, d, 'package.json');
+      if (!existsSync(file)) continue;
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; scripts?: Record<string, string> };
+        if (pkg.name && pkg.scripts?.bench) out.push(pkg.name);
+      } catch {
+        // a broken package.json is turbo's to report
+      }
+    }
+  }
+  return out.sort();
 }
 
 export interface TaskOutcome {
@@ -90,7 +142,7 @@ export function readTurboSummary(text: string): TaskOutcome[] {
 }
 
 /** Runs turbo and returns its exit code with the per-task outcomes from the summary it wrote. */
-export async function runTurboWithSummary(run: TurboRun, repoRoot: string): Promise<{ code: number; tasks: TaskOutcome[] | undefined }> {
+export async function runTurboWithSummary(run: TurboRun, repoRoot: string): Promise<{ code: number | 'timeout'; tasks: TaskOutcome[] | undefined }> {
   const before = new Set(listSummaries(repoRoot));
   const code = await runTurbo(run, repoRoot);
   const fresh = listSummaries(repoRoot).filter((f) => !before.has(f));

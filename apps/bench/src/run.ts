@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createRecorder, formatNumber, formatRecordLine, QUICK_ENV, type BenchRecord, type Ceiling } from '@phalanx/bench-kit';
 import type { BenchArgs } from './args.js';
 import { Progress } from './progress.js';
-import { runTurboWithSummary, turboBuildCommand, turboCommand } from './packages.js';
+import { listBenchPackages, runTurbo, runTurboWithSummary, turboBuildCommand, turboCommand } from './packages.js';
 import { codecScenario } from './scenarios/codec.js';
 import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
 import { loadProtocol, PROTOCOLS } from './scenarios/protocols.js';
@@ -18,6 +18,9 @@ import { httpLoadRecords, multiProcessRun, peerComparison, MP_FULL_SIZES, MP_QUI
 import { runInfo, writeReport, type ReportFiles } from './report/write.js';
 
 export const RUNNER_PACKAGE = '@phalanx/bench-app';
+/** Budget per package benchmark: quick mode must keep the whole run near a minute. */
+export const QUICK_PACKAGE_TIMEOUT_SEC = 30;
+export const FULL_PACKAGE_TIMEOUT_SEC = 900;
 
 export async function runBench(args: BenchArgs, repoRoot: string, progress = new Progress()): Promise<ReportFiles> {
   const resultsDir = path.resolve(repoRoot, args.out ?? 'bench-results');
@@ -60,17 +63,27 @@ async function packageBenchmarks(args: BenchArgs, repoRoot: string, partsDir: st
       throw new Error(`turbo exited with code ${code}${failed.length ? `; build failed in ${failed.join(', ')}` : ''} (their benchmarks cannot run; the rest still do)`);
     }
   });
-  const bench = turboCommand({ quick: args.quick, partsDir, filters: args.filters });
-  await progress.step('package benchmarks (turbo run bench, one at a time)', async () => {
-    const { code, tasks } = await runTurboWithSummary(bench, repoRoot);
-    for (const t of (tasks ?? []).filter((x) => x.task === 'bench')) {
-      const time = t.seconds !== undefined ? `${t.seconds.toFixed(1)} s` : undefined;
-      if (t.exitCode === 0) progress.record({ step: `bench ${t.package}`, status: 'ok', ...(t.seconds !== undefined ? { seconds: t.seconds } : {}) });
-      else if (t.exitCode === undefined) progress.record({ step: `bench ${t.package}`, status: 'skipped', detail: 'did not run (a task it depends on failed)' });
-      else progress.record({ step: `bench ${t.package}`, status: 'failed', detail: `exit code ${t.exitCode}${time ? ` after ${time}` : ''}; its output is in the log above` });
-    }
-    if (code !== 0) throw new Error(`turbo exited with code ${code}: see the failed packages below; the others' figures are kept`);
-  });
+  let packages = listBenchPackages(repoRoot);
+  if (args.filters.length > 0) {
+    const unknown = args.filters.filter((f) => !packages.includes(f));
+    for (const f of unknown) progress.skip(`bench ${f}`, 'no workspace package of that name has a "bench" script');
+    packages = packages.filter((p) => args.filters.includes(p));
+  }
+  if (packages.length === 0) {
+    progress.skip('package benchmarks', 'no package has a "bench" script');
+    return;
+  }
+  const timeoutSec = args.packageTimeoutSec ?? (args.quick ? QUICK_PACKAGE_TIMEOUT_SEC : FULL_PACKAGE_TIMEOUT_SEC);
+  for (const [i, pkg] of packages.entries()) {
+    const run = turboCommand({ quick: args.quick, partsDir, filters: [pkg] });
+    await progress.step(`bench ${pkg} (${i + 1}/${packages.length})`, async () => {
+      const code = await runTurbo(run, repoRoot, timeoutSec * 1000);
+      if (code === 'timeout') {
+        throw new Error(`stopped after ${timeoutSec} s, the per-package budget${args.quick ? ' in quick mode' : ''} (--package-timeout); figures it had not written yet are lost`);
+      }
+      if (code !== 0) throw new Error(`turbo exited with code ${code}; the package's output is above`);
+    });
+  }
 }
 
 async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: string, progress: Progress): Promise<void> {

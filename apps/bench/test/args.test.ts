@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { parseArgs, UsageError } from '../src/args.js';
-import { readTurboSummary, turboBuildCommand, turboCommand } from '../src/packages.js';
+import { listBenchPackages, readTurboSummary, runTurbo, turboBuildCommand, turboCommand } from '../src/packages.js';
 import { Progress } from '../src/progress.js';
 import { probeEtcd, peerReadiness } from '../src/scenarios/external.js';
 
@@ -16,8 +16,9 @@ describe('command line', () => {
     expect(parseArgs(['--', '--quick'], {}).quick).toBe(true); // pnpm may forward a separator
   });
   it('parses lists and switches, and refuses bad input with a usage error', () => {
-    const a = parseArgs(['--sizes=4,7', '--protocols', 'pbft', '--filter', '@phalanx/crypto', '--no-peer', '--out', 'x'], {});
-    expect(a).toMatchObject({ sizes: [4, 7], protocols: ['pbft'], filters: ['@phalanx/crypto'], peer: false, out: 'x' });
+    const a = parseArgs(['--sizes=4,7', '--protocols', 'pbft', '--filter', '@phalanx/crypto', '--no-peer', '--out', 'x', '--package-timeout', '12'], {});
+    expect(a).toMatchObject({ sizes: [4, 7], protocols: ['pbft'], filters: ['@phalanx/crypto'], peer: false, out: 'x', packageTimeoutSec: 12 });
+    expect(() => parseArgs(['--package-timeout', '0'], {})).toThrow(UsageError);
     expect(() => parseArgs(['--sizes', '4,zero'], {})).toThrow(UsageError);
     expect(() => parseArgs(['--sizes'], {})).toThrow(/needs a value/);
     expect(() => parseArgs(['--fast'], {})).toThrow(/unknown option --fast/);
@@ -32,6 +33,30 @@ describe('turbo invocation', () => {
     expect(turboCommand({ quick: false, partsDir: '/r' }).env.PHALANX_BENCH_QUICK).toBe('0');
     expect(q.args).toContain('--concurrency=1'); // benchmarks never share the cores
     expect(turboBuildCommand({ quick: true, partsDir: '/r' }).args).not.toContain('--concurrency=1');
+  });
+
+  it('finds the workspace packages that have a bench script', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const root = mkdtempSync(path.join(tmpdir(), 'bench-ws-'));
+    const pkg = (dir: string, json: string): void => {
+      mkdirSync(path.join(root, dir), { recursive: true });
+      writeFileSync(path.join(root, dir, 'package.json'), json);
+    };
+    pkg('packages/b', JSON.stringify({ name: '@x/b', scripts: { bench: 'node b.js' } }));
+    pkg('packages/a', JSON.stringify({ name: '@x/a', scripts: { bench: 'node a.js', build: 'tsc' } }));
+    pkg('packages/c', JSON.stringify({ name: '@x/c', scripts: { build: 'tsc' } }));
+    pkg('packages/broken', '{');
+    pkg('apps/d', JSON.stringify({ name: '@x/d', scripts: { bench: 'node d.js' } }));
+    expect(listBenchPackages(root)).toEqual(['@x/a', '@x/b', '@x/d']);
+  });
+
+  it('stops a benchmark that overruns its budget and says so', async () => {
+    const hang = { command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], env: {} };
+    expect(await runTurbo(hang, process.cwd(), 200)).toBe('timeout');
+    const quickExit = { command: process.execPath, args: ['-e', 'process.exit(3)'], env: {} };
+    expect(await runTurbo(quickExit, process.cwd(), 10_000)).toBe(3);
   });
 
   it('reads per-task outcomes from a turbo run summary, leaving out packages without the script', () => {

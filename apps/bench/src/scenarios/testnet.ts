@@ -3,7 +3,7 @@
  * demo workload off, i.e. n replica processes on loopback over libp2p with durable storage, loaded
  * through their HTTP APIs (`PUT /kv/<key>`) by the shared load generator.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startProcess, portsFree, type Managed } from './processes.js';
@@ -29,6 +29,27 @@ async function pickBasePort(n: number): Promise<number> {
   throw new Error('no free port range for the testnet');
 }
 
+const READY_TIMEOUT_MS = 120_000;
+
+function tail(file: string, lines = 6): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Resolves once the process's log has a line matching `re`; rejects if it exits or times out first. */
+async function waitForLine(proc: Managed, re: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(proc.log) && re.test(readFileSync(proc.log, 'utf8'))) return;
+    if (Date.now() > deadline) throw new Error(`${proc.name}: not ready after ${timeoutMs / 1000} s; log ends: ${tail(proc.log)}`);
+    const exited = await Promise.race([proc.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 250))]);
+    if (exited !== undefined) throw new Error(`${proc.name} exited with ${exited}; log ends: ${tail(proc.log)}`);
+  }
+}
+
 export async function startPhalanxTestnet(repoRoot: string, dir: string, n: number, protocol: string): Promise<PhalanxTestnet> {
   const cli = path.join(repoRoot, 'apps', 'node', 'dist', 'cli.js');
   const configModule = path.join(repoRoot, 'apps', 'node', 'dist', 'config.js');
@@ -51,7 +72,10 @@ export async function startPhalanxTestnet(repoRoot: string, dir: string, n: numb
     const { loadConfig } = (await import(pathToFileURL(configModule).href)) as { loadConfig: (f: string) => NodeConfigShape };
     const config = loadConfig(configFile);
     const urls = config.nodes.map((x) => `http://${x.http}`);
-    for (const u of urls) await waitForHttp(`${u}/readyz`, 60_000);
+    // The testnet waits for every replica's /readyz itself and says so; starting n processes that
+    // open durable storage and dial each other can take a while on a busy 2-core machine.
+    await waitForLine(proc, /all replicas ready/, READY_TIMEOUT_MS);
+    for (const u of urls) await waitForHttp(`${u}/readyz`, 10_000);
     return { httpUrls: urls, process: proc, stop: () => proc.stop(20_000, 'SIGINT') };
   } catch (e) {
     await proc.stop(10_000, 'SIGINT');
