@@ -71,6 +71,8 @@ const configSchema = z
         ['http', n.http],
         ...(n.metrics ? [['metrics', n.metrics] as const] : []),
       ] as const) {
+        // A wildcard listen address (0.0.0.0:8080) is per machine: every pod of a StatefulSet uses the same one.
+        if ((what === 'http' || what === 'metrics') && /^(0\.0\.0\.0|::|\[::\]):/.test(v)) continue;
         const key = `${what === 'metrics' ? 'http' : what}:${v}`;
         const j = seen.get(key);
         if (j !== undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i, what], message: `same ${what} as nodes[${j}]` });

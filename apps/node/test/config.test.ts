@@ -49,6 +49,15 @@ describe('configuration', () => {
     expect(errorOf(mutate(good())).message).toMatch(message);
   });
 
+  it('allows one wildcard listen address on every node (one pod each), as the StatefulSet uses', () => {
+    const c = good();
+    for (const n of c.nodes) {
+      n.http = '0.0.0.0:8080';
+      n.metrics = '0.0.0.0:9100';
+    }
+    expect(validateConfig(c).nodes).toHaveLength(4);
+  });
+
   it('reports missing files and broken YAML in one line', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
     expect(() => loadConfig(path.join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: no such file/);
