@@ -148,6 +148,8 @@ describe('charts', () => {
 
   it('ignores records that do not fit a chart shape and keeps file names unique', () => {
     expect(allCharts(fixtureRecords().slice(0, 1))).toEqual([]);
+    const oneN = fixtureRecords().filter((r) => r.name === 'throughput' && r.params.n === 4);
+    expect(replicaCharts(oneN)).toEqual([]); // one replica count is not a line
     const lat = latencyRecords({ suite: 's', name: 'rtt' }, { count: 1, min: 1, mean: 1, p50: 1, p90: 1, p99: 1, max: 1 });
     const twice = [...lat, ...lat.map((r) => ({ ...r, suite: 's ' }))];
     const files = latencyCharts(twice).map((c) => c.file);

@@ -44,6 +44,8 @@ export function replicaCharts(records: readonly BenchRecord[]): Chart[] {
   }
   const charts: Chart[] = [];
   for (const g of groups.values()) {
+    // A line needs at least two replica counts; a single n is already in the table.
+    if (new Set(g.map((r) => r.params.n)).size < 2) continue;
     const first = g[0]!;
     const series = new Map<string, { x: number; y: number }[]>();
     for (const r of g) {
