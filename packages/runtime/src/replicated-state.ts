@@ -39,6 +39,8 @@ export class ReplicatedState {
     readonly app: StateMachine,
     /** Results kept per client for answering retries. */
     private readonly resultsPerClient = 256,
+    /** Out-of-order executed seqs tracked per client before older gaps are declared expired. */
+    private readonly maxGap = 4096,
   ) {}
 
   executed(client: string, seq: bigint): boolean {
@@ -54,30 +56,33 @@ export class ReplicatedState {
   /** Applies a committed batch, skipping (client, seq) pairs that already executed. */
   apply(batch: CommittedBatch): AppliedRequest[] {
     const fresh: ClientRequest[] = [];
-    const out: Array<AppliedRequest | undefined> = [];
-    const seen = new Set<string>();
+    // Per request: an AppliedRequest (duplicate of an earlier batch), or the index into `fresh`
+    // of the request that executes it (itself, or its first copy inside this batch).
+    const out: Array<AppliedRequest | number> = [];
+    const seen = new Map<string, number>();
     for (const r of batch.requests) {
       const key = `${r.client}\u0000${r.seq}`;
-      if (this.executed(r.client, r.seq) || seen.has(key)) {
+      const first = seen.get(key);
+      if (first !== undefined) {
+        out.push(-1 - first);
+      } else if (this.executed(r.client, r.seq)) {
         const c = this.result(r.client, r.seq);
         out.push({ request: r, result: c?.result ?? new Uint8Array(0), height: c?.height ?? batch.height, duplicate: true });
       } else {
-        seen.add(key);
+        seen.set(key, fresh.length);
+        out.push(fresh.length);
         fresh.push(r);
-        out.push(undefined);
       }
     }
     const results = fresh.length > 0 ? this.app.apply(fresh, { height: batch.height }) : [];
     if (results.length !== fresh.length) {
       throw new Error(`StateMachine.apply returned ${results.length} results for ${fresh.length} commands`);
     }
-    let k = 0;
-    return out.map((o) => {
-      if (o) return o;
-      const request = fresh[k]!;
-      const result = results[k++]!;
-      this.record(request.client, request.seq, { height: batch.height, result });
-      return { request, result, height: batch.height, duplicate: false };
+    fresh.forEach((request, k) => this.record(request.client, request.seq, { height: batch.height, result: results[k]! }));
+    return out.map((o, i) => {
+      if (typeof o !== 'number') return o;
+      if (o >= 0) return { request: fresh[o]!, result: results[o]!, height: batch.height, duplicate: false };
+      return { request: batch.requests[i]!, result: results[-1 - o]!, height: batch.height, duplicate: true };
     });
   }
 
@@ -89,6 +94,15 @@ export class ReplicatedState {
       while (e.above.delete(e.next)) e.next++;
     } else if (seq > e.next) {
       e.above.add(seq);
+      if (e.above.size > this.maxGap) {
+        // A client that skipped a seq (or starts at 1) would grow `above` forever: past the window,
+        // declare every seq below the lowest executed one expired. Deterministic, so the state
+        // digest stays equal everywhere; a request that late gets 'expired', never a re-execution.
+        let low = seq;
+        for (const x of e.above) if (x < low) low = x;
+        e.next = low;
+        while (e.above.delete(e.next)) e.next++;
+      }
     }
     e.results.set(seq, result);
     if (e.results.size > this.resultsPerClient) e.results.delete(e.results.keys().next().value!);

@@ -1,0 +1,43 @@
+import { describe, it, expect } from 'vitest';
+import type { ClientRequest } from '@phalanx/interface';
+import { ReplicatedState } from '../src/index.js';
+import { LogMachine } from './fixtures.js';
+
+const req = (client: string, seq: bigint): ClientRequest => ({ client, seq, payload: Uint8Array.of(Number(seq % 256n)) });
+
+describe('ReplicatedState', () => {
+  it('applies each (client, seq) once, out of order too, and answers duplicates from the cache', () => {
+    const s = new ReplicatedState(new LogMachine());
+    const a = s.apply({ height: 1n, requests: [req('c', 0n), req('c', 2n), req('c', 0n)] });
+    expect(a.map((x) => x.duplicate)).toEqual([false, false, true]);
+    expect(a[2]!.result).toEqual(a[0]!.result);
+    const b = s.apply({ height: 2n, requests: [req('c', 1n), req('c', 2n)] });
+    expect(b.map((x) => x.duplicate)).toEqual([false, true]);
+    expect(b[1]!.height).toBe(1n);
+    expect(s.executed('c', 3n)).toBe(false);
+    expect((s.app as LogMachine).entries.length).toBe(3);
+  });
+
+  it('snapshots and restores the client table with the application (equal digests)', () => {
+    const s = new ReplicatedState(new LogMachine());
+    s.apply({ height: 1n, requests: [req('a', 0n), req('b', 5n)] });
+    const snap = s.snapshot();
+    const t = new ReplicatedState(new LogMachine());
+    t.restore(snap);
+    expect(ReplicatedState.digest(t.snapshot())).toEqual(ReplicatedState.digest(snap));
+    expect(t.apply({ height: 2n, requests: [req('b', 5n)] })[0]!.duplicate).toBe(true);
+  });
+
+  it('bounds the out-of-order set of a client that never sends seq 0', () => {
+    const nullApp = { apply: (c: readonly ClientRequest[]) => c.map(() => new Uint8Array(8)), snapshot: () => new Uint8Array(0), restore: () => undefined };
+    const s = new ReplicatedState(nullApp, 8, 16);
+    for (let i = 1n; i <= 100n; i++) s.apply({ height: i, requests: [req('c', i)] });
+    const at100 = s.snapshot().length;
+    for (let i = 101n; i <= 1000n; i++) s.apply({ height: i, requests: [req('c', i)] });
+    expect(s.snapshot().length).toBeLessThanOrEqual(at100 + 64); // the client table does not grow (ints get wider)
+    expect(s.executed('c', 0n)).toBe(true); // expired: never executed, never will be
+    expect(s.executed('c', 1001n)).toBe(false);
+    expect(s.result('c', 1000n)).toBeDefined();
+    expect(s.result('c', 100n)).toBeUndefined();
+  });
+});
