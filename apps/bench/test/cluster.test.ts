@@ -34,7 +34,7 @@ function options(n: number, config: ToyConfig, over: Partial<ClusterOptions> = {
 
 describe('in-process cluster harness', () => {
   it('drives a core to commit the requested commands and counts wire messages', () => {
-    const r = runCluster(options(4, {}));
+    const r = runCluster(options(4, {}, { warmupCommands: 0 }));
     expect(r.committed).toBeGreaterThanOrEqual(50);
     expect(r.stopped).toBeUndefined();
     expect(new Set(r.heights.map(String)).size).toBe(1); // every replica reached the same height
@@ -46,6 +46,23 @@ describe('in-process cluster harness', () => {
     expect(r.latency!.p50).toBeLessThanOrEqual(r.latency!.p99);
     expect(r.virtualMs).toBeGreaterThanOrEqual(5); // the batch timer fired on the virtual clock
     expect(r.decodeErrors).toBe(0);
+  });
+
+  it('measures a steady-state window after the warm-up commands', () => {
+    const r = runCluster(options(4, {}, { commands: 60, warmupCommands: 20 }));
+    expect(r.steady).toBe(true);
+    expect(r.committed).toBeGreaterThanOrEqual(60);
+    // Only requests submitted after the window opened are in the latency figures.
+    expect(r.latency!.count).toBeLessThan(r.committed);
+    expect(r.latency!.count).toBeGreaterThan(0);
+    const whole = runCluster(options(4, {}, { commands: 60, warmupCommands: 0 }));
+    expect(whole.messages).toBeGreaterThan(r.messages);
+  });
+
+  it('falls back to whole-run figures when the window never opens', () => {
+    const r = runCluster(options(4, {}, { commands: 10, warmupCommands: 1000 }));
+    expect(r.steady).toBe(false);
+    expect(r.latency!.count).toBe(r.committed);
   });
 
   it('catches replicas that commit different batches at one height', () => {

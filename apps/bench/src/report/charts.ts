@@ -20,7 +20,7 @@ export function slug(s: string): string {
 }
 
 /** Params that identify a series/point position rather than a distinct chart. */
-const NON_CHART_PARAMS = new Set(['n', 'protocol', 'stat', 'samples', 'quick', 'seconds', 'committed']);
+const NON_CHART_PARAMS = new Set(['n', 'protocol', 'stat', 'samples', 'quick', 'seconds', 'committed', 'steady', 'failed']);
 
 function rest(params: Readonly<Record<string, ParamValue>>, drop: Set<string>): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};

@@ -70,7 +70,8 @@ export function clusterRecords(
   ceiling: Ceiling | undefined,
   concurrency: number,
 ): BenchRecord[] {
-  const params = { protocol, n, transport: 'memory', signatures: 'ed25519', commandBytes: COMMAND_BYTES, concurrency };
+  // `steady: false` flags figures that include start-up because the run ended before warming up.
+  const params = { protocol, n, transport: 'memory', signatures: 'ed25519', commandBytes: COMMAND_BYTES, concurrency, steady: r.steady };
   const suite = 'cluster/in-process';
   const out: BenchRecord[] = [
     {

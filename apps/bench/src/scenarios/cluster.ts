@@ -63,6 +63,12 @@ export interface ClusterOptions {
   readonly replyQuorum: number;
   /** `leader`: send each request to the replica `status().leader` names (all when unknown). */
   readonly submitTo?: 'leader' | 'all';
+  /**
+   * Commands committed before the measurement window opens (start-up: the first proposals, key
+   * caches, JIT). Throughput, latency and message counts cover only the window. Default
+   * min(concurrency, commands / 2); when the window never opens the whole run is reported.
+   */
+  readonly warmupCommands?: number;
   readonly seed?: number;
 }
 
@@ -82,6 +88,8 @@ export interface ClusterResult {
   /** Why the run ended before `commands` were committed, if it did. */
   readonly stopped?: 'wall-time' | 'stalled';
   readonly virtualMs: number;
+  /** True when the figures cover a steady-state window after `warmupCommands`; false: the whole run. */
+  readonly steady: boolean;
 }
 
 interface Delivery {
@@ -92,6 +100,8 @@ interface Delivery {
 
 interface Pending {
   readonly started: number;
+  /** Submitted after the measurement window opened. */
+  readonly measured: boolean;
   readonly request: ClientRequest;
   replies: number;
   readonly client: number;
@@ -104,6 +114,13 @@ const SHA256 = Object.freeze({
 });
 
 const reqKey = (client: NodeId, seq: bigint): string => `${client}/${seq}`;
+
+function mergeRecorders(a: ReturnType<typeof latencyRecorder>, b: ReturnType<typeof latencyRecorder>): ReturnType<typeof latencyRecorder> {
+  const m = latencyRecorder(a.count + b.count + 1);
+  for (const v of a.values()) m.record(v);
+  for (const v of b.values()) m.record(v);
+  return m;
+}
 
 export function runCluster(opts: ClusterOptions): ClusterResult {
   const n = opts.ids.length;
@@ -131,6 +148,12 @@ export function runCluster(opts: ClusterOptions): ClusterResult {
   let head = 0;
   const local: Array<{ node: number; input: Input<unknown> }> = [];
   const latency = latencyRecorder(opts.commands + 16);
+  const warmLatency = latencyRecorder(64);
+  const warmup = Math.max(0, Math.floor(opts.warmupCommands ?? Math.min(opts.concurrency, opts.commands / 2)));
+  let windowStart: { t: number; committed: number; messages: number; bytes: number } | undefined;
+  const openWindow = (): void => {
+    windowStart = { t: performance.now(), committed, messages, bytes };
+  };
   const pending = new Map<string, Pending>();
   const clientSeq = new Array<bigint>(opts.concurrency).fill(0n);
   const misbehaviour: string[] = [];
@@ -158,8 +181,10 @@ export function runCluster(opts: ClusterOptions): ClusterResult {
       if (!p) continue;
       if (++p.replies >= opts.replyQuorum) {
         pending.delete(k);
-        latency.record(performance.now() - p.started);
+        if (p.measured) latency.record(performance.now() - p.started);
+        else warmLatency.record(performance.now() - p.started);
         committed++;
+        if (windowStart === undefined && committed >= warmup) openWindow();
       }
     }
     if (batch.reportState) {
@@ -225,7 +250,7 @@ export function runCluster(opts: ClusterOptions): ClusterResult {
   const submit = (client: number, all: boolean): void => {
     const seq = ++clientSeq[client]!;
     const request: ClientRequest = { client: `client-${client}`, seq, payload: makePayload(nextKey++ % 100_000) };
-    pending.set(reqKey(request.client, seq), { started: performance.now(), request, replies: 0, client });
+    pending.set(reqKey(request.client, seq), { started: performance.now(), measured: windowStart !== undefined, request, replies: 0, client });
     deliverRequest(request, all);
   };
   const deliverRequest = (request: ClientRequest, all: boolean): void => {
@@ -237,6 +262,7 @@ export function runCluster(opts: ClusterOptions): ClusterResult {
 
   for (let i = 0; i < n; i++) drain(i); // cores may start timers or announce a leader at creation
   const t0 = performance.now();
+  if (warmup === 0) openWindow();
   let stopped: ClusterResult['stopped'];
   let idleTimerFires = 0;
   let resentAll = false;
@@ -302,16 +328,23 @@ export function runCluster(opts: ClusterOptions): ClusterResult {
       }
     }
   }
-  const wallMs = performance.now() - t0;
+  const tEnd = performance.now();
+  const wallMs = tEnd - t0;
+  // Steady state only when the window saw some commands measured end to end.
+  const steady = windowStart !== undefined && latency.count > 0 && committed > windowStart.committed;
+  const w = steady ? windowStart! : { t: t0, committed: 0, messages: 0, bytes: 0 };
+  const n0 = committed - w.committed;
+  const lat = steady ? latency : mergeRecorders(warmLatency, latency);
   return {
     committed,
     wallMs,
-    opsPerSec: wallMs > 0 ? (committed / wallMs) * 1000 : 0,
-    ...(latency.count > 0 ? { latency: latency.summary() } : {}),
-    messages,
-    bytes,
-    msgsPerCommand: committed > 0 ? messages / committed : 0,
-    bytesPerCommand: committed > 0 ? bytes / committed : 0,
+    opsPerSec: tEnd > w.t ? (n0 / (tEnd - w.t)) * 1000 : 0,
+    ...(lat.count > 0 ? { latency: lat.summary() } : {}),
+    messages: messages - w.messages,
+    bytes: bytes - w.bytes,
+    msgsPerCommand: n0 > 0 ? (messages - w.messages) / n0 : 0,
+    bytesPerCommand: n0 > 0 ? (bytes - w.bytes) / n0 : 0,
+    steady,
     heights: applied,
     viewChanges,
     misbehaviour,
