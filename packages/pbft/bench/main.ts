@@ -166,7 +166,8 @@ rec.add({
   claim: '7.8k/s with a cached KeyObject (DESIGN §5)',
   better: 'higher',
 });
-for (const n of quick() ? [4, 7] : [4, 7, 16, 31]) {
+const sizes = process.env.PBFT_BENCH_N ? process.env.PBFT_BENCH_N.split(',').map(Number) : quick() ? [4, 7] : [4, 7, 16, 31];
+for (const n of sizes) {
   const total = quick() ? 8_192 : n <= 7 ? 100_000 : 40_000;
   const ops = throughput(n, total, payloads);
   rec.add({
