@@ -1,8 +1,9 @@
 /** Block hashing and the genesis block. */
-import type { Hasher } from '@phalanx/interface';
+import { DecodeError } from '@phalanx/interface';
+import type { ClientRequest, Hasher } from '@phalanx/interface';
 import { encode, signingBytes, utf8 } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { headerToValue } from './codec.js';
+import { headerToValue, LIMITS } from './codec.js';
 import type { Block, QuorumCert } from './types.js';
 
 /** SHA-256 (DESIGN §5: SHA-256 on the hot path) from @noble/hashes: pure JS, so the core stays sans-I/O. */
@@ -19,13 +20,13 @@ function clientUtf8(client: string): Uint8Array {
 }
 
 /**
- * Digest of a block's commands: H("phalanx/hotstuff/cmds/v1" ‖ count ‖ for each command:
- * len(client) ‖ client ‖ seq ‖ len(payload) ‖ payload), all lengths and seq as fixed-width
- * big-endian integers — an injective, canonical framing written in one pass (CBOR-encoding
- * thousands of commands per block was the largest cost of hashing a block).
+ * The commands of a block in one canonical, injective framing: "phalanx/hotstuff/cmds/v1" ‖
+ * count ‖ for each command: len(client) ‖ client ‖ seq ‖ len(payload) ‖ payload (fixed-width
+ * big-endian integers). Written in one pass; hashed for the block header and embedded as one byte
+ * string in commit proofs and log records (CBOR-encoding thousands of small arrays per block was
+ * the largest per-command cost).
  */
-export function commandsDigest(hasher: Hasher, b: Block): Uint8Array {
-  const cmds = b.commands;
+export function frameCommands(cmds: readonly ClientRequest[]): Uint8Array {
   let size = CMDS_TAG.length + 4;
   for (const c of cmds) size += 4 + clientUtf8(c.client).length + 8 + 4 + c.payload.length;
   const buf = new Uint8Array(size);
@@ -44,7 +45,41 @@ export function commandsDigest(hasher: Hasher, b: Block): Uint8Array {
     buf.set(c.payload, at + 12);
     at += 12 + c.payload.length;
   }
-  return hasher.digest(buf);
+  return buf;
+}
+
+/** Parses `frameCommands` output, bounding every count and length; throws `DecodeError`. */
+export function parseCommandFrame(buf: Uint8Array, path: string): ClientRequest[] {
+  const fail = (why: string): never => {
+    throw new DecodeError(`${path}: ${why}`);
+  };
+  if (buf.length < CMDS_TAG.length + 4) fail('truncated command frame');
+  for (let i = 0; i < CMDS_TAG.length; i++) if (buf[i] !== CMDS_TAG[i]) fail('not a command frame');
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let at = CMDS_TAG.length;
+  const count = view.getUint32(at);
+  at += 4;
+  if (count > LIMITS.maxCommandsPerBlock) fail(`${count} commands exceed ${LIMITS.maxCommandsPerBlock}`);
+  const out: ClientRequest[] = [];
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) fail('truncated command frame');
+    const idLen = view.getUint32(at);
+    if (idLen > LIMITS.maxIdLength * 4 || at + 4 + idLen + 12 > buf.length) fail(`command ${i}: bad client length`);
+    const client = utf8.decode(buf.subarray(at + 4, at + 4 + idLen));
+    if (client.length > LIMITS.maxIdLength) fail(`command ${i}: client id too long`);
+    at += 4 + idLen;
+    const seq = view.getBigUint64(at);
+    const len = view.getUint32(at + 8);
+    if (len > LIMITS.maxPayloadBytes || at + 12 + len > buf.length) fail(`command ${i}: bad payload length`);
+    out.push({ client, seq, payload: buf.slice(at + 12, at + 12 + len) });
+    at += 12 + len;
+  }
+  if (at !== buf.length) fail('trailing bytes in command frame');
+  return out;
+}
+
+export function commandsDigest(hasher: Hasher, b: Block): Uint8Array {
+  return hasher.digest(frameCommands(b.commands));
 }
 
 const CMDS_TAG = utf8.encode('phalanx/hotstuff/cmds/v1');

@@ -19,6 +19,7 @@ import type {
   CommittedBatch,
   CoreContext,
   CoreStatus,
+  Hasher,
   Input,
   LogRecord,
   NodeId,
@@ -36,13 +37,13 @@ import type { VoteBody } from '@phalanx/quorum';
 import type { Value } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
-import { blockFromValue, headerToValue, LIMITS, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
+import { headerToValue, LIMITS, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
 import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
 import type { CertificateScheme } from './certificates.js';
 import type { HotStuffConfig, ResolvedConfig } from './config.js';
 import { resolveConfig } from './config.js';
 import type { LeaderElection } from './leader.js';
-import { encodeCommitProof } from './proof.js';
+import { encodeCommitProof, proofTarget } from './proof.js';
 import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
 
 export const VIEW_TIMER = 'hotstuff/view';
@@ -1098,7 +1099,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const deliver = rec.index > r.appliedHeight; // persisted but not yet applied: hand it out again
       const inWindow = i >= start;
       if (!deliver && !inWindow) continue;
-      const block = proofBlock(rec.data); // our own record: trusted, not re-verified
+      const block = proofBlock(rec.data, this.cfg.hasher); // our own record: trusted, not re-verified
       if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data });
       if (inWindow) {
         last = this.makeNode(block, blockHash(this.cfg.hasher, block));
@@ -1115,7 +1116,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 }
 
-function proofBlock(bytes: Uint8Array): Block {
-  const m = readMap(decode(bytes), 'proof');
-  return blockFromValue(m.block, 'proof.block');
+function proofBlock(bytes: Uint8Array, hasher: Hasher): Block {
+  const m = readMap(decode(bytes, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof');
+  return proofTarget(m.block, hasher).block;
 }

@@ -12,8 +12,8 @@ import { CertificateError, DecodeError } from '@phalanx/interface';
 import type { ClientRequest, Hasher, ValidatorSet, Verifier } from '@phalanx/interface';
 import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint, toHex } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
-import { blockFromValue, blockToValue, LIMITS, qcFromValue, qcToValue } from './codec.js';
-import { blockHash, sha256Hasher } from './block.js';
+import { LIMITS, qcFromValue, qcToValue } from './codec.js';
+import { frameCommands, parseCommandFrame, sha256Hasher } from './block.js';
 import { signatureListScheme, VOTE_KIND } from './certificates.js';
 import type { CertificateSchemeFactory } from './certificates.js';
 import type { Block, CommitRule, QuorumCert } from './types.js';
@@ -41,7 +41,8 @@ export function encodeCommitProof(
     v: 1,
     chainId,
     rule: rule === 'three-chain' ? 3 : 2,
-    block: blockToValue(target),
+    // The target block as its header fields with the commands as one framed byte string.
+    block: [target.parent, target.height, target.view, target.proposer, qcToValue(target.justify), target.election, frameCommands(target.commands)],
     headers: aboveHeaders,
     qc: qcToValue(qc),
   });
@@ -80,6 +81,24 @@ function headerFromValue(v: Value | undefined, path: string, hasher: Hasher): He
   };
 }
 
+/** The committed block of a proof (commands parsed from their frame) and its hash. Does not verify. */
+export function proofTarget(v: Value | undefined, hasher: Hasher): { block: Block; hash: Uint8Array } {
+  const a = readArray(v, 'proof.block');
+  if (a.length !== 7) throw new DecodeError('proof.block: expected 7 fields');
+  const frame = readBytes(a[6], 'proof.block.commands', { max: LIMITS.maxFrameBytes });
+  const block: Block = {
+    parent: readBytes(a[0], 'proof.block.parent', { exact: LIMITS.hashBytes }),
+    height: readU64(a[1], 'proof.block.height'),
+    view: readU64(a[2], 'proof.block.view'),
+    proposer: readString(a[3], 'proof.block.proposer', LIMITS.maxIdLength),
+    justify: qcFromValue(a[4], 'proof.block.justify'),
+    election: readBytes(a[5], 'proof.block.election', { max: LIMITS.maxElectionProofBytes }),
+    commands: parseCommandFrame(frame, 'proof.block.commands'),
+  };
+  const hash = hasher.digest(encode([block.parent, block.height, block.view, block.proposer, a[4]!, block.election, hasher.digest(frame)]));
+  return { block, hash };
+}
+
 /**
  * Checks a commit proof and returns what it proves. Throws `CertificateError` when the chain or a
  * certificate is wrong and `DecodeError` when the bytes are malformed.
@@ -100,9 +119,9 @@ export function verifyCommitProof(
   const ruleNum = readUint(m.rule, 'proof.rule', 3);
   const expected = (options.commitRule ?? 'three-chain') === 'three-chain' ? 3 : 2;
   if (ruleNum !== expected) throw new CertificateError(`proof uses the ${ruleNum}-chain rule, the deployment uses ${expected}-chain`);
-  const block = blockFromValue(m.block, 'proof.block');
+  const { block, hash } = proofTarget(m.block, hasher);
   const headers: Header[] = [
-    { parent: block.parent, height: block.height, view: block.view, justify: block.justify, hash: blockHash(hasher, block) },
+    { parent: block.parent, height: block.height, view: block.view, justify: block.justify, hash },
     ...readArray(m.headers, 'proof.headers', MAX_PROOF_HEADERS).map((h, i) => headerFromValue(h, `proof.headers[${i}]`, hasher)),
   ];
   const qc = qcFromValue(m.qc, 'proof.qc');

@@ -136,3 +136,20 @@ describe('commit proofs (offline verification with only the validator set)', () 
     expect(rejected).toBeGreaterThan(proof.length / 7 - 3);
   });
 });
+
+import { frameCommands, parseCommandFrame } from '../src/block.js';
+
+describe('command frame (block commands in proofs and log records)', () => {
+  it('round-trips and refuses truncation, trailing bytes and oversized counts', () => {
+    const cmds = [req('alice', 1, 'x'), req('bob', 2 ** 40, ''), { client: 'ü', seq: (1n << 64n) - 1n, payload: new Uint8Array(300).fill(7) }];
+    const f = frameCommands(cmds);
+    expect(parseCommandFrame(f, 'f')).toEqual(cmds);
+    for (const cut of [0, 10, f.length - 1]) expect(() => parseCommandFrame(f.subarray(0, cut), 'f')).toThrow(DecodeError);
+    const longer = new Uint8Array(f.length + 1);
+    longer.set(f);
+    expect(() => parseCommandFrame(longer, 'f')).toThrow(/trailing/);
+    const huge = Uint8Array.from(f);
+    new DataView(huge.buffer).setUint32(24, 0xffffffff);
+    expect(() => parseCommandFrame(huge, 'f')).toThrow(DecodeError);
+  });
+});

@@ -269,13 +269,13 @@ export class Cluster {
 }
 
 import { decode, readMap } from '@phalanx/codec';
-import { blockFromValue } from '../src/codec.js';
-import { blockHash, sha256Hasher } from '../src/block.js';
+import { proofTarget } from '../src/proof.js';
+import { sha256Hasher } from '../src/block.js';
 
 /** Hash of the committed block inside a proof (without verifying the proof). */
 export function proofBlockKey(proof: Uint8Array): string {
   const m = readMap(decode(proof), 'proof');
-  return toHex(blockHash(sha256Hasher, blockFromValue(m.block, 'b')));
+  return toHex(proofTarget(m.block, sha256Hasher).hash);
 }
 
 export function req(client: string, seq: number, payload = 'x'): ClientRequest {
