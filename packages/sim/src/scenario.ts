@@ -59,6 +59,7 @@ export interface Scenario {
   readonly clockDrift: number;
   readonly clients: {
     readonly count: number;
+    /** At least this many per client; clients keep going until GST and every planned fault passed. */
     readonly requests: number;
     readonly timeoutMs: number;
     readonly thinkMs: number;
@@ -89,7 +90,7 @@ export function defaultScenario(n = 4): Scenario {
     },
     disk: { minMs: 0, maxMs: 0 },
     clockDrift: 0.05,
-    clients: { count: 3, requests: 8, timeoutMs: 600, thinkMs: 5 },
+    clients: { count: 3, requests: 8, timeoutMs: 600, thinkMs: 30 },
     crashes: [],
     byzantine: [],
     checkLiveness: true,

@@ -66,6 +66,10 @@ export interface SimStats {
   readonly misbehaviourEvents: number;
   /** Equivocation evidence events emitted by cores. */
   readonly evidence: number;
+  /** `view-change` events emitted by cores (all replicas). */
+  readonly viewChanges: number;
+  /** Snapshots installed through `Ready.restore` (state transfer). */
+  readonly restores: number;
   /** Committed requests no client submitted (possible only with Byzantine replicas; refused by the app). */
   readonly forgedRequests: number;
   /** Client requests given up because a forged request took their (client, seq). */
@@ -201,6 +205,8 @@ export class Simulation<M, C> {
     virtualMs: 0,
     misbehaviourEvents: 0,
     evidence: 0,
+    viewChanges: 0,
+    restores: 0,
     forgedRequests: 0,
     preempted: 0,
   };
@@ -211,6 +217,7 @@ export class Simulation<M, C> {
   private readonly continueAfterViolation: boolean;
   private readonly maxEvents: number;
   private readonly pendingFaults = { count: 0 };
+  private readonly loadUntil: number;
 
   constructor(
     readonly adapter: SimAdapter<M, C>,
@@ -239,6 +246,10 @@ export class Simulation<M, C> {
       this.scenario = { ...this.scenario, clients: { ...this.scenario.clients, timeoutMs: adapter.timing.clientTimeoutMs } };
     }
     this.gstPassed = this.scenario.gstMs <= 0;
+    this.loadUntil =
+      this.scenario.clients.count === 0
+        ? 0
+        : Math.max(this.scenario.gstMs, ...this.scenario.crashes.map((c) => c.atMs + (c.restartAfterMs ?? 0))) + 100;
     const faulty = new Set<Target>([...this.scenario.byzantine.map((b) => b.target), ...this.scenario.crashes.map((c) => c.target)]);
     if (faulty.size > f && !this.scenario.allowExcessFaults) {
       throw new RangeError(`scenario makes ${faulty.size} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
@@ -451,6 +462,7 @@ export class Simulation<M, C> {
       }
       for (const e of ready.events) {
         if (e.type === 'misbehaviour') this.stats.misbehaviourEvents++;
+        else if (e.type === 'view-change') this.stats.viewChanges++;
         if (e.type === 'evidence') this.checkEvidence(inst.replica, e.evidence);
         if (this.tracing) this.trace(`event ${inst.replica.id} ${e.type}${e.type === 'misbehaviour' ? ` ${e.peer} ${e.kind}` : e.type === 'view-change' ? ` ${e.from}→${e.to}` : ''}`);
       }
@@ -507,6 +519,7 @@ export class Simulation<M, C> {
         inst.applied = ready.restore.height;
         inst.durable.snapshot = { height: ready.restore.height, data: ready.restore.snapshot.slice() };
         if (this.checkers.isHonest(r.id)) this.checkers.onRestore(r.id, ready.restore.height);
+        this.stats.restores++;
         this.trace(`restore ${r.id} h=${ready.restore.height}`);
       } catch (err) {
         this.violation('state', `${r.id} was handed a snapshot the application cannot read: ${(err as Error).message}`);
@@ -699,7 +712,7 @@ export class Simulation<M, C> {
 
   private submit(ci: number): void {
     const c = this.clients[ci]!;
-    if (c.outstanding || c.done >= this.scenario.clients.requests) return;
+    if (c.outstanding || !this.wantsMore(c)) return;
     c.seq++;
     const payload = utf8.encode(`mix k${this.rng.nextInt(8)} ${c.id}.${c.seq}`);
     const req: ClientRequest = { client: c.id, seq: c.seq, payload };
@@ -735,7 +748,7 @@ export class Simulation<M, C> {
     c.done++;
     this.stats.requestsCompleted++;
     this.trace(`client ${c.id} done #${seq} = ${result}`);
-    if (c.done < this.scenario.clients.requests) this.schedule(this.rng.nextFloat() * this.scenario.clients.thinkMs, { k: 'client-send', client: ci });
+    if (this.wantsMore(c)) this.schedule(this.rng.nextFloat() * this.scenario.clients.thinkMs, { k: 'client-send', client: ci });
     else this.maybeEnd();
   }
 
@@ -751,7 +764,7 @@ export class Simulation<M, C> {
     c.done++;
     this.stats.preempted++;
     this.trace(`client ${c.id} #${seq} pre-empted by a forged request`);
-    if (c.done < this.scenario.clients.requests) this.schedule(0, { k: 'client-send', client: ci });
+    if (this.wantsMore(c)) this.schedule(0, { k: 'client-send', client: ci });
     else this.maybeEnd();
   }
 
@@ -760,9 +773,17 @@ export class Simulation<M, C> {
    * honest replica has executed every request (polling), then settles a little longer and ends.
    * Runs that never converge end at GST + livenessBoundMs, where the liveness checker reports them.
    */
+  /**
+   * Clients keep the load on until every planned fault has happened and GST has passed, so
+   * crashes, partitions and view changes happen under load; and each makes at least `requests`.
+   */
+  private wantsMore(c: Client): boolean {
+    return c.done < this.scenario.clients.requests || this.now < this.loadUntil;
+  }
+
   private maybeEnd(): void {
     if (this.endScheduled || this.pendingFaults.count > 0 || !this.gstPassed) return;
-    if (this.clients.some((c) => c.done < this.scenario.clients.requests)) return;
+    if (this.clients.some((c) => c.outstanding || this.wantsMore(c))) return;
     this.endScheduled = true;
     this.schedule(0, { k: 'converged?' });
   }
@@ -905,11 +926,11 @@ export class Simulation<M, C> {
       this.now,
     );
     if (!this.scenario.checkLiveness) return;
-    const unfinished = this.clients.filter((c) => c.done < this.scenario.clients.requests);
+    const unfinished = this.clients.filter((c) => c.outstanding || c.done < this.scenario.clients.requests);
     if (unfinished.length > 0) {
       this.violation(
         'liveness',
-        `${unfinished.length} client(s) unfinished ${this.scenario.livenessBoundMs}ms after GST: ${unfinished.map((c) => `${c.id} ${c.done}/${this.scenario.clients.requests}`).join(', ')}`,
+        `${unfinished.length} client(s) unfinished ${this.scenario.livenessBoundMs}ms after GST: ${unfinished.map((c) => `${c.id} ${c.done} done${c.outstanding ? `, #${c.outstanding.req.seq} pending since ${c.outstanding.sentAt.toFixed(0)}ms` : ''}`).join('; ')}`,
       );
     }
     const judged = this.adapter.capabilities?.catchUp === false ? live.slice(0, 1) : live;
