@@ -39,7 +39,9 @@ export function assertBftSize(n: number, f = 1): void {
 /** Power strictly above two thirds of `totalPower`: the weighted quorum (Tendermint, HotStuff). */
 export function quorumPower(totalPower: number): number {
   assertPower(totalPower);
-  return Math.floor((2 * totalPower) / 3) + 1;
+  // In bigint: above ~6.7e15, 2*total/3 as a double can round up to the next integer and the
+  // quorum would come out one too high (a set that could still commit would stall).
+  return Number((2n * BigInt(totalPower)) / 3n) + 1;
 }
 
 /** Largest Byzantine power a weighted set tolerates: total >= 3f + 1. */

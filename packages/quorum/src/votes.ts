@@ -2,7 +2,7 @@
  * Votes, vote sets and commit certificates in one format shared by every BFT protocol, so a
  * third party can check any Phalanx certificate with only the validator set and a `Verifier`.
  */
-import { CertificateError, DecodeError } from '@phalanx/interface';
+import { CertificateError, ConfigError, DecodeError } from '@phalanx/interface';
 import type { EquivocationEvidence, NodeId, SignedVote, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
 import {
   bytesEqual,
@@ -84,8 +84,11 @@ export class VoteSet {
   private readonly byDigest = new Map<string, { digest: Uint8Array; power: number; voters: NodeId[] }>();
   private readonly found: EquivocationEvidence[] = [];
 
+  /** Voters already caught equivocating: one piece of evidence each is proof enough. */
+  private readonly equivocators = new Set<NodeId>();
+
   constructor(private readonly params: VoteSetParams) {
-    this.threshold = params.threshold ?? quorumPower(params.validators.totalPower);
+    this.threshold = checkThreshold(params.threshold ?? quorumPower(params.validators.totalPower), 'VoteSet threshold');
   }
 
   add(vote: SignedVote): AddVoteResult {
@@ -102,7 +105,12 @@ export class VoteSet {
     }
     if (previous) {
       const evidence: EquivocationEvidence = { voter: vote.voter, first: previous, second: vote };
-      this.found.push(evidence);
+      // A Byzantine voter can sign any number of digests; keeping every pair would let it grow
+      // this set without bound. The first pair already proves the fault.
+      if (!this.equivocators.has(vote.voter)) {
+        this.equivocators.add(vote.voter);
+        this.found.push(evidence);
+      }
       return { status: 'equivocation', evidence };
     }
     this.byVoter.set(vote.voter, vote);
@@ -165,6 +173,8 @@ export interface CertificateExpectations {
   readonly chainId?: string;
   readonly kind?: string;
   readonly height?: bigint;
+  /** The round/view the votes were cast in (checked only when given). */
+  readonly round?: bigint;
   readonly digest?: Uint8Array;
   /** Power required; defaults to more than two thirds of the validator set's total power. */
   readonly threshold?: number;
@@ -189,10 +199,14 @@ export function verifyCertificate(
   if (expect.height !== undefined && cert.height !== expect.height) {
     throw new CertificateError(`certificate is for height ${cert.height}, expected ${expect.height}`);
   }
+  if (expect.round !== undefined && cert.round !== expect.round) {
+    throw new CertificateError(`certificate is for round ${cert.round}, expected ${expect.round}`);
+  }
   if (expect.digest !== undefined && !bytesEqual(cert.digest, expect.digest)) {
     throw new CertificateError(`certificate is for digest ${toHex(cert.digest)}, expected ${toHex(expect.digest)}`);
   }
-  const threshold = expect.threshold ?? quorumPower(validators.totalPower);
+  const threshold = checkThreshold(expect.threshold ?? quorumPower(validators.totalPower), 'certificate threshold');
+  if (cert.votes.length === 0) throw new CertificateError('certificate carries no votes');
   const message = voteSigningBytes(cert.chainId, cert);
   const seen = new Set<NodeId>();
   let power = 0;
@@ -213,6 +227,17 @@ export function verifyCertificate(
   if (power < threshold) {
     throw new CertificateError(`certificate carries voting power ${power}, needs ${threshold} of ${validators.totalPower}`);
   }
+}
+
+/**
+ * A threshold of zero (or NaN, or a fraction) would let too little — even an empty vote list —
+ * count as a quorum. That is a caller's configuration bug, so it throws `ConfigError`.
+ */
+function checkThreshold(threshold: number, what: string): number {
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new ConfigError(what, `must be a positive integer, got ${String(threshold)}`);
+  }
+  return threshold;
 }
 
 /** Boolean form of `verifyCertificate`. */

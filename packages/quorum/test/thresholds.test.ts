@@ -75,6 +75,24 @@ describe('quorum intersection (the property safety rests on)', () => {
     );
   });
 
+  it('weighted thresholds stay exact up to the largest safe total power', () => {
+    // With doubles, 2*total/3 rounds up near 2^53 and the quorum exceeded the honest power.
+    for (const total of [Number.MAX_SAFE_INTEGER, 6755399441055745, 2 ** 52 + 2]) {
+      const q = quorumPower(total);
+      expect(BigInt(q)).toBe((2n * BigInt(total)) / 3n + 1n);
+      expect(total - faultPower(total)).toBeGreaterThanOrEqual(q);
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (total) => {
+        const q = quorumPower(total);
+        // q is the least power strictly above two thirds: 3(q-1) <= 2T < 3q.
+        expect(3n * BigInt(q - 1)).toBeLessThanOrEqual(2n * BigInt(total));
+        expect(3n * BigInt(q)).toBeGreaterThan(2n * BigInt(total));
+        expect(total - faultPower(total)).toBeGreaterThanOrEqual(q);
+      }),
+    );
+  });
+
   it('exhaustively for small n: every pair of quorum-sized subsets shares f+1 members', () => {
     for (let n = 4; n <= 10; n++) {
       const f = faultTolerance(n);

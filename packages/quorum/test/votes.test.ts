@@ -85,6 +85,24 @@ describe('VoteSet', () => {
     expect(() => verifyEvidence({ voter: 'r2', first: vote('r2'), second: forged }, set, testVerifier, chainId)).toThrow(/does not verify/);
   });
 
+  it('keeps one piece of evidence per equivocating voter, however many digests it signs', () => {
+    const vs = newSet();
+    vs.add(vote('r2', digestA));
+    for (let i = 0; i < 50; i++) {
+      const d = new Uint8Array(32).fill(i + 10);
+      expect(vs.add(vote('r2', d)).status).toBe('equivocation');
+    }
+    vs.add(vote('r3', digestA));
+    expect(vs.add(vote('r3', digestB)).status).toBe('equivocation');
+    expect(vs.evidence().map((e) => e.voter)).toEqual(['r2', 'r3']);
+  });
+
+  it('refuses a threshold that is not a positive integer', () => {
+    for (const threshold of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new VoteSet({ validators: set, chainId, kind: 'k', height: 1n, round: 0n, threshold })).toThrow(ConfigError);
+    }
+  });
+
   it('weighted: a quorum is more than two thirds of the power, not of the heads', () => {
     const w = createValidatorSet(validators(4, (i) => (i === 0 ? 7 : 1))); // total 10, quorum 7
     const vs = new VoteSet({ validators: w, chainId, kind: 'pbft/commit', height: 7n, round: 0n, verifier: testVerifier });
@@ -116,6 +134,19 @@ describe('verifyCertificate', () => {
   it('checks what the caller expects', () => {
     expect(() => verifyCertificate(good, set, testVerifier, { digest: digestB })).toThrow(/expected/);
     expect(() => verifyCertificate(good, set, testVerifier, { chainId: 'x' })).toThrow(/expected "x"/);
+    expect(() => verifyCertificate(good, set, testVerifier, { kind: 'pbft/prepare' })).toThrow(/expected "pbft\/prepare"/);
+    expect(() => verifyCertificate(good, set, testVerifier, { height: 8n })).toThrow(/expected 8/);
+    expect(() => verifyCertificate(good, set, testVerifier, { round: 1n })).toThrow(/expected 1/);
+    expect(() => verifyCertificate(good, set, testVerifier, { chainId, kind: 'pbft/commit', height: 7n, round: 0n, digest: digestA })).not.toThrow();
+  });
+
+  it('never accepts an empty certificate, nor a threshold that would', () => {
+    const empty = bad({ votes: [] });
+    expect(() => verifyCertificate(empty, set, testVerifier)).toThrow(CertificateError);
+    for (const threshold of [0, -3, 0.5, Number.NaN]) {
+      expect(() => verifyCertificate(empty, set, testVerifier, { threshold })).toThrow(ConfigError);
+      expect(() => verifyCertificate(good, set, testVerifier, { threshold })).toThrow(ConfigError);
+    }
   });
 
   it('round-trips through its encoding and refuses malformed encodings', () => {
