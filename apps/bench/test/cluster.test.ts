@@ -131,7 +131,7 @@ describe('protocol loading', () => {
       if (!loaded.ok) return ctx.skip(loaded.reason);
       const r = runProtocolCluster({ entry, definition: loaded.definition, n: 4, commands: 20, maxWallMs: 20_000, concurrency: 4 });
       expect(r.committed).toBeGreaterThanOrEqual(20);
-    });
+    }, 30_000);
   }
 });
 
