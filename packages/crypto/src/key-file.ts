@@ -72,7 +72,12 @@ export function exportPublicKey(publicKey: Uint8Array): KeyFileJson {
 function atomicWrite(file: string, content: string, mode: number): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   // 'wx' refuses to follow a planted file or symlink at the temp name; mode applies at creation.
-  const fd = openSync(tmp, 'wx', mode);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', mode);
+  } catch (err) {
+    throw new KeyFileError(file, `cannot write: ${(err as Error).message}`, { cause: err });
+  }
   try {
     writeSync(fd, content);
     fsyncSync(fd);
@@ -101,7 +106,13 @@ function atomicWrite(file: string, content: string, mode: number): void {
 
 /** Writes a secret key file with mode 0600. Overwrites atomically: readers never see a half-written file. */
 export function writeKeyFile(file: string, key: KeyPair): void {
-  if (!bytesEqual(publicKeyFromSecret(key.secretKey, key.scheme), key.publicKey)) {
+  let derived: Uint8Array;
+  try {
+    derived = publicKeyFromSecret(key.secretKey, key.scheme);
+  } catch (err) {
+    throw new KeyFileError(file, `bad secret key: ${(err as Error).message}`, { cause: err });
+  }
+  if (!bytesEqual(derived, key.publicKey)) {
     throw new KeyFileError(file, 'public key does not belong to the secret key; refusing to write');
   }
   atomicWrite(file, JSON.stringify(keyFileJson(key), null, 2) + '\n', 0o600);

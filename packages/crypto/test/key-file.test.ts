@@ -77,6 +77,11 @@ describe('key files', () => {
     expectKeyFileError(() => writeKeyFile(fresh(), { ...kp, publicKey: other.publicKey }), /does not belong/);
   });
 
+  it('write errors are KeyFileErrors too (missing directory, bad secret)', () => {
+    expectKeyFileError(() => writeKeyFile(path.join(dir, 'no-such-dir', 'k.json'), kp), /cannot write/);
+    expectKeyFileError(() => writeKeyFile(fresh(), { ...kp, secretKey: kp.secretKey.subarray(0, 5) }), /bad secret key/);
+  });
+
   it('missing file', () => {
     expectKeyFileError(() => readKeyFile(path.join(dir, 'nope.json')), /no such key file/);
     expectKeyFileError(() => readKeyFile(dir), /not a regular file/);
