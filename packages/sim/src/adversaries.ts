@@ -49,9 +49,12 @@ export function equivocating<M>(): Adversary<M> & { groupB?: ReadonlySet<NodeId>
 /** Sends old frames again (its own and ones it received) next to the current traffic. */
 export function replaying<M>(probability = 0.3, keep = 64): Adversary<M> {
   const seen: Uint8Array[] = [];
+  let next = 0;
+  // A ring of the last `keep` frames seen.
   const remember = (b: Uint8Array): void => {
     if (seen.length < keep) seen.push(b);
-    else seen[(seen.length + b.length) % keep] = b;
+    else seen[next] = b;
+    next = (next + 1) % keep;
   };
   return {
     name: 'replay',
@@ -81,11 +84,13 @@ export function garbage<M>(probability = 0.5): Adversary<M> {
 
 export function corrupt<M>(bytes: Uint8Array, ctx: AdversaryContext<M>): Uint8Array {
   const r = ctx.rng;
+  if (bytes.length === 0) return r.bytes(1 + r.nextInt(16));
+  // Every branch returns bytes that differ from the input.
   switch (r.nextInt(5)) {
     case 0:
-      return r.bytes(r.nextInt(2 * bytes.length + 8));
+      return r.bytes(bytes.length + 1 + r.nextInt(bytes.length + 8));
     case 1:
-      return bytes.subarray(0, r.nextInt(bytes.length + 1)).slice();
+      return bytes.subarray(0, r.nextInt(bytes.length)).slice();
     case 2: {
       const out = new Uint8Array(bytes.length + 1 + r.nextInt(16));
       out.set(bytes);
@@ -93,9 +98,12 @@ export function corrupt<M>(bytes: Uint8Array, ctx: AdversaryContext<M>): Uint8Ar
       return out;
     }
     default: {
+      // Distinct positions, so two flips never cancel out.
       const out = bytes.slice();
-      const flips = 1 + r.nextInt(4);
-      for (let i = 0; i < flips && out.length > 0; i++) out[r.nextInt(out.length)]! ^= 1 << r.nextInt(8);
+      const flips = Math.min(out.length, 1 + r.nextInt(4));
+      const at = new Set<number>();
+      while (at.size < flips) at.add(r.nextInt(out.length));
+      for (const i of at) out[i]! ^= 1 << r.nextInt(8);
       return out;
     }
   }
