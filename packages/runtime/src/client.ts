@@ -35,6 +35,12 @@ export interface ClientOptions {
    * persists or derives it); replicas answer an old seq from their reply cache, never re-execute it.
    */
   readonly firstSeq?: bigint;
+  /**
+   * Where the first attempt goes: every replica (default; fastest when any may be faulty), or only
+   * the replica named here — e.g. the current leader, which saves the backups from relaying every
+   * request. Retries always go to every replica that has not answered.
+   */
+  readonly firstTarget?: NodeId;
 }
 
 export interface ClientResult {
@@ -73,8 +79,11 @@ export class Client {
   private readonly o: ClientOptions;
   private nextSeq: bigint;
   private readonly pending = new Map<bigint, Pending>();
-  private readonly waiting: Array<() => void> = [];
+  /** Submitters waiting for a free slot, FIFO (`waitHead` avoids O(n) shifts on long queues). */
+  private waiting: Array<() => void> = [];
+  private waitHead = 0;
   private running = false;
+  private firstTarget: NodeId | undefined;
 
   constructor(opts: ClientOptions) {
     if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
@@ -83,6 +92,7 @@ export class Client {
     this.o = opts;
     this.id = opts.endpoint.self;
     this.nextSeq = opts.firstSeq ?? 0n;
+    this.setFirstTarget(opts.firstTarget);
     opts.endpoint.onFrame((from, frame) => this.onFrame(from, frame));
   }
 
@@ -133,8 +143,14 @@ export class Client {
     });
   }
 
+  /** Changes where first attempts go (e.g. after learning of a new leader); undefined = everyone. */
+  setFirstTarget(replica: NodeId | undefined): void {
+    this.firstTarget = replica !== undefined && this.o.replicas.includes(replica) ? replica : undefined;
+  }
+
   private transmit(p: Pending): void {
-    for (const r of this.o.replicas) if (!p.replies.has(r)) this.o.endpoint.send(r, p.frame);
+    if (p.retries === 0 && this.firstTarget !== undefined) this.o.endpoint.send(this.firstTarget, p.frame);
+    else for (const r of this.o.replicas) if (!p.replies.has(r)) this.o.endpoint.send(r, p.frame);
     const base = this.o.retryMs ?? 1_000;
     const delay = base * Math.min(8, 2 ** p.retries);
     p.retryTimer = setTimeout(() => {
@@ -151,7 +167,14 @@ export class Client {
     clearTimeout(p.deadline);
     if (outcome instanceof Error) p.reject(outcome);
     else p.resolve(outcome);
-    this.waiting.shift()?.();
+    if (this.waitHead < this.waiting.length) {
+      const wake = this.waiting[this.waitHead++]!;
+      if (this.waitHead > 1024 && this.waitHead * 2 > this.waiting.length) {
+        this.waiting = this.waiting.slice(this.waitHead);
+        this.waitHead = 0;
+      }
+      wake();
+    }
   }
 
   private onFrame(from: NodeId, frame: Uint8Array): void {
