@@ -52,7 +52,8 @@ export function runProtocolCluster(spec: ClusterRunSpec): ClusterResult {
     signers,
     verifier: ed25519Verifier(),
     commands: spec.commands ?? sized(500, 5000),
-    maxWallMs: spec.maxWallMs ?? sized(2500, 15_000),
+    // Larger clusters need longer to leave start-up behind (n² messages per decision in PBFT).
+    maxWallMs: spec.maxWallMs ?? sized(2500, spec.n <= 7 ? 15_000 : spec.n <= 16 ? 30_000 : 60_000),
     concurrency: spec.concurrency ?? 256,
     commandBytes: COMMAND_BYTES,
     createStateMachine: () => new KvStore(),
