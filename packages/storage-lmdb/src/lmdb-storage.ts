@@ -60,7 +60,13 @@ export const MAX_KV_KEY_BYTES = 1977;
 const META_LOG = Buffer.from('log');
 const META_SNAPSHOT = Buffer.from('snapshot');
 const META_IDENTITY = Buffer.from('identity');
-const FORMAT = 1;
+const META_FORMAT = Buffer.from('format');
+/**
+ * On-disk format: key layout, `crc32c(key || payload) || payload` values, JSON meta records.
+ * Bump it whenever any of these change; `open` refuses a directory of another format.
+ */
+export const STORAGE_FORMAT = 1;
+const FORMAT = STORAGE_FORMAT;
 
 /**
  * lmdb-js rejects a failed async commit with a generic error whose `commitError` promise rejects
@@ -186,11 +192,12 @@ export class LmdbStorage implements Storage {
 
   /** @internal Checks identity, reads and verifies the log bounds, its tail, the hard state and the snapshot. */
   async init(options: LmdbStorageOptions): Promise<void> {
+    await this.checkFormat();
     const idRaw = this.metaDb.get(META_IDENTITY);
     const id = options.identity;
     if (idRaw) {
       const have = JSON.parse(Buffer.from(unseal(this.file, 'meta identity', META_IDENTITY, idRaw)).toString('utf8')) as DataDirIdentity & { format: number };
-      if (have.format !== FORMAT) throw new StorageError(`${this.path}: unknown storage format ${have.format}`);
+      if (have.format !== FORMAT) throw new StorageError(`${this.path}: data directory has storage format ${have.format}, this build reads format ${FORMAT} only`);
       if (id && (have.validator !== id.validator || have.protocol !== id.protocol || have.chainId !== id.chainId)) {
         throw new DataDirMismatchError(
           `${this.path} belongs to validator ${have.validator}, protocol ${have.protocol}, chain ${have.chainId}; ` +
@@ -225,6 +232,31 @@ export class LmdbStorage implements Storage {
     }
     this.snapGen = maxGen;
     if (stale.length > 0) await this.commit(() => stale.forEach((k) => this.snapDb.remove(k)), 'removing unfinished snapshots');
+  }
+
+  /**
+   * Refuses a directory written in another on-disk format before anything in it is interpreted,
+   * and records the format in a directory that has none yet (new, or written before the marker
+   * existed — those are format 1, recognisable by the identity record or nothing at all).
+   */
+  private async checkFormat(): Promise<void> {
+    const raw = this.metaDb.get(META_FORMAT);
+    if (raw !== undefined) {
+      // The marker is read before the checksum is checked: a future format may checksum differently.
+      const text = raw.byteLength > 4 ? raw.subarray(4).toString('utf8') : '';
+      const found = /^\{"format":(\d+)\}$/.exec(text)?.[1];
+      if (found === undefined) unseal(this.file, 'meta format', META_FORMAT, raw); // throws CorruptionError
+      if (Number(found) !== FORMAT) {
+        throw new StorageError(
+          `${this.path}: data directory has storage format ${found}, this build of @phalanx/storage-lmdb reads format ${FORMAT} only; ` +
+            'open it with the version that wrote it (or migrate it), or use a fresh directory',
+        );
+      }
+      unseal(this.file, 'meta format', META_FORMAT, raw);
+      return;
+    }
+    const body = Buffer.from(JSON.stringify({ format: FORMAT }));
+    await this.commit(() => this.metaDb.put(META_FORMAT, seal(META_FORMAT, body)), 'recording the storage format');
   }
 
   private verifyLog(tail: number): void {

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CorruptionError, StorageError, StorageFullError } from '@phalanx/interface';
-import { crc32c, openLmdbStorage } from '../src/index.js';
+import { crc32c, openLmdbStorage, STORAGE_FORMAT } from '../src/index.js';
+import { seal } from '../src/records.js';
+import { open as openEnv } from 'lmdb';
 import { ensureBuilt, fixture, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
@@ -34,6 +36,75 @@ describe('crc32c', () => {
     expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
     expect(crc32c(Buffer.from('56789'), crc32c(Buffer.from('1234')))).toBe(0xe3069283);
     expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa);
+  });
+
+  it('computes exactly what format 1 stored (the table implementation it replaced)', () => {
+    // Data directories written before the switch must still verify: compare with the reference.
+    const table = Array.from({ length: 256 }, (_, n) => {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      return c >>> 0;
+    });
+    const reference = (data: Uint8Array, previous = 0): number => {
+      let crc = ~previous >>> 0;
+      for (const b of data) crc = table[(crc ^ b) & 0xff]! ^ (crc >>> 8);
+      return ~crc >>> 0;
+    };
+    let seed = 12345;
+    for (let len = 0; len < 300; len += 7) {
+      const data = Uint8Array.from({ length: len }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+      const prev = seed >>> 0;
+      expect(crc32c(data)).toBe(reference(data));
+      expect(crc32c(data, prev)).toBe(reference(data, prev));
+      expect(crc32c(data.subarray(3))).toBe(reference(data.subarray(3)));
+    }
+  });
+});
+
+describe('LmdbStorage on-disk format', () => {
+  /** Rewrites the format marker of a closed data directory, as another version would have. */
+  async function writeMarker(dir: string, value: Buffer): Promise<void> {
+    const env = openEnv({ path: dir, encoding: 'binary' });
+    const meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary', compression: false });
+    await meta.put(Buffer.from('format'), value);
+    await env.close();
+  }
+
+  it('records its format in every new directory (with or without an identity) and reopens it', async () => {
+    const dir = newDir();
+    const st = await openLmdbStorage({ path: dir });
+    st.append([{ index: 1n, data: Buffer.from('x') }]);
+    await st.sync();
+    await st.close();
+    expect(fs.readFileSync(path.join(dir, 'data.mdb')).includes(Buffer.from(`{"format":${STORAGE_FORMAT}}`))).toBe(true);
+    const again = await openLmdbStorage({ path: dir });
+    expect(again.logBounds()).toEqual({ first: 1n, last: 1n });
+    await again.close();
+  });
+
+  it('refuses a directory of another format with a clear error, before reading anything else', async () => {
+    const dir = newDir();
+    const st = await openLmdbStorage({ path: dir });
+    st.append([{ index: 1n, data: Buffer.from('x') }]);
+    await st.sync();
+    await st.close();
+    const key = Buffer.from('format');
+    // A future format may checksum differently: the version must be readable without trusting the CRC.
+    await writeMarker(dir, Buffer.concat([Buffer.alloc(4, 0xee), Buffer.from(`{"format":${STORAGE_FORMAT + 1}}`)]));
+    const err = await openLmdbStorage({ path: dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).not.toBeInstanceOf(CorruptionError);
+    expect((err as Error).message).toMatch(new RegExp(`storage format ${STORAGE_FORMAT + 1}, .*reads format ${STORAGE_FORMAT} only`));
+    // A marker that is neither a known shape nor checksummed is corruption, not a format question.
+    await writeMarker(dir, seal(key, Buffer.from('garbage')).fill(0x11, 0, 4));
+    await expect(openLmdbStorage({ path: dir })).rejects.toBeInstanceOf(CorruptionError);
+    // The right format with a broken checksum is corruption too.
+    await writeMarker(dir, seal(key, Buffer.from(`{"format":${STORAGE_FORMAT}}`)).fill(0, 0, 4));
+    await expect(openLmdbStorage({ path: dir })).rejects.toBeInstanceOf(CorruptionError);
+    await writeMarker(dir, seal(key, Buffer.from(`{"format":${STORAGE_FORMAT}}`)));
+    const ok = await openLmdbStorage({ path: dir });
+    expect(ok.logBounds()).toEqual({ first: 1n, last: 1n });
+    await ok.close();
   });
 });
 
