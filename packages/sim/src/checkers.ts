@@ -15,9 +15,22 @@ export function batchKey(batch: CommittedBatch): string {
   return s;
 }
 
+/** A short, readable name of a batch for messages: its request ids, or ∅. */
+export function batchLabel(batch: CommittedBatch): string {
+  if (batch.requests.length === 0) return '∅';
+  const ids = batch.requests.map((r) => `${r.client}#${r.seq}`);
+  return `[${ids.length > 6 ? `${ids.slice(0, 6).join(',')},… ${ids.length} requests` : ids.join(',')}]`;
+}
+
+/** Names two different batches so a reader sees how they differ even when their ids match. */
+function contrast(a: { key: string; label: string }, b: { key: string; label: string }): [string, string] {
+  return a.label === b.label && a.key !== b.key ? [a.label, `${b.label} with other payloads`] : [a.label, b.label];
+}
+
 interface ReplicaLog {
   /** Height → batch key, kept across crash-restart (durability compares against it). */
   readonly committed: Map<bigint, string>;
+  readonly labels: Map<bigint, string>;
   /** Request key → height it was committed at. */
   readonly executed: Map<string, bigint>;
   restarts: number;
@@ -37,7 +50,7 @@ interface ReplicaLog {
 export class Checkers {
   readonly violations: Violation[] = [];
   private readonly submitted = new Map<string, ClientRequest>();
-  private readonly firstCommit = new Map<bigint, { key: string; node: NodeId }>();
+  private readonly firstCommit = new Map<bigint, { key: string; label: string; node: NodeId }>();
   /** Request key → height any honest replica committed it at. */
   private readonly globalExecuted = new Map<string, bigint>();
   private readonly firstDigest = new Map<bigint, { digest: string; node: NodeId }>();
@@ -56,6 +69,7 @@ export class Checkers {
     for (const id of honest) {
       this.logs.set(id, {
         committed: new Map(),
+        labels: new Map(),
         executed: new Map(),
         restarts: 0,
         committedBeforeRestart: 0n,
@@ -110,6 +124,7 @@ export class Checkers {
     if (!log) return;
     const h = batch.height;
     const key = batchKey(batch);
+    const label = batchLabel(batch);
     // Total order: a replica's commits are consecutive from its applied height.
     if (h !== expectedHeight) {
       this.fail('total-order', time, `${node} committed height ${h} but its next height was ${expectedHeight}`);
@@ -118,14 +133,17 @@ export class Checkers {
     const mine = log.committed.get(h);
     if (mine !== undefined && mine !== key) {
       const which: CheckerName = log.restarts > 0 && h <= log.committedBeforeRestart ? 'durability' : 'total-order';
-      this.fail(which, time, `${node} committed two batches at height ${h}: ${short(mine)} then ${short(key)}`);
+      const [x, y] = contrast({ key: mine, label: log.labels.get(h) ?? '?' }, { key, label });
+      this.fail(which, time, `${node} committed two batches at height ${h}: ${x} then ${y}`);
     }
     log.committed.set(h, key);
+    log.labels.set(h, label);
     // Agreement: no two honest replicas commit different batches at one height.
     const first = this.firstCommit.get(h);
-    if (first === undefined) this.firstCommit.set(h, { key, node });
+    if (first === undefined) this.firstCommit.set(h, { key, label, node });
     else if (first.key !== key && first.node !== node) {
-      this.fail('agreement', time, `height ${h}: ${first.node} committed ${short(first.key)}, ${node} committed ${short(key)}`);
+      const [x, y] = contrast(first, { key, label });
+      this.fail('agreement', time, `height ${h}: ${first.node} committed ${x}, ${node} committed ${y}`);
     }
     // Validity: only submitted commands, each (client, seq) at one height.
     for (const r of batch.requests) {
@@ -176,7 +194,8 @@ export class Checkers {
     const mine = log.committed.get(batch.height);
     const key = batchKey(batch);
     if (mine !== undefined && mine !== key) {
-      this.fail('durability', time, `${node} re-delivered height ${batch.height} as ${short(key)} but had committed ${short(mine)}`);
+      const [x, y] = contrast({ key, label: batchLabel(batch) }, { key: mine, label: log.labels.get(batch.height) ?? '?' });
+      this.fail('durability', time, `${node} re-delivered height ${batch.height} as ${x} but had committed ${y}`);
     }
   }
 
@@ -242,8 +261,4 @@ export class Checkers {
     for (const h of this.logs.get(node)?.committed.keys() ?? []) if (h > max) max = h;
     return max;
   }
-}
-
-function short(key: string): string {
-  return key.length > 60 ? `${key.slice(0, 57)}…` : key;
 }

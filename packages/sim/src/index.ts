@@ -5,7 +5,7 @@ export type { KeyProvider } from './stub-crypto.js';
 export { KvApp, stateDigest, isDuplicateResult } from './kv-app.js';
 export { DurableStore } from './durable.js';
 export { EventQueue } from './heap.js';
-export { Checkers, batchKey, requestKey } from './checkers.js';
+export { Checkers, batchKey, batchLabel, requestKey } from './checkers.js';
 export {
   silent,
   delaying,
