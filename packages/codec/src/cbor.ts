@@ -43,6 +43,10 @@ export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 32;
 
 const U64_MAX = (1n << 64n) - 1n;
+/** With the `u` flag a surrogate pair is one code point, so only unpaired halves match. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+/** Deepest `maxDepth` a caller may ask for: the decoder recurses once per level. */
+export const MAX_DEPTH_LIMIT = 1024;
 
 const encodeOptions = {
   ...rfc8949EncodeOptions,
@@ -57,6 +61,12 @@ const encodeOptions = {
       if (n > U64_MAX || n < -U64_MAX - 1n) {
         throw new EncodeError(`cannot encode ${n}: integers are limited to 64 bits`);
       }
+      return null;
+    },
+    string: (str: string): Token[] | null => {
+      // A lone surrogate would be written as U+FFFD: two different strings, one encoding, and a
+      // signature over one would also cover the other. Refuse it (map keys come through here too).
+      if (LONE_SURROGATE.test(str)) throw new EncodeError('cannot encode a string with a lone UTF-16 surrogate (not valid Unicode)');
       return null;
     },
     undefined: (): Token[] | null => {
@@ -151,6 +161,11 @@ class BoundedTokenizer extends Tokenizer {
 export function decode(bytes: Uint8Array, limits: DecodeLimits = {}): Value {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // A NaN or fractional limit would make every comparison false and switch the bound off.
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`decode: maxBytes must be a non-negative integer, got ${maxBytes}`);
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > MAX_DEPTH_LIMIT) {
+    throw new RangeError(`decode: maxDepth must be an integer in 0..${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
+  }
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('input is not a Uint8Array');
   if (bytes.length === 0) throw new DecodeError('empty input');
   if (bytes.length > maxBytes) throw new DecodeError(`input of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);

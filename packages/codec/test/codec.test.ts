@@ -119,6 +119,38 @@ describe('decode rejects every malformed input class', () => {
     );
   });
 
+  it('a mutated valid encoding is rejected or decodes to a value that encodes to exactly those bytes', () => {
+    // Uniformly random bytes mostly die on their first byte; mutating real encodings reaches the
+    // length, key-order and nesting checks deep inside a frame.
+    fc.assert(
+      fc.property(value, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete'), (v, at, byte, op) => {
+        const good = encode(v);
+        const i = at % (good.length + (op === 'insert' ? 1 : 0));
+        const bytes =
+          op === 'set' ? Uint8Array.from(good, (b, j) => (j === i ? byte : b))
+          : op === 'insert' ? Uint8Array.from([...good.subarray(0, i), byte, ...good.subarray(i)])
+          : Uint8Array.from([...good.subarray(0, i), ...good.subarray(i + 1)]);
+        let decoded: Value;
+        try {
+          decoded = decode(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(DecodeError);
+          return;
+        }
+        expect(toHex(encode(decoded))).toBe(toHex(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('refuses limits that would switch a bound off', () => {
+    const bytes = encode([[[1]]]);
+    for (const limits of [{ maxDepth: Number.NaN }, { maxBytes: Number.NaN }, { maxDepth: 1.5 }, { maxDepth: -1 }, { maxDepth: 1e9 }, { maxBytes: Infinity }]) {
+      expect(() => decode(bytes, limits)).toThrow(RangeError);
+    }
+    expect(decode(bytes, { maxDepth: 3, maxBytes: bytes.length })).toEqual([[[1]]]);
+  });
+
   it('every truncation of a valid encoding is rejected', () => {
     fc.assert(
       fc.property(value, (v) => {
@@ -139,7 +171,17 @@ describe('encode refuses values outside the data model', () => {
     ['an unsafe integer', 2 ** 60],
     ['a 65-bit bigint', 1n << 64n],
     ['undefined', undefined],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', '\udc00'],
+    ['a lone surrogate in a nested map key', [{ ['k\ud83d']: 1 }]],
   ])('%s', (_what, v) => {
     expect(() => encode(v as Value)).toThrow(EncodeError);
+  });
+
+  it('keeps well-formed strings, surrogate pairs included, and never maps two strings to one encoding', () => {
+    expect(decode(encode('\ud83d\ude00'))).toBe('\ud83d\ude00');
+    expect(decode(encode({ '\ud83d\ude00': '\ufffd' }))).toEqual({ '\ud83d\ude00': '\ufffd' });
+    // Before the check, '\ud800' silently became U+FFFD: a map with both keys encoded to duplicate keys.
+    expect(() => encode({ '\ud800': 1, '\ufffd': 2 })).toThrow(EncodeError);
   });
 });
