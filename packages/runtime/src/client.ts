@@ -41,6 +41,13 @@ export interface ClientOptions {
    * request. Retries always go to every replica that has not answered.
    */
   readonly firstTarget?: NodeId;
+  /**
+   * Send first attempts to the leader named by `quorum` matching replies (replicas put their view
+   * of the leader in each reply), instead of to every replica, so backups need not relay (and
+   * sign, and verify) every request. Safety never
+   * depends on the hint — unanswered requests go to every replica on retry.
+   */
+  readonly followLeader?: boolean;
 }
 
 export interface ClientResult {
@@ -64,7 +71,7 @@ export class ClientTimeoutError extends PhalanxError {
 interface Pending {
   readonly seq: bigint;
   readonly frame: Uint8Array;
-  readonly replies: Map<NodeId, { result: Uint8Array; height: bigint; proof?: Uint8Array }>;
+  readonly replies: Map<NodeId, { result: Uint8Array; height: bigint; proof?: Uint8Array; leader?: string }>;
   readonly rejects: Map<NodeId, RejectCode>;
   readonly started: number;
   retryTimer?: NodeJS.Timeout;
@@ -192,9 +199,13 @@ export class Client {
       return;
     }
     if (f.type !== 'reply') return;
-    p.replies.set(from, { result: f.result, height: f.height, ...(f.proof ? { proof: f.proof } : {}) });
+    p.replies.set(from, { result: f.result, height: f.height, ...(f.proof ? { proof: f.proof } : {}), ...(f.leader !== undefined ? { leader: f.leader } : {}) });
     const matching = [...p.replies].filter(([, r]) => bytesEqual(r.result, f.result) && r.height === f.height);
     if (matching.length >= this.o.quorum) {
+      if (this.o.followLeader !== false) {
+        const hint = matching[0]![1].leader;
+        if (hint !== undefined && matching.every(([, r]) => r.leader === hint)) this.setFirstTarget(hint);
+      }
       const proof = matching.find(([, r]) => r.proof)?.[1].proof;
       this.finish(p, {
         seq: p.seq,

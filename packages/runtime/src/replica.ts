@@ -498,6 +498,7 @@ export class Replica<M, C = unknown> {
     const t0 = performance.now();
     const applied = this.state.apply(batch);
     this.appliedHeight = batch.height;
+    const leader = this.knownClients.size > 0 ? core.status().leader : undefined;
     let dup = 0;
     for (const a of applied) {
       if (a.duplicate) dup++;
@@ -508,6 +509,7 @@ export class Replica<M, C = unknown> {
           height: a.height,
           result: a.result,
           ...(batch.proof && !a.duplicate ? { proof: batch.proof } : {}),
+          ...(leader !== undefined ? { leader } : {}),
         });
       }
     }

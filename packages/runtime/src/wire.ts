@@ -23,6 +23,8 @@ export interface ReplyFrame {
   readonly result: Uint8Array;
   /** The commit proof of the batch (protocol specific; absent for protocols that give none). */
   readonly proof?: Uint8Array;
+  /** The replying replica's view of the current leader: a hint for where to send next (never trusted for safety). */
+  readonly leader?: string;
 }
 
 export type RejectCode = 'expired' | 'unavailable' | 'too-large' | 'malformed';
@@ -48,6 +50,7 @@ export function encodeClientFrame(f: ClientFrame): Uint8Array {
     case 'reply':
       v = { v: CLIENT_WIRE_VERSION, t: 1, seq: f.seq, height: f.height, result: f.result };
       if (f.proof) v['proof'] = f.proof;
+      if (f.leader !== undefined) v['leader'] = f.leader;
       break;
     case 'reject':
       v = { v: CLIENT_WIRE_VERSION, t: 2, seq: f.seq, code: CODES.indexOf(f.code), message: f.message };
@@ -57,7 +60,7 @@ export function encodeClientFrame(f: ClientFrame): Uint8Array {
 }
 
 export function decodeClientFrame(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024): ClientFrame {
-  const m = readMap(decode(bytes, { maxBytes, maxDepth: 4 }), 'client', ['v', 't', 'seq', 'payload', 'height', 'result', 'proof', 'code', 'message']);
+  const m = readMap(decode(bytes, { maxBytes, maxDepth: 4 }), 'client', ['v', 't', 'seq', 'payload', 'height', 'result', 'proof', 'leader', 'code', 'message']);
   if (readUint(m['v'], 'client.v') !== CLIENT_WIRE_VERSION) throw new DecodeError('client.v: unsupported version');
   const t = readUint(m['t'], 'client.t', 2);
   const seq = readU64(m['seq'], 'client.seq');
@@ -70,6 +73,7 @@ export function decodeClientFrame(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024)
       height: readU64(m['height'], 'client.height'),
       result: readBytes(m['result'], 'client.result'),
       ...(proof !== undefined ? { proof: readBytes(proof, 'client.proof') } : {}),
+      ...(m['leader'] !== undefined ? { leader: readString(m['leader'], 'client.leader', 256) } : {}),
     };
   }
   const code = CODES[readUint(m['code'], 'client.code', CODES.length - 1)]!;
