@@ -20,7 +20,7 @@ export {
   GENERIC_ADVERSARIES,
 } from './adversaries.js';
 export type { AdversaryName } from './adversaries.js';
-export { PROFILES, buildScenario, assertProfile, defaultScenario, faultTolerance } from './scenario.js';
+export { PROFILES, buildScenario, assertProfile, defaultScenario } from './scenario.js';
 export type { Scenario, NetworkOptions, CrashPlan, ByzantinePlan, Target, LatencyRange, PartitionKind, ProfileContext } from './scenario.js';
 export { Simulation, simulate, formatSeed, replayCommand } from './simulator.js';
 export type { SimOptions, SimResult, SimStats } from './simulator.js';

@@ -71,9 +71,6 @@ export interface Scenario {
   readonly allowExcessFaults?: boolean;
 }
 
-export function faultTolerance(n: number): number {
-  return Math.floor((n - 1) / 3);
-}
 
 export function defaultScenario(n = 4): Scenario {
   return {

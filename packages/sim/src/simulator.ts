@@ -11,7 +11,7 @@ import type {
   TimerId,
 } from '@phalanx/interface';
 import { DecodeError, silentLogger } from '@phalanx/interface';
-import { createValidatorSet, verifyEvidence } from '@phalanx/quorum';
+import { createValidatorSet, faultTolerance, verifyEvidence } from '@phalanx/quorum';
 import { toHex, utf8 } from '@phalanx/codec';
 import { createRng } from './rng.js';
 import type { Xoshiro128 } from './rng.js';
@@ -22,7 +22,7 @@ import { Checkers, requestKey } from './checkers.js';
 import { createStubKeys } from './stub-crypto.js';
 import type { KeyProvider } from './stub-crypto.js';
 import { ADVERSARIES } from './adversaries.js';
-import { buildScenario, describeTarget, faultTolerance } from './scenario.js';
+import { buildScenario, describeTarget } from './scenario.js';
 import type { PartitionKind, Scenario, Target } from './scenario.js';
 import type { Adversary, AdversaryContext, ClusterInfo, HookContext, SimAdapter, Violation } from './types.js';
 
