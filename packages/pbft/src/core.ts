@@ -803,6 +803,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       progressed = true;
     }
     if (!progressed) return;
+    if (this.fetchTarget && this.lastExecuted >= this.fetchTarget.seq) this.fetchTarget = undefined;
     this.vcAttempts = 0; // §4.5.2: progress in this view resets the backoff.
     this.escalated = false;
     // §4.5.2: stop the timer when no request is waiting, restart it when another one still is.
@@ -1033,7 +1034,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.queue.delete(k);
       }
     }
-    this.makeStable(cp);
+    if (cp.seq === this.stable.seq) {
+      // Already our stable checkpoint (adopted from a NEW-VIEW) but without its state: now we have it.
+      this.stable = { ...this.stable, ...cp };
+      this.hardDirty = true;
+    } else {
+      this.makeStable(cp);
+    }
     if (this.fetchTarget && this.fetchTarget.seq <= cp.seq) this.fetchTarget = undefined;
     this.emit({ type: 'state-transfer', phase: 'completed', height: cp.seq });
     this.tryExecute();
