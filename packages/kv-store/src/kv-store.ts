@@ -8,8 +8,8 @@
  * again. Pipelined clients may commit out of order within the window; older numbers are refused.
  */
 import type { ApplyContext, ClientRequest, StateMachine } from '@phalanx/interface';
-import { DecodeError } from '@phalanx/interface';
-import { compareBytes, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex, fromHex } from '@phalanx/codec';
+import { ConfigError, DecodeError } from '@phalanx/interface';
+import { bytesEqual, compareBytes, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex, fromHex } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
 import type { KvResult } from './commands.js';
@@ -32,7 +32,13 @@ export class KvStore implements StateMachine {
   private readonly window: bigint;
 
   constructor(options: KvStoreOptions = {}) {
-    this.window = BigInt(options.sessionWindow ?? 1024);
+    const window = options.sessionWindow ?? 1024;
+    // A window of 0 would prune a result the moment it is stored, so a retry of the latest
+    // command would run a second time: exactly-once needs at least one remembered result.
+    if (!Number.isSafeInteger(window) || window < 1) {
+      throw new ConfigError('sessionWindow', `must be a positive integer, got ${String(window)}`);
+    }
+    this.window = BigInt(window);
   }
 
   apply(commands: readonly ClientRequest[], _ctx: ApplyContext): Uint8Array[] {
@@ -124,6 +130,15 @@ export class KvStore implements StateMachine {
       });
       sessions.set(readString(client, `snapshot.sessions[${i}].client`, 256), { top: readU64(top, 'top'), results: map });
     });
+    // A snapshot in any other byte form (unsorted or repeated keys, clients or sequence numbers)
+    // would decode to a state whose own snapshot, and so its digest, differs from the one that was
+    // certified: refuse it rather than let this replica's checkpoints diverge from the others'.
+    const check = new KvStore({ sessionWindow: Number(this.window) });
+    for (const [k, v] of data) check.data.set(k, v);
+    for (const [k, v] of sessions) check.sessions.set(k, v);
+    if (!bytesEqual(check.snapshot(), snapshot)) {
+      throw new DecodeError('snapshot: not canonical (entries must be sorted and unique)');
+    }
     // Replace only after the whole snapshot parsed: a bad snapshot leaves the state untouched.
     this.data.clear();
     for (const [k, v] of data) this.data.set(k, v);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DecodeError } from '@phalanx/interface';
+import { ConfigError, DecodeError } from '@phalanx/interface';
 import type { ClientRequest } from '@phalanx/interface';
 import { encode, toHex, utf8 } from '@phalanx/codec';
 import { KvStore, decodeCommand, decodeResult, encodeCommand } from '../src/index.js';
@@ -75,6 +75,58 @@ describe('KvStore', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('snapshots equal states to equal bytes whatever order they were reached in', () => {
+    // Puts of distinct keys commute and all answer ok, so any order gives the same state; the
+    // snapshot must not leak insertion order (the test above replays one order only).
+    const puts = fc.uniqueArray(fc.record({ client: fc.constantFrom('a', 'b', 'zz', 'm'), seq: fc.bigInt({ min: 1n, max: 30n }), key: fc.string({ minLength: 1, maxLength: 4 }) }), {
+      selector: (p) => p.key,
+      minLength: 2,
+      maxLength: 20,
+    });
+    fc.assert(
+      fc.property(puts.filter((ps) => new Set(ps.map((p) => `${p.client}/${p.seq}`)).size === ps.length), fc.nat(), (ps, seed) => {
+        const rs = ps.map((p) => req(p.client, p.seq, { op: 'put', key: k(p.key), value: k(p.key) }));
+        const shuffled = [...rs].sort((x, y) => ((toHex(x.payload) + seed) < (toHex(y.payload) + seed) ? -1 : 1)).reverse();
+        const a = new KvStore();
+        const b = new KvStore();
+        a.apply(rs, ctx);
+        b.apply(shuffled, ctx);
+        expect(toHex(b.snapshot())).toBe(toHex(a.snapshot()));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses a non-canonical snapshot that would restore to a state with a different digest', () => {
+    const kv = new KvStore();
+    run(kv, req('c', 1n, { op: 'put', key: k('a'), value: k('1') }), req('c', 2n, { op: 'put', key: k('b'), value: k('2') }));
+    const good = kv.snapshot();
+    const fresh = new KvStore();
+    fresh.restore(good);
+    expect(toHex(fresh.snapshot())).toBe(toHex(good));
+    const sessions = [['c', 2n, []]];
+    for (const data of [
+      [[k('b'), k('2')], [k('a'), k('1')]], // unsorted
+      [[k('a'), k('1')], [k('a'), k('2')]], // a key twice
+    ]) {
+      const other = new KvStore();
+      expect(() => other.restore(encode({ v: 1, data, sessions }))).toThrow(/not canonical/);
+      expect(other.size).toBe(0);
+    }
+    expect(() => new KvStore().restore(encode({ v: 1, data: [], sessions: [['z', 1n, []], ['c', 1n, []]] }))).toThrow(/not canonical/);
+  });
+
+  it('refuses a session window that would forget a result as soon as it is stored', () => {
+    for (const sessionWindow of [0, -1, 1.5, Number.NaN]) expect(() => new KvStore({ sessionWindow })).toThrow(ConfigError);
+    const kv = new KvStore({ sessionWindow: 1 });
+    const put = req('c', 1n, { op: 'put', key: k('n'), value: k('1') });
+    run(kv, put);
+    run(kv, req('d', 1n, { op: 'put', key: k('n'), value: k('2') }));
+    // The retry gets the first answer and does not write again.
+    expect(run(kv, put)).toEqual([{ ok: true }]);
+    expect(toHex(kv.read(k('n'))!)).toBe(toHex(k('2')));
   });
 
   it('leaves its state untouched when a snapshot cannot be read', () => {
