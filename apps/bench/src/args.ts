@@ -10,6 +10,8 @@ export interface BenchArgs {
   filters: string[];
   protocols?: string[];
   sizes?: number[];
+  /** Signature scheme of the in-process cluster replicas. */
+  scheme: 'ed25519' | 'ml-dsa-44' | 'ml-dsa-65' | 'hybrid-ed25519-ml-dsa-44';
   out?: string;
   /** Seconds a package benchmark may run before it is stopped (default 30 quick, 900 full). */
   packageTimeoutSec?: number;
@@ -31,6 +33,8 @@ the etcd comparison), then writes bench-results/latest.{json,md} and bench-resul
   --package-timeout <s>  stop a package benchmark after this many seconds (default 30 quick, 900 full)
   --protocols a,b      only these protocols in the cluster scenarios
   --sizes 4,7          replica counts for the in-process clusters
+  --scheme <s>         signatures of the in-process replicas: ed25519 (default), ml-dsa-44,
+                       ml-dsa-65, hybrid-ed25519-ml-dsa-44
   --no-packages        skip the package benchmarks
   --no-runner          skip the runner's own scenarios
   --no-cluster         skip the in-process cluster scenarios
@@ -51,6 +55,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     peer: true,
     reportOnly: false,
     filters: [],
+    scheme: 'ed25519',
     help: false,
   };
   const list = (v: string | undefined, flag: string): string[] => {
@@ -86,6 +91,13 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
         const v = Number(value());
         if (!Number.isFinite(v) || v <= 0) throw new UsageError('--package-timeout takes a number of seconds > 0');
         a.packageTimeoutSec = v;
+        break;
+      }
+      case '--scheme': {
+        const v = value();
+        const schemes = ['ed25519', 'ml-dsa-44', 'ml-dsa-65', 'hybrid-ed25519-ml-dsa-44'] as const;
+        if (!schemes.includes(v as (typeof schemes)[number])) throw new UsageError(`--scheme must be one of ${schemes.join(', ')}`);
+        a.scheme = v as (typeof schemes)[number];
         break;
       }
       case '--out': {

@@ -16,6 +16,6 @@ export { runProtocolCluster, clusterRecords, faultsTolerated, FULL_SIZES, QUICK_
 export { PROTOCOLS, loadProtocol, findDefinition, isProtocolDefinition, type ProtocolEntry } from './scenarios/protocols.js';
 export { codecScenario } from './scenarios/codec.js';
 export { stateMachineScenario, kvStorePut, kvCeiling } from './scenarios/state-machine.js';
-export { ed25519Signer, ed25519Verifier, replicaSeed } from './scenarios/keys.js';
+export { replicaSigner, replicaVerifier, replicaSeed } from './scenarios/keys.js';
 export { seededRng } from './scenarios/rng.js';
 export { probeEtcd, probePhalanxTestnet, multiProcessReadiness, peerReadiness } from './scenarios/external.js';

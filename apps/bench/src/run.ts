@@ -125,8 +125,8 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
         await progress.step(`in-process cluster: ${entry.name} n=${n}`, () => {
           // Same client count in both modes: batching (and so every figure) depends on it.
           const concurrency = 256;
-          const r = runProtocolCluster({ entry, definition: loaded.definition, n, concurrency });
-          for (const x of clusterRecords(entry.name, n, r, ceiling, concurrency)) rec.add(x);
+          const r = runProtocolCluster({ entry, definition: loaded.definition, n, concurrency, scheme: args.scheme });
+          for (const x of clusterRecords(entry.name, n, r, ceiling, concurrency, args.scheme)) rec.add(x);
           save();
           if (r.committed === 0) throw new Error(`no command committed (${r.stopped ?? 'unknown'}; views changed ${r.viewChanges}×${r.misbehaviour.length ? `; misbehaviour: ${r.misbehaviour[0]}` : ''})`);
           if (r.stopped) progress.line(`  note: stopped early (${r.stopped}) after ${r.committed} commands, ${formatNumber(r.wallMs)} ms`);

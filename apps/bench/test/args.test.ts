@@ -19,6 +19,9 @@ describe('command line', () => {
     const a = parseArgs(['--sizes=4,7', '--protocols', 'pbft', '--filter', '@phalanx/crypto', '--no-peer', '--out', 'x', '--package-timeout', '12'], {});
     expect(a).toMatchObject({ sizes: [4, 7], protocols: ['pbft'], filters: ['@phalanx/crypto'], peer: false, out: 'x', packageTimeoutSec: 12 });
     expect(() => parseArgs(['--package-timeout', '0'], {})).toThrow(UsageError);
+    expect(parseArgs(['--scheme', 'ml-dsa-44'], {}).scheme).toBe('ml-dsa-44');
+    expect(parseArgs([], {}).scheme).toBe('ed25519');
+    expect(() => parseArgs(['--scheme', 'rsa'], {})).toThrow(/--scheme must be one of/);
     expect(() => parseArgs(['--sizes', '4,zero'], {})).toThrow(UsageError);
     expect(() => parseArgs(['--sizes'], {})).toThrow(/needs a value/);
     expect(() => parseArgs(['--fast'], {})).toThrow(/unknown option --fast/);

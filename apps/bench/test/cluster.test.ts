@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createValidatorSet } from '@phalanx/quorum';
 import type { ProtocolDefinition } from '@phalanx/interface';
 import { runCluster, ClusterSafetyError, type ClusterOptions } from '../src/scenarios/cluster.js';
-import { ed25519Signer, ed25519Verifier, replicaSeed } from '../src/scenarios/keys.js';
+import { replicaSigner, replicaVerifier, replicaSeed } from '../src/scenarios/keys.js';
 import { findDefinition, isProtocolDefinition, loadProtocol, PROTOCOLS } from '../src/scenarios/protocols.js';
 import { clusterRecords, faultsTolerated, runProtocolCluster } from '../src/scenarios/cluster-scenario.js';
 import { toy, type ToyConfig } from './toy-protocol.js';
@@ -15,14 +15,14 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 function options(n: number, config: ToyConfig, over: Partial<ClusterOptions> = {}): ClusterOptions {
   const ids = Array.from({ length: n }, (_, i) => `r${i}`);
-  const signers = ids.map((_, i) => ed25519Signer(replicaSeed(7, i)));
+  const signers = ids.map((_, i) => replicaSigner('ed25519', replicaSeed(7, i)));
   return {
     protocol: toy as ProtocolDefinition<unknown, unknown>,
     config,
     ids,
     validators: createValidatorSet(ids.map((id, i) => ({ id, publicKey: signers[i]!.publicKey, power: 1 }))),
     signers,
-    verifier: ed25519Verifier(),
+    verifier: replicaVerifier(),
     commands: 50,
     maxWallMs: 20_000,
     concurrency: 8,

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import http from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -101,7 +101,8 @@ describe('child processes', () => {
     const log = path.join(dir, 'child.log');
     // Ignores SIGINT, so the stop has to escalate to SIGKILL after the grace period.
     const p = startProcess('stubborn', process.execPath, ['-e', "process.on('SIGINT', () => {}); console.log('up'); setInterval(() => {}, 1000)"], { log });
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait until the handler is installed (it prints after installing it), however slow the machine.
+    for (let i = 0; i < 200 && !(existsSync(log) && readFileSync(log, 'utf8').includes('up')); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await p.stop(200)).toBe('SIGKILL');
     expect(readFileSync(log, 'utf8')).toContain('up');
     const polite = startProcess('polite', process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { log });

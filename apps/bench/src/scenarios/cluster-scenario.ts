@@ -7,7 +7,8 @@ import {
 import { createValidatorSet } from '@phalanx/quorum';
 import type { NodeId, ProtocolDefinition } from '@phalanx/interface';
 import { runCluster, type ClusterResult } from './cluster.js';
-import { ed25519Signer, ed25519Verifier, replicaSeed } from './keys.js';
+import type { SupportedScheme } from '@phalanx/crypto';
+import { replicaSigner, replicaVerifier, replicaSeed } from './keys.js';
 import type { ProtocolEntry } from './protocols.js';
 import { KvStore } from '@phalanx/kv-store';
 import { COMMAND_BYTES, kvStorePut } from './state-machine.js';
@@ -23,6 +24,8 @@ export interface ClusterRunSpec {
   readonly maxWallMs?: number;
   readonly concurrency?: number;
   readonly seed?: number;
+  /** Signature scheme of every replica (default ed25519). */
+  readonly scheme?: SupportedScheme;
 }
 
 const PAYLOAD_POOL = 4096;
@@ -41,7 +44,7 @@ export function faultsTolerated(model: 'bft' | 'cft', n: number): number {
 export function runProtocolCluster(spec: ClusterRunSpec): ClusterResult {
   const ids: NodeId[] = Array.from({ length: spec.n }, (_, i) => `r${i}`);
   const seed = spec.seed ?? 1;
-  const signers = ids.map((_, i) => ed25519Signer(replicaSeed(seed, i)));
+  const signers = ids.map((_, i) => replicaSigner(spec.scheme ?? 'ed25519', replicaSeed(seed, i)));
   const validators = createValidatorSet(ids.map((id, i) => ({ id, publicKey: signers[i]!.publicKey, power: 1 })));
   const f = faultsTolerated(spec.entry.model, spec.n);
   return runCluster({
@@ -50,7 +53,7 @@ export function runProtocolCluster(spec: ClusterRunSpec): ClusterResult {
     ids,
     validators,
     signers,
-    verifier: ed25519Verifier(),
+    verifier: replicaVerifier(),
     commands: spec.commands ?? sized(500, 5000),
     // Larger clusters need longer to leave start-up behind (n² messages per decision in PBFT).
     maxWallMs: spec.maxWallMs ?? sized(2500, spec.n <= 7 ? 15_000 : spec.n <= 16 ? 30_000 : 60_000),
@@ -70,9 +73,10 @@ export function clusterRecords(
   r: ClusterResult,
   ceiling: Ceiling | undefined,
   concurrency: number,
+  scheme: SupportedScheme = 'ed25519',
 ): BenchRecord[] {
   // `steady: false` flags figures that include start-up because the run ended before warming up.
-  const params = { protocol, n, transport: 'memory', signatures: 'ed25519', commandBytes: COMMAND_BYTES, concurrency, steady: r.steady };
+  const params = { protocol, n, transport: 'memory', signatures: scheme, commandBytes: COMMAND_BYTES, concurrency, steady: r.steady };
   const suite = 'cluster/in-process';
   const out: BenchRecord[] = [
     {
