@@ -89,6 +89,8 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
   const started = Date.now();
   let committed = 0;
   let failed = 0;
+  // Last status seen per replica: on Ctrl-C the replicas get the signal too and may be gone already.
+  let lastStatus: Array<Record<string, unknown> | undefined> = replicas.map(() => undefined);
   try {
     // Wait until every replica serves (or give up after 60 s).
     out.write(`starting ${replicas.length} replicas (${config.consensus.type}) in ${dir}\n`);
@@ -110,9 +112,10 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
         try {
           const res = await fetch(`http://${r.http}/kv/${key}`, { method: 'PUT', body: `value ${i} from client ${c}`, signal: AbortSignal.timeout(5000) });
           if (res.ok) committed++;
-          else failed++;
+          else if (!stopping) failed++;
         } catch {
-          failed++;
+          // Requests cut off by the shutdown itself are not failures of the network.
+          if (!stopping) failed++;
           await new Promise((res) => setTimeout(res, 100));
         }
         i++;
@@ -126,6 +129,7 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
         const rate = ((committed - last) * 1000) / Math.max(1, now - lastAt);
         last = committed;
         lastAt = now;
+        lastStatus = st.map((x, i) => x ?? lastStatus[i]);
         const first = st.find((s) => s) ?? {};
         const heights = st.map((s) => (s ? String(s.committedHeight) : 'down')).join('/');
         out.write(
@@ -148,20 +152,21 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
     stopping = true;
     out.write('\nstopping replicas gracefully...\n');
   }
-  const statuses = await Promise.all(replicas.map((r) => getJson(`http://${r.http}/status`, 1000)));
+  const statuses = (await Promise.all(replicas.map((r) => getJson(`http://${r.http}/status`, 1000)))).map((x, i) => x ?? lastStatus[i]);
   for (const r of replicas) r.child.kill('SIGTERM');
+  // A replica that has not finished its graceful stop after 15 s is killed; the timer must not
+  // keep this process alive once every replica has exited.
   const codes = await Promise.all(
-    replicas.map((r) =>
-      Promise.race([
-        r.exited,
-        new Promise<number | null>((res) =>
-          setTimeout(() => {
-            r.child.kill('SIGKILL');
-            res(null);
-          }, 15_000),
-        ),
-      ]),
-    ),
+    replicas.map((r) => {
+      let timer: NodeJS.Timeout | undefined;
+      const killed = new Promise<number | null>((res) => {
+        timer = setTimeout(() => {
+          r.child.kill('SIGKILL');
+          res(null);
+        }, 15_000);
+      });
+      return Promise.race([r.exited, killed]).finally(() => clearTimeout(timer));
+    }),
   );
   const summary: TestnetSummary = {
     committed,
