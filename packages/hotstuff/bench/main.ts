@@ -125,7 +125,10 @@ function runCluster(n: number, mode: Mode, opts: { blocks: number; blockSize: nu
         if (i === 0) {
           committedBlocks++;
           committedOps += c.requests.length;
-          if (rssAt.has(committedBlocks)) rss.set(committedBlocks, process.memoryUsage().rss / 2 ** 20);
+          if (rssAt.has(committedBlocks)) {
+            (globalThis as { gc?: () => void }).gc?.();
+            rss.set(committedBlocks, process.memoryUsage()[process.env.HS_MEM_FIELD === "heap" ? "heapUsed" : "rss"] / 2 ** 20);
+          }
         }
       }
     }

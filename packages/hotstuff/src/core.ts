@@ -50,7 +50,7 @@ export const VIEW_TIMER = 'hotstuff/view';
 const EMPTY = new Uint8Array(0);
 const MAX_WANTED = 64;
 const VERIFIED_CACHE = 1024;
-const COMMITTED_KEYS = 65_536;
+const COMMITTED_KEYS = 16_384;
 
 interface TreeNode {
   readonly block: Block;

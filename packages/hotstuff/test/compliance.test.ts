@@ -9,4 +9,4 @@ import { simulation, simulationTwoChain } from '../src/index.js';
 
 runProtocolCompliance(simulation, { protocolName: 'hotstuff' });
 // The two-chain (Jolteon) rule over the same scenarios, fewer seeds.
-runProtocolCompliance(simulationTwoChain, { protocolName: 'hotstuff', seeds: Number(process.env.PHALANX_SEEDS ?? 4) });
+runProtocolCompliance(simulationTwoChain, { protocolName: 'hotstuff', seeds: Number(process.env.PHALANX_SEEDS ?? 6) });
