@@ -248,7 +248,10 @@ export class Replica<M, C = unknown> {
     } finally {
       if (this.o.closeOnStop !== false) {
         await this.o.transport.stop();
-        await this.o.storage.close();
+        // A storage that already failed (the reason we halted) may refuse to close cleanly too.
+        await this.o.storage.close().catch((err: unknown) => {
+          if (!this.fatal) throw err;
+        });
       }
     }
     this.log.info({ appliedHeight: this.appliedHeight }, 'replica stopped');
