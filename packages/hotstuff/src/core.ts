@@ -13,7 +13,7 @@
  *  - safety state (last voted view, locked QC, high QC) is in `Ready.persist` of the same `ready()`
  *    whose `send` carries the vote or timeout, and the runtime makes persist durable first.
  */
-import { CertificateError, DecodeError, PhalanxError } from '@phalanx/interface';
+import { CertificateError, ConfigError, DecodeError } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -195,7 +195,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const n = ctx.validators.validators.length;
     assertBftSize(n, Math.max(1, faultTolerance(n)));
     this.self = ctx.self;
-    if (!ctx.validators.has(ctx.self)) throw new PhalanxError('CONFIG', `self "${ctx.self}" is not in the validator set`);
+    if (!ctx.validators.has(ctx.self)) throw new ConfigError('self', `"${ctx.self}" is not in the validator set`);
     const { chainId, hasher } = this.cfg;
     this.scheme = this.cfg.certificates({ validators: ctx.validators, verifier: ctx.verifier, chainId, signer: ctx.signer, self: ctx.self });
     this.election = this.cfg.leaderElection({ validators: ctx.validators, chainId, hasher });

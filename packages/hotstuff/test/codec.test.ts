@@ -98,6 +98,9 @@ describe('configuration', () => {
     expect(() => hotstuff.create(ctx, { chainId: 'x', commitRule: 'one-chain' as never })).toThrow(/commitRule/);
     expect(() => hotstuff.create(ctx, { chainId: 'x', baseTimeoutMs: 10, maxTimeoutMs: 5 })).toThrow(/maxTimeoutMs/);
   });
+  it('refuses a self that is not a validator', () => {
+    expect(() => hotstuff.create({ ...ctx, self: 'nobody' }, { chainId: 'x' })).toThrow(/self/);
+  });
   it('refuses fewer than 4 replicas', () => {
     const small = fakeValidators(3);
     expect(() => hotstuff.create({ ...ctx, validators: small.validators, signer: small.signers.get('r0')! }, { chainId: 'x' })).toThrow(InsufficientReplicasError);
