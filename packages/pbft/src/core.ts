@@ -212,6 +212,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private lastAnnounced = 0n;
   /** The view-change timer expired once already for the current requests (see onTimeout). */
   private escalated = false;
+  private installingView = false;
 
   // --- peers
   private readonly scores = new Map<NodeId, number>();
@@ -640,7 +641,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** §4.2 + batching (§5.1): the primary assigns sequence numbers within the watermarks. */
   private maybePropose(): void {
-    if (!this.isPrimary() || this.inViewChange) return;
+    if (!this.isPrimary() || this.inViewChange || this.installingView) return;
     while (this.queue.size > 0 && this.nextSeq + 1n <= this.high() && this.nextSeq >= this.stable.seq) {
       const inFlight = this.nextSeq - this.lastExecuted;
       const full = this.queue.size >= this.cfg.maxBatchSize;
@@ -1235,6 +1236,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const prevView = this.view;
     this.view = nv.view;
     this.inViewChange = false;
+    // Until O is installed nothing may be proposed in the new view: adopting the checkpoint or an
+    // execution below would otherwise let the primary reuse a sequence number that O assigns.
+    this.installingView = true;
     this.hardDirty = true;
     this.myVc = undefined;
     for (const [id, vc] of this.latestVc) if (vc.newView <= this.view) this.latestVc.delete(id);
@@ -1255,13 +1259,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (const s of this.log.values()) {
       if (s.seq > this.lastExecuted && s.committed) for (const r of s.committed.batch) this.inLog.add(reqKey(r));
     }
+    // The new primary numbers new requests after max-s (§4.4). Set it BEFORE installing O: an
+    // execution triggered while installing must not let it propose a sequence number O uses.
+    this.nextSeq = plan.maxS > this.lastExecuted ? plan.maxS : this.lastExecuted;
+    if (this.nextSeq < this.stable.seq) this.nextSeq = this.stable.seq;
     for (let i = 0; i < nv.prePrepares.length; i++) {
       const pp = nv.prePrepares[i]!;
       if (pp.seq <= this.stable.seq) continue;
       this.acceptPrePrepare(this.slot(pp.seq), pp);
     }
-    this.nextSeq = plan.maxS > this.lastExecuted ? plan.maxS : this.lastExecuted;
-    if (this.nextSeq < this.stable.seq) this.nextSeq = this.stable.seq;
+    this.installingView = false;
     this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
     this.ctx.logger?.info({ from: String(prevView), view: String(this.view) }, 'pbft: entered view');
     if (this.vcTimerArmed) {
