@@ -19,7 +19,8 @@ export class LocalClients implements ClientPlane {
   /** Unique per process start: sequence numbers restart at 1, sessions must not collide. */
   readonly id: NodeId;
   private handler: ((client: NodeId, frame: Uint8Array) => void) | undefined;
-  private seq = 0n;
+  /** Client sequence numbers start at 0, as `@phalanx/runtime`'s Client numbers them. */
+  private seq = -1n;
   private readonly pending = new Map<bigint, Pending>();
   private readonly proofs = new Map<bigint, Uint8Array>();
 
