@@ -5,9 +5,11 @@
  * Writes are staged and become durable together at the next `sync()` (group commit): many
  * appends, one fsync. Nothing is acknowledged to a peer before the `sync()` covering it resolved.
  *
- * Reads see staged writes (read-your-writes); a crash drops everything staged since the last
- * `sync()` that resolved, and reopening shows exactly the synced state. Staging calls apply in
- * call order, so `truncateFrom(5)` then `append([5, 6])` replaces a suffix (Raft §5.3).
+ * Reads see staged writes (read-your-writes). After a crash, reopening shows everything covered by
+ * the last `sync()` that resolved and, of what was staged later, at most a prefix in call order: a
+ * group commit may carry writes staged after the `sync()` call that started it (as if the crash came
+ * a little later), never a later write without the earlier ones. Staging calls apply in call order,
+ * so `truncateFrom(5)` then `append([5, 6])` replaces a suffix (Raft §5.3).
  */
 
 /**
