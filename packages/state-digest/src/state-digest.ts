@@ -1,16 +1,11 @@
+import { bytesEqual, compareBytes } from '@phalanx/codec';
 import { EMPTY_ROOT, leafHash, pathOf, rootFromProof, rootOf } from './merkle.js';
 import type { Hash, InclusionProof } from './merkle.js';
 
 export type Entry = readonly [key: Uint8Array, value: Uint8Array];
 
 /** Bytewise order, shorter first on a common prefix (the order every replica must agree on). */
-export function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.byteLength, b.byteLength);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.byteLength - b.byteLength;
-}
-
-const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.byteLength === b.byteLength && compareKeys(a, b) === 0;
+export const compareKeys: (a: Uint8Array, b: Uint8Array) => number = compareBytes;
 
 /** The digest of a whole state given as key/value pairs in any order. Duplicate keys throw. */
 export function stateDigest(entries: Iterable<Entry>): Hash {
@@ -45,8 +40,21 @@ export class MerkleMap {
   private leaves: Hash[] = [];
   private cachedRoot: Hash | undefined = EMPTY_ROOT;
 
+  /** Later entries win over earlier ones with the same key, as with repeated `set`. */
   constructor(entries: Iterable<Entry> = []) {
-    for (const [k, v] of entries) this.set(k, v);
+    // Sort once and build the arrays directly: n sorted inserts would move O(n²) elements.
+    const all = [...entries].map(([k, v], i) => ({ k, v, i }));
+    all.sort((x, y) => compareKeys(x.k, y.k) || x.i - y.i);
+    for (let j = 0; j < all.length; j++) {
+      const e = all[j]!;
+      if (j + 1 < all.length && compareKeys(e.k, all[j + 1]!.k) === 0) continue; // a later one wins
+      const k = e.k.slice();
+      const v = e.v.slice();
+      this.keys.push(k);
+      this.values.push(v);
+      this.leaves.push(leafHash(k, v));
+    }
+    this.cachedRoot = undefined;
   }
 
   get size(): number {
@@ -132,15 +140,22 @@ export class MerkleMap {
 
 /** True when `proof` shows `key` ↦ `value` is in the state whose digest is `root`. */
 export function verifyInclusion(root: Hash, key: Uint8Array, value: Uint8Array, proof: InclusionProof): boolean {
+  // Proofs arrive from other machines: a wrongly shaped one is a false, never a TypeError.
+  if (!(root instanceof Uint8Array) || !(key instanceof Uint8Array) || !(value instanceof Uint8Array)) return false;
+  if (typeof proof !== 'object' || proof === null || !Array.isArray(proof.path)) return false;
   const got = rootFromProof(leafHash(key, value), proof);
-  return got !== undefined && equalBytes(got, root);
+  return got !== undefined && bytesEqual(got, root);
 }
 
 /** True when `proof` shows `key` is not in the state whose digest is `root`. */
 export function verifyAbsence(root: Hash, key: Uint8Array, proof: AbsenceProof): boolean {
+  if (typeof proof !== 'object' || proof === null || !(key instanceof Uint8Array) || !(root instanceof Uint8Array)) return false;
   const { size, left, right } = proof;
   if (!Number.isSafeInteger(size) || size < 0) return false;
-  if (size === 0) return !left && !right && equalBytes(root, EMPTY_ROOT);
+  const wellFormed = (n: AbsenceProof['left']): boolean =>
+    n === undefined || (typeof n === 'object' && n !== null && n.key instanceof Uint8Array && typeof n.proof === 'object' && n.proof !== null);
+  if (!wellFormed(left) || !wellFormed(right)) return false;
+  if (size === 0) return !left && !right && bytesEqual(root, EMPTY_ROOT);
   if (left) {
     if (left.proof.size !== size || compareKeys(left.key, key) >= 0) return false;
     if (!verifyInclusion(root, left.key, left.value, left.proof)) return false;

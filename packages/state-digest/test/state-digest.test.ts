@@ -126,3 +126,38 @@ describe('state digest', () => {
     expect(m.get(b('k'))).toEqual(b('v'));
   });
 });
+
+describe('hardening', () => {
+  const k = (x: string) => new TextEncoder().encode(x);
+
+  it('builds a map from entries in any order with the same root as stateDigest, later duplicates winning', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 3 }), fc.uint8Array({ maxLength: 4 })), { maxLength: 40 }), (pairs) => {
+        const last = new Map<string, Entry>();
+        for (const [key, v] of pairs) last.set(Buffer.from(key).toString('hex'), [key, v]);
+        const m = new MerkleMap(pairs as Entry[]);
+        const bySet = new MerkleMap();
+        for (const [key, v] of pairs) bySet.set(key, v);
+        expect(Buffer.from(m.root()).toString('hex')).toBe(Buffer.from(stateDigest(last.values())).toString('hex'));
+        expect(Buffer.from(m.root()).toString('hex')).toBe(Buffer.from(bySet.root()).toString('hex'));
+        expect(m.size).toBe(last.size);
+        for (const [key, v] of last.values()) expect(m.get(key)).toEqual(v);
+      }),
+      { numRuns: 200 },
+    );
+    const m = new MerkleMap([[k('a'), k('1')], [k('b'), k('2')], [k('a'), k('3')]]);
+    expect(m.get(k('a'))).toEqual(k('3'));
+    expect(m.size).toBe(2);
+  });
+
+  it('answers false, never throws, for wrongly shaped proofs from the network', () => {
+    const m = new MerkleMap([[k('a'), k('1')], [k('c'), k('3')]]);
+    const root = m.root();
+    const bad: unknown[] = [null, undefined, 7, {}, { index: 0, size: 2, path: null }, { index: 0, size: 2, path: [null] }, { index: 0, size: 2, path: 'xx' }];
+    for (const p of bad) expect(verifyInclusion(root, k('a'), k('1'), p as never)).toBe(false);
+    expect(verifyInclusion(root, 'a' as never, k('1'), m.prove(k('a'))!)).toBe(false);
+    const absent: unknown[] = [null, {}, { size: 2, left: null }, { size: 2, left: { key: k('a') } }, { size: 2, right: { key: 'c', value: k('3'), proof: m.prove(k('c')) } }, { size: 2, left: { key: k('a'), value: k('1'), proof: null } }];
+    for (const p of absent) expect(verifyAbsence(root, k('b'), p as never)).toBe(false);
+    expect(verifyAbsence(root, k('b'), m.proveAbsence(k('b'))!)).toBe(true);
+  });
+});
