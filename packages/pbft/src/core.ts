@@ -1014,7 +1014,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       if (!isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
         return this.penalize(from, 'protocol-violation', `state entry ${e.seq} lacks a commit certificate`);
       }
-      const s = this.log.get(e.seq) ?? this.slot(e.seq, e.view);
+      const s = this.log.get(e.seq) ?? this.slot(e.seq);
       if (!s.committed) {
         s.committed = { view: e.view, digest, batch: e.batch, cert };
         this.record(REC_ENTRY, [e.view, e.seq, batchValue(e.batch), e.commits.map((v: VoterSig) => [v.voter, v.signature])], s);
@@ -1525,7 +1525,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       }
       for (const e of entries) {
         if (e.seq <= this.stable.seq) continue;
-        const s = this.log.get(e.seq) ?? this.slot(e.seq, e.view);
+        const s = this.log.get(e.seq) ?? this.slot(e.seq);
         if (s.firstRecord === undefined) s.firstRecord = firstRecord.get(e.seq);
         if (!s.committed) {
           const digest = this.batchDigest(e.batch);
