@@ -168,7 +168,7 @@ rec.add({
 });
 const sizes = process.env.PBFT_BENCH_N ? process.env.PBFT_BENCH_N.split(',').map(Number) : quick() ? [4, 7] : [4, 7, 16, 31];
 for (const n of sizes) {
-  const total = quick() ? 8_192 : n <= 7 ? 100_000 : 40_000;
+  const total = quick() ? 8_192 : n <= 7 ? 100_000 : 20_480;
   const ops = throughput(n, total, payloads);
   rec.add({
     suite: 'pbft/one-process',
@@ -181,7 +181,7 @@ for (const n of sizes) {
     better: 'higher',
   });
   if (process.env.PBFT_BENCH_DEBUG === 'throughput') continue;
-  const lat = latency(n, quick() ? 50 : 300, payloads);
+  const lat = latency(n, quick() ? 50 : n <= 7 ? 300 : 60, payloads);
   for (const r of latencyRecords({ suite: 'pbft/one-process', name: 'commit latency, light load (all replicas on one core)', params: { n, quick: quick() } }, lat)) rec.add(r);
 }
 rec.write();
