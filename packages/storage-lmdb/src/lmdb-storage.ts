@@ -548,11 +548,15 @@ export class LmdbStorage implements Storage {
         };
       },
       latest: async () => {
+        if (this.closed) throw new StorageError(`${this.path}: storage is closed`);
         const s = this.latestSnap;
         return s && { height: s.meta.height, digest: s.meta.digest.slice() };
       },
       read: () => {
-        const latest = (): typeof this.latestSnap => this.latestSnap;
+        const latest = (): typeof this.latestSnap => {
+          if (this.closed) throw new StorageError(`${this.path}: storage is closed`);
+          return this.latestSnap;
+        };
         const db = this.snapDb;
         const file = this.file;
         return (async function* () {
@@ -595,6 +599,13 @@ export class LmdbStorage implements Storage {
       delete: (key) => stage(key, undefined),
       range: (start, end) => {
         const file = this.file;
+        if (this.closed) {
+          const closed = new StorageError(`${this.path}: storage is closed`);
+          return (async function* () {
+            yield* [] as (readonly [Uint8Array, Uint8Array])[];
+            throw closed;
+          })();
+        }
         const merged = new Map<string, readonly [Uint8Array, Uint8Array | undefined]>();
         const inRange = (k: Uint8Array): boolean => Buffer.compare(k, start) >= 0 && Buffer.compare(k, end) < 0;
         for (const { key, value } of this.kvDb.getRange({ start: kvKey(start), end: kvKey(end), snapshot: true })) {

@@ -124,6 +124,11 @@ export class MemoryStorage implements Storage {
     if (this.failed) throw new StorageError('storage stopped after a failed sync', { cause: this.failed });
   }
 
+  /** Reads stop at close or crash too: a dead handle must not serve state the disk may have moved past. */
+  private readable(): void {
+    if (this.closed) throw new StorageError(`memory storage is ${this.closed}`);
+  }
+
   private stage(op: Op): void {
     this.work.apply(op);
     this.pending.push(op);
@@ -166,7 +171,7 @@ export class MemoryStorage implements Storage {
   }
 
   async readLog(from: bigint, toExclusive: bigint): Promise<LogRecord[]> {
-    if (this.closed) throw new StorageError(`memory storage is ${this.closed}`);
+    this.readable();
     const b = this.work.bounds();
     if (!b) return [];
     const out: LogRecord[] = [];
@@ -184,6 +189,7 @@ export class MemoryStorage implements Storage {
   }
 
   async getHardState(name: string): Promise<Uint8Array | undefined> {
+    this.readable();
     const v = this.work.hard.get(name);
     return v && copy(v);
   }
@@ -233,12 +239,15 @@ export class MemoryStorage implements Storage {
         };
       },
       latest: async () => {
+        this.readable();
         const s = this.work.snapshot;
         return s && { height: s.meta.height, digest: copy(s.meta.digest) };
       },
       read: () => {
         const s = this.work.snapshot;
+        const readable = (): void => this.readable();
         return (async function* () {
+          readable();
           if (!s) return;
           for (const c of s.chunks) yield copy(c);
         })();
@@ -249,6 +258,7 @@ export class MemoryStorage implements Storage {
   private makeKv(): KeyValueStore {
     return {
       get: async (key) => {
+        this.readable();
         const e = this.work.kv.get(hex(key));
         return e && copy(e[1]);
       },
@@ -261,10 +271,12 @@ export class MemoryStorage implements Storage {
         this.stage({ kind: 'kv-delete', key: copy(key) });
       },
       range: (start, end) => {
+        const closed = this.closed;
         const entries = [...this.work.kv.values()]
           .filter(([k]) => Buffer.compare(k, start) >= 0 && Buffer.compare(k, end) < 0)
           .sort((a, b) => Buffer.compare(a[0], b[0]));
         return (async function* () {
+          if (closed) throw new StorageError(`memory storage is ${closed}`);
           for (const [k, v] of entries) yield [copy(k), copy(v)] as const;
         })();
       },

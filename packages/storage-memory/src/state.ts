@@ -57,6 +57,8 @@ export class State {
       if (typeof r.index !== 'bigint' || !(r.data instanceof Uint8Array)) {
         throw new StorageError(`append: record ${i} needs a bigint index and Uint8Array data`);
       }
+      // The range a durable adapter can key on (u64): the model must not accept more than they do.
+      if (r.index < 0n || r.index >= 1n << 64n) throw new StorageError(`append: index ${r.index} is outside 0..2^64-1`);
       if (expected === undefined) {
         if (r.index < this.floor) {
           throw new StorageError(`append: index ${r.index} is below the compaction point ${this.floor}`);

@@ -494,9 +494,28 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
 
     it('refuses use after close', async () => {
       const { st } = await fresh();
+      st.append([rec(1n)]);
+      st.kv.put(b('k'), b('v'));
+      await st.sync();
       await st.close();
-      expect(() => st.append([rec(1n)])).toThrow(StorageError);
+      expect(() => st.append([rec(2n)])).toThrow(StorageError);
       await expect(st.sync()).rejects.toThrow(StorageError);
+      // Reads too: a closed handle must not keep serving what may since have changed on disk.
+      await expect(st.readLog(0n, 10n)).rejects.toThrow(StorageError);
+      await expect(st.getHardState('x')).rejects.toThrow(StorageError);
+      await expect(st.kv.get(b('k'))).rejects.toThrow(StorageError);
+      await expect(collect(st.kv.range(b(''), b('z')))).rejects.toThrow(StorageError);
+      await expect(collect(st.snapshots.read())).rejects.toThrow(StorageError);
+      await expect(st.snapshots.begin({ height: 1n, digest: b('d') })).rejects.toThrow(StorageError);
+    });
+
+    it('refuses log indices outside 0..2^64-1 (what every adapter can store) and stages nothing', async () => {
+      const { st } = await fresh();
+      expect(() => st.append([rec(1n << 64n)])).toThrow(StorageError);
+      expect(() => st.append([rec(-1n)])).toThrow(StorageError);
+      st.append([rec((1n << 64n) - 1n)]);
+      expect(() => st.append([rec(1n << 64n)])).toThrow(StorageError);
+      expect(st.logBounds()).toEqual({ first: (1n << 64n) - 1n, last: (1n << 64n) - 1n });
     });
 
     if (!options.noIdentity) {
