@@ -51,6 +51,7 @@ const EMPTY = new Uint8Array(0);
 const MAX_WANTED = 64;
 const VERIFIED_CACHE = 1024;
 const COMMITTED_KEYS = 16_384;
+const U64_MAX = (1n << 64n) - 1n;
 
 interface TreeNode {
   readonly block: Block;
@@ -1042,7 +1043,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   private addRequest(r: ClientRequest, forward: boolean): void {
     // Bounds a command must meet to fit in a block (the codec enforces them on the wire).
-    if (typeof r.client !== 'string' || r.client.length > LIMITS.maxIdLength || typeof r.seq !== 'bigint' || r.seq < 0n || r.seq >= 1n << 64n) return;
+    if (typeof r.client !== 'string' || r.client.length > LIMITS.maxIdLength || typeof r.seq !== 'bigint' || r.seq < 0n || r.seq > U64_MAX) return;
     if (!(r.payload instanceof Uint8Array) || r.payload.length > LIMITS.maxPayloadBytes) return;
     const k = requestKey(r);
     if (this.mempool.has(k) || this.committedKeys.has(k)) return;
