@@ -61,6 +61,8 @@ const META_LOG = Buffer.from('log');
 const META_SNAPSHOT = Buffer.from('snapshot');
 const META_IDENTITY = Buffer.from('identity');
 const META_FORMAT = Buffer.from('format');
+/** One past the largest log index a key can hold (u64). */
+const MAX_INDEX = 1n << 64n;
 /**
  * On-disk format: key layout, `crc32c(key || payload) || payload` values, JSON meta records.
  * Bump it whenever any of these change; `open` refuses a directory of another format.
@@ -403,10 +405,14 @@ export class LmdbStorage implements Storage {
   /** Inside the write transaction: make the stored log and records equal to the layer's end state. */
   private writeLayer(layer: Layer): void {
     const b = layer.bounds!;
+    // Cut and compaction points may lie outside the u64 keys (truncateFrom(-1), compactTo(2^64)):
+    // clamp them, or encoding the key throws inside the commit and the storage stops for good.
     if (layer.cutFrom !== undefined) {
-      for (const key of [...this.logDb.getKeys({ start: indexKey(layer.cutFrom) })]) this.logDb.remove(key);
+      const start = indexKey(layer.cutFrom < 0n ? 0n : layer.cutFrom);
+      for (const key of [...this.logDb.getKeys({ start })]) this.logDb.remove(key);
     }
-    for (const key of [...this.logDb.getKeys({ end: indexKey(b.floor) })]) this.logDb.remove(key);
+    const below = b.floor >= MAX_INDEX ? this.logDb.getKeys({}) : this.logDb.getKeys({ end: indexKey(b.floor) });
+    for (const key of [...below]) this.logDb.remove(key);
     for (const [i, data] of layer.records) {
       const key = indexKey(i);
       this.logDb.put(key, seal(key, data));
@@ -438,7 +444,9 @@ export class LmdbStorage implements Storage {
     const overlay = (i: bigint): Uint8Array | undefined => this.pending.records.get(i) ?? this.flight?.records.get(i);
     let next = start;
     if (start < dbEnd) {
-      for (const { key, value } of this.logDb.getRange({ start: indexKey(start), end: indexKey(dbEnd), snapshot: true })) {
+      // dbEnd can be 2^64 (reading through the top index), which no key encodes: leave the range open.
+      const range = dbEnd >= MAX_INDEX ? { start: indexKey(start), snapshot: true } : { start: indexKey(start), end: indexKey(dbEnd), snapshot: true };
+      for (const { key, value } of this.logDb.getRange(range)) {
         const index = key.readBigUInt64BE(0);
         while (next < index) {
           const staged = overlay(next);

@@ -509,6 +509,23 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
       await expect(st.snapshots.begin({ height: 1n, digest: b('d') })).rejects.toThrow(StorageError);
     });
 
+    it('takes truncation and compaction points at either end of the index range and stays usable', async () => {
+      const { h, st } = await fresh();
+      st.append(recs(1n, 3n));
+      st.truncateFrom(-1n); // everything
+      expect(st.logBounds()).toBeUndefined();
+      st.append(recs(5n, 6n));
+      await st.sync();
+      st.compactTo(1n << 64n); // past every storable index: the log empties, nothing can follow
+      expect(st.logBounds()).toBeUndefined();
+      await st.sync();
+      const st2 = await reopen(h, st);
+      expect(st2.logBounds()).toBeUndefined();
+      expect(await st2.readLog(0n, 100n)).toEqual([]);
+      st2.putHardState('still', b('writable'));
+      await st2.sync();
+    });
+
     it('refuses log indices outside 0..2^64-1 (what every adapter can store) and stages nothing', async () => {
       const { st } = await fresh();
       expect(() => st.append([rec(1n << 64n)])).toThrow(StorageError);
@@ -516,6 +533,10 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
       st.append([rec((1n << 64n) - 1n)]);
       expect(() => st.append([rec(1n << 64n)])).toThrow(StorageError);
       expect(st.logBounds()).toEqual({ first: (1n << 64n) - 1n, last: (1n << 64n) - 1n });
+      await st.sync();
+      // Reading up to and past the top index works from staged and from stored records alike.
+      expect(texts(await st.readLog(0n, 1n << 65n))).toEqual([`${(1n << 64n) - 1n}:entry-${(1n << 64n) - 1n}`]);
+      expect(texts(await st.readLog((1n << 64n) - 1n, 1n << 64n))).toHaveLength(1);
     });
 
     if (!options.noIdentity) {
