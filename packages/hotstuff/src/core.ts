@@ -147,7 +147,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private readonly windowOrder: string[] = [];
   private windowAt = 0;
   private lastNonEmptyHeight = 0n;
-  private lastVotedHeight = 0n;
 
   // Pacemaker.
   private backoff = 0;
@@ -469,7 +468,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   private castVote(b: Block, hash: Uint8Array): void {
     this.lastVotedView = b.view;
-    this.lastVotedHeight = b.height;
     this.hardDirty = true; // durable before the vote leaves (Ready ordering rule)
     const share = this.scheme.sign({ kind: VOTE_KIND, height: b.height, round: b.view, digest: hash });
     const msg: HotStuffMessage = { type: 'vote', view: b.view, height: b.height, block: hash, share };
