@@ -13,7 +13,7 @@ export interface BenchArgs {
   /** Signature scheme of the in-process cluster replicas. */
   scheme: 'ed25519' | 'ml-dsa-44' | 'ml-dsa-65' | 'hybrid-ed25519-ml-dsa-44';
   out?: string;
-  /** Seconds a package benchmark may run before it is stopped (default 30 quick, 900 full). */
+  /** Seconds a package benchmark may run before it is stopped (default 60 quick, 900 full). */
   packageTimeoutSec?: number;
   help: boolean;
 }
@@ -30,7 +30,7 @@ the etcd comparison), then writes bench-results/latest.{json,md} and bench-resul
 
   --quick              small sizes everywhere (PHALANX_BENCH_QUICK=1); under a minute on 2 cores
   --filter <pkg>       only these packages' benchmarks (package names; repeatable)
-  --package-timeout <s>  stop a package benchmark after this many seconds (default 30 quick, 900 full)
+  --package-timeout <s>  stop a package benchmark after this many seconds (default 60 quick, 900 full)
   --protocols a,b      only these protocols in the cluster scenarios
   --sizes 4,7          replica counts for the in-process clusters
   --scheme <s>         signatures of the in-process replicas: ed25519 (default), ml-dsa-44,

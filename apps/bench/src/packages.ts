@@ -31,10 +31,16 @@ export function turboBuildCommand(opts: { quick: boolean; partsDir: string; filt
   return { command: 'pnpm', args, env: baseEnv(opts) };
 }
 
-export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number }): TurboRun {
+/**
+ * `turbo run bench` for the given packages. `only` (used after the build step) skips the `build`
+ * the bench task depends on: everything is built already, the time budget then covers the
+ * benchmark alone, and a budget overrun never interrupts a shared package's build half-way.
+ */
+export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number; only?: boolean }): TurboRun {
   const args = [
     'exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full',
     `--concurrency=${opts.concurrency ?? 1}`,
+    ...(opts.only ? ['--only'] : []),
   ];
   for (const f of opts.filters ?? []) args.push(`--filter=${f}`);
   return { command: 'pnpm', args, env: baseEnv(opts) };

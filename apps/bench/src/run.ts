@@ -19,7 +19,7 @@ import { runInfo, writeReport, type ReportFiles } from './report/write.js';
 
 export const RUNNER_PACKAGE = '@phalanx/bench-app';
 /** Budget per package benchmark: quick mode must keep the whole run near a minute. */
-export const QUICK_PACKAGE_TIMEOUT_SEC = 30;
+export const QUICK_PACKAGE_TIMEOUT_SEC = 60;
 export const FULL_PACKAGE_TIMEOUT_SEC = 900;
 
 export async function runBench(args: BenchArgs, repoRoot: string, progress = new Progress()): Promise<ReportFiles> {
@@ -75,7 +75,7 @@ async function packageBenchmarks(args: BenchArgs, repoRoot: string, partsDir: st
   }
   const timeoutSec = args.packageTimeoutSec ?? (args.quick ? QUICK_PACKAGE_TIMEOUT_SEC : FULL_PACKAGE_TIMEOUT_SEC);
   for (const [i, pkg] of packages.entries()) {
-    const run = turboCommand({ quick: args.quick, partsDir, filters: [pkg] });
+    const run = turboCommand({ quick: args.quick, partsDir, filters: [pkg], only: true });
     await progress.step(`bench ${pkg} (${i + 1}/${packages.length})`, async () => {
       const code = await runTurbo(run, repoRoot, timeoutSec * 1000);
       if (code === 'timeout') {

@@ -35,6 +35,8 @@ describe('turbo invocation', () => {
     expect(q.args).toEqual(expect.arrayContaining(['turbo', 'run', 'bench', '--env-mode=loose', '--continue', '--filter=@phalanx/codec']));
     expect(turboCommand({ quick: false, partsDir: '/r' }).env.PHALANX_BENCH_QUICK).toBe('0');
     expect(q.args).toContain('--concurrency=1'); // benchmarks never share the cores
+    expect(q.args).not.toContain('--only');
+    expect(turboCommand({ quick: true, partsDir: '/r', filters: ['@phalanx/x'], only: true }).args).toContain('--only');
     expect(turboBuildCommand({ quick: true, partsDir: '/r' }).args).not.toContain('--concurrency=1');
   });
 
