@@ -190,6 +190,7 @@ export function verifyCertificate(
   verifier: Verifier,
   expect: CertificateExpectations = {},
 ): void {
+  checkShape(cert);
   if (expect.chainId !== undefined && cert.chainId !== expect.chainId) {
     throw new CertificateError(`certificate is for chain "${cert.chainId}", expected "${expect.chainId}"`);
   }
@@ -230,6 +231,28 @@ export function verifyCertificate(
 }
 
 /**
+ * Protocols assemble certificates from fields of peer messages; a wrongly typed field must give
+ * a `CertificateError` (which `isValidCertificate` turns into false), not a TypeError or an
+ * `EncodeError` that would escape `isValidCertificate` and crash the replica.
+ */
+function checkShape(cert: CommitCertificate): void {
+  const c = cert as unknown as Record<string, unknown> | null;
+  if (typeof c !== 'object' || c === null) throw new CertificateError('certificate is not an object');
+  if (typeof c.chainId !== 'string' || typeof c.kind !== 'string') throw new CertificateError('certificate chain id and kind must be strings');
+  if (typeof c.height !== 'bigint' || typeof c.round !== 'bigint' || c.height < 0n || c.round < 0n || c.height >= 1n << 64n || c.round >= 1n << 64n) {
+    throw new CertificateError('certificate height and round must be unsigned 64-bit bigints');
+  }
+  if (!(c.digest instanceof Uint8Array)) throw new CertificateError('certificate digest must be bytes');
+  if (!Array.isArray(c.votes)) throw new CertificateError('certificate votes must be an array');
+  for (const [i, v] of (c.votes as unknown[]).entries()) {
+    const vote = v as { voter?: unknown; signature?: unknown } | null;
+    if (typeof vote !== 'object' || vote === null || typeof vote.voter !== 'string' || !(vote.signature instanceof Uint8Array)) {
+      throw new CertificateError(`certificate vote ${i} must be { voter: string, signature: bytes }`);
+    }
+  }
+}
+
+/**
  * A threshold of zero (or NaN, or a fraction) would let too little — even an empty vote list —
  * count as a quorum. That is a caller's configuration bug, so it throws `ConfigError`.
  */
@@ -261,7 +284,12 @@ export function isValidCertificate(
  * different digests. Throws `CertificateError` when the evidence proves nothing.
  */
 export function verifyEvidence(e: EquivocationEvidence, validators: ValidatorSet, verifier: Verifier, chainId: string): void {
+  if (typeof e !== 'object' || e === null) throw new CertificateError('evidence is not an object');
   const { first, second } = e;
+  if (typeof first !== 'object' || first === null || typeof second !== 'object' || second === null) {
+    throw new CertificateError('evidence needs two votes');
+  }
+  if (!(first.digest instanceof Uint8Array) || !(second.digest instanceof Uint8Array)) throw new CertificateError('evidence vote digests must be bytes');
   if (first.voter !== e.voter || second.voter !== e.voter) throw new CertificateError('evidence votes are by another voter');
   if (first.kind !== second.kind || first.height !== second.height || first.round !== second.round) {
     throw new CertificateError('evidence votes are for different positions');

@@ -82,6 +82,9 @@ describe('VoteSet', () => {
     // Evidence made of two agreeing votes, or of a forged vote, proves nothing.
     expect(() => verifyEvidence({ voter: 'r2', first: vote('r2'), second: vote('r2') }, set, testVerifier, chainId)).toThrow(CertificateError);
     const forged = { ...vote('r2', digestB), signature: new Uint8Array(32) };
+    for (const junk of [null, { voter: 'r2' }, { voter: 'r2', first: vote('r2'), second: null }, { voter: 'r2', first: vote('r2'), second: { ...vote('r2'), digest: 'x' } }]) {
+      expect(() => verifyEvidence(junk as never, set, testVerifier, chainId)).toThrow(CertificateError);
+    }
     expect(() => verifyEvidence({ voter: 'r2', first: vote('r2'), second: forged }, set, testVerifier, chainId)).toThrow(/does not verify/);
   });
 
@@ -138,6 +141,26 @@ describe('verifyCertificate', () => {
     expect(() => verifyCertificate(good, set, testVerifier, { height: 8n })).toThrow(/expected 8/);
     expect(() => verifyCertificate(good, set, testVerifier, { round: 1n })).toThrow(/expected 1/);
     expect(() => verifyCertificate(good, set, testVerifier, { chainId, kind: 'pbft/commit', height: 7n, round: 0n, digest: digestA })).not.toThrow();
+  });
+
+  it('answers false, never throws, for certificates assembled from wrongly typed peer fields', () => {
+    const shapes: unknown[] = [
+      bad({ votes: null as never }),
+      bad({ votes: [null] as never }),
+      bad({ votes: [{ voter: 'r0' }] as never }),
+      bad({ votes: [{ voter: 7, signature: new Uint8Array(32) }] as never }),
+      bad({ height: 7 as never }),
+      bad({ round: -1n }),
+      bad({ height: 1n << 64n }),
+      bad({ digest: 'ab' as never }),
+      bad({ kind: undefined as never }),
+      null,
+    ];
+    for (const cert of shapes) {
+      expect(() => verifyCertificate(cert as CommitCertificate, set, testVerifier)).toThrow(CertificateError);
+      expect(isValidCertificate(cert as CommitCertificate, set, testVerifier)).toBe(false);
+      expect(isValidCertificate(cert as CommitCertificate, set, testVerifier, { chainId, kind: 'pbft/commit', height: 7n, digest: digestA })).toBe(false);
+    }
   });
 
   it('never accepts an empty certificate, nor a threshold that would', () => {
