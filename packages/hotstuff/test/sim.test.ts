@@ -1,0 +1,25 @@
+/**
+ * Extra simulator runs beyond the shared compliance suite: Twins (two instances of a replica with
+ * one key, each talking to part of the network — Bano et al., "Twins: BFT Systems Made Robust",
+ * OPODIS 2021) at n = 7 under both commit rules, and a larger n = 10 cluster with crash-restarts.
+ */
+import { describe, expect, it } from 'vitest';
+import { formatFailure, runSeeds } from '@phalanx/sim';
+import { simulation, simulationTwoChain } from '../src/index.js';
+
+describe('simulator: Twins and larger clusters', () => {
+  for (const [name, adapter] of [['three-chain', simulation], ['two-chain', simulationTwoChain]] as const) {
+    it(`Twins leader at n = 7 (${name})`, () => {
+      const r = runSeeds(adapter, { seeds: 5, seedBase: 7_000n, n: 7, faults: 'twins', protocolName: 'hotstuff' });
+      if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
+      expect(r.runs).toBe(5);
+      expect(r.commits).toBeGreaterThan(0);
+    });
+  }
+
+  it('n = 10 (f = 3) with crash-restarts', () => {
+    const r = runSeeds(simulation, { seeds: 3, seedBase: 10_000n, n: 10, faults: 'crash-restart', protocolName: 'hotstuff' });
+    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
+    expect(r.runs).toBe(3);
+  });
+});
