@@ -136,7 +136,7 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
   } else progress.skip('in-process clusters', '--no-cluster');
 
   // Quick mode starts one testnet (the first protocol, n = 4) and reuses it for the etcd ratio.
-  const allMp = (args.protocols ?? PROTOCOLS.map((p) => p.name)).filter((p) => PROTOCOLS.some((x) => x.name === p));
+  const allMp = (args.protocols ?? PROTOCOLS.map((p) => p.name)).filter((p) => PROTOCOLS.some((x) => x.name === p && x.testnet));
   const mpProtocols = args.quick ? allMp.slice(0, 1) : allMp;
   const mpResults = new Map<string, Awaited<ReturnType<typeof multiProcessRun>>>();
   if (args.multiProcess) {

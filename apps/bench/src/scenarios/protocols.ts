@@ -20,6 +20,8 @@ export interface ProtocolEntry {
   readonly exportNames: readonly string[];
   /** Protocol config for a benchmark cluster (defaults suit a benign, zero-latency network). */
   readonly config: (ids: readonly NodeId[]) => unknown;
+  /** `phalanx testnet --protocol <name>` supports it (multi-process and peer scenarios). */
+  readonly testnet: boolean;
 }
 
 export const PROTOCOLS: readonly ProtocolEntry[] = [
@@ -29,6 +31,7 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     model: 'bft',
     exportNames: ['pbft', 'pbftProtocol', 'protocol', 'definition'],
     config: () => ({ chainId: 'phalanx-bench' }),
+    testnet: true,
   },
   {
     name: 'hotstuff',
@@ -36,6 +39,24 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     model: 'bft',
     exportNames: ['hotstuff', 'hotstuffProtocol', 'hotStuff', 'protocol', 'definition'],
     config: () => ({ chainId: 'phalanx-bench' }),
+    testnet: true,
+  },
+  // Not written yet: listed so they are picked up (or their absence reported) as soon as they land.
+  {
+    name: 'tendermint',
+    dir: 'tendermint',
+    model: 'bft',
+    exportNames: ['tendermint', 'tendermintProtocol', 'protocol', 'definition'],
+    config: () => ({ chainId: 'phalanx-bench' }),
+    testnet: false,
+  },
+  {
+    name: 'raft',
+    dir: 'raft',
+    model: 'cft',
+    exportNames: ['raft', 'raftProtocol', 'protocol', 'definition'],
+    config: () => ({ chainId: 'phalanx-bench' }),
+    testnet: false,
   },
 ];
 
