@@ -123,12 +123,26 @@ function classify(e: unknown, what: string, file?: string): StorageError {
   return new StorageError(`${what}: ${text}`, { cause: e });
 }
 
+/** Real paths of the data directories open in this process. */
+const openDirs = new Set<string>();
+
 /** Opens (creating if needed) the durable storage in `options.path` and verifies what it holds. */
 export async function openLmdbStorage(options: LmdbStorageOptions): Promise<LmdbStorage> {
   try {
     fs.mkdirSync(options.path, { recursive: true });
   } catch (e) {
     throw classify(e, `cannot create data directory ${options.path}`);
+  }
+  // Two handles on one directory would each keep their own log bounds and overwrite each other's
+  // meta record, losing acknowledged writes. LMDB would let them; refuse in this process at least.
+  let dirKey: string;
+  try {
+    dirKey = fs.realpathSync(options.path);
+  } catch (e) {
+    throw classify(e, `cannot resolve data directory ${options.path}`);
+  }
+  if (openDirs.has(dirKey)) {
+    throw new StorageError(`${options.path} is already open in this process: close it first (one Storage per data directory)`);
   }
   let env: RootDatabase;
   try {
@@ -139,11 +153,13 @@ export async function openLmdbStorage(options: LmdbStorageOptions): Promise<Lmdb
   } catch (e) {
     throw classify(e, `cannot open data directory ${options.path}`);
   }
-  const storage = new LmdbStorage(options.path, env);
+  openDirs.add(dirKey);
+  const storage = new LmdbStorage(options.path, env, () => openDirs.delete(dirKey));
   try {
     await storage.init(options);
   } catch (e) {
     await env.close().catch(() => undefined);
+    openDirs.delete(dirKey);
     throw e;
   }
   return storage;
@@ -180,6 +196,7 @@ export class LmdbStorage implements Storage {
   constructor(
     readonly path: string,
     private readonly env: RootDatabase,
+    private readonly release: () => void = () => undefined,
   ) {
     this.file = `${path}/data.mdb`;
     const opts = { keyEncoding: 'binary', encoding: 'binary', compression: false } as const;
@@ -489,7 +506,11 @@ export class LmdbStorage implements Storage {
     await this.flushing?.catch(() => undefined);
     await this.queued?.catch(() => undefined);
     await Promise.allSettled([...this.snapWrites]);
-    await this.env.close();
+    try {
+      await this.env.close();
+    } finally {
+      this.release();
+    }
   }
 
   private makeSnapshots(): SnapshotStore {

@@ -108,6 +108,24 @@ describe('LmdbStorage on-disk format', () => {
   });
 });
 
+describe('LmdbStorage single handle per directory', () => {
+  it('refuses a second open of a directory that is open in this process, by any path spelling', async () => {
+    const dir = newDir();
+    const st = await openLmdbStorage({ path: dir });
+    st.append([{ index: 1n, data: Buffer.from('a') }]);
+    await st.sync();
+    await expect(openLmdbStorage({ path: dir })).rejects.toThrow(/already open in this process/);
+    await expect(openLmdbStorage({ path: path.join(dir, '.', '') })).rejects.toThrow(StorageError);
+    // The refused attempt changed nothing: the first handle goes on, and after close it reopens.
+    st.append([{ index: 2n, data: Buffer.from('b') }]);
+    await st.sync();
+    await st.close();
+    const again = await openLmdbStorage({ path: dir });
+    expect(again.logBounds()).toEqual({ first: 1n, last: 2n });
+    await again.close();
+  });
+});
+
 describe('LmdbStorage checksums', () => {
   it('reports a corrupted log tail on open, naming the file and the record', async () => {
     const dir = newDir();
