@@ -73,6 +73,9 @@ describe('report from fixture records', () => {
     expect(md).toContain('## cluster/in-process');
     expect(md).toContain('| verify (native) ↑ | msgBytes=100 | 7600 ops/s | verify (noble, pure JS): 650 ops/s | 11.7× (1169 %) | 7.8k/s with a cached KeyObject (DESIGN §5) |');
     expect(md).toContain('unreplicated kv-store: 50k ops/s');
+    // A latency distribution is one row, its four figures side by side.
+    expect(md).toContain('| commit latency ↓ | protocol=pbft n=4 samples=100 | p50 4 · p90 8 · p99 12 · max 16 ms | — |  |  |');
+    expect(md).not.toContain('commit latency p50');
     expect(md).toContain('**skipped** peer comparison: etcd vs phalanx KV: etcd is not installed');
     expect(md).toMatch(/!\[cluster\/in-process: throughput vs replicas\]\(charts\/[a-z0-9-]+\.svg\)/);
 

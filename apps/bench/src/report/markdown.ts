@@ -1,4 +1,4 @@
-import { formatNumber, paramsLabel, ratioToCeiling, type BenchRecord } from '@phalanx/bench-kit';
+import { formatNumber, LATENCY_STATS, paramsLabel, ratioToCeiling, type BenchRecord, type ParamValue } from '@phalanx/bench-kit';
 import type { Chart } from './charts.js';
 
 export interface RunInfo {
@@ -39,6 +39,40 @@ function ratioText(r: BenchRecord): string {
   return pct >= 10 || pct === 0 ? `${formatNumber(ratio)}× (${pct.toFixed(0)} %)` : `${formatNumber(ratio)}× (${pct.toPrecision(2)} %)`;
 }
 
+type Row =
+  | { readonly record: BenchRecord }
+  | { readonly name: string; readonly params: Record<string, ParamValue>; readonly stats: BenchRecord[] };
+
+const STAT_SUFFIX = new RegExp(`\\s+(${LATENCY_STATS.join('|')})$`);
+
+/**
+ * Table rows in record order, with the p50/p90/p99/max records of one distribution (same suite,
+ * base name, unit and params apart from `stat`/`samples`) folded into one row at the first one's place.
+ */
+export function tableRows(records: readonly BenchRecord[]): Row[] {
+  const rows: Row[] = [];
+  const groups = new Map<string, { name: string; params: Record<string, ParamValue>; stats: BenchRecord[] }>();
+  for (const r of records) {
+    const stat = r.params.stat;
+    if (typeof stat !== 'string' || !(LATENCY_STATS as readonly string[]).includes(stat) || !STAT_SUFFIX.test(r.name)) {
+      rows.push({ record: r });
+      continue;
+    }
+    const params: Record<string, ParamValue> = {};
+    for (const [k, v] of Object.entries(r.params)) if (k !== 'stat') params[k] = v;
+    const name = r.name.replace(STAT_SUFFIX, '');
+    const key = JSON.stringify([name, r.unit, r.package ?? '', Object.entries(params).filter(([k]) => k !== 'samples').sort()]);
+    const g = groups.get(key);
+    if (g) g.stats.push(r);
+    else {
+      const fresh = { name, params, stats: [r] };
+      groups.set(key, fresh);
+      rows.push(fresh);
+    }
+  }
+  return rows;
+}
+
 export function renderMarkdown(input: ReportInput): string {
   const { run } = input;
   const lines: string[] = [];
@@ -67,7 +101,17 @@ export function renderMarkdown(input: ReportInput): string {
   for (const suite of suites) {
     lines.push(`## ${suite}`, '');
     lines.push('| figure | params | value | ceiling | ratio | claim |', '|---|---|--:|---|--:|---|');
-    for (const r of input.records.filter((x) => x.suite === suite)) {
+    for (const row of tableRows(input.records.filter((x) => x.suite === suite))) {
+      if ('stats' in row) {
+        // One row per latency distribution: p50 · p90 · p99 · max side by side.
+        const value = row.stats.map((r) => `${r.params.stat} ${formatNumber(r.value)}`).join(' · ');
+        const first = row.stats[0]!;
+        const ceiling = first.ceiling ? `${first.ceiling.name}: ${formatNumber(first.ceiling.value)} ${first.ceiling.unit}` : '—';
+        const claim = row.stats.map((r) => r.claim).filter(Boolean).join('; ');
+        lines.push(`| ${cell(row.name)} ↓ | ${cell(paramsLabel(row.params))} | ${value} ${cell(first.unit)} | ${cell(ceiling)} |  | ${cell(claim)} |`);
+        continue;
+      }
+      const r = row.record;
       const arrow = r.better === 'higher' ? '↑' : '↓';
       const ceiling = r.ceiling ? `${r.ceiling.name}: ${formatNumber(r.ceiling.value)} ${r.ceiling.unit}` : '—';
       lines.push(
