@@ -1,3 +1,5 @@
+import type { DataDirIdentity } from './storage.js';
+
 /**
  * Named errors shared by every package. Each has a stable `code` so callers and logs can
  * match on it without parsing messages.
@@ -102,4 +104,16 @@ export class DataDirMismatchError extends StorageError {
     super(message);
     Object.defineProperty(this, 'code', { value: 'DATA_DIR_MISMATCH' });
   }
+}
+
+/**
+ * Throws `DataDirMismatchError` unless `have` (stored in the data directory) and `want` (what it is
+ * opened as) name the same validator, protocol and chain. Every storage adapter uses this one check.
+ */
+export function assertSameDataDir(where: string, have: DataDirIdentity, want: DataDirIdentity): void {
+  if (have.validator === want.validator && have.protocol === want.protocol && have.chainId === want.chainId) return;
+  throw new DataDirMismatchError(
+    `${where} belongs to validator ${have.validator}, protocol ${have.protocol}, chain ${have.chainId}; ` +
+      `opened as validator ${want.validator}, protocol ${want.protocol}, chain ${want.chainId}`,
+  )
 }

@@ -45,4 +45,5 @@ export {
   StorageFullError,
   CorruptionError,
   DataDirMismatchError,
+  assertSameDataDir,
 } from './errors.js';

@@ -11,6 +11,7 @@ import {
   StorageFullError,
   UnknownPeerError,
   silentLogger,
+  assertSameDataDir,
 } from '../src/index.js';
 
 describe('named errors', () => {
@@ -40,6 +41,17 @@ describe('named errors', () => {
   it('keep the cause', () => {
     const cause = new Error('EACCES');
     expect(new StorageError('cannot open', { cause }).cause).toBe(cause);
+  });
+});
+
+describe('assertSameDataDir', () => {
+  it('passes only when validator, protocol and chain all match, and names both sides otherwise', () => {
+    const id = { validator: 'v1', protocol: 'pbft', chainId: 'c1' };
+    expect(() => assertSameDataDir('/d', id, { ...id })).not.toThrow();
+    for (const other of [{ ...id, validator: 'v2' }, { ...id, protocol: 'raft' }, { ...id, chainId: 'c2' }]) {
+      expect(() => assertSameDataDir('/d', id, other)).toThrow(DataDirMismatchError);
+    }
+    expect(() => assertSameDataDir('/d', id, { ...id, chainId: 'c2' })).toThrow(/^\/d belongs to validator v1, protocol pbft, chain c1; opened as validator v1, protocol pbft, chain c2$/);
   });
 });
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import { CorruptionError, DataDirMismatchError, StorageError, StorageFullError } from '@phalanx/interface';
+import { assertSameDataDir, CorruptionError, StorageError, StorageFullError } from '@phalanx/interface';
 import type {
   DataDirIdentity,
   KeyValueStore,
@@ -217,12 +217,7 @@ export class LmdbStorage implements Storage {
     if (idRaw) {
       const have = JSON.parse(Buffer.from(unseal(this.file, 'meta identity', META_IDENTITY, idRaw)).toString('utf8')) as DataDirIdentity & { format: number };
       if (have.format !== FORMAT) throw new StorageError(`${this.path}: data directory has storage format ${have.format}, this build reads format ${FORMAT} only`);
-      if (id && (have.validator !== id.validator || have.protocol !== id.protocol || have.chainId !== id.chainId)) {
-        throw new DataDirMismatchError(
-          `${this.path} belongs to validator ${have.validator}, protocol ${have.protocol}, chain ${have.chainId}; ` +
-            `opened as validator ${id.validator}, protocol ${id.protocol}, chain ${id.chainId}`,
-        );
-      }
+      if (id) assertSameDataDir(this.path, have, id);
     } else if (id) {
       const body = Buffer.from(JSON.stringify({ format: FORMAT, validator: id.validator, protocol: id.protocol, chainId: id.chainId }));
       await this.commit(() => this.metaDb.put(META_IDENTITY, seal(META_IDENTITY, body)), 'recording the data directory identity');

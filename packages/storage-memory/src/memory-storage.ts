@@ -1,4 +1,4 @@
-import { DataDirMismatchError, StorageError, StorageFullError, CorruptionError } from '@phalanx/interface';
+import { assertSameDataDir, StorageError, StorageFullError, CorruptionError } from '@phalanx/interface';
 import type {
   DataDirIdentity,
   KeyValueStore,
@@ -90,12 +90,7 @@ export class MemoryStorage implements Storage {
   constructor(disk: MemoryDisk, identity?: DataDirIdentity) {
     if (identity) {
       const have = disk.identity;
-      if (have && (have.validator !== identity.validator || have.protocol !== identity.protocol || have.chainId !== identity.chainId)) {
-        throw new DataDirMismatchError(
-          `memory disk belongs to validator ${have.validator}, protocol ${have.protocol}, chain ${have.chainId}; ` +
-            `opened as validator ${identity.validator}, protocol ${identity.protocol}, chain ${identity.chainId}`,
-        );
-      }
+      if (have) assertSameDataDir('memory disk', have, identity);
       disk.identity ??= { validator: identity.validator, protocol: identity.protocol, chainId: identity.chainId };
     }
     if (disk.open) disk.open.crash();
