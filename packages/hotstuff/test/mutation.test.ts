@@ -20,7 +20,7 @@ class OneChainCore extends HotStuffCore {}
     const tree = this['tree'] as Map<string, unknown>;
     const node = tree.get(Buffer.from(qc.block).toString('hex'));
     if (node) (this['commit'] as (t: unknown, a: unknown[], q: QuorumCert) => void).call(this, node, [], qc);
-  };
+  } as unknown as (...a: unknown[]) => unknown;
 }
 
 const broken: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
