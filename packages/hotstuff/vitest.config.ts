@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { testTimeout: 30_000, exclude: ['**/node_modules/**', '**/dist/**', 'test/zz-*'] },
+  test: { testTimeout: 60_000, exclude: ['**/node_modules/**', '**/dist/**', 'test/zz-*'] },
 });
