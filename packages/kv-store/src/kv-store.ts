@@ -14,6 +14,10 @@ import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
 import type { KvResult } from './commands.js';
 
+/** Longest client id a session is kept for (what the protocols accept, and what restore reads). */
+export const MAX_CLIENT_ID = 256;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 interface Session {
   /** Highest sequence number applied for this client. */
   top: bigint;
@@ -46,6 +50,14 @@ export class KvStore implements StateMachine {
   }
 
   private applyOne(req: ClientRequest): Uint8Array {
+    // Whatever a session holds must survive snapshot → restore: a client id or sequence number the
+    // snapshot cannot carry would make snapshot() throw, or every restore of it fail, on all replicas.
+    if (typeof req.client !== 'string' || req.client.length > MAX_CLIENT_ID || LONE_SURROGATE.test(req.client)) {
+      return encodeResult({ ok: false, error: `client id must be a well-formed string of at most ${MAX_CLIENT_ID} characters` });
+    }
+    if (typeof req.seq !== 'bigint' || req.seq < 0n || req.seq >= 1n << 64n) {
+      return encodeResult({ ok: false, error: 'sequence number must be an unsigned 64-bit integer' });
+    }
     let session = this.sessions.get(req.client);
     if (!session) {
       session = { top: 0n, results: new Map() };
@@ -128,7 +140,7 @@ export class KvStore implements StateMachine {
         const [seq, res] = readArray(r, `snapshot.sessions[${i}].results[${j}]`, 2);
         map.set(readU64(seq, 'seq'), readBytes(res, 'result'));
       });
-      sessions.set(readString(client, `snapshot.sessions[${i}].client`, 256), { top: readU64(top, 'top'), results: map });
+      sessions.set(readString(client, `snapshot.sessions[${i}].client`, MAX_CLIENT_ID), { top: readU64(top, 'top'), results: map });
     });
     // A snapshot in any other byte form (unsorted or repeated keys, clients or sequence numbers)
     // would decode to a state whose own snapshot, and so its digest, differs from the one that was

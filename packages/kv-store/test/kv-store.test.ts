@@ -129,6 +129,18 @@ describe('KvStore', () => {
     expect(toHex(kv.read(k('n'))!)).toBe(toHex(k('2')));
   });
 
+  it('answers requests whose client or sequence number a snapshot could not carry with an error, keeping no session', () => {
+    const kv = new KvStore();
+    const put = (client: string, seq: bigint) => req(client, seq, { op: 'put', key: k('x'), value: k('1') });
+    const res = run(kv, put('c'.repeat(257), 1n), put('\ud800', 1n), put('c', -1n), put('c', 1n << 64n), put('ok', (1n << 64n) - 1n));
+    expect(res.slice(0, 4).map((r) => r.ok)).toEqual([false, false, false, false]);
+    expect(res[4]).toEqual({ ok: true });
+    const snap = kv.snapshot(); // would throw (seq >= 2^64, lone surrogate) before the check
+    const again = new KvStore();
+    again.restore(snap); // would throw (client id > 256) before the check
+    expect(toHex(again.snapshot())).toBe(toHex(snap));
+  });
+
   it('leaves its state untouched when a snapshot cannot be read', () => {
     const kv = new KvStore();
     run(kv, req('c', 1n, { op: 'put', key: k('a'), value: k('1') }));
