@@ -119,7 +119,7 @@ describe('state digest', () => {
       ),
       { numRuns: 150 },
     );
-    expect(deletesOfPresentKeys).toBeGreaterThan(100);
+    expect(deletesOfPresentKeys).toBeGreaterThan(10);
   });
 
   it('copies inputs: mutating a key or value after set does not change the map', () => {
