@@ -1,9 +1,22 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs, UsageError } from '../src/args.js';
 import { listBenchPackages, readTurboSummary, runTurbo, turboBuildCommand, turboCommand } from '../src/packages.js';
 import { Progress } from '../src/progress.js';
 import { probeEtcd, peerReadiness } from '../src/scenarios/external.js';
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 describe('command line', () => {
   it('defaults to a full run of everything', () => {
@@ -41,10 +54,7 @@ describe('turbo invocation', () => {
   });
 
   it('finds the workspace packages that have a bench script', async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const root = mkdtempSync(path.join(tmpdir(), 'bench-ws-'));
+    const root = tempDir('bench-ws-');
     const pkg = (dir: string, json: string): void => {
       mkdirSync(path.join(root, dir), { recursive: true });
       writeFileSync(path.join(root, dir, 'package.json'), json);
@@ -109,11 +119,8 @@ describe('progress and skips', () => {
 
 describe('runBench pipeline (runner scenarios only, quick)', () => {
   it('writes parts and a report with the skipped steps listed', async () => {
-    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
     const { runBench } = await import('../src/run.js');
-    const out = mkdtempSync(path.join(tmpdir(), 'bench-run-'));
+    const out = tempDir('bench-run-');
     const sink = new PassThrough();
     sink.resume();
     const saved = process.env.PHALANX_BENCH_QUICK;

@@ -1,5 +1,5 @@
-import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,16 @@ import { replicaSigner, replicaVerifier, replicaSeed } from '../src/scenarios/ke
 import { findDefinition, isProtocolDefinition, loadProtocol, PROTOCOLS } from '../src/scenarios/protocols.js';
 import { clusterRecords, faultsTolerated, runProtocolCluster } from '../src/scenarios/cluster-scenario.js';
 import { toy, type ToyConfig } from './toy-protocol.js';
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -111,7 +121,7 @@ describe('protocol loading', () => {
   });
 
   it('skips with a clear reason when a package is absent, unbuilt or exports nothing usable', async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'bench-proto-'));
+    const root = tempDir('bench-proto-');
     const entry = { ...PROTOCOLS[0]!, dir: 'nope' };
     expect(await loadProtocol(root, entry)).toMatchObject({ ok: false, reason: 'packages/nope does not exist' });
     mkdirSync(path.join(root, 'packages', 'nope', 'dist'), { recursive: true });

@@ -1,6 +1,6 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,16 @@ import { freePort, startProcess } from '../src/scenarios/processes.js';
 import { etcdPut } from '../src/scenarios/etcd.js';
 import { phalanxPut } from '../src/scenarios/testnet.js';
 import { httpLoadRecords } from '../src/scenarios/multi-process.js';
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 async function server(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void>; seen: string[] }> {
   const seen: string[] = [];
@@ -97,7 +107,7 @@ describe('http load generator', () => {
 
 describe('child processes', () => {
   it('stops a process group politely, then by force, and keeps its log', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bench-proc-'));
+    const dir = tempDir('bench-proc-');
     const log = path.join(dir, 'child.log');
     // Ignores SIGINT, so the stop has to escalate to SIGKILL after the grace period.
     const p = startProcess('stubborn', process.execPath, ['-e', "process.on('SIGINT', () => {}); console.log('up'); setInterval(() => {}, 1000)"], { log });

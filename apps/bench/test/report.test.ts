@@ -1,5 +1,5 @@
-import { describe, it, expect } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { describe, it, expect, afterAll } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { latencyRecords, type BenchRecord } from '@phalanx/bench-kit';
@@ -8,6 +8,16 @@ import { writeReport, runInfo } from '../src/report/write.js';
 import { allCharts, latencyCharts, replicaCharts } from '../src/report/charts.js';
 import { renderMarkdown, cell } from '../src/report/markdown.js';
 import { escapeXml, niceScale } from '../src/report/svg.js';
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 const unreplicated = { name: 'unreplicated kv-store', value: 50_000, unit: 'ops/s' };
 
@@ -44,7 +54,7 @@ function fixtureRecords(): BenchRecord[] {
 }
 
 function resultsDir(): { dir: string; parts: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-report-'));
+  const dir = tempDir('bench-report-');
   const parts = path.join(dir, 'parts');
   mkdirSync(parts);
   return { dir, parts };

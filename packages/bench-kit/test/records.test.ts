@@ -1,5 +1,5 @@
-import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -17,6 +17,16 @@ import {
 } from '../src/records.js';
 import { findRepoRoot, outDir, OUT_ENV } from '../src/env.js';
 
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
 const verify: BenchRecord = {
   suite: 'crypto/ed25519',
   name: 'verify (native)',
@@ -30,7 +40,7 @@ const verify: BenchRecord = {
 
 describe('writeRecords', () => {
   it('writes a JSON array stamped with the package to <dir>/<package>.json', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bench-kit-'));
+    const dir = tempDir('bench-kit-');
     const file = writeRecords('@phalanx/crypto', [verify], { dir, progress: false });
     expect(file).toBe(path.join(dir, 'phalanx-crypto.json'));
     const back = JSON.parse(readFileSync(file, 'utf8'));
@@ -39,14 +49,14 @@ describe('writeRecords', () => {
   });
 
   it('refuses an invalid record before writing anything', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bench-kit-'));
+    const dir = tempDir('bench-kit-');
     const bad = { ...verify, value: Number.NaN };
     expect(() => writeRecords('@phalanx/crypto', [bad], { dir, progress: false })).toThrow(/\[0\]\.value/);
     expect(readdirSync(dir)).toEqual([]);
   });
 
   it('a recorder keeps figures and writes them together', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bench-kit-'));
+    const dir = tempDir('bench-kit-');
     const rec = createRecorder('@phalanx/x', { progress: false });
     rec.add(verify);
     rec.add({ ...verify, name: 'sign' });
@@ -64,7 +74,7 @@ describe('output directory', () => {
     expect(outDir({}, import.meta.dirname)).toBe(path.join(root, 'bench-results', 'parts'));
   });
   it('names the problem when there is no workspace above', () => {
-    const lone = mkdtempSync(path.join(tmpdir(), 'bench-kit-lone-'));
+    const lone = tempDir('bench-kit-lone-');
     expect(() => findRepoRoot(lone)).toThrow(/pnpm-workspace\.yaml/);
   });
   it('turns package names into safe file names', () => {
