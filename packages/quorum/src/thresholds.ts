@@ -15,12 +15,14 @@ export function faultTolerance(n: number): number {
 /** Smallest quorum whose pairwise intersections hold f+1 replicas; 2f+1 when n = 3f+1. */
 export function quorumSize(n: number, f = faultTolerance(n)): number {
   assertCount(n);
+  assertFaults(f);
   return Math.ceil((n + f + 1) / 2);
 }
 
 /** f+1: enough replicas that at least one of them is honest. */
 export function weakQuorumSize(n: number, f = faultTolerance(n)): number {
   assertCount(n);
+  assertFaults(f);
   return f + 1;
 }
 
@@ -30,6 +32,7 @@ export function weakQuorumSize(n: number, f = faultTolerance(n)): number {
  */
 export function assertBftSize(n: number, f = 1): void {
   assertCount(n);
+  assertFaults(f);
   const needed = Math.max(4, 3 * f + 1);
   if (n < needed) {
     throw new InsufficientReplicasError(needed, n, `Byzantine fault tolerance of f=${f} needs n >= 3f+1`);
@@ -57,6 +60,11 @@ export function weakQuorumPower(totalPower: number): number {
 
 function assertCount(n: number): void {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`replica count must be a positive integer, got ${n}`);
+}
+
+/** A negative or fractional f would shrink quorums below intersection (f = -1 gives n/2). */
+function assertFaults(f: number): void {
+  if (!Number.isSafeInteger(f) || f < 0) throw new RangeError(`fault count must be a non-negative integer, got ${f}`);
 }
 
 function assertPower(p: number): void {

@@ -38,6 +38,13 @@ describe('thresholds for n = 3f+1', () => {
   it('rejects nonsense counts', () => {
     expect(() => faultTolerance(0)).toThrow(RangeError);
     expect(() => quorumPower(1.5)).toThrow(RangeError);
+    // A bad f must not quietly shrink the quorum: f = -1 would give 2 of 4, which need not intersect.
+    for (const f of [-1, 0.5, Number.NaN]) {
+      expect(() => quorumSize(4, f)).toThrow(RangeError);
+      expect(() => weakQuorumSize(4, f)).toThrow(RangeError);
+      expect(() => assertBftSize(4, f)).toThrow(RangeError);
+    }
+    expect(quorumSize(4, 0)).toBe(3);
   });
 });
 
