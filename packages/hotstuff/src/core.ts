@@ -68,8 +68,10 @@ interface PendingProposal {
   readonly tc: TimeoutCert | undefined;
 }
 
-interface TimeoutEntry extends TimeoutVote {
-  readonly highQC: QuorumCert;
+/** TIMEOUTs collected for one view: the votes, and only the highest QC among them (bounded memory). */
+interface TimeoutSet {
+  readonly votes: Map<NodeId, TimeoutVote>;
+  high: QuorumCert;
 }
 
 /**
@@ -153,7 +155,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private timerView: bigint | undefined;
   private timedOutView = 0n;
   private myTimeout: HotStuffMessage | undefined;
-  private readonly timeouts = new Map<bigint, Map<NodeId, TimeoutEntry>>();
+  private readonly timeouts = new Map<bigint, TimeoutSet>();
   private readonly votes = new Map<bigint, { first: Map<NodeId, SignedVote>; sets: Map<string, VoteSet> }>();
   private formedQCView = 0n;
   private triedElectionView = 0n;
@@ -814,7 +816,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'future', `timeout for view ${m.view}`);
       return;
     }
-    if (this.timeouts.get(m.view)?.has(from)) return;
+    if (this.timeouts.get(m.view)?.votes.has(from)) return;
     if (from !== this.self) {
       const sv: SignedVote = { kind: TIMEOUT_KIND, voter: from, height: m.highQC.view, round: m.view, digest: EMPTY, signature: m.signature };
       if (!verifyVote(sv, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
@@ -828,10 +830,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (m.tc) this.processTC(m.tc, from);
     if (m.view < this.curView) return;
     let set = this.timeouts.get(m.view);
-    if (!set) this.timeouts.set(m.view, (set = new Map()));
-    set.set(from, { voter: from, highQCView: m.highQC.view, signature: m.signature, highQC: m.highQC });
+    if (!set) this.timeouts.set(m.view, (set = { votes: new Map(), high: m.highQC }));
+    set.votes.set(from, { voter: from, highQCView: m.highQC.view, signature: m.signature });
+    if (m.highQC.view > set.high.view) set.high = m.highQC;
     let power = 0;
-    for (const id of set.keys()) power += this.ctx.validators.get(id)!.power;
+    for (const id of set.votes.keys()) power += this.ctx.validators.get(id)!.power;
     // Bracha-style amplification: f+1 timeouts for a view mean an honest replica gave up on it.
     if (power >= this.weak && this.timedOutView < m.view) {
       this.advanceTo(m.view, 'timeout-join');
@@ -839,10 +842,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       return; // our own timeout comes back through loopback and is counted then
     }
     if (power >= this.quorum) {
-      const entries = [...set.values()].sort((a, b) => this.ctx.validators.indexOf(a.voter) - this.ctx.validators.indexOf(b.voter));
-      let high = entries[0]!.highQC;
-      for (const e of entries) if (e.highQC.view > high.view) high = e.highQC;
-      const tc: TimeoutCert = { view: m.view, highQC: high, votes: entries.map((e) => ({ voter: e.voter, highQCView: e.highQCView, signature: e.signature })) };
+      const votes = [...set.votes.values()].sort((a, b) => this.ctx.validators.indexOf(a.voter) - this.ctx.validators.indexOf(b.voter));
+      const tc: TimeoutCert = { view: m.view, highQC: set.high, votes };
       this.processTC(tc, from);
     }
   }
