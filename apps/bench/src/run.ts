@@ -3,7 +3,7 @@
  * Every step is independent: a failure or a skip is recorded and the next step still runs, so the
  * report always comes out and says what is missing and why.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createRecorder, formatNumber, formatRecordLine, QUICK_ENV, type BenchRecord, type Ceiling } from '@phalanx/bench-kit';
 import type { BenchArgs } from './args.js';
@@ -16,6 +16,7 @@ import { clusterRecords, FULL_SIZES, QUICK_SIZES, runProtocolCluster } from './s
 import { multiProcessReadiness, peerReadiness } from './scenarios/external.js';
 import { httpLoadRecords, multiProcessRun, peerComparison, MP_FULL_SIZES, MP_QUICK_SIZES } from './scenarios/multi-process.js';
 import { runInfo, writeReport, type ReportFiles } from './report/write.js';
+import type { StepOutcome } from './report/markdown.js';
 
 export const RUNNER_PACKAGE = '@phalanx/bench-app';
 /** Budget per package benchmark: quick mode must keep the whole run near a minute. */
@@ -42,16 +43,31 @@ export async function runBench(args: BenchArgs, repoRoot: string, progress = new
     else progress.skip('runner scenarios', '--no-runner');
   }
 
+  // Re-aggregating keeps the step outcomes of the run that produced the parts.
+  const earlier = args.reportOnly ? previousSteps(resultsDir) : [];
   let files: ReportFiles | undefined;
   await progress.step('report', () => {
-    files = writeReport(resultsDir, { run: runInfo(args.quick, progress.seconds), steps: progress.outcomes });
+    files = writeReport(resultsDir, { run: runInfo(args.quick, progress.seconds), steps: [...earlier, ...progress.outcomes] });
   });
   if (!files) throw new Error('the report could not be written');
   // Rewrite once more so the report's own step is listed too.
-  files = writeReport(resultsDir, { run: runInfo(args.quick, progress.seconds), steps: progress.outcomes });
+  files = writeReport(resultsDir, { run: runInfo(args.quick, progress.seconds), steps: [...earlier, ...progress.outcomes] });
   progress.line(`${files.records} figure(s) → ${path.relative(process.cwd(), files.markdown)}, ${path.relative(process.cwd(), files.json)}, ${files.charts.length} chart(s)`);
   for (const p of files.problems) progress.line(`  malformed: ${p}`);
   return files;
+}
+
+/** Steps recorded in an existing latest.json (minus its own report step), or none. */
+export function previousSteps(resultsDir: string): StepOutcome[] {
+  try {
+    const prev = JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')) as { steps?: unknown };
+    if (!Array.isArray(prev.steps)) return [];
+    return (prev.steps as StepOutcome[]).filter(
+      (s) => typeof s?.step === 'string' && ['ok', 'skipped', 'failed'].includes(s.status) && s.step !== 'report',
+    );
+  } catch {
+    return [];
+  }
 }
 
 async function packageBenchmarks(args: BenchArgs, repoRoot: string, partsDir: string, progress: Progress): Promise<void> {

@@ -136,6 +136,10 @@ describe('runBench pipeline (runner scenarios only, quick)', () => {
       expect(md).toContain('**skipped** package benchmarks: --no-packages');
       expect(md).toContain('**skipped** peer comparison: etcd vs phalanx KV: --no-peer');
       expect(md).toContain('## Run steps');
+      // Re-aggregating keeps the earlier run's step outcomes.
+      const again = await runBench(parseArgs(['--report-only', '--out', out], {}), path.resolve(import.meta.dirname, '../../..'), new Progress(sink));
+      expect(readFileSync(again.markdown, 'utf8')).toContain('**skipped** package benchmarks: --no-packages');
+      expect(JSON.parse(readFileSync(again.json, 'utf8')).records).toHaveLength(json.records.length);
     } finally {
       if (saved === undefined) delete process.env.PHALANX_BENCH_QUICK;
       else process.env.PHALANX_BENCH_QUICK = saved;
