@@ -647,6 +647,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     this.root = target;
     this.committedHeight = target.block.height;
+    // A commit proves the network is timely again: drop the backoff to the base timeout, so
+    // views of crashed or silent leaders cost little once the network has stabilised.
+    this.backoff = 0;
     this.prune();
   }
 
