@@ -62,7 +62,9 @@ function drain(c: Cluster, id: NodeId): void {
   while (core.hasReady()) {
     const r = core.ready();
     for (const o of r.send) {
-      if (o.to === 'all') for (const to of c.ids) (to !== id) && c.queue.push({ from: id, to, msg: o.msg });
+      if (o.to === 'all') {
+        for (const to of c.ids) if (to !== id) c.queue.push({ from: id, to, msg: o.msg });
+      }
       else c.queue.push({ from: id, to: o.to, msg: o.msg });
     }
     const kv = c.kvs.get(id)!;

@@ -7,6 +7,15 @@ import { DecodeError } from '@phalanx/interface';
 import { decode, encode, readArray, readString, readU64 } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 
+/**
+ * How far ahead of the lowest unexecuted seq a client may run. A client that skips numbers (lost
+ * requests, a restart that renumbers, a hostile client) would otherwise grow `above` for ever;
+ * past the window the oldest gap is given up: `next` jumps so that the window holds, and the
+ * skipped numbers count as executed (a late copy is discarded, never run). Every replica applies
+ * the same adds in the same order, so the jump is deterministic and the table stays replicated.
+ */
+export const EXEC_WINDOW = 4096n;
+
 interface Entry {
   next: bigint;
   above: Set<bigint>;
@@ -28,6 +37,11 @@ export class ExecTable {
       this.clients.set(client, e);
     }
     if (seq < e.next) return;
+    if (seq >= e.next + EXEC_WINDOW) {
+      e.next = seq - EXEC_WINDOW + 1n;
+      for (const s of e.above) if (s < e.next) e.above.delete(s);
+      while (e.above.delete(e.next)) e.next++;
+    }
     if (seq === e.next) {
       e.next++;
       while (e.above.delete(e.next)) e.next++;
