@@ -4,28 +4,14 @@
  * message surgery only this package can do: conflicting twins of a proposal (and votes that follow
  * the twin), messages moved into the future, and re-signing with another key.
  */
-import type { NodeId, ProtocolDefinition, Signer, ValidatorSet } from '@phalanx/interface';
+import type { SimulationCluster as SimCluster, SimulationHookContext as SimHookContext } from '@phalanx/interface';
+import type { ProtocolDefinition } from '@phalanx/interface';
 import { signVote } from '@phalanx/quorum';
 import { toHex } from '@phalanx/codec';
 import { blockHash, sha256Hasher } from './block.js';
 import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
 import type { HotStuffConfig } from './config.js';
 import type { Block, HotStuffMessage } from './types.js';
-
-export interface SimCluster {
-  readonly n: number;
-  readonly f: number;
-  readonly ids: readonly NodeId[];
-  readonly validators: ValidatorSet;
-  readonly chainId: string;
-}
-
-export interface SimHookContext {
-  readonly signer: Signer;
-  readonly self: NodeId;
-  readonly chainId: string;
-  readonly memo: Map<string, unknown>;
-}
 
 function signProposal(block: Block, ctx: SimHookContext): HotStuffMessage {
   const hash = blockHash(sha256Hasher, block);
@@ -109,3 +95,5 @@ export function createSimulation(definition: ProtocolDefinition<HotStuffMessage,
     },
   };
 }
+
+export type { SimCluster, SimHookContext };

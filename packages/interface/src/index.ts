@@ -47,3 +47,10 @@ export {
   DataDirMismatchError,
   assertSameDataDir,
 } from './errors.js';
+export type {
+  SimulationCluster,
+  SimulationHookContext,
+  SimulationHooks,
+  SimulationCapabilities,
+  ProtocolSimulation,
+} from './simulation.js';

@@ -1,33 +1,17 @@
 /**
  * How `@phalanx/sim` drives PBFT (`pnpm sim --protocol pbft`): the config every simulated replica
- * gets, and the message surgery its adversaries need (equivocate, jump views, re-sign). The
- * shapes mirror `SimAdapter` from @phalanx/sim structurally, so this package does not depend on
- * the simulator at run time.
+ * gets, and the message surgery its adversaries need (equivocate, jump views, re-sign). It
+ * implements `ProtocolSimulation` from @phalanx/interface, so this package does not depend on the
+ * simulator at run time.
  */
-import type { ClientRequest, NodeId, ProtocolDefinition, Signer, ValidatorSet } from '@phalanx/interface';
+import type { SimulationCluster as SimCluster, SimulationHookContext as SimHookContext } from '@phalanx/interface';
+import type { ClientRequest, NodeId, ProtocolDefinition, Signer } from '@phalanx/interface';
 import { encode, signingBytes, toHex } from '@phalanx/codec';
 import { voteSigningBytes } from '@phalanx/quorum';
 import type { PbftConfig } from './config.js';
 import { KIND_CHECKPOINT, KIND_COMMIT, KIND_PREPARE, KIND_PRE_PREPARE, SIGN_DOMAIN, batchValue, signedBody } from './messages.js';
 import type { PbftMessage, PrePrepareMsg } from './messages.js';
 import { sha256 } from './sha256.js';
-
-/** What the simulator passes to `config` (a subset of its `ClusterInfo`). */
-export interface SimCluster {
-  readonly n: number;
-  readonly f: number;
-  readonly ids: readonly NodeId[];
-  readonly validators: ValidatorSet;
-  readonly chainId: string;
-}
-
-/** What the simulator passes to hooks (a subset of its `HookContext`). */
-export interface SimHookContext {
-  readonly signer: Signer;
-  readonly self: NodeId;
-  readonly chainId: string;
-  readonly memo: Map<string, unknown>;
-}
 
 export interface PbftSimulation {
   readonly definition: ProtocolDefinition<PbftMessage, PbftConfig>;
@@ -126,3 +110,5 @@ export function pbftSimulation(definition: ProtocolDefinition<PbftMessage, PbftC
     },
   };
 }
+
+export type { SimCluster, SimHookContext };

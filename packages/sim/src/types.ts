@@ -1,75 +1,20 @@
-import type { MessageCodec, NodeId, ProtocolDefinition, Signer, ValidatorSet } from '@phalanx/interface';
+import type { MessageCodec, NodeId, Signer } from '@phalanx/interface';
 import type { SimRng } from './rng.js';
 
-/** The cluster a simulated run builds; handed to the adapter so it can write its core config. */
-export interface ClusterInfo {
-  readonly n: number;
-  /** Byzantine faults the cluster is sized for: floor((n − 1) / 3). */
-  readonly f: number;
-  readonly ids: readonly NodeId[];
-  readonly validators: ValidatorSet;
-  readonly chainId: string;
-}
+import type { SimulationCapabilities, SimulationCluster, SimulationHookContext, SimulationHooks, ProtocolSimulation } from '@phalanx/interface';
 
-/** Context handed to protocol-specific hooks. `memo` lives for one run, so hooks can stay consistent. */
-export interface HookContext {
+/** The cluster a simulated run builds (the contract in @phalanx/interface). */
+export type ClusterInfo = SimulationCluster;
+
+/** Context handed to protocol-specific hooks; the simulator's generator is a `SimRng`. */
+export interface HookContext extends SimulationHookContext {
   readonly rng: SimRng;
-  /** The signer to (re)sign with: the adversary's own, or a forger holding the wrong key. */
-  readonly signer: Signer;
-  readonly self: NodeId;
-  readonly chainId: string;
-  readonly memo: Map<string, unknown>;
 }
 
-/**
- * Message surgery only the protocol package can do (it knows the fields and what is signed).
- * Every hook is optional: an adversary whose hook is missing falls back to a generic behaviour
- * or, for equivocation, is reported as not applicable.
- */
-export interface SimHooks<M> {
-  /**
-   * A well-formed message conflicting with `msg` (same kind and position, different content),
-   * signed with `ctx.signer`, or undefined when `msg` cannot conflict (e.g. a status ping).
-   * Must be a deterministic function of `msg` and `ctx.memo` so every peer in the second group
-   * sees the SAME conflicting message (use `memo` to map a proposal digest to its twin, so votes
-   * follow the conflicting proposal).
-   */
-  equivocate?(msg: M, ctx: HookContext): M | undefined;
-  /** `msg` moved `bump` views/heights into the future, re-signed; undefined when not applicable. */
-  future?(msg: M, bump: bigint, ctx: HookContext): M | undefined;
-  /** `msg` re-signed with `ctx.signer` (the forging adversary passes a signer with the wrong key). */
-  resign?(msg: M, ctx: HookContext): M | undefined;
-}
-
-/** What the protocol can be expected to survive; the fault profiles read it. */
-export interface SimCapabilities {
-  /** Replaces a crashed or Byzantine leader (view change). Default true. */
-  readonly leaderFailover?: boolean;
-  /** Lets a replica that fell behind (or restarted) catch up. Default true. */
-  readonly catchUp?: boolean;
-  /**
-   * Commits the same (client, seq) again at a later height when a client retries
-   * (the application dedupes). Default false: the validity checker then flags it.
-   */
-  readonly duplicateCommits?: boolean;
-}
-
-/**
- * How a protocol package makes itself simulatable. Export it as `simulation` from the package
- * entry (`export const simulation: SimAdapter<MyMsg, MyConfig> = …`); `pnpm sim --protocol <name>`
- * imports `@phalanx/<name>` and reads that export.
- */
-export interface SimAdapter<M, C = unknown> {
-  readonly definition: ProtocolDefinition<M, C>;
-  /** The config each replica's core gets (same for all, or per node). */
-  config(cluster: ClusterInfo, self: NodeId): C;
-  readonly hooks?: SimHooks<M>;
-  readonly capabilities?: SimCapabilities;
-  /** One short line per message for traces (default: a truncated JSON rendering). */
-  describe?(msg: M): string;
-  /** Overrides of scenario timing (e.g. a slower view-change timeout needs a longer liveness bound). */
-  readonly timing?: { readonly livenessBoundMs?: number; readonly clientTimeoutMs?: number };
-}
+export type SimHooks<M> = SimulationHooks<M>;
+export type SimCapabilities = SimulationCapabilities;
+/** What a protocol package exports as `simulation` (see `ProtocolSimulation` in @phalanx/interface). */
+export type SimAdapter<M, C = unknown> = ProtocolSimulation<M, C>;
 
 /** One frame an adversary decided to put on the wire. */
 export interface Frame {
