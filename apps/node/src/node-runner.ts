@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type http from 'node:http';
-import { readKeyFile, signerFromSecret, verifier, createBatchVerifier, sha256Native } from '@phalanx/crypto';
+import { readKeyFile, signerFromSecret, verifier, sha256Native } from '@phalanx/crypto';
 import { bytesEqual, fromHex } from '@phalanx/codec';
 import { ConfigError, KeyFileError } from '@phalanx/interface';
 import type { ProtocolDefinition, Storage } from '@phalanx/interface';
@@ -97,7 +97,8 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     logger: log,
   });
   const local = new LocalClients(me.id, transport.clients);
-  const batchVerifier = createBatchVerifier();
+  // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
+  // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
   const started = new Map<string, number>();
   const replica = new Replica({
     protocol: def,
@@ -106,7 +107,6 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     validators,
     signer: signerFromSecret(key.secretKey, 'ed25519'),
     verifier,
-    batchVerifier,
     storage,
     transport,
     clients: local,
@@ -183,7 +183,6 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   } catch (err) {
     for (const s of servers) s.close();
     await replica.stop().catch(() => undefined);
-    await batchVerifier.close().catch(() => undefined);
     throw err;
   }
   return {
@@ -192,7 +191,6 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       for (const s of servers) s.close();
       local.abandon('replica stopping');
       await replica.stop();
-      await batchVerifier.close();
       log.info({}, 'replica stopped cleanly');
     },
   };
