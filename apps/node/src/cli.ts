@@ -126,12 +126,9 @@ export function buildProgram(): Command {
     .option('--fresh', 'discard an existing testnet directory of another shape')
     .action(async (o: { replicas: number; protocol: ProtocolName; dir: string; duration: number; clients: number; basePort: number; fresh?: boolean }) => {
       const configFile = path.join(o.dir, 'config.yaml');
-      let config;
-      try {
-        config = loadConfig(configFile);
-      } catch {
-        config = undefined;
-      }
+      // An existing but unreadable configuration is an error, never a reason to overwrite its keys.
+      const { existsSync } = await import('node:fs');
+      let config = existsSync(configFile) ? loadConfig(configFile) : undefined;
       if (!config || config.nodes.length !== o.replicas || config.consensus.type !== o.protocol) {
         if (config && !o.fresh) {
           throw new PhalanxError('CONFIG', `${o.dir} holds a ${config.nodes.length}-replica ${config.consensus.type} testnet; pass --fresh to replace it or --dir for another`);

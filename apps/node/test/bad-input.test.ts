@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,6 +68,13 @@ describe('bad input to the CLI', () => {
     r0.child.kill('SIGTERM');
     await r0.exited;
     oneLine(await phalanx(['run', '--config', cfg, '--key', path.join(dir, 'key_r1.json'), '--data-dir', data]), 2, /belongs to validator r0.*opened as validator r1/);
+  });
+
+  it('a testnet directory whose configuration is broken is reported, not overwritten', async () => {
+    const tn = mkdtempSync(path.join(tmpdir(), 'phalanx-tn-'));
+    writeFileSync(path.join(tn, 'config.yaml'), 'version: 1\nnodes: [\n');
+    oneLine(await phalanx(['testnet', '--dir', tn, '--duration', '1']), 2, /config\.yaml: not valid YAML/);
+    expect(readFileSync(path.join(tn, 'config.yaml'), 'utf8')).toBe('version: 1\nnodes: [\n');
   });
 
   it('a keygen over an existing configuration and nonsense arguments', async () => {
