@@ -77,8 +77,11 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
   loadConfig(configFile); // refuse to start on a config the replicas would refuse
   const replicas = config.nodes.map((n) => startReplica(dir, configFile, n.id, n.http, opts.logLevel ?? 'warn'));
   let stopping = false;
+  // Aborts the demo workload's in-flight requests the moment a stop is asked for.
+  const halt = new AbortController();
   const stopped = opts.stopSignal.then(() => {
     stopping = true;
+    halt.abort();
   });
   // A replica that dies on its own is reported with the end of its log.
   for (const r of replicas) {
@@ -110,12 +113,13 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
         const r = replicas[(c + i) % replicas.length]!;
         const key = `demo-${c}-${i % 100}`;
         try {
-          const res = await fetch(`http://${r.http}/kv/${key}`, { method: 'PUT', body: `value ${i} from client ${c}`, signal: AbortSignal.timeout(5000) });
+          const res = await fetch(`http://${r.http}/kv/${key}`, { method: 'PUT', body: `value ${i} from client ${c}`, signal: AbortSignal.any([halt.signal, AbortSignal.timeout(5000)]) });
           if (res.ok) committed++;
           else if (!stopping) failed++;
         } catch {
           // Requests cut off by the shutdown itself are not failures of the network.
-          if (!stopping) failed++;
+          if (stopping) break;
+          failed++;
           await new Promise((res) => setTimeout(res, 100));
         }
         i++;
