@@ -1,22 +1,13 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs, UsageError } from '../src/args.js';
 import { listBenchPackages, readTurboSummary, runTurbo, turboBuildCommand, turboCommand } from '../src/packages.js';
 import { Progress } from '../src/progress.js';
 import { probeEtcd, peerReadiness } from '../src/scenarios/external.js';
+import { tempDir } from './temp-dir.js';
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 describe('command line', () => {
   it('defaults to a full run of everything', () => {

@@ -1,6 +1,5 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorSet } from '@phalanx/quorum';
@@ -10,16 +9,8 @@ import { replicaSigner, replicaVerifier, replicaSeed } from '../src/scenarios/ke
 import { findDefinition, isProtocolDefinition, loadProtocol, PROTOCOLS } from '../src/scenarios/protocols.js';
 import { clusterRecords, faultsTolerated, runProtocolCluster } from '../src/scenarios/cluster-scenario.js';
 import { toy, type ToyConfig } from './toy-protocol.js';
+import { tempDir } from './temp-dir.js';
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 

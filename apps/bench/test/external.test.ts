@@ -1,7 +1,6 @@
-import { describe, it, expect, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { httpLoad, waitForHttp } from '../src/scenarios/http-load.js';
@@ -9,16 +8,8 @@ import { freePort, startProcess } from '../src/scenarios/processes.js';
 import { etcdPut } from '../src/scenarios/etcd.js';
 import { phalanxPut } from '../src/scenarios/testnet.js';
 import { httpLoadRecords } from '../src/scenarios/multi-process.js';
+import { tempDir } from './temp-dir.js';
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 async function server(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void>; seen: string[] }> {
   const seen: string[] = [];

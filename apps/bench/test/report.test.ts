@@ -1,6 +1,5 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { latencyRecords, type BenchRecord } from '@phalanx/bench-kit';
 import { loadParts } from '../src/report/aggregate.js';
@@ -8,16 +7,8 @@ import { writeReport, runInfo } from '../src/report/write.js';
 import { allCharts, latencyCharts, replicaCharts } from '../src/report/charts.js';
 import { renderMarkdown, cell } from '../src/report/markdown.js';
 import { escapeXml, niceScale } from '../src/report/svg.js';
+import { tempDir } from './temp-dir.js';
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 const unreplicated = { name: 'unreplicated kv-store', value: 50_000, unit: 'ops/s' };
 
