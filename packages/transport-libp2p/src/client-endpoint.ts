@@ -9,13 +9,13 @@ import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { multiaddr } from '@multiformats/multiaddr';
-import type { PeerId, PrivateKey, Stream } from '@libp2p/interface';
+import type { PrivateKey, Stream } from '@libp2p/interface';
 import { silentLogger } from '@phalanx/interface';
 import type { Logger, NodeId, TransportStats } from '@phalanx/interface';
 import { FrameReader } from './framing.js';
-import { Counters, OutQueue } from './queues.js';
+import { Counters } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
+import { DialLinks } from './dial-links.js';
 import { DEFAULT_MAX_FRAME_BYTES, protocolIds } from './transport.js';
 import type { FrameHandler, PeerConfig } from './transport.js';
 
@@ -31,22 +31,11 @@ export interface Libp2pClientEndpointOptions {
   readonly logger?: Logger;
 }
 
-interface Link {
-  readonly id: NodeId;
-  readonly peerId: PeerId;
-  readonly out: OutQueue;
-  stream?: Stream;
-  dialing: boolean;
-  backoff: number;
-  timer?: NodeJS.Timeout;
-}
-
 export class Libp2pClientEndpoint {
   readonly self: NodeId;
   private readonly opts: Libp2pClientEndpointOptions;
   private readonly counters: Counters;
-  private readonly links = new Map<NodeId, Link>();
-  private readonly peerAddrs = new Map<NodeId, string[]>();
+  private readonly links: DialLinks;
   private handlers: FrameHandler[] = [];
   private node: Libp2p | undefined;
   private key: PrivateKey | undefined;
@@ -61,19 +50,24 @@ export class Libp2pClientEndpoint {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const logger = (opts.logger ?? silentLogger).child({ component: 'client-endpoint', client: opts.self });
     this.counters = new Counters(logger, 10_000);
-    const q = { queueLimit: opts.queueLimit ?? 10_000, coalesce: true, maxBatchBytes: 256 * 1024 };
-    opts.replicas.forEach((r, i) => {
-      const peerId = peerIdFromEd25519(r.publicKey, `replicas[${i}].publicKey`);
-      const key = peerId.toString();
-      this.peerAddrs.set(r.id, (r.addrs ?? []).map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${key}`)));
-      this.links.set(r.id, { id: r.id, peerId, out: new OutQueue(r.id, q, this.counters), dialing: false, backoff: 0 });
+    this.links = new DialLinks({
+      protocol: this.protocol,
+      maxFrameBytes: this.maxFrameBytes,
+      queue: { queueLimit: opts.queueLimit ?? 10_000, coalesce: true, maxBatchBytes: 256 * 1024 },
+      counters: this.counters,
+      logger,
+      initialBackoffMs: opts.reconnect?.initialMs ?? 50,
+      maxBackoffMs: opts.reconnect?.maxMs ?? 2_000,
+      // Replies come back on the stream we opened: read them from each new stream.
+      onStream: (id, stream) => this.readReplies(id, stream),
     });
+    opts.replicas.forEach((r, i) => this.links.add(r.id, peerIdFromEd25519(r.publicKey, `replicas[${i}].publicKey`), r.addrs ?? []));
   }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.key ??= await privateKeyFromSeed(this.opts.seed);
-    const replicaPeers = new Set([...this.links.values()].map((l) => l.peerId.toString()));
+    const replicaPeers = new Set(this.links.peerIds().map((p) => p.toString()));
     const node = await createLibp2p({
       privateKey: this.key,
       addresses: { listen: [] },
@@ -91,40 +85,20 @@ export class Libp2pClientEndpoint {
     await node.start();
     this.node = node;
     this.running = true;
-    for (const link of this.links.values()) {
-      const addrs = this.peerAddrs.get(link.id) ?? [];
-      if (addrs.length) await node.peerStore.merge(link.peerId, { multiaddrs: addrs.map((a) => multiaddr(a)) });
-      void this.connect(link);
-    }
+    await this.links.start(node);
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    for (const l of this.links.values()) {
-      if (l.timer) clearTimeout(l.timer);
-      l.timer = undefined;
-      l.stream = undefined;
-      l.out.attach(undefined);
-      l.out.clear();
-    }
+    this.links.stop();
     const node = this.node;
     this.node = undefined;
     await node?.stop();
   }
 
   send(to: NodeId, frame: Uint8Array): void {
-    if (!this.running) return;
-    const link = this.links.get(to);
-    if (!link) {
-      this.counters.drop(to, 'unknown-peer');
-      return;
-    }
-    if (frame.length > this.maxFrameBytes) {
-      this.counters.drop(to, 'oversized');
-      return;
-    }
-    link.out.push(frame);
+    if (this.running) this.links.send(to, frame);
   }
 
   onFrame(handler: FrameHandler): void {
@@ -132,61 +106,24 @@ export class Libp2pClientEndpoint {
   }
 
   connectedReplicas(): NodeId[] {
-    return [...this.links.values()].filter((l) => l.stream && l.stream.writeStatus === 'writable').map((l) => l.id);
+    return this.links.connected();
   }
 
   stats(): TransportStats {
     return this.counters.snapshot();
   }
 
-  private scheduleReconnect(link: Link): void {
-    if (!this.running || link.timer) return;
-    const initial = this.opts.reconnect?.initialMs ?? 50;
-    const max = this.opts.reconnect?.maxMs ?? 2_000;
-    link.backoff = link.backoff === 0 ? initial : Math.min(max, link.backoff * 2);
-    link.timer = setTimeout(() => {
-      link.timer = undefined;
-      void this.connect(link);
-    }, link.backoff * (0.75 + Math.random() * 0.5));
-    link.timer.unref?.();
-  }
-
-  private async connect(link: Link): Promise<void> {
-    const node = this.node;
-    if (!this.running || !node || link.dialing || link.stream) return;
-    link.dialing = true;
-    try {
-      const stream = await node.dialProtocol(link.peerId, this.protocol, { signal: AbortSignal.timeout(5_000) });
-      if (!this.running || this.node !== node) {
-        stream.abort(new Error('endpoint stopped'));
-        // Restarted while this dial was in flight: dial again on the new node.
-        if (this.running) this.scheduleReconnect(link);
-        return;
-      }
-      link.stream = stream;
-      link.backoff = 0;
-      const reader = new FrameReader(
-        this.maxFrameBytes,
-        (frame) => {
-          this.counters.framesReceived++;
-          this.counters.bytesReceived += frame.length;
-          for (const h of this.handlers) h(link.id, frame);
-        },
-        (reason) => this.counters.drop(link.id, reason),
-      );
-      stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
-      stream.addEventListener('close', () => {
-        reader.end();
-        if (link.stream !== stream) return;
-        link.stream = undefined;
-        link.out.attach(undefined);
-        this.scheduleReconnect(link);
-      });
-      link.out.attach(stream);
-    } catch {
-      this.scheduleReconnect(link);
-    } finally {
-      link.dialing = false;
-    }
+  private readReplies(id: NodeId, stream: Stream): void {
+    const reader = new FrameReader(
+      this.maxFrameBytes,
+      (frame) => {
+        this.counters.framesReceived++;
+        this.counters.bytesReceived += frame.length;
+        for (const h of this.handlers) h(id, frame);
+      },
+      (reason) => this.counters.drop(id, reason),
+    );
+    stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
+    stream.addEventListener('close', () => reader.end());
   }
 }

@@ -10,7 +10,6 @@ import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { multiaddr } from '@multiformats/multiaddr';
 import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ConfigError, silentLogger } from '@phalanx/interface';
@@ -18,6 +17,7 @@ import type { DropReason, Logger, NodeId, Transport, TransportStats } from '@pha
 import { FrameReader } from './framing.js';
 import { Counters, InboundQueues, OutQueue, RateLimiter } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
+import { DialLinks } from './dial-links.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
@@ -73,17 +73,6 @@ export function protocolIds(network = 'default'): { consensus: string; client: s
 
 export type FrameHandler = (from: NodeId, frame: Uint8Array) => void;
 
-interface Link {
-  readonly id: NodeId;
-  readonly peerId: PeerId;
-  readonly addrs: string[];
-  readonly out: OutQueue;
-  stream?: Stream;
-  dialing: boolean;
-  backoff: number;
-  timer?: NodeJS.Timeout;
-}
-
 interface ClientSession {
   readonly out: OutQueue;
   stream: Stream;
@@ -100,7 +89,7 @@ export class Libp2pTransport implements Transport {
   private readonly maxFrameBytes: number;
   private readonly logger: Logger;
   private readonly counters: Counters;
-  private readonly links = new Map<NodeId, Link>();
+  private readonly links: DialLinks;
   private readonly validatorByPeer = new Map<string, NodeId>();
   private readonly clientByPeer = new Map<string, NodeId>();
   private readonly limiters = new Map<NodeId, RateLimiter>();
@@ -130,14 +119,24 @@ export class Libp2pTransport implements Transport {
       coalesce: opts.coalesce ?? true,
       maxBatchBytes: opts.maxBatchBytes ?? 256 * 1024,
     };
+    this.links = new DialLinks({
+      protocol: this.protocols.consensus,
+      maxFrameBytes: this.maxFrameBytes,
+      queue: queueOpts,
+      counters: this.counters,
+      logger: this.logger,
+      initialBackoffMs: opts.reconnect?.initialMs ?? 50,
+      maxBackoffMs: opts.reconnect?.maxMs ?? 5_000,
+      // We never read this stream (the peer writes to us on its own outbound stream), so make
+      // sure unread data cannot pile up if a misbehaving peer writes back.
+      onStream: (_id, stream) => stream.addEventListener('message', () => undefined),
+    });
     opts.validators.forEach((v, i) => {
       const peerId = peerIdFromEd25519(v.publicKey, `validators[${i}].publicKey`);
       const key = peerId.toString();
       if (this.validatorByPeer.has(key)) throw new ConfigError(`validators[${i}]`, 'duplicate public key');
       this.validatorByPeer.set(key, v.id);
-      if (v.id === opts.self) return;
-      const addrs = (v.addrs ?? []).map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${key}`));
-      this.links.set(v.id, { id: v.id, peerId, addrs, out: new OutQueue(v.id, queueOpts, this.counters), dialing: false, backoff: 0 });
+      if (v.id !== opts.self) this.links.add(v.id, peerId, v.addrs ?? []);
     });
     (opts.clients ?? []).forEach((c, i) => {
       const key = peerIdFromEd25519(c.publicKey, `clients[${i}].publicKey`).toString();
@@ -207,25 +206,13 @@ export class Libp2pTransport implements Transport {
     await node.start();
     this.node = node;
     this.running = true;
-    for (const link of this.links.values()) {
-      if (link.addrs.length > 0) {
-        await node.peerStore.merge(link.peerId, { multiaddrs: link.addrs.map((a) => multiaddr(a)) });
-      }
-      link.backoff = 0;
-      void this.connect(link);
-    }
+    await this.links.start(node);
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    for (const link of this.links.values()) {
-      if (link.timer) clearTimeout(link.timer);
-      link.timer = undefined;
-      link.stream = undefined;
-      link.out.attach(undefined);
-      link.out.clear();
-    }
+    this.links.stop();
     for (const s of this.clientSessions.values()) s.out.attach(undefined);
     this.clientSessions.clear();
     this.inbound.clear();
@@ -236,21 +223,11 @@ export class Libp2pTransport implements Transport {
   }
 
   send(to: NodeId, frame: Uint8Array): void {
-    if (!this.running) return;
-    const link = this.links.get(to);
-    if (!link) {
-      this.counters.drop(to, 'unknown-peer');
-      return;
-    }
-    if (frame.length > this.maxFrameBytes) {
-      this.counters.drop(to, 'oversized', `${frame.length} bytes`);
-      return;
-    }
-    link.out.push(frame);
+    if (this.running) this.links.send(to, frame);
   }
 
   broadcast(frame: Uint8Array): void {
-    for (const id of this.links.keys()) this.send(id, frame);
+    for (const id of this.links.ids()) this.send(id, frame);
   }
 
   onFrame(handler: FrameHandler): void {
@@ -258,62 +235,11 @@ export class Libp2pTransport implements Transport {
   }
 
   connectedPeers(): readonly NodeId[] {
-    const out: NodeId[] = [];
-    for (const l of this.links.values()) if (l.stream && l.stream.writeStatus === 'writable') out.push(l.id);
-    return out;
+    return this.links.connected();
   }
 
   stats(): TransportStats {
     return this.counters.snapshot();
-  }
-
-  private scheduleReconnect(link: Link): void {
-    if (!this.running || link.timer) return;
-    const initial = this.opts.reconnect?.initialMs ?? 50;
-    const max = this.opts.reconnect?.maxMs ?? 5_000;
-    link.backoff = link.backoff === 0 ? initial : Math.min(max, link.backoff * 2);
-    // Jitter keeps a restarted cluster from dialling in lockstep.
-    const delay = link.backoff * (0.75 + Math.random() * 0.5);
-    link.timer = setTimeout(() => {
-      link.timer = undefined;
-      void this.connect(link);
-    }, delay);
-    link.timer.unref?.();
-  }
-
-  private async connect(link: Link): Promise<void> {
-    const node = this.node;
-    if (!this.running || !node || link.dialing || link.stream) return;
-    link.dialing = true;
-    try {
-      const stream = await node.dialProtocol(link.peerId, this.protocols.consensus, {
-        signal: AbortSignal.timeout(5_000),
-      });
-      if (!this.running || this.node !== node) {
-        stream.abort(new Error('transport stopped'));
-        // Restarted while this dial was in flight: dial again on the new node.
-        if (this.running) this.scheduleReconnect(link);
-        return;
-      }
-      link.stream = stream;
-      link.backoff = 0;
-      stream.addEventListener('close', () => {
-        if (link.stream !== stream) return;
-        link.stream = undefined;
-        link.out.attach(undefined);
-        this.scheduleReconnect(link);
-      });
-      // We never read this stream (the peer writes to us on its own outbound stream), so
-      // make sure unread data cannot pile up if a misbehaving peer writes back.
-      stream.addEventListener('message', () => undefined);
-      link.out.attach(stream);
-      this.logger.debug({ peer: link.id }, 'connected');
-    } catch (err) {
-      this.logger.debug({ peer: link.id, err: (err as Error).message }, 'dial failed');
-      this.scheduleReconnect(link);
-    } finally {
-      link.dialing = false;
-    }
   }
 
   private rateOk(peer: NodeId): boolean {
