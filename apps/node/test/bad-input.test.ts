@@ -8,7 +8,7 @@ import { basePort, phalanx, start } from './cli-helpers.js';
 // Each mistake an operator can make ends in one line on stderr and a non-zero exit, never a stack trace.
 const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-bad-'));
 const cfg = path.join(dir, 'config.yaml');
-const port = basePort();
+const port = await basePort();
 await phalanx(['keygen', '--replicas', '4', '--out', dir, '--base-port', String(port)]);
 
 function oneLine(r: { code: number | null; stderr: string }, code: number, message: RegExp): void {

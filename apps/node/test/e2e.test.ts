@@ -14,7 +14,7 @@ describe.each(['pbft', 'hotstuff'] as const)('phalanx CLI end to end (%s)', (pro
   const cfg = path.join(dir, 'config.yaml');
 
   beforeAll(async () => {
-    const k = await phalanx(['keygen', '--replicas', '4', '--out', dir, '--protocol', protocol, '--base-port', String(basePort())]);
+    const k = await phalanx(['keygen', '--replicas', '4', '--out', dir, '--protocol', protocol, '--base-port', String(await basePort())]);
     expect(k.stderr).toBe('');
     expect(k.code).toBe(0);
     config = loadConfig(cfg);
@@ -22,8 +22,12 @@ describe.each(['pbft', 'hotstuff'] as const)('phalanx CLI end to end (%s)', (pro
       replicas.push(start(['run', '--config', cfg, '--key', path.join(dir, `key_${n.id}.json`), '--data-dir', path.join(dir, `data_${n.id}`), '--log-level', 'warn']));
     }
     await Promise.all(
-      config.nodes.map((n) =>
-        waitFor(`${n.id} ready`, async () => ((await fetch(`http://${n.http}/readyz`)).ok ? true : undefined)),
+      config.nodes.map((n, i) =>
+        waitFor(`${n.id} ready`, async () => {
+          // A replica that died (e.g. a port taken meanwhile) fails the suite at once, with its reason.
+          if (replicas[i]!.child.exitCode !== null) throw new Error(`${n.id} exited: ${replicas[i]!.stderr()}`);
+          return (await fetch(`http://${n.http}/readyz`)).ok ? true : undefined;
+        }),
       ),
     );
   });
