@@ -43,9 +43,11 @@ const configSchema = z
       batch: z
         .strictObject({
           maxSize: z.number().int().min(1).max(100_000).default(512),
-          timeoutMs: z.number().int().min(0).max(10_000).default(2),
+          // 0: propose at once while fewer than the pipeline depth of batches are in flight; under
+          // load batches fill by themselves. A wait here is added to every light-load commit.
+          timeoutMs: z.number().int().min(0).max(10_000).default(0),
         })
-        .default({ maxSize: 512, timeoutMs: 2 }),
+        .default({ maxSize: 512, timeoutMs: 0 }),
     }),
     nodes: z.array(nodeSchema).min(1),
     /** Public keys of clients allowed to use the client protocol (the HTTP API is local to each node). */

@@ -2,8 +2,8 @@
  * The node's own HTTP API submits commands as a local client of its replica. This wraps the
  * transport's client plane: requests from the local client enter the replica like any remote
  * client's, and the replica's replies to it are caught here instead of going to the network.
- * Every reply that passes (to any client) also leaves its commit proof in a small cache, which
- * serves `GET /certificates/<height>`.
+ * It also keeps the commit proofs of recent heights (fed by the replica's `onCommit` hook), which
+ * serve `GET /certificates/<height>`.
  */
 import { randomBytes } from 'node:crypto';
 import type { NodeId } from '@phalanx/interface';
@@ -39,19 +39,22 @@ export class LocalClients implements ClientPlane {
 
   send(client: NodeId, frame: Uint8Array): void {
     if (client !== this.id) {
-      this.remember(frame);
       this.inner?.send(client, frame);
       return;
     }
     const f = decodeClientFrame(frame);
     if (f.type === 'request') return;
-    const p = this.pending.get(f.seq);
-    if (!p) return;
-    this.pending.delete(f.seq);
-    if (f.type === 'reply') {
-      if (f.proof) this.keep(f.height, f.proof);
-      p.resolve(f.result);
-    } else p.reject(new Error(`${f.code}: ${f.message}`));
+    if (f.type === 'reject') {
+      const p = this.pending.get(f.seq);
+      this.pending.delete(f.seq);
+      p?.reject(new Error(`${f.code}: ${f.message}`));
+      return;
+    }
+    for (const r of f.results) {
+      const p = this.pending.get(r.seq);
+      this.pending.delete(r.seq);
+      p?.resolve(r.result);
+    }
   }
 
   /** Orders `payload` through consensus; resolves with this replica's result. */
@@ -59,7 +62,7 @@ export class LocalClients implements ClientPlane {
     if (!this.handler) return Promise.reject(new Error('replica not started'));
     const seq = ++this.seq;
     const done = new Promise<Uint8Array>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
-    this.handler(this.id, encodeClientFrame({ type: 'request', seq, payload }));
+    this.handler(this.id, encodeClientFrame({ type: 'request', requests: [{ seq, payload }] }));
     return done;
   }
 
@@ -73,16 +76,8 @@ export class LocalClients implements ClientPlane {
     return this.proofs.get(height);
   }
 
-  private remember(frame: Uint8Array): void {
-    try {
-      const f = decodeClientFrame(frame);
-      if (f.type === 'reply' && f.proof) this.keep(f.height, f.proof);
-    } catch {
-      // Our own replica produced it; an undecodable frame would be a runtime bug, not ours to mask.
-    }
-  }
-
-  private keep(height: bigint, proof: Uint8Array): void {
+  /** Keeps the commit proof of `height` (the replica's `onCommit` hook calls this). */
+  keep(height: bigint, proof: Uint8Array): void {
     if (this.proofs.has(height)) return;
     this.proofs.set(height, proof);
     if (this.proofs.size > this.keepProofs) this.proofs.delete(this.proofs.keys().next().value!);

@@ -99,7 +99,6 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   const local = new LocalClients(me.id, transport.clients);
   // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
   // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
-  const started = new Map<string, number>();
   const replica = new Replica({
     protocol: def,
     config: settings,
@@ -114,6 +113,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     logger: log,
     hooks: {
       onCommit: (i) => {
+        if (i.proof) local.keep(i.height, i.proof);
         metrics.consensusRounds.inc();
         metrics.committedCommands.inc(i.requests);
         metrics.height.set(Number(i.height));
@@ -125,9 +125,6 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       onSend: (i) => metrics.messagesSent.inc({ peer: i.to }),
       onMessage: (i) => metrics.messagesReceived.inc({ peer: i.from }),
       onMalformed: (i) => metrics.misbehaviour.inc({ peer: i.peer, kind: 'malformed' }),
-      onClientRequest: (i) => {
-        if (!i.duplicate) started.set(`${i.client}/${i.seq}`, performance.now());
-      },
       onEvent: (e) => {
         if (e.type === 'view-change') metrics.viewChanges.inc();
         else if (e.type === 'misbehaviour') metrics.misbehaviour.inc({ peer: e.peer, kind: e.kind });

@@ -88,6 +88,12 @@ export type ProtocolEvent =
  *  4. `timers` are armed or cancelled, in order.
  *  `events` are observations (metrics, logs, evidence) and may be handled at any point.
  * After (1), the runtime steps `{ type: 'persisted', upTo: persist.id }` into the core.
+ *
+ * A Ready whose only duty is `persist` (nothing to send, commit or restore) may be overlapped: the
+ * runtime stages its writes, starts the sync and goes on to the next Ready without waiting, since
+ * a sync covers every write staged before it, so the next Ready's own sync (awaited before its
+ * sends) makes both durable. `persisted` is still stepped once, in id order, when the sync is done.
+ * Cores must not assume their inputs stop while a persist is in flight.
  */
 export interface Ready<M> {
   readonly persist?: PersistRequest;

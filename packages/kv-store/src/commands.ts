@@ -32,9 +32,13 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
   throw new DecodeError(`command.op: unknown operation "${op}"`);
 }
 
+/** The answer to every put and del, encoded once: it is most results under a write load. */
+const OK = encode({ ok: true });
+
 export function encodeResult(r: KvResult): Uint8Array {
   if (!r.ok) return encode({ ok: false, error: r.error });
-  return encode(r.value === undefined ? { ok: true } : { ok: true, value: r.value });
+  // A copy, so no caller can change the answer every other command returns.
+  return r.value === undefined ? OK.slice() : encode({ ok: true, value: r.value });
 }
 
 export function decodeResult(bytes: Uint8Array): KvResult {

@@ -72,7 +72,15 @@ export class KvStore implements StateMachine {
     session.results.set(req.seq, result);
     if (req.seq > session.top) {
       session.top = req.seq;
-      for (const seq of session.results.keys()) if (seq <= session.top - this.window) session.results.delete(seq);
+      // Prune from the oldest insertion and stop at the first result still inside the window:
+      // O(pruned) per command, not O(window). A result committed out of order behind a newer one
+      // lingers until it reaches the front; a retry of it gets its true result, the same on every
+      // replica, since all of them insert in commit order.
+      const floor = session.top - this.window;
+      for (const seq of session.results.keys()) {
+        if (seq > floor) break;
+        session.results.delete(seq);
+      }
     }
     return result;
   }

@@ -200,6 +200,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private myNewView?: NewViewMsg;
   private readonly pending = new Map<string, ClientRequest>();
   private readonly queue = new Map<string, ClientRequest>();
+  /** Requests this backup received from clients since the last Ready, for the primary (§4.1). */
+  private relayOut: ClientRequest[] = [];
   private readonly inLog = new Set<string>();
   private readonly future = new Map<NodeId, PbftMessage[]>();
   private fetchTarget?: CheckpointProof;
@@ -331,12 +333,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   hasReady(): boolean {
     const o = this.out;
     return (
-      o.send.length > 0 || o.commit.length > 0 || o.timers.length > 0 || o.events.length > 0 ||
+      this.relayOut.length > 0 || o.send.length > 0 || o.commit.length > 0 || o.timers.length > 0 || o.events.length > 0 ||
       this.records.length > 0 || this.hardDirty || this.compactDirty || this.outRestore !== undefined
     );
   }
 
   ready(): Ready<PbftMessage> {
+    this.flushRelays();
     let persist: PersistRequest | undefined;
     if (this.records.length > 0 || this.hardDirty || this.compactDirty) {
       const p: { id: bigint; append: LogRecord[]; hardState?: Uint8Array; compactTo?: bigint } = {
@@ -454,13 +457,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return { type: 'pre-prepare', view, seq, digest, batch, signature };
   }
 
-  private signBody<T extends ViewChangeMsg | NewViewMsg | RequestMsg | FetchMsg | StateMsg>(m: Omit<T, 'signature'>): T {
+  private signBody<T extends ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg>(m: Omit<T, 'signature'>): T {
     const withEmpty = { ...m, signature: new Uint8Array(0) } as T;
     const signature = this.ctx.signer.sign(signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(withEmpty)));
     return { ...withEmpty, signature };
   }
 
-  private verifyBody(signer: NodeId, m: ViewChangeMsg | NewViewMsg | RequestMsg | FetchMsg | StateMsg): boolean {
+  private verifyBody(signer: NodeId, m: ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg): boolean {
     const member = this.ctx.validators.get(signer);
     if (!member || !isBytes(m.signature)) return false;
     return this.verifier.verify(member.publicKey, signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(m)), m.signature);
@@ -612,7 +615,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     );
   }
 
-  private onClientRequest(r: ClientRequest, direct: boolean): void {
+  /** `propose: false` lets a caller queue many requests and then propose once (fuller batches). */
+  private onClientRequest(r: ClientRequest, direct: boolean, propose = true): void {
     if (!this.validRequest(r)) {
       this.ctx.logger?.debug({ client: String(r?.client) }, 'pbft: dropped an invalid client request');
       return;
@@ -625,18 +629,35 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.pending.set(key, r);
     if (!this.inLog.has(key)) this.queue.set(key, r);
     if (this.isPrimary() && !this.inViewChange) {
-      this.maybePropose();
+      if (propose) this.maybePropose();
       return;
     }
     // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
     // (also for requests other backups relayed: it is now waiting for them to execute too).
-    if (direct && !this.inViewChange) this.send(this.primaryOf(this.view), this.signBody<RequestMsg>({ type: 'request', request: r }));
+    if (direct && !this.inViewChange) this.relayOut.push(r);
     if (!this.vcTimerArmed && !this.inViewChange) this.armVcTimer();
   }
 
-  private onRequestMsg(from: NodeId, m: RequestMsg): void {
-    if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'forwarded request');
-    this.onClientRequest(m.request, false);
+  private onRequestMsg(_from: NodeId, m: RequestMsg): void {
+    // The sender is a validator on an authenticated channel (see RequestMsg); each request is
+    // checked like a client's own, so a relay can add requests to the queue but nothing more.
+    for (const r of m.requests) this.onClientRequest(r, false, false);
+    this.maybePropose();
+  }
+
+  /** §4.1: requests clients sent to this backup go to the primary, all of one Ready in one message. */
+  private flushRelays(): void {
+    const out = this.relayOut;
+    if (out.length === 0) return;
+    this.relayOut = [];
+    if (this.isPrimary() || this.inViewChange) return; // the primary queued them itself; a new one gets them on retransmission
+    this.sendRequests(this.primaryOf(this.view), out);
+  }
+
+  private sendRequests(to: NodeId | 'all', requests: readonly ClientRequest[]): void {
+    for (let i = 0; i < requests.length; i += this.cfg.maxBatchSize) {
+      this.send(to, { type: 'request', requests: requests.slice(i, i + this.cfg.maxBatchSize) });
+    }
   }
 
   /** §4.2 + batching (§5.1): the primary assigns sequence numbers within the watermarks. */
@@ -1295,20 +1316,21 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   }
 
   private broadcastPending(): void {
-    let n = 0;
-    for (const r of this.pending.values()) {
-      if (n++ >= this.cfg.maxBatchSize) break;
-      this.send('all', this.signBody<RequestMsg>({ type: 'request', request: r }));
-    }
+    this.sendRequests('all', this.firstRequests(this.pending.values()));
   }
 
   private forwardPending(): void {
-    let n = 0;
-    const primary = this.primaryOf(this.view);
-    for (const r of this.queue.values()) {
-      if (n++ >= this.cfg.maxBatchSize) break;
-      this.send(primary, this.signBody<RequestMsg>({ type: 'request', request: r }));
+    this.sendRequests(this.primaryOf(this.view), this.firstRequests(this.queue.values()));
+  }
+
+  /** At most one batch's worth: retransmission must not flood a peer. */
+  private firstRequests(it: Iterable<ClientRequest>): ClientRequest[] {
+    const out: ClientRequest[] = [];
+    for (const r of it) {
+      if (out.length >= this.cfg.maxBatchSize) break;
+      out.push(r);
     }
+    return out;
   }
 
   // ================================================================ timers and retransmission

@@ -84,11 +84,18 @@ export interface NewViewMsg {
   readonly signature: Uint8Array;
 }
 
-/** A client request forwarded by a backup to the primary (§4.1). */
+/**
+ * Client requests forwarded by a backup to the primary (§4.1), all those of one Ready in one
+ * message. Not signed by the backup: in the paper the authority is the client's own
+ * authenticator, which the backup merely passes on; the channel already names the sender (the
+ * runtime admits frames only from validators over authenticated connections), and a signature
+ * would let a backup prove nothing it could not forge anyway — it could always relay a request
+ * it made up. Signing cost one signature per request at each backup and one verification at the
+ * primary, which bounded throughput when clients talk to backups.
+ */
 export interface RequestMsg {
   readonly type: 'request';
-  readonly request: ClientRequest;
-  readonly signature: Uint8Array;
+  readonly requests: readonly ClientRequest[];
 }
 
 /** State transfer: "I have executed up to `have`; send me what follows" (TOCS §6.2, simplified). */
@@ -193,14 +200,12 @@ function vcBody(m: ViewChangeMsg): Value[] {
  * The value a non-vote message's signature covers: the message without its signature. Votes
  * (pre-prepare, prepare, commit, checkpoint) are signed with `voteSigningBytes` instead.
  */
-export function signedBody(m: ViewChangeMsg | NewViewMsg | RequestMsg | FetchMsg | StateMsg): Value {
+export function signedBody(m: ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg): Value {
   switch (m.type) {
     case 'view-change':
       return vcBody(m);
     case 'new-view':
       return [T_NEW_VIEW, m.view, m.viewChanges.map(toValue), m.prePrepares.map(ppValue)];
-    case 'request':
-      return [T_REQUEST, ...(requestValue(m.request) as Value[])];
     case 'fetch':
       return [T_FETCH, m.have];
     case 'state': {
@@ -223,6 +228,8 @@ export function toValue(m: PbftMessage): Value {
       return [m.type === 'prepare' ? T_PREPARE : T_COMMIT, m.voter, m.view, m.seq, m.digest, m.signature];
     case 'checkpoint':
       return [T_CHECKPOINT, m.voter, m.seq, m.digest, m.signature];
+    case 'request':
+      return [T_REQUEST, batchValue(m.requests)];
     default:
       return [...(signedBody(m) as Value[]), m.signature];
   }
@@ -300,12 +307,10 @@ export function fromValue(v: Value, lim: CodecLimits = DEFAULT_CODEC_LIMITS): Pb
   const tag = readUint(a[0], 'pbft.type', 255);
   switch (tag) {
     case T_REQUEST: {
-      const t = tuple(v, 'request', 5);
-      return {
-        type: 'request',
-        request: readRequest([t[1]!, t[2]!, t[3]!], 'request', lim),
-        signature: sig(t[4], 'request.signature'),
-      };
+      const t = tuple(v, 'request', 2);
+      const requests = readBatch(t[1], 'request.requests', lim);
+      if (requests.length === 0) throw new DecodeError('request.requests: empty');
+      return { type: 'request', requests };
     }
     case T_PRE_PREPARE:
       return readPrePrepare(v, 'prePrepare', lim);

@@ -49,6 +49,8 @@ function resignAny(m: PbftMessage, signer: Signer, chainId: string): PbftMessage
       return { ...m, signature: signVote(signer, chainId, m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT, m.seq, m.view, m.digest) };
     case 'checkpoint':
       return { ...m, signature: signVote(signer, chainId, KIND_CHECKPOINT, m.seq, 0n, m.digest) };
+    case 'request':
+      return m; // relays are unsigned (see RequestMsg)
     default:
       return { ...m, signature: signer.sign(signingBytes(SIGN_DOMAIN, chainId, signedBody(m))) };
   }
@@ -101,7 +103,7 @@ export function pbftSimulation(definition: ProtocolDefinition<PbftMessage, PbftC
         case 'new-view':
           return `NEW-VIEW v${m.view} V=${m.viewChanges.length} O=${m.prePrepares.length}`;
         case 'request':
-          return `REQUEST ${m.request.client}#${m.request.seq}`;
+          return `REQUEST ×${m.requests.length} ${m.requests.map((r) => `${r.client}#${r.seq}`).slice(0, 3).join(',')}${m.requests.length > 3 ? ',…' : ''}`;
         case 'fetch':
           return `FETCH have=${m.have}`;
         case 'state':

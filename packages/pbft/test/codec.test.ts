@@ -12,7 +12,7 @@ const samples: PbftMessage[] = [
   vote('prepare', 'r1', 3n, 7n, pp.digest),
   vote('commit', 'r2', 3n, 7n, pp.digest),
   checkpoint('r3', 100n, new Uint8Array(32).fill(1)),
-  { type: 'request', request: req(5, 'hello'), signature: new Uint8Array(32) },
+  { type: 'request', requests: [req(5, 'hello'), req(6)] },
   { type: 'fetch', have: 42n, signature: new Uint8Array(32) },
   {
     type: 'view-change',

@@ -170,6 +170,24 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
     expect(all[1]!.type === 'pre-prepare' && all[1]!.batch.length).toBe(3);
   });
 
+  it('§4.1: a backup relays the client requests of one Ready to the primary in one message, which the primary orders', () => {
+    const backup = new Solo('r2', 4);
+    for (let i = 0; i < 5; i++) backup.core.step({ type: 'request', request: req(i) });
+    backup.flush();
+    const relays = backup.out.flatMap((r) => r.send).filter((s) => s.msg.type === 'request');
+    expect(relays.map((s) => s.to)).toEqual(['r0']);
+    const relay = relays[0]!.msg;
+    expect(relay.type === 'request' && relay.requests.map((r) => r.seq)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    const primary = new Solo('r0', 4);
+    primary.msg('r2', relay);
+    const pp = primary.sent('pre-prepare');
+    expect(pp.flatMap((m) => (m.type === 'pre-prepare' ? m.batch.map((r) => r.seq) : []))).toEqual([0n, 1n, 2n, 3n, 4n]);
+    // a relay cannot smuggle in what a client could not send: an oversized payload is dropped
+    const p2 = new Solo('r0', 4, { maxPayloadBytes: 4 });
+    p2.msg('r2', { type: 'request', requests: [req(9, 'too-long-payload')] });
+    expect(p2.sent('pre-prepare')).toEqual([]);
+  });
+
   it('relays on the first expiry, changes view on the second, and doubles the timeout per view', () => {
     const r1 = new Solo('r3', 4, { viewChangeTimeoutMs: 100 }); // never the primary of views 0-2
     r1.core.step({ type: 'request', request: req(0) });

@@ -7,8 +7,8 @@
 import { bytesEqual } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
 import type { NodeId } from '@phalanx/interface';
-import { decodeClientFrame, encodeClientFrame } from './wire.js';
-import type { RejectCode } from './wire.js';
+import { decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from './wire.js';
+import type { RejectCode, ReplyFrame, WireRequest } from './wire.js';
 
 /** A client's side of the client protocol (`MemoryHub.client`, `Libp2pClientEndpoint`). */
 export interface ClientEndpoint {
@@ -70,7 +70,7 @@ export class ClientTimeoutError extends PhalanxError {
 
 interface Pending {
   readonly seq: bigint;
-  readonly frame: Uint8Array;
+  readonly payload: Uint8Array;
   readonly replies: Map<NodeId, { result: Uint8Array; height: bigint; proof?: Uint8Array; leader?: string }>;
   readonly rejects: Map<NodeId, RejectCode>;
   readonly started: number;
@@ -91,6 +91,9 @@ export class Client {
   private waitHead = 0;
   private running = false;
   private firstTarget: NodeId | undefined;
+  /** Requests to send per replica, flushed as one frame each once per event-loop turn. */
+  private readonly outbox = new Map<NodeId, WireRequest[]>();
+  private flushScheduled = false;
 
   constructor(opts: ClientOptions) {
     if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
@@ -132,7 +135,7 @@ export class Client {
     return new Promise<ClientResult>((resolve, reject) => {
       const p: Pending = {
         seq,
-        frame: encodeClientFrame({ type: 'request', seq, payload }),
+        payload,
         replies: new Map(),
         rejects: new Map(),
         started: Date.now(),
@@ -156,8 +159,8 @@ export class Client {
   }
 
   private transmit(p: Pending): void {
-    if (p.retries === 0 && this.firstTarget !== undefined) this.o.endpoint.send(this.firstTarget, p.frame);
-    else for (const r of this.o.replicas) if (!p.replies.has(r)) this.o.endpoint.send(r, p.frame);
+    if (p.retries === 0 && this.firstTarget !== undefined) this.enqueue(this.firstTarget, p);
+    else for (const r of this.o.replicas) if (!p.replies.has(r)) this.enqueue(r, p);
     const base = this.o.retryMs ?? 1_000;
     const delay = base * Math.min(8, 2 ** p.retries);
     p.retryTimer = setTimeout(() => {
@@ -165,6 +168,28 @@ export class Client {
       p.retries++;
       this.transmit(p);
     }, delay);
+  }
+
+  private enqueue(replica: NodeId, p: Pending): void {
+    const list = this.outbox.get(replica);
+    if (list) list.push({ seq: p.seq, payload: p.payload });
+    else this.outbox.set(replica, [{ seq: p.seq, payload: p.payload }]);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the current turn's callbacks: every submit of this turn travels in one frame.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [replica, list] of this.outbox) {
+      // Requests answered (or given up) while queued need not travel.
+      const live = list.filter((r) => this.pending.has(r.seq));
+      for (let i = 0; i < live.length; i += MAX_FRAME_ITEMS) {
+        this.o.endpoint.send(replica, encodeClientFrame({ type: 'request', requests: live.slice(i, i + MAX_FRAME_ITEMS) }));
+      }
+    }
+    this.outbox.clear();
   }
 
   private finish(p: Pending, outcome: ClientResult | Error): void {
@@ -192,15 +217,19 @@ export class Client {
     } catch {
       return; // a faulty replica's garbage; the honest ones still answer
     }
-    const p = this.pending.get(f.seq);
-    if (!p) return;
     if (f.type === 'reject') {
-      p.rejects.set(from, f.code);
+      this.pending.get(f.seq)?.rejects.set(from, f.code);
       return;
     }
     if (f.type !== 'reply') return;
-    p.replies.set(from, { result: f.result, height: f.height, ...(f.proof ? { proof: f.proof } : {}), ...(f.leader !== undefined ? { leader: f.leader } : {}) });
-    const matching = [...p.replies].filter(([, r]) => bytesEqual(r.result, f.result) && r.height === f.height);
+    for (const r of f.results) this.onResult(from, f, r.seq, r.result);
+  }
+
+  private onResult(from: NodeId, f: ReplyFrame, seq: bigint, result: Uint8Array): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    p.replies.set(from, { result, height: f.height, ...(f.proof ? { proof: f.proof } : {}), ...(f.leader !== undefined ? { leader: f.leader } : {}) });
+    const matching = [...p.replies].filter(([, r]) => bytesEqual(r.result, result) && r.height === f.height);
     if (matching.length >= this.o.quorum) {
       if (this.o.followLeader !== false) {
         const hint = matching[0]![1].leader;
@@ -209,7 +238,7 @@ export class Client {
       const proof = matching.find(([, r]) => r.proof)?.[1].proof;
       this.finish(p, {
         seq: p.seq,
-        result: f.result,
+        result,
         height: f.height,
         ...(proof ? { proof } : {}),
         replicas: matching.map(([id]) => id),

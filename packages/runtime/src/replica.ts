@@ -38,7 +38,8 @@ import type {
   VerifyItem,
 } from '@phalanx/interface';
 import { ReplicatedState } from './replicated-state.js';
-import { decodeClientFrame, encodeClientFrame } from './wire.js';
+import { decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from './wire.js';
+import type { ClientFrame, WireResult } from './wire.js';
 
 /** The replica side of the client protocol (`MemoryTransport.clients`, `Libp2pTransport.clients`). */
 export interface ClientPlane {
@@ -49,7 +50,14 @@ export interface ClientPlane {
 /** Metrics and log hooks. Bind them to prom-client, pino, OpenTelemetry … the runtime depends on none. */
 export interface ReplicaHooks {
   onPersist?(info: { readonly id: bigint; readonly records: number; readonly bytes: number; readonly syncMs: number }): void;
-  onCommit?(info: { readonly height: bigint; readonly requests: number; readonly duplicates: number; readonly applyMs: number }): void;
+  /** A batch was applied; `proof` is the core's commit proof of that height, when it gives one. */
+  onCommit?(info: {
+    readonly height: bigint;
+    readonly requests: number;
+    readonly duplicates: number;
+    readonly applyMs: number;
+    readonly proof?: Uint8Array;
+  }): void;
   onSend?(info: { readonly to: NodeId | 'all'; readonly bytes: number }): void;
   onMessage?(info: { readonly from: NodeId; readonly bytes: number }): void;
   onMalformed?(info: { readonly peer: NodeId; readonly error: string }): void;
@@ -166,6 +174,10 @@ export class Replica<M, C = unknown> {
   private stopping = false;
   private processing: Promise<void> | undefined;
   private kicked = false;
+  /** Overlapped syncs still running (persist-only Readies, see `handle`). */
+  private overlapped = 0;
+  /** Highest persist id stepped into the core as `persisted`. */
+  private persistedId = 0n;
   private fatal: Error | undefined;
   private readonly knownClients = new Set<NodeId>();
   /** Messages waiting for (or in) signature pre-verification, in arrival order. */
@@ -281,7 +293,7 @@ export class Replica<M, C = unknown> {
 
   /** Resolves once processing is idle (no Ready pending). For tests and orderly shutdown. */
   async idle(): Promise<void> {
-    while (this.processing || this.kicked || this.verifying || (!this.stopping && this.verifyQueue.length > 0)) {
+    while (this.processing || this.kicked || this.verifying || this.overlapped > 0 || (!this.stopping && this.verifyQueue.length > 0)) {
       await (this.processing ?? new Promise((r) => setImmediate(r)));
     }
   }
@@ -369,7 +381,7 @@ export class Replica<M, C = unknown> {
     if (!this.running || this.stopping) return;
     let f;
     try {
-      f = decodeClientFrame(frame);
+      f = decodeClientFrame(frame, this.o.maxMessageBytes ?? 16 * 1024 * 1024);
     } catch (err) {
       this.countMalformed(client, (err as Error).message);
       return;
@@ -379,26 +391,37 @@ export class Replica<M, C = unknown> {
       return;
     }
     this.knownClients.add(client);
-    if (f.payload.length > (this.o.maxRequestBytes ?? 1024 * 1024)) {
-      this.replyTo(client, { type: 'reject', seq: f.seq, code: 'too-large', message: `payload of ${f.payload.length} bytes` });
-      return;
-    }
-    const duplicate = this.state.executed(client, f.seq);
-    this.hooks.onClientRequest?.({ client, seq: f.seq, duplicate });
-    if (duplicate) {
+    const maxPayload = this.o.maxRequestBytes ?? 1024 * 1024;
+    // Retries answered from the reply cache, one frame per height they committed at.
+    const cached = new Map<bigint, WireResult[]>();
+    for (const r of f.requests) {
+      if (r.payload.length > maxPayload) {
+        this.replyTo(client, { type: 'reject', seq: r.seq, code: 'too-large', message: `payload of ${r.payload.length} bytes` });
+        continue;
+      }
+      const duplicate = this.state.executed(client, r.seq);
+      this.hooks.onClientRequest?.({ client, seq: r.seq, duplicate });
+      if (!duplicate) {
+        this.input({ type: 'request', request: { client, seq: r.seq, payload: r.payload } });
+        continue;
+      }
       // Exactly once: answer a retry from the reply cache instead of ordering it again.
-      const cached = this.state.result(client, f.seq);
-      if (cached) this.replyTo(client, { type: 'reply', seq: f.seq, height: cached.height, result: cached.result });
-      else this.replyTo(client, { type: 'reject', seq: f.seq, code: 'expired', message: 'executed; result no longer cached' });
-      return;
+      const hit = this.state.result(client, r.seq);
+      if (!hit) {
+        this.replyTo(client, { type: 'reject', seq: r.seq, code: 'expired', message: 'executed; result no longer cached' });
+        continue;
+      }
+      const list = cached.get(hit.height);
+      if (list) list.push({ seq: r.seq, result: hit.result });
+      else cached.set(hit.height, [{ seq: r.seq, result: hit.result }]);
     }
-    this.input({ type: 'request', request: { client, seq: f.seq, payload: f.payload } });
+    for (const [height, results] of cached) this.replyTo(client, { type: 'reply', height, results });
   }
 
-  private replyTo(client: NodeId, frame: Parameters<typeof encodeClientFrame>[0]): void {
+  private replyTo(client: NodeId, frame: ClientFrame): void {
     if (!this.o.clients) return;
     this.o.clients.send(client, encodeClientFrame(frame));
-    this.m.repliesSent++;
+    this.m.repliesSent += frame.type === 'reply' ? frame.results.length : 1;
   }
 
   private kick(): void {
@@ -439,6 +462,7 @@ export class Replica<M, C = unknown> {
 
   private async handle(core: ProtocolCore<M>, rd: Ready<M>): Promise<void> {
     // 1. persist, durable before anything of this Ready leaves the process
+    const overlap = rd.persist !== undefined && rd.send.length === 0 && rd.commit.length === 0 && !rd.restore;
     if (rd.persist) {
       const p = rd.persist;
       const storage = this.o.storage;
@@ -447,11 +471,33 @@ export class Replica<M, C = unknown> {
       if (p.hardState) storage.putHardState(HARD_STATE, p.hardState);
       if (p.compactTo !== undefined) storage.compactTo(p.compactTo);
       const t0 = performance.now();
-      await storage.sync();
       const bytes = p.append.reduce((n, r) => n + r.data.length, 0) + (p.hardState?.length ?? 0);
-      this.m.persists++;
-      this.m.recordsPersisted += p.append.length;
-      this.hooks.onPersist?.({ id: p.id, records: p.append.length, bytes, syncMs: performance.now() - t0 });
+      const done = (): void => {
+        this.m.persists++;
+        this.m.recordsPersisted += p.append.length;
+        this.hooks.onPersist?.({ id: p.id, records: p.append.length, bytes, syncMs: performance.now() - t0 });
+      };
+      if (overlap) {
+        // Nothing here waits on durability (see Ready in @phalanx/interface): overlap this sync
+        // with the next Ready, whose own sync — awaited before its sends — covers these writes too.
+        // Received votes are recorded like this, so they no longer hold up what follows.
+        this.overlapped++;
+        storage.sync().then(
+          () => {
+            this.overlapped--;
+            done();
+            this.persistedUpTo(core, p.id);
+            this.kick();
+          },
+          (err: unknown) => {
+            this.overlapped--;
+            this.fail(err as Error);
+          },
+        );
+      } else {
+        await storage.sync();
+        done();
+      }
     }
     // 2. send
     for (const out of rd.send) {
@@ -462,7 +508,8 @@ export class Replica<M, C = unknown> {
       this.m.messagesOut++;
       this.hooks.onSend?.({ to: out.to, bytes: bytes.length });
     }
-    if (rd.persist) core.step({ type: 'persisted', upTo: rd.persist.id });
+    // An awaited sync also covered every overlapped one started before it.
+    if (rd.persist && !overlap) this.persistedUpTo(core, rd.persist.id);
     // 3. restore, then commits in order
     if (rd.restore) {
       this.state.restore(rd.restore.snapshot);
@@ -493,6 +540,13 @@ export class Replica<M, C = unknown> {
     }
   }
 
+  /** Steps `persisted` once per id, in order (an overlapped sync may finish after a later one). */
+  private persistedUpTo(core: ProtocolCore<M>, id: bigint): void {
+    if (id <= this.persistedId || this.fatal || !this.running) return;
+    this.persistedId = id;
+    core.step({ type: 'persisted', upTo: id });
+  }
+
   private async applyBatch(core: ProtocolCore<M>, batch: CommittedBatch): Promise<void> {
     if (batch.height <= this.appliedHeight) return; // already in the restored state (replay after restart)
     if (batch.height !== this.appliedHeight + 1n) {
@@ -503,22 +557,54 @@ export class Replica<M, C = unknown> {
     this.appliedHeight = batch.height;
     const leader = this.knownClients.size > 0 ? core.status().leader : undefined;
     let dup = 0;
+    // One reply frame per client and height: a client's requests in this batch share the proof.
+    const fresh = new Map<NodeId, WireResult[]>();
+    const old = new Map<NodeId, Map<bigint, WireResult[]>>();
     for (const a of applied) {
       if (a.duplicate) dup++;
-      if (this.knownClients.has(a.request.client)) {
-        this.replyTo(a.request.client, {
+      const client = a.request.client;
+      if (!this.knownClients.has(client)) continue;
+      const item = { seq: a.request.seq, result: a.result };
+      if (!a.duplicate) {
+        const list = fresh.get(client);
+        if (list) list.push(item);
+        else fresh.set(client, [item]);
+        continue;
+      }
+      // Ordered again (a retry that raced its first copy): answer with its first height, no proof.
+      let byHeight = old.get(client);
+      if (!byHeight) old.set(client, (byHeight = new Map()));
+      const list = byHeight.get(a.height);
+      if (list) list.push(item);
+      else byHeight.set(a.height, [item]);
+    }
+    for (const [client, results] of fresh) {
+      for (let i = 0; i < results.length; i += MAX_FRAME_ITEMS) {
+        this.replyTo(client, {
           type: 'reply',
-          seq: a.request.seq,
-          height: a.height,
-          result: a.result,
-          ...(batch.proof && !a.duplicate ? { proof: batch.proof } : {}),
+          height: batch.height,
+          results: results.slice(i, i + MAX_FRAME_ITEMS),
+          ...(batch.proof ? { proof: batch.proof } : {}),
           ...(leader !== undefined ? { leader } : {}),
         });
       }
     }
+    for (const [client, byHeight] of old) {
+      for (const [height, results] of byHeight) {
+        for (let i = 0; i < results.length; i += MAX_FRAME_ITEMS) {
+          this.replyTo(client, { type: 'reply', height, results: results.slice(i, i + MAX_FRAME_ITEMS), ...(leader !== undefined ? { leader } : {}) });
+        }
+      }
+    }
     this.m.requestsApplied += applied.length - dup;
     this.m.duplicates += dup;
-    this.hooks.onCommit?.({ height: batch.height, requests: applied.length, duplicates: dup, applyMs: performance.now() - t0 });
+    this.hooks.onCommit?.({
+      height: batch.height,
+      requests: applied.length,
+      duplicates: dup,
+      applyMs: performance.now() - t0,
+      ...(batch.proof ? { proof: batch.proof } : {}),
+    });
     if (batch.reportState) {
       const snapshot = this.state.snapshot();
       const stateDigest = ReplicatedState.digest(snapshot);

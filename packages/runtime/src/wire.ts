@@ -3,25 +3,44 @@
  * requests; `(client, seq)` is the request id — the client is the authenticated sender of the
  * stream, never a field — and each replica answers every committed request with its result, the
  * height it committed at and the commit proof, so the client can count matching replies.
+ *
+ * Frames carry lists: a client sends every request of one event-loop tick in one frame, and a
+ * replica answers all of one client's requests that committed in one batch with one frame (one
+ * height, one proof). Per-frame costs (framing, encryption, decoding, the proof's bytes) are then
+ * paid per batch, not per command, which is what lets the client protocol keep up with consensus.
  */
-import { decode, encode, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import { decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError } from '@phalanx/interface';
 
-export const CLIENT_WIRE_VERSION = 1;
+/** Version 2: list frames (version 1 carried one request or one reply per frame). */
+export const CLIENT_WIRE_VERSION = 2;
+/** Most requests or results in one frame. */
+export const MAX_FRAME_ITEMS = 4096;
 
-export interface RequestFrame {
-  readonly type: 'request';
+export interface WireRequest {
   readonly seq: bigint;
   readonly payload: Uint8Array;
 }
 
+export interface WireResult {
+  readonly seq: bigint;
+  readonly result: Uint8Array;
+}
+
+export interface RequestFrame {
+  readonly type: 'request';
+  /** One or more requests, at most `MAX_FRAME_ITEMS`. */
+  readonly requests: readonly WireRequest[];
+}
+
 export interface ReplyFrame {
   readonly type: 'reply';
-  readonly seq: bigint;
+  /** The height every result in this frame committed at. */
   readonly height: bigint;
-  readonly result: Uint8Array;
-  /** The commit proof of the batch (protocol specific; absent for protocols that give none). */
+  /** One or more results, at most `MAX_FRAME_ITEMS`. */
+  readonly results: readonly WireResult[];
+  /** The commit proof of that height (protocol specific; absent for protocols that give none, and for cached answers). */
   readonly proof?: Uint8Array;
   /** The replying replica's view of the current leader: a hint for where to send next (never trusted for safety). */
   readonly leader?: string;
@@ -41,14 +60,21 @@ export type ClientFrame = RequestFrame | ReplyFrame | RejectFrame;
 
 const CODES: readonly RejectCode[] = ['expired', 'unavailable', 'too-large', 'malformed'];
 
+function checkCount(n: number, what: string): void {
+  if (n < 1 || n > MAX_FRAME_ITEMS) throw new RangeError(`a ${what} frame carries 1..${MAX_FRAME_ITEMS} items, got ${n}`);
+}
+
 export function encodeClientFrame(f: ClientFrame): Uint8Array {
   let v: Record<string, Value>;
   switch (f.type) {
     case 'request':
-      v = { v: CLIENT_WIRE_VERSION, t: 0, seq: f.seq, payload: f.payload };
+      checkCount(f.requests.length, 'request');
+      // Pairs, not maps: arrays need no key sorting on encode and no key checks on decode.
+      v = { v: CLIENT_WIRE_VERSION, t: 0, reqs: f.requests.map((r) => [r.seq, r.payload]) };
       break;
     case 'reply':
-      v = { v: CLIENT_WIRE_VERSION, t: 1, seq: f.seq, height: f.height, result: f.result };
+      checkCount(f.results.length, 'reply');
+      v = { v: CLIENT_WIRE_VERSION, t: 1, height: f.height, results: f.results.map((r) => [r.seq, r.result]) };
       if (f.proof) v['proof'] = f.proof;
       if (f.leader !== undefined) v['leader'] = f.leader;
       break;
@@ -59,23 +85,34 @@ export function encodeClientFrame(f: ClientFrame): Uint8Array {
   return encode(v);
 }
 
-export function decodeClientFrame(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024): ClientFrame {
-  const m = readMap(decode(bytes, { maxBytes, maxDepth: 4 }), 'client', ['v', 't', 'seq', 'payload', 'height', 'result', 'proof', 'leader', 'code', 'message']);
-  if (readUint(m['v'], 'client.v') !== CLIENT_WIRE_VERSION) throw new DecodeError('client.v: unsupported version');
+function readPairs<T>(v: Value | undefined, path: string, make: (seq: bigint, bytes: Uint8Array) => T): T[] {
+  const items = readArray(v, path, MAX_FRAME_ITEMS);
+  if (items.length === 0) throw new DecodeError(`${path}: empty`);
+  return items.map((item, i) => {
+    const pair = readArray(item, `${path}[${i}]`, 2);
+    if (pair.length !== 2) throw new DecodeError(`${path}[${i}]: expected [seq, bytes]`);
+    return make(readU64(pair[0], `${path}[${i}].seq`), readBytes(pair[1], `${path}[${i}].bytes`));
+  });
+}
+
+export function decodeClientFrame(bytes: Uint8Array, maxBytes = 16 * 1024 * 1024): ClientFrame {
+  const raw = readMap(decode(bytes, { maxBytes, maxDepth: 4 }), 'client');
+  // The version first, so a peer of another version hears that rather than "unexpected field".
+  const version = readUint(raw['v'], 'client.v');
+  if (version !== CLIENT_WIRE_VERSION) throw new DecodeError(`client.v: unsupported client protocol version ${version} (this side speaks ${CLIENT_WIRE_VERSION})`);
+  const m = readMap(raw, 'client', ['v', 't', 'reqs', 'height', 'results', 'proof', 'leader', 'seq', 'code', 'message']);
   const t = readUint(m['t'], 'client.t', 2);
-  const seq = readU64(m['seq'], 'client.seq');
-  if (t === 0) return { type: 'request', seq, payload: readBytes(m['payload'], 'client.payload') };
+  if (t === 0) return { type: 'request', requests: readPairs(m['reqs'], 'client.reqs', (seq, payload) => ({ seq, payload })) };
   if (t === 1) {
     const proof = m['proof'];
     return {
       type: 'reply',
-      seq,
       height: readU64(m['height'], 'client.height'),
-      result: readBytes(m['result'], 'client.result'),
+      results: readPairs(m['results'], 'client.results', (seq, result) => ({ seq, result })),
       ...(proof !== undefined ? { proof: readBytes(proof, 'client.proof') } : {}),
       ...(m['leader'] !== undefined ? { leader: readString(m['leader'], 'client.leader', 256) } : {}),
     };
   }
   const code = CODES[readUint(m['code'], 'client.code', CODES.length - 1)]!;
-  return { type: 'reject', seq, code, message: readString(m['message'], 'client.message', 512) };
+  return { type: 'reject', seq: readU64(m['seq'], 'client.seq'), code, message: readString(m['message'], 'client.message', 512) };
 }

@@ -1,23 +1,32 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
-import { Client, ClientTimeoutError, decodeClientFrame, encodeClientFrame } from '../src/index.js';
+import { encode } from '@phalanx/codec';
+import { Client, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
 
 /** Fake replicas on the client plane: each answers with whatever `answer` says. */
 function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | undefined, leader?: string) {
   const hub = new MemoryHub();
   const ids = ['r0', 'r1', 'r2', 'r3'];
+  /** Requests received per replica, and frames they came in. */
   const received: Record<string, number> = {};
+  const frames: Record<string, number> = {};
   for (const id of ids) {
     const t = hub.transport(id, { peers: ids });
     void t.start();
     t.clients.onFrame((client, frame) => {
       const f = decodeClientFrame(frame);
-      received[id] = (received[id] ?? 0) + 1;
-      const result = answer(id, f.seq);
-      if (result) t.clients.send(client, encodeClientFrame({ type: 'reply', seq: f.seq, height: 7n, result, ...(leader ? { leader } : {}) }));
+      if (f.type !== 'request') throw new Error('clients send requests');
+      frames[id] = (frames[id] ?? 0) + 1;
+      received[id] = (received[id] ?? 0) + f.requests.length;
+      // One reply frame for everything answered, as a replica answers one committed batch.
+      const results = f.requests.flatMap((r) => {
+        const result = answer(id, r.seq);
+        return result ? [{ seq: r.seq, result }] : [];
+      });
+      if (results.length > 0) t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results, ...(leader ? { leader } : {}) }));
     });
   }
-  return { hub, ids, received };
+  return { hub, ids, received, frames };
 }
 
 describe('Client', () => {
@@ -67,8 +76,39 @@ describe('Client', () => {
     await c.stop();
   });
 
-  it('rejects malformed client frames', () => {
+  it('sends the requests of one event-loop turn as one frame per replica, and takes many results per reply', async () => {
+    const { hub, ids, received, frames } = fakeCluster((_r, seq) => Uint8Array.of(Number(seq)));
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2 });
+    await c.start();
+    const rs = await Promise.all(Array.from({ length: 50 }, () => c.submit(Uint8Array.of(0))));
+    expect(rs.every((r) => r.result[0] === Number(r.seq))).toBe(true);
+    expect(ids.map((r) => frames[r])).toEqual([1, 1, 1, 1]);
+    expect(ids.map((r) => received[r])).toEqual([50, 50, 50, 50]);
+    await c.stop();
+  });
+
+  it('round-trips every frame type', () => {
+    const frames = [
+      { type: 'request', requests: [{ seq: 0n, payload: Uint8Array.of(1) }, { seq: 2n ** 64n - 1n, payload: new Uint8Array(0) }] },
+      { type: 'reply', height: 9n, results: [{ seq: 3n, result: Uint8Array.of(4) }], proof: Uint8Array.of(5), leader: 'r1' },
+      { type: 'reply', height: 1n, results: [{ seq: 3n, result: Uint8Array.of(4) }] },
+      { type: 'reject', seq: 7n, code: 'expired', message: 'gone' },
+    ] as const;
+    for (const f of frames) expect(decodeClientFrame(encodeClientFrame(f))).toEqual(f);
+  });
+
+  it('rejects malformed client frames with a clear error', () => {
+    const good = encodeClientFrame({ type: 'request', requests: [{ seq: 1n, payload: Uint8Array.of(1) }] });
     expect(() => decodeClientFrame(Uint8Array.of(0xa0))).toThrow();
-    expect(() => decodeClientFrame(encodeClientFrame({ type: 'request', seq: 1n, payload: Uint8Array.of(1) }).subarray(1))).toThrow();
+    expect(() => decodeClientFrame(good.subarray(1))).toThrow();
+    // version 1 (one request per frame) is refused by name
+    expect(() => decodeClientFrame(encode({ v: 1, t: 0, seq: 1n, payload: Uint8Array.of(1) }))).toThrow(/version 1/);
+    // empty and oversized lists, and pairs of the wrong shape
+    expect(() => decodeClientFrame(encode({ v: 2, t: 0, reqs: [] }))).toThrow(/empty/);
+    const many = Array.from({ length: MAX_FRAME_ITEMS + 1 }, (_, i) => [BigInt(i), Uint8Array.of(0)]);
+    expect(() => decodeClientFrame(encode({ v: 2, t: 0, reqs: many }))).toThrow();
+    expect(() => decodeClientFrame(encode({ v: 2, t: 0, reqs: [[1n]] }))).toThrow(/seq, bytes/);
+    expect(() => decodeClientFrame(encode({ v: 2, t: 1, height: 1n, results: [[1n, 'text']] }))).toThrow();
+    expect(() => encodeClientFrame({ type: 'request', requests: [] })).toThrow(RangeError);
   });
 });

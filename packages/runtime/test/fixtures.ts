@@ -44,6 +44,8 @@ export interface CounterConfig {
   readonly tickMs?: number;
   /** Report state every `checkpoint` heights. */
   readonly checkpoint?: bigint;
+  /** Persist (hard state only, nothing sent) on every message received: a persist-only Ready. */
+  readonly persistOnMessage?: boolean;
 }
 
 /**
@@ -102,6 +104,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
       }
       case 'message':
         this.received.push({ from: input.from, msg: input.msg });
+        if (this.cfg.persistOnMessage) (this.persist ??= { append: [] }).hardState = encode(BigInt(this.ticks));
         break;
       case 'timeout':
         if (input.timer === 'tick') {

@@ -15,7 +15,7 @@ const validators = createValidatorSet(['r0', 'r1'].map((id, i) => ({ id, publicK
 const signer = signerFromSecret(keys[0]!.secretKey);
 const payload = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-function setup(opts: { config?: CounterConfig; disk?: MemoryDisk; trace?: string[]; hub?: MemoryHub; extra?: Partial<ConstructorParameters<typeof Replica<CounterMsg, CounterConfig>>[0]> } = {}) {
+function setup(opts: { config?: CounterConfig; disk?: MemoryDisk; trace?: string[]; hub?: MemoryHub; syncDelayMs?: number; extra?: Partial<ConstructorParameters<typeof Replica<CounterMsg, CounterConfig>>[0]> } = {}) {
   const hub = opts.hub ?? new MemoryHub();
   const trace = opts.trace ?? [];
   const cores: CounterCore[] = [];
@@ -31,7 +31,7 @@ function setup(opts: { config?: CounterConfig; disk?: MemoryDisk; trace?: string
     self: 'r0',
     validators,
     signer,
-    storage: traceStorage(openMemoryStorage({ disk }), trace),
+    storage: traceStorage(openMemoryStorage({ disk }), trace, opts.syncDelayMs),
     transport: traceTransport(t0, trace),
     clients: t0.clients,
     stateMachine: app,
@@ -68,6 +68,53 @@ describe('Replica', () => {
     expect(trace.filter((e) => e.startsWith('apply'))).toEqual(['apply:1', 'apply:2', 'apply:3']);
     expect(cores[0]!.persistedUpTo).toEqual([1n, 2n]);
     expect(replica.committedHeight).toBe(3n);
+    await replica.stop();
+  });
+
+  it('overlaps the sync of a persist-only Ready with the next one, whose sends still wait for both', async () => {
+    const { replica, trace, peer, got, cores } = setup({ config: { persistOnMessage: true }, syncDelayMs: 60 });
+    await peer!.start();
+    await replica.start();
+    for (let i = 0; i < 5; i++) {
+      peer!.send('r0', counterCodec.encode({ kind: 'tick', n: BigInt(i) }));
+      await waitFor(() => cores[0]!.received.length === i + 1, 'the message');
+      // the request lands while the message's sync is still running (60 ms here)
+      replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+      await replica.idle();
+    }
+    await waitFor(() => got.length === 5, 'acks at the peer');
+    // Every write before a send is covered by a sync that started after the write and ended before the send.
+    const writes: number[] = [];
+    const syncs: Array<{ start: number; end?: number }> = [];
+    const open: Array<{ start: number; end?: number }> = [];
+    trace.forEach((e, i) => {
+      if (e.startsWith('append') || e === 'hardstate') writes.push(i);
+      if (e === 'sync:start') {
+        const s = { start: i };
+        syncs.push(s);
+        open.push(s);
+      }
+      if (e === 'sync:end') open.shift()!.end = i;
+      if (e.startsWith('send')) {
+        for (const w of writes) {
+          const covered = syncs.some((s) => s.start > w && s.end !== undefined && s.end < i);
+          expect(covered, `"${e}" at ${i} left before write ${w} was synced: ${trace.join(' ')}`).toBe(true);
+        }
+      }
+    });
+    // the persist-only Readies did not hold the pipeline: two syncs ran at once at least once
+    let concurrent = 0;
+    let most = 0;
+    for (const e of trace) {
+      if (e === 'sync:start') most = Math.max(most, ++concurrent);
+      if (e === 'sync:end') concurrent--;
+    }
+    expect(most).toBe(2);
+    // `persisted` is stepped once per persist id, in order, whichever sync finished first
+    const ups = cores[0]!.persistedUpTo;
+    expect([...ups].sort((a, b) => (a < b ? -1 : 1))).toEqual(ups);
+    expect(new Set(ups).size).toBe(ups.length);
+    expect(ups[ups.length - 1]).toBe(10n);
     await replica.stop();
   });
 
@@ -163,15 +210,38 @@ describe('Replica', () => {
       if (d.type === 'reply') replies.push(d);
     });
     await raw.start();
-    raw.send('r0', encodeClientFrame({ type: 'request', seq: 0n, payload: payload('once') }));
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: payload('once') }] }));
     await waitFor(() => replies.length === 1, 'first reply');
-    raw.send('r0', encodeClientFrame({ type: 'request', seq: 0n, payload: payload('once') }));
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: payload('once') }] }));
     await waitFor(() => replies.length === 2, 'cached reply');
-    expect(replies[1]!.result).toEqual(replies[0]!.result);
+    expect(replies[1]!.results).toEqual(replies[0]!.results);
     expect(replies[1]!.height).toBe(replies[0]!.height);
     expect(app.entries.filter((e) => e.startsWith('alice-raw:')).length).toBe(1);
     expect(replica.metrics().requestsApplied).toBe(4);
     await client.stop();
+    await replica.stop();
+  });
+
+  it('takes many requests per frame: orders the new ones, answers retries from the cache, rejects the oversized', async () => {
+    const { replica, hub, app } = setup({ extra: { maxRequestBytes: 8 } });
+    await replica.start();
+    const raw = hub.client('bob');
+    const frames: ReturnType<typeof decodeClientFrame>[] = [];
+    raw.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
+    await raw.start();
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: payload('a') }, { seq: 1n, payload: payload('b') }] }));
+    await waitFor(() => frames.length === 2, 'two replies (the fixture commits one request per height)');
+    const big = payload('x'.repeat(9));
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 1n, payload: payload('b') }, { seq: 2n, payload: big }, { seq: 3n, payload: payload('c') }] }));
+    await waitFor(() => frames.length === 5, 'a cached reply, a reject and a new reply');
+    const replies = frames.filter((f) => f.type === 'reply');
+    const rejects = frames.filter((f) => f.type === 'reject');
+    expect(rejects).toEqual([{ type: 'reject', seq: 2n, code: 'too-large', message: 'payload of 9 bytes' }]);
+    const bySeq = new Map(replies.flatMap((f) => f.results.map((r) => [r.seq, { height: f.height, proof: f.proof }] as const)));
+    expect([...bySeq.keys()].sort()).toEqual([0n, 1n, 3n]);
+    // the retry of seq 1 came from the cache: same height, no proof, applied once
+    expect(replies.filter((f) => f.results.some((r) => r.seq === 1n)).map((f) => f.height)).toEqual([2n, 2n]);
+    expect(app.entries.filter((e) => e.startsWith('bob:')).length).toBe(3);
     await replica.stop();
   });
 
