@@ -14,7 +14,7 @@ import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
 import { loadProtocol, PROTOCOLS } from './scenarios/protocols.js';
 import { clusterRecords, FULL_SIZES, QUICK_SIZES, runProtocolCluster } from './scenarios/cluster-scenario.js';
 import { multiProcessReadiness, peerReadiness } from './scenarios/external.js';
-import { httpLoadRecords, multiProcessRun, peerComparison, MP_FULL_SIZES, MP_QUICK_SIZES } from './scenarios/multi-process.js';
+import { bftLoadRecords, httpLoadRecords, multiProcessRun, peerComparison, MP_FULL_SIZES, MP_QUICK_SIZES } from './scenarios/multi-process.js';
 import { runInfo, writeReport, type ReportFiles } from './report/write.js';
 import type { StepOutcome } from './report/markdown.js';
 
@@ -154,17 +154,19 @@ async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: stri
   // Quick mode starts one testnet (the first protocol, n = 4) and reuses it for the etcd ratio.
   const allMp = (args.protocols ?? PROTOCOLS.map((p) => p.name)).filter((p) => PROTOCOLS.some((x) => x.name === p && x.testnet));
   const mpProtocols = args.quick ? allMp.slice(0, 1) : allMp;
-  const mpResults = new Map<string, Awaited<ReturnType<typeof multiProcessRun>>>();
+  const mpResults = new Map<string, Awaited<ReturnType<typeof multiProcessRun>>["http"]>();
   if (args.multiProcess) {
     const p = multiProcessReadiness(repoRoot);
     if (!p.ok) progress.skip('multi-process cluster (libp2p, durable)', p.reason);
     else {
       for (const protocol of mpProtocols) {
         for (const n of args.quick ? MP_QUICK_SIZES : MP_FULL_SIZES) {
-          await progress.step(`multi-process cluster: ${protocol} n=${n} (libp2p, durable, HTTP load)`, async () => {
+          await progress.step(`multi-process cluster: ${protocol} n=${n} (libp2p, durable; BFT client and HTTP load)`, async () => {
             const r = await multiProcessRun(repoRoot, protocol, n, args.quick);
-            mpResults.set(`${protocol}/${n}`, r);
-            for (const x of httpLoadRecords('cluster/multi-process', { protocol, n, transport: 'libp2p', storage: 'durable' }, r, ceiling)) rec.add(x);
+            mpResults.set(`${protocol}/${n}`, r.http);
+            const base = { protocol, n, transport: 'libp2p', storage: 'durable' };
+            for (const x of bftLoadRecords('cluster/multi-process', base, r, ceiling)) rec.add(x);
+            for (const x of httpLoadRecords('cluster/multi-process', base, r.http, ceiling)) rec.add(x);
             save();
           });
         }

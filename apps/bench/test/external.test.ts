@@ -7,7 +7,7 @@ import { httpLoad, waitForHttp } from '../src/scenarios/http-load.js';
 import { freePort, startProcess } from '../src/scenarios/processes.js';
 import { etcdPut } from '../src/scenarios/etcd.js';
 import { phalanxPut } from '../src/scenarios/testnet.js';
-import { httpLoadRecords } from '../src/scenarios/multi-process.js';
+import { bftLoadRecords, httpLoadRecords } from '../src/scenarios/multi-process.js';
 import { tempDir } from './temp-dir.js';
 
 
@@ -93,6 +93,22 @@ describe('http load generator', () => {
     );
     expect(recs[0]).toMatchObject({ name: 'put throughput', value: 10, ceiling: { value: 20 } });
     expect(recs.slice(1).map((r) => r.params.stat)).toEqual(['p50', 'p90', 'p99', 'max']);
+  });
+
+  it('builds BFT client records with the issue targets as claims', () => {
+    const lat = { p50: 2, p99: 4 };
+    const load = (window: number) => ({ failed: 0, opsPerSec: 10 * window, window, latency: lat });
+    const r = { http: { ok: 1, failed: 0, seconds: 1, opsPerSec: 1, errors: [], concurrency: 1 }, bft: load(1024), light: load(1) };
+    const recs = bftLoadRecords('cluster/multi-process', { protocol: 'hotstuff', n: 4 }, r, { name: 'kv', value: 1e6, unit: 'ops/s' });
+    expect(recs.map((x) => [x.name, x.value, x.params.stat])).toEqual([
+      ['client commits', 10240, undefined],
+      ['client latency under load', 2, 'p50'],
+      ['client latency at light load', 2, 'p50'],
+      ['client latency at light load', 4, 'p99'],
+    ]);
+    expect(recs[0]!.claim).toMatch(/20,000 ops\/s/);
+    expect(recs[2]!.claim).toMatch(/5 ms/);
+    expect(bftLoadRecords('s', { protocol: 'pbft', n: 7 }, r, undefined)[0]!.claim).toBeUndefined();
   });
 });
 

@@ -13,6 +13,9 @@ import { keygen } from './keygen.js';
 import { runTestnet } from './testnet.js';
 import { runReplica } from './node-runner.js';
 import { verifyCertificateFile } from './verify.js';
+import { openBftClient } from './bft-client.js';
+import { runLoad } from './load.js';
+import { decodeResult, encodeCommand } from '@phalanx/kv-store';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -48,6 +51,24 @@ async function httpOf(configFile: string, node?: string): Promise<string[]> {
   const nodes = node ? config.nodes.filter((n) => n.id === node) : config.nodes;
   if (nodes.length === 0) throw new Error(`no node "${node}" in ${configFile}`);
   return nodes.map((n) => n.http);
+}
+
+/** A KV command through the BFT client: f+1 replicas must return the same result. */
+async function kvClientRequest(configFile: string, keyFile: string, op: 'get' | 'put' | 'del', key: string, value?: string): Promise<void> {
+  const open = await openBftClient({ config: configFile, key: keyFile, window: 1, timeoutMs: 15_000 });
+  try {
+    const reachable = await open.connected(5_000);
+    if (reachable < open.quorum) throw new Error(`only ${reachable} of ${open.config.nodes.length} replicas reachable; ${open.quorum} must answer`);
+    const k = new TextEncoder().encode(key);
+    const cmd = op === 'put' ? { op, key: k, value: new TextEncoder().encode(value ?? '') } : { op, key: k };
+    const result = decodeResult((await open.client.submit(encodeCommand(cmd))).result);
+    if (!result.ok) throw new Error(result.error);
+    if (op !== 'get') process.stdout.write('ok\n');
+    else if (result.value === undefined) throw new Error('no such key');
+    else process.stdout.write(Buffer.from(result.value).toString('utf8') + '\n');
+  } finally {
+    await open.close();
+  }
 }
 
 async function kvRequest(configFile: string, node: string | undefined, method: string, key: string, body?: string): Promise<void> {
@@ -93,11 +114,12 @@ export function buildProgram(): Command {
     .option('--address-template <multiaddr>', 'replica address, {i} = index (e.g. /dns4/phalanx-{i}.phalanx/tcp/7000)')
     .option('--http-template <host:port>', 'HTTP API address, {i} = index')
     .option('--metrics-template <host:port>', 'metrics address, {i} = index')
+    .option('--clients <n>', 'client keys for the libp2p client protocol (client_c<i>.json)', int('--clients'), 1)
     .option('--force', 'replace an existing configuration and keys')
-    .action((o: { replicas: number; out: string; output?: string; protocol: ProtocolName; chainId?: string; basePort: number; addressTemplate?: string; httpTemplate?: string; metricsTemplate?: string; force?: boolean }) => {
+    .action((o: { replicas: number; out: string; output?: string; protocol: ProtocolName; chainId?: string; basePort: number; addressTemplate?: string; httpTemplate?: string; metricsTemplate?: string; clients: number; force?: boolean }) => {
       const out = o.output ?? o.out;
       const c = keygen({ ...o, out });
-      process.stdout.write(`wrote ${c.nodes.length} key files and ${path.join(out, 'config.yaml')} (${c.consensus.type}, chain ${c.chainId})\n`);
+      process.stdout.write(`wrote ${c.nodes.length} replica and ${c.clients.length} client key files and ${path.join(out, 'config.yaml')} (${c.consensus.type}, chain ${c.chainId})\n`);
     });
 
   program
@@ -161,6 +183,7 @@ export function buildProgram(): Command {
       }
     });
 
+  const viaKey = '(BFT) send over the libp2p client protocol with this client key file and accept the result once f+1 replicas agree; without it, one replica\'s HTTP API answers';
   for (const [name, method, desc] of [
     ['get', 'GET', 'read a key (linearizable: ordered through consensus)'],
     ['del', 'DELETE', 'delete a key'],
@@ -169,15 +192,46 @@ export function buildProgram(): Command {
       .command(`${name} <key>`)
       .description(desc)
       .requiredOption('--config <file>', 'network configuration')
-      .option('--node <id>', 'send to this replica')
-      .action((key: string, o: { config: string; node?: string }) => kvRequest(o.config, o.node, method, key));
+      .option('--node <id>', 'send to this replica (HTTP)')
+      .option('--key <file>', viaKey)
+      .action((key: string, o: { config: string; node?: string; key?: string }) =>
+        o.key ? kvClientRequest(o.config, o.key, name, key) : kvRequest(o.config, o.node, method, key),
+      );
   }
   program
     .command('put <key> <value>')
     .description('write a key')
     .requiredOption('--config <file>', 'network configuration')
-    .option('--node <id>', 'send to this replica')
-    .action((key: string, value: string, o: { config: string; node?: string }) => kvRequest(o.config, o.node, 'PUT', key, value));
+    .option('--node <id>', 'send to this replica (HTTP)')
+    .option('--key <file>', viaKey)
+    .action((key: string, value: string, o: { config: string; node?: string; key?: string }) =>
+      o.key ? kvClientRequest(o.config, o.key, 'put', key, value) : kvRequest(o.config, o.node, 'PUT', key, value),
+    );
+
+  program
+    .command('load')
+    .description('closed-loop load over the BFT client protocol: KV puts, f+1 matching replies each')
+    .requiredOption('--config <file>', 'network configuration')
+    .requiredOption('--key <file>', 'client key file (keygen writes client_c0.json)')
+    .option('--duration <seconds>', 'measured time', int('--duration'), 10)
+    .option('--warmup <seconds>', 'unmeasured lead-in', int('--warmup'), 1)
+    .option('--window <n>', 'requests in flight', int('--window'), 256)
+    .option('--value-bytes <n>', 'bytes per value', int('--value-bytes'), 100)
+    .option('--json', 'print the result as one JSON line')
+    .action(async (o: { config: string; key: string; duration: number; warmup: number; window: number; valueBytes: number; json?: boolean }) => {
+      const r = await runLoad({ config: o.config, key: o.key, durationSec: o.duration, warmupSec: o.warmup, window: o.window, valueBytes: o.valueBytes });
+      if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else {
+        const l = r.latency;
+        process.stdout.write(
+          `${r.ok} puts in ${r.seconds.toFixed(1)} s: ${Math.round(r.opsPerSec)} ops/s, window ${r.window}, ${r.valueBytes} B values` +
+            (l ? `; latency p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms` : '') +
+            (r.failed ? `; ${r.failed} failed (${r.errors.join('; ')})` : '') +
+            '\n',
+        );
+      }
+      if (r.ok === 0) throw new Error(`no put succeeded${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+    });
 
   program
     .command('verify-certificate <file>')

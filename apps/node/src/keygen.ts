@@ -1,6 +1,7 @@
 /**
- * `phalanx keygen`: one key file per replica (mode 0600, format documented in @phalanx/crypto) and a
- * network configuration listing every validator with its address, public key and ports.
+ * `phalanx keygen`: one key file per replica (mode 0600, format documented in @phalanx/crypto), one
+ * per client of the libp2p client protocol, and a network configuration listing every validator
+ * with its address, public key and ports, and every client's public key.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,8 @@ export interface KeygenOptions {
   readonly httpTemplate?: string;
   readonly metricsTemplate?: string;
   readonly basePort?: number;
+  /** Client keys to create (`client_c<i>.json`, admitted on the client protocol). Default 1. */
+  readonly clients?: number;
   readonly force?: boolean;
 }
 
@@ -47,11 +50,22 @@ export function keygen(opts: KeygenOptions): NetworkConfig {
       metrics: fill(opts.metricsTemplate, `127.0.0.1:${base + 2100 + i}`, i),
     };
   });
+  const clientCount = opts.clients ?? 1;
+  if (!Number.isSafeInteger(clientCount) || clientCount < 0 || clientCount > 1024) {
+    throw new ConfigError('--clients', `must be an integer from 0 to 1024, got ${clientCount}`);
+  }
+  const clients = Array.from({ length: clientCount }, (_, i) => {
+    const id = `c${i}`;
+    const key = generateKeyPair('ed25519');
+    writeKeyFile(path.join(opts.out, `client_${id}.json`), key);
+    return { id, publicKey: toHex(key.publicKey) };
+  });
   const config = validateConfig({
     version: 1,
     chainId: opts.chainId ?? `phalanx-testnet-${toHex(generateKeyPair('ed25519').publicKey.subarray(1, 5))}`,
     consensus: { type: opts.protocol },
     nodes,
+    clients,
   });
   writeFileSync(configFile, configToYaml(config));
   return config;

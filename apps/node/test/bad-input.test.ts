@@ -80,6 +80,15 @@ describe('bad input to the CLI', () => {
   it('a keygen over an existing configuration and nonsense arguments', async () => {
     oneLine(await phalanx(['keygen', '--replicas', '4', '--out', dir]), 2, /already exists/);
     expect((await phalanx(['keygen', '--replicas', 'many'])).code).toBe(2);
+    oneLine(await phalanx(['keygen', '--replicas', '1', '--clients', '5000', '--out', path.join(dir, 'too-many-clients')]), 2, /--clients/);
     expect((await phalanx(['frobnicate'])).code).toBe(2);
+  });
+
+  it('load and BFT reads refuse bad arguments and unknown keys with one line', async () => {
+    oneLine(await phalanx(['load', '--config', path.join(dir, 'config.yaml'), '--key', path.join(dir, 'key_r0.json'), '--duration', '1']), 2, /not among the clients/);
+    const usage = await phalanx(['load', '--config', path.join(dir, 'config.yaml'), '--key', path.join(dir, 'client_c0.json'), '--window', 'lots']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--window must be a non-negative integer/);
+    oneLine(await phalanx(['get', 'k', '--config', path.join(dir, 'config.yaml'), '--key', path.join(dir, 'no-such-key.json')]), 2, /no-such-key/);
   });
 });

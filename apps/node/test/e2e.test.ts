@@ -45,6 +45,27 @@ describe.each(['pbft', 'hotstuff'] as const)('phalanx CLI end to end (%s)', (pro
     expect(gone.stderr).toMatch(/^phalanx: no such key\n$/);
   });
 
+  it('writes and reads through the BFT client (libp2p, f+1 matching replies) with the client key keygen wrote', async () => {
+    const key = path.join(dir, 'client_c0.json');
+    expect(config.clients.map((c) => c.id)).toEqual(['c0']);
+    expect(await phalanx(['put', 'bft', 'agreed', '--config', cfg, '--key', key])).toMatchObject({ code: 0, stdout: 'ok\n' });
+    expect(await phalanx(['get', 'bft', '--config', cfg, '--key', key])).toMatchObject({ code: 0, stdout: 'agreed\n' });
+    // the same key seen through one replica's HTTP API
+    expect(await phalanx(['get', 'bft', '--config', cfg, '--node', 'r1'])).toMatchObject({ code: 0, stdout: 'agreed\n' });
+    const missing = await phalanx(['get', 'nothing-here', '--config', cfg, '--key', key]);
+    expect(missing).toMatchObject({ code: 1, stderr: 'phalanx: no such key\n' });
+    // a replica's key is not a client key: refused by name before anything is sent
+    const wrong = await phalanx(['get', 'bft', '--config', cfg, '--key', path.join(dir, 'key_r0.json')]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/not among the clients/);
+    const load = await phalanx(['load', '--config', cfg, '--key', key, '--duration', '1', '--warmup', '0', '--window', '32', '--json']);
+    expect(load.code).toBe(0);
+    const r = JSON.parse(load.stdout) as { ok: number; failed: number; opsPerSec: number; latency: { p50: number } };
+    expect(r.ok).toBeGreaterThan(0);
+    expect(r.failed).toBe(0);
+    expect(r.latency.p50).toBeGreaterThan(0);
+  });
+
   it('converges: every replica reaches the same height and state digest', async () => {
     // Bulk writes through each replica's HTTP API (the CLI is exercised above; each CLI call is a process start).
     const writes = Array.from({ length: 40 }, (_, i) =>

@@ -9,7 +9,7 @@
  */
 import type { ApplyContext, ClientRequest, StateMachine } from '@phalanx/interface';
 import { ConfigError, DecodeError } from '@phalanx/interface';
-import { bytesEqual, compareBytes, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex, fromHex } from '@phalanx/codec';
+import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex, fromHex } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
 import type { KvResult } from './commands.js';
@@ -119,9 +119,12 @@ export class KvStore implements StateMachine {
 
   /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. */
   snapshot(): Uint8Array {
+    // Lower-case hex preserves byte order (digits sort before a-f, a prefix before its
+    // extensions), so sorting the map's own keys as strings is bytewise order without decoding
+    // each key twice per comparison.
     const entries = [...this.data.entries()]
-      .map(([k, v]) => [fromHex(k), v] as const)
-      .sort((a, b) => compareBytes(a[0], b[0]));
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([k, v]) => [fromHex(k), v] as const);
     const sessions = [...this.sessions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([client, s]): Value => [

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { latencyRecords, type BenchRecord, type Ceiling, type ParamValue } from '@phalanx/bench-kit';
 import { httpLoad, type HttpLoadResult, type HttpRequestSpec } from './http-load.js';
-import { startPhalanxTestnet, phalanxPut } from './testnet.js';
+import { bftLoad, startPhalanxTestnet, phalanxPut } from './testnet.js';
+import type { BftLoadResult } from './testnet.js';
 import { startEtcd, etcdPut } from './etcd.js';
 
 export const MP_QUICK_SIZES: readonly number[] = [4];
@@ -16,7 +17,20 @@ export const MP_FULL_SIZES: readonly number[] = [4, 7];
 export const VALUE_BYTES = 100;
 
 function loadShape(quick: boolean): { concurrency: number; durationMs: number; warmupMs: number } {
-  return { concurrency: quick ? 16 : 64, durationMs: quick ? 3000 : 15_000, warmupMs: quick ? 500 : 2000 };
+  return { concurrency: quick ? 16 : 64, durationMs: quick ? 2000 : 15_000, warmupMs: quick ? 500 : 2000 };
+}
+
+/** Requests in flight for the throughput run of the BFT client, and for the light-load latency run. */
+export const BFT_WINDOW = 1024;
+export const LIGHT_WINDOW = 1;
+
+export interface MultiProcessResult {
+  /** HTTP puts spread over every replica (the load the etcd comparison uses). */
+  readonly http: HttpLoadResult & { concurrency: number };
+  /** The BFT client over libp2p, `BFT_WINDOW` in flight: the cluster's throughput. */
+  readonly bft: BftLoadResult;
+  /** The BFT client with one request at a time: commit latency at light load. */
+  readonly light: BftLoadResult;
 }
 
 async function drive(targets: readonly string[], quick: boolean, request: (key: string, value: Uint8Array) => HttpRequestSpec): Promise<HttpLoadResult & { concurrency: number }> {
@@ -30,13 +44,18 @@ async function drive(targets: readonly string[], quick: boolean, request: (key: 
   return { ...r, concurrency: shape.concurrency };
 }
 
-export async function multiProcessRun(repoRoot: string, protocol: string, n: number, quick: boolean): Promise<HttpLoadResult & { concurrency: number }> {
+export async function multiProcessRun(repoRoot: string, protocol: string, n: number, quick: boolean): Promise<MultiProcessResult> {
   const dir = mkdtempSync(path.join(tmpdir(), `phalanx-bench-${protocol}-${n}-`));
   let keep = false;
   try {
     const net = await startPhalanxTestnet(repoRoot, dir, n, protocol);
     try {
-      return await drive(net.httpUrls, quick, phalanxPut);
+      // Smallest state first: the HTTP run is compared with a fresh etcd, and every checkpoint
+      // snapshots the whole KV state, so later runs pay for what earlier ones wrote.
+      const http = await drive(net.httpUrls, quick, phalanxPut);
+      const light = await bftLoad(repoRoot, net, { durationSec: quick ? 1 : 5, warmupSec: 1, window: LIGHT_WINDOW, log: path.join(dir, 'load-light.log') });
+      const bft = await bftLoad(repoRoot, net, { durationSec: quick ? 2 : 15, warmupSec: 1, window: BFT_WINDOW, log: path.join(dir, 'load-bft.log') });
+      return { http, bft, light };
     } finally {
       const code = await net.stop();
       if (code !== 0) keep = true;
@@ -47,6 +66,42 @@ export async function multiProcessRun(repoRoot: string, protocol: string, n: num
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Issue #9's throughput targets for four processes on loopback with durable storage. */
+const TARGET_OPS: Readonly<Record<string, number>> = { pbft: 10_000, hotstuff: 20_000 };
+
+/** Figures of the BFT client runs (throughput at `BFT_WINDOW`, latency at light load). */
+export function bftLoadRecords(suite: string, base: Record<string, ParamValue>, r: MultiProcessResult, ceiling: Ceiling | undefined): BenchRecord[] {
+  const params = { ...base, client: 'bft (f+1 replies, libp2p)', valueBytes: VALUE_BYTES, window: r.bft.window, failed: r.bft.failed };
+  const target = base['n'] === 4 ? TARGET_OPS[String(base['protocol'])] : undefined;
+  const out: BenchRecord[] = [
+    {
+      suite,
+      name: 'client commits',
+      value: r.bft.opsPerSec,
+      unit: 'ops/s',
+      params,
+      ...(ceiling ? { ceiling } : {}),
+      ...(target ? { claim: `target (issue #9): ≥ ${target.toLocaleString('en-US')} ops/s, four processes, durable` } : {}),
+      better: 'higher',
+    },
+  ];
+  if (r.bft.latency) out.push({ suite, name: 'client latency under load', value: r.bft.latency.p50, unit: 'ms', params: { ...base, window: r.bft.window, stat: 'p50' }, better: 'lower' });
+  if (r.light.latency) {
+    for (const stat of ['p50', 'p99'] as const) {
+      out.push({
+        suite,
+        name: 'client latency at light load',
+        value: r.light.latency[stat],
+        unit: 'ms',
+        params: { ...base, window: r.light.window, stat },
+        ...(stat === 'p50' ? { claim: 'target (issue #9): p50 ≤ 5 ms at light load' } : {}),
+        better: 'lower',
+      });
+    }
+  }
+  return out;
 }
 
 export function httpLoadRecords(suite: string, base: Record<string, ParamValue>, r: HttpLoadResult & { concurrency: number }, ceiling: Ceiling | undefined): BenchRecord[] {
@@ -81,7 +136,7 @@ export async function peerComparison(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const phalanx = phalanxResult ?? (await multiProcessRun(repoRoot, protocol, 4, quick));
+  const phalanx = phalanxResult ?? (await multiProcessRun(repoRoot, protocol, 4, quick)).http;
   const suite = 'peer/etcd';
   const etcdCeiling: Ceiling = { name: 'etcd, 3 members, same load', value: etcdResult.opsPerSec, unit: 'ops/s' };
   return [

@@ -11,6 +11,9 @@ import { waitForHttp, type HttpRequestSpec } from './http-load.js';
 
 export interface PhalanxTestnet {
   readonly httpUrls: readonly string[];
+  /** The network configuration and the client key `phalanx keygen` wrote (for `phalanx load`). */
+  readonly configFile: string;
+  readonly clientKey: string;
   readonly process: Managed;
   stop(): Promise<number | string>;
 }
@@ -76,11 +79,38 @@ export async function startPhalanxTestnet(repoRoot: string, dir: string, n: numb
     // open durable storage and dial each other can take a while on a busy 2-core machine.
     await waitForLine(proc, /all replicas ready/, READY_TIMEOUT_MS);
     for (const u of urls) await waitForHttp(`${u}/readyz`, 10_000);
-    return { httpUrls: urls, process: proc, stop: () => proc.stop(20_000, 'SIGINT') };
+    return { httpUrls: urls, configFile, clientKey: path.join(dir, 'net', 'client_c0.json'), process: proc, stop: () => proc.stop(20_000, 'SIGINT') };
   } catch (e) {
     await proc.stop(10_000, 'SIGINT');
     throw e;
   }
+}
+
+/** What the bench reads of `phalanx load --json` (apps/node's LoadResult has more). */
+export interface BftLoadResult {
+  readonly opsPerSec: number;
+  readonly window: number;
+  readonly failed: number;
+  readonly latency?: { readonly p50: number; readonly p99: number };
+}
+
+/**
+ * `phalanx load` against a running testnet: KV puts over the libp2p client protocol, `window` in
+ * flight, each counted once f+1 replicas agree. A separate process, like any real client.
+ */
+export async function bftLoad(repoRoot: string, net: PhalanxTestnet, o: { durationSec: number; warmupSec: number; window: number; log: string }): Promise<BftLoadResult> {
+  const cli = path.join(repoRoot, 'apps', 'node', 'dist', 'cli.js');
+  const args = [cli, 'load', '--config', net.configFile, '--key', net.clientKey, '--duration', String(o.durationSec), '--warmup', String(o.warmupSec), '--window', String(o.window), '--json'];
+  const proc = startProcess(`phalanx load (window ${o.window})`, process.execPath, args, { cwd: repoRoot, log: o.log });
+  const code = await Promise.race([proc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), (o.durationSec + o.warmupSec + 30) * 1000).unref())]);
+  if (code === 'timeout') {
+    await proc.stop(2_000, 'SIGKILL');
+    throw new Error(`phalanx load did not finish (see ${o.log})`);
+  }
+  await proc.stop();
+  const line = readFileSync(o.log, 'utf8').split('\n').reverse().find((l) => l.startsWith('{'));
+  if (code !== 0 || !line) throw new Error(`phalanx load exited with ${code}: ${tail(o.log, 2)}`);
+  return JSON.parse(line) as BftLoadResult;
 }
 
 export function phalanxPut(key: string, value: Uint8Array): HttpRequestSpec {

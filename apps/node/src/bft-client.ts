@@ -1,0 +1,73 @@
+/**
+ * The BFT client of a network, from its configuration and a client key file: a libp2p client
+ * endpoint (the replicas admit it because its public key is in `clients`) under `@phalanx/runtime`'s
+ * `Client`, which accepts a result once f+1 replicas sent the same one — so no single replica,
+ * faulty or not, can make up an answer. `phalanx put/get/del --key` and `phalanx load` use it.
+ */
+import { readKeyFile } from '@phalanx/crypto';
+import { bytesEqual, fromHex } from '@phalanx/codec';
+import { KeyFileError } from '@phalanx/interface';
+import { faultTolerance } from '@phalanx/quorum';
+import { Client } from '@phalanx/runtime';
+import { Libp2pClientEndpoint } from '@phalanx/transport-libp2p';
+import { loadConfig } from './config.js';
+import type { NetworkConfig } from './config.js';
+
+export interface BftClientOptions {
+  readonly config: string;
+  readonly key: string;
+  /** Requests in flight at once. Default 256. */
+  readonly window?: number;
+  /** Give up on a request after this long. Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface OpenBftClient {
+  readonly client: Client;
+  readonly config: NetworkConfig;
+  readonly id: string;
+  /** Matching replies a result needs (f+1). */
+  readonly quorum: number;
+  /** Resolves once the client is connected to every replica, or to a quorum after `ms`. */
+  connected(ms: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient> {
+  const config = loadConfig(o.config);
+  const key = readKeyFile(o.key);
+  if (key.scheme !== 'ed25519') throw new KeyFileError(o.key, `scheme ${key.scheme} cannot be a libp2p identity; clients use ed25519 keys`);
+  const me = config.clients.find((c) => bytesEqual(fromHex(c.publicKey), key.publicKey));
+  if (!me) throw new KeyFileError(o.key, `its public key is not among the clients in ${o.config} (keygen --clients writes client keys)`);
+  const endpoint = new Libp2pClientEndpoint({
+    self: me.id,
+    seed: key.secretKey.subarray(1),
+    network: config.chainId,
+    replicas: config.nodes.map((n) => ({ id: n.id, publicKey: fromHex(n.publicKey), addrs: [n.address] })),
+  });
+  const replicas = config.nodes.map((n) => n.id);
+  const quorum = Math.min(replicas.length, faultTolerance(replicas.length) + 1);
+  const client = new Client({
+    endpoint,
+    replicas,
+    quorum,
+    maxInFlight: o.window ?? 256,
+    timeoutMs: o.timeoutMs ?? 30_000,
+    // Sequence numbers must rise across runs of the same client key (replicas answer an old one
+    // from their reply cache and never run it again): start from the clock, in microseconds.
+    firstSeq: BigInt(Date.now()) * 1000n,
+  });
+  await client.start();
+  return {
+    client,
+    config,
+    id: me.id,
+    quorum,
+    async connected(ms: number): Promise<number> {
+      const deadline = Date.now() + ms;
+      while (endpoint.connectedReplicas().length < replicas.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      return endpoint.connectedReplicas().length;
+    },
+    close: () => client.stop(),
+  };
+}
