@@ -13,9 +13,13 @@ export interface PbftConfig {
   readonly watermarkWindow?: number;
   /** Most requests per pre-prepare. Default 512. */
   readonly maxBatchSize?: number;
-  /** How long the primary waits to fill a batch while batches are in flight (ms). 0 = propose at once. Default 0. */
+  /**
+   * How long the primary waits to fill a batch while batches are in flight (ms). 0 (default): no
+   * timer — a partial batch is proposed as soon as no batch is in flight, so batches grow with
+   * the load (light load: proposed at once).
+   */
   readonly batchTimeoutMs?: number;
-  /** Batches the primary keeps in flight before it waits to fill the next one. Default 4. */
+  /** Partial batches (after the batch timer) the primary keeps in flight. Full batches are always pipelined. Default 4. */
   readonly pipelineDepth?: number;
   /** Base view-change timeout T (§4.5.2); doubles with each consecutive view change. Default 1000. */
   readonly viewChangeTimeoutMs?: number;

@@ -666,7 +666,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     while (this.queue.size > 0 && this.nextSeq + 1n <= this.high() && this.nextSeq >= this.stable.seq) {
       const inFlight = this.nextSeq - this.lastExecuted;
       const full = this.queue.size >= this.cfg.maxBatchSize;
-      const mayGo = inFlight < BigInt(this.cfg.pipelineDepth) && (this.cfg.batchTimeoutMs === 0 || this.batchTimerFired);
+      // §5.1 batching. Without a batch timer a partial batch leaves only when nothing is in
+      // flight: at light load at once, under load requests pile up while one batch is ordered and
+      // leave together, so batches grow with the load instead of the load splitting into many
+      // small instances, each paying its own signatures, syncs and messages. Full batches are
+      // pipelined regardless.
+      const partialMayGo = this.cfg.batchTimeoutMs === 0 ? inFlight === 0n : this.batchTimerFired;
+      const mayGo = inFlight < BigInt(this.cfg.pipelineDepth) && partialMayGo;
       if (!full && !mayGo) break;
       const batch: ClientRequest[] = [];
       for (const [key, r] of this.queue) {

@@ -33,7 +33,8 @@ describe('Byzantine primary', () => {
   });
 
   it('a forged NEW-VIEW (O not computed from V) is rejected and the next primary takes over', () => {
-    const c = new Cluster({ n: 4 });
+    // One request per batch, so three batches are pipelined (partial batches would wait their turn).
+    const c = new Cluster({ n: 4, config: { maxBatchSize: 1 } });
     // Commits never arrive in view 0, so requests get prepared but not committed: V carries certificates.
     c.filter = (p) => {
       const m = pbftCodec.decode(p.bytes);

@@ -188,6 +188,20 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
     expect(p2.sent('pre-prepare')).toEqual([]);
   });
 
+  it('without a batch timer, a partial batch waits while one is in flight; full batches are pipelined', () => {
+    const r0 = new Solo('r0', 4, { maxBatchSize: 3 });
+    r0.core.step({ type: 'request', request: req(0) });
+    r0.flush();
+    expect(r0.sent('pre-prepare')).toHaveLength(1); // nothing in flight: at once
+    for (let i = 1; i < 3; i++) r0.core.step({ type: 'request', request: req(i) });
+    r0.flush();
+    expect(r0.sent('pre-prepare')).toHaveLength(1); // two requests wait for the first batch
+    for (let i = 3; i < 7; i++) r0.core.step({ type: 'request', request: req(i) });
+    r0.flush();
+    const pps = r0.sent('pre-prepare').map((m) => (m.type === 'pre-prepare' ? m.batch.map((r) => Number(r.seq)) : []));
+    expect(pps).toEqual([[0], [1, 2, 3], [4, 5, 6]]); // full batches leave without waiting
+  });
+
   it('relays on the first expiry, changes view on the second, and doubles the timeout per view', () => {
     const r1 = new Solo('r3', 4, { viewChangeTimeoutMs: 100 }); // never the primary of views 0-2
     r1.core.step({ type: 'request', request: req(0) });
