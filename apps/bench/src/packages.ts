@@ -1,9 +1,10 @@
 /**
  * Step 1 of `pnpm bench`: every package's own `bench` script through turbo. First one turbo run
- * builds everything in parallel (both cores); then each package's benchmark runs on its own
- * (`turbo run bench --filter=<pkg>`, one after another), since two benchmarks sharing 2 cores
- * would distort each other's figures, and one at a time lets us time it and stop it when it
- * overruns its budget.
+ * builds everything in parallel (both cores); then one more runs every package's benchmark, one
+ * at a time (`--concurrency=1`: two benchmarks sharing 2 cores would distort each other's
+ * figures). One invocation, not one per package, saves turbo's start-up per package; each
+ * benchmark process keeps its own time budget (bench-kit's PHALANX_BENCH_BUDGET_SEC) and the run
+ * summary says how each one ended.
  *
  * Quick mode travels as PHALANX_BENCH_QUICK=1 and the output directory as PHALANX_BENCH_OUT;
  * `--env-mode=loose` makes turbo pass both through (its default strict mode would hide them from
@@ -13,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { OUT_ENV, QUICK_ENV } from '@phalanx/bench-kit';
+import { BUDGET_ENV, OUT_ENV, QUICK_ENV } from '@phalanx/bench-kit';
 
 export interface TurboRun {
   readonly command: string;
@@ -21,14 +22,19 @@ export interface TurboRun {
   readonly env: Record<string, string>;
 }
 
-function baseEnv(opts: { quick: boolean; partsDir: string }): Record<string, string> {
-  return { [QUICK_ENV]: opts.quick ? '1' : '0', [OUT_ENV]: opts.partsDir, TURBO_TELEMETRY_DISABLED: '1' };
+function baseEnv(opts: { quick: boolean; partsDir: string; budgetSec?: number }): Record<string, string> {
+  return {
+    [QUICK_ENV]: opts.quick ? '1' : '0',
+    [OUT_ENV]: opts.partsDir,
+    TURBO_TELEMETRY_DISABLED: '1',
+    ...(opts.budgetSec !== undefined ? { [BUDGET_ENV]: String(opts.budgetSec) } : {}),
+  };
 }
 
 export function turboBuildCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[] }): TurboRun {
-  // Compiling every package's benchmark code (`bench:build`, cached by turbo) happens here, in
-  // parallel with the builds, so the timed steps below run only the benchmarks themselves.
-  const args = ['exec', 'turbo', 'run', 'build', 'bench:build', '--continue', '--output-logs=errors-only', '--summarize'];
+  // Benchmarks run from their TypeScript through tsx (no compile step of their own); what they
+  // import from other packages is those packages' dist, built here in parallel on both cores.
+  const args = ['exec', 'turbo', 'run', 'build', '--continue', '--output-logs=errors-only', '--summarize'];
   for (const f of opts.filters ?? []) args.push(`--filter=${f}`);
   return { command: 'pnpm', args, env: baseEnv(opts) };
 }
@@ -38,9 +44,9 @@ export function turboBuildCommand(opts: { quick: boolean; partsDir: string; filt
  * the bench task depends on: everything is built already, the time budget then covers the
  * benchmark alone, and a budget overrun never interrupts a shared package's build half-way.
  */
-export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number; only?: boolean }): TurboRun {
+export function turboCommand(opts: { quick: boolean; partsDir: string; filters?: readonly string[]; concurrency?: number; only?: boolean; budgetSec?: number }): TurboRun {
   const args = [
-    'exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full',
+    'exec', 'turbo', 'run', 'bench', '--continue', '--env-mode=loose', '--output-logs=full', '--summarize',
     `--concurrency=${opts.concurrency ?? 1}`,
     ...(opts.only ? ['--only'] : []),
   ];
@@ -150,9 +156,9 @@ export function readTurboSummary(text: string): TaskOutcome[] {
 }
 
 /** Runs turbo and returns its exit code with the per-task outcomes from the summary it wrote. */
-export async function runTurboWithSummary(run: TurboRun, repoRoot: string): Promise<{ code: number | 'timeout'; tasks: TaskOutcome[] | undefined }> {
+export async function runTurboWithSummary(run: TurboRun, repoRoot: string, timeoutMs?: number): Promise<{ code: number | 'timeout'; tasks: TaskOutcome[] | undefined }> {
   const before = new Set(listSummaries(repoRoot));
-  const code = await runTurbo(run, repoRoot);
+  const code = await runTurbo(run, repoRoot, timeoutMs);
   const fresh = listSummaries(repoRoot).filter((f) => !before.has(f));
   if (fresh.length !== 1) return { code, tasks: undefined };
   try {

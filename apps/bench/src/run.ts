@@ -5,10 +5,11 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createRecorder, formatNumber, formatRecordLine, QUICK_ENV, type BenchRecord, type Ceiling } from '@phalanx/bench-kit';
+import { BUDGET_EXIT_CODE, createRecorder, formatNumber, formatRecordLine, QUICK_ENV, type BenchRecord, type Ceiling } from '@phalanx/bench-kit';
 import type { BenchArgs } from './args.js';
 import { Progress } from './progress.js';
-import { listBenchPackages, runTurbo, runTurboWithSummary, turboBuildCommand, turboCommand } from './packages.js';
+import { listBenchPackages, runTurboWithSummary, turboBuildCommand, turboCommand } from './packages.js';
+import type { TaskOutcome } from './packages.js';
 import { codecScenario } from './scenarios/codec.js';
 import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
 import { loadProtocol, PROTOCOLS } from './scenarios/protocols.js';
@@ -90,16 +91,29 @@ async function packageBenchmarks(args: BenchArgs, repoRoot: string, partsDir: st
     return;
   }
   const timeoutSec = args.packageTimeoutSec ?? (args.quick ? QUICK_PACKAGE_TIMEOUT_SEC : FULL_PACKAGE_TIMEOUT_SEC);
-  for (const [i, pkg] of packages.entries()) {
-    const run = turboCommand({ quick: args.quick, partsDir, filters: [pkg], only: true });
-    await progress.step(`bench ${pkg} (${i + 1}/${packages.length})`, async () => {
-      const code = await runTurbo(run, repoRoot, timeoutSec * 1000);
-      if (code === 'timeout') {
-        throw new Error(`stopped after ${timeoutSec} s, the per-package budget${args.quick ? ' in quick mode' : ''} (--package-timeout); figures it had not written yet are lost`);
-      }
-      if (code !== 0) throw new Error(`turbo exited with code ${code}; the package's output is above`);
-    });
+  // One turbo run for all of them; each benchmark process stops itself at its budget, and the
+  // whole run is stopped (as a backstop) only if it overruns every budget together.
+  const run = turboCommand({ quick: args.quick, partsDir, filters: packages, only: true, budgetSec: timeoutSec });
+  let tasks: TaskOutcome[] | undefined;
+  await progress.step(`package benchmarks (${packages.length}, one at a time)`, async () => {
+    const r = await runTurboWithSummary(run, repoRoot, (timeoutSec * packages.length + 30) * 1000);
+    tasks = r.tasks;
+    if (r.code === 'timeout') throw new Error('turbo overran the sum of the package budgets and was stopped');
+  });
+  for (const pkg of packages) progress.record(packageOutcome(pkg, tasks, timeoutSec, args.quick));
+}
+
+/** How one package's benchmark ended, from turbo's run summary. */
+export function packageOutcome(pkg: string, tasks: readonly TaskOutcome[] | undefined, budgetSec: number, quickMode: boolean): StepOutcome {
+  const step = `bench ${pkg}`;
+  const t = tasks?.find((x) => x.package === pkg && x.task === 'bench');
+  if (!t) return { step, status: 'failed', detail: tasks ? 'turbo did not run it (see its output above)' : 'no turbo run summary to tell how it ended' };
+  const seconds = t.seconds !== undefined ? { seconds: t.seconds } : {};
+  if (t.exitCode === 0) return { step, status: 'ok', ...seconds };
+  if (t.exitCode === BUDGET_EXIT_CODE) {
+    return { step, status: 'failed', ...seconds, detail: `stopped after ${budgetSec} s, the per-package budget${quickMode ? ' in quick mode' : ''} (--package-timeout); figures it had not written yet are lost` };
   }
+  return { step, status: 'failed', ...seconds, detail: `exited with code ${t.exitCode ?? 'unknown'}; its output is above` };
 }
 
 async function runnerScenarios(args: BenchArgs, repoRoot: string, partsDir: string, progress: Progress): Promise<void> {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs, UsageError } from '../src/args.js';
 import { listBenchPackages, readTurboSummary, runTurbo, turboBuildCommand, turboCommand } from '../src/packages.js';
+import { packageOutcome } from '../src/run.js';
+import { BUDGET_EXIT_CODE } from '@phalanx/bench-kit';
 import { Progress } from '../src/progress.js';
 import { probeEtcd, peerReadiness } from '../src/scenarios/external.js';
 import { tempDir } from './temp-dir.js';
@@ -42,6 +44,20 @@ describe('turbo invocation', () => {
     expect(q.args).not.toContain('--only');
     expect(turboCommand({ quick: true, partsDir: '/r', filters: ['@phalanx/x'], only: true }).args).toContain('--only');
     expect(turboBuildCommand({ quick: true, partsDir: '/r' }).args).not.toContain('--concurrency=1');
+    // every package in one invocation, each benchmark with its own budget, and a summary to read outcomes from
+    const all = turboCommand({ quick: true, partsDir: '/r', filters: ['@phalanx/a', '@phalanx/b'], only: true, budgetSec: 60 });
+    expect(all.args).toEqual(expect.arrayContaining(['--filter=@phalanx/a', '--filter=@phalanx/b', '--summarize']));
+    expect(all.env.PHALANX_BENCH_BUDGET_SEC).toBe('60');
+  });
+
+  it('tells how each package benchmark ended from the turbo summary', () => {
+    const task = (pkg: string, exitCode: number | undefined) => ({ taskId: `${pkg}#bench`, package: pkg, task: 'bench', exitCode, seconds: 2.5, cached: false });
+    const tasks = [task('@phalanx/a', 0), task('@phalanx/b', BUDGET_EXIT_CODE), task('@phalanx/c', 1)];
+    expect(packageOutcome('@phalanx/a', tasks, 60, true)).toEqual({ step: 'bench @phalanx/a', status: 'ok', seconds: 2.5 });
+    expect(packageOutcome('@phalanx/b', tasks, 60, true)).toMatchObject({ status: 'failed', detail: expect.stringMatching(/stopped after 60 s, the per-package budget in quick mode/) });
+    expect(packageOutcome('@phalanx/c', tasks, 60, false)).toMatchObject({ status: 'failed', detail: expect.stringMatching(/exited with code 1/) });
+    expect(packageOutcome('@phalanx/d', tasks, 60, false)).toMatchObject({ status: 'failed', detail: expect.stringMatching(/did not run it/) });
+    expect(packageOutcome('@phalanx/a', undefined, 60, false)).toMatchObject({ status: 'failed', detail: expect.stringMatching(/no turbo run summary/) });
   });
 
   it('finds the workspace packages that have a bench script', async () => {

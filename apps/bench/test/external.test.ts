@@ -98,7 +98,7 @@ describe('http load generator', () => {
   it('builds BFT client records with the issue targets as claims', () => {
     const lat = { p50: 2, p99: 4 };
     const load = (window: number) => ({ failed: 0, opsPerSec: 10 * window, window, latency: lat });
-    const r = { http: { ok: 1, failed: 0, seconds: 1, opsPerSec: 1, errors: [], concurrency: 1 }, bft: load(1024), light: load(1) };
+    const r = { http: { ok: 1, failed: 0, seconds: 1, opsPerSec: 1, errors: [], concurrency: 1 }, bft: { ...load(1024), light: load(1) } };
     const recs = bftLoadRecords('cluster/multi-process', { protocol: 'hotstuff', n: 4 }, r, { name: 'kv', value: 1e6, unit: 'ops/s' });
     expect(recs.map((x) => [x.name, x.value, x.params.stat])).toEqual([
       ['client commits', 10240, undefined],

@@ -22,6 +22,11 @@ const int = (name: string) => (v: string): number => {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
   return n;
 };
+const seconds = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400) throw new InvalidArgumentError(`${name} must be a number of seconds from 0 to 86400`);
+  return n;
+};
 const protocol = (v: string): ProtocolName => {
   if (!(protocols as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${protocols.join(', ')}`);
   return v as ProtocolName;
@@ -213,15 +218,18 @@ export function buildProgram(): Command {
     .description('closed-loop load over the BFT client protocol: KV puts, f+1 matching replies each')
     .requiredOption('--config <file>', 'network configuration')
     .requiredOption('--key <file>', 'client key file (keygen writes client_c0.json)')
-    .option('--duration <seconds>', 'measured time', int('--duration'), 10)
-    .option('--warmup <seconds>', 'unmeasured lead-in', int('--warmup'), 1)
+    .option('--duration <seconds>', 'measured time', seconds('--duration'), 10)
+    .option('--warmup <seconds>', 'unmeasured lead-in', seconds('--warmup'), 1)
+    .option('--light <seconds>', 'first measure commit latency at light load (one request at a time) this long', seconds('--light'), 0)
     .option('--window <n>', 'requests in flight', int('--window'), 256)
     .option('--value-bytes <n>', 'bytes per value', int('--value-bytes'), 100)
     .option('--json', 'print the result as one JSON line')
-    .action(async (o: { config: string; key: string; duration: number; warmup: number; window: number; valueBytes: number; json?: boolean }) => {
-      const r = await runLoad({ config: o.config, key: o.key, durationSec: o.duration, warmupSec: o.warmup, window: o.window, valueBytes: o.valueBytes });
+    .action(async (o: { config: string; key: string; duration: number; warmup: number; light: number; window: number; valueBytes: number; json?: boolean }) => {
+      const r = await runLoad({ config: o.config, key: o.key, durationSec: o.duration, warmupSec: o.warmup, lightSec: o.light, window: o.window, valueBytes: o.valueBytes });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else {
+        const ll = r.light?.latency;
+        if (ll) process.stdout.write(`light load (one request at a time): ${r.light!.ok} puts, latency p50 ${ll.p50.toFixed(1)} ms, p99 ${ll.p99.toFixed(1)} ms\n`);
         const l = r.latency;
         process.stdout.write(
           `${r.ok} puts in ${r.seconds.toFixed(1)} s: ${Math.round(r.opsPerSec)} ops/s, window ${r.window}, ${r.valueBytes} B values` +

@@ -16,19 +16,26 @@ export interface LoadOptions {
   readonly valueBytes: number;
   /** Unmeasured lead-in (connections, leader hint, JIT). Default 1 s. */
   readonly warmupSec?: number;
+  /** First measure one request at a time for this long: commit latency at light load. Default 0 (off). */
+  readonly lightSec?: number;
 }
 
-export interface LoadResult {
-  readonly client: string;
+/** One measured phase: requests that succeeded and how long they took. */
+export interface LoadPhase {
   readonly ok: number;
-  /** Requests that failed (timeout, or a result other than ok). */
   readonly failed: number;
   readonly seconds: number;
   readonly opsPerSec: number;
   readonly window: number;
-  readonly valueBytes: number;
   /** Milliseconds from submit to f+1 matching replies. */
   readonly latency?: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+}
+
+/** The main phase's figures (`failed`: timeouts and results other than ok), and the light-load phase if asked for. */
+export interface LoadResult extends LoadPhase {
+  readonly client: string;
+  readonly valueBytes: number;
+  readonly light?: LoadPhase;
   readonly errors: readonly string[];
 }
 
@@ -47,15 +54,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const enc = new TextEncoder();
     let n = 0;
     const put = (): Uint8Array => encodeCommand({ op: 'put', key: enc.encode(`load-${open.id}-${n++}`), value });
-    let lat = new Float64Array(4096);
-    let samples = 0;
-    let ok = 0;
-    let failed = 0;
     const errors = new Set<string>();
-    const drive = async (until: number, measure: boolean): Promise<void> => {
+    /** Keeps `window` requests in flight until `until`; measures them when `measure`. */
+    const drive = async (window: number, until: number, measure: boolean): Promise<LoadPhase> => {
+      let lat = new Float64Array(4096);
+      let samples = 0;
+      let ok = 0;
+      let failed = 0;
+      const t0 = performance.now();
       const worker = async (): Promise<void> => {
         while (performance.now() < until) {
-          const t0 = performance.now();
+          const start = performance.now();
           try {
             const r = decodeResult((await open.client.submit(put())).result);
             if (!measure) continue;
@@ -70,7 +79,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
               next.set(lat);
               lat = next;
             }
-            lat[samples++] = performance.now() - t0;
+            lat[samples++] = performance.now() - start;
           } catch (err) {
             if (!measure) continue;
             failed++;
@@ -78,24 +87,25 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           }
         }
       };
-      await Promise.all(Array.from({ length: o.window }, worker));
+      await Promise.all(Array.from({ length: window }, worker));
+      const seconds = (performance.now() - t0) / 1000;
+      const sorted = lat.subarray(0, samples).sort();
+      return {
+        ok,
+        failed,
+        seconds,
+        opsPerSec: ok / seconds,
+        window,
+        ...(samples > 0 ? { latency: { p50: rank(sorted, 50), p90: rank(sorted, 90), p99: rank(sorted, 99), max: sorted[samples - 1]! } } : {}),
+      };
     };
-    await drive(performance.now() + (o.warmupSec ?? 1) * 1000, false);
-    const t0 = performance.now();
-    await drive(t0 + o.durationSec * 1000, true);
-    const seconds = (performance.now() - t0) / 1000;
-    const sorted = lat.subarray(0, samples).sort();
-    return {
-      client: open.id,
-      ok,
-      failed,
-      seconds,
-      opsPerSec: ok / seconds,
-      window: o.window,
-      valueBytes: o.valueBytes,
-      ...(samples > 0 ? { latency: { p50: rank(sorted, 50), p90: rank(sorted, 90), p99: rank(sorted, 99), max: sorted[samples - 1]! } } : {}),
-      errors: [...errors],
-    };
+    const lightSec = o.lightSec ?? 0;
+    // Connections and the leader hint settle during a short unmeasured lead-in before either phase.
+    await drive(1, performance.now() + Math.min(0.3, o.warmupSec ?? 1) * 1000, false);
+    const light = lightSec > 0 ? await drive(1, performance.now() + lightSec * 1000, true) : undefined;
+    await drive(o.window, performance.now() + (o.warmupSec ?? 1) * 1000, false);
+    const main = await drive(o.window, performance.now() + o.durationSec * 1000, true);
+    return { client: open.id, ...main, valueBytes: o.valueBytes, ...(light ? { light } : {}), errors: [...errors] };
   } finally {
     await open.close();
   }

@@ -7,6 +7,7 @@ export { measure, measureAsync, type MeasureOptions, type Measurement } from './
 export { latencyRecorder, type LatencyRecorder, type LatencySummary } from './latency.js';
 export { percentile, percentileSorted, sampleStats, sortedCopy, type SampleStats } from './stats.js';
 export { quick, sized, findRepoRoot, outDir, QUICK_ENV, OUT_ENV } from './env.js';
+export { armBudget, BUDGET_ENV, BUDGET_EXIT_CODE } from './budget.js';
 export {
   writeRecords,
   createRecorder,

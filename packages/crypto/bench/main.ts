@@ -28,7 +28,7 @@ const cpuUs = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
-const t = (full: number): { minTimeMs: number; warmupMs: number } => ({ minTimeMs: sized(150, full), warmupMs: sized(30, 250) });
+const t = (full: number): { minTimeMs: number; warmupMs: number } => ({ minTimeMs: sized(60, full), warmupMs: sized(15, 250) });
 
 function bytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);

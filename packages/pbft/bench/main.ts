@@ -158,7 +158,7 @@ const kp = generateKeyPair('ed25519', { seed: new Uint8Array(32).fill(9) });
 const signer = signerFromSecret(kp.secretKey);
 const msg = new Uint8Array(120).fill(3);
 const sig = signer.sign(msg);
-const verify = measure(() => verifier.verify(kp.publicKey, msg, sig), { minTimeMs: sized(200, 1000) });
+const verify = measure(() => verifier.verify(kp.publicKey, msg, sig), { minTimeMs: sized(100, 1000) });
 rec.add({
   suite: 'pbft/one-process',
   name: 'Ed25519 verify (native, raw)',
@@ -170,7 +170,7 @@ rec.add({
 });
 const sizes = process.env.PBFT_BENCH_N ? process.env.PBFT_BENCH_N.split(',').map(Number) : quick() ? [4, 7] : [4, 7, 16, 31];
 for (const n of sizes) {
-  const total = quick() ? 8_192 : n <= 7 ? 100_000 : 20_480;
+  const total = quick() ? 4_096 : n <= 7 ? 100_000 : 20_480;
   const ops = throughput(n, total, payloads);
   rec.add({
     suite: 'pbft/one-process',
@@ -183,7 +183,7 @@ for (const n of sizes) {
     better: 'higher',
   });
   if (process.env.PBFT_BENCH_DEBUG === 'throughput') continue;
-  const lat = latency(n, quick() ? 50 : n <= 7 ? 300 : 60, payloads);
+  const lat = latency(n, quick() ? 30 : n <= 7 ? 300 : 60, payloads);
   for (const r of latencyRecords({ suite: 'pbft/one-process', name: 'commit latency, light load (all replicas on one core)', params: { n, quick: quick() } }, lat)) rec.add(r);
 }
 rec.write();

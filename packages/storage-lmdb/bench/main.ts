@@ -23,7 +23,7 @@ const key = (i: number): Buffer => {
   return k;
 };
 const opts = (batch: number): { minTimeMs: number; warmupMs: number; batch: number; opsPerCall: number } => ({
-  minTimeMs: sized(250, 1500),
+  minTimeMs: sized(120, 1500),
   warmupMs: sized(20, 150),
   batch: 1,
   opsPerCall: batch,

@@ -34,7 +34,7 @@ const q = quick();
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const blst = await loadBlstBackend();
 const backends: BlsBackend[] = blst ? [blst, nobleBackend] : [nobleBackend];
-const slow = { batch: 1, warmupMs: 0, minTimeMs: sized(300, 2000), maxSamples: sized(5, 30) };
+const slow = { batch: 1, warmupMs: 0, minTimeMs: sized(150, 2000), maxSamples: sized(3, 30) };
 
 // --- raw single verify: the ceiling -----------------------------------------------------------
 const msg = utf8('phalanx bench message');

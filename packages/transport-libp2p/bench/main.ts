@@ -89,13 +89,13 @@ async function tcpRate(size: number, total: number): Promise<number> {
   return rate;
 }
 
-const total = sized(20_000, 200_000);
+const total = sized(6_000, 200_000);
 const records: BenchRecord[] = [];
 for (const size of [64, 1024]) {
   const ceiling = await tcpRate(size, total);
   const ceil = { name: 'plain TCP, same framing, coalesced', value: ceiling, unit: 'msgs/s' };
   const coalesced = await libp2pRate(size, total, true);
-  const single = await libp2pRate(size, Math.min(total, sized(10_000, 50_000)), false);
+  const single = await libp2pRate(size, Math.min(total, sized(3_000, 50_000)), false);
   const params = { frameBytes: size, burst: BURST, nodes: 'two in one process', quick: quick() };
   records.push({ suite: 'transport/libp2p', name: 'frames one way, coalesced per tick', value: coalesced, unit: 'msgs/s', params, ceiling: ceil, claim: '≈60k msgs/s coalescing 64 per write (DESIGN §8)', better: 'higher' });
   records.push({ suite: 'transport/libp2p', name: 'frames one way, one send per frame', value: single, unit: 'msgs/s', params, ceiling: ceil, claim: '≈15k msgs/s one message per send (DESIGN §8)', better: 'higher' });

@@ -15,8 +15,18 @@ export function which(cmd: string, env: NodeJS.ProcessEnv = process.env): string
   return r.status === 0 && out ? out : undefined;
 }
 
-/** The phalanx node CLI and its testnet command, as apps/node builds them. */
+const probed = new Map<string, Probe>();
+
+/** The phalanx node CLI and its testnet command, as apps/node builds them (asked once per run: it starts the CLI). */
 export function probePhalanxTestnet(repoRoot: string): Probe {
+  const known = probed.get(repoRoot);
+  if (known) return known;
+  const p = probeCli(repoRoot);
+  probed.set(repoRoot, p);
+  return p;
+}
+
+function probeCli(repoRoot: string): Probe {
   const cli = path.join(repoRoot, 'apps', 'node', 'dist', 'cli.js');
   if (!existsSync(path.join(repoRoot, 'apps', 'node', 'package.json'))) return { ok: false, reason: 'apps/node does not exist' };
   if (!existsSync(cli)) return { ok: false, reason: 'apps/node/dist/cli.js not found (the phalanx CLI is not written or not built yet)' };

@@ -17,20 +17,18 @@ export const MP_FULL_SIZES: readonly number[] = [4, 7];
 export const VALUE_BYTES = 100;
 
 function loadShape(quick: boolean): { concurrency: number; durationMs: number; warmupMs: number } {
-  return { concurrency: quick ? 16 : 64, durationMs: quick ? 2000 : 15_000, warmupMs: quick ? 500 : 2000 };
+  return { concurrency: quick ? 16 : 64, durationMs: quick ? 1500 : 15_000, warmupMs: quick ? 300 : 2000 };
 }
 
-/** Requests in flight for the throughput run of the BFT client, and for the light-load latency run. */
+/** Requests in flight for the throughput run of the BFT client (its light-load run has one). */
 export const BFT_WINDOW = 1024;
-export const LIGHT_WINDOW = 1;
 
 export interface MultiProcessResult {
   /** HTTP puts spread over every replica (the load the etcd comparison uses). */
   readonly http: HttpLoadResult & { concurrency: number };
-  /** The BFT client over libp2p, `BFT_WINDOW` in flight: the cluster's throughput. */
+  /** The BFT client over libp2p, `BFT_WINDOW` in flight: the cluster's throughput; and, first,
+   * one request at a time (`light`): commit latency at light load. */
   readonly bft: BftLoadResult;
-  /** The BFT client with one request at a time: commit latency at light load. */
-  readonly light: BftLoadResult;
 }
 
 async function drive(targets: readonly string[], quick: boolean, request: (key: string, value: Uint8Array) => HttpRequestSpec): Promise<HttpLoadResult & { concurrency: number }> {
@@ -53,9 +51,8 @@ export async function multiProcessRun(repoRoot: string, protocol: string, n: num
       // Smallest state first: the HTTP run is compared with a fresh etcd, and every checkpoint
       // snapshots the whole KV state, so later runs pay for what earlier ones wrote.
       const http = await drive(net.httpUrls, quick, phalanxPut);
-      const light = await bftLoad(repoRoot, net, { durationSec: quick ? 1 : 5, warmupSec: 1, window: LIGHT_WINDOW, log: path.join(dir, 'load-light.log') });
-      const bft = await bftLoad(repoRoot, net, { durationSec: quick ? 2 : 15, warmupSec: 1, window: BFT_WINDOW, log: path.join(dir, 'load-bft.log') });
-      return { http, bft, light };
+      const bft = await bftLoad(repoRoot, net, { lightSec: quick ? 1 : 5, durationSec: quick ? 1.5 : 15, warmupSec: quick ? 0.5 : 1, window: BFT_WINDOW, log: path.join(dir, 'load-bft.log') });
+      return { http, bft };
     } finally {
       const code = await net.stop();
       if (code !== 0) keep = true;
@@ -88,14 +85,15 @@ export function bftLoadRecords(suite: string, base: Record<string, ParamValue>, 
     },
   ];
   if (r.bft.latency) out.push({ suite, name: 'client latency under load', value: r.bft.latency.p50, unit: 'ms', params: { ...base, window: r.bft.window, stat: 'p50' }, better: 'lower' });
-  if (r.light.latency) {
+  const light = r.bft.light;
+  if (light?.latency) {
     for (const stat of ['p50', 'p99'] as const) {
       out.push({
         suite,
         name: 'client latency at light load',
-        value: r.light.latency[stat],
+        value: light.latency[stat],
         unit: 'ms',
-        params: { ...base, window: r.light.window, stat },
+        params: { ...base, window: light.window, stat },
         ...(stat === 'p50' ? { claim: 'target (issue #9): p50 ≤ 5 ms at light load' } : {}),
         better: 'lower',
       });

@@ -92,17 +92,18 @@ export interface BftLoadResult {
   readonly window: number;
   readonly failed: number;
   readonly latency?: { readonly p50: number; readonly p99: number };
+  readonly light?: { readonly window: number; readonly latency?: { readonly p50: number; readonly p99: number } };
 }
 
 /**
  * `phalanx load` against a running testnet: KV puts over the libp2p client protocol, `window` in
  * flight, each counted once f+1 replicas agree. A separate process, like any real client.
  */
-export async function bftLoad(repoRoot: string, net: PhalanxTestnet, o: { durationSec: number; warmupSec: number; window: number; log: string }): Promise<BftLoadResult> {
+export async function bftLoad(repoRoot: string, net: PhalanxTestnet, o: { durationSec: number; warmupSec: number; lightSec: number; window: number; log: string }): Promise<BftLoadResult> {
   const cli = path.join(repoRoot, 'apps', 'node', 'dist', 'cli.js');
-  const args = [cli, 'load', '--config', net.configFile, '--key', net.clientKey, '--duration', String(o.durationSec), '--warmup', String(o.warmupSec), '--window', String(o.window), '--json'];
+  const args = [cli, 'load', '--config', net.configFile, '--key', net.clientKey, '--duration', String(o.durationSec), '--warmup', String(o.warmupSec), '--light', String(o.lightSec), '--window', String(o.window), '--json'];
   const proc = startProcess(`phalanx load (window ${o.window})`, process.execPath, args, { cwd: repoRoot, log: o.log });
-  const code = await Promise.race([proc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), (o.durationSec + o.warmupSec + 30) * 1000).unref())]);
+  const code = await Promise.race([proc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), (o.durationSec + o.warmupSec + o.lightSec + 30) * 1000).unref())]);
   if (code === 'timeout') {
     await proc.stop(2_000, 'SIGKILL');
     throw new Error(`phalanx load did not finish (see ${o.log})`);
