@@ -254,6 +254,11 @@ export function buildProgram(): Command {
 
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
 if (isMain) {
+  // A closed stdout (`phalanx load | head -1`) is the reader saying "enough", not a failure.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    fail(err);
+  });
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { basePort, phalanx, start } from './cli-helpers.js';
+import { basePort, cli, phalanx, start } from './cli-helpers.js';
 
 // Each mistake an operator can make ends in one line on stderr and a non-zero exit, never a stack trace.
 const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-bad-'));
@@ -82,6 +82,19 @@ describe('bad input to the CLI', () => {
     expect((await phalanx(['keygen', '--replicas', 'many'])).code).toBe(2);
     oneLine(await phalanx(['keygen', '--replicas', '1', '--clients', '5000', '--out', path.join(dir, 'too-many-clients')]), 2, /--clients/);
     expect((await phalanx(['frobnicate'])).code).toBe(2);
+  });
+
+  it('a reader that closes stdout early (| head) ends the CLI quietly, without a stack trace', async () => {
+    const { spawn } = await import('node:child_process');
+    // `status` writes a line per replica between network calls (nothing listens here), so a write
+    // fails with EPIPE while the CLI still has work to do.
+    const child = spawn(process.execPath, [cli, 'status', '--config', path.join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed before the CLI has written anything
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    expect(err).toBe('');
+    expect(code).toBe(0);
   });
 
   it('load and BFT reads refuse bad arguments and unknown keys with one line', async () => {
