@@ -58,14 +58,22 @@ export function turboCommand(opts: { quick: boolean; partsDir: string; filters?:
  * Runs turbo with its output streamed to our stderr; resolves with the exit code, or 'timeout'
  * when it ran past `timeoutMs` (its whole process group is then stopped: SIGTERM, then SIGKILL).
  */
-export function runTurbo(run: TurboRun, cwd: string, timeoutMs?: number): Promise<number | 'timeout'> {
+export function runTurbo(run: TurboRun, cwd: string, timeoutMs?: number, onOutput?: (text: string) => void): Promise<number | 'timeout'> {
   return new Promise((resolve, reject) => {
+    // With `onOutput` turbo's output comes through us (to watch it); without, straight to stderr.
+    const sink = onOutput ? 'pipe' : process.stderr;
     const child = spawn(run.command, [...run.args], {
       cwd,
       env: { ...process.env, ...run.env },
-      stdio: ['ignore', process.stderr, process.stderr],
+      stdio: ['ignore', sink, sink],
       detached: true,
     });
+    if (onOutput) {
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.setEncoding('utf8');
+        stream?.on('data', (text: string) => onOutput(text));
+      }
+    }
     let timedOut = false;
     const kill = (sig: NodeJS.Signals): void => {
       try {
@@ -91,6 +99,51 @@ export function runTurbo(run: TurboRun, cwd: string, timeoutMs?: number): Promis
       resolve(timedOut ? 'timeout' : (code ?? (signal ? 128 : 1)));
     });
   });
+}
+
+/**
+ * Watches turbo's streamed output (every task line is prefixed `<package>:<task>: `) and calls
+ * `onStart` the first time each package's task speaks — turbo announces a task before running it
+ * ("cache bypass, force executing …"), so with `--concurrency=1` that is when its benchmark
+ * starts. Chunks may split lines anywhere; colour codes are ignored.
+ */
+export class TaskStartWatcher {
+  private partial = '';
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly task: string,
+    private readonly onStart: (pkg: string) => void,
+  ) {}
+
+  /** Feeds a chunk of output; returns it unchanged so it can be passed on. */
+  feed(chunk: string): string {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) this.check(line);
+    // A long unterminated line: judge its prefix now rather than wait for the newline.
+    if (this.partial.length > 4096) {
+      this.check(this.partial);
+      this.partial = '';
+    }
+    return chunk;
+  }
+
+  /** Packages seen so far, in order. */
+  get started(): string[] {
+    return [...this.seen];
+  }
+
+  private check(line: string): void {
+    // eslint-disable-next-line no-control-regex
+    const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
+    const m = /^(\S+?):([\w:-]+): /.exec(plain) ?? /^(\S+?):([\w:-]+):$/.exec(plain.trimEnd());
+    if (!m || m[2] !== this.task) return;
+    const pkg = m[1]!;
+    if (this.seen.has(pkg)) return;
+    this.seen.add(pkg);
+    this.onStart(pkg);
+  }
 }
 
 /** Workspace packages with a `bench` script, by name (apps/bench itself has none). */
@@ -156,9 +209,14 @@ export function readTurboSummary(text: string): TaskOutcome[] {
 }
 
 /** Runs turbo and returns its exit code with the per-task outcomes from the summary it wrote. */
-export async function runTurboWithSummary(run: TurboRun, repoRoot: string, timeoutMs?: number): Promise<{ code: number | 'timeout'; tasks: TaskOutcome[] | undefined }> {
+export async function runTurboWithSummary(
+  run: TurboRun,
+  repoRoot: string,
+  timeoutMs?: number,
+  onOutput?: (text: string) => void,
+): Promise<{ code: number | 'timeout'; tasks: TaskOutcome[] | undefined }> {
   const before = new Set(listSummaries(repoRoot));
-  const code = await runTurbo(run, repoRoot, timeoutMs);
+  const code = await runTurbo(run, repoRoot, timeoutMs, onOutput);
   const fresh = listSummaries(repoRoot).filter((f) => !before.has(f));
   if (fresh.length !== 1) return { code, tasks: undefined };
   try {

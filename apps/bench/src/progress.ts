@@ -26,6 +26,12 @@ export class Progress {
     this.out.write(`${text}\n`);
   }
 
+  /** Passes through output of a child process (a running ticker line is wiped first). */
+  raw(text: string): void {
+    if (this.ticker) this.out.write('\r\x1b[2K');
+    this.out.write(text);
+  }
+
   /** Runs `fn` as a named step; a thrown error marks the step failed and is not rethrown. */
   async step<T>(name: string, fn: () => Promise<T> | T): Promise<T | undefined> {
     const start = performance.now();

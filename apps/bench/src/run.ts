@@ -8,7 +8,7 @@ import path from 'node:path';
 import { BUDGET_EXIT_CODE, createRecorder, formatNumber, formatRecordLine, QUICK_ENV, type BenchRecord, type Ceiling } from '@phalanx/bench-kit';
 import type { BenchArgs } from './args.js';
 import { Progress } from './progress.js';
-import { listBenchPackages, runTurboWithSummary, turboBuildCommand, turboCommand } from './packages.js';
+import { listBenchPackages, runTurboWithSummary, TaskStartWatcher, turboBuildCommand, turboCommand } from './packages.js';
 import type { TaskOutcome } from './packages.js';
 import { codecScenario } from './scenarios/codec.js';
 import { kvCeiling, stateMachineScenario } from './scenarios/state-machine.js';
@@ -96,7 +96,9 @@ async function packageBenchmarks(args: BenchArgs, repoRoot: string, partsDir: st
   const run = turboCommand({ quick: args.quick, partsDir, filters: packages, only: true, budgetSec: timeoutSec });
   let tasks: TaskOutcome[] | undefined;
   await progress.step(`package benchmarks (${packages.length}, one at a time)`, async () => {
-    const r = await runTurboWithSummary(run, repoRoot, (timeoutSec * packages.length + 30) * 1000);
+    // A line as each package's benchmark starts (turbo's own prefixed output follows it).
+    const watcher = new TaskStartWatcher('bench', (pkg) => progress.line(`  ▸ bench ${pkg} (${watcher.started.length}/${packages.length}) at ${progress.seconds.toFixed(1)} s`));
+    const r = await runTurboWithSummary(run, repoRoot, (timeoutSec * packages.length + 30) * 1000, (text) => progress.raw(watcher.feed(text)));
     tasks = r.tasks;
     if (r.code === 'timeout') throw new Error('turbo overran the sum of the package budgets and was stopped');
   });

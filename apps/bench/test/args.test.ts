@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs, UsageError } from '../src/args.js';
-import { listBenchPackages, readTurboSummary, runTurbo, turboBuildCommand, turboCommand } from '../src/packages.js';
+import { listBenchPackages, readTurboSummary, runTurbo, TaskStartWatcher, turboBuildCommand, turboCommand } from '../src/packages.js';
 import { packageOutcome } from '../src/run.js';
 import { BUDGET_EXIT_CODE } from '@phalanx/bench-kit';
 import { Progress } from '../src/progress.js';
@@ -79,6 +79,39 @@ describe('turbo invocation', () => {
     expect(await runTurbo(hang, process.cwd(), 200)).toBe('timeout');
     const quickExit = { command: process.execPath, args: ['-e', 'process.exit(3)'], env: {} };
     expect(await runTurbo(quickExit, process.cwd(), 10_000)).toBe(3);
+  });
+
+  it("passes a child's output to onOutput when given one", async () => {
+    let seen = '';
+    const talk = { command: process.execPath, args: ['-e', 'console.log("out"); console.error("err")'], env: {} };
+    expect(await runTurbo(talk, process.cwd(), 10_000, (t) => (seen += t))).toBe(0);
+    expect(seen).toContain('out\n');
+    expect(seen).toContain('err\n');
+  });
+
+  it("notices each package's task starting in turbo's prefixed output, across split chunks and colours", () => {
+    const starts: string[] = [];
+    const w = new TaskStartWatcher('bench', (pkg) => starts.push(pkg));
+    const text = [
+      '   • turbo 2.11.11',
+      '   • Running bench in 2 packages',
+      '',
+      '@phalanx/crypto:bench: cache bypass, force executing 4fbb',
+      '@phalanx/crypto:bench: ',
+      '@phalanx/crypto:bench:   crypto/hash · sha256: 610 MB/s',
+      '\x1b[36m@phalanx/hotstuff:bench: \x1b[0mcache bypass, force executing 1234',
+      '@phalanx/hotstuff:bench:',
+      '@phalanx/codec:build: tsc',
+      'not-a-task: @phalanx/pbft:bench: in the middle',
+      ' Tasks:    2 successful, 2 total',
+      '',
+    ].join('\n');
+    // Fed in awkward pieces: the split falls inside a prefix.
+    let passed = '';
+    for (let i = 0; i < text.length; i += 7) passed += w.feed(text.slice(i, i + 7));
+    expect(passed).toBe(text);
+    expect(starts).toEqual(['@phalanx/crypto', '@phalanx/hotstuff']);
+    expect(w.started).toEqual(starts);
   });
 
   it('reads per-task outcomes from a turbo run summary, leaving out packages without the script', () => {

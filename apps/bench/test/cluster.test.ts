@@ -7,7 +7,7 @@ import type { ProtocolDefinition } from '@phalanx/interface';
 import { runCluster, ClusterSafetyError, type ClusterOptions } from '../src/scenarios/cluster.js';
 import { replicaSigner, replicaVerifier, replicaSeed } from '../src/scenarios/keys.js';
 import { findDefinition, isProtocolDefinition, loadProtocol, PROTOCOLS } from '../src/scenarios/protocols.js';
-import { clusterRecords, faultsTolerated, runProtocolCluster } from '../src/scenarios/cluster-scenario.js';
+import { clusterRecords, faultsTolerated, runProtocolCluster, SEED_LATENCY_CLAIM, seedThroughputClaim } from '../src/scenarios/cluster-scenario.js';
 import { toy, type ToyConfig } from './toy-protocol.js';
 import { tempDir } from './temp-dir.js';
 
@@ -96,6 +96,20 @@ describe('in-process cluster harness', () => {
     ]);
     expect(recs[0]!.ceiling?.name).toBe('unreplicated');
     expect(recs[0]!.params).toMatchObject({ protocol: 'toy', n: 4 });
+  });
+
+  it("puts the seed's claims beside the figures they speak of, only at the replica count they name", () => {
+    const r = runCluster(options(4, {}));
+    const at4 = clusterRecords('pbft', 4, r, undefined, 8);
+    expect(at4[0]!.claim).toBe('seed: 5,000 ops/s with 4 replicas');
+    expect(at4.find((x) => x.name === 'commit latency p50')!.claim).toBe(SEED_LATENCY_CLAIM);
+    expect(at4.find((x) => x.name === 'commit latency p99')!.claim).toBeUndefined();
+    const at7 = clusterRecords('pbft', 7, r, undefined, 8);
+    expect(at7.some((x) => x.claim !== undefined)).toBe(false);
+    expect(seedThroughputClaim('hotstuff', 4)).toMatch(/20,000 ops\/s/);
+    expect(seedThroughputClaim('raft', 3)).toMatch(/10,000 ops\/s/);
+    expect(seedThroughputClaim('raft', 4)).toBeUndefined();
+    expect(seedThroughputClaim('toy', 4)).toBeUndefined();
   });
 
   it('knows f for each fault model', () => {

@@ -213,7 +213,7 @@ async function main(): Promise<void> {
     add({ suite: 'cluster/memory', name: `hotstuff ${mode} blocks/s`, value: (r.blocks / r.ms) * 1000, unit: 'blocks/s', params: { protocol: 'hotstuff', n, crypto: mode, blockSize, quick: q }, better: 'higher' });
   }
   // Memory: resident size after 10x more committed blocks (pruning keeps the core bounded).
-  const small = sized(150, 10_000); // quick: 1,500 blocks is still past the 1,024-block sync window
+  const small = sized(110, 10_000); // quick: 1,100 blocks is still past the 1,024-block sync window
   const large = small * 10;
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
