@@ -92,7 +92,8 @@ export type ProtocolEvent =
  * A Ready whose only duty is `persist` (nothing to send, commit or restore) may be overlapped: the
  * runtime stages its writes, starts the sync and goes on to the next Ready without waiting, since
  * a sync covers every write staged before it, so the next Ready's own sync (awaited before its
- * sends) makes both durable. `persisted` is still stepped once, in id order, when the sync is done.
+ * sends) makes both durable. `persisted` inputs only ever increase: one with `upTo` N also
+ * acknowledges every id below N, so an overlapped id may never be acknowledged by itself.
  * Cores must not assume their inputs stop while a persist is in flight.
  */
 export interface Ready<M> {
