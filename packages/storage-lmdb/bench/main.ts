@@ -23,8 +23,8 @@ const key = (i: number): Buffer => {
   return k;
 };
 const opts = (batch: number): { minTimeMs: number; warmupMs: number; batch: number; opsPerCall: number } => ({
-  minTimeMs: sized(120, 1500),
-  warmupMs: sized(20, 150),
+  minTimeMs: sized(60, 1500),
+  warmupMs: sized(10, 150),
   batch: 1,
   opsPerCall: batch,
 });

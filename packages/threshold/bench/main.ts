@@ -34,7 +34,7 @@ const q = quick();
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const blst = await loadBlstBackend();
 const backends: BlsBackend[] = blst ? [blst, nobleBackend] : [nobleBackend];
-const slow = { batch: 1, warmupMs: 0, minTimeMs: sized(150, 2000), maxSamples: sized(3, 30) };
+const slow = { batch: 1, warmupMs: 0, minTimeMs: sized(100, 2000), maxSamples: sized(2, 30) };
 
 // --- raw single verify: the ceiling -----------------------------------------------------------
 const msg = utf8('phalanx bench message');
@@ -45,7 +45,7 @@ for (const b of backends) {
   const m = measure(() => {
     cold();
     return b.verify(kp.publicKey, msg, sig, DST_SIG_POP);
-  }, b.name === 'blst' ? { minTimeMs: sized(200, 1000) } : slow);
+  }, b.name === 'blst' ? { minTimeMs: sized(100, 1000) } : slow);
   verifyMs[b.name] = m.msPerOp;
   add({
     suite: 'threshold/bls',
