@@ -42,7 +42,7 @@ export function asJson(v: Value): unknown {
 }
 
 export function codecScenario(opts: MeasureOptions = {}): BenchRecord[] {
-  const m: MeasureOptions = { minTimeMs: sized(150, 1000), warmupMs: sized(30, 200), ...opts };
+  const m: MeasureOptions = { minTimeMs: sized(100, 1000), warmupMs: sized(20, 200), ...opts };
   const records: BenchRecord[] = [];
   const cases: Array<[string, Value, string]> = [
     ['vote', typicalVote(), 'signed vote (view, seq, 32 B digest, signature)'],
