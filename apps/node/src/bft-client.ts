@@ -28,7 +28,10 @@ export interface OpenBftClient {
   readonly id: string;
   /** Matching replies a result needs (f+1). */
   readonly quorum: number;
-  /** Resolves once the client is connected to every replica, or to a quorum after `ms`. */
+  /**
+   * Waits up to `ms` for connections to every replica; resolves with how many are connected, or
+   * throws if fewer than `quorum` are (no result could ever be accepted).
+   */
   connected(ms: number): Promise<number>;
   close(): Promise<void>;
 }
@@ -66,7 +69,9 @@ export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient>
     async connected(ms: number): Promise<number> {
       const deadline = Date.now() + ms;
       while (endpoint.connectedReplicas().length < replicas.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      return endpoint.connectedReplicas().length;
+      const reachable = endpoint.connectedReplicas().length;
+      if (reachable < quorum) throw new Error(`only ${reachable} of ${replicas.length} replicas reachable; ${quorum} must answer`);
+      return reachable;
     },
     close: () => client.stop(),
   };

@@ -62,8 +62,7 @@ async function httpOf(configFile: string, node?: string): Promise<string[]> {
 async function kvClientRequest(configFile: string, keyFile: string, op: 'get' | 'put' | 'del', key: string, value?: string): Promise<void> {
   const open = await openBftClient({ config: configFile, key: keyFile, window: 1, timeoutMs: 15_000 });
   try {
-    const reachable = await open.connected(5_000);
-    if (reachable < open.quorum) throw new Error(`only ${reachable} of ${open.config.nodes.length} replicas reachable; ${open.quorum} must answer`);
+    await open.connected(5_000);
     const k = new TextEncoder().encode(key);
     const cmd = op === 'put' ? { op, key: k, value: new TextEncoder().encode(value ?? '') } : { op, key: k };
     const result = decodeResult((await open.client.submit(encodeCommand(cmd))).result);

@@ -51,6 +51,10 @@ describe('codec (bounded, canonical)', () => {
     const many = { ...vc, prepared: [], stable: { ...vc.stable, votes: [vc.stable.votes[0]!, vc.stable.votes[0]!] } };
     expect(() => codec.decode(pbftCodec.encode(many))).toThrow(DecodeError);
     expect(() => codec.decode(new Uint8Array(5000))).toThrow(/exceeds the limit/);
+    // a relay from a backup: no more requests than a batch holds, and never none
+    expect(() => codec.decode(pbftCodec.encode({ type: 'request', requests: [req(0), req(1)] }))).toThrow(/request\.requests: 2 items exceed the limit of 1/);
+    expect(() => pbftCodec.decode(encode([0, []]))).toThrow(/request\.requests: empty/);
+    expect(() => pbftCodec.decode(encode([0, [['c0', 1n, new Uint8Array(1)]], new Uint8Array(64)]))).toThrow(DecodeError); // v1 relay with a signature
   });
 
   it('refuses unknown types, missing or extra fields', () => {

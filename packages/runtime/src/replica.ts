@@ -39,7 +39,7 @@ import type {
 } from '@phalanx/interface';
 import { ReplicatedState } from './replicated-state.js';
 import { decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from './wire.js';
-import type { ClientFrame, WireResult } from './wire.js';
+import type { ClientFrame, ReplyFrame, WireResult } from './wire.js';
 
 /** The replica side of the client protocol (`MemoryTransport.clients`, `Libp2pTransport.clients`). */
 export interface ClientPlane {
@@ -157,6 +157,29 @@ export async function readRecoveredState(storage: Storage): Promise<RecoveredSta
     ...(snapshot ? { snapshot, snapshotDigest: meta!.digest } : {}),
     appliedHeight: snapshot?.height ?? 0n,
   };
+}
+
+/**
+ * Results to send, grouped into one reply frame per (client, height, proof), at most
+ * `MAX_FRAME_ITEMS` results each.
+ */
+class ReplyGroups {
+  private readonly groups = new Map<string, { client: NodeId; height: bigint; proof: Uint8Array | undefined; results: WireResult[] }>();
+
+  add(client: NodeId, height: bigint, proof: Uint8Array | undefined, result: WireResult): void {
+    const key = `${client}\u0000${height}\u0000${proof ? 'p' : ''}`;
+    const g = this.groups.get(key);
+    if (g) g.results.push(result);
+    else this.groups.set(key, { client, height, proof, results: [result] });
+  }
+
+  send(to: (client: NodeId, frame: ReplyFrame) => void): void {
+    for (const { client, height, proof, results } of this.groups.values()) {
+      for (let i = 0; i < results.length; i += MAX_FRAME_ITEMS) {
+        to(client, { type: 'reply', height, results: results.slice(i, i + MAX_FRAME_ITEMS), ...(proof ? { proof } : {}) });
+      }
+    }
+  }
 }
 
 export class Replica<M, C = unknown> {
@@ -393,7 +416,7 @@ export class Replica<M, C = unknown> {
     this.knownClients.add(client);
     const maxPayload = this.o.maxRequestBytes ?? 1024 * 1024;
     // Retries answered from the reply cache, one frame per height they committed at.
-    const cached = new Map<bigint, WireResult[]>();
+    const cached = new ReplyGroups();
     for (const r of f.requests) {
       if (r.payload.length > maxPayload) {
         this.replyTo(client, { type: 'reject', seq: r.seq, code: 'too-large', message: `payload of ${r.payload.length} bytes` });
@@ -411,11 +434,9 @@ export class Replica<M, C = unknown> {
         this.replyTo(client, { type: 'reject', seq: r.seq, code: 'expired', message: 'executed; result no longer cached' });
         continue;
       }
-      const list = cached.get(hit.height);
-      if (list) list.push({ seq: r.seq, result: hit.result });
-      else cached.set(hit.height, [{ seq: r.seq, result: hit.result }]);
+      cached.add(client, hit.height, undefined, { seq: r.seq, result: hit.result });
     }
-    for (const [height, results] of cached) this.replyTo(client, { type: 'reply', height, results });
+    cached.send((to, frame) => this.replyTo(to, frame));
   }
 
   private replyTo(client: NodeId, frame: ClientFrame): void {
@@ -558,44 +579,14 @@ export class Replica<M, C = unknown> {
     const leader = this.knownClients.size > 0 ? core.status().leader : undefined;
     let dup = 0;
     // One reply frame per client and height: a client's requests in this batch share the proof.
-    const fresh = new Map<NodeId, WireResult[]>();
-    const old = new Map<NodeId, Map<bigint, WireResult[]>>();
+    const replies = new ReplyGroups();
     for (const a of applied) {
       if (a.duplicate) dup++;
-      const client = a.request.client;
-      if (!this.knownClients.has(client)) continue;
-      const item = { seq: a.request.seq, result: a.result };
-      if (!a.duplicate) {
-        const list = fresh.get(client);
-        if (list) list.push(item);
-        else fresh.set(client, [item]);
-        continue;
-      }
-      // Ordered again (a retry that raced its first copy): answer with its first height, no proof.
-      let byHeight = old.get(client);
-      if (!byHeight) old.set(client, (byHeight = new Map()));
-      const list = byHeight.get(a.height);
-      if (list) list.push(item);
-      else byHeight.set(a.height, [item]);
+      if (!this.knownClients.has(a.request.client)) continue;
+      // Ordered again (a retry that raced its first copy): answered with its first height, no proof.
+      replies.add(a.request.client, a.height, a.duplicate ? undefined : batch.proof, { seq: a.request.seq, result: a.result });
     }
-    for (const [client, results] of fresh) {
-      for (let i = 0; i < results.length; i += MAX_FRAME_ITEMS) {
-        this.replyTo(client, {
-          type: 'reply',
-          height: batch.height,
-          results: results.slice(i, i + MAX_FRAME_ITEMS),
-          ...(batch.proof ? { proof: batch.proof } : {}),
-          ...(leader !== undefined ? { leader } : {}),
-        });
-      }
-    }
-    for (const [client, byHeight] of old) {
-      for (const [height, results] of byHeight) {
-        for (let i = 0; i < results.length; i += MAX_FRAME_ITEMS) {
-          this.replyTo(client, { type: 'reply', height, results: results.slice(i, i + MAX_FRAME_ITEMS), ...(leader !== undefined ? { leader } : {}) });
-        }
-      }
-    }
+    replies.send((client, frame) => this.replyTo(client, { ...frame, ...(leader !== undefined ? { leader } : {}) }));
     this.m.requestsApplied += applied.length - dup;
     this.m.duplicates += dup;
     this.hooks.onCommit?.({

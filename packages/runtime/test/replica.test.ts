@@ -5,7 +5,8 @@ import { createValidatorSet } from '@phalanx/quorum';
 import { generateKeyPair, signerFromSecret } from '@phalanx/crypto';
 import { waitFor } from '@phalanx/compliance';
 import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
-import { Client, Replica, encodeClientFrame, decodeClientFrame } from '../src/index.js';
+import { encode } from '@phalanx/codec';
+import { Client, Replica, encodeClientFrame, decodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
 import type { CounterConfig, CounterMsg , CounterCore} from './fixtures.js';
@@ -242,6 +243,25 @@ describe('Replica', () => {
     // the retry of seq 1 came from the cache: same height, no proof, applied once
     expect(replies.filter((f) => f.results.some((r) => r.seq === 1n)).map((f) => f.height)).toEqual([2n, 2n]);
     expect(app.entries.filter((e) => e.startsWith('bob:')).length).toBe(3);
+    await replica.stop();
+  });
+
+  it('counts malformed client frames (garbage, version 1, replies, oversized lists) per client and keeps serving', async () => {
+    const { replica, hub } = setup();
+    await replica.start();
+    const raw = hub.client('mallory');
+    const frames: ReturnType<typeof decodeClientFrame>[] = [];
+    raw.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
+    await raw.start();
+    raw.send('r0', Uint8Array.of(0xff, 0x00));
+    raw.send('r0', encode({ v: 1, t: 0, seq: 0n, payload: payload('old') }));
+    raw.send('r0', encodeClientFrame({ type: 'reply', height: 1n, results: [{ seq: 0n, result: payload('forged') }] }));
+    raw.send('r0', encode({ v: 2, t: 0, reqs: Array.from({ length: MAX_FRAME_ITEMS + 1 }, (_, i) => [BigInt(i), payload('x')]) }));
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: payload('fine') }] }));
+    await waitFor(() => frames.length === 1, 'the good request answered');
+    expect(frames[0]).toMatchObject({ type: 'reply', results: [{ seq: 0n }] });
+    expect(replica.metrics().malformed).toEqual({ mallory: 4 });
+    expect(replica.metrics().requestsApplied).toBe(1);
     await replica.stop();
   });
 
