@@ -297,10 +297,19 @@ export class LmdbStorage implements Storage {
     }
   }
 
-  /** Runs `body` in one LMDB write transaction and waits until it is on disk. */
+  /**
+   * Runs `body` in one LMDB write transaction and returns once it is on disk.
+   *
+   * The commit runs on the calling thread (`transactionSync`), not on lmdb-js's write thread: a
+   * commit plus fdatasync takes ~0.3 ms here, but handing it to the write thread and being woken
+   * again cost 1–5 ms per sync in replicas sharing two cores with their peers (measured: LMDB
+   * syncs averaged 4.3 ms in a 4-process testnet, 1.7 ms inline; standalone 0.48 ms vs 0.27 ms),
+   * and every sync sits on the commit path. Staged writes stay in memory until this call, so the
+   * event loop is held only for the commit itself.
+   */
   private async commit(body: () => void, what: string): Promise<void> {
     try {
-      await this.env.transaction(body);
+      this.env.transactionSync(body);
       this.commits++;
     } catch (e) {
       throw classify(await commitCause(e), `${this.path}: ${what}`, this.file);
