@@ -47,6 +47,15 @@ export interface PersistRequest {
   readonly append: readonly LogRecord[];
   /** Records with `index < compactTo` are no longer needed (covered by a stable checkpoint). */
   readonly compactTo?: bigint;
+  /**
+   * Nothing in this Ready (sends, commits, restore) depends on these writes, and losing them in a
+   * crash is safe: they only record what peers already hold durably and would send again (votes
+   * received from them, certificates built of those votes). The runtime may then stage them and
+   * make them durable later, no later than the sync of the next persist that is not deferrable.
+   * A core sets this only when every write of the request qualifies — its own votes, hard state,
+   * truncation and compaction never do.
+   */
+  readonly deferrable?: boolean;
 }
 
 export interface Outbound<M> {
@@ -92,8 +101,10 @@ export type ProtocolEvent =
  * A Ready whose only duty is `persist` (nothing to send, commit or restore) may be overlapped: the
  * runtime stages its writes, starts the sync and goes on to the next Ready without waiting, since
  * a sync covers every write staged before it, so the next Ready's own sync (awaited before its
- * sends) makes both durable. `persisted` inputs only ever increase: one with `upTo` N also
- * acknowledges every id below N, so an overlapped id may never be acknowledged by itself.
+ * sends) makes both durable. A `persist` marked `deferrable` goes further: the Ready is handled as
+ * if it had no persist, and its writes become durable with a later sync (see
+ * `PersistRequest.deferrable`). `persisted` inputs only ever increase: one with `upTo` N also
+ * acknowledges every id below N, so an overlapped or deferred id may never be acknowledged by itself.
  * Cores must not assume their inputs stop while a persist is in flight.
  */
 export interface Ready<M> {

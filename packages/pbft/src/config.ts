@@ -44,6 +44,11 @@ export interface PbftConfig {
    * simulator's checkers can be shown to catch an unsafe protocol (a 2f quorum). Never set it.
    */
   readonly unsafeQuorumOverride?: number;
+  /**
+   * TEST ONLY — marks every persist `deferrable`, own votes included, so the simulator's crash
+   * runs can be shown to catch a core that sends what it has not made durable. Never set it.
+   */
+  readonly unsafeDeferAllWrites?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -64,12 +69,13 @@ export interface ResolvedConfig {
   readonly isolateAfter: number;
   readonly hasher: Hasher | undefined;
   readonly unsafeQuorumOverride: number | undefined;
+  readonly unsafeDeferAllWrites: boolean;
 }
 
 const KEYS = [
   'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
   'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxPendingRequests',
-  'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride',
+  'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
 ];
 
 function int(cfg: Record<string, unknown>, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -119,6 +125,7 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     isolateAfter: int(cfg, 'isolateAfter', 10, 1),
     hasher,
     unsafeQuorumOverride: cfg.unsafeQuorumOverride === undefined ? undefined : int(cfg, 'unsafeQuorumOverride', 0, 1),
+    unsafeDeferAllWrites: cfg.unsafeDeferAllWrites === true,
   };
   if (resolved.isolateAfter < resolved.suspectAfter) {
     throw new ConfigError('config.isolateAfter', 'must be at least suspectAfter');

@@ -238,6 +238,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   };
   private outRestore?: { height: bigint; snapshot: Uint8Array };
   private records: LogRecord[] = [];
+  /** Some record since the last Ready is the replica's own (not a vote received from a peer). */
+  private ownRecords = false;
   private hardDirty = false;
   private compactDirty = false;
   private nextIndex = 0n;
@@ -348,7 +350,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       };
       if (this.hardDirty) p.hardState = this.encodeHardState();
       if (this.compactDirty) p.compactTo = this.compactPoint();
-      persist = p;
+      // Only votes received from peers: they hold them durably (persisted before sending) and
+      // retransmit, and nothing this replica sends or executes rests on its own copy — its own
+      // PREPARE/COMMIT were made durable before they left, and committing needs no durable
+      // record of the others' COMMITs (§4.2 committed-local is re-established after a crash by
+      // retransmission or by state transfer, §4.4/§5.3). So their sync need not delay this Ready.
+      persist = (!this.ownRecords && !this.hardDirty && !this.compactDirty) || this.cfg.unsafeDeferAllWrites ? { ...p, deferrable: true } : p;
     }
     const r: Ready<PbftMessage> = {
       ...(persist ? { persist } : {}),
@@ -361,6 +368,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.out = { send: [], commit: [], timers: [], events: [] };
     this.outRestore = undefined;
     this.records = [];
+    this.ownRecords = false;
     this.hardDirty = false;
     this.compactDirty = false;
     return r;
@@ -431,8 +439,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.replaying) this.out.timers.push({ op: 'cancel', id });
   }
 
-  private record(tag: number, v: Value, slot?: Slot): void {
+  /** `received`: a vote from a peer, which may be lost in a crash (see `ready`). */
+  private record(tag: number, v: Value, slot?: Slot, received = false): void {
     if (this.replaying) return;
+    if (!received) this.ownRecords = true;
     const index = this.nextIndex++;
     this.records.push({ index, data: encode([tag, v]) });
     if (slot && slot.firstRecord === undefined) slot.firstRecord = index;
@@ -787,7 +797,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       case 'equivocation':
         return this.evidence(res.evidence);
       case 'added':
-        this.record(REC_VOTE, toValue(m), s);
+        this.record(REC_VOTE, toValue(m), s, true);
         if (m.type === 'prepare') this.checkPrepared(s);
         else this.checkCommitted(s);
     }

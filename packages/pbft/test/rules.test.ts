@@ -31,6 +31,24 @@ describe('prepared and committed-local predicates (§4.2)', () => {
     verifyCertificate(decodeCertificate(b.proof!), makeValidators(4), testVerifier, { kind: 'pbft/commit', height: 1n, digest: pp.digest });
   });
 
+  it('only a Ready that records nothing but votes received from peers is deferrable', () => {
+    const r1 = new Solo('r1');
+    const pp = prePrepare('r0', 0n, 1n, [req(0)]);
+    const last = () => r1.out[r1.out.length - 1]!;
+    r1.msg('r0', pp); // records the pre-prepare and r1's own PREPARE, which it sends: durable first
+    expect(last().persist?.deferrable).toBeUndefined();
+    expect(last().send.map((s) => s.msg.type)).toEqual(['prepare']);
+    r1.msg('r2', vote('prepare', 'r2', 0n, 1n, pp.digest)); // prepared: own COMMIT recorded and sent
+    expect(last().persist?.deferrable).toBeUndefined();
+    expect(last().send.map((s) => s.msg.type)).toEqual(['commit']);
+    r1.msg('r3', vote('prepare', 'r3', 0n, 1n, pp.digest)); // a received vote, nothing of r1's own
+    expect(last().persist?.deferrable).toBe(true);
+    r1.msg('r2', vote('commit', 'r2', 0n, 1n, pp.digest));
+    r1.msg('r3', vote('commit', 'r3', 0n, 1n, pp.digest)); // committed-local: executes without waiting
+    expect(last().persist?.deferrable).toBe(true);
+    expect(last().commit.map((b) => b.height)).toEqual([1n]);
+  });
+
   it('executes strictly in sequence order', () => {
     const r1 = new Solo('r1');
     const pp2 = prePrepare('r0', 0n, 2n, [req(1)]);

@@ -4,7 +4,8 @@
  *
  * The Ready ordering rule (interface core.ts) is enforced here, one Ready at a time:
  *   1. persist → storage (log, hard state) and `await storage.sync()`; nothing of this Ready is
- *      sent before the sync resolved,
+ *      sent before the sync resolved (a `deferrable` persist is staged and synced later, by the
+ *      next sync or after `deferredSyncMs`),
  *   2. send → encoded once per message, handed to the transport,
  *   3. restore, then every committed batch applied in height order (client replies go out after
  *      each batch; `reportState` batches get their snapshot stored and an `applied` input),
@@ -99,6 +100,11 @@ export interface ReplicaOptions<M, C> {
   readonly resultsPerClient?: number;
   /** Stop closes the transport and the storage (default true). */
   readonly closeOnStop?: boolean;
+  /**
+   * Longest a `deferrable` persist waits for a sync (ms) when no other sync covers it first.
+   * Default 10.
+   */
+  readonly deferredSyncMs?: number;
 }
 
 export interface ReplicaMetrics {
@@ -201,6 +207,8 @@ export class Replica<M, C = unknown> {
   private overlapped = 0;
   /** Highest persist id stepped into the core as `persisted`. */
   private persistedId = 0n;
+  /** Deferred persists staged but not yet covered by a sync (see `PersistRequest.deferrable`). */
+  private deferred: { upTo: bigint; records: number; bytes: number; timer: NodeJS.Timeout } | undefined;
   private fatal: Error | undefined;
   private readonly knownClients = new Set<NodeId>();
   /** Messages waiting for (or in) signature pre-verification, in arrival order. */
@@ -277,6 +285,8 @@ export class Replica<M, C = unknown> {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await this.idle(); // drain: what the core already decided is persisted and sent
+    if (this.deferred) clearTimeout(this.deferred.timer);
+    this.deferred = undefined; // the sync below covers what it staged
     this.running = false;
     try {
       if (!this.fatal) await this.o.storage.sync();
@@ -477,13 +487,16 @@ export class Replica<M, C = unknown> {
     this.fatal = err;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    if (this.deferred) clearTimeout(this.deferred.timer);
+    this.deferred = undefined;
     this.log.error({ err: err.message }, 'replica halted');
     this.hooks.onFatal?.(err);
   }
 
   private async handle(core: ProtocolCore<M>, rd: Ready<M>): Promise<void> {
     // 1. persist, durable before anything of this Ready leaves the process
-    const overlap = rd.persist !== undefined && rd.send.length === 0 && rd.commit.length === 0 && !rd.restore;
+    const deferrable = rd.persist?.deferrable === true;
+    const overlap = !deferrable && rd.persist !== undefined && rd.send.length === 0 && rd.commit.length === 0 && !rd.restore;
     if (rd.persist) {
       const p = rd.persist;
       const storage = this.o.storage;
@@ -492,13 +505,27 @@ export class Replica<M, C = unknown> {
       if (p.hardState) storage.putHardState(HARD_STATE, p.hardState);
       if (p.compactTo !== undefined) storage.compactTo(p.compactTo);
       const t0 = performance.now();
-      const bytes = p.append.reduce((n, r) => n + r.data.length, 0) + (p.hardState?.length ?? 0);
+      let records = p.append.length;
+      let bytes = p.append.reduce((n, r) => n + r.data.length, 0) + (p.hardState?.length ?? 0);
+      if (deferrable) {
+        this.defer(core, p.id, records, bytes);
+        records = 0;
+        bytes = 0;
+      } else if (this.deferred) {
+        // This sync covers the deferred writes staged before it.
+        records += this.deferred.records;
+        bytes += this.deferred.bytes;
+        clearTimeout(this.deferred.timer);
+        this.deferred = undefined;
+      }
       const done = (): void => {
         this.m.persists++;
-        this.m.recordsPersisted += p.append.length;
-        this.hooks.onPersist?.({ id: p.id, records: p.append.length, bytes, syncMs: performance.now() - t0 });
+        this.m.recordsPersisted += records;
+        this.hooks.onPersist?.({ id: p.id, records, bytes, syncMs: performance.now() - t0 });
       };
-      if (overlap) {
+      if (deferrable) {
+        // Handled below as if this Ready had no persist: its sends and commits do not wait.
+      } else if (overlap) {
         // Nothing here waits on durability (see Ready in @phalanx/interface): overlap this sync
         // with the next Ready, whose own sync — awaited before its sends — covers these writes too.
         // Received votes are recorded like this, so they no longer hold up what follows.
@@ -530,7 +557,7 @@ export class Replica<M, C = unknown> {
       this.hooks.onSend?.({ to: out.to, bytes: bytes.length });
     }
     // An awaited sync also covered every overlapped one started before it.
-    if (rd.persist && !overlap) this.persistedUpTo(core, rd.persist.id);
+    if (rd.persist && !overlap && !deferrable) this.persistedUpTo(core, rd.persist.id);
     // 3. restore, then commits in order
     if (rd.restore) {
       this.state.restore(rd.restore.snapshot);
@@ -559,6 +586,41 @@ export class Replica<M, C = unknown> {
       if (e.type === 'misbehaviour') this.log.warn({ peer: e.peer, kind: e.kind, detail: e.detail }, 'peer misbehaviour');
       else if (e.type === 'view-change') this.log.info({ from: String(e.from), to: String(e.to), reason: e.reason }, 'view change');
     }
+  }
+
+  /**
+   * Stages a deferrable persist's acknowledgement: the next sync that is not deferred covers its
+   * writes; if none comes within `deferredSyncMs`, a sync of its own does.
+   */
+  private defer(core: ProtocolCore<M>, id: bigint, records: number, bytes: number): void {
+    if (this.deferred) {
+      this.deferred.upTo = id;
+      this.deferred.records += records;
+      this.deferred.bytes += bytes;
+      return;
+    }
+    const t0 = performance.now();
+    const timer = setTimeout(() => {
+      const d = this.deferred;
+      if (!d || d.timer !== timer || this.fatal || !this.running) return;
+      this.deferred = undefined;
+      this.overlapped++;
+      this.o.storage.sync().then(
+        () => {
+          this.overlapped--;
+          this.m.persists++;
+          this.m.recordsPersisted += d.records;
+          this.hooks.onPersist?.({ id: d.upTo, records: d.records, bytes: d.bytes, syncMs: performance.now() - t0 });
+          this.persistedUpTo(core, d.upTo);
+          this.kick();
+        },
+        (err: unknown) => {
+          this.overlapped--;
+          this.fail(err as Error);
+        },
+      );
+    }, this.o.deferredSyncMs ?? 10);
+    this.deferred = { upTo: id, records, bytes, timer };
   }
 
   /** Steps `persisted` once per id, in order (an overlapped sync may finish after a later one). */

@@ -46,6 +46,8 @@ export interface CounterConfig {
   readonly checkpoint?: bigint;
   /** Persist (hard state only, nothing sent) on every message received: a persist-only Ready. */
   readonly persistOnMessage?: boolean;
+  /** On every message: a `deferrable` persist and an `ack` of height 0 sent in the same Ready. */
+  readonly deferOnMessage?: boolean;
 }
 
 /**
@@ -61,7 +63,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   readonly applied: bigint[] = [];
   recoveredFrom: RecoveredState | undefined;
   private persistId = 0n;
-  private persist: { append: { index: bigint; data: Uint8Array }[]; hardState?: Uint8Array } | undefined;
+  private persist: { append: { index: bigint; data: Uint8Array }[]; hardState?: Uint8Array; deferrable?: boolean } | undefined;
   private send: Outbound<CounterMsg>[] = [];
   private commit: CommittedBatch[] = [];
   private timers: TimerOp[] = [];
@@ -98,6 +100,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
         const index = this.nextIndex++;
         const data = encode([r.client, r.seq, r.payload]);
         (this.persist ??= { append: [] }).append.push({ index, data });
+        this.persist.deferrable = false;
         this.send.push({ to: 'all', msg: { kind: 'ack', height: index } });
         this.commitRecord(index, data);
         break;
@@ -105,6 +108,11 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
       case 'message':
         this.received.push({ from: input.from, msg: input.msg });
         if (this.cfg.persistOnMessage) (this.persist ??= { append: [] }).hardState = encode(BigInt(this.ticks));
+        if (this.cfg.deferOnMessage) {
+          this.persist ??= { append: [], deferrable: true };
+          this.persist.hardState = encode(BigInt(this.received.length));
+          this.send.push({ to: 'all', msg: { kind: 'ack', height: 0n } });
+        }
         break;
       case 'timeout':
         if (input.timer === 'tick') {
@@ -129,7 +137,10 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
 
   ready(): Ready<CounterMsg> {
     let persist: PersistRequest | undefined;
-    if (this.persist) persist = { id: ++this.persistId, append: this.persist.append, ...(this.persist.hardState ? { hardState: this.persist.hardState } : {}) };
+    if (this.persist) {
+      const p = this.persist;
+      persist = { id: ++this.persistId, append: p.append, ...(p.hardState ? { hardState: p.hardState } : {}), ...(p.deferrable ? { deferrable: true } : {}) };
+    }
     const r: Ready<CounterMsg> = { ...(persist ? { persist } : {}), send: this.send, commit: this.commit, timers: this.timers, events: [] };
     this.persist = undefined;
     this.send = [];

@@ -119,6 +119,35 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('hands on a Ready with a deferrable persist at once and syncs its writes later', async () => {
+    const { replica, trace, peer, got, cores } = setup({ config: { deferOnMessage: true }, extra: { deferredSyncMs: 40 } });
+    await peer!.start();
+    await replica.start();
+    // 1. Nothing else to sync: the ack leaves before any sync, the deferred write is synced by the timer.
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 0n }));
+    await waitFor(() => got.length === 1, 'the ack');
+    expect(trace).toEqual(['hardstate', 'send:all:ack']);
+    expect(cores[0]!.persistedUpTo).toEqual([]);
+    await waitFor(() => cores[0]!.persistedUpTo.length === 1, 'the deferred sync');
+    expect(trace).toEqual(['hardstate', 'send:all:ack', 'sync:start', 'sync:end']);
+    expect(cores[0]!.persistedUpTo).toEqual([1n]);
+    // 2. A persist that is not deferrable comes first: its sync covers the deferred write, no second sync.
+    trace.length = 0;
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 1n }));
+    await waitFor(() => got.length === 2, 'the second ack');
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await replica.idle();
+    await new Promise((r) => setTimeout(r, 60)); // past deferredSyncMs: the timer must not sync again
+    expect(trace).toEqual(['hardstate', 'send:all:ack', 'append:1', 'sync:start', 'sync:end', 'send:all:ack', 'apply:1']);
+    expect(cores[0]!.persistedUpTo).toEqual([1n, 3n]);
+    // 3. Stop syncs what is still deferred.
+    trace.length = 0;
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 2n }));
+    await waitFor(() => got.length === 4, 'the third ack');
+    await replica.stop();
+    expect(trace.slice(0, 4)).toEqual(['hardstate', 'send:all:ack', 'sync:start', 'sync:end']);
+  });
+
   it('arms, re-arms and fires timers from Ready.timers', async () => {
     const { replica, peer, got, cores } = setup({ config: { ticks: 3, tickMs: 5 } });
     await peer!.start();

@@ -6,6 +6,7 @@ import type {
   EquivocationEvidence,
   Input,
   NodeId,
+  PersistRequest,
   ProtocolCore,
   Ready,
   TimerId,
@@ -108,6 +109,7 @@ type Ev<M> = { t: number; seq: number } & (
   | { k: 'reply'; client: number; from: NodeId; reqSeq: bigint; result: string }
   | { k: 'timer'; inst: Instance<M>; id: TimerId; gen: number }
   | { k: 'disk'; inst: Instance<M>; ready: Ready<M> }
+  | { k: 'deferred-sync'; inst: Instance<M> }
   | { k: 'crash'; target: Target; restartAfterMs: number | undefined }
   | { k: 'restart'; node: number }
   | { k: 'client-send'; client: number }
@@ -128,6 +130,12 @@ class Instance<M> {
   diskBusyUntil = 0;
   /** Readies waiting for the disk; later ones queue behind them (FIFO). */
   pendingDisk = 0;
+  /**
+   * `deferrable` persists handed on without waiting: durable only once a later persist's write
+   * or their own deferred sync completes; a crash before that loses them (this instance dies).
+   */
+  deferred: PersistRequest[] = [];
+  deferredSyncScheduled = false;
   core!: ProtocolCore<M>;
   constructor(
     readonly replica: Replica<M>,
@@ -468,7 +476,7 @@ export class Simulation<M, C> {
       }
       // A Ready waits behind every earlier write: its messages may promise what those persisted.
       const mustWait = inst.pendingDisk > 0;
-      if (ready.persist !== undefined || mustWait) {
+      if ((ready.persist !== undefined && ready.persist.deferrable !== true) || mustWait) {
         const { minMs, maxMs } = this.scenario.disk;
         const latency = ready.persist !== undefined && maxMs > 0 ? minMs + this.rng.nextFloat() * (maxMs - minMs) : 0;
         const doneAt = Math.max(this.now, inst.diskBusyUntil) + latency;
@@ -504,8 +512,19 @@ export class Simulation<M, C> {
   private complete(inst: Instance<M>, ready: Ready<M>): void {
     const r = inst.replica;
     const later: Input<M>[] = [];
-    // 1. persist: durable now.
-    if (ready.persist) {
+    // 1. persist: durable now — unless deferrable: staged, durable with the next write that is
+    // not (a sync covers everything staged before it) or after a disk latency of its own.
+    if (ready.persist?.deferrable === true) {
+      inst.deferred.push(ready.persist);
+      if (!inst.deferredSyncScheduled) {
+        inst.deferredSyncScheduled = true;
+        const { minMs, maxMs } = this.scenario.disk;
+        this.schedule(minMs + this.rng.nextFloat() * (maxMs - minMs), { k: 'deferred-sync', inst });
+      }
+      if (this.tracing) this.trace(`defer ${r.id} #${ready.persist.id} +${ready.persist.append.length}`);
+    } else if (ready.persist) {
+      for (const d of inst.deferred) inst.durable.apply(d);
+      inst.deferred = [];
       inst.durable.apply(ready.persist);
       later.push({ type: 'persisted', upTo: ready.persist.id });
       if (this.tracing) this.trace(`persist ${r.id} #${ready.persist.id} +${ready.persist.append.length}${ready.persist.hardState ? ' hs' : ''}`);
@@ -829,6 +848,17 @@ export class Simulation<M, C> {
         this.complete(e.inst, e.ready);
         this.flush(e.inst);
         break;
+      case 'deferred-sync': {
+        const inst = e.inst;
+        inst.deferredSyncScheduled = false;
+        if (!inst.alive || inst.deferred.length === 0) break;
+        for (const d of inst.deferred) inst.durable.apply(d);
+        const upTo = inst.deferred[inst.deferred.length - 1]!.id;
+        inst.deferred = [];
+        if (this.tracing) this.trace(`persist ${inst.replica.id} #${upTo} (deferred)`);
+        this.step(inst, { type: 'persisted', upTo });
+        break;
+      }
       case 'crash': {
         this.pendingFaults.count--;
         const idx = this.resolve(e.target);
