@@ -29,19 +29,16 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
+// Node's native hex codec: the per-byte string building and parseInt it replaced showed in
+// profiles (KV snapshots convert every key, ~20% of a checkpoint).
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += HEX[b]!;
-  return s;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 export function fromHex(hex: string): Uint8Array {
+  // Buffer.from stops silently at the first non-hex character; check the whole string first.
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new DecodeError('not a hex string of whole bytes');
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
 const encoder = new TextEncoder();

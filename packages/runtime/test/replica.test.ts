@@ -148,6 +148,26 @@ describe('Replica', () => {
     expect(trace.slice(0, 4)).toEqual(['hardstate', 'send:all:ack', 'sync:start', 'sync:end']);
   });
 
+  it('computes the state digest once per applied height', async () => {
+    const { replica, app } = setup();
+    let snapshots = 0;
+    const snap = app.snapshot.bind(app);
+    app.snapshot = () => (snapshots++, snap());
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await replica.idle();
+    const first = replica.stateDigest();
+    expect(replica.stateDigest()).toEqual(first);
+    expect(snapshots).toBe(1);
+    replica.stateDigest()[0]! ^= 0xff; // a caller cannot corrupt the cached digest
+    expect(replica.stateDigest()).toEqual(first);
+    replica.submit({ client: 'c', seq: 1n, payload: payload('b') });
+    await replica.idle();
+    expect(replica.stateDigest()).not.toEqual(first);
+    expect(snapshots).toBe(2);
+    await replica.stop();
+  });
+
   it('arms, re-arms and fires timers from Ready.timers', async () => {
     const { replica, peer, got, cores } = setup({ config: { ticks: 3, tickMs: 5 } });
     await peer!.start();
