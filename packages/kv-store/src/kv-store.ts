@@ -9,10 +9,65 @@
  */
 import type { ApplyContext, ClientRequest, StateMachine } from '@phalanx/interface';
 import { ConfigError, DecodeError } from '@phalanx/interface';
-import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex, fromHex } from '@phalanx/codec';
+import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
 import type { KvResult } from './commands.js';
+
+/** Canonical CBOR header of major type `major` (0..7) with argument `n`: the shortest form. */
+function header(out: Buffer, at: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[at] = m | n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = m | 24;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = m | 25;
+    out.writeUInt16BE(n, at + 1);
+    return at + 3;
+  }
+  out[at] = m | 26;
+  out.writeUInt32BE(n, at + 1);
+  return at + 5;
+}
+
+const headerLength = (n: number): number => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+const SNAPSHOT_HEAD = Buffer.from([0xa3, 0x61, 0x76, 0x01, 0x64, 0x64, 0x61, 0x74, 0x61]); // {"v": 1, "data": …
+const SESSIONS_KEY = Buffer.from([0x68, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x73]); // "sessions"
+
+/**
+ * The snapshot `{v: 1, data: [[key, value] …], sessions}` in canonical CBOR (map keys in encoded
+ * byte order: "v", "data", "sessions"), written straight into one buffer: the entries are most of
+ * a snapshot and every checkpoint takes one, and building them as a value tree for the generic
+ * encoder cost ~3× as much. Keys go from hex to bytes in place. Same bytes as the generic encoder
+ * (tested), so digests did not change.
+ */
+function writeSnapshot(entries: ReadonlyArray<readonly [string, Uint8Array]>, sessions: Uint8Array): Uint8Array {
+  let size = SNAPSHOT_HEAD.length + headerLength(entries.length) + SESSIONS_KEY.length + sessions.length;
+  for (const [k, v] of entries) {
+    const kl = k.length / 2;
+    size += 1 + headerLength(kl) + kl + headerLength(v.length) + v.length;
+  }
+  const out = Buffer.alloc(size);
+  let at = SNAPSHOT_HEAD.copy(out, 0);
+  at = header(out, at, 4, entries.length);
+  for (const [k, v] of entries) {
+    out[at++] = 0x82; // [key, value]
+    at = header(out, at, 2, k.length / 2);
+    at += out.write(k, at, 'hex');
+    at = header(out, at, 2, v.length);
+    out.set(v, at);
+    at += v.length;
+  }
+  at += SESSIONS_KEY.copy(out, at);
+  out.set(sessions, at);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
 
 /** Longest client id a session is kept for (what the protocols accept, and what restore reads). */
 export const MAX_CLIENT_ID = 256;
@@ -122,17 +177,15 @@ export class KvStore implements StateMachine {
     // Lower-case hex preserves byte order (digits sort before a-f, a prefix before its
     // extensions), so sorting the map's own keys as strings is bytewise order without decoding
     // each key twice per comparison.
-    const entries = [...this.data.entries()]
-      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .map(([k, v]) => [fromHex(k), v] as const);
-    const sessions = [...this.sessions.entries()]
+    const entries = [...this.data.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const sessions: Value = [...this.sessions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([client, s]): Value => [
         client,
         s.top,
         [...s.results.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([seq, r]): Value => [seq, r]),
       ]);
-    return encode({ v: 1, data: entries.map(([k, v]): Value => [k, v]), sessions });
+    return writeSnapshot(entries, encode(sessions));
   }
 
   restore(snapshot: Uint8Array): void {
