@@ -1,7 +1,7 @@
 /**
  * The node's HTTP JSON API, beside the libp2p client protocol:
  *   PUT /kv/<key>  (body: the value)   GET /kv/<key>   DELETE /kv/<key>
- *   GET /status    GET /healthz (process up)   GET /readyz (connected to a quorum and serving)
+ *   GET /status[?digest=1]    GET /healthz (process up)   GET /readyz (connected to a quorum and serving)
  * Keys are URL path segments (UTF-8); values are raw bodies (up to 1 MiB). Every operation,
  * reads included, goes through consensus, so answers are linearizable.
  */
@@ -14,7 +14,8 @@ import { listen } from './metrics.js';
 export interface NodeHandle {
   /** Orders `payload` through consensus and resolves with this replica's result bytes. */
   submit(payload: Uint8Array): Promise<Uint8Array>;
-  status(): Record<string, unknown>;
+  /** `withDigest`: include the digest of the whole replicated state (O(state) to compute). */
+  status(withDigest: boolean): Record<string, unknown>;
   /** Serving: started, recovered, and connected to enough peers to make progress. */
   isReady(): boolean;
   /** The commit certificate of a recent height, in the file format `verify-certificate` reads. */
@@ -51,7 +52,8 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
     const url = new URL(req.url ?? '/', 'http://local');
     if (url.pathname === '/healthz') return json(res, 200, { ok: true });
     if (url.pathname === '/readyz') return json(res, node.isReady() ? 200 : 503, { ready: node.isReady() });
-    if (url.pathname === '/status') return json(res, 200, node.status());
+    // The state digest snapshots the whole state: only on request, not on every monitoring poll.
+    if (url.pathname === '/status') return json(res, 200, node.status(url.searchParams.get('digest') === '1'));
     if (url.pathname.startsWith('/certificates/')) {
       const h = url.pathname.slice('/certificates/'.length);
       const cert = /^\d{1,20}$/.test(h) ? node.certificate?.(BigInt(h)) : undefined;
