@@ -86,7 +86,9 @@ function requestKey(r: ClientRequest): string {
   let k = keyCache.get(r);
   if (k === undefined) {
     const p = r.payload;
-    k = `${r.client}\u0000${r.seq}\u0000${p.length <= 256 ? String.fromCharCode.apply(null, p as unknown as number[]) : toHex(sha256(p))}`;
+    // latin1: one character per byte, decoded natively (String.fromCharCode.apply over the bytes
+    // was 3–4% of a replica's CPU under load, four times per command with forwarding).
+    k = `${r.client}\u0000${r.seq}\u0000${p.length <= 256 ? Buffer.from(p.buffer, p.byteOffset, p.length).toString('latin1') : toHex(sha256(p))}`;
     keyCache.set(r, k);
   }
   return k;
