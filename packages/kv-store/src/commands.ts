@@ -121,13 +121,14 @@ function decodeCanonicalCommand(b: Uint8Array): KvCommand | undefined {
   if (!matches(b, at, KEY_KEY)) return undefined;
   const kh = readBstrHeader(b, at + KEY_KEY.length);
   if (!kh || kh[0] > MAX_KEY_BYTES || kh[1] + kh[0] > b.length) return undefined;
-  const key = b.slice(kh[1], kh[1] + kh[0]);
+  // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the frame).
+  const key = new Uint8Array(b.subarray(kh[1], kh[1] + kh[0]));
   at = kh[1] + kh[0];
   if (op !== 'put') return at === b.length ? { op, key } : undefined;
   if (!matches(b, at, VALUE_KEY)) return undefined;
   const vh = readBstrHeader(b, at + VALUE_KEY.length);
   if (!vh || vh[0] > MAX_VALUE_BYTES || vh[1] + vh[0] !== b.length) return undefined;
-  return { op, key, value: b.slice(vh[1]) };
+  return { op, key, value: new Uint8Array(b.subarray(vh[1])) };
 }
 
 /** Throws `DecodeError` for anything that is not a well-formed, size-bounded command. */

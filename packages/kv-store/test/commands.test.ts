@@ -81,6 +81,13 @@ describe('command wire form: fast paths agree with the generic codec', () => {
     );
   }, 60_000);
 
+  it('copies key and value out of a Buffer too (its slice would be a view)', () => {
+    const frame = Buffer.from(encodeCommand({ op: 'put', key: new Uint8Array([1]), value: new Uint8Array([2, 3]) }));
+    const d = decodeCommand(frame);
+    frame.fill(0);
+    expect(d).toEqual({ op: 'put', key: new Uint8Array([1]), value: new Uint8Array([2, 3]) });
+  });
+
   it('a non-minimal length header is left to the generic decoder, which refuses it', () => {
     // "key" with a 1-byte key written with the 1-byte length form (0x58 0x01): valid CBOR, not canonical.
     const b = new Uint8Array([0xa2, 0x62, 0x6f, 0x70, 0x63, 0x67, 0x65, 0x74, 0x63, 0x6b, 0x65, 0x79, 0x58, 0x01, 0x61]);

@@ -203,8 +203,13 @@ export class Replica<M, C = unknown> {
   private stopping = false;
   private processing: Promise<void> | undefined;
   private kicked = false;
-  /** Overlapped syncs still running (persist-only Readies, see `handle`). */
+  /** Overlapped syncs still running (persist-only and deferred ones, see `handle`). */
   private overlapped = 0;
+  /**
+   * Of those, the syncs of persists that are not deferrable: a later Ready's sends must wait for
+   * them, so while one runs a deferrable Ready is handled like any other (its sync is awaited).
+   */
+  private overlappedGating = 0;
   /** Highest persist id stepped into the core as `persisted`. */
   private persistedId = 0n;
   /** Deferred persists staged but not yet covered by a sync (see `PersistRequest.deferrable`). */
@@ -506,7 +511,7 @@ export class Replica<M, C = unknown> {
 
   private async handle(core: ProtocolCore<M>, rd: Ready<M>): Promise<void> {
     // 1. persist, durable before anything of this Ready leaves the process
-    const deferrable = rd.persist?.deferrable === true;
+    const deferrable = rd.persist?.deferrable === true && this.overlappedGating === 0;
     const overlap = !deferrable && rd.persist !== undefined && rd.send.length === 0 && rd.commit.length === 0 && !rd.restore;
     if (rd.persist) {
       const p = rd.persist;
@@ -539,17 +544,19 @@ export class Replica<M, C = unknown> {
       } else if (overlap) {
         // Nothing here waits on durability (see Ready in @phalanx/interface): overlap this sync
         // with the next Ready, whose own sync — awaited before its sends — covers these writes too.
-        // Received votes are recorded like this, so they no longer hold up what follows.
         this.overlapped++;
+        this.overlappedGating++;
         storage.sync().then(
           () => {
             this.overlapped--;
+            this.overlappedGating--;
             done();
             this.persistedUpTo(core, p.id);
             this.kick();
           },
           (err: unknown) => {
             this.overlapped--;
+            this.overlappedGating--;
             this.fail(err as Error);
           },
         );
@@ -602,7 +609,7 @@ export class Replica<M, C = unknown> {
 
   /**
    * Stages a deferrable persist's acknowledgement: the next sync that is not deferred covers its
-   * writes; if none comes within `deferredSyncMs`, a sync of its own does.
+   * writes; if none comes within `deferredSyncMs`, a sync of its own does (`syncDeferred`).
    */
   private defer(core: ProtocolCore<M>, id: bigint, records: number, bytes: number): void {
     if (this.deferred) {
@@ -611,28 +618,31 @@ export class Replica<M, C = unknown> {
       this.deferred.bytes += bytes;
       return;
     }
-    const t0 = performance.now();
     const timer = setTimeout(() => {
-      const d = this.deferred;
-      if (!d || d.timer !== timer || this.fatal || !this.running) return;
-      this.deferred = undefined;
-      this.overlapped++;
-      this.o.storage.sync().then(
-        () => {
-          this.overlapped--;
-          this.m.persists++;
-          this.m.recordsPersisted += d.records;
-          this.hooks.onPersist?.({ id: d.upTo, records: d.records, bytes: d.bytes, syncMs: performance.now() - t0 });
-          this.persistedUpTo(core, d.upTo);
-          this.kick();
-        },
-        (err: unknown) => {
-          this.overlapped--;
-          this.fail(err as Error);
-        },
-      );
+      if (this.deferred?.timer !== timer || this.fatal || !this.running) return;
+      this.syncDeferred(core).catch((err: unknown) => this.fail(err as Error));
     }, this.o.deferredSyncMs ?? 10);
     this.deferred = { upTo: id, records, bytes, timer };
+  }
+
+  /** Makes the deferred writes durable now and acknowledges them. */
+  private async syncDeferred(core: ProtocolCore<M>): Promise<void> {
+    const d = this.deferred;
+    if (!d) return;
+    clearTimeout(d.timer);
+    this.deferred = undefined;
+    this.overlapped++;
+    const t0 = performance.now();
+    try {
+      await this.o.storage.sync();
+    } finally {
+      this.overlapped--;
+    }
+    this.m.persists++;
+    this.m.recordsPersisted += d.records;
+    this.hooks.onPersist?.({ id: d.upTo, records: d.records, bytes: d.bytes, syncMs: performance.now() - t0 });
+    this.persistedUpTo(core, d.upTo);
+    this.kick();
   }
 
   /** Steps `persisted` once per id, in order (an overlapped sync may finish after a later one). */
@@ -671,6 +681,10 @@ export class Replica<M, C = unknown> {
       ...(batch.proof ? { proof: batch.proof } : {}),
     });
     if (batch.reportState) {
+      // The snapshot is stored in a transaction of its own, and after a restart the core trusts
+      // it as applied state: what this height's execution rested on — votes whose writes were
+      // deferred — must be durable first, or a crash could keep the snapshot and lose them.
+      await this.syncDeferred(core);
       const snapshot = this.state.snapshot();
       const stateDigest = ReplicatedState.digest(snapshot);
       // Durable before the core hears of it: the core may compact its log once the checkpoint is stable.

@@ -48,6 +48,8 @@ export interface CounterConfig {
   readonly persistOnMessage?: boolean;
   /** On every message: a `deferrable` persist and an `ack` of height 0 sent in the same Ready. */
   readonly deferOnMessage?: boolean;
+  /** Mark the persists of requests `deferrable` too (wrong for a real core: it tests the runtime). */
+  readonly deferRequests?: boolean;
 }
 
 /**
@@ -100,7 +102,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
         const index = this.nextIndex++;
         const data = encode([r.client, r.seq, r.payload]);
         (this.persist ??= { append: [] }).append.push({ index, data });
-        this.persist.deferrable = false;
+        this.persist.deferrable = this.cfg.deferRequests === true;
         this.send.push({ to: 'all', msg: { kind: 'ack', height: index } });
         this.commitRecord(index, data);
         break;
@@ -201,6 +203,19 @@ export function traceStorage(inner: Storage, trace: string[], syncDelayMs = 5): 
         trace.push(`hardstate`);
         target.putHardState(name, v);
       };
+      if (prop === 'snapshots') {
+        const snaps = target.snapshots;
+        return new Proxy(snaps, {
+          get(t, p2, r2) {
+            if (p2 === 'begin') return (meta: { height: bigint }) => {
+              trace.push(`snapshot:${meta.height}`);
+              return t.begin(meta as never);
+            };
+            const f = Reflect.get(t, p2, r2) as unknown;
+            return typeof f === 'function' ? (f as (...a: unknown[]) => unknown).bind(t) : f;
+          },
+        });
+      }
       if (prop === 'sync') return async () => {
         trace.push('sync:start');
         await new Promise((r) => setTimeout(r, syncDelayMs));

@@ -140,12 +140,38 @@ describe('Replica', () => {
     await new Promise((r) => setTimeout(r, 60)); // past deferredSyncMs: the timer must not sync again
     expect(trace).toEqual(['hardstate', 'send:all:ack', 'append:1', 'sync:start', 'sync:end', 'send:all:ack', 'apply:1']);
     expect(cores[0]!.persistedUpTo).toEqual([1n, 3n]);
-    // 3. Stop syncs what is still deferred.
-    trace.length = 0;
-    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 2n }));
-    await waitFor(() => got.length === 4, 'the third ack');
     await replica.stop();
-    expect(trace.slice(0, 4)).toEqual(['hardstate', 'send:all:ack', 'sync:start', 'sync:end']);
+  });
+
+  it('does not let a deferrable Ready send ahead of an overlapped sync that is not deferrable', async () => {
+    const { replica, trace, peer, got, cores } = setup({ config: { persistOnMessage: true, deferRequests: true }, syncDelayMs: 60, extra: { deferredSyncMs: 60_000 } });
+    await peer!.start();
+    await replica.start();
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 0n }));
+    await waitFor(() => cores[0]!.received.length === 1, 'the message');
+    // Its persist-only Ready (hard state) is syncing, overlapped; this request's Ready is deferrable.
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await waitFor(() => got.length === 1, 'the ack');
+    const written = trace.indexOf('hardstate');
+    const sent = trace.indexOf('send:all:ack');
+    const covered = trace.some((e, i) => e === 'sync:end' && i < sent && trace.slice(written, i).includes('sync:start'));
+    expect(covered, trace.join(' ')).toBe(true);
+    await replica.stop();
+  });
+
+  it('makes deferred writes durable before it stores a checkpoint snapshot', async () => {
+    // After a restart the core trusts a stored snapshot as applied state; the writes its height's
+    // execution rested on must not be lost while the snapshot survives.
+    const { replica, trace, peer } = setup({ config: { deferRequests: true, checkpoint: 2n }, extra: { deferredSyncMs: 60_000 } });
+    await peer!.start();
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await replica.idle();
+    expect(trace).toEqual(['append:1', 'send:all:ack', 'apply:1']); // deferred: no sync yet
+    replica.submit({ client: 'c', seq: 1n, payload: payload('b') });
+    await replica.idle();
+    expect(trace.slice(3)).toEqual(['append:2', 'send:all:ack', 'apply:2', 'sync:start', 'sync:end', 'snapshot:2']);
+    await replica.stop();
   });
 
   it('computes the state digest once per applied height', async () => {

@@ -509,6 +509,16 @@ export class Simulation<M, C> {
     }
   }
 
+  /** Makes an instance's deferred writes durable; returns the highest persist id they carried. */
+  private syncDeferred(inst: Instance<M>): bigint | undefined {
+    if (inst.deferred.length === 0) return undefined;
+    for (const d of inst.deferred) inst.durable.apply(d);
+    const upTo = inst.deferred[inst.deferred.length - 1]!.id;
+    inst.deferred = [];
+    if (this.tracing) this.trace(`persist ${inst.replica.id} #${upTo} (deferred)`);
+    return upTo;
+  }
+
   private complete(inst: Instance<M>, ready: Ready<M>): void {
     const r = inst.replica;
     const later: Input<M>[] = [];
@@ -523,8 +533,7 @@ export class Simulation<M, C> {
       }
       if (this.tracing) this.trace(`defer ${r.id} #${ready.persist.id} +${ready.persist.append.length}`);
     } else if (ready.persist) {
-      for (const d of inst.deferred) inst.durable.apply(d);
-      inst.deferred = [];
+      this.syncDeferred(inst);
       inst.durable.apply(ready.persist);
       later.push({ type: 'persisted', upTo: ready.persist.id });
       if (this.tracing) this.trace(`persist ${r.id} #${ready.persist.id} +${ready.persist.append.length}${ready.persist.hardState ? ' hs' : ''}`);
@@ -570,6 +579,8 @@ export class Simulation<M, C> {
       if (batch.reportState) {
         const snapshot = inst.app.snapshot();
         const digest = stateDigest(snapshot);
+        // As the runtime does: deferred writes become durable before the snapshot is stored.
+        this.syncDeferred(inst);
         inst.durable.snapshot = { height: batch.height, data: snapshot };
         if (honest) this.checkers.onDigest(r.id, batch.height, digest, this.now);
         later.push({ type: 'applied', height: batch.height, stateDigest: digest, snapshot });
@@ -849,14 +860,10 @@ export class Simulation<M, C> {
         this.flush(e.inst);
         break;
       case 'deferred-sync': {
-        const inst = e.inst;
-        inst.deferredSyncScheduled = false;
-        if (!inst.alive || inst.deferred.length === 0) break;
-        for (const d of inst.deferred) inst.durable.apply(d);
-        const upTo = inst.deferred[inst.deferred.length - 1]!.id;
-        inst.deferred = [];
-        if (this.tracing) this.trace(`persist ${inst.replica.id} #${upTo} (deferred)`);
-        this.step(inst, { type: 'persisted', upTo });
+        e.inst.deferredSyncScheduled = false;
+        if (!e.inst.alive) break;
+        const upTo = this.syncDeferred(e.inst);
+        if (upTo !== undefined) this.step(e.inst, { type: 'persisted', upTo });
         break;
       }
       case 'crash': {
