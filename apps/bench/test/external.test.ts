@@ -109,6 +109,17 @@ describe('http load generator', () => {
     expect(recs[0]!.claim).toMatch(/20,000 ops\/s/);
     expect(recs[2]!.claim).toMatch(/5 ms/);
     expect(bftLoadRecords('s', { protocol: 'pbft', n: 7 }, r, undefined)[0]!.claim).toBeUndefined();
+    // With the deeper window: its commits and latency follow the first run's, each with its window.
+    const deep = bftLoadRecords('s', { protocol: 'pbft', n: 4 }, { ...r, bftDeep: load(4096) }, undefined);
+    expect(deep.map((x) => [x.name, x.value, x.params.window])).toEqual([
+      ['client commits', 10240, 1024],
+      ['client latency under load', 2, 1024],
+      ['client commits', 40960, 4096],
+      ['client latency under load', 2, 4096],
+      ['client latency at light load', 2, 1],
+      ['client latency at light load', 4, 1],
+    ]);
+    expect(deep[2]!.claim).toMatch(/10,000 ops\/s/);
   });
 });
 
