@@ -3,3 +3,4 @@ export type { Value, DecodeLimits } from './cbor.js';
 export { bytesEqual, compareBytes, concatBytes, toHex, fromHex, utf8 } from './bytes.js';
 export { readMap, readArray, readBytes, readString, readBool, readU64, readUint, readOptional } from './read.js';
 export { signingBytes } from './signing.js';
+export { headLength, writeHead, readHead } from './head.js';

@@ -3,7 +3,7 @@
  * produces byte-identical results, which is what lets a client accept f+1 matching replies.
  */
 import { DecodeError } from '@phalanx/interface';
-import { bytesEqual, decode, encode, readBytes, readMap, readString } from '@phalanx/codec';
+import { bytesEqual, decode, encode, headLength, readBytes, readHead, readMap, readString, writeHead } from '@phalanx/codec';
 
 export const MAX_KEY_BYTES = 1024;
 export const MAX_VALUE_BYTES = 1024 * 1024;
@@ -31,53 +31,9 @@ export type KvResult =
 const OP_KEY = [0x62, 0x6f, 0x70]; // "op"
 const KEY_KEY = [0x63, 0x6b, 0x65, 0x79]; // "key"
 const VALUE_KEY = [0x65, 0x76, 0x61, 0x6c, 0x75, 0x65]; // "value"
+/** CBOR major type of a byte string. */
+const BYTES = 2;
 const OPS = { put: [0x63, 0x70, 0x75, 0x74], get: [0x63, 0x67, 0x65, 0x74], del: [0x63, 0x64, 0x65, 0x6c] } as const;
-
-/** Length of the canonical CBOR byte-string header for `n` bytes. */
-function bstrHeaderLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-function writeBstrHeader(out: Uint8Array, at: number, n: number): number {
-  if (n < 24) {
-    out[at] = 0x40 + n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = 0x58;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x10000) {
-    out[at] = 0x59;
-    out[at + 1] = n >>> 8;
-    out[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  out[at] = 0x5a;
-  out[at + 1] = n >>> 24;
-  out[at + 2] = (n >>> 16) & 0xff;
-  out[at + 3] = (n >>> 8) & 0xff;
-  out[at + 4] = n & 0xff;
-  return at + 5;
-}
-
-/** Reads a canonical (minimal-length) byte-string header at `at`: [length, data start], or undefined. */
-function readBstrHeader(b: Uint8Array, at: number): [number, number] | undefined {
-  const h = b[at];
-  if (h === undefined) return undefined;
-  if (h >= 0x40 && h < 0x58) return [h - 0x40, at + 1];
-  if (h === 0x58 && at + 1 < b.length && b[at + 1]! >= 24) return [b[at + 1]!, at + 2];
-  if (h === 0x59 && at + 2 < b.length) {
-    const n = (b[at + 1]! << 8) | b[at + 2]!;
-    return n >= 0x100 ? [n, at + 3] : undefined;
-  }
-  if (h === 0x5a && at + 4 < b.length) {
-    const n = ((b[at + 1]! << 24) >>> 0) + (b[at + 2]! << 16) + (b[at + 3]! << 8) + b[at + 4]!;
-    return n >= 0x10000 ? [n, at + 5] : undefined;
-  }
-  return undefined;
-}
 
 function matches(b: Uint8Array, at: number, expected: readonly number[]): boolean {
   if (at + expected.length > b.length) return false;
@@ -91,20 +47,20 @@ export function encodeCommand(c: KvCommand): Uint8Array {
   const keyLen = c.key.length;
   const valueLen = put ? c.value.length : 0;
   const size =
-    1 + OP_KEY.length + 4 + KEY_KEY.length + bstrHeaderLength(keyLen) + keyLen +
-    (put ? VALUE_KEY.length + bstrHeaderLength(valueLen) + valueLen : 0);
+    1 + OP_KEY.length + 4 + KEY_KEY.length + headLength(keyLen) + keyLen +
+    (put ? VALUE_KEY.length + headLength(valueLen) + valueLen : 0);
   const out = new Uint8Array(size);
   out[0] = put ? 0xa3 : 0xa2;
   out.set(OP_KEY, 1);
   out.set(OPS[c.op], 1 + OP_KEY.length);
   let at = 1 + OP_KEY.length + 4;
   out.set(KEY_KEY, at);
-  at = writeBstrHeader(out, at + KEY_KEY.length, keyLen);
+  at = writeHead(out, at + KEY_KEY.length, BYTES, keyLen);
   out.set(c.key, at);
   at += keyLen;
   if (put) {
     out.set(VALUE_KEY, at);
-    at = writeBstrHeader(out, at + VALUE_KEY.length, valueLen);
+    at = writeHead(out, at + VALUE_KEY.length, BYTES, valueLen);
     out.set(c.value, at);
   }
   return out;
@@ -119,14 +75,14 @@ function decodeCanonicalCommand(b: Uint8Array): KvCommand | undefined {
   if (op === undefined || (op === 'put') !== (head === 0xa3)) return undefined;
   at += 4;
   if (!matches(b, at, KEY_KEY)) return undefined;
-  const kh = readBstrHeader(b, at + KEY_KEY.length);
+  const kh = readHead(b, at + KEY_KEY.length, BYTES);
   if (!kh || kh[0] > MAX_KEY_BYTES || kh[1] + kh[0] > b.length) return undefined;
   // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the frame).
   const key = new Uint8Array(b.subarray(kh[1], kh[1] + kh[0]));
   at = kh[1] + kh[0];
   if (op !== 'put') return at === b.length ? { op, key } : undefined;
   if (!matches(b, at, VALUE_KEY)) return undefined;
-  const vh = readBstrHeader(b, at + VALUE_KEY.length);
+  const vh = readHead(b, at + VALUE_KEY.length, BYTES);
   if (!vh || vh[0] > MAX_VALUE_BYTES || vh[1] + vh[0] !== b.length) return undefined;
   return { op, key, value: new Uint8Array(b.subarray(vh[1])) };
 }

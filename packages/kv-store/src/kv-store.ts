@@ -9,34 +9,14 @@
  */
 import type { ApplyContext, ClientRequest, StateMachine } from '@phalanx/interface';
 import { ConfigError, DecodeError } from '@phalanx/interface';
-import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, readU64, toHex } from '@phalanx/codec';
+import { bytesEqual, decode, encode, headLength, readArray, readBytes, readMap, readString, readU64, toHex, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
 import type { KvResult } from './commands.js';
 
-/** Canonical CBOR header of major type `major` (0..7) with argument `n`: the shortest form. */
-function header(out: Buffer, at: number, major: number, n: number): number {
-  const m = major << 5;
-  if (n < 24) {
-    out[at] = m | n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = m | 24;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x10000) {
-    out[at] = m | 25;
-    out.writeUInt16BE(n, at + 1);
-    return at + 3;
-  }
-  out[at] = m | 26;
-  out.writeUInt32BE(n, at + 1);
-  return at + 5;
-}
-
-const headerLength = (n: number): number => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+/** CBOR major types of the snapshot's items. */
+const BYTES = 2;
+const ARRAY = 4;
 const SNAPSHOT_HEAD = Buffer.from([0xa3, 0x61, 0x76, 0x01, 0x64, 0x64, 0x61, 0x74, 0x61]); // {"v": 1, "data": …
 const SESSIONS_KEY = Buffer.from([0x68, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x73]); // "sessions"
 
@@ -48,19 +28,19 @@ const SESSIONS_KEY = Buffer.from([0x68, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e
  * (tested), so digests did not change.
  */
 function writeSnapshot(entries: ReadonlyArray<readonly [string, Uint8Array]>, sessions: Uint8Array): Uint8Array {
-  let size = SNAPSHOT_HEAD.length + headerLength(entries.length) + SESSIONS_KEY.length + sessions.length;
+  let size = SNAPSHOT_HEAD.length + headLength(entries.length) + SESSIONS_KEY.length + sessions.length;
   for (const [k, v] of entries) {
     const kl = k.length / 2;
-    size += 1 + headerLength(kl) + kl + headerLength(v.length) + v.length;
+    size += 1 + headLength(kl) + kl + headLength(v.length) + v.length;
   }
   const out = Buffer.alloc(size);
   let at = SNAPSHOT_HEAD.copy(out, 0);
-  at = header(out, at, 4, entries.length);
+  at = writeHead(out, at, ARRAY, entries.length);
   for (const [k, v] of entries) {
     out[at++] = 0x82; // [key, value]
-    at = header(out, at, 2, k.length / 2);
+    at = writeHead(out, at, BYTES, k.length / 2);
     at += out.write(k, at, 'hex');
-    at = header(out, at, 2, v.length);
+    at = writeHead(out, at, BYTES, v.length);
     out.set(v, at);
     at += v.length;
   }

@@ -354,7 +354,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       // retransmit, and nothing this replica sends or executes rests on its own copy — its own
       // PREPARE/COMMIT were made durable before they left, and committing needs no durable
       // record of the others' COMMITs (§4.2 committed-local is re-established after a crash by
-      // retransmission or by state transfer, §4.4/§5.3). So their sync need not delay this Ready.
+      // retransmission or by state transfer, §4.4/§5.3) as long as no checkpoint snapshot
+      // outlives them, which the runtime ensures. So their sync need not delay this Ready.
       persist = (!this.ownRecords && !this.hardDirty && !this.compactDirty) || this.cfg.unsafeDeferAllWrites ? { ...p, deferrable: true } : p;
     }
     const r: Ready<PbftMessage> = {

@@ -524,45 +524,44 @@ export class Replica<M, C = unknown> {
       let records = p.append.length;
       let bytes = p.append.reduce((n, r) => n + r.data.length, 0) + (p.hardState?.length ?? 0);
       if (deferrable) {
-        this.defer(core, p.id, records, bytes);
-        records = 0;
-        bytes = 0;
-      } else if (this.deferred) {
-        // This sync covers the deferred writes staged before it.
-        records += this.deferred.records;
-        bytes += this.deferred.bytes;
-        clearTimeout(this.deferred.timer);
-        this.deferred = undefined;
-      }
-      const done = (): void => {
-        this.m.persists++;
-        this.m.recordsPersisted += records;
-        this.hooks.onPersist?.({ id: p.id, records, bytes, syncMs: performance.now() - t0 });
-      };
-      if (deferrable) {
         // Handled below as if this Ready had no persist: its sends and commits do not wait.
-      } else if (overlap) {
-        // Nothing here waits on durability (see Ready in @phalanx/interface): overlap this sync
-        // with the next Ready, whose own sync — awaited before its sends — covers these writes too.
-        this.overlapped++;
-        this.overlappedGating++;
-        storage.sync().then(
-          () => {
-            this.overlapped--;
-            this.overlappedGating--;
-            done();
-            this.persistedUpTo(core, p.id);
-            this.kick();
-          },
-          (err: unknown) => {
-            this.overlapped--;
-            this.overlappedGating--;
-            this.fail(err as Error);
-          },
-        );
+        this.defer(core, p.id, records, bytes);
       } else {
-        await storage.sync();
-        done();
+        if (this.deferred) {
+          // This sync covers the deferred writes staged before it.
+          records += this.deferred.records;
+          bytes += this.deferred.bytes;
+          clearTimeout(this.deferred.timer);
+          this.deferred = undefined;
+        }
+        const done = (): void => {
+          this.m.persists++;
+          this.m.recordsPersisted += records;
+          this.hooks.onPersist?.({ id: p.id, records, bytes, syncMs: performance.now() - t0 });
+        };
+        if (overlap) {
+          // Nothing here waits on durability (see Ready in @phalanx/interface): overlap this sync
+          // with the next Ready, whose own sync — awaited before its sends — covers these writes too.
+          this.overlapped++;
+          this.overlappedGating++;
+          storage.sync().then(
+            () => {
+              this.overlapped--;
+              this.overlappedGating--;
+              done();
+              this.persistedUpTo(core, p.id);
+              this.kick();
+            },
+            (err: unknown) => {
+              this.overlapped--;
+              this.overlappedGating--;
+              this.fail(err as Error);
+            },
+          );
+        } else {
+          await storage.sync();
+          done();
+        }
       }
     }
     // 2. send
