@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
 import { Client, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
@@ -84,6 +84,29 @@ describe('Client', () => {
     expect(rs.every((r) => r.result[0] === Number(r.seq))).toBe(true);
     expect(ids.map((r) => frames[r])).toEqual([1, 1, 1, 1]);
     expect(ids.map((r) => received[r])).toEqual([50, 50, 50, 50]);
+    await c.stop();
+  });
+
+  it('keeps one timer for all requests in flight, and still retries each and gives each up on time', async () => {
+    let answering = false;
+    const { hub, ids, received } = fakeCluster((_r, seq) => (answering || seq === 0n ? Uint8Array.of(1) : undefined));
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20, timeoutMs: 120 });
+    await c.start();
+    const armed = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const pending = Array.from({ length: 500 }, () => c.submit(Uint8Array.of(0)).catch((e: unknown) => e));
+      // 500 submits in one turn arm one timer (two timers per request made GC a third of a load generator).
+      expect(armed.mock.calls.length).toBeLessThanOrEqual(1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(received['r1']).toBeGreaterThanOrEqual(2 * 500 - 1); // every unanswered request was resent
+      const outcomes = await Promise.all(pending);
+      expect((outcomes[0] as { seq: bigint }).seq).toBe(0n);
+      expect(outcomes.slice(1).every((o) => o instanceof ClientTimeoutError)).toBe(true);
+    } finally {
+      armed.mockRestore();
+    }
+    answering = true;
+    expect((await c.submit(Uint8Array.of(0))).result).toEqual(Uint8Array.of(1)); // the timer re-arms after going idle
     await c.stop();
   });
 
