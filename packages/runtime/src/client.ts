@@ -201,7 +201,9 @@ export class Client {
   private tick(): void {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = performance.now();
+    // libuv's timer clock counts whole milliseconds, so the timer can fire up to 1 ms before
+    // `timerAt`: count anything due within that slack as due, instead of re-arming for a sub-ms wait.
+    const now = performance.now() + 1;
     let next = Infinity;
     for (const p of this.pending.values()) {
       if (p.deadline <= now) {
