@@ -6,7 +6,7 @@
  */
 import { readKeyFile } from '@phalanx/crypto';
 import { bytesEqual, fromHex } from '@phalanx/codec';
-import { KeyFileError } from '@phalanx/interface';
+import { ConfigError, KeyFileError } from '@phalanx/interface';
 import { faultTolerance } from '@phalanx/quorum';
 import { Client } from '@phalanx/runtime';
 import { Libp2pClientEndpoint } from '@phalanx/transport-libp2p';
@@ -38,6 +38,11 @@ export interface OpenBftClient {
 
 export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient> {
   const config = loadConfig(o.config);
+  const window = o.window ?? 256;
+  if (window > config.kv.sessionWindow) {
+    // More in flight than the replicas keep results for: late commits of old ones would be refused.
+    throw new ConfigError('--window', `${window} requests in flight exceed the network's kv.sessionWindow of ${config.kv.sessionWindow} in ${o.config}`);
+  }
   const key = readKeyFile(o.key);
   if (key.scheme !== 'ed25519') throw new KeyFileError(o.key, `scheme ${key.scheme} cannot be a libp2p identity; clients use ed25519 keys`);
   const me = config.clients.find((c) => bytesEqual(fromHex(c.publicKey), key.publicKey));
@@ -54,7 +59,7 @@ export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient>
     endpoint,
     replicas,
     quorum,
-    maxInFlight: o.window ?? 256,
+    maxInFlight: window,
     timeoutMs: o.timeoutMs ?? 30_000,
     // Sequence numbers must rise across runs of the same client key (replicas answer an old one
     // from their reply cache and never run it again): start from the clock, in microseconds.

@@ -49,6 +49,17 @@ const configSchema = z
         })
         .default({ maxSize: 512, timeoutMs: 0 }),
     }),
+    /**
+     * The replicated key-value store. Part of the replicated state's rules, so every replica must use
+     * the same value (it is in this shared file for that reason).
+     */
+    kv: z
+      .strictObject({
+        // Results kept per client for exactly-once retries; a pipelined client may have this many
+        // sequence numbers in flight (`load --window` is checked against it).
+        sessionWindow: z.number().int().min(1).max(1_000_000).default(4096),
+      })
+      .default({ sessionWindow: 4096 }),
     nodes: z.array(nodeSchema).min(1),
     /** Public keys of clients allowed to use the client protocol (the HTTP API is local to each node). */
     clients: z.array(z.strictObject({ id: z.string().min(1), publicKey: hex })).default([]),

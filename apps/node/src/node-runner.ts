@@ -109,7 +109,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     storage,
     transport,
     clients: local,
-    stateMachine: new KvStore(),
+    stateMachine: new KvStore({ sessionWindow: config.kv.sessionWindow }),
     logger: log,
     hooks: {
       onCommit: (i) => {

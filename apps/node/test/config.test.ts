@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@phalanx/interface';
+import { openBftClient } from '../src/bft-client.js';
 import { configToYaml, loadConfig, validateConfig } from '../src/config.js';
 
 const node = (i: number) => ({
@@ -29,6 +30,7 @@ describe('configuration', () => {
     const c = validateConfig(good());
     expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512 } });
     expect(c.storage.type).toBe('lmdb');
+    expect(c.kv.sessionWindow).toBe(4096);
     const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
     writeFileSync(path.join(dir, 'c.yaml'), configToYaml(c));
     expect(loadConfig(path.join(dir, 'c.yaml'))).toEqual(c);
@@ -45,6 +47,7 @@ describe('configuration', () => {
     ['an unknown field', (c) => ({ ...c, colour: 'red' }), /colour|Unrecognized key/],
     ['a negative timeout', (c) => ({ ...c, consensus: { type: 'pbft', viewTimeoutMs: -1 } }), /consensus\.viewTimeoutMs/],
     ['no nodes', (c) => ({ ...c, nodes: [] }), /nodes: /],
+    ['a zero session window', (c) => ({ ...c, kv: { sessionWindow: 0 } }), /^cfg\.yaml: kv\.sessionWindow: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
   });
@@ -56,6 +59,15 @@ describe('configuration', () => {
       n.metrics = '0.0.0.0:9100';
     }
     expect(validateConfig(c).nodes).toHaveLength(4);
+  });
+
+  it('refuses a client window above the session window before connecting', async () => {
+    // Requests beyond the replicas' exactly-once window could be refused when they commit late.
+    const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
+    writeFileSync(path.join(dir, 'c.yaml'), configToYaml(validateConfig({ ...good(), kv: { sessionWindow: 8 } })));
+    const open = openBftClient({ config: path.join(dir, 'c.yaml'), key: path.join(dir, 'no-key.json'), window: 16 });
+    await expect(open).rejects.toThrow(ConfigError);
+    await expect(open).rejects.toThrow(/--window: 16 requests in flight exceed the network's kv\.sessionWindow of 8/);
   });
 
   it('reports missing files and broken YAML in one line', () => {

@@ -28,7 +28,14 @@ export interface ClientOptions {
   readonly retryMs?: number;
   /** Give up on a request after this long. Default 30 s. */
   readonly timeoutMs?: number;
-  /** Requests in flight at once; more wait in order. Default 1024. */
+  /**
+   * Sequence numbers in flight at once: a request is sent only while its seq is less than
+   * `maxInFlight` above the oldest unanswered one; later ones wait, in order. Default 1024.
+   * Keep it at most the replicas' session window (the exactly-once table, e.g. `KvStore`'s
+   * `sessionWindow`): a protocol may commit a pipelined client's requests out of order (HotStuff's
+   * rotating leaders do), and a request committed when the client's newest executed seq is a full
+   * window above it is refused, not run. Bounding the span, not just the count, rules that out.
+   */
   readonly maxInFlight?: number;
   /**
    * First sequence number. Must be above every seq this client id used before (a restarted client
@@ -99,8 +106,11 @@ export class Client {
   readonly id: NodeId;
   private readonly o: ClientOptions;
   private nextSeq: bigint;
+  /** `maxInFlight` as a bigint, and a lower bound of the oldest unanswered seq (see `hasRoom`). */
+  private readonly window: bigint;
+  private oldest: bigint;
   private readonly pending = new Map<bigint, Pending>();
-  /** Submitters waiting for a free slot, FIFO (`waitHead` avoids O(n) shifts on long queues). */
+  /** Submitters waiting for room in the window, FIFO (`waitHead` avoids O(n) shifts on long queues). */
   private waiting: Array<() => void> = [];
   private waitHead = 0;
   private running = false;
@@ -116,9 +126,13 @@ export class Client {
     if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
       throw new RangeError(`quorum must be in [1, ${opts.replicas.length}]`);
     }
+    const max = opts.maxInFlight ?? 1024;
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${String(max)}`);
     this.o = opts;
     this.id = opts.endpoint.self;
     this.nextSeq = opts.firstSeq ?? 0n;
+    this.oldest = this.nextSeq;
+    this.window = BigInt(max);
     this.setFirstTarget(opts.firstTarget);
     opts.endpoint.onFrame((from, frame) => this.onFrame(from, frame));
   }
@@ -133,6 +147,8 @@ export class Client {
   async stop(): Promise<void> {
     this.running = false;
     for (const p of [...this.pending.values()]) this.finish(p, new Error('client stopped'));
+    // Waiting submitters are launched by `admit` as slots free up; launched now, they reject.
+    this.admit();
     this.disarm();
     await this.o.endpoint.stop();
   }
@@ -148,22 +164,52 @@ export class Client {
 
   async submit(payload: Uint8Array): Promise<ClientResult> {
     if (!this.running) throw new Error('client not started');
-    while (this.pending.size >= (this.o.maxInFlight ?? 1024)) await new Promise<void>((r) => this.waiting.push(r));
-    const seq = this.nextSeq++;
     return new Promise<ClientResult>((resolve, reject) => {
-      const p: Pending = {
-        seq,
-        payload,
-        replies: [],
-        retryAt: Infinity,
-        deadline: performance.now() + (this.o.timeoutMs ?? 30_000),
-        retries: 0,
-        resolve,
-        reject,
+      const launch = (): void => {
+        if (!this.running) {
+          reject(new Error('client stopped'));
+          return;
+        }
+        const seq = this.nextSeq++;
+        const p: Pending = {
+          seq,
+          payload,
+          replies: [],
+          retryAt: Infinity,
+          deadline: performance.now() + (this.o.timeoutMs ?? 30_000),
+          retries: 0,
+          resolve,
+          reject,
+        };
+        this.pending.set(seq, p);
+        this.transmit(p);
       };
-      this.pending.set(seq, p);
-      this.transmit(p);
+      // Behind earlier waiters even if there is room: sequence numbers go out in submit order.
+      if (this.waitHead === this.waiting.length && this.hasRoom()) launch();
+      else this.waiting.push(launch);
     });
+  }
+
+  /** Whether the next seq may go out now: fewer than `maxInFlight` above the oldest unanswered seq. */
+  private hasRoom(): boolean {
+    if (!this.running) return true; // launches only to reject
+    // Seqs are handed out consecutively, so the oldest unanswered one is found by walking up from
+    // the last one seen: each seq is passed once (iterating the Map from its front instead would
+    // step over the holes answered requests leave there, O(window) per call).
+    while (this.oldest < this.nextSeq && !this.pending.has(this.oldest)) this.oldest++;
+    return this.nextSeq - this.oldest < this.window;
+  }
+
+  /** Launches waiting submitters, in order, while the window has room. */
+  private admit(): void {
+    while (this.waitHead < this.waiting.length && this.hasRoom()) {
+      const launch = this.waiting[this.waitHead++]!;
+      if (this.waitHead > 1024 && this.waitHead * 2 > this.waiting.length) {
+        this.waiting = this.waiting.slice(this.waitHead);
+        this.waitHead = 0;
+      }
+      launch();
+    }
   }
 
   /** Changes where first attempts go (e.g. after learning of a new leader); undefined = everyone. */
@@ -248,14 +294,7 @@ export class Client {
     if (this.pending.size === 0) this.disarm();
     if (outcome instanceof Error) p.reject(outcome);
     else p.resolve(outcome);
-    if (this.waitHead < this.waiting.length) {
-      const wake = this.waiting[this.waitHead++]!;
-      if (this.waitHead > 1024 && this.waitHead * 2 > this.waiting.length) {
-        this.waiting = this.waiting.slice(this.waitHead);
-        this.waitHead = 0;
-      }
-      wake();
-    }
+    this.admit();
   }
 
   private onFrame(from: NodeId, frame: Uint8Array): void {

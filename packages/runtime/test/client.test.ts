@@ -59,6 +59,37 @@ describe('Client', () => {
     await c.stop();
   });
 
+  it('keeps the seqs in flight within maxInFlight of the oldest unanswered one, even when answers come out of order', async () => {
+    // An exactly-once table refuses a seq committed a full session window below the newest one run;
+    // a count-only window lets a stuck request fall that far behind while later ones complete.
+    let releaseFirst = false;
+    let highestSent = -1n;
+    const { hub, ids } = fakeCluster((_r, seq) => {
+      if (!releaseFirst && seq > highestSent) highestSent = seq;
+      return seq === 0n && !releaseFirst ? undefined : Uint8Array.of(Number(seq));
+    });
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, maxInFlight: 4, retryMs: 40 });
+    await c.start();
+    const all = Promise.all(Array.from({ length: 12 }, () => c.submit(Uint8Array.of(0))));
+    await new Promise((r) => setTimeout(r, 30)); // seqs 1–3 answered; 0 not yet
+    expect(highestSent).toBe(3n);
+    expect(c.inFlight).toBe(1);
+    releaseFirst = true; // seq 0's retry is answered, and the window moves on
+    const rs = await all;
+    expect(rs.map((r) => r.seq)).toEqual(Array.from({ length: 12 }, (_, i) => BigInt(i)));
+    await c.stop();
+  });
+
+  it('rejects the submits still waiting for room when it stops', async () => {
+    const { hub, ids } = fakeCluster(() => undefined);
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, maxInFlight: 2 });
+    await c.start();
+    const outcomes = Array.from({ length: 6 }, () => c.submit(Uint8Array.of(0)).then(() => 'resolved', (e: Error) => e.message));
+    await c.stop();
+    expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 6 }, () => 'client stopped'));
+    expect(() => new Client({ endpoint: hub.client('d'), replicas: ids, quorum: 2, maxInFlight: 0 })).toThrow(/maxInFlight/);
+  });
+
   it('follows the leader hint of matching replies for first attempts, and retries to everyone', async () => {
     let silentLeader = false;
     const { hub, ids, received } = fakeCluster((r) => (silentLeader && r === 'r2' ? undefined : Uint8Array.of(1)), 'r2');
