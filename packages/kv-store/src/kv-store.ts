@@ -169,7 +169,10 @@ export class KvStore implements StateMachine {
   }
 
   restore(snapshot: Uint8Array): void {
-    const m = readMap(decode(snapshot, { maxDepth: 6 }), 'snapshot', ['v', 'data', 'sessions']);
+    // No size limit beyond the bytes given: a state grows without bound, and a snapshot reaches
+    // here only from this replica's own storage or certified by a checkpoint (the codec's 16 MiB
+    // default made every replica whose state outgrew it halt on restart or state transfer).
+    const m = readMap(decode(snapshot, { maxDepth: 6, maxBytes: snapshot.length }), 'snapshot', ['v', 'data', 'sessions']);
     if (m.v !== 1) throw new DecodeError(`snapshot: unsupported version ${String(m.v)}`);
     const data = new Map<string, Uint8Array>();
     readArray(m.data, 'snapshot.data').forEach((e, i) => {

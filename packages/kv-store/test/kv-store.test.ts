@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, DecodeError } from '@phalanx/interface';
 import type { ClientRequest } from '@phalanx/interface';
-import { encode, toHex, utf8 } from '@phalanx/codec';
+import { bytesEqual, encode, toHex, utf8 } from '@phalanx/codec';
 import { KvStore, decodeCommand, decodeResult, encodeCommand } from '../src/index.js';
 import type { KvCommand } from '../src/index.js';
 
@@ -139,6 +139,17 @@ describe('KvStore', () => {
     const again = new KvStore();
     again.restore(snap); // would throw (client id > 256) before the check
     expect(toHex(again.snapshot())).toBe(toHex(snap));
+  });
+
+  it('restores a snapshot larger than the codec\'s default 16 MiB message bound', () => {
+    const kv = new KvStore();
+    const value = new Uint8Array(256 * 1024).fill(7);
+    for (let i = 0; i < 72; i++) run(kv, req('c', BigInt(i), { op: 'put', key: k(`key-${i}`), value }));
+    const snap = kv.snapshot();
+    expect(snap.length).toBeGreaterThan(16 * 1024 * 1024);
+    const back = new KvStore();
+    back.restore(snap);
+    expect(bytesEqual(back.snapshot(), snap)).toBe(true);
   });
 
   it('leaves its state untouched when a snapshot cannot be read', () => {

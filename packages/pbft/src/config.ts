@@ -33,6 +33,13 @@ export interface PbftConfig {
   readonly maxPayloadBytes?: number;
   /** Most client requests queued awaiting ordering. Default 100000. */
   readonly maxPendingRequests?: number;
+  /**
+   * Bytes of checkpoint state per STATE message in a state transfer (the state travels in pieces,
+   * each well under the transport's frame limit). Default 1 MiB.
+   */
+  readonly stateChunkBytes?: number;
+  /** Largest checkpoint state (snapshot and execution table) a state transfer accepts. Default 1 GiB. */
+  readonly maxStateBytes?: number;
   /** Misbehaviour score at which a peer is reported suspected. Default 3. */
   readonly suspectAfter?: number;
   /** Misbehaviour score at which a peer's messages are dropped (at most f peers). Default 10. */
@@ -65,6 +72,8 @@ export interface ResolvedConfig {
   readonly statusIntervalMs: number;
   readonly maxPayloadBytes: number;
   readonly maxPendingRequests: number;
+  readonly stateChunkBytes: number;
+  readonly maxStateBytes: number;
   readonly suspectAfter: number;
   readonly isolateAfter: number;
   readonly hasher: Hasher | undefined;
@@ -75,7 +84,7 @@ export interface ResolvedConfig {
 const KEYS = [
   'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
   'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxPendingRequests',
-  'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
+  'stateChunkBytes', 'maxStateBytes', 'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
 ];
 
 function int(cfg: Record<string, unknown>, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -121,6 +130,10 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     statusIntervalMs: int(cfg, 'statusIntervalMs', 1000, 0),
     maxPayloadBytes: int(cfg, 'maxPayloadBytes', 65536, 0, 64 * 1024 * 1024),
     maxPendingRequests: int(cfg, 'maxPendingRequests', 100_000, 1),
+    // Under the codec's per-message bound (DEFAULT_CODEC_LIMITS.maxSnapshotBytes, 64 MiB).
+    stateChunkBytes: int(cfg, 'stateChunkBytes', 1 << 20, 1, 16 << 20),
+    // A Uint8Array in Node 20 holds at most 4 GiB; the state is assembled in one before restore.
+    maxStateBytes: int(cfg, 'maxStateBytes', 1 << 30, 1, 2 ** 32 - 1),
     suspectAfter: int(cfg, 'suspectAfter', 3, 1),
     isolateAfter: int(cfg, 'isolateAfter', 10, 1),
     hasher,

@@ -54,7 +54,7 @@ import {
 import type {
   CheckpointMsg,
   CheckpointProof,
-  CheckpointState,
+  CheckpointPart,
   CommittedEntry,
   FetchMsg,
   NewViewMsg,
@@ -75,6 +75,8 @@ export const TIMER_RETRANSMIT = 'pbft/retransmit';
 export const TIMER_STATUS = 'pbft/status';
 
 const MAX_STATE_ENTRIES = 64;
+/** Pieces of checkpoint state served to one peer per retransmission tick (a transfer asks for one at a time). */
+const MAX_PARTS_PER_TICK = 64;
 const MAX_FUTURE_PER_PEER = 1024;
 const RETRANSMIT_SLOTS = 32;
 const CACHE_LIMIT = 100_000;
@@ -102,6 +104,27 @@ interface Stable {
   stateDigest?: Uint8Array;
   snapshot?: Uint8Array;
   clients?: Uint8Array;
+}
+
+/** A certified checkpoint's state arriving in pieces (see `onPart`). */
+interface Transfer {
+  readonly seq: bigint;
+  /** The checkpoint digest the proof's 2f+1 signatures cover. */
+  readonly digest: Uint8Array;
+  readonly proof: readonly VoterSig[];
+  readonly stateDigest: Uint8Array;
+  readonly snapshotHash: Uint8Array;
+  readonly snapshotBytes: number;
+  readonly clientsHash: Uint8Array;
+  readonly clientsBytes: number;
+  readonly pieces: Uint8Array[];
+  received: number;
+  /** `received` at the last retransmission tick: no progress for a whole tick means ask someone else. */
+  receivedAtTick: number;
+  /** The peer asked for the next piece. */
+  source: NodeId;
+  /** Peers that sent pieces: when the assembled state is not the certified one, a single sender is to blame. */
+  readonly sources: Set<NodeId>;
 }
 
 interface MyCheckpoint {
@@ -211,6 +234,17 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private fetchedThisTick = false;
   /** Peers answered since the last retransmission/status tick: one STATE per peer per tick. */
   private readonly served = new Set<NodeId>();
+  /** Pieces of checkpoint state sent per peer since the last tick (at most `MAX_PARTS_PER_TICK`). */
+  private readonly partsServed = new Map<NodeId, number>();
+  /** The state transfer in progress, if any. */
+  private transfer?: Transfer;
+  /**
+   * The stable checkpoint before the current one, still served to transfers that began on it: a
+   * large state may take longer to send than the next checkpoint takes to become stable.
+   */
+  private previousStable?: Stable;
+  /** H(snapshot) and H(execution table) of the checkpoints served, computed on first request. */
+  private readonly servedHashes = new Map<bigint, { snapshot: Uint8Array; clients: Uint8Array }>();
   private lastAnnounced = 0n;
   /** The view-change timer expired once already for the current requests (see onTimeout). */
   private escalated = false;
@@ -390,7 +424,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         pendingRequests: this.pending.size,
         inFlight: this.log.size,
         internalErrors: this.internalErrors,
-        stateTransfer: this.fetchTarget !== undefined,
+        stateTransfer: this.fetchTarget !== undefined || this.transfer !== undefined,
       },
     };
   }
@@ -420,8 +454,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** The checkpoint digest binds the application digest, the snapshot bytes and the execution table. */
   checkpointDigest(seq: bigint, stateDigest: Uint8Array, snapshot: Uint8Array, clients: Uint8Array): Uint8Array {
-    const h = this.hasher;
-    return h.digest(encode(['pbft/checkpoint', seq, stateDigest, h.digest(snapshot), h.digest(clients)]));
+    return this.checkpointDigestOf(seq, stateDigest, this.hasher.digest(snapshot), this.hasher.digest(clients));
+  }
+
+  /** The same digest from the hashes of the snapshot and the execution table (what a state transfer announces first). */
+  private checkpointDigestOf(seq: bigint, stateDigest: Uint8Array, snapshotHash: Uint8Array, clientsHash: Uint8Array): Uint8Array {
+    return this.hasher.digest(encode(['pbft/checkpoint', seq, stateDigest, snapshotHash, clientsHash]));
   }
 
   private emit(e: ProtocolEvent): void {
@@ -951,6 +989,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private makeStable(cp: Stable): void {
     if (cp.seq <= this.stable.seq) return;
+    if (this.stable.snapshot) this.previousStable = this.stable;
+    for (const k of this.servedHashes.keys()) if (k < this.stable.seq) this.servedHashes.delete(k);
     this.stable = cp;
     this.stableMsg = this.myCheckpoints.get(cp.seq)?.msg;
     this.toldStable.clear();
@@ -992,6 +1032,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private onFetch(from: NodeId, m: FetchMsg): void {
     if (typeof m.have !== 'bigint') return this.penalize(from, 'malformed', 'fetch');
     if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'fetch');
+    if (m.part) return this.servePart(from, m.part.seq, m.part.offset);
     if (m.have > this.lastExecuted && !this.fetchedThisTick) {
       // The peer is ahead of us: ask it (once per retransmission period) for what we missed.
       this.fetchedThisTick = true;
@@ -1004,43 +1045,80 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       if (this.served.has(from)) return;
       this.served.add(from);
     }
-    let checkpoint: CheckpointState | undefined;
     const st = this.stable;
     const committedAt = (s: bigint) => this.log.get(s)?.committed ?? this.recent.get(s);
     if (m.have < st.seq && !committedAt(m.have + 1n)) {
-      if (!st.snapshot || !st.stateDigest || !st.clients || st.seq === 0n) return;
-      checkpoint = { seq: st.seq, stateDigest: st.stateDigest, snapshot: st.snapshot, clients: st.clients, proof: st.proof };
+      // Behind our stable checkpoint and the batches we kept: it needs the checkpoint's state,
+      // which goes piece by piece; the batches after it follow once it asks again from there.
+      return this.servePart(from, st.seq, 0);
     }
-    const entries: CommittedEntry[] = [];
-    const from0 = checkpoint ? st.seq : m.have;
-    for (let s = from0 + 1n; s <= this.lastExecuted && entries.length < MAX_STATE_ENTRIES; s++) {
+    // Up to MAX_STATE_ENTRIES batches, in STATEs of about `stateChunkBytes` each: 64 batches of
+    // large commands in one frame would exceed the transport's limit and be dropped, and the peer
+    // would never catch up.
+    let entries: CommittedEntry[] = [];
+    let bytes = 0;
+    for (let s = m.have + 1n, n = 0; s <= this.lastExecuted && n < MAX_STATE_ENTRIES; s++, n++) {
       const c = committedAt(s);
       if (!c) break;
+      const size = c.batch.reduce((sum, r) => sum + r.payload.length + r.client.length + 16, 0);
+      if (entries.length > 0 && bytes + size > this.cfg.stateChunkBytes) {
+        this.send(from, this.signBody<StateMsg>({ type: 'state', entries }));
+        entries = [];
+        bytes = 0;
+      }
+      bytes += size;
       entries.push({ view: c.view, seq: s, batch: c.batch, commits: c.cert.votes });
     }
-    if (!checkpoint && entries.length === 0) return;
-    this.send(from, this.signBody<StateMsg>({ type: 'state', ...(checkpoint ? { checkpoint } : {}), entries }));
+    if (entries.length > 0) this.send(from, this.signBody<StateMsg>({ type: 'state', entries }));
+  }
+
+  /**
+   * Sends the piece of checkpoint `seq`'s state (snapshot ‖ execution table) that starts at
+   * `offset`. A checkpoint we no longer keep is answered with our stable one from its start, so a
+   * transfer that fell behind moves on to it.
+   */
+  private servePart(to: NodeId, seq: bigint, offset: number): void {
+    const kept = (c: Stable | undefined): c is Stable & { snapshot: Uint8Array; clients: Uint8Array; stateDigest: Uint8Array } =>
+      c !== undefined && c.seq > 0n && c.snapshot !== undefined && c.clients !== undefined && c.stateDigest !== undefined;
+    let cp: Stable | undefined = seq === this.stable.seq ? this.stable : seq === this.previousStable?.seq ? this.previousStable : undefined;
+    if (!kept(cp)) {
+      if (seq >= this.stable.seq) return;
+      cp = this.stable;
+      offset = 0;
+    }
+    if (!kept(cp)) return;
+    const total = cp.snapshot.length + cp.clients.length;
+    if (offset > total || (offset === total && total > 0)) return;
+    const n = this.partsServed.get(to) ?? 0;
+    if (n >= MAX_PARTS_PER_TICK) return;
+    this.partsServed.set(to, n + 1);
+    let hashes = this.servedHashes.get(cp.seq);
+    if (!hashes) {
+      hashes = { snapshot: this.hasher.digest(cp.snapshot), clients: this.hasher.digest(cp.clients) };
+      this.servedHashes.set(cp.seq, hashes);
+    }
+    const snap = cp.snapshot.length;
+    const chunk = this.cfg.stateChunkBytes;
+    // A piece never spans the snapshot and the table: each is a subarray, no copy.
+    const data = offset < snap ? cp.snapshot.subarray(offset, Math.min(snap, offset + chunk)) : cp.clients.subarray(offset - snap, offset - snap + chunk);
+    const checkpoint: CheckpointPart = {
+      seq: cp.seq,
+      stateDigest: cp.stateDigest,
+      snapshotHash: hashes.snapshot,
+      snapshotBytes: snap,
+      clientsHash: hashes.clients,
+      clientsBytes: cp.clients.length,
+      proof: cp.proof,
+      offset,
+      data,
+    };
+    this.send(to, this.signBody<StateMsg>({ type: 'state', checkpoint, entries: [] }));
   }
 
   private onState(from: NodeId, m: StateMsg): void {
     if (!Array.isArray(m.entries)) return this.penalize(from, 'malformed', 'state');
     if (!this.verifyBody(from, m)) return this.penalize(from, 'invalid-signature', 'state');
-    const c = m.checkpoint;
-    if (c && c.seq > this.lastExecuted) {
-      const digest = this.checkpointDigest(c.seq, c.stateDigest, c.snapshot, c.clients);
-      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: c.seq, round: 0n, digest, votes: c.proof };
-      // The snapshot is accepted only if 2f+1 replicas signed a checkpoint digest that binds it.
-      if (c.seq % this.cfg.checkpointInterval !== 0n || !isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
-        return this.penalize(from, 'protocol-violation', 'state does not match a stable checkpoint');
-      }
-      let table: ExecTable;
-      try {
-        table = ExecTable.decode(c.clients);
-      } catch {
-        return this.penalize(from, 'malformed', 'state execution table');
-      }
-      this.restoreCheckpoint({ seq: c.seq, digest, proof: c.proof, stateDigest: c.stateDigest, snapshot: c.snapshot, clients: c.clients }, table);
-    }
+    if (m.checkpoint && m.checkpoint.seq > this.lastExecuted && !this.onPart(from, m.checkpoint)) return;
     const entries = [...m.entries].sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
     for (const e of entries) {
       if (e.seq <= this.lastExecuted || e.seq > this.high()) continue;
@@ -1059,6 +1137,106 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       }
     }
     this.tryExecute();
+  }
+
+  /**
+   * One piece of a checkpoint's state (TOCS §6.2 fetches state in partitions; we fetch one blob in
+   * pieces). The first piece of a transfer is accepted only with a valid 2f+1 checkpoint
+   * certificate over the digest its hashes and sizes determine — before anything more is asked
+   * for or buffered; the assembled bytes are checked against those hashes at the end. A newer
+   * certified checkpoint replaces a transfer in progress. Returns false if the message is refused.
+   */
+  private onPart(from: NodeId, c: CheckpointPart): boolean {
+    let t = this.transfer;
+    if (t && t.seq <= this.lastExecuted) t = this.transfer = undefined; // overtaken by execution
+    if (!t || c.seq > t.seq) {
+      if (c.offset !== 0) return true; // a piece of a transfer we are not in (e.g. abandoned)
+      const total = c.snapshotBytes + c.clientsBytes;
+      if (total > this.cfg.maxStateBytes) {
+        this.penalize(from, 'protocol-violation', `checkpoint state of ${total} bytes exceeds maxStateBytes`);
+        return false;
+      }
+      const digest = this.checkpointDigestOf(c.seq, c.stateDigest, c.snapshotHash, c.clientsHash);
+      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: c.seq, round: 0n, digest, votes: c.proof };
+      if (c.seq % this.cfg.checkpointInterval !== 0n || !isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
+        this.penalize(from, 'protocol-violation', 'state does not match a stable checkpoint');
+        return false;
+      }
+      if (this.fetchTarget?.seq !== c.seq) this.emit({ type: 'state-transfer', phase: 'started', height: c.seq });
+      const { offset: _o, data: _d, ...meta } = c;
+      t = this.transfer = { ...meta, digest, pieces: [], received: 0, receivedAtTick: 0, source: from, sources: new Set() };
+    } else if (c.seq < t.seq) {
+      return true; // a piece of a transfer we gave up for a newer checkpoint
+    } else if (
+      c.snapshotBytes !== t.snapshotBytes || c.clientsBytes !== t.clientsBytes ||
+      !bytesEqual(c.stateDigest, t.stateDigest) || !bytesEqual(c.snapshotHash, t.snapshotHash) || !bytesEqual(c.clientsHash, t.clientsHash)
+    ) {
+      // 2f+1 signed one digest for this checkpoint; a piece claiming other hashes is forged.
+      this.penalize(from, 'protocol-violation', 'state piece of another checkpoint state');
+      return false;
+    }
+    if (c.offset !== t.received) return true; // a duplicate (we asked again after a quiet tick)
+    const total = t.snapshotBytes + t.clientsBytes;
+    if ((c.data.length === 0 && total > 0) || c.offset + c.data.length > total) {
+      this.penalize(from, 'malformed', 'state piece out of bounds');
+      return false;
+    }
+    t.pieces.push(c.data);
+    t.received += c.data.length;
+    t.sources.add(from);
+    t.source = from;
+    if (t.received < total) this.askPart(t);
+    else this.finishTransfer(t);
+    return true;
+  }
+
+  /** Each retransmission tick: ask for the next piece again, from another signer if none came since the last tick. */
+  private continueTransfer(t: Transfer): void {
+    if (t.received === t.receivedAtTick) {
+      // No piece for a whole tick (the peer crashed, is slow, or withholds): ask another replica
+      // that signed the checkpoint; honest ones all hold the same state.
+      const others = t.proof.map((v) => v.voter).filter((id) => id !== this.self && id !== t.source);
+      if (others.length > 0) t.source = others[this.fetchRound++ % others.length]!;
+    }
+    t.receivedAtTick = t.received;
+    this.askPart(t);
+  }
+
+  private askPart(t: Transfer): void {
+    this.send(t.source, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted, part: { seq: t.seq, offset: t.received } }));
+  }
+
+  private finishTransfer(t: Transfer): void {
+    this.transfer = undefined;
+    const all = new Uint8Array(t.received);
+    let at = 0;
+    for (const p of t.pieces) {
+      all.set(p, at);
+      at += p.length;
+    }
+    const snapshot = all.subarray(0, t.snapshotBytes);
+    const clients = all.subarray(t.snapshotBytes);
+    let table: ExecTable | undefined;
+    if (bytesEqual(this.hasher.digest(snapshot), t.snapshotHash) && bytesEqual(this.hasher.digest(clients), t.clientsHash)) {
+      try {
+        table = ExecTable.decode(clients);
+      } catch {
+        // Certified by 2f+1 yet unreadable: cannot come from honest replicas; treated as a bad transfer.
+      }
+    }
+    if (!table) {
+      // Bytes that are not the certified state. With a single sender we know who lied; either way
+      // the next attempt starts over with a signer that sent none of them.
+      if (t.sources.size === 1) this.penalize([...t.sources][0]!, 'protocol-violation', 'state does not match its certified checkpoint');
+      const others = t.proof.map((v) => v.voter).filter((id) => id !== this.self && !t.sources.has(id));
+      if (others.length === 0) return this.sendFetch();
+      const to = others[this.fetchRound++ % others.length]!;
+      this.send(to, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted, part: { seq: t.seq, offset: 0 } }));
+      return;
+    }
+    this.restoreCheckpoint({ seq: t.seq, digest: t.digest, proof: t.proof, stateDigest: t.stateDigest, snapshot, clients }, table);
+    // The batches committed after the checkpoint, from the replica that had its state.
+    this.send(t.source, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
   }
 
   private restoreCheckpoint(cp: Stable, table: ExecTable): void {
@@ -1395,7 +1573,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private busy(): boolean {
     return (
-      this.inViewChange || this.fetchTarget !== undefined || this.pending.size > 0 || this.behind ||
+      this.inViewChange || this.fetchTarget !== undefined || this.transfer !== undefined || this.pending.size > 0 || this.behind ||
       this.nextSeq > this.lastExecuted || [...this.log.keys()].some((k) => k > this.lastExecuted) ||
       [...this.myCheckpoints.keys()].some((k) => k > this.stable.seq)
     );
@@ -1420,7 +1598,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     for (const [seq, c] of this.myCheckpoints) if (seq > this.stable.seq) this.send('all', c.msg);
     const stuck = this.lastExecuted === this.lastTickExecuted;
-    if (this.fetchTarget) this.sendFetch();
+    if (this.transfer && this.transfer.seq <= this.lastExecuted) this.transfer = undefined;
+    if (this.transfer) this.continueTransfer(this.transfer);
+    else if (this.fetchTarget) this.sendFetch();
     else if (
       stuck &&
       (this.behind || this.inViewChange || this.pending.size > 0 ||
@@ -1434,6 +1614,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.behind = false;
     this.fetchedThisTick = false;
     this.served.clear();
+    this.partsServed.clear();
     this.lastTickExecuted = this.lastExecuted;
     if (!this.busy() && this.lastExecuted > this.lastAnnounced) {
       // Going idle: announce how far we got (as a FETCH), so a replica that missed the end of the
@@ -1473,7 +1654,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private recover(rec: RecoveredState): void {
     if (rec.hardState) {
-      const a = readArray(decode(rec.hardState), 'hardState', 16);
+      // Our own storage (checksummed): bounded by what was written, not by the 16 MiB message default
+      // (the execution table inside grows with the number of clients).
+      const a = readArray(decode(rec.hardState, { maxBytes: rec.hardState.length }), 'hardState', 16);
       if (a[0] !== 1) throw new ConfigError('recovered.hardState', 'unknown hard-state version');
       this.view = readU64(a[1], 'hardState.view');
       this.inViewChange = readBool(a[2], 'hardState.inViewChange');
@@ -1501,7 +1684,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const firstRecord = new Map<bigint, bigint>();
     for (const r of rec.log) {
       if (r.index >= this.nextIndex) this.nextIndex = r.index + 1n;
-      const a = readArray(decode(r.data), 'record', 2);
+      const a = readArray(decode(r.data, { maxBytes: r.data.length }), 'record', 2); // a batch may exceed 16 MiB
       const tag = a[0];
       let seq: bigint;
       if (tag === REC_ENTRY) {

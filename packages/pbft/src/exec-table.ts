@@ -62,7 +62,8 @@ export class ExecTable {
 
   static decode(bytes: Uint8Array): ExecTable {
     const t = new ExecTable();
-    const rows = readArray(decode(bytes), 'clients');
+    // Sized by the number of clients, not by the codec's default message bound (see KvStore.restore).
+    const rows = readArray(decode(bytes, { maxBytes: bytes.length }), 'clients');
     rows.forEach((r, i) => {
       const a = readArray(r, `clients[${i}]`, 3);
       if (a.length !== 3) throw new DecodeError(`clients[${i}]: expected 3 fields`);

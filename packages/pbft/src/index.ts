@@ -42,7 +42,7 @@ export type {
   RequestMsg,
   FetchMsg,
   StateMsg,
-  CheckpointState,
+  CheckpointPart,
   CommittedEntry,
   VoterSig,
   CodecLimits,

@@ -98,21 +98,35 @@ export interface RequestMsg {
   readonly requests: readonly ClientRequest[];
 }
 
-/** State transfer: "I have executed up to `have`; send me what follows" (TOCS §6.2, simplified). */
+/**
+ * State transfer: "I have executed up to `have`; send me what follows" (TOCS §6.2, simplified).
+ * With `part`, it asks for the piece of the checkpoint `part.seq`'s state that starts at `part.offset`
+ * (a checkpoint's state can be far larger than one frame, so it travels in pieces).
+ */
 export interface FetchMsg {
   readonly type: 'fetch';
   readonly have: bigint;
+  readonly part?: { readonly seq: bigint; readonly offset: number };
   readonly signature: Uint8Array;
 }
 
-/** A stable checkpoint's state: verified against the checkpoint digest 2f+1 replicas signed. */
-export interface CheckpointState {
+/**
+ * One piece of a stable checkpoint's state: the bytes `snapshot ‖ clients` from `offset` on. The
+ * hashes and sizes of both, with `seq` and `stateDigest`, determine the checkpoint digest that 2f+1
+ * replicas signed (`proof`), so a receiver checks the certificate before it asks for any more, and
+ * checks the assembled bytes against the two hashes at the end.
+ */
+export interface CheckpointPart {
   readonly seq: bigint;
   readonly stateDigest: Uint8Array;
-  readonly snapshot: Uint8Array;
+  readonly snapshotHash: Uint8Array;
+  readonly snapshotBytes: number;
   /** The core's execution table (which client requests ran): part of the replicated state. */
-  readonly clients: Uint8Array;
+  readonly clientsHash: Uint8Array;
+  readonly clientsBytes: number;
   readonly proof: readonly VoterSig[];
+  readonly offset: number;
+  readonly data: Uint8Array;
 }
 
 /** A committed batch with its commit certificate (2f+1 COMMITs for (view, seq, digest)). */
@@ -125,7 +139,7 @@ export interface CommittedEntry {
 
 export interface StateMsg {
   readonly type: 'state';
-  readonly checkpoint?: CheckpointState;
+  readonly checkpoint?: CheckpointPart;
   readonly entries: readonly CommittedEntry[];
   readonly signature: Uint8Array;
 }
@@ -149,6 +163,7 @@ export interface CodecLimits {
   readonly maxSignatures: number;
   /** Prepared certificates per VIEW-CHANGE, pre-prepares per NEW-VIEW, entries per STATE. */
   readonly maxEntries: number;
+  /** Largest piece of checkpoint state in one STATE. */
   readonly maxSnapshotBytes: number;
 }
 
@@ -207,12 +222,12 @@ export function signedBody(m: ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg):
     case 'new-view':
       return [T_NEW_VIEW, m.view, m.viewChanges.map(toValue), m.prePrepares.map(ppValue)];
     case 'fetch':
-      return [T_FETCH, m.have];
+      return [T_FETCH, m.have, m.part ? [m.part.seq, m.part.offset] : null];
     case 'state': {
       const c = m.checkpoint;
       return [
         T_STATE,
-        c ? [c.seq, c.stateDigest, c.snapshot, c.clients, sigsValue(c.proof)] : null,
+        c ? [c.seq, c.stateDigest, c.snapshotHash, c.snapshotBytes, c.clientsHash, c.clientsBytes, sigsValue(c.proof), c.offset, c.data] : null,
         m.entries.map((e) => [e.view, e.seq, batchValue(e.batch), sigsValue(e.commits)]),
       ];
     }
@@ -354,20 +369,27 @@ export function fromValue(v: Value, lim: CodecLimits = DEFAULT_CODEC_LIMITS): Pb
       };
     }
     case T_FETCH: {
-      const t = tuple(v, 'fetch', 3);
-      return { type: 'fetch', have: readU64(t[1], 'fetch.have'), signature: sig(t[2], 'fetch.signature') };
+      const t = tuple(v, 'fetch', 4);
+      const out: FetchMsg = { type: 'fetch', have: readU64(t[1], 'fetch.have'), signature: sig(t[3], 'fetch.signature') };
+      if (t[2] === null) return out;
+      const p = tuple(t[2], 'fetch.part', 2);
+      return { ...out, part: { seq: readU64(p[0], 'fetch.part.seq'), offset: readUint(p[1], 'fetch.part.offset') } };
     }
     case T_STATE: {
       const t = tuple(v, 'state', 4);
-      let checkpoint: CheckpointState | undefined;
+      let checkpoint: CheckpointPart | undefined;
       if (t[1] !== null) {
-        const c = tuple(t[1], 'state.checkpoint', 5);
+        const c = tuple(t[1], 'state.checkpoint', 9);
         checkpoint = {
           seq: readU64(c[0], 'state.checkpoint.seq'),
           stateDigest: digest(c[1], 'state.checkpoint.stateDigest'),
-          snapshot: readBytes(c[2], 'state.checkpoint.snapshot', { max: lim.maxSnapshotBytes }),
-          clients: readBytes(c[3], 'state.checkpoint.clients', { max: lim.maxSnapshotBytes }),
-          proof: readSigs(c[4], 'state.checkpoint.proof', lim),
+          snapshotHash: digest(c[2], 'state.checkpoint.snapshotHash'),
+          snapshotBytes: readUint(c[3], 'state.checkpoint.snapshotBytes'),
+          clientsHash: digest(c[4], 'state.checkpoint.clientsHash'),
+          clientsBytes: readUint(c[5], 'state.checkpoint.clientsBytes'),
+          proof: readSigs(c[6], 'state.checkpoint.proof', lim),
+          offset: readUint(c[7], 'state.checkpoint.offset'),
+          data: readBytes(c[8], 'state.checkpoint.data', { max: lim.maxSnapshotBytes }),
         };
       }
       const entries = readArray(t[2], 'state.entries', lim.maxEntries).map((x, i) => {

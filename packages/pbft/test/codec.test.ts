@@ -14,6 +14,7 @@ const samples: PbftMessage[] = [
   checkpoint('r3', 100n, new Uint8Array(32).fill(1)),
   { type: 'request', requests: [req(5, 'hello'), req(6)] },
   { type: 'fetch', have: 42n, signature: new Uint8Array(32) },
+  { type: 'fetch', have: 42n, part: { seq: 100n, offset: 1_048_576 }, signature: new Uint8Array(32) },
   {
     type: 'view-change',
     replica: 'r1',
@@ -24,13 +25,23 @@ const samples: PbftMessage[] = [
   },
   {
     type: 'state',
-    checkpoint: { seq: 100n, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(100), clients: encode([]), proof: [] },
+    checkpoint: {
+      seq: 100n,
+      stateDigest: new Uint8Array(32),
+      snapshotHash: new Uint8Array(32).fill(2),
+      snapshotBytes: 5_000_000,
+      clientsHash: new Uint8Array(32).fill(3),
+      clientsBytes: 1,
+      proof: [{ voter: 'r0', signature: new Uint8Array(32) }],
+      offset: 4_194_304,
+      data: new Uint8Array(100).fill(9),
+    },
     entries: [{ view: 1n, seq: 101n, batch: [req(3)], commits: [{ voter: 'r0', signature: new Uint8Array(32) }] }],
     signature: new Uint8Array(32),
   },
   { type: 'state', entries: [], signature: new Uint8Array(32) },
 ];
-samples.push({ type: 'new-view', view: 4n, viewChanges: [samples[6] as never], prePrepares: [pp], signature: new Uint8Array(32) });
+samples.push({ type: 'new-view', view: 4n, viewChanges: [samples[7] as never], prePrepares: [pp], signature: new Uint8Array(32) });
 
 describe('codec (bounded, canonical)', () => {
   it('round-trips every message type to identical bytes', () => {
@@ -47,7 +58,7 @@ describe('codec (bounded, canonical)', () => {
     expect(() => codec.decode(pbftCodec.encode(pp))).toThrow(/prePrepare\.batch: 2 items exceed the limit of 1/);
     const big = prePrepare('r0', 0n, 1n, [req(0, 'too long')]);
     expect(() => codec.decode(pbftCodec.encode(big))).toThrow(/payload: 8 bytes exceed the limit of 4/);
-    const vc = samples[6] as Extract<PbftMessage, { type: 'view-change' }>;
+    const vc = samples[7] as Extract<PbftMessage, { type: 'view-change' }>;
     const many = { ...vc, prepared: [], stable: { ...vc.stable, votes: [vc.stable.votes[0]!, vc.stable.votes[0]!] } };
     expect(() => codec.decode(pbftCodec.encode(many))).toThrow(DecodeError);
     expect(() => codec.decode(new Uint8Array(5000))).toThrow(/exceeds the limit/);

@@ -13,7 +13,7 @@ import {
   sha256,
   signedBody,
 } from '../src/index.js';
-import type { CheckpointMsg, NewViewMsg, PbftConfig, PbftMessage, PrePrepareMsg, ViewChangeMsg, VoteMsg } from '../src/index.js';
+import type { CheckpointMsg, FetchMsg, NewViewMsg, PbftConfig, PbftMessage, PrePrepareMsg, StateMsg, ViewChangeMsg, VoteMsg } from '../src/index.js';
 import { makeValidators, seededRng, testSigner, testVerifier } from './cluster.js';
 
 export const CHAIN = 'phalanx';
@@ -38,7 +38,7 @@ export function checkpoint(by: NodeId, seq: bigint, digest: Uint8Array): Checkpo
 }
 
 /** Re-signs a non-vote message as `by` (what a Byzantine sender can always do with its own key). */
-export function resign<T extends ViewChangeMsg | NewViewMsg>(by: NodeId, m: T): T {
+export function resign<T extends ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg>(by: NodeId, m: T): T {
   const signature = testSigner(by).sign(signingBytes(SIGN_DOMAIN, CHAIN, signedBody(m)));
   return { ...m, signature };
 }

@@ -35,6 +35,7 @@ class LogMachine {
 }
 
 const app = new LogMachine();
+let stateTransfers = 0;
 const storage = await openLmdbStorage({ path: cfg.dataDir, identity: { validator: cfg.self, protocol: 'pbft', chainId: 'mp-test' } });
 const transport = new Libp2pTransport({
   self: cfg.self,
@@ -43,10 +44,11 @@ const transport = new Libp2pTransport({
   validators: cfg.validators.map((v) => ({ id: v.id, publicKey: fromHex(v.publicKey), addrs: [`/ip4/127.0.0.1/tcp/${v.port}`] })),
   clients: cfg.clients.map((c) => ({ id: c.id, publicKey: fromHex(c.publicKey) })),
   reconnect: { initialMs: 50, maxMs: 500 },
+  ...(cfg.queueLimit ? { queueLimit: cfg.queueLimit } : {}),
 });
 const replica = new Replica({
   protocol: pbft,
-  config: { chainId: 'mp-test', checkpointInterval: 50, viewChangeTimeoutMs: 1000 },
+  config: { chainId: 'mp-test', checkpointInterval: cfg.checkpointInterval ?? 50, viewChangeTimeoutMs: 1000 },
   self: cfg.self,
   validators,
   signer: signerFromSecret(secret),
@@ -54,7 +56,12 @@ const replica = new Replica({
   transport,
   clients: transport.clients,
   stateMachine: app,
-  hooks: { onFatal: (e) => process.send?.({ type: 'fatal', error: e.message }) },
+  hooks: {
+    onFatal: (e) => process.send?.({ type: 'fatal', error: e.message }),
+    onEvent: (e) => {
+      if (e.type === 'state-transfer' && e.phase === 'completed') stateTransfers++;
+    },
+  },
 });
 await replica.start();
 process.on('message', async (m) => {
@@ -62,6 +69,8 @@ process.on('message', async (m) => {
     process.send({
       type: 'status',
       height: String(replica.committedHeight),
+      stable: String(replica.status()?.detail?.stableCheckpoint ?? ''),
+      transfers: stateTransfers,
       digest: toHex(replica.stateDigest()),
       entries: app.entries.length,
       unique: new Set(app.entries.map((e) => e.split(':').slice(2).join(':'))).size,
