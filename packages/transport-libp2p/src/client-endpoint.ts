@@ -16,7 +16,7 @@ import { FrameReader } from './framing.js';
 import { Counters } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
 import { DialLinks } from './dial-links.js';
-import { DEFAULT_MAX_FRAME_BYTES, protocolIds } from './transport.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_BYTES, protocolIds } from './transport.js';
 import type { FrameHandler, PeerConfig } from './transport.js';
 
 export interface Libp2pClientEndpointOptions {
@@ -27,6 +27,8 @@ export interface Libp2pClientEndpointOptions {
   readonly network?: string;
   readonly maxFrameBytes?: number;
   readonly queueLimit?: number;
+  /** Bytes queued per replica before `queue-full` drops. Default 64 MiB. */
+  readonly queueBytes?: number;
   readonly reconnect?: { readonly initialMs?: number; readonly maxMs?: number };
   readonly logger?: Logger;
 }
@@ -53,7 +55,7 @@ export class Libp2pClientEndpoint {
     this.links = new DialLinks({
       protocol: this.protocol,
       maxFrameBytes: this.maxFrameBytes,
-      queue: { queueLimit: opts.queueLimit ?? 10_000, coalesce: true, maxBatchBytes: 256 * 1024 },
+      queue: { queueLimit: opts.queueLimit ?? 10_000, queueBytes: opts.queueBytes ?? DEFAULT_QUEUE_BYTES, coalesce: true, maxBatchBytes: 256 * 1024 },
       counters: this.counters,
       logger,
       initialBackoffMs: opts.reconnect?.initialMs ?? 50,

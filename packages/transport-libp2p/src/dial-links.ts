@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId, Stream } from '@libp2p/interface';
 import type { Logger, NodeId } from '@phalanx/interface';
 import { OutQueue } from './queues.js';
-import type { Counters } from './queues.js';
+import type { Counters, OutQueueOptions } from './queues.js';
 
 interface Link {
   readonly id: NodeId;
@@ -25,7 +25,7 @@ interface Link {
 export interface DialLinksOptions {
   readonly protocol: string;
   readonly maxFrameBytes: number;
-  readonly queue: { readonly queueLimit: number; readonly coalesce: boolean; readonly maxBatchBytes: number };
+  readonly queue: OutQueueOptions;
   readonly counters: Counters;
   readonly logger: Logger;
   readonly initialBackoffMs: number;

@@ -73,6 +73,11 @@ export class Counters {
 
 export interface OutQueueOptions {
   readonly queueLimit: number;
+  /**
+   * Bytes queued per peer before `queue-full` drops (one frame is always taken): frames for a peer
+   * that is down wait here, and 10,000 frames of megabytes each would exhaust the heap.
+   */
+  readonly queueBytes: number;
   /** Coalesce every frame queued in one tick into writes of up to `maxBatchBytes`. */
   readonly coalesce: boolean;
   readonly maxBatchBytes: number;
@@ -86,6 +91,8 @@ export interface OutQueueOptions {
 export class OutQueue {
   private frames: Uint8Array[] = [];
   private head = 0;
+  /** Bytes of the frames from `head` on. */
+  private bytes = 0;
   private stream: Stream | undefined;
   private pumping = false;
   private scheduled = false;
@@ -106,17 +113,19 @@ export class OutQueue {
   }
 
   push(frame: Uint8Array): void {
-    if (this.length >= this.opts.queueLimit) {
+    if (this.length >= this.opts.queueLimit || (this.length > 0 && this.bytes + frame.length > this.opts.queueBytes)) {
       this.counters.drop(this.peer, 'queue-full');
       return;
     }
     this.frames.push(frame);
+    this.bytes += frame.length;
     this.schedule();
   }
 
   clear(): void {
     this.frames = [];
     this.head = 0;
+    this.bytes = 0;
   }
 
   private schedule(): void {
@@ -129,7 +138,11 @@ export class OutQueue {
   }
 
   private nextBatch(): Uint8Array[] {
-    if (!this.opts.coalesce) return [this.frames[this.head++]!];
+    if (!this.opts.coalesce) {
+      const f = this.frames[this.head++]!;
+      this.bytes -= f.length;
+      return [f];
+    }
     const out: Uint8Array[] = [];
     let bytes = 0;
     while (this.head < this.frames.length) {
@@ -137,6 +150,7 @@ export class OutQueue {
       if (out.length > 0 && bytes + f.length + 4 > this.opts.maxBatchBytes) break;
       out.push(f);
       bytes += f.length + 4;
+      this.bytes -= f.length;
       this.head++;
     }
     return out;
@@ -206,10 +220,13 @@ export class RateLimiter {
  */
 export class InboundQueues {
   private readonly queues = new Map<NodeId, Uint8Array[]>();
+  /** Bytes queued per peer (bounded by `limitBytes`, one frame always taken). */
+  private readonly bytes = new Map<NodeId, number>();
   private scheduled = false;
 
   constructor(
     private readonly limit: number,
+    private readonly limitBytes: number,
     private readonly perTick: number,
     private readonly counters: Counters,
     private readonly deliver: (from: NodeId, frame: Uint8Array) => void,
@@ -218,11 +235,13 @@ export class InboundQueues {
   push(from: NodeId, frame: Uint8Array): void {
     let q = this.queues.get(from);
     if (!q) this.queues.set(from, (q = []));
-    if (q.length >= this.limit) {
+    const bytes = this.bytes.get(from) ?? 0;
+    if (q.length >= this.limit || (q.length > 0 && bytes + frame.length > this.limitBytes)) {
       this.counters.drop(from, 'queue-full');
       return;
     }
     q.push(frame);
+    this.bytes.set(from, bytes + frame.length);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.drain());
@@ -231,6 +250,7 @@ export class InboundQueues {
 
   clear(): void {
     this.queues.clear();
+    this.bytes.clear();
   }
 
   private drain(): void {
@@ -239,8 +259,15 @@ export class InboundQueues {
     for (const [from, q] of this.queues) {
       const n = Math.min(q.length, this.perTick);
       const batch = q.splice(0, n);
-      if (q.length > 0) more = true;
-      else this.queues.delete(from);
+      if (q.length > 0) {
+        more = true;
+        let left = this.bytes.get(from)!;
+        for (const f of batch) left -= f.length;
+        this.bytes.set(from, left);
+      } else {
+        this.queues.delete(from);
+        this.bytes.delete(from);
+      }
       for (const f of batch) this.deliver(from, f);
     }
     if (more && !this.scheduled) {

@@ -16,10 +16,13 @@ import { ConfigError, silentLogger } from '@phalanx/interface';
 import type { DropReason, Logger, NodeId, Transport, TransportStats } from '@phalanx/interface';
 import { FrameReader } from './framing.js';
 import { Counters, InboundQueues, OutQueue, RateLimiter } from './queues.js';
+import type { OutQueueOptions } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
 import { DialLinks } from './dial-links.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Default bound on the bytes queued per peer, each way. */
+export const DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024;
 
 /** The `stats().dropped` key for peers that are neither validators nor configured clients. */
 export const UNKNOWN = '<unknown>';
@@ -54,8 +57,12 @@ export interface Libp2pTransportOptions {
   readonly maxFrameBytes?: number;
   /** Outbound frames queued per peer before `queue-full` drops. Default 10,000. */
   readonly queueLimit?: number;
+  /** Outbound bytes queued per peer before `queue-full` drops (what waits for a peer that is down). Default 64 MiB. */
+  readonly queueBytes?: number;
   /** Inbound frames queued per peer before `queue-full` drops. Default 10,000. */
   readonly inboundQueueLimit?: number;
+  /** Inbound bytes queued per peer before `queue-full` drops. Default 64 MiB. */
+  readonly inboundQueueBytes?: number;
   /** Inbound frames per second per peer (token bucket), `rate-limited` past it. Default 50,000/s, burst 20,000. */
   readonly rateLimit?: { readonly framesPerSecond: number; readonly burst: number };
   /** Coalesce the frames of one tick into one write (default true; false for comparison benchmarks). */
@@ -116,6 +123,7 @@ export class Libp2pTransport implements Transport {
     }
     const queueOpts = {
       queueLimit: opts.queueLimit ?? 10_000,
+      queueBytes: opts.queueBytes ?? DEFAULT_QUEUE_BYTES,
       coalesce: opts.coalesce ?? true,
       maxBatchBytes: opts.maxBatchBytes ?? 256 * 1024,
     };
@@ -144,10 +152,11 @@ export class Libp2pTransport implements Transport {
       this.clientByPeer.set(key, c.id);
     });
     const limit = opts.inboundQueueLimit ?? 10_000;
-    this.inbound = new InboundQueues(limit, 512, this.counters, (from, frame) => {
+    const limitBytes = opts.inboundQueueBytes ?? DEFAULT_QUEUE_BYTES;
+    this.inbound = new InboundQueues(limit, limitBytes, 512, this.counters, (from, frame) => {
       for (const h of this.handlers) h(from, frame);
     });
-    this.clientInbound = new InboundQueues(limit, 512, this.counters, (from, frame) => {
+    this.clientInbound = new InboundQueues(limit, limitBytes, 512, this.counters, (from, frame) => {
       for (const h of this.clientHandlers) h(from, frame);
     });
     this.clients = {
@@ -159,7 +168,7 @@ export class Libp2pTransport implements Transport {
     this.clientQueueOpts = queueOpts;
   }
 
-  private readonly clientQueueOpts: { queueLimit: number; coalesce: boolean; maxBatchBytes: number };
+  private readonly clientQueueOpts: OutQueueOptions;
 
   /** The multiaddrs this node listens on (with `/p2p/<id>`), once started. */
   listenAddrs(): string[] {
