@@ -75,8 +75,12 @@ export const TIMER_RETRANSMIT = 'pbft/retransmit';
 export const TIMER_STATUS = 'pbft/status';
 
 const MAX_STATE_ENTRIES = 64;
-/** Pieces of checkpoint state served to one peer per retransmission tick (a transfer asks for one at a time). */
-const MAX_PARTS_PER_TICK = 64;
+/**
+ * Pieces of checkpoint state served to one peer per retransmission tick. A transfer asks for one
+ * at a time, so this caps an honest one at 8 MiB per tick (40 MB/s at the default 200 ms) — and
+ * what a Byzantine peer can make us sign and send.
+ */
+const MAX_PARTS_PER_TICK = 8;
 const MAX_FUTURE_PER_PEER = 1024;
 const RETRANSMIT_SLOTS = 32;
 const CACHE_LIMIT = 100_000;
@@ -1175,7 +1179,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       this.penalize(from, 'protocol-violation', 'state piece of another checkpoint state');
       return false;
     }
-    if (c.offset !== t.received) return true; // a duplicate (we asked again after a quiet tick)
+    // Only from the replica asked, and only the next piece: anything else is a duplicate (we asked
+    // again after a quiet tick) or a late answer from one asked before — or a Byzantine peer
+    // slipping bytes into an honest transfer so that no single sender can be blamed for it.
+    if (from !== t.source || c.offset !== t.received) return true;
     const total = t.snapshotBytes + t.clientsBytes;
     if ((c.data.length === 0 && total > 0) || c.offset + c.data.length > total) {
       this.penalize(from, 'malformed', 'state piece out of bounds');
@@ -1184,7 +1191,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     t.pieces.push(c.data);
     t.received += c.data.length;
     t.sources.add(from);
-    t.source = from;
     if (t.received < total) this.askPart(t);
     else this.finishTransfer(t);
     return true;
@@ -1566,6 +1572,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         // all other traffic.
         this.statusArmed = false;
         this.served.clear();
+        this.partsServed.clear();
         this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
         return;
     }
@@ -1573,7 +1580,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private busy(): boolean {
     return (
-      this.inViewChange || this.fetchTarget !== undefined || this.transfer !== undefined || this.pending.size > 0 || this.behind ||
+      // Serving pieces counts too: the retransmission tick is what renews the per-peer budget.
+      this.inViewChange || this.fetchTarget !== undefined || this.transfer !== undefined || this.partsServed.size > 0 ||
+      this.pending.size > 0 || this.behind ||
       this.nextSeq > this.lastExecuted || [...this.log.keys()].some((k) => k > this.lastExecuted) ||
       [...this.myCheckpoints.keys()].some((k) => k > this.stable.seq)
     );

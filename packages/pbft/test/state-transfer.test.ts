@@ -100,6 +100,7 @@ describe('state transfer in pieces', () => {
     r1.msg('r0', piece('r0', 0));
     r1.msg('r0', piece('r0', 0)); // duplicate
     r1.msg('r0', piece('r0', 2 * CHUNK)); // ahead of what was asked
+    r1.msg('r3', piece('r3', CHUNK)); // the right piece, from a replica not asked
     expect(asks()).toEqual([{ to: 'r0', seq: 2n, offset: CHUNK }]);
     r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // progress since the transfer began: ask r0 again
     r1.flush();
