@@ -40,6 +40,12 @@ const configSchema = z
       /** Base view-change / view timeout; backs off exponentially. */
       viewTimeoutMs: z.number().int().min(10).max(600_000).default(1000),
       checkpointInterval: z.number().int().min(1).max(1_000_000).default(100),
+      /**
+       * HotStuff only (PBFT's primary is fixed by the view): who proposes in each view. Default
+       * 'active-round-robin' passes over a replica missing from the last QC, so a crashed replica
+       * stops costing a timeout per rotation; 'round-robin' is the paper's plain rotation.
+       */
+      leaderElection: z.enum(['active-round-robin', 'round-robin']).optional(),
       batch: z
         .strictObject({
           maxSize: z.number().int().min(1).max(100_000).default(512),
@@ -75,6 +81,9 @@ const configSchema = z
       .default({ level: 'info', pretty: false }),
   })
   .superRefine((c, ctx) => {
+    if (c.consensus.leaderElection !== undefined && c.consensus.type !== 'hotstuff') {
+      ctx.addIssue({ code: 'custom', path: ['consensus', 'leaderElection'], message: `only for hotstuff (${c.consensus.type}'s leader follows from the view)` });
+    }
     const seen = new Map<string, number>();
     c.nodes.forEach((n, i) => {
       for (const [what, v] of [

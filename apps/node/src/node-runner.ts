@@ -17,7 +17,7 @@ import { Libp2pTransport } from '@phalanx/transport-libp2p';
 import { openLmdbStorage } from '@phalanx/storage-lmdb';
 import { openMemoryStorage } from '@phalanx/storage-memory';
 import { pbft } from '@phalanx/pbft';
-import { hotstuff } from '@phalanx/hotstuff';
+import { activeRoundRobin, hotstuff, roundRobin } from '@phalanx/hotstuff';
 import { loadConfig } from './config.js';
 import type { NetworkConfig, NodeConfig } from './config.js';
 import { createLogger } from './log.js';
@@ -63,7 +63,13 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
     case 'hotstuff':
       return {
         def: hotstuff as ProtocolDefinition<unknown, unknown>,
-        settings: { chainId: config.chainId, maxBlockCommands: c.batch.maxSize, baseTimeoutMs: c.viewTimeoutMs, hasher: sha256Native },
+        settings: {
+          chainId: config.chainId,
+          maxBlockCommands: c.batch.maxSize,
+          baseTimeoutMs: c.viewTimeoutMs,
+          hasher: sha256Native,
+          leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
+        },
       };
   }
 }

@@ -48,6 +48,8 @@ describe('configuration', () => {
     ['a negative timeout', (c) => ({ ...c, consensus: { type: 'pbft', viewTimeoutMs: -1 } }), /consensus\.viewTimeoutMs/],
     ['no nodes', (c) => ({ ...c, nodes: [] }), /nodes: /],
     ['a zero session window', (c) => ({ ...c, kv: { sessionWindow: 0 } }), /^cfg\.yaml: kv\.sessionWindow: /],
+    ['a leader election for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', leaderElection: 'round-robin' } }), /^cfg\.yaml: consensus\.leaderElection: only for hotstuff/],
+    ['an unknown leader election', (c) => ({ ...c, consensus: { type: 'hotstuff', leaderElection: 'lottery' } }), /^cfg\.yaml: consensus\.leaderElection: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
   });

@@ -36,6 +36,14 @@ export interface BlsAggregateOptions {
 export function blsAggregateScheme(opts: BlsAggregateOptions): CertificateSchemeFactory {
   return (p) => {
     const ids = p.validators.validators.map((v) => v.id);
+    const decodeAggregate = (cert: Uint8Array): { bitmap: Uint8Array; sig: Uint8Array } => {
+      const a = readArray(decode(cert, { maxBytes: 4096, maxDepth: 2 }), 'qc.sig', 2);
+      if (a.length !== 2) throw new DecodeError('qc.sig: expected [bitmap, signature]');
+      return {
+        bitmap: readBytes(a[0], 'qc.sig.bitmap', { exact: Math.ceil(ids.length / 8) }),
+        sig: readBytes(a[1], 'qc.sig.signature', { max: 192 }),
+      };
+    };
     for (const id of ids) if (!opts.publicKeys.has(id)) throw new ConfigError(`certificates.publicKeys.${id}`, 'missing BLS public key');
     const threshold = quorumPower(p.validators.totalPower);
     return {
@@ -62,10 +70,7 @@ export function blsAggregateScheme(opts: BlsAggregateOptions): CertificateScheme
         return encode([bitmap, opts.bls.aggregate(shares.map((s) => s.share))]);
       },
       verify(body, cert) {
-        const a = readArray(decode(cert, { maxBytes: 4096, maxDepth: 2 }), 'qc.sig', 2);
-        if (a.length !== 2) throw new DecodeError('qc.sig: expected [bitmap, signature]');
-        const bitmap = readBytes(a[0], 'qc.sig.bitmap', { exact: Math.ceil(ids.length / 8) });
-        const sig = readBytes(a[1], 'qc.sig.signature', { max: 192 });
+        const { bitmap, sig } = decodeAggregate(cert);
         const keys: Uint8Array[] = [];
         let power = 0;
         for (let i = 0; i < ids.length; i++) {
@@ -83,6 +88,10 @@ export function blsAggregateScheme(opts: BlsAggregateOptions): CertificateScheme
           ok = false;
         }
         if (!ok) throw new CertificateError('aggregate signature does not verify');
+      },
+      signers(cert) {
+        const { bitmap } = decodeAggregate(cert);
+        return ids.filter((_, i) => (bitmap[i >> 3]! & (1 << (i & 7))) !== 0);
       },
     };
   };

@@ -26,6 +26,12 @@ export interface CertificateScheme {
   combine(body: VoteBody, shares: readonly { readonly voter: NodeId; readonly share: Uint8Array }[]): Uint8Array;
   /** Checks certificate bytes offline; throws `CertificateError` (or `DecodeError`) saying what is wrong. */
   verify(body: VoteBody, cert: Uint8Array): void;
+  /**
+   * Who voted in certificate bytes that `verify` accepted, in validator-set order; `undefined` when
+   * the scheme cannot say (one threshold signature). Leader elections that prefer replicas seen
+   * voting (`activeRoundRobin`) read it; nothing else depends on it.
+   */
+  signers?(cert: Uint8Array): readonly NodeId[] | undefined;
 }
 
 export interface CertificateSchemeParams {
@@ -65,16 +71,23 @@ export const signatureListScheme: CertificateSchemeFactory = (p) => {
       return encode(sorted.map((s) => [s.voter, s.share]));
     },
     verify(body, cert) {
-      const items = readArray(decode(cert, { maxBytes: LIMITS.maxCertBytes, maxDepth: 3 }), 'qc.sig', LIMITS.maxValidators);
-      const votes = items.map((x, i) => {
-        const pair = readArray(x, `qc.sig[${i}]`);
-        if (pair.length !== 2) throw new DecodeError(`qc.sig[${i}]: expected [voter, signature]`);
-        return {
-          voter: readString(pair[0], `qc.sig[${i}].voter`, LIMITS.maxIdLength),
-          signature: readBytes(pair[1], `qc.sig[${i}].signature`, { max: LIMITS.maxSignatureBytes }),
-        };
-      });
-      verifyCertificate({ ...body, chainId: p.chainId, votes }, p.validators, p.verifier, { threshold });
+      verifyCertificate({ ...body, chainId: p.chainId, votes: decodeSignatureList(cert) }, p.validators, p.verifier, { threshold });
+    },
+    signers(cert) {
+      const voters = new Set(decodeSignatureList(cert).map((v) => v.voter));
+      return p.validators.validators.filter((v) => voters.has(v.id)).map((v) => v.id);
     },
   };
 };
+
+function decodeSignatureList(cert: Uint8Array): { voter: NodeId; signature: Uint8Array }[] {
+  const items = readArray(decode(cert, { maxBytes: LIMITS.maxCertBytes, maxDepth: 3 }), 'qc.sig', LIMITS.maxValidators);
+  return items.map((x, i) => {
+    const pair = readArray(x, `qc.sig[${i}]`);
+    if (pair.length !== 2) throw new DecodeError(`qc.sig[${i}]: expected [voter, signature]`);
+    return {
+      voter: readString(pair[0], `qc.sig[${i}].voter`, LIMITS.maxIdLength),
+      signature: readBytes(pair[1], `qc.sig[${i}].signature`, { max: LIMITS.maxSignatureBytes }),
+    };
+  });
+}

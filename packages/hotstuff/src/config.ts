@@ -4,7 +4,7 @@ import type { Hasher } from '@phalanx/interface';
 import type { CertificateSchemeFactory } from './certificates.js';
 import { signatureListScheme } from './certificates.js';
 import type { LeaderElectionFactory } from './leader.js';
-import { roundRobin } from './leader.js';
+import { activeRoundRobin } from './leader.js';
 import { sha256Hasher } from './block.js';
 import { LIMITS } from './codec.js';
 import type { CommitRule } from './types.js';
@@ -26,7 +26,7 @@ export interface HotStuffConfig {
   readonly maxTimeoutMs?: number;
   /** Default 2. */
   readonly backoffFactor?: number;
-  /** Default round-robin over the validator set. */
+  /** Default `activeRoundRobin`: round-robin over the validator set, skipping replicas not seen voting. */
   readonly leaderElection?: LeaderElectionFactory;
   /** Default: list of signatures (works for Ed25519, ML-DSA, hybrid). */
   readonly certificates?: CertificateSchemeFactory;
@@ -107,7 +107,7 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     baseTimeoutMs,
     maxTimeoutMs,
     backoffFactor,
-    leaderElection: config.leaderElection ?? roundRobin,
+    leaderElection: config.leaderElection ?? activeRoundRobin,
     certificates: config.certificates ?? signatureListScheme,
     hasher: config.hasher ?? sha256Hasher,
     syncWindow: int('syncWindow', config.syncWindow, 1024, 1, 1_000_000),

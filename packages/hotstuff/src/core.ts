@@ -42,7 +42,7 @@ import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
 import type { CertificateScheme } from './certificates.js';
 import type { HotStuffConfig, ResolvedConfig } from './config.js';
 import { resolveConfig } from './config.js';
-import type { LeaderElection } from './leader.js';
+import type { LeaderElection, ViewEntry } from './leader.js';
 import { encodeCommitProof, proofTarget } from './proof.js';
 import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
 
@@ -58,6 +58,8 @@ interface TreeNode {
   readonly hash: Uint8Array;
   readonly key: string;
   readonly cmdDigest: Uint8Array;
+  /** Cached `ViewEntry` for the view after this block's (see `entryAfter`). */
+  entry?: ViewEntry;
 }
 
 interface PendingProposal {
@@ -290,7 +292,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   status(): CoreStatus {
-    const leader = this.election.leader(this.curView);
+    const leader = this.leaderOf(this.curView);
     return {
       protocol: 'hotstuff',
       node: this.self,
@@ -395,7 +397,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'protocol-violation', `proposal for view ${b.view} lacks a QC or TC for view ${b.view - 1n}`);
       return;
     }
-    if (!this.election.eligible(b.view, from, b.parent, b.election)) {
+    // An election that reads the certified parent waits for it: the check is repeated in
+    // handleProposal, which runs only once the parent is in the tree.
+    const parentNode = this.tree.get(toHex(b.parent));
+    const deferEligibility = !parentNode && this.election.usesEntry === true && b.justify.view + 1n === b.view;
+    if (!deferEligibility && !this.eligibleProposer(b, parentNode)) {
       this.misbehaviour(from, 'protocol-violation', `not a leader of view ${b.view}`);
       return;
     }
@@ -434,6 +440,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const { block: b, hash, tc } = p;
     const parent = this.tree.get(toHex(b.parent));
     if (!parent) return;
+    if (!this.eligibleProposer(b, parent)) {
+      this.misbehaviour(p.from, 'protocol-violation', `not a leader of view ${b.view}`);
+      return;
+    }
     if (parent.block.view !== b.justify.view) {
       this.misbehaviour(p.from, 'protocol-violation', 'QC view does not match the certified block');
       return;
@@ -458,6 +468,45 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     return tc !== undefined && tc.view + 1n === b.view && b.justify.view >= tc.highQC.view;
   }
 
+  /**
+   * Whether `b.proposer` may propose `b`. A proposal whose QC is from the view before is judged
+   * with that QC's block (`parent`) as the view's entry; one justified by a TC without it.
+   */
+  private eligibleProposer(b: Block, parent: TreeNode | undefined): boolean {
+    const entry = parent && b.justify.view + 1n === b.view ? this.entryAfter(parent) : undefined;
+    return this.election.eligible(b.view, b.proposer, b.parent, b.election, entry);
+  }
+
+  /**
+   * The entry into the view after `node`'s, for a QC over `node`: its proposer and the voters of
+   * its justify QC. Undecodable or voter-less certificates give no voters (plain round-robin);
+   * the same bytes give every replica the same answer.
+   */
+  private entryAfter(node: TreeNode): ViewEntry {
+    if (!node.entry) {
+      let voters: readonly NodeId[] = [];
+      if (this.election.usesEntry && node.block.justify.sig.length > 0) {
+        try {
+          voters = this.scheme.signers?.(node.block.justify.sig) ?? [];
+        } catch {
+          voters = [];
+        }
+      }
+      node.entry = { proposer: node.block.proposer, voters };
+    }
+    return node.entry;
+  }
+
+  /** The leader of `view` as this replica sees it: with its entry when view-1 ended with a QC over a block it holds. */
+  private leaderOf(view: bigint): NodeId | undefined {
+    let entry: ViewEntry | undefined;
+    if (this.highQC.view + 1n === view) {
+      const node = this.findBlock(toHex(this.highQC.block));
+      if (node) entry = this.entryAfter(node);
+    }
+    return this.election.leader(view, entry);
+  }
+
   private extendsBlock(b: Block, qc: QuorumCert): boolean {
     if (qc.height <= this.committedHeight) return true; // every tree block descends from the committed root
     let key = toHex(b.parent);
@@ -479,9 +528,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // to the leader after it, so a crashed next leader does not lose the QC: the one after forms
     // it and proposes on it after the TC, completing a three-chain that would otherwise need four
     // live leaders in a row (with n = 4 and one crash, round-robin would never commit).
+    // The next view is entered with a QC over b, so its leader follows from b; the one after
+    // that (the fallback target) is entered by a TC and has no entry.
+    const node = this.tree.get(toHex(hash));
     const targets = new Set<NodeId>();
     for (let i = 1n; i <= BigInt(this.cfg.voteTargets); i++) {
-      const next = this.election.leader(b.view + i);
+      const next = this.election.leader(b.view + i, i === 1n && node ? this.entryAfter(node) : undefined);
       if (next === undefined) {
         this.send.push({ to: 'all', msg });
         this.loopback.push({ from: this.self, msg });
@@ -498,7 +550,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   // ---------------------------------------------------------------- votes → QC (HotStuff Alg.4 onReceiveVote)
 
   private onVote(from: NodeId, view: bigint, height: bigint, block: Uint8Array, share: Uint8Array): void {
-    if (!this.aggregatesFor(view)) return; // not ours to aggregate
+    if (!this.aggregatesFor(view, block)) return; // not ours to aggregate
     if (view <= this.formedQCView || view + 1n < this.curView) return; // QC formed already, or stale
     if (view > this.curView + BigInt(this.cfg.maxFutureViews)) {
       this.misbehaviour(from, 'future', `vote for view ${view}`);
@@ -535,9 +587,16 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.processQC(qc, from);
   }
 
-  private aggregatesFor(view: bigint): boolean {
+  private aggregatesFor(view: bigint, block: Uint8Array): boolean {
     for (let i = 1n; i <= BigInt(this.cfg.voteTargets); i++) {
-      const next = this.election.leader(view + i);
+      let entry: ViewEntry | undefined;
+      if (i === 1n && this.election.usesEntry) {
+        const node = this.tree.get(toHex(block));
+        // Who leads view+1 follows from the voted block; without it, keep the vote (bounded per view and voter).
+        if (!node) return true;
+        entry = this.entryAfter(node);
+      }
+      const next = this.election.leader(view + i, entry);
       if (next === undefined || next === this.self) return true;
     }
     return false;
@@ -745,7 +804,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.timerView = undefined;
     this.myTimeout = undefined;
     this.events.push({ type: 'view-change', from, to: view, reason });
-    const leader = this.election.leader(view);
+    const leader = this.leaderOf(view);
     if (leader !== undefined) this.events.push({ type: 'leader', view, leader });
     for (const v of this.timeouts.keys()) if (v < view) this.timeouts.delete(v);
     for (const v of this.votes.keys()) if (v + 1n < view) this.votes.delete(v);
@@ -857,18 +916,23 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private tryPropose(): void {
     const v = this.curView;
     if (this.lastProposedView >= v || this.triedElectionView >= v) return;
-    const leader = this.election.leader(v);
-    if (leader !== undefined && leader !== this.self) return;
     const viaQC = this.highQC.view + 1n === v;
     const tc = this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
     if (!viaQC && !tc) return;
-    if (!this.leaderHasWork()) return;
     const parent = this.tree.get(toHex(this.highQC.block));
+    if (!parent && viaQC && this.election.usesEntry) {
+      this.wantBlock(this.highQC.block, undefined); // who leads v follows from that block
+      return;
+    }
+    const entry = viaQC && parent ? this.entryAfter(parent) : undefined;
+    const leader = this.election.leader(v, entry);
+    if (leader !== undefined && leader !== this.self) return;
+    if (!this.leaderHasWork()) return;
     if (!parent) {
       this.wantBlock(this.highQC.block, undefined);
       return;
     }
-    const election = this.election.prove(v, this.self, parent.hash, this.ctx.rng);
+    const election = this.election.prove(v, this.self, parent.hash, this.ctx.rng, entry);
     this.triedElectionView = v;
     if (!election) return;
     // Commands already in the branch being extended are skipped. Only that branch: a Byzantine

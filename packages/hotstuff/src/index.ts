@@ -15,8 +15,8 @@ export { hotstuffCodec, encodeMessage, decodeMessage, LIMITS } from './codec.js'
 export { blockHash, genesisQC, genesisHash, sha256Hasher } from './block.js';
 export { signatureListScheme, VOTE_KIND, PROPOSAL_KIND, TIMEOUT_KIND } from './certificates.js';
 export type { CertificateScheme, CertificateSchemeFactory, CertificateSchemeParams } from './certificates.js';
-export { roundRobin, proofOfWork, leadingZeroBits } from './leader.js';
-export type { LeaderElection, LeaderElectionFactory, LeaderElectionParams, ProofOfWorkOptions } from './leader.js';
+export { roundRobin, activeRoundRobin, proofOfWork, leadingZeroBits } from './leader.js';
+export type { LeaderElection, LeaderElectionFactory, LeaderElectionParams, ProofOfWorkOptions, ViewEntry } from './leader.js';
 export { verifyCommitProof, MAX_PROOF_HEADERS } from './proof.js';
 export type { CommitProofInfo, VerifyCommitProofOptions } from './proof.js';
 

@@ -27,7 +27,7 @@ import {
 import type { PopVerifiedKey } from '@phalanx/threshold';
 import { createValidatorSet } from '@phalanx/quorum';
 import { toHex } from '@phalanx/codec';
-import { blsAggregateScheme, thresholdBlsScheme, verifyCommitProof } from '../src/index.js';
+import { blsAggregateScheme, thresholdBlsScheme, verifyCommitProof, VOTE_KIND } from '../src/index.js';
 import type { CertificateSchemeFactory } from '../src/index.js';
 import { Cluster, req } from './harness.js';
 
@@ -103,6 +103,13 @@ describe('BLS certificates (@phalanx/threshold)', () => {
     const t = Uint8Array.from(proof);
     t[t.length - 10] = t[t.length - 10]! ^ 1;
     expect(() => verifyCommitProof(t, c.validators, createVerifier(), { chainId: 'test', certificates: verifyOnly })).toThrow();
+    // The bitmap names the voters (what activeRoundRobin reads), in validator-set order.
+    const params = { validators: c.validators, verifier: createVerifier(), chainId: 'test' };
+    const body = { kind: VOTE_KIND, height: 1n, round: 1n, digest: new Uint8Array(32).fill(3) };
+    const shares = ['v3', 'v0', 'v2'].map((id) => ({ voter: id, share: schemeFor(id)({ ...params, self: id }).sign(body) }));
+    const cert = verifyOnly(params).combine(body, shares);
+    expect(() => verifyOnly(params).verify(body, cert)).not.toThrow();
+    expect(verifyOnly(params).signers!(cert)).toEqual(['v0', 'v2', 'v3']);
   });
 
   it('threshold (2f+1 of n): a QC is one group signature, verified with the group key alone', () => {

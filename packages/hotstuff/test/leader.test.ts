@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@phalanx/interface';
-import { leadingZeroBits, proofOfWork, roundRobin, sha256Hasher } from '../src/index.js';
-import { Cluster, fakeValidators, req, seededRng } from './harness.js';
+import { activeRoundRobin, leadingZeroBits, proofOfWork, roundRobin, sha256Hasher, signatureListScheme } from '../src/index.js';
+import type { QuorumCert, ViewEntry } from '../src/index.js';
+import { Cluster, fakeValidators, fakeVerifier, req, seededRng } from './harness.js';
+import { Solo } from './solo.js';
+import type { Made } from './craft.js';
 
 const { validators } = fakeValidators(4);
 
@@ -47,5 +50,125 @@ describe('leader election strategies', () => {
     c.run({ until: () => c.ids.every((id) => c.nodes.get(id)!.committedRequests.size >= 10), maxSteps: 100_000 });
     for (const id of c.ids) expect(c.nodes.get(id)!.committedRequests.size).toBe(10);
     c.checkAgreement(true);
+  });
+});
+
+describe('activeRoundRobin (leader reputation from the QC voters)', () => {
+  const arr = activeRoundRobin({ validators, chainId: 'test', hasher: sha256Hasher });
+  const entry = (voters: string[]): ViewEntry => ({ proposer: 'r0', voters });
+  const parent = new Uint8Array(32);
+
+  it('without an entry (timeout-entered view) or voters (genesis, threshold QC) it is plain round-robin', () => {
+    const rr = roundRobin({ validators, chainId: 'test', hasher: sha256Hasher });
+    for (let v = 0n; v < 12n; v++) {
+      expect(arr.leader(v)).toBe(rr.leader(v));
+      expect(arr.leader(v, entry([]))).toBe(rr.leader(v));
+    }
+  });
+
+  it('keeps the round-robin leader that voted; passes the turn one position on when it did not', () => {
+    expect(arr.leader(2n, entry(['r0', 'r2', 'r3']))).toBe('r2');
+    expect(arr.leader(2n, entry(['r0', 'r1', 'r3']))).toBe('r3');
+    expect(arr.leader(3n, entry(['r0', 'r1', 'r2']))).toBe('r0'); // wraps around the set
+    // Only one position, even when the next one did not vote either (n = 4 allows one absentee,
+    // but weighted or larger sets may leave out more): the bound matters more than the skip.
+    expect(arr.leader(5n, entry(['r0', 'r3']))).toBe('r2');
+  });
+
+  it('eligible and prove agree with leader for every view and entry', () => {
+    const entries = [undefined, entry([]), entry(['r0', 'r1', 'r2']), entry(['r1', 'r2', 'r3']), entry(['r0', 'r2', 'r3'])];
+    for (let v = 0n; v < 8n; v++) {
+      for (const e of entries) {
+        const leader = arr.leader(v, e);
+        for (const id of ['r0', 'r1', 'r2', 'r3']) {
+          expect(arr.eligible(v, id, parent, new Uint8Array(0), e)).toBe(id === leader);
+          expect(arr.prove(v, id, parent, seededRng(1), e) !== undefined).toBe(id === leader);
+        }
+        expect(arr.eligible(v, leader!, parent, new Uint8Array(1), e)).toBe(false);
+      }
+    }
+  });
+
+  it('bounded capture: whatever quorum a proposer puts in its QC, at least n - 2f of any n views keep an honest leader', () => {
+    // n = 10, f = 3, quorum 7; Byzantine r1, r5, r9: placed f+1 apart, so if the turn went to the
+    // first voter they could pass it among themselves forever. Each QC is the worst a Byzantine
+    // proposer can make: the honest replicas among the f positions from the base are left out.
+    const big = fakeValidators(10).validators;
+    const e = activeRoundRobin({ validators: big, chainId: 'test', hasher: sha256Hasher });
+    const ids = big.validators.map((v) => v.id);
+    const byzantine = new Set(['r1', 'r5', 'r9']);
+    let honestLed = 0;
+    for (let v = 0n; v < 10n; v++) {
+      const base = Number(v % 10n);
+      const left = new Set([0, 1, 2].map((i) => ids[(base + i) % 10]!).filter((id) => !byzantine.has(id)));
+      const voters = ids.filter((id) => !left.has(id));
+      expect(voters.length).toBeGreaterThanOrEqual(7);
+      const pos = ids.indexOf(e.leader(v, { proposer: 'r1', voters })!);
+      expect([base, (base + 1) % 10]).toContain(pos);
+      if (!byzantine.has(ids[pos]!)) honestLed++;
+    }
+    expect(honestLed).toBeGreaterThanOrEqual(10 - 2 * 3);
+  });
+
+  it('QC signers: the signature-list scheme names its voters in validator-set order', () => {
+    const s = new Solo('r0');
+    const b1 = s.craft.block(s.craft.genesis, 1n);
+    const qc = s.craft.qc(b1, ['r3', 'r0', 'r2']);
+    const scheme = signatureListScheme({ validators, verifier: fakeVerifier, chainId: 'test' });
+    expect(scheme.signers!(qc.sig)).toEqual(['r0', 'r2', 'r3']);
+    expect(() => scheme.signers!(new Uint8Array([0xff]))).toThrow();
+  });
+});
+
+describe('activeRoundRobin in the core', () => {
+  /** r0's view of b1..b3 (views 1..3) where the QC in b3 (on b2) leaves r0 out: r0's turn in view 4 passes to r1. */
+  function skipR0(s: Solo): { b3: Made; qc3: QuorumCert } {
+    const b1 = s.craft.block(s.craft.genesis, 1n);
+    const b2 = s.craft.block(s.craft.qc(b1, ['r0', 'r1', 'r3']), 2n);
+    const b3 = s.craft.block(s.craft.qc(b2, ['r1', 'r2', 'r3']), 3n);
+    for (const m of [b1, b2, b3]) s.from(m.block.proposer, s.craft.proposal(m));
+    return { b3, qc3: s.craft.qc(b3) };
+  }
+
+  it('votes go to the leader that the voted block names, and the skipped replica does not propose', () => {
+    const s = new Solo('r0', { leaderElection: activeRoundRobin, voteTargets: 1 });
+    skipR0(s);
+    const votes = s.take('vote');
+    expect(votes.map((x) => [x.msg.view, x.to])).toEqual([
+      [1n, 'r2'], // genesis names no voters: round-robin
+      [2n, 'r3'], // r3 voted in b2's QC on b1
+      [3n, 'r1'], // r0 is missing from b3's QC on b2: its turn passes to r1
+    ]);
+    s.step({ type: 'request', request: req('c', 1) });
+    expect(s.take('proposal')).toHaveLength(0);
+  });
+
+  it("accepts the proposal of the replica the turn passed to, refuses round-robin's", () => {
+    const s = new Solo('r2', { leaderElection: activeRoundRobin });
+    const { b3, qc3 } = skipR0(s);
+    s.take('vote');
+    const byR0 = s.craft.block(qc3, 4n, [], 'r0');
+    s.from('r0', s.craft.proposal(byR0));
+    expect(s.votesFor(4n)).toBe(0);
+    expect(s.events.some((e) => e.type === 'misbehaviour' && e.peer === 'r0')).toBe(true);
+    const byR1 = s.craft.block(qc3, 4n, [], 'r1');
+    s.from('r1', s.craft.proposal(byR1));
+    expect(s.votesFor(4n)).toBe(1);
+    expect(b3.block.view).toBe(3n);
+  });
+
+  it('a proposal arriving before the block that decides its leader waits for it instead of being refused', () => {
+    const s = new Solo('r2', { leaderElection: activeRoundRobin });
+    const b1 = s.craft.block(s.craft.genesis, 1n);
+    const b2 = s.craft.block(s.craft.qc(b1, ['r0', 'r1', 'r3']), 2n);
+    const b3 = s.craft.block(s.craft.qc(b2, ['r1', 'r2', 'r3']), 3n);
+    s.from('r1', s.craft.proposal(b1));
+    s.from('r2', s.craft.proposal(b2));
+    const b4 = s.craft.block(s.craft.qc(b3), 4n, [], 'r1');
+    s.from('r1', s.craft.proposal(b4)); // b3 unknown: who leads view 4 is not known yet
+    expect(s.events.some((e) => e.type === 'misbehaviour')).toBe(false);
+    expect(s.take('request-blocks')[0]!.to).toBe('r1');
+    s.from('r1', { type: 'blocks', blocks: [b3.block] });
+    expect(s.votesFor(4n)).toBe(1);
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { verifyEvidence } from '@phalanx/quorum';
 import { Cluster, req } from './harness.js';
+import { roundRobin } from '../src/index.js';
 import type { HotStuffMessage } from '../src/index.js';
 
 function load(c: Cluster, client: string, count: number, at = 'r0'): void {
@@ -112,6 +113,40 @@ describe('fault scenarios', () => {
     c.checkAgreement(true);
   });
 
+  it('a crashed replica stops being elected (activeRoundRobin); plain round-robin pays a timeout every rotation', () => {
+    const timeouts = (c: Cluster): number =>
+      c.nodes.get('r0')!.events.filter((e) => e.type === 'view-change' && e.reason === 'timeout-certificate').length;
+    const runWith = (leaderElection?: typeof roundRobin): { tcs: number; time: number } => {
+      const c = new Cluster({ n: 4, seed: 17, config: { maxBlockCommands: 1, ...(leaderElection ? { leaderElection } : {}) } });
+      load(c, 'a', 20);
+      c.run({ until: allCommitted(c, c.ids, 20) });
+      c.crash('r3'); // after it has voted in every QC so far
+      const before = timeouts(c);
+      for (let i = 21; i <= 220; i++) c.request('r0', req('a', i));
+      c.run({ until: allCommitted(c, ['r0', 'r1', 'r2'], 220) });
+      for (const id of ['r0', 'r1', 'r2']) expect(c.nodes.get(id)!.committedRequests.size).toBe(220);
+      c.checkAgreement(true);
+      return { tcs: timeouts(c) - before, time: c.now };
+    };
+    const active = runWith();
+    const plain = runWith(roundRobin);
+    // The last QCs still name r3, so it may be elected once more before it drops out.
+    expect(active.tcs).toBeLessThanOrEqual(2);
+    expect(plain.tcs).toBeGreaterThan(20);
+    expect(active.time * 3).toBeLessThan(plain.time);
+  });
+
+  it('a replica that one proposer always leaves out of its QCs still gets turns, and the cluster agrees', () => {
+    // r0's QCs never carry r1's vote (it drops them): r1 loses the turns those QCs decide, no more.
+    const c = new Cluster({ n: 4, seed: 19, config: { maxBlockCommands: 1 } });
+    c.filter = (e, m) => !(e.from === 'r1' && e.to === 'r0' && m.type === 'vote');
+    load(c, 'a', 80);
+    c.run({ until: allCommitted(c, c.ids, 80) });
+    for (const id of c.ids) expect(c.nodes.get(id)!.committedRequests.size).toBe(80);
+    expect(c.nodes.get('r1')!.sent.filter((m) => m.type === 'proposal').length).toBeGreaterThan(5);
+    c.checkAgreement(true);
+  });
+
   it('a replica far behind (hundreds of blocks) catches up by block sync alone', () => {
     const c = new Cluster({ n: 4, seed: 13, config: { maxBlockCommands: 1 } });
     c.crash('r3');
@@ -120,6 +155,7 @@ describe('fault scenarios', () => {
     c.start('r3');
     load(c, 'b', 3);
     c.run({ until: allCommitted(c, c.ids, 203) });
+    c.run(); // until quiet: the replica that saw the last QC first may be a block ahead until then
     expect(c.committedHeight('r3')).toBe(c.committedHeight('r0'));
     c.checkAgreement(true);
   });

@@ -1,6 +1,6 @@
 /** One core under test, fed hand-made messages; collects everything it outputs. */
 import type { CommittedBatch, Input, ProtocolEvent, Ready, RecoveredState, LogRecord } from '@phalanx/interface';
-import { hotstuff, roundRobin } from '../src/index.js';
+import { activeRoundRobin, hotstuff, roundRobin } from '../src/index.js';
 import type { LeaderElectionFactory } from '../src/index.js';
 import type { HotStuffConfig, HotStuffCore, HotStuffMessage } from '../src/index.js';
 import { Crafter } from './craft.js';
@@ -35,8 +35,9 @@ export class Solo {
       });
       this.config = { ...config, leaderElection: election };
       this.craft.leaderOf = leader;
-    } else if (config.leaderElection !== roundRobin) {
-      throw new Error('Solo supports round-robin or its default election');
+    } else if (config.leaderElection !== roundRobin && config.leaderElection !== activeRoundRobin) {
+      // The crafter's default proposer is round-robin's; with activeRoundRobin tests name the proposer when it differs.
+      throw new Error('Solo supports round-robin, active round-robin or its default election');
     }
     this.core = this.create(recovered);
   }
