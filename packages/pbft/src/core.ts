@@ -48,19 +48,23 @@ import {
   SIGN_DOMAIN,
   batchValue,
   fromValue,
+  refOf,
   signedBody,
   toValue,
 } from './messages.js';
 import type {
+  BatchMsg,
   CheckpointMsg,
   CheckpointProof,
   CheckpointPart,
   CommittedEntry,
+  FetchBatchMsg,
   FetchMsg,
   NewViewMsg,
   PbftMessage,
   PreparedCert,
   PrePrepareMsg,
+  PrePrepareRef,
   RequestMsg,
   StateMsg,
   ViewChangeMsg,
@@ -83,6 +87,8 @@ const MAX_STATE_ENTRIES = 64;
 const MAX_PARTS_PER_TICK = 8;
 const MAX_FUTURE_PER_PEER = 1024;
 const RETRANSMIT_SLOTS = 32;
+/** BATCH answers per peer per retransmission tick: what one asking peer can make us send. */
+const MAX_BATCHES_PER_TICK = 32;
 const CACHE_LIMIT = 100_000;
 
 interface Slot {
@@ -95,10 +101,21 @@ interface Slot {
   myPrepare?: VoteMsg;
   myCommit?: VoteMsg;
   prepared: boolean;
-  /** Highest-view prepared certificate this replica holds for the seq (§4.4, set P). */
-  best?: PreparedCert;
+  /** Highest-view prepared certificate this replica holds for the seq (§4.4, set P), with its batch. */
+  best?: HeldCert;
+  /**
+   * The pre-prepare NEW-VIEW assigned to this seq in `view` while we do not hold its batch yet:
+   * nothing is said about the seq (no PREPARE) until the batch arrives (see `wantBatch`).
+   */
+  awaiting?: PrePrepareRef;
   committed?: { view: bigint; digest: Uint8Array; batch: readonly ClientRequest[]; cert: CommitCertificate };
   firstRecord?: bigint;
+}
+
+/** A prepared certificate as this replica keeps it: the pre-prepare with its batch. */
+interface HeldCert {
+  readonly prePrepare: PrePrepareMsg;
+  readonly prepares: readonly VoterSig[];
 }
 
 interface Stable {
@@ -144,12 +161,15 @@ export interface NewViewPlan {
   readonly minS: bigint;
   readonly maxS: bigint;
   readonly stable: CheckpointProof;
-  readonly entries: readonly { readonly seq: bigint; readonly digest: Uint8Array; readonly batch: readonly ClientRequest[] }[];
+  /** Per n in (min-s, max-s]: the chosen certificate's digest (and the certificate), or the null request's. */
+  readonly entries: readonly { readonly seq: bigint; readonly digest: Uint8Array; readonly cert?: PreparedCert }[];
 }
 
 const REC_PP = 0;
 const REC_VOTE = 1;
 const REC_ENTRY = 2;
+/** A NEW-VIEW pre-prepare whose batch we do not hold yet: [view, seq, digest, signature]. */
+const REC_ASSIGN = 3;
 
 function reqKey(r: ClientRequest): string {
   return `${r.client}\u0000${r.seq}`;
@@ -180,10 +200,10 @@ export function computeNewView(vcs: readonly ViewChangeMsg[], nullBatchDigest: U
       if (!cur || p.prePrepare.view > cur.prePrepare.view) chosen.set(n, p);
     }
   }
-  const entries: { seq: bigint; digest: Uint8Array; batch: readonly ClientRequest[] }[] = [];
+  const entries: { seq: bigint; digest: Uint8Array; cert?: PreparedCert }[] = [];
   for (let n = minS + 1n; n <= maxS; n++) {
     const c = chosen.get(n);
-    entries.push(c ? { seq: n, digest: c.prePrepare.digest, batch: c.prePrepare.batch } : { seq: n, digest: nullBatchDigest, batch: [] });
+    entries.push(c ? { seq: n, digest: c.prePrepare.digest, cert: c } : { seq: n, digest: nullBatchDigest });
   }
   return { minS, maxS, stable, entries };
 }
@@ -250,6 +270,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /** H(snapshot) and H(execution table) of the checkpoints served, computed on first request. */
   private readonly servedHashes = new Map<bigint, { snapshot: Uint8Array; clients: Uint8Array }>();
   private lastAnnounced = 0n;
+  /**
+   * Batches NEW-VIEW assigned that we do not hold, by seq: asked of `holders` (the certificate's
+   * signers first, then everyone else) one at a time, the next one on each retransmission tick.
+   */
+  private readonly wantBatch = new Map<bigint, { digest: Uint8Array; holders: NodeId[]; next: number }>();
+  /** BATCH answers sent per peer since the last tick (at most `MAX_BATCHES_PER_TICK`). */
+  private readonly batchesServed = new Map<NodeId, number>();
   /** The view-change timer expired once already for the current requests (see onTimeout). */
   private escalated = false;
   private installingView = false;
@@ -559,6 +586,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     } else if (s.view < view) {
       s.view = view;
       s.pp = undefined;
+      s.awaiting = undefined;
       s.myPrepare = undefined;
       s.myCommit = undefined;
       s.prepared = false;
@@ -642,6 +670,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         return this.onFetch(from, msg);
       case 'state':
         return this.onState(from, msg);
+      case 'fetch-batch':
+        return this.onFetchBatch(from, msg);
+      case 'batch':
+        return this.onBatch(from, msg);
       default:
         this.penalize(from, 'malformed', 'unknown message type');
     }
@@ -792,6 +824,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       }
       return;
     }
+    if (s.awaiting && !bytesEqual(s.awaiting.digest, m.digest)) {
+      // NEW-VIEW already assigned this seq another batch: the primary signed both.
+      if (this.verifyVoteSig(KIND_PRE_PREPARE, from, m.seq, m.view, m.digest, m.signature)) {
+        this.evidence({ voter: from, first: this.asVote(KIND_PRE_PREPARE, from, s.awaiting), second: this.asVote(KIND_PRE_PREPARE, from, m) });
+        this.startViewChange(this.view + 1n, 'primary equivocated');
+      } else {
+        this.penalize(from, 'invalid-signature', 'pre-prepare');
+      }
+      return;
+    }
     if (!Array.isArray(m.batch) || m.batch.length > this.cfg.maxBatchSize || !m.batch.every((r: ClientRequest) => this.validRequest(r))) {
       return this.penalize(from, 'protocol-violation', 'pre-prepare batch out of bounds');
     }
@@ -804,6 +846,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private acceptPrePrepare(s: Slot, pp: PrePrepareMsg): void {
     s.pp = pp;
+    s.awaiting = undefined;
+    this.wantBatch.delete(s.seq);
     for (const r of pp.batch) {
       const k = reqKey(r);
       this.inLog.add(k);
@@ -1290,6 +1334,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.vcAttempts++;
     this.hardDirty = true;
     this.myNewView = undefined;
+    this.wantBatch.clear();
     if (this.batchTimerArmed) {
       this.batchTimerArmed = false;
       this.cancelTimer(TIMER_BATCH);
@@ -1299,7 +1344,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const seqs = [...this.log.keys()].filter((k) => k > this.stable.seq).sort((a, b) => (a < b ? -1 : 1));
     for (const k of seqs) {
       const b = this.log.get(k)!.best;
-      if (b) prepared.push(b);
+      if (b) prepared.push({ prePrepare: refOf(b.prePrepare), prepares: b.prepares });
     }
     const vc = this.signBody<ViewChangeMsg>({
       type: 'view-change',
@@ -1373,8 +1418,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       if (pp.seq <= last || pp.seq > st.seq + this.cfg.watermarkWindow) return 'prepared certificate out of order or window';
       last = pp.seq;
       if (pp.view >= m.newView) return 'prepared certificate from a future view';
-      if (pp.batch.length > this.cfg.maxBatchSize || !pp.batch.every((r) => this.validRequest(r))) return 'batch out of bounds';
-      if (!bytesEqual(this.batchDigest(pp.batch), pp.digest)) return 'batch digest';
       const primary = this.primaryOf(pp.view);
       if (!this.verifyVoteSig(KIND_PRE_PREPARE, primary, pp.seq, pp.view, pp.digest, pp.signature)) return 'pre-prepare signature';
       const seen = new Set<NodeId>();
@@ -1404,7 +1447,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     if (power < this.q) return;
     const plan = computeNewView(chosen, this.nullDigest);
-    const prePrepares = plan.entries.map((e) => this.signPrePrepare(this.view, e.seq, e.batch, e.digest));
+    const prePrepares = plan.entries.map((e) => refOf(this.signPrePrepare(this.view, e.seq, [], e.digest)));
     const nv = this.signBody<NewViewMsg>({ type: 'new-view', view: this.view, viewChanges: chosen, prePrepares });
     this.myNewView = nv;
     this.send('all', nv);
@@ -1448,7 +1491,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       const want = plan.entries[i]!;
       const pp = m.prePrepares[i]!;
       if (pp.view !== m.view || pp.seq !== want.seq || !bytesEqual(pp.digest, want.digest)) return 'O does not match V';
-      if (!bytesEqual(this.batchDigest(pp.batch), pp.digest)) return 'O batch digest';
       if (!this.verifyVoteSig(KIND_PRE_PREPARE, primary, pp.seq, pp.view, pp.digest, pp.signature)) return 'O pre-prepare signature';
     }
     return undefined;
@@ -1485,11 +1527,24 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // execution triggered while installing must not let it propose a sequence number O uses.
     this.nextSeq = plan.maxS > this.lastExecuted ? plan.maxS : this.lastExecuted;
     if (this.nextSeq < this.stable.seq) this.nextSeq = this.stable.seq;
+    // O names batches by digest only: take each from what we hold, fetch the rest.
+    const held = this.heldBatches();
+    this.wantBatch.clear();
     for (let i = 0; i < nv.prePrepares.length; i++) {
-      const pp = nv.prePrepares[i]!;
-      if (pp.seq <= this.stable.seq) continue;
-      this.acceptPrePrepare(this.slot(pp.seq), pp);
+      const ref = nv.prePrepares[i]!;
+      if (ref.seq <= this.stable.seq) continue;
+      const s = this.slot(ref.seq);
+      const batch = bytesEqual(ref.digest, this.nullDigest) ? [] : held.get(toHex(ref.digest));
+      if (batch) {
+        this.acceptPrePrepare(s, { type: 'pre-prepare', ...refOf(ref), batch });
+        continue;
+      }
+      s.awaiting = refOf(ref);
+      this.record(REC_ASSIGN, [ref.view, ref.seq, ref.digest, ref.signature], s);
+      // O is index-aligned with the plan (validateNewView checked it, or we computed both).
+      this.wantBatch.set(ref.seq, { digest: ref.digest, holders: this.holdersOf(plan.entries[i]?.cert), next: 0 });
     }
+    this.askForBatches();
     this.installingView = false;
     this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
     this.ctx.logger?.info({ from: String(prevView), view: String(this.view) }, 'pbft: entered view');
@@ -1514,6 +1569,75 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       else buffered.delete(peer);
     }
     for (const [peer, m] of replay) this.onMessage(peer, m);
+  }
+
+  /** Every batch this replica holds for seqs above the stable checkpoint, by digest. */
+  private heldBatches(): Map<string, readonly ClientRequest[]> {
+    const out = new Map<string, readonly ClientRequest[]>();
+    for (const s of this.log.values()) {
+      if (s.pp) out.set(toHex(s.pp.digest), s.pp.batch);
+      if (s.best) out.set(toHex(s.best.prePrepare.digest), s.best.prePrepare.batch);
+      if (s.committed) out.set(toHex(s.committed.digest), s.committed.batch);
+    }
+    return out;
+  }
+
+  /**
+   * Whom to ask for a certificate's batch: its signers first (each one accepted the pre-prepare
+   * with the batch before it signed, so at least f+1 of them are correct and hold it until a
+   * checkpoint covers the seq), then everyone else.
+   */
+  private holdersOf(cert: PreparedCert | undefined): NodeId[] {
+    const first = cert ? [this.primaryOf(cert.prePrepare.view), ...cert.prepares.map((p) => p.voter)] : [];
+    const out: NodeId[] = [];
+    for (const id of [...first, ...this.ids]) if (id !== this.self && !out.includes(id)) out.push(id);
+    return out;
+  }
+
+  /** One FETCH-BATCH per missing batch, each to the next holder in its list. */
+  private askForBatches(): void {
+    for (const [seq, w] of this.wantBatch) {
+      const s = this.log.get(seq);
+      if (seq <= this.lastExecuted || !s?.awaiting || s.view !== this.view || w.holders.length === 0) {
+        this.wantBatch.delete(seq);
+        continue;
+      }
+      const to = w.holders[w.next % w.holders.length]!;
+      w.next++;
+      this.send(to, { type: 'fetch-batch', seq, digest: w.digest });
+    }
+  }
+
+  private onFetchBatch(from: NodeId, m: FetchBatchMsg): void {
+    if (typeof m.seq !== 'bigint' || !isBytes(m.digest)) return this.penalize(from, 'malformed', 'fetch-batch');
+    const served = this.batchesServed.get(from) ?? 0;
+    if (served >= MAX_BATCHES_PER_TICK) return;
+    const s = this.log.get(m.seq);
+    const candidates = [s?.pp, s?.best?.prePrepare, s?.committed, this.recent.get(m.seq)];
+    for (const c of candidates) {
+      if (c && bytesEqual(c.digest, m.digest)) {
+        this.batchesServed.set(from, served + 1);
+        this.send(from, { type: 'batch', seq: m.seq, batch: c.batch });
+        return;
+      }
+    }
+    // Not held (already below our checkpoint, or never seen): the asker tries someone else.
+  }
+
+  private onBatch(from: NodeId, m: BatchMsg): void {
+    const w = this.wantBatch.get(m.seq);
+    if (!w) return; // not asked for, or already answered by another holder
+    if (!Array.isArray(m.batch) || m.batch.length > this.cfg.maxBatchSize || !m.batch.every((r: ClientRequest) => this.validRequest(r))) {
+      return this.penalize(from, 'protocol-violation', 'batch out of bounds');
+    }
+    if (!bytesEqual(this.batchDigest(m.batch), w.digest)) return this.penalize(from, 'protocol-violation', 'batch does not match the digest asked for');
+    const s = this.log.get(m.seq);
+    this.wantBatch.delete(m.seq);
+    if (!s?.awaiting || s.view !== this.view || !bytesEqual(s.awaiting.digest, w.digest)) return;
+    const pp: PrePrepareMsg = { type: 'pre-prepare', ...s.awaiting, batch: m.batch };
+    this.acceptPrePrepare(s, pp);
+    // Backups missing it too get it at once rather than on the next retransmission.
+    if (this.isPrimary()) this.send('all', pp);
   }
 
   private broadcastPending(): void {
@@ -1582,7 +1706,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return (
       // Serving pieces counts too: the retransmission tick is what renews the per-peer budget.
       this.inViewChange || this.fetchTarget !== undefined || this.transfer !== undefined || this.partsServed.size > 0 ||
-      this.pending.size > 0 || this.behind ||
+      this.pending.size > 0 || this.behind || this.wantBatch.size > 0 ||
       this.nextSeq > this.lastExecuted || [...this.log.keys()].some((k) => k > this.lastExecuted) ||
       [...this.myCheckpoints.keys()].some((k) => k > this.stable.seq)
     );
@@ -1604,6 +1728,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         if (slot.myCommit) this.send('all', slot.myCommit);
       }
       if (!this.isPrimary() && this.pending.size > 0) this.forwardPending();
+      this.askForBatches();
     }
     for (const [seq, c] of this.myCheckpoints) if (seq > this.stable.seq) this.send('all', c.msg);
     const stuck = this.lastExecuted === this.lastTickExecuted;
@@ -1623,6 +1748,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.behind = false;
     this.fetchedThisTick = false;
     this.served.clear();
+    this.batchesServed.clear();
     this.partsServed.clear();
     this.lastTickExecuted = this.lastExecuted;
     if (!this.busy() && this.lastExecuted > this.lastAnnounced) {
@@ -1687,8 +1813,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.lastExecuted = this.stable.seq;
     this.nextSeq = this.stable.seq;
     // Rebuild per (seq, view) what this replica accepted and said; then derive prepared/committed.
-    type Group = { pp?: PrePrepareMsg; votes: VoteMsg[] };
+    type Group = { pp?: PrePrepareMsg; assign?: PrePrepareRef; votes: VoteMsg[] };
     const groups = new Map<bigint, Map<bigint, Group>>();
+    const groupOf = (seq: bigint, view: bigint): Group => {
+      let byView = groups.get(seq);
+      if (!byView) groups.set(seq, (byView = new Map()));
+      let g = byView.get(view);
+      if (!g) byView.set(view, (g = { votes: [] }));
+      return g;
+    };
     const entries: CommittedEntry[] = [];
     const firstRecord = new Map<bigint, bigint>();
     for (const r of rec.log) {
@@ -1701,15 +1834,23 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         const m = fromValue([8, null, [e as Value], new Uint8Array(0)]) as StateMsg;
         entries.push(m.entries[0]!);
         seq = m.entries[0]!.seq;
+      } else if (tag === REC_ASSIGN) {
+        const t = readArray(a[1], 'record.assign', 4);
+        const ref: PrePrepareRef = {
+          view: readU64(t[0], 'record.assign.view'),
+          seq: readU64(t[1], 'record.assign.seq'),
+          digest: readBytes(t[2], 'record.assign.digest'),
+          signature: readBytes(t[3], 'record.assign.signature'),
+        };
+        seq = ref.seq;
+        if (seq <= this.stable.seq) continue;
+        groupOf(seq, ref.view).assign = ref;
       } else {
         const m = fromValue(a[1]!);
         if (m.type !== 'pre-prepare' && m.type !== 'prepare' && m.type !== 'commit') continue;
         seq = m.seq;
         if (seq <= this.stable.seq) continue;
-        let byView = groups.get(seq);
-        if (!byView) groups.set(seq, (byView = new Map()));
-        let g = byView.get(m.view);
-        if (!g) byView.set(m.view, (g = { votes: [] }));
+        const g = groupOf(seq, m.view);
         if (m.type === 'pre-prepare') g.pp = m;
         else g.votes.push(m);
       }
@@ -1726,6 +1867,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
           const g = byView.get(v)!;
           const s = this.slot(seq, v);
           if (g.pp) s.pp = g.pp;
+          else if (g.assign) s.awaiting = g.assign;
+          if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
           for (const m of g.votes) {
             const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
             (m.type === 'prepare' ? s.prepares : s.commits).add(this.asVote(kind, m.voter, m));
@@ -1780,6 +1923,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     for (const s of this.log.values()) {
       if (s.seq > this.lastExecuted && s.pp && s.view === this.view) for (const r of s.pp.batch) this.inLog.add(reqKey(r));
+      // A NEW-VIEW batch still missing when we stopped: fetch it again (whom the certificate named is gone with it).
+      if (s.seq > this.lastExecuted && s.awaiting && s.view === this.view) {
+        this.wantBatch.set(s.seq, { digest: s.awaiting.digest, holders: this.holdersOf(undefined), next: 0 });
+      }
     }
     if (rec.appliedHeight < this.stable.seq) {
       if (this.stable.snapshot) {

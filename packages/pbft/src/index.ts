@@ -29,10 +29,12 @@ export {
   toValue,
   fromValue,
   signedBody,
+  refOf,
 } from './messages.js';
 export type {
   PbftMessage,
   PrePrepareMsg,
+  PrePrepareRef,
   VoteMsg,
   CheckpointMsg,
   CheckpointProof,
@@ -42,6 +44,8 @@ export type {
   RequestMsg,
   FetchMsg,
   StateMsg,
+  FetchBatchMsg,
+  BatchMsg,
   CheckpointPart,
   CommittedEntry,
   VoterSig,

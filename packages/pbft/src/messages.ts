@@ -33,6 +33,20 @@ export interface PrePrepareMsg {
   readonly signature: Uint8Array;
 }
 
+/**
+ * A pre-prepare without its batch: ⟨PRE-PREPARE, v, n, d⟩σp. VIEW-CHANGE and NEW-VIEW carry these
+ * (§4.4: "a valid pre-prepare message (without the corresponding client message)"): the signature
+ * covers only the digest, and with the batches inside, one VIEW-CHANGE under load outgrew any
+ * frame a transport will carry (a window of full batches), so a view change could never finish.
+ * Replicas that lack a batch named in NEW-VIEW fetch it by digest (`FetchBatchMsg`).
+ */
+export interface PrePrepareRef {
+  readonly view: bigint;
+  readonly seq: bigint;
+  readonly digest: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
 /** ⟨PREPARE | COMMIT, v, n, d, i⟩σi (§4.2). */
 export interface VoteMsg {
   readonly type: 'prepare' | 'commit';
@@ -61,7 +75,7 @@ export interface CheckpointProof {
 
 /** A prepared certificate: the pre-prepare and 2f matching PREPAREs from backups (§4.4 set P). */
 export interface PreparedCert {
-  readonly prePrepare: PrePrepareMsg;
+  readonly prePrepare: PrePrepareRef;
   readonly prepares: readonly VoterSig[];
 }
 
@@ -80,8 +94,26 @@ export interface NewViewMsg {
   readonly type: 'new-view';
   readonly view: bigint;
   readonly viewChanges: readonly ViewChangeMsg[];
-  readonly prePrepares: readonly PrePrepareMsg[];
+  readonly prePrepares: readonly PrePrepareRef[];
   readonly signature: Uint8Array;
+}
+
+/**
+ * "Send me the batch with digest `digest` that NEW-VIEW assigned to `seq`": asked of the replicas
+ * that prepared it (their PREPAREs are in the certificate), so at least f+1 correct ones hold it.
+ * Unsigned: the channel names the sender, and the answer is checked against the digest.
+ */
+export interface FetchBatchMsg {
+  readonly type: 'fetch-batch';
+  readonly seq: bigint;
+  readonly digest: Uint8Array;
+}
+
+/** The answer to FETCH-BATCH; accepted only if asked for and if the batch hashes to the digest. */
+export interface BatchMsg {
+  readonly type: 'batch';
+  readonly seq: bigint;
+  readonly batch: readonly ClientRequest[];
 }
 
 /**
@@ -152,7 +184,9 @@ export type PbftMessage =
   | NewViewMsg
   | RequestMsg
   | FetchMsg
-  | StateMsg;
+  | StateMsg
+  | FetchBatchMsg
+  | BatchMsg;
 
 /** Bounds enforced while decoding; everything is checked before it is used. */
 export interface CodecLimits {
@@ -183,7 +217,7 @@ const MAX_SIG = 8192;
 // ---- encoding to canonical values -------------------------------------------------------------
 
 const T_REQUEST = 0, T_PRE_PREPARE = 1, T_PREPARE = 2, T_COMMIT = 3, T_CHECKPOINT = 4;
-const T_VIEW_CHANGE = 5, T_NEW_VIEW = 6, T_FETCH = 7, T_STATE = 8;
+const T_VIEW_CHANGE = 5, T_NEW_VIEW = 6, T_FETCH = 7, T_STATE = 8, T_FETCH_BATCH = 9, T_BATCH = 10;
 
 export function requestValue(r: ClientRequest): Value {
   return [r.client, r.seq, r.payload];
@@ -199,6 +233,15 @@ function ppValue(m: PrePrepareMsg): Value {
   return [T_PRE_PREPARE, m.view, m.seq, m.digest, batchValue(m.batch), m.signature];
 }
 
+function refValue(m: PrePrepareRef): Value {
+  return [m.view, m.seq, m.digest, m.signature];
+}
+
+/** The batch-less part of a pre-prepare, as VIEW-CHANGE and NEW-VIEW carry it. */
+export function refOf(m: PrePrepareRef): PrePrepareRef {
+  return { view: m.view, seq: m.seq, digest: m.digest, signature: m.signature };
+}
+
 function vcBody(m: ViewChangeMsg): Value[] {
   return [
     T_VIEW_CHANGE,
@@ -207,7 +250,7 @@ function vcBody(m: ViewChangeMsg): Value[] {
     m.stable.seq,
     m.stable.digest,
     sigsValue(m.stable.votes),
-    m.prepared.map((p) => [ppValue(p.prePrepare), sigsValue(p.prepares)]),
+    m.prepared.map((p) => [refValue(p.prePrepare), sigsValue(p.prepares)]),
   ];
 }
 
@@ -220,7 +263,7 @@ export function signedBody(m: ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg):
     case 'view-change':
       return vcBody(m);
     case 'new-view':
-      return [T_NEW_VIEW, m.view, m.viewChanges.map(toValue), m.prePrepares.map(ppValue)];
+      return [T_NEW_VIEW, m.view, m.viewChanges.map(toValue), m.prePrepares.map(refValue)];
     case 'fetch':
       return [T_FETCH, m.have, m.part ? [m.part.seq, m.part.offset] : null];
     case 'state': {
@@ -245,6 +288,10 @@ export function toValue(m: PbftMessage): Value {
       return [T_CHECKPOINT, m.voter, m.seq, m.digest, m.signature];
     case 'request':
       return [T_REQUEST, batchValue(m.requests)];
+    case 'fetch-batch':
+      return [T_FETCH_BATCH, m.seq, m.digest];
+    case 'batch':
+      return [T_BATCH, m.seq, batchValue(m.batch)];
     default:
       return [...(signedBody(m) as Value[]), m.signature];
   }
@@ -294,6 +341,16 @@ function readPrePrepare(v: Value | undefined, path: string, lim: CodecLimits): P
   };
 }
 
+function readRef(v: Value | undefined, path: string): PrePrepareRef {
+  const a = tuple(v, path, 4);
+  return {
+    view: readU64(a[0], `${path}.view`),
+    seq: readU64(a[1], `${path}.seq`),
+    digest: digest(a[2], `${path}.digest`),
+    signature: sig(a[3], `${path}.signature`),
+  };
+}
+
 function readViewChange(v: Value | undefined, path: string, lim: CodecLimits): ViewChangeMsg {
   const a = tuple(v, path, 8);
   if (a[0] !== T_VIEW_CHANGE) throw new DecodeError(`${path}: not a view-change`);
@@ -309,7 +366,7 @@ function readViewChange(v: Value | undefined, path: string, lim: CodecLimits): V
     prepared: readArray(a[6], `${path}.prepared`, lim.maxEntries).map((p, i) => {
       const pa = tuple(p, `${path}.prepared[${i}]`, 2);
       return {
-        prePrepare: readPrePrepare(pa[0], `${path}.prepared[${i}].prePrepare`, lim),
+        prePrepare: readRef(pa[0], `${path}.prepared[${i}].prePrepare`),
         prepares: readSigs(pa[1], `${path}.prepared[${i}].prepares`, lim),
       };
     }),
@@ -362,9 +419,7 @@ export function fromValue(v: Value, lim: CodecLimits = DEFAULT_CODEC_LIMITS): Pb
         viewChanges: readArray(t[2], 'newView.viewChanges', lim.maxSignatures).map((x, i) =>
           readViewChange(x, `newView.viewChanges[${i}]`, lim),
         ),
-        prePrepares: readArray(t[3], 'newView.prePrepares', lim.maxEntries).map((x, i) =>
-          readPrePrepare(x, `newView.prePrepares[${i}]`, lim),
-        ),
+        prePrepares: readArray(t[3], 'newView.prePrepares', lim.maxEntries).map((x, i) => readRef(x, `newView.prePrepares[${i}]`)),
         signature: sig(t[4], 'newView.signature'),
       };
     }
@@ -403,6 +458,14 @@ export function fromValue(v: Value, lim: CodecLimits = DEFAULT_CODEC_LIMITS): Pb
       });
       const out: StateMsg = { type: 'state', entries, signature: sig(t[3], 'state.signature') };
       return checkpoint ? { ...out, checkpoint } : out;
+    }
+    case T_FETCH_BATCH: {
+      const t = tuple(v, 'fetchBatch', 3);
+      return { type: 'fetch-batch', seq: readU64(t[1], 'fetchBatch.seq'), digest: digest(t[2], 'fetchBatch.digest') };
+    }
+    case T_BATCH: {
+      const t = tuple(v, 'batch', 3);
+      return { type: 'batch', seq: readU64(t[1], 'batch.seq'), batch: readBatch(t[2], 'batch.batch', lim) };
     }
     default:
       throw new DecodeError(`pbft.type: unknown message type ${tag}`);

@@ -50,7 +50,9 @@ function resignAny(m: PbftMessage, signer: Signer, chainId: string): PbftMessage
     case 'checkpoint':
       return { ...m, signature: signVote(signer, chainId, KIND_CHECKPOINT, m.seq, 0n, m.digest) };
     case 'request':
-      return m; // relays are unsigned (see RequestMsg)
+    case 'fetch-batch':
+    case 'batch':
+      return m; // unsigned (see RequestMsg, FetchBatchMsg)
     default:
       return { ...m, signature: signer.sign(signingBytes(SIGN_DOMAIN, chainId, signedBody(m))) };
   }
@@ -108,6 +110,10 @@ export function pbftSimulation(definition: ProtocolDefinition<PbftMessage, PbftC
           return `FETCH have=${m.have}`;
         case 'state':
           return `STATE cp=${m.checkpoint?.seq ?? '-'} entries=${m.entries.length}`;
+        case 'fetch-batch':
+          return `FETCH-BATCH n${m.seq} ${toHex(m.digest).slice(0, 8)}`;
+        case 'batch':
+          return `BATCH n${m.seq} [${m.batch.length}]`;
       }
     },
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
-import { createCodec, pbftCodec } from '../src/index.js';
+import { createCodec, pbftCodec, refOf } from '../src/index.js';
 import type { PbftMessage } from '../src/index.js';
 import { checkpoint, digestOf, prePrepare, req, vote } from './craft.js';
 import { seededRng } from './cluster.js';
@@ -20,7 +20,7 @@ const samples: PbftMessage[] = [
     replica: 'r1',
     newView: 4n,
     stable: { seq: 100n, digest: new Uint8Array(32), votes: [{ voter: 'r0', signature: new Uint8Array(32) }] },
-    prepared: [{ prePrepare: pp, prepares: [{ voter: 'r2', signature: new Uint8Array(32) }] }],
+    prepared: [{ prePrepare: refOf(pp), prepares: [{ voter: 'r2', signature: new Uint8Array(32) }] }],
     signature: new Uint8Array(32),
   },
   {
@@ -40,8 +40,10 @@ const samples: PbftMessage[] = [
     signature: new Uint8Array(32),
   },
   { type: 'state', entries: [], signature: new Uint8Array(32) },
+  { type: 'fetch-batch', seq: 7n, digest: pp.digest },
+  { type: 'batch', seq: 7n, batch: pp.batch },
 ];
-samples.push({ type: 'new-view', view: 4n, viewChanges: [samples[7] as never], prePrepares: [pp], signature: new Uint8Array(32) });
+samples.push({ type: 'new-view', view: 4n, viewChanges: [samples[7] as never], prePrepares: [refOf(pp)], signature: new Uint8Array(32) });
 
 describe('codec (bounded, canonical)', () => {
   it('round-trips every message type to identical bytes', () => {
@@ -58,6 +60,7 @@ describe('codec (bounded, canonical)', () => {
     expect(() => codec.decode(pbftCodec.encode(pp))).toThrow(/prePrepare\.batch: 2 items exceed the limit of 1/);
     const big = prePrepare('r0', 0n, 1n, [req(0, 'too long')]);
     expect(() => codec.decode(pbftCodec.encode(big))).toThrow(/payload: 8 bytes exceed the limit of 4/);
+    expect(() => codec.decode(pbftCodec.encode({ type: 'batch', seq: 7n, batch: pp.batch }))).toThrow(/batch\.batch: 2 items exceed the limit of 1/);
     const vc = samples[7] as Extract<PbftMessage, { type: 'view-change' }>;
     const many = { ...vc, prepared: [], stable: { ...vc.stable, votes: [vc.stable.votes[0]!, vc.stable.votes[0]!] } };
     expect(() => codec.decode(pbftCodec.encode(many))).toThrow(DecodeError);

@@ -1,5 +1,5 @@
 /** Builders for hand-made (possibly Byzantine) messages, signed with a given replica's test key. */
-import type { ClientRequest, NodeId, Ready } from '@phalanx/interface';
+import type { ClientRequest, LogRecord, NodeId, Ready } from '@phalanx/interface';
 import { encode, signingBytes, utf8 } from '@phalanx/codec';
 import { voteSigningBytes } from '@phalanx/quorum';
 import {
@@ -71,4 +71,23 @@ export class Solo {
   events() {
     return this.out.flatMap((r) => r.events);
   }
+}
+
+/** A fresh core recovered from everything `s` persisted (hard state and log), as after a crash. */
+export function restartFrom(s: Solo, n = 4): { core: PbftCore; out: Ready<PbftMessage>[] } {
+  let hardState: Uint8Array | undefined;
+  const log: LogRecord[] = [];
+  for (const r of s.out) {
+    if (!r.persist) continue;
+    if (r.persist.hardState) hardState = r.persist.hardState;
+    log.push(...r.persist.append);
+  }
+  const core = new PbftCore(
+    { self: s.id, validators: makeValidators(n), signer: testSigner(s.id), verifier: testVerifier, rng: seededRng(1) },
+    {},
+    { ...(hardState ? { hardState } : {}), log, appliedHeight: 0n },
+  );
+  const out: Ready<PbftMessage>[] = [];
+  while (core.hasReady()) out.push(core.ready());
+  return { core, out };
 }

@@ -1,26 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LogRecord } from '@phalanx/interface';
-import { PbftCore } from '../src/index.js';
-import { Solo, prePrepare, req, vote } from './craft.js';
-import { makeValidators, seededRng, testSigner, testVerifier } from './cluster.js';
-
-function restartFrom(s: Solo): { core: PbftCore; out: ReturnType<PbftCore['ready']>[] } {
-  let hardState: Uint8Array | undefined;
-  const log: LogRecord[] = [];
-  for (const r of s.out) {
-    if (!r.persist) continue;
-    if (r.persist.hardState) hardState = r.persist.hardState;
-    log.push(...r.persist.append);
-  }
-  const core = new PbftCore(
-    { self: s.id, validators: makeValidators(4), signer: testSigner(s.id), verifier: testVerifier, rng: seededRng(1) },
-    {},
-    { ...(hardState ? { hardState } : {}), log, appliedHeight: 0n },
-  );
-  const out: ReturnType<PbftCore['ready']>[] = [];
-  while (core.hasReady()) out.push(core.ready());
-  return { core, out };
-}
+import { Solo, prePrepare, req, restartFrom, vote } from './craft.js';
 
 describe('persistence and recovery', () => {
   it('persists the pre-prepare and PREPARE in the same Ready as the send (persist before send)', () => {

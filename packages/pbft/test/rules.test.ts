@@ -136,7 +136,8 @@ describe('NEW-VIEW computation (§4.4)', () => {
     expect(plan.entries.map((e) => e.seq)).toEqual([1n, 2n, 3n]);
     expect(plan.entries[0]!.digest).toEqual(a.prePrepare.digest);
     expect(plan.entries[1]!.digest).toEqual(NULL); // gap: null request
-    expect(plan.entries[1]!.batch).toEqual([]);
+    expect(plan.entries[1]!.cert).toBeUndefined();
+    expect(plan.entries[2]!.cert).toBe(c1);
     expect(plan.entries[2]!.digest).toEqual(c1.prePrepare.digest); // view 1 beats view 0
   });
 

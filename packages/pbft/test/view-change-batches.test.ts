@@ -1,0 +1,143 @@
+/**
+ * VIEW-CHANGE and NEW-VIEW name batches by digest only (OSDI '99 §4.4); a replica that lacks a
+ * batch NEW-VIEW assigns fetches it (FETCH-BATCH / BATCH) before it says anything about the seq.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ClientRequest, NodeId } from '@phalanx/interface';
+import { encode } from '@phalanx/codec';
+import { pbftCodec, refOf, sha256 } from '../src/index.js';
+import type { NewViewMsg, PreparedCert, ViewChangeMsg, VoteMsg } from '../src/index.js';
+import { CHAIN, Solo, prePrepare, req, resign, restartFrom, vote } from './craft.js';
+
+const GENESIS = sha256(encode(['pbft/genesis', CHAIN]));
+const batch: ClientRequest[] = [req(0, 'hello'), req(1, 'world')];
+const pp0 = prePrepare('r0', 0n, 1n, batch);
+
+/** Seq 1 prepared in view 0 by r0 (pre-prepare) and r1, r3 (PREPAREs). */
+const cert: PreparedCert = {
+  prePrepare: refOf(pp0),
+  prepares: ['r1', 'r3'].map((id) => ({ voter: id, signature: vote('prepare', id, 0n, 1n, pp0.digest).signature })),
+};
+
+function viewChange(by: NodeId, prepared: PreparedCert[]): ViewChangeMsg {
+  return resign(by, { type: 'view-change', replica: by, newView: 1n, stable: { seq: 0n, digest: GENESIS, votes: [] }, prepared, signature: new Uint8Array(0) });
+}
+
+/** NEW-VIEW of view 1 by r1, from V = {r0, r1, r3}: O assigns seq 1 the batch of `cert`. */
+function newView(): NewViewMsg {
+  const o = refOf(prePrepare('r1', 1n, 1n, batch));
+  return resign('r1', {
+    type: 'new-view',
+    view: 1n,
+    viewChanges: [viewChange('r0', []), viewChange('r1', [cert]), viewChange('r3', [cert])],
+    prePrepares: [o],
+    signature: new Uint8Array(0),
+  });
+}
+
+const sends = (s: Solo, from = 0) => s.out.slice(from).flatMap((r) => r.send);
+
+describe('view change with batches by digest', () => {
+  it('a VIEW-CHANGE does not grow with the batches it certifies', () => {
+    const r2 = new Solo('r2');
+    const big = (i: number) => [{ client: 'c0', seq: BigInt(i), payload: new Uint8Array(64 * 1024).fill(i) }];
+    for (let i = 1; i <= 20; i++) {
+      const pp = prePrepare('r0', 0n, BigInt(i), big(i));
+      r2.msg('r0', pp);
+      for (const id of ['r1', 'r3']) r2.msg(id, vote('prepare', id, 0n, BigInt(i), pp.digest));
+    }
+    // f+1 VIEW-CHANGEs for view 1 make r2 join (§4.5.2).
+    for (const id of ['r0', 'r3']) r2.msg(id, viewChange(id, []));
+    const vc = r2.sent('view-change')[0] as ViewChangeMsg;
+    expect(vc.prepared).toHaveLength(20);
+    // 20 prepared certificates of 64 KiB batches each: with the batches inside this was > 1.3 MB.
+    expect(pbftCodec.encode(vc).length).toBeLessThan(16 * 1024);
+  });
+
+  it('a backup without the batch fetches it from the certificate\'s signers and prepares only once it has it', () => {
+    const r2 = new Solo('r2');
+    const mark = r2.out.length;
+    r2.msg('r1', newView());
+    const out = sends(r2, mark);
+    expect(out.filter((s) => s.msg.type === 'prepare')).toHaveLength(0);
+    const asks = out.filter((s) => s.msg.type === 'fetch-batch');
+    expect(asks).toHaveLength(1);
+    expect(asks[0]!.to).toBe('r0'); // the certificate's pre-prepare signer first
+    expect(asks[0]!.msg).toMatchObject({ seq: 1n, digest: pp0.digest });
+
+    // A wrong batch is refused and blamed; an unasked one ignored; nothing is prepared yet.
+    r2.msg('r0', { type: 'batch', seq: 1n, batch: [req(0, 'forged')] });
+    r2.msg('r3', { type: 'batch', seq: 2n, batch });
+    expect(r2.events().some((e) => e.type === 'misbehaviour' && e.peer === 'r0' && e.kind === 'protocol-violation')).toBe(true);
+    expect(r2.sent('prepare')).toHaveLength(0);
+
+    // The next retransmission tick asks the next signer.
+    const before = r2.out.length;
+    r2.core.step({ type: 'timeout', timer: 'pbft/retransmit' });
+    r2.flush();
+    expect(sends(r2, before).filter((s) => s.msg.type === 'fetch-batch').map((s) => s.to)).toEqual(['r1']);
+
+    // The right batch, from anyone: the digest authenticates it.
+    r2.msg('r3', { type: 'batch', seq: 1n, batch });
+    const prepares = r2.sent('prepare') as VoteMsg[];
+    expect(prepares).toHaveLength(1);
+    expect(prepares[0]).toMatchObject({ view: 1n, seq: 1n, digest: pp0.digest });
+  });
+
+  it('a backup holding the batch prepares at once, and serves it to others (at most 32 per peer per tick)', () => {
+    const r3 = new Solo('r3');
+    r3.msg('r0', pp0);
+    const mark = r3.out.length;
+    r3.msg('r1', newView());
+    expect(sends(r3, mark).filter((s) => s.msg.type === 'fetch-batch')).toHaveLength(0);
+    expect((r3.sent('prepare') as VoteMsg[]).map((p) => p.view)).toEqual([0n, 1n]);
+
+    const served = r3.out.length;
+    r3.msg('r2', { type: 'fetch-batch', seq: 1n, digest: new Uint8Array(32) }); // a digest it does not hold
+    for (let i = 0; i < 40; i++) r3.msg('r2', { type: 'fetch-batch', seq: 1n, digest: pp0.digest });
+    const answers = sends(r3, served).filter((s) => s.msg.type === 'batch');
+    expect(answers).toHaveLength(32);
+    expect(answers[0]).toMatchObject({ to: 'r2', msg: { seq: 1n, batch } });
+  });
+
+  it('a pre-prepare conflicting with the NEW-VIEW assignment is evidence against the primary', () => {
+    const r2 = new Solo('r2');
+    r2.msg('r1', newView());
+    r2.msg('r1', prePrepare('r1', 1n, 1n, [req(9, 'other')]));
+    expect(r2.events().some((e) => e.type === 'evidence')).toBe(true);
+    expect(r2.sent('prepare')).toHaveLength(0);
+    expect((r2.sent('view-change') as ViewChangeMsg[]).some((m) => m.newView === 2n)).toBe(true);
+  });
+
+  it('the primary\'s matching pre-prepare delivers the batch too', () => {
+    const r2 = new Solo('r2');
+    r2.msg('r1', newView());
+    r2.msg('r1', prePrepare('r1', 1n, 1n, batch));
+    expect((r2.sent('prepare') as VoteMsg[]).map((p) => [p.view, p.seq])).toEqual([[1n, 1n]]);
+  });
+
+  it('a replica restarted while waiting for a batch asks for it again, and keeps the assignment', () => {
+    const r2 = new Solo('r2');
+    r2.msg('r1', newView());
+    const drain = (core: ReturnType<typeof restartFrom>['core']) => {
+      const outs = [];
+      while (core.hasReady()) outs.push(core.ready());
+      return outs;
+    };
+    const { core } = restartFrom(r2);
+    expect(core.status().view).toBe(1n);
+    core.step({ type: 'timeout', timer: 'pbft/retransmit' });
+    const asks = drain(core).flatMap((o) => o.send).filter((s) => s.msg.type === 'fetch-batch');
+    expect(asks.map((s) => s.msg)).toMatchObject([{ seq: 1n, digest: pp0.digest }]);
+    core.step({ type: 'message', from: 'r0', msg: { type: 'batch', seq: 1n, batch } });
+    const prepares = drain(core).flatMap((o) => o.send).filter((s) => s.msg.type === 'prepare');
+    expect(prepares.map((s) => s.msg)).toMatchObject([{ view: 1n, seq: 1n, digest: pp0.digest }]);
+
+    // Another restart from the same records: a different batch for seq 1 is still refused.
+    const { core: again } = restartFrom(r2);
+    again.step({ type: 'message', from: 'r1', msg: prePrepare('r1', 1n, 1n, [req(9, 'other')]) });
+    const outs = drain(again);
+    expect(outs.flatMap((o) => o.events).some((e) => e.type === 'evidence')).toBe(true);
+    expect(outs.flatMap((o) => o.send).filter((s) => s.msg.type === 'prepare')).toHaveLength(0);
+  });
+});
