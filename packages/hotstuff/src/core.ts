@@ -163,6 +163,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private readonly votes = new Map<bigint, { first: Map<NodeId, SignedVote>; sets: Map<string, VoteSet> }>();
   private formedQCView = 0n;
   private triedElectionView = 0n;
+  /**
+   * Whether the current view was entered with a QC of the view before (not a TC or a timeout
+   * join). Fixed at entry: a QC of view-1 that arrives after its TC does not change who proposes
+   * here, or the replica the turn passes to and the round-robin leader (who used the TC) would
+   * both propose in the view and split its votes. Not persisted: after a restart it is false,
+   * which can only cost this replica its turn in that one view.
+   */
+  private enteredByQC = false;
   private readonly seenProposals = new Map<bigint, Map<NodeId, SignedVote>>();
   private readonly helped = new Map<NodeId, bigint>();
   private readonly helpedStatus = new Map<NodeId, bigint>();
@@ -400,16 +408,27 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // An election that reads the certified parent waits for it: the check is repeated in
     // handleProposal, which runs only once the parent is in the tree.
     const parentNode = this.tree.get(toHex(b.parent));
-    const deferEligibility = !parentNode && this.election.usesEntry === true && b.justify.view + 1n === b.view;
-    if (!deferEligibility && !this.eligibleProposer(b, parentNode)) {
+    const deferEligibility = !parentNode && this.election.usesEntry === true && !tc && b.justify.view + 1n === b.view;
+    if (!deferEligibility && !this.eligibleProposer(b, parentNode, tc)) {
       this.misbehaviour(from, 'protocol-violation', `not a leader of view ${b.view}`);
       return;
     }
     const { hash, cmdDigest } = blockHashParts(this.cfg.hasher, b);
     const vote: SignedVote = { kind: PROPOSAL_KIND, voter: from, height: b.height, round: b.view, digest: hash, signature };
+    if (from !== this.self && !verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
+      this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}`);
+      return;
+    }
+    this.verifyQC(b.justify);
+    if (tc) this.verifyTC(tc);
+    this.processQC(b.justify, from);
+    if (tc) this.processTC(tc, from);
     if (from !== this.self) {
-      if (!verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
-        this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}`);
+      // Remembered only once its QC or TC proved view b.view - 1 real, and only near our view:
+      // before, any replica could add an entry per message for views that never come (a forged
+      // QC is refused only after this point), growing memory without bound.
+      if (b.view > this.curView + BigInt(this.cfg.maxFutureViews)) {
+        this.misbehaviour(from, 'future', `proposal for view ${b.view}`);
         return;
       }
       // Two signed proposals for one view from one proposer: equivocation evidence.
@@ -422,10 +441,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       }
       byProposer.set(from, vote);
     }
-    this.verifyQC(b.justify);
-    if (tc) this.verifyTC(tc);
-    this.processQC(b.justify, from);
-    if (tc) this.processTC(tc, from);
     const parentKey = toHex(b.parent);
     if (!this.tree.has(parentKey)) {
       this.queueProposal({ from, block: b, hash, cmdDigest, tc }, parentKey);
@@ -440,7 +455,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const { block: b, hash, tc } = p;
     const parent = this.tree.get(toHex(b.parent));
     if (!parent) return;
-    if (!this.eligibleProposer(b, parent)) {
+    if (!this.eligibleProposer(b, parent, tc)) {
       this.misbehaviour(p.from, 'protocol-violation', `not a leader of view ${b.view}`);
       return;
     }
@@ -469,11 +484,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   /**
-   * Whether `b.proposer` may propose `b`. A proposal whose QC is from the view before is judged
-   * with that QC's block (`parent`) as the view's entry; one justified by a TC without it.
+   * Whether `b.proposer` may propose `b`. A proposal justified by a QC of the view before (and no
+   * TC) is judged with that QC's block (`parent`) as the view's entry; one carrying a TC without
+   * it, even when its QC is from the view before (the proposer entered the view by the TC).
    */
-  private eligibleProposer(b: Block, parent: TreeNode | undefined): boolean {
-    const entry = parent && b.justify.view + 1n === b.view ? this.entryAfter(parent) : undefined;
+  private eligibleProposer(b: Block, parent: TreeNode | undefined, tc: TimeoutCert | undefined): boolean {
+    const entry = parent && !tc && b.justify.view + 1n === b.view ? this.entryAfter(parent) : undefined;
     return this.election.eligible(b.view, b.proposer, b.parent, b.election, entry);
   }
 
@@ -488,7 +504,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (this.election.usesEntry && node.block.justify.sig.length > 0) {
         try {
           voters = this.scheme.signers?.(node.block.justify.sig) ?? [];
-        } catch {
+        } catch (err) {
+          // Verified bytes decode; should a scheme still refuse them, every replica refuses alike.
+          if (!(err instanceof DecodeError || err instanceof CertificateError)) throw err;
           voters = [];
         }
       }
@@ -500,7 +518,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   /** The leader of `view` as this replica sees it: with its entry when view-1 ended with a QC over a block it holds. */
   private leaderOf(view: bigint): NodeId | undefined {
     let entry: ViewEntry | undefined;
-    if (this.highQC.view + 1n === view) {
+    if (this.election.usesEntry && view === this.curView && this.enteredByQC && this.highQC.view + 1n === view) {
       const node = this.findBlock(toHex(this.highQC.block));
       if (node) entry = this.entryAfter(node);
     }
@@ -530,16 +548,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // live leaders in a row (with n = 4 and one crash, round-robin would never commit).
     // The next view is entered with a QC over b, so its leader follows from b; the one after
     // that (the fallback target) is entered by a TC and has no entry.
-    const node = this.tree.get(toHex(hash));
-    const targets = new Set<NodeId>();
-    for (let i = 1n; i <= BigInt(this.cfg.voteTargets); i++) {
-      const next = this.election.leader(b.view + i, i === 1n && node ? this.entryAfter(node) : undefined);
-      if (next === undefined) {
-        this.send.push({ to: 'all', msg });
-        this.loopback.push({ from: this.self, msg });
-        return;
-      }
-      targets.add(next);
+    const node = this.election.usesEntry ? this.tree.get(toHex(hash)) : undefined;
+    const targets = this.voteTargetsFor(b.view, node ? this.entryAfter(node) : undefined);
+    if (!targets) {
+      this.send.push({ to: 'all', msg });
+      this.loopback.push({ from: this.self, msg });
+      return;
     }
     for (const t of targets) {
       if (t === this.self) this.loopback.push({ from: this.self, msg });
@@ -588,18 +602,34 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   private aggregatesFor(view: bigint, block: Uint8Array): boolean {
-    for (let i = 1n; i <= BigInt(this.cfg.voteTargets); i++) {
-      let entry: ViewEntry | undefined;
-      if (i === 1n && this.election.usesEntry) {
-        const node = this.tree.get(toHex(block));
-        // Who leads view+1 follows from the voted block; without it, keep the vote (bounded per view and voter).
-        if (!node) return true;
-        entry = this.entryAfter(node);
-      }
-      const next = this.election.leader(view + i, entry);
-      if (next === undefined || next === this.self) return true;
+    let entry: ViewEntry | undefined;
+    if (this.election.usesEntry) {
+      const node = this.tree.get(toHex(block));
+      // Who leads view+1 follows from the voted block; without it, keep the vote (bounded per view and voter).
+      if (!node) return true;
+      entry = this.entryAfter(node);
     }
-    return false;
+    const targets = this.voteTargetsFor(view, entry);
+    return !targets || targets.includes(this.self);
+  }
+
+  /**
+   * Where votes of `view` go (HotStuff Alg.4 L20 and `voteTargets`): the leader of view+1, entered
+   * with the QC these votes form (hence `entry`), then the leaders of the views after it, entered
+   * by a TC (no entry). Repeats are skipped, so a turn passed to the next replica, which also leads
+   * view+2, still leaves `voteTargets` distinct holders of the votes. `undefined`: no designated
+   * leader (every replica aggregates).
+   */
+  private voteTargetsFor(view: bigint, entry: ViewEntry | undefined): NodeId[] | undefined {
+    const want = this.cfg.voteTargets;
+    const out: NodeId[] = [];
+    const limit = BigInt(want + this.ctx.validators.validators.length);
+    for (let i = 1n; out.length < want && i <= limit; i++) {
+      const next = this.election.leader(view + i, i === 1n ? entry : undefined);
+      if (next === undefined) return undefined;
+      if (!out.includes(next)) out.push(next);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- certificates and the commit rule
@@ -799,6 +829,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (view <= this.curView) return;
     const from = this.curView;
     this.curView = view;
+    this.enteredByQC = reason === 'qc';
     // Exponential backoff shrinks again after a successful view (bounded below by the base).
     if (reason === 'qc' && this.backoff > 0) this.backoff -= 1;
     this.timerView = undefined;
@@ -916,8 +947,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private tryPropose(): void {
     const v = this.curView;
     if (this.lastProposedView >= v || this.triedElectionView >= v) return;
-    const viaQC = this.highQC.view + 1n === v;
-    const tc = this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
+    const viaQC = this.enteredByQC && this.highQC.view + 1n === v;
+    const tc = !viaQC && this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
     if (!viaQC && !tc) return;
     const parent = this.tree.get(toHex(this.highQC.block));
     if (!parent && viaQC && this.election.usesEntry) {

@@ -171,4 +171,59 @@ describe('activeRoundRobin in the core', () => {
     s.from('r1', { type: 'blocks', blocks: [b3.block] });
     expect(s.votesFor(4n)).toBe(1);
   });
+
+  it('a non-leader proposal held until its deciding block arrives is then refused', () => {
+    const s = new Solo('r2', { leaderElection: activeRoundRobin });
+    const b1 = s.craft.block(s.craft.genesis, 1n);
+    const b2 = s.craft.block(s.craft.qc(b1, ['r0', 'r1', 'r3']), 2n);
+    const b3 = s.craft.block(s.craft.qc(b2, ['r1', 'r2', 'r3']), 3n);
+    s.from('r1', s.craft.proposal(b1));
+    s.from('r2', s.craft.proposal(b2));
+    const byR0 = s.craft.block(s.craft.qc(b3), 4n, [], 'r0'); // r0 is left out of b3's QC: not its turn
+    s.from('r0', s.craft.proposal(byR0));
+    expect(s.events.some((e) => e.type === 'misbehaviour')).toBe(false);
+    s.from('r1', { type: 'blocks', blocks: [b3.block] });
+    expect(s.votesFor(4n)).toBe(0);
+    expect(s.events.some((e) => e.type === 'misbehaviour' && e.peer === 'r0' && /not a leader/.test(e.detail))).toBe(true);
+  });
+
+  it('with the turn passed, votes still reach two distinct replicas (voteTargets 2)', () => {
+    const s = new Solo('r0', { leaderElection: activeRoundRobin });
+    skipR0(s);
+    const v3 = s.take('vote').filter((x) => x.msg.view === 3n).map((x) => x.to);
+    // leader(4) is r1 (turn passed), leader(5) is r1 too: the next distinct one, r2, is the fallback.
+    expect(v3.sort()).toEqual(['r1', 'r2']);
+  });
+
+  it('the replica the turn passed to aggregates the votes (voteTargets 1) and proposes; the status names it', () => {
+    const s = new Solo('r1', { leaderElection: activeRoundRobin, voteTargets: 1 });
+    const { b3 } = skipR0(s);
+    s.step({ type: 'request', request: req('c', 1) });
+    for (const id of ['r0', 'r2', 'r3']) s.from(id, s.craft.vote(id, b3));
+    const proposals = s.take('proposal');
+    expect(proposals.map((p) => p.msg.block.view)).toContain(4n);
+    expect(s.core.status().leader).toBe('r1');
+  });
+
+  it('a view entered by a TC keeps round-robin even if the QC of the view before comes later', () => {
+    // r1 enters view 4 by a TC of view 3, then forms b3's QC (which leaves r0 out, so by the QC
+    // the turn would be r1's): r0, the round-robin leader, proposes with the TC; r1 must not as well.
+    const s = new Solo('r1', { leaderElection: activeRoundRobin, voteTargets: 1 });
+    const { b3 } = skipR0(s);
+    s.step({ type: 'request', request: req('c', 1) });
+    for (const id of ['r0', 'r2', 'r3']) s.from(id, s.craft.timeout(id, 3n, b3.block.justify));
+    expect(s.core.status().view).toBe(4n);
+    for (const id of ['r0', 'r2', 'r3']) s.from(id, s.craft.vote(id, b3));
+    expect(s.take('proposal').filter((p) => p.msg.block.view === 4n)).toHaveLength(0);
+    expect(s.core.status().leader).toBe('r0');
+  });
+
+  it("a proposal carrying a TC is judged by round-robin, even when its QC is from the view before", () => {
+    const s = new Solo('r2', { leaderElection: activeRoundRobin });
+    const { b3, qc3 } = skipR0(s);
+    const tc3 = s.craft.tc(3n, b3.block.justify, ['r0', 'r2', 'r3']);
+    s.from('r0', s.craft.proposal(s.craft.block(qc3, 4n, [], 'r0'), tc3));
+    expect(s.events.some((e) => e.type === 'misbehaviour')).toBe(false);
+    expect(s.votesFor(4n)).toBe(1);
+  });
 });

@@ -8,6 +8,7 @@ import { roundRobin, verifyCommitProof } from '../src/index.js';
 import { Solo } from './solo.js';
 import { fakeVerifier, req } from './harness.js';
 import type { Made } from './craft.js';
+import type { QuorumCert } from '../src/index.js';
 
 /** Feeds a straight chain b1..bk (views 1..k, each justified by the QC on its parent). */
 function chain(s: Solo, views: bigint[], withCommands = true): Made[] {
@@ -203,6 +204,19 @@ describe('memory bounds', () => {
     expect(maxTree).toBeLessThanOrEqual(4);
     expect(s.detail('committedWindow')).toBe(16);
     expect(s.detail('trackedViews') as number).toBeLessThan(20);
+  });
+
+  it('a replica flooding proposals for far views with forged QCs adds no tracked state', () => {
+    const s = new Solo('r0');
+    for (let i = 0; i < 500; i++) {
+      const view = 1_000_000n + BigInt(i) * 4n + 1n; // r1's turns under round-robin
+      const forged: QuorumCert = { view: view - 1n, height: 7n, block: new Uint8Array(32).fill(i % 256), sig: new Uint8Array(64).fill(1) };
+      const m = s.craft.block(forged, view, [], 'r1');
+      s.from('r1', s.craft.proposal(m));
+    }
+    // Before, each such proposal was remembered (for equivocation checks) before its QC was checked.
+    expect(s.detail('trackedViews') as number).toBeLessThan(5);
+    expect(s.core.status().view).toBe(1n);
   });
 
   it('bounds proposals waiting for parents per peer and in total; ignores unsolicited blocks', () => {
