@@ -130,6 +130,15 @@ describe('activeRoundRobin in the core', () => {
     return { b3, qc3: s.craft.qc(b3) };
   }
 
+  /** As `skipR0`, but r2 sees only b1 and b2: b3, which decides view 4's leader, is still missing. */
+  function withoutB3(s: Solo): Made {
+    const b1 = s.craft.block(s.craft.genesis, 1n);
+    const b2 = s.craft.block(s.craft.qc(b1, ['r0', 'r1', 'r3']), 2n);
+    s.from('r1', s.craft.proposal(b1));
+    s.from('r2', s.craft.proposal(b2));
+    return s.craft.block(s.craft.qc(b2, ['r1', 'r2', 'r3']), 3n);
+  }
+
   it('votes go to the leader that the voted block names, and the skipped replica does not propose', () => {
     const s = new Solo('r0', { leaderElection: activeRoundRobin, voteTargets: 1 });
     skipR0(s);
@@ -159,11 +168,7 @@ describe('activeRoundRobin in the core', () => {
 
   it('a proposal arriving before the block that decides its leader waits for it instead of being refused', () => {
     const s = new Solo('r2', { leaderElection: activeRoundRobin });
-    const b1 = s.craft.block(s.craft.genesis, 1n);
-    const b2 = s.craft.block(s.craft.qc(b1, ['r0', 'r1', 'r3']), 2n);
-    const b3 = s.craft.block(s.craft.qc(b2, ['r1', 'r2', 'r3']), 3n);
-    s.from('r1', s.craft.proposal(b1));
-    s.from('r2', s.craft.proposal(b2));
+    const b3 = withoutB3(s);
     const b4 = s.craft.block(s.craft.qc(b3), 4n, [], 'r1');
     s.from('r1', s.craft.proposal(b4)); // b3 unknown: who leads view 4 is not known yet
     expect(s.events.some((e) => e.type === 'misbehaviour')).toBe(false);
@@ -174,11 +179,7 @@ describe('activeRoundRobin in the core', () => {
 
   it('a non-leader proposal held until its deciding block arrives is then refused', () => {
     const s = new Solo('r2', { leaderElection: activeRoundRobin });
-    const b1 = s.craft.block(s.craft.genesis, 1n);
-    const b2 = s.craft.block(s.craft.qc(b1, ['r0', 'r1', 'r3']), 2n);
-    const b3 = s.craft.block(s.craft.qc(b2, ['r1', 'r2', 'r3']), 3n);
-    s.from('r1', s.craft.proposal(b1));
-    s.from('r2', s.craft.proposal(b2));
+    const b3 = withoutB3(s);
     const byR0 = s.craft.block(s.craft.qc(b3), 4n, [], 'r0'); // r0 is left out of b3's QC: not its turn
     s.from('r0', s.craft.proposal(byR0));
     expect(s.events.some((e) => e.type === 'misbehaviour')).toBe(false);
