@@ -52,8 +52,14 @@ const configSchema = z
           // 0: propose at once while fewer than the pipeline depth of batches are in flight; under
           // load batches fill by themselves. A wait here is added to every light-load commit.
           timeoutMs: z.number().int().min(0).max(10_000).default(0),
+          // Bytes of requests per batch or block (and per relay of requests, per sync answer):
+          // every message carrying requests must fit the transport's 4 MiB frame, whatever the
+          // payloads weigh, so at most 2 MiB (leaves room for certificates and headers).
+          maxBytes: z.number().int().min(2048).max(2 * 1024 * 1024).default(1024 * 1024),
+          // Largest request payload; a bigger one is refused to the client with 'too-large'.
+          maxRequestBytes: z.number().int().min(1).max(1024 * 1024).default(64 * 1024),
         })
-        .default({ maxSize: 512, timeoutMs: 0 }),
+        .default({ maxSize: 512, timeoutMs: 0, maxBytes: 1024 * 1024, maxRequestBytes: 64 * 1024 }),
     }),
     /**
      * The replicated key-value store. Part of the replicated state's rules, so every replica must use
@@ -83,6 +89,13 @@ const configSchema = z
   .superRefine((c, ctx) => {
     if (c.consensus.leaderElection !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'leaderElection'], message: `only for hotstuff (${c.consensus.type}'s leader follows from the view)` });
+    }
+    if (c.consensus.batch.maxRequestBytes + 1024 > c.consensus.batch.maxBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consensus', 'batch', 'maxRequestBytes'],
+        message: `a request of ${c.consensus.batch.maxRequestBytes} bytes must fit a batch of maxBytes (${c.consensus.batch.maxBytes}) with 1 KiB to spare`,
+      });
     }
     const seen = new Map<string, number>();
     c.nodes.forEach((n, i) => {

@@ -55,6 +55,8 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
           chainId: config.chainId,
           checkpointInterval: c.checkpointInterval,
           maxBatchSize: c.batch.maxSize,
+          maxBatchBytes: c.batch.maxBytes,
+          maxPayloadBytes: c.batch.maxRequestBytes,
           batchTimeoutMs: c.batch.timeoutMs,
           viewChangeTimeoutMs: c.viewTimeoutMs,
           hasher: sha256Native,
@@ -66,6 +68,8 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
         settings: {
           chainId: config.chainId,
           maxBlockCommands: c.batch.maxSize,
+          maxBlockBytes: c.batch.maxBytes,
+          maxPayloadBytes: c.batch.maxRequestBytes,
           baseTimeoutMs: c.viewTimeoutMs,
           hasher: sha256Native,
           leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
@@ -108,6 +112,9 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   const replica = new Replica({
     protocol: def,
     config: settings,
+    // The same bound as the core's, so an oversized request is refused to the client ('too-large')
+    // rather than dropped by the core.
+    maxRequestBytes: config.consensus.batch.maxRequestBytes,
     self: me.id,
     validators,
     signer: signerFromSecret(key.secretKey, 'ed25519'),

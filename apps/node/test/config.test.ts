@@ -28,7 +28,7 @@ function errorOf(raw: unknown): ConfigError {
 describe('configuration', () => {
   it('fills defaults and round-trips through YAML', () => {
     const c = validateConfig(good());
-    expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512 } });
+    expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512, maxBytes: 1048576, maxRequestBytes: 65536 } });
     expect(c.storage.type).toBe('lmdb');
     expect(c.kv.sessionWindow).toBe(4096);
     const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
@@ -49,6 +49,8 @@ describe('configuration', () => {
     ['no nodes', (c) => ({ ...c, nodes: [] }), /nodes: /],
     ['a zero session window', (c) => ({ ...c, kv: { sessionWindow: 0 } }), /^cfg\.yaml: kv\.sessionWindow: /],
     ['a leader election for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', leaderElection: 'round-robin' } }), /^cfg\.yaml: consensus\.leaderElection: only for hotstuff/],
+    ['a batch over half a transport frame', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxBytes: 3 * 1024 * 1024 } } }), /^cfg\.yaml: consensus\.batch\.maxBytes: /],
+    ['a request that cannot fit a batch', (c) => ({ ...c, consensus: { type: 'hotstuff', batch: { maxBytes: 65536, maxRequestBytes: 65536 } } }), /^cfg\.yaml: consensus\.batch\.maxRequestBytes: a request of 65536 bytes must fit a batch/],
     ['an unknown leader election', (c) => ({ ...c, consensus: { type: 'hotstuff', leaderElection: 'lottery' } }), /^cfg\.yaml: consensus\.leaderElection: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);

@@ -32,6 +32,14 @@ export interface HotStuffConfig {
   readonly certificates?: CertificateSchemeFactory;
   /** Default SHA-256. Every replica and verifier must use the same one. */
   readonly hasher?: Hasher;
+  /**
+   * Most bytes of commands per block, counted with `requestWireBytes`; also the budget of one
+   * BLOCKS answer and of one gossip of requests. Keeps each under the transport's frame limit
+   * whatever the payloads weigh. Default 1 MiB; at least maxPayloadBytes + 1 KiB.
+   */
+  readonly maxBlockBytes?: number;
+  /** Largest command payload accepted. Default 64 KiB (at most 1 MiB, the codec's bound). */
+  readonly maxPayloadBytes?: number;
   /** Recently committed blocks kept in memory to serve block sync. Default 1024. */
   readonly syncWindow?: number;
   /** Blocks asked for per REQUEST-BLOCKS. Default 32 (max 64). */
@@ -58,6 +66,8 @@ export interface ResolvedConfig {
   readonly chainId: string;
   readonly commitRule: CommitRule;
   readonly maxBlockCommands: number;
+  readonly maxBlockBytes: number;
+  readonly maxPayloadBytes: number;
   readonly baseTimeoutMs: number;
   readonly maxTimeoutMs: number;
   readonly backoffFactor: number;
@@ -100,8 +110,15 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     if (config[k] !== undefined && typeof config[k] !== 'function') throw new ConfigError(k, 'must be a factory function');
   }
   if (config.hasher !== undefined && typeof config.hasher?.digest !== 'function') throw new ConfigError('hasher', 'must be a Hasher');
+  const maxPayloadBytes = int('maxPayloadBytes', config.maxPayloadBytes, 64 * 1024, 0, LIMITS.maxPayloadBytes);
+  const maxBlockBytes = int('maxBlockBytes', config.maxBlockBytes, 1 << 20, 1024, LIMITS.maxFrameBytes / 2);
+  if (maxBlockBytes < maxPayloadBytes + 1024) {
+    throw new ConfigError('maxBlockBytes', `must leave room for one command of maxPayloadBytes (${maxPayloadBytes}) + 1 KiB, got ${maxBlockBytes}`);
+  }
   return {
     chainId: config.chainId,
+    maxBlockBytes,
+    maxPayloadBytes,
     commitRule: rule,
     maxBlockCommands: int('maxBlockCommands', config.maxBlockCommands, 1000, 1, LIMITS.maxCommandsPerBlock),
     baseTimeoutMs,

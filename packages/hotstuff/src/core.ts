@@ -13,7 +13,7 @@
  *  - safety state (last voted view, locked QC, high QC) is in `Ready.persist` of the same `ready()`
  *    whose `send` carries the vote or timeout, and the runtime makes persist durable first.
  */
-import { CertificateError, ConfigError, DecodeError } from '@phalanx/interface';
+import { CertificateError, ConfigError, DecodeError, requestWireBytes } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -125,6 +125,13 @@ class BoundedSet<T> {
 
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
+/** Bytes of a block's commands on the wire (upper bound, see `requestWireBytes`). */
+function commandBytes(commands: readonly ClientRequest[]): number {
+  let n = 0;
+  for (const c of commands) n += requestWireBytes(c);
+  return n;
+}
+
 export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private readonly cfg: ResolvedConfig;
   private readonly self: NodeId;
@@ -167,10 +174,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    * Whether the current view was entered with a QC of the view before (not a TC or a timeout
    * join). Fixed at entry: a QC of view-1 that arrives after its TC does not change who proposes
    * here, or the replica the turn passes to and the round-robin leader (who used the TC) would
-   * both propose in the view and split its votes. Not persisted: after a restart it is false,
-   * which can only cost this replica its turn in that one view.
+   * both propose in the view and split its votes. Not persisted (see `recover`).
    */
-  private enteredByQC = false;
+  private enteredByQC = true; // view 1 is entered by the genesis QC
   private readonly seenProposals = new Map<bigint, Map<NodeId, SignedVote>>();
   private readonly helped = new Map<NodeId, bigint>();
   private readonly helpedStatus = new Map<NodeId, bigint>();
@@ -269,9 +275,20 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   ready(): Ready<HotStuffMessage> {
     if (this.forwardQueue.length > 0) {
-      for (let i = 0; i < this.forwardQueue.length; i += this.cfg.maxBlockCommands) {
-        this.send.push({ to: 'all', msg: { type: 'requests', requests: this.forwardQueue.slice(i, i + this.cfg.maxBlockCommands) } });
+      // One block's worth per message, by count and by bytes (frames have a size limit).
+      let part: ClientRequest[] = [];
+      let bytes = 0;
+      for (const r of this.forwardQueue) {
+        const size = requestWireBytes(r);
+        if (part.length > 0 && (part.length >= this.cfg.maxBlockCommands || bytes + size > this.cfg.maxBlockBytes)) {
+          this.send.push({ to: 'all', msg: { type: 'requests', requests: part } });
+          part = [];
+          bytes = 0;
+        }
+        part.push(r);
+        bytes += size;
       }
+      if (part.length > 0) this.send.push({ to: 'all', msg: { type: 'requests', requests: part } });
       this.forwardQueue = [];
     }
     let persist: Ready<HotStuffMessage>['persist'];
@@ -389,6 +406,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (b.height <= this.committedHeight) return; // stale: already decided at that height
     if (b.commands.length > this.cfg.maxBlockCommands) {
       this.misbehaviour(from, 'protocol-violation', `block of ${b.commands.length} commands exceeds ${this.cfg.maxBlockCommands}`);
+      return;
+    }
+    const bytes = commandBytes(b.commands);
+    if (bytes > this.cfg.maxBlockBytes) {
+      this.misbehaviour(from, 'protocol-violation', `block of ${bytes} command bytes exceeds ${this.cfg.maxBlockBytes}`);
       return;
     }
     // Structure: b.parent = b.justify.node (chained HotStuff §5), heights consecutive, views increasing.
@@ -973,9 +995,15 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       for (const c of x.block.commands) inBranch.add(requestKey(c));
     }
     const commands: ClientRequest[] = [];
+    let bytes = 0;
     for (const [k, r] of this.mempool) {
       if (commands.length >= this.cfg.maxBlockCommands) break;
-      if (!inBranch.has(k)) commands.push(r);
+      if (inBranch.has(k)) continue;
+      // Cut by bytes too: the proposal must fit the transport's frame (maxBlockBytes).
+      const size = requestWireBytes(r);
+      if (commands.length > 0 && bytes + size > this.cfg.maxBlockBytes) break;
+      commands.push(r);
+      bytes += size;
     }
     const block: Block = {
       parent: parent.hash,
@@ -1036,8 +1064,13 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const blocks: Block[] = [];
     let node = this.findBlock(toHex(hash));
     const limit = Math.min(count, this.cfg.syncBatch);
+    let bytes = 0;
     while (node && node.block.height > 0n && blocks.length < limit) {
+      // At most one block's worth of command bytes per answer (at least one block): it must fit a frame.
+      const size = commandBytes(node.block.commands);
+      if (blocks.length > 0 && bytes + size > this.cfg.maxBlockBytes) break;
       blocks.push(node.block);
+      bytes += size;
       node = this.findBlock(toHex(node.block.parent));
     }
     if (blocks.length > 0) this.send.push({ to: from, msg: { type: 'blocks', blocks } });
@@ -1143,7 +1176,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private addRequest(r: ClientRequest, forward: boolean): void {
     // Bounds a command must meet to fit in a block (the codec enforces them on the wire).
     if (typeof r.client !== 'string' || r.client.length > LIMITS.maxIdLength || typeof r.seq !== 'bigint' || r.seq < 0n || r.seq > U64_MAX) return;
-    if (!(r.payload instanceof Uint8Array) || r.payload.length > LIMITS.maxPayloadBytes) return;
+    if (!(r.payload instanceof Uint8Array) || r.payload.length > this.cfg.maxPayloadBytes) return;
     const k = requestKey(r);
     if (this.mempool.has(k) || this.committedKeys.has(k)) return;
     if (this.mempool.size >= this.cfg.maxMempool) return;
@@ -1188,6 +1221,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (m.tc !== null && m.tc !== undefined) this.highTC = tcFromValue(m.tc as Value, 'hardState.tc');
       // Resume no earlier than the last view we voted or timed out in: never vote twice in a view.
       this.curView = maxBig(readU64(m.view, 'hardState.view'), maxBig(this.lastVotedView, this.highQC.view + 1n));
+      // How the view was entered is not persisted: with the QC of the view before at hand, take it
+      // as QC-entered (what a replica that saw no TC first would do).
+      this.enteredByQC = this.highQC.view + 1n === this.curView;
       this.timedOutView = 0n;
     }
     const log = r.log;

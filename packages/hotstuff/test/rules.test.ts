@@ -237,6 +237,40 @@ describe('memory bounds', () => {
     expect(s.detail('fetchedBlocks')).toBe(0);
   });
 
+  it('bounds blocks, sync answers and request gossip by bytes (maxBlockBytes)', () => {
+    const cfg = { maxBlockBytes: 4096, maxPayloadBytes: 1500 };
+    const big = (i: number) => ({ client: 'c', seq: BigInt(i), payload: new Uint8Array(1000).fill(i) });
+    const s = new Solo('r0', cfg);
+    // A proposal over the budget is refused.
+    const fat = s.craft.block(s.craft.genesis, 1n, [0, 1, 2, 3].map(big));
+    s.from(fat.block.proposer, s.craft.proposal(fat));
+    expect(s.votesFor(1n)).toBe(0);
+    expect(s.events.some((e) => e.type === 'misbehaviour' && /command bytes exceeds/.test(e.detail))).toBe(true);
+    // A sync answer carries at most one block's worth of command bytes (at least one block).
+    let qc = s.craft.genesis;
+    let last: Made | undefined;
+    for (let v = 1n; v <= 4n; v++) {
+      last = s.craft.block(qc, v, [0, 1, 2].map((i) => big(Number(v) * 10 + i)));
+      s.from(last.block.proposer, s.craft.proposal(last));
+      qc = s.craft.qc(last);
+    }
+    s.sent = [];
+    s.from('r1', { type: 'request-blocks', hash: last!.hash, count: 32 });
+    expect(s.take('blocks').map((m) => m.msg.blocks.length)).toEqual([1]);
+    // Gossip of client commands goes in messages of one block's worth.
+    const g = new Solo('r0', cfg);
+    g.core.step({ type: 'request', request: big(1) });
+    g.core.step({ type: 'request', request: big(2) });
+    g.core.step({ type: 'request', request: big(3) });
+    g.core.step({ type: 'request', request: big(4) });
+    g.drain();
+    expect(g.take('requests').map((m) => m.msg.requests.length)).toEqual([3, 1]);
+    // A leader fills its block up to the byte budget.
+    const leader = new Solo('r1', { ...cfg, leaderElection: roundRobin });
+    leader.from('r2', { type: 'requests', requests: [0, 1, 2, 3, 4, 5, 6].map((i) => big(200 + i)) });
+    expect(leader.take('proposal').map((m) => m.msg.block.commands.length)).toEqual([3]);
+  });
+
   it('releases a queued proposal once block sync delivers its parent', () => {
     const s = new Solo();
     const b1 = s.craft.block(s.craft.genesis, 1n);

@@ -11,6 +11,15 @@ export interface ClientRequest {
   readonly payload: Uint8Array;
 }
 
+/**
+ * An upper bound on the bytes `r` takes inside an encoded batch or block (payload, client id as
+ * UTF-8 at up to 3 bytes per UTF-16 unit, sequence number and headers). Cores cut batches by it,
+ * so a batch's frame stays under what the transport carries whatever the payloads weigh.
+ */
+export function requestWireBytes(r: ClientRequest): number {
+  return r.payload.length + 3 * r.client.length + 24;
+}
+
 export interface ApplyContext {
   /** Height (sequence number, block height, log index) of the batch being applied. */
   readonly height: bigint;

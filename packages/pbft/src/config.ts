@@ -14,6 +14,12 @@ export interface PbftConfig {
   /** Most requests per pre-prepare. Default 512. */
   readonly maxBatchSize?: number;
   /**
+   * Most bytes of requests per pre-prepare (and per relay of requests), counted with
+   * `requestWireBytes`. Keeps every batch-carrying message under the transport's frame limit
+   * whatever the payloads weigh. Default 1 MiB; at least maxPayloadBytes + 1 KiB.
+   */
+  readonly maxBatchBytes?: number;
+  /**
    * How long the primary waits to fill a batch while batches are in flight (ms). 0 (default): no
    * timer — a partial batch is proposed as soon as no batch is in flight, so batches grow with
    * the load (light load: proposed at once).
@@ -71,6 +77,7 @@ export interface ResolvedConfig {
   readonly retransmitMs: number;
   readonly statusIntervalMs: number;
   readonly maxPayloadBytes: number;
+  readonly maxBatchBytes: number;
   readonly maxPendingRequests: number;
   readonly stateChunkBytes: number;
   readonly maxStateBytes: number;
@@ -83,7 +90,7 @@ export interface ResolvedConfig {
 
 const KEYS = [
   'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
-  'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxPendingRequests',
+  'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxBatchBytes', 'maxPendingRequests',
   'stateChunkBytes', 'maxStateBytes', 'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
 ];
 
@@ -129,6 +136,7 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     retransmitMs: int(cfg, 'retransmitMs', 200, 1),
     statusIntervalMs: int(cfg, 'statusIntervalMs', 1000, 0),
     maxPayloadBytes: int(cfg, 'maxPayloadBytes', 65536, 0, 64 * 1024 * 1024),
+    maxBatchBytes: int(cfg, 'maxBatchBytes', 1 << 20, 1024, 64 * 1024 * 1024),
     maxPendingRequests: int(cfg, 'maxPendingRequests', 100_000, 1),
     // Under the codec's per-message bound (DEFAULT_CODEC_LIMITS.maxSnapshotBytes, 64 MiB).
     stateChunkBytes: int(cfg, 'stateChunkBytes', 1 << 20, 1, 16 << 20),
@@ -140,6 +148,9 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     unsafeQuorumOverride: cfg.unsafeQuorumOverride === undefined ? undefined : int(cfg, 'unsafeQuorumOverride', 0, 1),
     unsafeDeferAllWrites: cfg.unsafeDeferAllWrites === true,
   };
+  if (resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024) {
+    throw new ConfigError('config.maxBatchBytes', `must leave room for one request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 1 KiB, got ${resolved.maxBatchBytes}`);
+  }
   if (resolved.isolateAfter < resolved.suspectAfter) {
     throw new ConfigError('config.isolateAfter', 'must be at least suspectAfter');
   }

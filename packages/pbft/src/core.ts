@@ -2,7 +2,7 @@
  * The PBFT replica as a sans-I/O core (Castro & Liskov, OSDI '99; TOCS 2002). Section numbers in
  * comments refer to the OSDI paper unless marked TOCS.
  */
-import { ConfigError } from '@phalanx/interface';
+import { ConfigError, requestWireBytes } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -87,8 +87,8 @@ const MAX_STATE_ENTRIES = 64;
 const MAX_PARTS_PER_TICK = 8;
 const MAX_FUTURE_PER_PEER = 1024;
 const RETRANSMIT_SLOTS = 32;
-/** BATCH answers per peer per retransmission tick: what one asking peer can make us send. */
-const MAX_BATCHES_PER_TICK = 32;
+/** Batches accepted per seq kept (one per view at most) for FETCH-BATCH, oldest dropped first. */
+const KNOWN_PER_SEQ = 16;
 const CACHE_LIMIT = 100_000;
 
 interface Slot {
@@ -108,6 +108,14 @@ interface Slot {
    * nothing is said about the seq (no PREPARE) until the batch arrives (see `wantBatch`).
    */
   awaiting?: PrePrepareRef;
+  /**
+   * Every batch this replica accepted a pre-prepare for at this seq, by digest, kept across views
+   * until a checkpoint covers the seq: a replica that sent PREPARE for a batch must still hold it
+   * when a later NEW-VIEW assigns it (it may never have prepared locally, and `pp` is reset when
+   * the seq is reused in a later view). Without this one Byzantine replica holding a certificate
+   * no correct replica could serve stalled every later view.
+   */
+  known?: Map<string, readonly ClientRequest[]>;
   committed?: { view: bigint; digest: Uint8Array; batch: readonly ClientRequest[]; cert: CommitCertificate };
   firstRecord?: bigint;
 }
@@ -275,8 +283,11 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * signers first, then everyone else) one at a time, the next one on each retransmission tick.
    */
   private readonly wantBatch = new Map<bigint, { digest: Uint8Array; holders: NodeId[]; next: number }>();
-  /** BATCH answers sent per peer since the last tick (at most `MAX_BATCHES_PER_TICK`). */
-  private readonly batchesServed = new Map<NodeId, number>();
+  /**
+   * BATCH answers per peer since the last tick: bytes (at most 8 batches' worth, what one asking
+   * peer can make us send per tick) and seqs (each answered once per tick).
+   */
+  private readonly batchesServed = new Map<NodeId, { bytes: number; seqs: Set<bigint> }>();
   /** The view-change timer expired once already for the current requests (see onTimeout). */
   private escalated = false;
   private installingView = false;
@@ -739,10 +750,32 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.sendRequests(this.primaryOf(this.view), out);
   }
 
+  /** Relays `requests` in messages of at most one batch each, by count and by bytes. */
   private sendRequests(to: NodeId | 'all', requests: readonly ClientRequest[]): void {
-    for (let i = 0; i < requests.length; i += this.cfg.maxBatchSize) {
-      this.send(to, { type: 'request', requests: requests.slice(i, i + this.cfg.maxBatchSize) });
+    let part: ClientRequest[] = [];
+    let bytes = 0;
+    for (const r of requests) {
+      const size = requestWireBytes(r);
+      if (part.length > 0 && (part.length >= this.cfg.maxBatchSize || bytes + size > this.cfg.maxBatchBytes)) {
+        this.send(to, { type: 'request', requests: part });
+        part = [];
+        bytes = 0;
+      }
+      part.push(r);
+      bytes += size;
     }
+    if (part.length > 0) this.send(to, { type: 'request', requests: part });
+  }
+
+  /** Whether a batch received from a peer stays within one batch's count and bytes, all requests valid. */
+  private validBatch(batch: unknown): batch is readonly ClientRequest[] {
+    if (!Array.isArray(batch) || batch.length > this.cfg.maxBatchSize) return false;
+    let bytes = 0;
+    for (const r of batch as unknown[]) {
+      if (!this.validRequest(r as ClientRequest)) return false;
+      bytes += requestWireBytes(r as ClientRequest);
+    }
+    return bytes <= this.cfg.maxBatchBytes;
   }
 
   /** §4.2 + batching (§5.1): the primary assigns sequence numbers within the watermarks. */
@@ -760,10 +793,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       const mayGo = inFlight < BigInt(this.cfg.pipelineDepth) && partialMayGo;
       if (!full && !mayGo) break;
       const batch: ClientRequest[] = [];
+      let bytes = 0;
       for (const [key, r] of this.queue) {
+        // Cut by bytes too: a pre-prepare must fit the transport's frame (config: maxBatchBytes).
+        const size = requestWireBytes(r);
+        if (batch.length > 0 && bytes + size > this.cfg.maxBatchBytes) break;
         this.queue.delete(key);
         if (this.inLog.has(key) || this.exec.has(r.client, r.seq)) continue;
         batch.push(r);
+        bytes += size;
         if (batch.length >= this.cfg.maxBatchSize) break;
       }
       if (batch.length === 0) break;
@@ -781,6 +819,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const pp = this.signPrePrepare(this.view, seq, batch);
     const s = this.slot(seq);
     s.pp = pp;
+    this.remember(s, pp);
     for (const r of batch) this.inLog.add(reqKey(r));
     this.record(REC_PP, toValue(pp), s);
     this.send('all', pp);
@@ -834,9 +873,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       }
       return;
     }
-    if (!Array.isArray(m.batch) || m.batch.length > this.cfg.maxBatchSize || !m.batch.every((r: ClientRequest) => this.validRequest(r))) {
-      return this.penalize(from, 'protocol-violation', 'pre-prepare batch out of bounds');
-    }
+    if (!this.validBatch(m.batch)) return this.penalize(from, 'protocol-violation', 'pre-prepare batch out of bounds');
     if (!bytesEqual(this.batchDigest(m.batch), m.digest)) return this.penalize(from, 'protocol-violation', 'batch digest mismatch');
     if (!this.verifyVoteSig(KIND_PRE_PREPARE, from, m.seq, m.view, m.digest, m.signature)) {
       return this.penalize(from, 'invalid-signature', 'pre-prepare');
@@ -846,6 +883,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private acceptPrePrepare(s: Slot, pp: PrePrepareMsg): void {
     s.pp = pp;
+    this.remember(s, pp);
     s.awaiting = undefined;
     this.wantBatch.delete(s.seq);
     for (const r of pp.batch) {
@@ -1544,7 +1582,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       // O is index-aligned with the plan (validateNewView checked it, or we computed both).
       this.wantBatch.set(ref.seq, { digest: ref.digest, holders: this.holdersOf(plan.entries[i]?.cert), next: 0 });
     }
-    this.askForBatches();
     this.installingView = false;
     this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
     this.ctx.logger?.info({ from: String(prevView), view: String(this.view) }, 'pbft: entered view');
@@ -1569,12 +1606,21 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       else buffered.delete(peer);
     }
     for (const [peer, m] of replay) this.onMessage(peer, m);
+    // After the replay: the new primary's buffered pre-prepares may already have delivered batches.
+    this.askForBatches();
+  }
+
+  private remember(s: Slot, pp: PrePrepareMsg): void {
+    if (!s.known) s.known = new Map();
+    s.known.set(toHex(pp.digest), pp.batch);
+    if (s.known.size > KNOWN_PER_SEQ) s.known.delete(s.known.keys().next().value!);
   }
 
   /** Every batch this replica holds for seqs above the stable checkpoint, by digest. */
   private heldBatches(): Map<string, readonly ClientRequest[]> {
     const out = new Map<string, readonly ClientRequest[]>();
     for (const s of this.log.values()) {
+      if (s.known) for (const [d, b] of s.known) out.set(d, b);
       if (s.pp) out.set(toHex(s.pp.digest), s.pp.batch);
       if (s.best) out.set(toHex(s.best.prePrepare.digest), s.best.prePrepare.batch);
       if (s.committed) out.set(toHex(s.committed.digest), s.committed.batch);
@@ -1588,9 +1634,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * checkpoint covers the seq), then everyone else.
    */
   private holdersOf(cert: PreparedCert | undefined): NodeId[] {
-    const first = cert ? [this.primaryOf(cert.prePrepare.view), ...cert.prepares.map((p) => p.voter)] : [];
+    // The certificate's primary last: after a primary crash (the usual reason for a view change)
+    // it is the one most likely gone.
+    const oldPrimary = cert ? this.primaryOf(cert.prePrepare.view) : undefined;
+    const first = cert ? cert.prepares.map((p) => p.voter) : [];
     const out: NodeId[] = [];
-    for (const id of [...first, ...this.ids]) if (id !== this.self && !out.includes(id)) out.push(id);
+    for (const id of [...first, ...this.ids]) if (id !== this.self && id !== oldPrimary && !out.includes(id)) out.push(id);
+    if (oldPrimary !== undefined && oldPrimary !== this.self) out.splice(first.filter((x) => x !== this.self).length, 0, oldPrimary);
     return out;
   }
 
@@ -1602,7 +1652,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.wantBatch.delete(seq);
         continue;
       }
-      const to = w.holders[w.next % w.holders.length]!;
+      // Seqs start at different holders, so many missing batches spread over the holders' budgets.
+      const to = w.holders[(w.next + Number(seq % BigInt(w.holders.length))) % w.holders.length]!;
       w.next++;
       this.send(to, { type: 'fetch-batch', seq, digest: w.digest });
     }
@@ -1610,27 +1661,27 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private onFetchBatch(from: NodeId, m: FetchBatchMsg): void {
     if (typeof m.seq !== 'bigint' || !isBytes(m.digest)) return this.penalize(from, 'malformed', 'fetch-batch');
-    const served = this.batchesServed.get(from) ?? 0;
-    if (served >= MAX_BATCHES_PER_TICK) return;
+    let served = this.batchesServed.get(from);
+    if (served?.seqs.has(m.seq) || (served && served.bytes >= 8 * this.cfg.maxBatchBytes)) return;
     const s = this.log.get(m.seq);
-    const candidates = [s?.pp, s?.best?.prePrepare, s?.committed, this.recent.get(m.seq)];
-    for (const c of candidates) {
-      if (c && bytesEqual(c.digest, m.digest)) {
-        this.batchesServed.set(from, served + 1);
-        this.send(from, { type: 'batch', seq: m.seq, batch: c.batch });
-        return;
-      }
-    }
+    const key = toHex(m.digest);
+    const batch = s?.known?.get(key) ?? (s?.committed && bytesEqual(s.committed.digest, m.digest) ? s.committed.batch : undefined) ??
+      (this.recent.get(m.seq) && bytesEqual(this.recent.get(m.seq)!.digest, m.digest) ? this.recent.get(m.seq)!.batch : undefined);
     // Not held (already below our checkpoint, or never seen): the asker tries someone else.
+    if (!batch) return;
+    if (!served) this.batchesServed.set(from, (served = { bytes: 0, seqs: new Set() }));
+    served.seqs.add(m.seq);
+    for (const r of batch) served.bytes += requestWireBytes(r);
+    this.send(from, { type: 'batch', seq: m.seq, batch });
   }
 
   private onBatch(from: NodeId, m: BatchMsg): void {
     const w = this.wantBatch.get(m.seq);
     if (!w) return; // not asked for, or already answered by another holder
-    if (!Array.isArray(m.batch) || m.batch.length > this.cfg.maxBatchSize || !m.batch.every((r: ClientRequest) => this.validRequest(r))) {
-      return this.penalize(from, 'protocol-violation', 'batch out of bounds');
-    }
-    if (!bytesEqual(this.batchDigest(m.batch), w.digest)) return this.penalize(from, 'protocol-violation', 'batch does not match the digest asked for');
+    if (!this.validBatch(m.batch)) return this.penalize(from, 'protocol-violation', 'batch out of bounds');
+    // Another digest is ignored, not blamed: it may be an honest, late answer to what we wanted
+    // for this seq in an earlier view.
+    if (!bytesEqual(this.batchDigest(m.batch), w.digest)) return;
     const s = this.log.get(m.seq);
     this.wantBatch.delete(m.seq);
     if (!s?.awaiting || s.view !== this.view || !bytesEqual(s.awaiting.digest, w.digest)) return;
@@ -1651,9 +1702,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /** At most one batch's worth: retransmission must not flood a peer. */
   private firstRequests(it: Iterable<ClientRequest>): ClientRequest[] {
     const out: ClientRequest[] = [];
+    let bytes = 0;
     for (const r of it) {
-      if (out.length >= this.cfg.maxBatchSize) break;
+      const size = requestWireBytes(r);
+      if (out.length >= this.cfg.maxBatchSize || (out.length > 0 && bytes + size > this.cfg.maxBatchBytes)) break;
       out.push(r);
+      bytes += size;
     }
     return out;
   }
@@ -1697,6 +1751,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.statusArmed = false;
         this.served.clear();
         this.partsServed.clear();
+        this.batchesServed.clear();
         this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
         return;
     }
@@ -1706,6 +1761,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return (
       // Serving pieces counts too: the retransmission tick is what renews the per-peer budget.
       this.inViewChange || this.fetchTarget !== undefined || this.transfer !== undefined || this.partsServed.size > 0 ||
+      this.batchesServed.size > 0 ||
       this.pending.size > 0 || this.behind || this.wantBatch.size > 0 ||
       this.nextSeq > this.lastExecuted || [...this.log.keys()].some((k) => k > this.lastExecuted) ||
       [...this.myCheckpoints.keys()].some((k) => k > this.stable.seq)

@@ -74,7 +74,7 @@ export class Solo {
 }
 
 /** A fresh core recovered from everything `s` persisted (hard state and log), as after a crash. */
-export function restartFrom(s: Solo, n = 4): { core: PbftCore; out: Ready<PbftMessage>[] } {
+export function restartFrom(s: Solo, config: PbftConfig = {}, n = 4): { core: PbftCore; out: Ready<PbftMessage>[] } {
   let hardState: Uint8Array | undefined;
   const log: LogRecord[] = [];
   for (const r of s.out) {
@@ -84,7 +84,7 @@ export function restartFrom(s: Solo, n = 4): { core: PbftCore; out: Ready<PbftMe
   }
   const core = new PbftCore(
     { self: s.id, validators: makeValidators(n), signer: testSigner(s.id), verifier: testVerifier, rng: seededRng(1) },
-    {},
+    config,
     { ...(hardState ? { hardState } : {}), log, appliedHeight: 0n },
   );
   const out: Ready<PbftMessage>[] = [];

@@ -3,7 +3,7 @@ import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
 import { createValidatorSet, decodeCertificate, verifyCertificate } from '@phalanx/quorum';
 import { encode } from '@phalanx/codec';
 import { PbftCore, computeNewView, pbft, sha256 } from '../src/index.js';
-import type { ViewChangeMsg, PreparedCert } from '../src/index.js';
+import type { ViewChangeMsg, PreparedCert, PrePrepareMsg, RequestMsg } from '../src/index.js';
 import { CHAIN, Solo, checkpoint, digestOf, prePrepare, req, resign, vote } from './craft.js';
 import { makeValidators, publicKeyOf, seededRng, testSigner, testVerifier } from './cluster.js';
 
@@ -171,6 +171,26 @@ describe('configuration errors', () => {
 });
 
 describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
+  it('cuts batches and relays by bytes (maxBatchBytes), and refuses a pre-prepare over it', () => {
+    const cfg = { maxBatchBytes: 4096, maxPayloadBytes: 1500, batchTimeoutMs: 10 };
+    const big = (i: number) => ({ client: 'c0', seq: BigInt(i), payload: new Uint8Array(1000).fill(i) });
+    const r0 = new Solo('r0', 4, cfg);
+    for (let i = 0; i < 7; i++) r0.core.step({ type: 'request', request: big(i) });
+    r0.core.step({ type: 'timeout', timer: 'pbft/batch' });
+    r0.flush();
+    // ~1,030 bytes each on the wire: three fit in 4 KiB, a fourth would not.
+    expect(r0.sent('pre-prepare').map((m) => (m as PrePrepareMsg).batch.length)).toEqual([3]);
+    const r2 = new Solo('r2', 4, cfg);
+    for (let i = 0; i < 7; i++) r2.core.step({ type: 'request', request: big(i) });
+    r2.flush();
+    expect((r2.sent('request') as RequestMsg[]).map((m) => m.requests.length)).toEqual([3, 3, 1]);
+    const r1 = new Solo('r1', 4, cfg);
+    r1.msg('r0', prePrepare('r0', 0n, 1n, [0, 1, 2, 3].map(big)));
+    expect(r1.sent('prepare')).toHaveLength(0);
+    expect(r1.events().some((e) => e.type === 'misbehaviour' && e.peer === 'r0' && /batch out of bounds/.test(e.detail))).toBe(true);
+    expect(() => new Solo('r0', 4, { maxBatchBytes: 2048, maxPayloadBytes: 4096 })).toThrow(/maxBatchBytes/);
+  });
+
   it('the primary waits for the batch timer or a full batch', () => {
     const r0 = new Solo('r0', 4, { batchTimeoutMs: 10, maxBatchSize: 3 });
     for (let i = 0; i < 2; i++) r0.core.step({ type: 'request', request: req(i) });
