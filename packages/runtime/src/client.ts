@@ -7,7 +7,7 @@
 import { bytesEqual } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
 import type { NodeId } from '@phalanx/interface';
-import { decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from './wire.js';
+import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
 import type { RejectCode, ReplyFrame, WireRequest } from './wire.js';
 
 /** A client's side of the client protocol (`MemoryHub.client`, `Libp2pClientEndpoint`). */
@@ -281,8 +281,9 @@ export class Client {
     for (const [replica, list] of this.outbox) {
       // Requests answered (or given up) while queued need not travel.
       const live = list.filter((r) => this.pending.has(r.seq));
-      for (let i = 0; i < live.length; i += MAX_FRAME_ITEMS) {
-        this.o.endpoint.send(replica, encodeClientFrame({ type: 'request', requests: live.slice(i, i + MAX_FRAME_ITEMS) }));
+      // By count and by bytes: a frame over the transport's limit would be dropped whole.
+      for (const requests of framesOf(live, (r) => r.payload.length)) {
+        this.o.endpoint.send(replica, encodeClientFrame({ type: 'request', requests }));
       }
     }
     this.outbox.clear();

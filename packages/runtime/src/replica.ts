@@ -39,7 +39,7 @@ import type {
   VerifyItem,
 } from '@phalanx/interface';
 import { ReplicatedState } from './replicated-state.js';
-import { decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from './wire.js';
+import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
 import type { ClientFrame, ReplyFrame, WireResult } from './wire.js';
 
 /** The replica side of the client protocol (`MemoryTransport.clients`, `Libp2pTransport.clients`). */
@@ -167,7 +167,7 @@ export async function readRecoveredState(storage: Storage): Promise<RecoveredSta
 
 /**
  * Results to send, grouped into one reply frame per (client, height, proof), at most
- * `MAX_FRAME_ITEMS` results each.
+ * `MAX_FRAME_ITEMS` results and about `MAX_FRAME_PAYLOAD_BYTES` each (see `framesOf`).
  */
 class ReplyGroups {
   private readonly groups = new Map<string, { client: NodeId; height: bigint; proof: Uint8Array | undefined; results: WireResult[] }>();
@@ -181,8 +181,8 @@ class ReplyGroups {
 
   send(to: (client: NodeId, frame: ReplyFrame) => void): void {
     for (const { client, height, proof, results } of this.groups.values()) {
-      for (let i = 0; i < results.length; i += MAX_FRAME_ITEMS) {
-        to(client, { type: 'reply', height, results: results.slice(i, i + MAX_FRAME_ITEMS), ...(proof ? { proof } : {}) });
+      for (const part of framesOf(results, (r) => r.result.length)) {
+        to(client, { type: 'reply', height, results: part, ...(proof ? { proof } : {}) });
       }
     }
   }

@@ -17,6 +17,30 @@ import { DecodeError } from '@phalanx/interface';
 export const CLIENT_WIRE_VERSION = 2;
 /** Most requests or results in one frame. */
 export const MAX_FRAME_ITEMS = 4096;
+/**
+ * Most payload bytes (requests or results) gathered into one frame: well under the transports'
+ * frame limit (4 MiB for libp2p), which drops bigger frames. A single larger item still goes alone.
+ */
+export const MAX_FRAME_PAYLOAD_BYTES = 1024 * 1024;
+
+/** Splits `items` into frames of at most `MAX_FRAME_ITEMS` items and about `MAX_FRAME_PAYLOAD_BYTES` bytes. */
+export function framesOf<T>(items: readonly T[], bytes: (t: T) => number): T[][] {
+  const out: T[][] = [];
+  let part: T[] = [];
+  let size = 0;
+  for (const t of items) {
+    const b = bytes(t) + 16;
+    if (part.length > 0 && (part.length >= MAX_FRAME_ITEMS || size + b > MAX_FRAME_PAYLOAD_BYTES)) {
+      out.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(t);
+    size += b;
+  }
+  if (part.length > 0) out.push(part);
+  return out;
+}
 
 export interface WireRequest {
   readonly seq: bigint;

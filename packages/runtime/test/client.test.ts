@@ -2,6 +2,7 @@ import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
 import { Client, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
+import { framesOf } from '../src/wire.js';
 
 /** Fake replicas on the client plane: each answers with whatever `answer` says. */
 function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | undefined, leader?: string) {
@@ -28,6 +29,16 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | unde
   }
   return { hub, ids, received, frames };
 }
+
+describe('framesOf (client frames by count and bytes)', () => {
+  it('keeps each frame under ~1 MiB of payload and 4,096 items; a bigger item goes alone', () => {
+    const sizes = (xs: number[]) => framesOf(xs, (x) => x).map((f) => f.length);
+    expect(sizes(Array.from({ length: 10 }, () => 300_000))).toEqual([3, 3, 3, 1]);
+    expect(sizes(Array.from({ length: 5000 }, () => 10))).toEqual([4096, 904]);
+    expect(sizes([2_000_000, 10, 2_000_000])).toEqual([1, 1, 1]);
+    expect(sizes([])).toEqual([]);
+  });
+});
 
 describe('Client', () => {
   it('needs `quorum` matching replies: one lying replica cannot decide a result', async () => {
