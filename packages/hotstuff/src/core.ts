@@ -13,7 +13,7 @@
  *  - safety state (last voted view, locked QC, high QC) is in `Ready.persist` of the same `ready()`
  *    whose `send` carries the vote or timeout, and the runtime makes persist durable first.
  */
-import { CertificateError, ConfigError, DecodeError, requestWireBytes } from '@phalanx/interface';
+import { CertificateError, ConfigError, DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -124,13 +124,6 @@ class BoundedSet<T> {
 }
 
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-
-/** Bytes of a block's commands on the wire (upper bound, see `requestWireBytes`). */
-function commandBytes(commands: readonly ClientRequest[]): number {
-  let n = 0;
-  for (const c of commands) n += requestWireBytes(c);
-  return n;
-}
 
 export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private readonly cfg: ResolvedConfig;
@@ -276,19 +269,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   ready(): Ready<HotStuffMessage> {
     if (this.forwardQueue.length > 0) {
       // One block's worth per message, by count and by bytes (frames have a size limit).
-      let part: ClientRequest[] = [];
-      let bytes = 0;
-      for (const r of this.forwardQueue) {
-        const size = requestWireBytes(r);
-        if (part.length > 0 && (part.length >= this.cfg.maxBlockCommands || bytes + size > this.cfg.maxBlockBytes)) {
-          this.send.push({ to: 'all', msg: { type: 'requests', requests: part } });
-          part = [];
-          bytes = 0;
-        }
-        part.push(r);
-        bytes += size;
+      for (const requests of requestBatches(this.forwardQueue, this.cfg.maxBlockCommands, this.cfg.maxBlockBytes)) {
+        this.send.push({ to: 'all', msg: { type: 'requests', requests } });
       }
-      if (part.length > 0) this.send.push({ to: 'all', msg: { type: 'requests', requests: part } });
       this.forwardQueue = [];
     }
     let persist: Ready<HotStuffMessage>['persist'];
@@ -408,7 +391,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'protocol-violation', `block of ${b.commands.length} commands exceeds ${this.cfg.maxBlockCommands}`);
       return;
     }
-    const bytes = commandBytes(b.commands);
+    const bytes = batchWireBytes(b.commands);
     if (bytes > this.cfg.maxBlockBytes) {
       this.misbehaviour(from, 'protocol-violation', `block of ${bytes} command bytes exceeds ${this.cfg.maxBlockBytes}`);
       return;
@@ -446,13 +429,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.processQC(b.justify, from);
     if (tc) this.processTC(tc, from);
     if (from !== this.self) {
-      // Remembered only once its QC or TC proved view b.view - 1 real, and only near our view:
-      // before, any replica could add an entry per message for views that never come (a forged
-      // QC is refused only after this point), growing memory without bound.
-      if (b.view > this.curView + BigInt(this.cfg.maxFutureViews)) {
-        this.misbehaviour(from, 'future', `proposal for view ${b.view}`);
-        return;
-      }
+      // Remembered only once its QC or TC proved view b.view - 1 real (processing it moved us to
+      // b.view): before, any replica could add an entry per message for views that never come,
+      // a forged QC being refused only after this point, growing memory without bound.
       // Two signed proposals for one view from one proposer: equivocation evidence.
       let byProposer = this.seenProposals.get(b.view);
       if (!byProposer) this.seenProposals.set(b.view, (byProposer = new Map()));
@@ -1067,7 +1046,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     let bytes = 0;
     while (node && node.block.height > 0n && blocks.length < limit) {
       // At most one block's worth of command bytes per answer (at least one block): it must fit a frame.
-      const size = commandBytes(node.block.commands);
+      const size = batchWireBytes(node.block.commands);
       if (blocks.length > 0 && bytes + size > this.cfg.maxBlockBytes) break;
       blocks.push(node.block);
       bytes += size;

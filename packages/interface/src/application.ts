@@ -20,6 +20,38 @@ export function requestWireBytes(r: ClientRequest): number {
   return r.payload.length + 3 * r.client.length + 24;
 }
 
+/** `requestWireBytes` summed over a batch. */
+export function batchWireBytes(batch: readonly ClientRequest[]): number {
+  let n = 0;
+  for (const r of batch) n += requestWireBytes(r);
+  return n;
+}
+
+/**
+ * Splits `items` in order into runs of at most `maxCount` items and `maxBytes` of `size`; an item
+ * larger than `maxBytes` goes alone. Lazy: taking the first run reads one item past it at most.
+ */
+export function* chunkBySize<T>(items: Iterable<T>, size: (t: T) => number, maxCount: number, maxBytes: number): Generator<T[]> {
+  let part: T[] = [];
+  let bytes = 0;
+  for (const t of items) {
+    const b = size(t);
+    if (part.length > 0 && (part.length >= maxCount || bytes + b > maxBytes)) {
+      yield part;
+      part = [];
+      bytes = 0;
+    }
+    part.push(t);
+    bytes += b;
+  }
+  if (part.length > 0) yield part;
+}
+
+/** Client requests in batches of at most `maxCount` requests and `maxBytes` wire bytes (see `chunkBySize`). */
+export function requestBatches(requests: Iterable<ClientRequest>, maxCount: number, maxBytes: number): Generator<ClientRequest[]> {
+  return chunkBySize(requests, requestWireBytes, maxCount, maxBytes);
+}
+
 export interface ApplyContext {
   /** Height (sequence number, block height, log index) of the batch being applied. */
   readonly height: bigint;

@@ -4,7 +4,7 @@ export type { Rng } from './rng.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export type { ClientRequest, ApplyContext, StateMachine, CommittedBatch } from './application.js';
-export { requestWireBytes } from './application.js';
+export { batchWireBytes, chunkBySize, requestBatches, requestWireBytes } from './application.js';
 export type { SignedVote, EquivocationEvidence } from './evidence.js';
 export type {
   TimerId,

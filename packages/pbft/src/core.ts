@@ -2,7 +2,7 @@
  * The PBFT replica as a sans-I/O core (Castro & Liskov, OSDI '99; TOCS 2002). Section numbers in
  * comments refer to the OSDI paper unless marked TOCS.
  */
-import { ConfigError, requestWireBytes } from '@phalanx/interface';
+import { ConfigError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -752,30 +752,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** Relays `requests` in messages of at most one batch each, by count and by bytes. */
   private sendRequests(to: NodeId | 'all', requests: readonly ClientRequest[]): void {
-    let part: ClientRequest[] = [];
-    let bytes = 0;
-    for (const r of requests) {
-      const size = requestWireBytes(r);
-      if (part.length > 0 && (part.length >= this.cfg.maxBatchSize || bytes + size > this.cfg.maxBatchBytes)) {
-        this.send(to, { type: 'request', requests: part });
-        part = [];
-        bytes = 0;
-      }
-      part.push(r);
-      bytes += size;
-    }
-    if (part.length > 0) this.send(to, { type: 'request', requests: part });
+    for (const part of requestBatches(requests, this.cfg.maxBatchSize, this.cfg.maxBatchBytes)) this.send(to, { type: 'request', requests: part });
   }
 
   /** Whether a batch received from a peer stays within one batch's count and bytes, all requests valid. */
   private validBatch(batch: unknown): batch is readonly ClientRequest[] {
     if (!Array.isArray(batch) || batch.length > this.cfg.maxBatchSize) return false;
-    let bytes = 0;
-    for (const r of batch as unknown[]) {
-      if (!this.validRequest(r as ClientRequest)) return false;
-      bytes += requestWireBytes(r as ClientRequest);
-    }
-    return bytes <= this.cfg.maxBatchBytes;
+    const requests = batch as ClientRequest[];
+    return requests.every((r) => this.validRequest(r)) && batchWireBytes(requests) <= this.cfg.maxBatchBytes;
   }
 
   /** §4.2 + batching (§5.1): the primary assigns sequence numbers within the watermarks. */
@@ -1664,14 +1648,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     let served = this.batchesServed.get(from);
     if (served?.seqs.has(m.seq) || (served && served.bytes >= 8 * this.cfg.maxBatchBytes)) return;
     const s = this.log.get(m.seq);
-    const key = toHex(m.digest);
-    const batch = s?.known?.get(key) ?? (s?.committed && bytesEqual(s.committed.digest, m.digest) ? s.committed.batch : undefined) ??
-      (this.recent.get(m.seq) && bytesEqual(this.recent.get(m.seq)!.digest, m.digest) ? this.recent.get(m.seq)!.batch : undefined);
+    const committed = s?.committed ?? this.recent.get(m.seq);
+    const batch = s?.known?.get(toHex(m.digest)) ?? (committed && bytesEqual(committed.digest, m.digest) ? committed.batch : undefined);
     // Not held (already below our checkpoint, or never seen): the asker tries someone else.
     if (!batch) return;
     if (!served) this.batchesServed.set(from, (served = { bytes: 0, seqs: new Set() }));
     served.seqs.add(m.seq);
-    for (const r of batch) served.bytes += requestWireBytes(r);
+    served.bytes += batchWireBytes(batch);
     this.send(from, { type: 'batch', seq: m.seq, batch });
   }
 
@@ -1701,15 +1684,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** At most one batch's worth: retransmission must not flood a peer. */
   private firstRequests(it: Iterable<ClientRequest>): ClientRequest[] {
-    const out: ClientRequest[] = [];
-    let bytes = 0;
-    for (const r of it) {
-      const size = requestWireBytes(r);
-      if (out.length >= this.cfg.maxBatchSize || (out.length > 0 && bytes + size > this.cfg.maxBatchBytes)) break;
-      out.push(r);
-      bytes += size;
-    }
-    return out;
+    return requestBatches(it, this.cfg.maxBatchSize, this.cfg.maxBatchBytes).next().value ?? [];
   }
 
   // ================================================================ timers and retransmission

@@ -66,6 +66,12 @@ describe('view change with batches by digest', () => {
     expect(['r1', 'r3']).toContain(asks[0]!.to);
     expect(asks[0]!.msg).toMatchObject({ seq: 1n, digest: pp0.digest });
 
+    // A batch breaking the bounds (here: an invalid request) is blamed.
+    r2.msg('r3', { type: 'batch', seq: 1n, batch: [{ client: '', seq: -1n, payload: new Uint8Array(0) }] });
+    expect(r2.events().some((e) => e.type === 'misbehaviour' && e.peer === 'r3' && /batch out of bounds/.test(e.detail))).toBe(true);
+    // A malformed FETCH-BATCH is blamed too (the codec refuses it first; the core does not rely on that).
+    r2.msg('r1', { type: 'fetch-batch', seq: 1 as unknown as bigint, digest: pp0.digest });
+    expect(r2.events().some((e) => e.type === 'misbehaviour' && e.peer === 'r1' && e.kind === 'malformed')).toBe(true);
     // Another batch is ignored (it may be a late answer for an earlier view), as is an unasked one.
     r2.msg('r3', { type: 'batch', seq: 1n, batch: [req(0, 'forged')] });
     r2.msg('r3', { type: 'batch', seq: 2n, batch });

@@ -11,7 +11,7 @@
  */
 import { decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
-import { DecodeError } from '@phalanx/interface';
+import { DecodeError, chunkBySize } from '@phalanx/interface';
 
 /** Version 2: list frames (version 1 carried one request or one reply per frame). */
 export const CLIENT_WIRE_VERSION = 2;
@@ -25,21 +25,7 @@ export const MAX_FRAME_PAYLOAD_BYTES = 1024 * 1024;
 
 /** Splits `items` into frames of at most `MAX_FRAME_ITEMS` items and about `MAX_FRAME_PAYLOAD_BYTES` bytes. */
 export function framesOf<T>(items: readonly T[], bytes: (t: T) => number): T[][] {
-  const out: T[][] = [];
-  let part: T[] = [];
-  let size = 0;
-  for (const t of items) {
-    const b = bytes(t) + 16;
-    if (part.length > 0 && (part.length >= MAX_FRAME_ITEMS || size + b > MAX_FRAME_PAYLOAD_BYTES)) {
-      out.push(part);
-      part = [];
-      size = 0;
-    }
-    part.push(t);
-    size += b;
-  }
-  if (part.length > 0) out.push(part);
-  return out;
+  return [...chunkBySize(items, (t) => bytes(t) + 16, MAX_FRAME_ITEMS, MAX_FRAME_PAYLOAD_BYTES)];
 }
 
 export interface WireRequest {
