@@ -279,6 +279,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private readonly servedHashes = new Map<bigint, { snapshot: Uint8Array; clients: Uint8Array }>();
   private lastAnnounced = 0n;
   /**
+   * Highest seq that had a slot at the previous retransmission tick: only slots at or below it
+   * are re-sent, so a message is repeated once it went unanswered for a whole `retransmitMs`, not
+   * whenever a tick happens to fall in the middle of its round. Under load a tick always finds
+   * slots in flight, and re-sending each pre-prepare (a whole batch, up to `maxBatchBytes`) that
+   * was a few milliseconds old doubled the primary's traffic with large requests.
+   */
+  private retransmitUpTo = 0n;
+  /**
    * Batches NEW-VIEW assigned that we do not hold, by seq: asked of `holders` (the certificate's
    * signers first, then everyone else) one at a time, the next one on each retransmission tick.
    */
@@ -1751,13 +1759,17 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       if (this.pending.size > 0) this.broadcastPending();
     } else {
       let n = 0;
+      let newest = this.lastExecuted;
       for (let s = this.lastExecuted + 1n; s <= this.high() && n < RETRANSMIT_SLOTS; s++, n++) {
         const slot = this.log.get(s);
         if (!slot || slot.view !== this.view) continue;
+        newest = s;
+        if (s > this.retransmitUpTo) continue; // younger than one tick: its round may still be running
         if (slot.pp && this.isPrimary()) this.send('all', slot.pp);
         if (slot.myPrepare) this.send('all', slot.myPrepare);
         if (slot.myCommit) this.send('all', slot.myCommit);
       }
+      this.retransmitUpTo = newest;
       if (!this.isPrimary() && this.pending.size > 0) this.forwardPending();
       this.askForBatches();
     }

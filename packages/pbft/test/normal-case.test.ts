@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './cluster.js';
+import { Solo, prePrepare, req } from './craft.js';
+import { TIMER_RETRANSMIT } from '../src/index.js';
+import type { PbftMessage } from '../src/index.js';
 
 describe('PBFT normal case (§4.2)', () => {
   it('commits client requests in order on all replicas with offline-verifiable certificates', () => {
@@ -32,5 +35,38 @@ describe('with real Ed25519 (@phalanx/crypto)', () => {
     expect(c.runUntil(() => c.ids.every((id) => c.node(id).app.applied.length === 6))).toBe(true);
     c.checkAgreement();
     c.checkHealthy();
+  });
+});
+
+describe('retransmission (loss recovery)', () => {
+  const sentAfter = (s: Solo, from: number, type: PbftMessage['type']) =>
+    s.out.slice(from).flatMap((r) => r.send.map((o) => o.msg)).filter((m) => m.type === type).length;
+
+  it('re-sends a pre-prepare only once it went unanswered for a whole tick', () => {
+    const r0 = new Solo('r0');
+    r0.core.step({ type: 'request', request: req(1) });
+    r0.flush();
+    expect(r0.sent('pre-prepare')).toHaveLength(1);
+    let mark = r0.out.length;
+    r0.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // the round may still be running
+    r0.flush();
+    expect(sentAfter(r0, mark, 'pre-prepare')).toBe(0);
+    mark = r0.out.length;
+    r0.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // a whole tick without progress
+    r0.flush();
+    expect(sentAfter(r0, mark, 'pre-prepare')).toBe(1);
+  });
+
+  it('re-sends a backup prepare on the second tick, not the first', () => {
+    const r1 = new Solo('r1').msg('r0', prePrepare('r0', 0n, 1n, [req(1)]));
+    expect(r1.sent('prepare')).toHaveLength(1);
+    let mark = r1.out.length;
+    r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT });
+    r1.flush();
+    expect(sentAfter(r1, mark, 'prepare')).toBe(0);
+    mark = r1.out.length;
+    r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT });
+    r1.flush();
+    expect(sentAfter(r1, mark, 'prepare')).toBe(1);
   });
 });

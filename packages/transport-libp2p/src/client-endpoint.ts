@@ -8,7 +8,7 @@ import { createLibp2p } from 'libp2p';
 import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
+import { phalanxYamux } from './muxer.js';
 import type { PrivateKey, Stream } from '@libp2p/interface';
 import { silentLogger } from '@phalanx/interface';
 import type { Logger, NodeId, TransportStats } from '@phalanx/interface';
@@ -75,7 +75,7 @@ export class Libp2pClientEndpoint {
       addresses: { listen: [] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [phalanxYamux()],
       connectionGater: {
         denyDialMultiaddr: () => false,
         denyDialPeer: (p) => !replicaPeers.has(p.toString()),

@@ -9,7 +9,7 @@ import { createLibp2p } from 'libp2p';
 import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
+import { phalanxYamux } from './muxer.js';
 import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ConfigError, silentLogger } from '@phalanx/interface';
@@ -196,7 +196,7 @@ export class Libp2pTransport implements Transport {
       addresses: { listen: [...this.opts.listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [phalanxYamux()],
       connectionGater: {
         // Loopback and private addresses are where validators live in tests and private networks.
         denyDialMultiaddr: () => false,
