@@ -104,12 +104,15 @@ describe('Client', () => {
   it('follows the leader hint of matching replies for first attempts, and retries to everyone', async () => {
     let silentLeader = false;
     const { hub, ids, received } = fakeCluster((r) => (silentLeader && r === 'r2' ? undefined : Uint8Array.of(1)), 'r2');
-    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 30 });
+    // The retry interval is far above how long the first attempt takes to arrive, so a loaded
+    // machine cannot fire the retry (to everyone) before the check below (a 10 ms sleep against a
+    // 30 ms retry once did).
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 500 });
     await c.start();
     await c.submit(Uint8Array.of(0)); // first attempt: everyone
     expect(ids.map((r) => received[r] ?? 0)).toEqual([1, 1, 1, 1]);
     const r2 = c.submit(Uint8Array.of(0));
-    await new Promise((r) => setTimeout(r, 10));
+    while ((received['r2'] ?? 0) < 2) await new Promise((r) => setImmediate(r));
     expect(ids.map((r) => received[r] ?? 0)).toEqual([1, 1, 2, 1]); // only the leader
     await r2;
     silentLeader = true; // a leader that does not answer costs one retry interval, not liveness
