@@ -9,6 +9,8 @@ import http from 'node:http';
 import { encodeCommand, decodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@phalanx/kv-store';
 import type { KvCommand } from '@phalanx/kv-store';
 import { utf8 } from '@phalanx/codec';
+import { ClientRejectedError } from '@phalanx/runtime';
+import { LocalBusyError } from './local-clients.js';
 import { listen } from './metrics.js';
 
 export interface NodeHandle {
@@ -22,8 +24,8 @@ export interface NodeHandle {
   certificate?(height: bigint): unknown;
 }
 
-const json = (res: http.ServerResponse, code: number, body: unknown): void => {
-  res.writeHead(code, { 'content-type': 'application/json' }).end(
+const json = (res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void => {
+  res.writeHead(code, { 'content-type': 'application/json', ...headers }).end(
     JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n',
   );
 };
@@ -90,7 +92,14 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
         clearTimeout(timer);
       }
     };
-    run().catch((err: Error) => json(res, err instanceof RangeError ? 413 : 503, { error: err.message }));
+    run().catch((err: Error) => {
+      // Too many commands in flight: come back shortly. Refused by the replica: the request is at
+      // fault. Anything else (a deadline passed, the node stopping): unavailable.
+      if (err instanceof LocalBusyError) return json(res, 503, { error: err.message }, { 'retry-after': '1' });
+      if (err instanceof RangeError || (err instanceof ClientRejectedError && err.reason === 'too-large')) return json(res, 413, { error: err.message });
+      if (err instanceof ClientRejectedError) return json(res, 400, { error: err.message });
+      return json(res, 503, { error: err.message });
+    });
   });
 }
 

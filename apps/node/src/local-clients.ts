@@ -6,30 +6,82 @@
  * serve `GET /certificates/<height>`.
  */
 import { randomBytes } from 'node:crypto';
+import { PhalanxError } from '@phalanx/interface';
 import type { NodeId } from '@phalanx/interface';
-import { decodeClientFrame, encodeClientFrame } from '@phalanx/runtime';
-import type { ClientPlane } from '@phalanx/runtime';
+import { Client } from '@phalanx/runtime';
+import type { ClientEndpoint, ClientPlane } from '@phalanx/runtime';
 
-interface Pending {
-  resolve(result: Uint8Array): void;
-  reject(err: Error): void;
+/** The HTTP API has as many commands in flight as it may: the caller should retry later (HTTP 503). */
+export class LocalBusyError extends PhalanxError {
+  constructor(limit: number) {
+    super('LOCAL_BUSY', `${limit} commands already in flight through this node's API; retry later`);
+  }
 }
 
+export interface LocalClientsOptions {
+  /**
+   * Commands in flight at once; more are refused with `LocalBusyError` (not queued: a queue would
+   * only hide the overload until the HTTP deadline). At most the network's `kv.sessionWindow`:
+   * a command committed when this client's newest executed seq is a full window above it is
+   * refused by the state machine. Default 1024.
+   */
+  readonly maxInFlight?: number;
+  /** Give up on a command after this long (ms); its seq then no longer holds the window. Default 10 s. */
+  readonly timeoutMs?: number;
+  /** Resend an unanswered command to the replica after this long (ms), doubling. Default 1000. */
+  readonly retryMs?: number;
+  /** Commit proofs kept for `GET /certificates/<height>`. Default 1024. */
+  readonly keepProofs?: number;
+}
+
+/**
+ * The local client is a `@phalanx/runtime` `Client` whose only replica is this node's own (quorum
+ * 1: the node trusts itself), over an endpoint that hands frames straight to the replica. So the
+ * HTTP API gets what remote clients get: a command lost on the way (a view change, a crashed
+ * primary) is resent until it commits or times out, and the seqs in flight stay within the
+ * replica's session window.
+ */
 export class LocalClients implements ClientPlane {
-  /** Unique per process start: sequence numbers restart at 1, sessions must not collide. */
+  /** Unique per process start: sequence numbers restart at 0, sessions must not collide. */
   readonly id: NodeId;
   private handler: ((client: NodeId, frame: Uint8Array) => void) | undefined;
-  /** Client sequence numbers start at 0, as `@phalanx/runtime`'s Client numbers them. */
-  private seq = -1n;
-  private readonly pending = new Map<bigint, Pending>();
+  private replies: ((replica: NodeId, frame: Uint8Array) => void) | undefined;
+  private readonly client: Client;
   private readonly proofs = new Map<bigint, Uint8Array>();
+  private readonly maxInFlight: number;
+  private readonly keepProofs: number;
+  private inFlight = 0;
+  private readonly started: Promise<void>;
 
   constructor(
-    node: NodeId,
+    private readonly node: NodeId,
     private readonly inner?: ClientPlane,
-    private readonly keepProofs = 1024,
+    opts: LocalClientsOptions = {},
   ) {
     this.id = `local-${node}-${randomBytes(6).toString('hex')}`;
+    this.maxInFlight = opts.maxInFlight ?? 1024;
+    this.keepProofs = opts.keepProofs ?? 1024;
+    const endpoint: ClientEndpoint = {
+      self: this.id,
+      start: async () => undefined,
+      stop: async () => undefined,
+      // A microtask later, as from a network: the replica may answer a retry from its reply
+      // cache at once, and the client is still in the middle of sending.
+      send: (_replica, frame) => queueMicrotask(() => this.handler?.(this.id, frame)),
+      onFrame: (handler) => {
+        this.replies = handler;
+      },
+    };
+    this.client = new Client({
+      endpoint,
+      replicas: [node],
+      quorum: 1,
+      maxInFlight: this.maxInFlight,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      retryMs: opts.retryMs ?? 1_000,
+      followLeader: false,
+    });
+    this.started = this.client.start();
   }
 
   onFrame(handler: (client: NodeId, frame: Uint8Array) => void): void {
@@ -42,34 +94,29 @@ export class LocalClients implements ClientPlane {
       this.inner?.send(client, frame);
       return;
     }
-    const f = decodeClientFrame(frame);
-    if (f.type === 'request') return;
-    if (f.type === 'reject') {
-      const p = this.pending.get(f.seq);
-      this.pending.delete(f.seq);
-      p?.reject(new Error(`${f.code}: ${f.message}`));
-      return;
-    }
-    for (const r of f.results) {
-      const p = this.pending.get(r.seq);
-      this.pending.delete(r.seq);
-      p?.resolve(r.result);
+    this.replies?.(this.node, frame);
+  }
+
+  /**
+   * Orders `payload` through consensus; resolves with this replica's result. Rejects with
+   * `LocalBusyError` when `maxInFlight` commands are already in flight, `ClientTimeoutError` past
+   * the deadline, `ClientRejectedError` when the replica refuses the command.
+   */
+  async submit(payload: Uint8Array): Promise<Uint8Array> {
+    if (!this.handler) throw new Error('replica not started');
+    if (this.inFlight >= this.maxInFlight) throw new LocalBusyError(this.maxInFlight);
+    this.inFlight++;
+    try {
+      await this.started;
+      return (await this.client.submit(payload)).result;
+    } finally {
+      this.inFlight--;
     }
   }
 
-  /** Orders `payload` through consensus; resolves with this replica's result. */
-  submit(payload: Uint8Array): Promise<Uint8Array> {
-    if (!this.handler) return Promise.reject(new Error('replica not started'));
-    const seq = ++this.seq;
-    const done = new Promise<Uint8Array>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
-    this.handler(this.id, encodeClientFrame({ type: 'request', requests: [{ seq, payload }] }));
-    return done;
-  }
-
-  /** Forgets a request the caller gave up on (its result, if it ever commits, is dropped). */
-  abandon(reason: string): void {
-    for (const p of this.pending.values()) p.reject(new Error(reason));
-    this.pending.clear();
+  /** Rejects every command in flight (shutdown); their results, if they ever commit, are dropped. */
+  async abandon(): Promise<void> {
+    await this.client.stop();
   }
 
   proof(height: bigint): Uint8Array | undefined {

@@ -106,7 +106,8 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     network: config.chainId,
     logger: log,
   });
-  const local = new LocalClients(me.id, transport.clients);
+  // In flight through the HTTP API: within the session window the state machine keeps per client.
+  const local = new LocalClients(me.id, transport.clients, { maxInFlight: Math.min(1024, config.kv.sessionWindow) });
   // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
   // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
   const replica = new Replica({
@@ -199,7 +200,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     id: me.id,
     async stop() {
       for (const s of servers) s.close();
-      local.abandon('replica stopping');
+      await local.abandon();
       await replica.stop();
       log.info({}, 'replica stopped cleanly');
     },

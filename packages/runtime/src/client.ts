@@ -75,6 +75,23 @@ export class ClientTimeoutError extends PhalanxError {
   }
 }
 
+/**
+ * `quorum` replicas refused the request for good (`too-large`, `malformed`): at least one of them
+ * is honest, so no retry will get it ordered. Raised at once instead of at the deadline.
+ */
+export class ClientRejectedError extends PhalanxError {
+  readonly seq: bigint;
+  readonly reason: RejectCode;
+  constructor(seq: bigint, reason: RejectCode, replicas: readonly NodeId[]) {
+    super('CLIENT_REJECTED', `request ${seq} refused as ${reason} by ${replicas.join(', ')}`);
+    this.seq = seq;
+    this.reason = reason;
+  }
+}
+
+/** Refusals that no retry can change (the others — `expired`, `unavailable` — may pass). */
+const PERMANENT_REJECTS: ReadonlySet<RejectCode> = new Set(['too-large', 'malformed']);
+
 /** One replica's answer to a pending request: the result, and the frame it came in (height, proof, leader). */
 interface Reply {
   readonly from: NodeId;
@@ -308,7 +325,12 @@ export class Client {
     }
     if (f.type === 'reject') {
       const p = this.pending.get(f.seq);
-      if (p) (p.rejects ??= new Map()).set(from, f.code);
+      if (!p) return;
+      (p.rejects ??= new Map()).set(from, f.code);
+      if (PERMANENT_REJECTS.has(f.code)) {
+        const alike = [...p.rejects].filter(([, code]) => code === f.code).map(([r]) => r);
+        if (alike.length >= this.o.quorum) this.finish(p, new ClientRejectedError(p.seq, f.code, alike));
+      }
       return;
     }
     if (f.type !== 'reply') return;

@@ -1,11 +1,12 @@
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
-import { Client, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
+import { Client, ClientRejectedError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
 import { framesOf } from '../src/wire.js';
+import type { RejectCode } from '../src/wire.js';
 
 /** Fake replicas on the client plane: each answers with whatever `answer` says. */
-function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | undefined, leader?: string) {
+function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { reject: RejectCode } | undefined, leader?: string) {
   const hub = new MemoryHub();
   const ids = ['r0', 'r1', 'r2', 'r3'];
   /** Requests received per replica, and frames they came in. */
@@ -22,6 +23,10 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | unde
       // One reply frame for everything answered, as a replica answers one committed batch.
       const results = f.requests.flatMap((r) => {
         const result = answer(id, r.seq);
+        if (result && 'reject' in result) {
+          t.clients.send(client, encodeClientFrame({ type: 'reject', seq: r.seq, code: result.reject, message: 'no' }));
+          return [];
+        }
         return result ? [{ seq: r.seq, result }] : [];
       });
       if (results.length > 0) t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results, ...(leader ? { leader } : {}) }));
@@ -49,6 +54,30 @@ describe('Client', () => {
     expect(r.result).toEqual(Uint8Array.of(1));
     expect([...r.replicas].sort()).toEqual(['r1', 'r2']);
     await c.stop();
+  });
+
+  it('fails at once when quorum replicas refuse a request for good, not on one refusal or a passing one', async () => {
+    // r0 alone says too-large (it may be lying): r1 and r2 answer, the request commits.
+    const one = fakeCluster((r) => (r === 'r0' ? { reject: 'too-large' } : r === 'r3' ? undefined : Uint8Array.of(1)));
+    const c1 = new Client({ endpoint: one.hub.client('c'), replicas: one.ids, quorum: 2, retryMs: 20 });
+    await c1.start();
+    expect((await c1.submit(Uint8Array.of(0))).result).toEqual(Uint8Array.of(1));
+    await c1.stop();
+    // Two say too-large: one of them is honest. No waiting for the 30-s deadline.
+    const two = fakeCluster((r) => (r === 'r0' || r === 'r1' ? { reject: 'too-large' } : undefined));
+    const c2 = new Client({ endpoint: two.hub.client('c'), replicas: two.ids, quorum: 2, timeoutMs: 30_000 });
+    await c2.start();
+    const err = await c2.submit(Uint8Array.of(0)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientRejectedError);
+    expect((err as ClientRejectedError).reason).toBe('too-large');
+    await c2.stop();
+    // "unavailable" may pass (a replica catching up): retried until the deadline.
+    const busy = fakeCluster(() => ({ reject: 'unavailable' }));
+    const c3 = new Client({ endpoint: busy.hub.client('c'), replicas: busy.ids, quorum: 2, retryMs: 20, timeoutMs: 150 });
+    await c3.start();
+    await expect(c3.submit(Uint8Array.of(0))).rejects.toBeInstanceOf(ClientTimeoutError);
+    expect(busy.received['r0']).toBeGreaterThanOrEqual(2);
+    await c3.stop();
   });
 
   it('retries unanswered requests and times out with a named error', async () => {
