@@ -46,6 +46,12 @@ const configSchema = z
        * stops costing a timeout per rotation; 'round-robin' is the paper's plain rotation.
        */
       leaderElection: z.enum(['active-round-robin', 'round-robin']).optional(),
+      /**
+       * HotStuff only: when a block is final. 'three-chain' (default) is HotStuff §4.3; 'two-chain'
+       * (Jolteon §4 / Fast-HotStuff) decides one view sooner, its view change carrying the high QC
+       * in timeout certificates. Every replica of a network must use the same rule.
+       */
+      commitRule: z.enum(['three-chain', 'two-chain']).optional(),
       batch: z
         .strictObject({
           maxSize: z.number().int().min(1).max(100_000).default(512),
@@ -89,6 +95,9 @@ const configSchema = z
   .superRefine((c, ctx) => {
     if (c.consensus.leaderElection !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'leaderElection'], message: `only for hotstuff (${c.consensus.type}'s leader follows from the view)` });
+    }
+    if (c.consensus.commitRule !== undefined && c.consensus.type !== 'hotstuff') {
+      ctx.addIssue({ code: 'custom', path: ['consensus', 'commitRule'], message: `only for hotstuff (${c.consensus.type} commits by its own phases)` });
     }
     if (c.consensus.batch.maxRequestBytes + 1024 > c.consensus.batch.maxBytes) {
       ctx.addIssue({

@@ -73,6 +73,7 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
           baseTimeoutMs: c.viewTimeoutMs,
           hasher: sha256Native,
           leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
+          commitRule: c.commitRule ?? 'three-chain',
         },
       };
   }

@@ -59,7 +59,8 @@ export function verifyCertificateFile(file: string, config: NetworkConfig): stri
     return `pbft batch ${cert.height} (view ${cert.round}, digest ${toHex(cert.digest).slice(0, 16)}…) committed by ${cert.votes.map((v) => v.voter).join(', ')}`;
   }
   if (parsed.protocol === 'hotstuff') {
-    const info = verifyCommitProof(proof, validators, verifier, { chainId: config.chainId });
+    // The deployment's rule, not the proof's own claim: a two-chain proof for a three-chain network is refused.
+    const info = verifyCommitProof(proof, validators, verifier, { chainId: config.chainId, commitRule: config.consensus.commitRule ?? 'three-chain' });
     if (info.height !== BigInt(parsed.height)) throw new CertificateError(`proof is for height ${info.height}, file says ${parsed.height}`);
     return `hotstuff block ${info.height} (view ${info.view}, hash ${toHex(info.hash).slice(0, 16)}…) with ${info.requests.length} commands is final`;
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -7,7 +8,15 @@ import type { NetworkConfig } from '../src/config.js';
 import { basePort, phalanx, start, waitFor } from './cli-helpers.js';
 
 // Four replica processes over libp2p on loopback with LMDB storage, driven only through the CLI.
-describe.each(['pbft', 'hotstuff'] as const)('phalanx CLI end to end (%s)', (protocol) => {
+// HotStuff twice: with its default three-chain commit and with `consensus.commitRule: two-chain`.
+const variants = [
+  { name: 'pbft', protocol: 'pbft' },
+  { name: 'hotstuff', protocol: 'hotstuff' },
+  { name: 'hotstuff, two-chain commit', protocol: 'hotstuff', commitRule: 'two-chain' },
+] as const;
+
+describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
+  const { protocol } = variant;
   const dir = mkdtempSync(path.join(tmpdir(), `phalanx-e2e-${protocol}-`));
   let config: NetworkConfig;
   const replicas: Array<ReturnType<typeof start>> = [];
@@ -17,7 +26,13 @@ describe.each(['pbft', 'hotstuff'] as const)('phalanx CLI end to end (%s)', (pro
     const k = await phalanx(['keygen', '--replicas', '4', '--out', dir, '--protocol', protocol, '--base-port', String(await basePort())]);
     expect(k.stderr).toBe('');
     expect(k.code).toBe(0);
+    if ('commitRule' in variant) {
+      const doc = parse(readFileSync(cfg, 'utf8')) as { consensus: Record<string, unknown> };
+      doc.consensus['commitRule'] = variant.commitRule;
+      writeFileSync(cfg, stringify(doc));
+    }
     config = loadConfig(cfg);
+    expect(config.consensus.commitRule).toBe('commitRule' in variant ? variant.commitRule : undefined);
     for (const n of config.nodes) {
       replicas.push(start(['run', '--config', cfg, '--key', path.join(dir, `key_${n.id}.json`), '--data-dir', path.join(dir, `data_${n.id}`), '--log-level', 'warn']));
     }
