@@ -9,7 +9,7 @@ import http from 'node:http';
 import { encodeCommand, decodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@phalanx/kv-store';
 import type { KvCommand } from '@phalanx/kv-store';
 import { utf8 } from '@phalanx/codec';
-import { ClientRejectedError } from '@phalanx/runtime';
+import { ClientRejectedError, ClientTimeoutError } from '@phalanx/runtime';
 import { LocalBusyError } from './local-clients.js';
 import { listen } from './metrics.js';
 
@@ -77,7 +77,7 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       else return json(res, 405, { error: `method ${req.method ?? ''} not allowed` });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not committed within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new ClientTimeoutError(undefined, timeoutMs, 'outcome unknown: it may still commit; read before you retry')), timeoutMs);
       });
       try {
         const result = decodeResult(await Promise.race([node.submit(encodeCommand(cmd)), timeout]));
@@ -94,10 +94,13 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
     };
     run().catch((err: Error) => {
       // Too many commands in flight: come back shortly. Refused by the replica: the request is at
-      // fault. Anything else (a deadline passed, the node stopping): unavailable.
+      // fault. Deadline passed: the outcome is unknown (a command already handed to the replica
+      // may still commit), so 504, not a failure the caller could safely retry. Anything else
+      // (the node stopping): unavailable.
       if (err instanceof LocalBusyError) return json(res, 503, { error: err.message }, { 'retry-after': '1' });
       if (err instanceof RangeError || (err instanceof ClientRejectedError && err.reason === 'too-large')) return json(res, 413, { error: err.message });
       if (err instanceof ClientRejectedError) return json(res, 400, { error: err.message });
+      if (err instanceof ClientTimeoutError) return json(res, 504, { error: err.message });
       return json(res, 503, { error: err.message });
     });
   });

@@ -67,10 +67,14 @@ export interface ClientResult {
   readonly replicas: readonly NodeId[];
 }
 
+/**
+ * The request's `timeoutMs` passed. `seq` is undefined when it was never sent (it waited all that
+ * time for room in the window); otherwise replicas may still have it, and it may yet commit.
+ */
 export class ClientTimeoutError extends PhalanxError {
-  readonly seq: bigint;
-  constructor(seq: bigint, ms: number, detail: string) {
-    super('CLIENT_TIMEOUT', `request ${seq} not committed within ${ms} ms (${detail})`);
+  readonly seq: bigint | undefined;
+  constructor(seq: bigint | undefined, ms: number, detail: string) {
+    super('CLIENT_TIMEOUT', `request ${seq ?? '(never sent)'} not committed within ${ms} ms (${detail})`);
     this.seq = seq;
   }
 }
@@ -179,12 +183,22 @@ export class Client {
     return this.nextSeq;
   }
 
+  /**
+   * Orders `payload`. `timeoutMs` counts from this call, time spent waiting for room in the window
+   * included: a caller that gave up at its own deadline is not followed by a late first send.
+   */
   async submit(payload: Uint8Array): Promise<ClientResult> {
     if (!this.running) throw new Error('client not started');
+    const timeoutMs = this.o.timeoutMs ?? 30_000;
+    const deadline = performance.now() + timeoutMs;
     return new Promise<ClientResult>((resolve, reject) => {
       const launch = (): void => {
         if (!this.running) {
           reject(new Error('client stopped'));
+          return;
+        }
+        if (performance.now() >= deadline) {
+          reject(new ClientTimeoutError(undefined, timeoutMs, 'never sent: an older request held the window'));
           return;
         }
         const seq = this.nextSeq++;
@@ -193,7 +207,7 @@ export class Client {
           payload,
           replies: [],
           retryAt: Infinity,
-          deadline: performance.now() + (this.o.timeoutMs ?? 30_000),
+          deadline,
           retries: 0,
           resolve,
           reject,

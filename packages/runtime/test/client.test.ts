@@ -80,6 +80,33 @@ describe('Client', () => {
     await c3.stop();
   });
 
+  it('counts the deadline from submit: a request that waited it out for room is never sent', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const { hub, ids, received } = fakeCluster(() => undefined);
+      const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, maxInFlight: 1, retryMs: 1_000, timeoutMs: 100 });
+      await c.start();
+      const a = c.submit(Uint8Array.of(1)).catch((e: unknown) => e); // holds the only place in the window
+      const b = c.submit(Uint8Array.of(2)).catch((e: unknown) => e); // waits behind it
+      const turns = async (n: number) => {
+        for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+      };
+      await turns(5); // the client's flush, then the hub's delivery
+      expect(received['r0']).toBe(1);
+      await vi.advanceTimersByTimeAsync(100);
+      const [ea, eb] = (await Promise.all([a, b])) as ClientTimeoutError[];
+      expect(ea).toBeInstanceOf(ClientTimeoutError);
+      expect(ea!.seq).toBe(0n);
+      expect(eb).toBeInstanceOf(ClientTimeoutError);
+      expect(eb!.seq).toBeUndefined();
+      await turns(5);
+      expect(received['r0']).toBe(1); // b never went out
+      await c.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('retries unanswered requests and times out with a named error', async () => {
     const { hub, ids, received } = fakeCluster(() => undefined);
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20, timeoutMs: 150 });

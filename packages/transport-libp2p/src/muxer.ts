@@ -12,7 +12,18 @@ import { yamux } from '@chainsafe/libp2p-yamux';
  */
 export const MAX_STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Streams per connection and direction. We use a handful (consensus ≤ 4, client ≤ 8 per protocol
+ * handler); yamux's default of 1,000 would let one admitted peer hold a thousand streams, each
+ * buffering up to a read buffer (4 MiB) before protocol negotiation caps them.
+ */
+export const MAX_STREAMS_PER_CONNECTION = 32;
+
 /** The stream muxer of every Phalanx libp2p node (replica transport and client endpoint). */
 export function phalanxYamux(): ReturnType<typeof yamux> {
-  return yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } });
+  return yamux({
+    maxInboundStreams: MAX_STREAMS_PER_CONNECTION,
+    maxOutboundStreams: MAX_STREAMS_PER_CONNECTION,
+    streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES },
+  });
 }

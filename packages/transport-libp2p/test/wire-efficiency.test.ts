@@ -10,10 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream';
 import { Libp2pTransport } from '../src/index.js';
 import { MAX_STREAM_WINDOW_BYTES } from '../src/muxer.js';
+import { identities } from './helpers.js';
 
 /** yamux frame types (@chainsafe/libp2p-yamux frame.ts; not exported). */
 const FrameType = { Data: 0, WindowUpdate: 1 } as const;
-import { identities } from './helpers.js';
 
 /** Counts the writes that reach the kernel (Writable calls _write or, corked, _writev), per socket. */
 function countSocketWrites(restore: Array<() => void>): Map<net.Socket, number> {
