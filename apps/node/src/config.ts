@@ -39,6 +39,7 @@ const configSchema = z
       type: z.enum(protocols),
       /** Base view-change / view timeout; backs off exponentially. */
       viewTimeoutMs: z.number().int().min(10).max(600_000).default(1000),
+      /** Heights between PBFT checkpoints and between HotStuff snapshots (each stores the whole state). */
       checkpointInterval: z.number().int().min(1).max(1_000_000).default(100),
       /**
        * HotStuff only (PBFT's primary is fixed by the view): who proposes in each view. Default

@@ -74,6 +74,8 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
           hasher: sha256Native,
           leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
           commitRule: c.commitRule ?? 'three-chain',
+          // A snapshot every checkpointInterval heights bounds the stored log (and what a restart replays).
+          snapshotInterval: c.checkpointInterval,
         },
       };
   }

@@ -42,6 +42,14 @@ export interface HotStuffConfig {
   readonly maxPayloadBytes?: number;
   /** Recently committed blocks kept in memory to serve block sync. Default 1024. */
   readonly syncWindow?: number;
+  /**
+   * Committed heights between application snapshots: every `snapshotInterval`-th committed block
+   * asks the runtime to store the state (`reportState`), and once it is stored the log is
+   * compacted to the last `syncWindow` blocks below it. The stored log then stays within
+   * `syncWindow + snapshotInterval` blocks, and a restart replays at most that many instead of
+   * every block since genesis. 0 turns snapshots off (the log grows forever). Default 1000.
+   */
+  readonly snapshotInterval?: number;
   /** Blocks asked for per REQUEST-BLOCKS. Default 32 (max 64). */
   readonly syncBatch?: number;
   /** Proposals waiting for a missing parent, in total / per peer. Default 64 / 8. */
@@ -75,6 +83,7 @@ export interface ResolvedConfig {
   readonly certificates: CertificateSchemeFactory;
   readonly hasher: Hasher;
   readonly syncWindow: number;
+  readonly snapshotInterval: number;
   readonly syncBatch: number;
   readonly maxPendingProposals: number;
   readonly maxPendingPerPeer: number;
@@ -128,6 +137,7 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     certificates: config.certificates ?? signatureListScheme,
     hasher: config.hasher ?? sha256Hasher,
     syncWindow: int('syncWindow', config.syncWindow, 1024, 1, 1_000_000),
+    snapshotInterval: int('snapshotInterval', config.snapshotInterval, 1000, 0, 1_000_000_000),
     syncBatch: int('syncBatch', config.syncBatch, 32, 1, LIMITS.maxBlocksPerResponse),
     maxPendingProposals: int('maxPendingProposals', config.maxPendingProposals, 64, 1, 100_000),
     maxPendingPerPeer: int('maxPendingPerPeer', config.maxPendingPerPeer, 8, 1, 100_000),

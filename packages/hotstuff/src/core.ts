@@ -193,6 +193,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   // Outputs.
   private persistId = 0n;
   private hardDirty = false;
+  /** Log records below this index may go (`PersistRequest.compactTo`); raised after each snapshot. */
+  private compactedTo = 0n;
+  private compactDirty = false;
   private append: LogRecord[] = [];
   private send: Outbound<HotStuffMessage>[] = [];
   private commits: CommittedBatch[] = [];
@@ -247,9 +250,18 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         }
         break;
       case 'persisted':
-      case 'applied':
         // Durability is ordered by the runtime (persist before send); nothing waits on the ack.
         break;
+      case 'applied': {
+        // The state at `height` is stored: blocks up to it need never be replayed, so the log
+        // keeps only the last `syncWindow` of them (what peers may still ask for in block sync).
+        const to = input.height - BigInt(this.cfg.syncWindow) + 1n;
+        if (this.cfg.snapshotInterval > 0 && to > this.compactedTo) {
+          this.compactedTo = to;
+          this.compactDirty = true;
+        }
+        break;
+      }
     }
     this.afterStep();
   }
@@ -257,6 +269,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   hasReady(): boolean {
     return (
       this.hardDirty ||
+      this.compactDirty ||
       this.append.length > 0 ||
       this.send.length > 0 ||
       this.commits.length > 0 ||
@@ -275,12 +288,13 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.forwardQueue = [];
     }
     let persist: Ready<HotStuffMessage>['persist'];
-    if (this.hardDirty || this.append.length > 0) {
+    if (this.hardDirty || this.compactDirty || this.append.length > 0) {
       this.persistId += 1n;
       persist = {
         id: this.persistId,
         ...(this.hardDirty ? { hardState: this.encodeHardState() } : {}),
         append: this.append,
+        ...(this.compactDirty ? { compactTo: this.compactedTo } : {}),
       };
     }
     const r: Ready<HotStuffMessage> = {
@@ -291,6 +305,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       events: this.events,
     };
     this.hardDirty = false;
+    this.compactDirty = false;
     this.append = [];
     this.send = [];
     this.commits = [];
@@ -733,7 +748,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const node = chain[i]!;
       const between = chain.slice(i + 1).map((n) => headerToValue(n.block, n.cmdDigest));
       const proof = encodeCommitProof(this.cfg.chainId, this.cfg.commitRule, node.block, [...between, ...aboveValues], qc);
-      this.commits.push({ height: node.block.height, requests: node.block.commands, proof });
+      // Every snapshotInterval-th height: the runtime stores the state and answers `applied`,
+      // which lets the log be compacted (see the `applied` input).
+      const snap = this.cfg.snapshotInterval > 0 && node.block.height % BigInt(this.cfg.snapshotInterval) === 0n;
+      this.commits.push({ height: node.block.height, requests: node.block.commands, proof, ...(snap ? { reportState: true } : {}) });
       this.append.push({ index: node.block.height, data: proof });
       this.rememberCommitted(node);
     }
@@ -1207,6 +1225,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     const log = r.log;
     if (log.length === 0) return;
+    this.compactedTo = log[0]!.index;
     const start = Math.max(0, log.length - this.cfg.syncWindow);
     let last: TreeNode | undefined;
     for (let i = 0; i < log.length; i++) {

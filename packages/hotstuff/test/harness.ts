@@ -167,6 +167,9 @@ export class Cluster {
           if (last && rec.index !== last.index + 1n) throw new Error(`${id}: log gap ${last.index} -> ${rec.index}`);
           node.log.push(rec);
         }
+        // As storage does: records below compactTo are gone, and a restart recovers without them.
+        const to = r.persist.compactTo;
+        if (to !== undefined) node.log = node.log.filter((rec) => rec.index >= to);
       }
       for (const s of r.send) {
         node.sent.push(s.msg);
@@ -186,6 +189,9 @@ export class Cluster {
         if (c.height !== expected) throw new Error(`${id}: commit height ${c.height}, expected ${expected}`);
         node.committed.push(c);
         for (const r of c.requests) node.committedRequests.add(`${r.client}/${r.seq}`);
+        // As the runtime does once the snapshot of that height is stored (the "application" here
+        // is `committed`, which survives restarts).
+        if (c.reportState) core.step({ type: 'applied', height: c.height, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0) });
       }
       for (const t of r.timers) {
         if (t.op === 'set') node.timers.set(t.id, this.now + t.ms);

@@ -80,6 +80,37 @@ describe('fault scenarios', () => {
     c.checkAgreement(true);
   });
 
+  it('snapshots every snapshotInterval heights and compacts the log to syncWindow blocks; a restart recovers from the compacted log', () => {
+    const c = new Cluster({ n: 4, seed: 15, config: { snapshotInterval: 5, syncWindow: 8 } });
+    // One command at a time, so that heights pass several snapshot points.
+    for (let i = 1; i <= 30; i++) {
+      c.request('r0', req('a', i));
+      c.run({ until: allCommitted(c, c.ids, i) });
+    }
+    expect(c.ids.every((id) => c.committedHeight(id) >= 30n)).toBe(true);
+    for (const id of c.ids) {
+      const node = c.nodes.get(id)!;
+      // Snapshots asked for at multiples of 5 only.
+      const reported = node.committed.filter((b) => b.reportState).map((b) => b.height);
+      expect(reported.length).toBeGreaterThan(0);
+      expect(reported.every((h) => h % 5n === 0n)).toBe(true);
+      // The log keeps the last syncWindow (8) blocks below the newest snapshot, and what followed it.
+      const last = reported[reported.length - 1]!;
+      expect(node.log[0]!.index).toBe(last - 8n + 1n);
+      expect(node.log.length).toBeLessThanOrEqual(8 + 5 + 3);
+    }
+    c.crash('r1');
+    load(c, 'b', 5);
+    c.run({ until: allCommitted(c, ['r0', 'r2', 'r3'], 35) });
+    c.start('r1'); // hard state + the compacted log; the application kept its state (`committed`)
+    for (let i = 1; i <= 10; i++) {
+      c.request('r0', req('c', i));
+      c.run({ until: allCommitted(c, c.ids, 35 + i) });
+    }
+    for (const id of c.ids) expect(new Set(c.committedKeys(id)).size).toBe(45);
+    c.checkAgreement(true);
+  });
+
   it('a replica restarting after the cluster went idle asks for the high QC and catches up (status)', () => {
     const c = new Cluster({ n: 4, seed: 14 });
     load(c, 'a', 5);

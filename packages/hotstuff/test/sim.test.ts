@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { formatFailure, runSeeds } from '@phalanx/sim';
-import { simulation, simulationTwoChain } from '../src/index.js';
+import { createSimulation, hotstuff, simulation, simulationTwoChain } from '../src/index.js';
 
 describe('simulator: Twins and larger clusters', () => {
   for (const [name, adapter] of [['three-chain', simulation], ['two-chain', simulationTwoChain]] as const) {
@@ -16,6 +16,14 @@ describe('simulator: Twins and larger clusters', () => {
       expect(r.commits).toBeGreaterThan(0);
     });
   }
+
+  it('crash-restarts with frequent snapshots and a short log (recovery from a snapshot and a compacted log)', () => {
+    const compacting = createSimulation(hotstuff, { snapshotInterval: 3, syncWindow: 16 });
+    const r = runSeeds(compacting, { seeds: 4, seedBase: 12_000n, n: 4, faults: 'crash-restart', protocolName: 'hotstuff' });
+    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
+    expect(r.runs).toBe(4);
+    expect(r.commits).toBeGreaterThan(0);
+  });
 
   it('n = 10 (f = 3) with crash-restarts', () => {
     const r = runSeeds(simulation, { seeds: 3, seedBase: 10_000n, n: 10, faults: 'crash-restart', protocolName: 'hotstuff' });
