@@ -74,8 +74,8 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
           hasher: sha256Native,
           leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
           commitRule: c.commitRule ?? 'three-chain',
-          // A snapshot every checkpointInterval heights bounds the stored log (and what a restart replays).
-          snapshotInterval: c.checkpointInterval,
+          // A snapshot every snapshotInterval heights bounds the stored log (and what a restart replays).
+          snapshotInterval: c.snapshotInterval ?? 1000,
         },
       };
   }
@@ -179,6 +179,12 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
           role: s?.role,
           committedHeight: replica.committedHeight,
           connectedPeers: transport.connectedPeers().length,
+          // What the protocol core reports of itself (watermarks, QCs, mempool …), and what this
+          // node refused: frames the transport dropped and messages the replica could not decode,
+          // per peer and reason — where an operator looks first when a peer misbehaves.
+          core: s?.detail ?? {},
+          transport: transport.stats(),
+          malformed: replica.metrics().malformed,
           ...(withDigest ? { stateDigest: Buffer.from(replica.stateDigest()).toString('hex') } : {}),
         };
       },

@@ -52,6 +52,7 @@ describe('configuration', () => {
     ['a batch over half a transport frame', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxBytes: 3 * 1024 * 1024 } } }), /^cfg\.yaml: consensus\.batch\.maxBytes: /],
     ['a request that cannot fit a batch', (c) => ({ ...c, consensus: { type: 'hotstuff', batch: { maxBytes: 65536, maxRequestBytes: 65536 } } }), /^cfg\.yaml: consensus\.batch\.maxRequestBytes: a request of 65536 bytes must fit a batch/],
     ['an unknown leader election', (c) => ({ ...c, consensus: { type: 'hotstuff', leaderElection: 'lottery' } }), /^cfg\.yaml: consensus\.leaderElection: /],
+    ['a snapshot interval for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', snapshotInterval: 500 } }), /^cfg\.yaml: consensus\.snapshotInterval: only for hotstuff/],
     ['a commit rule for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', commitRule: 'two-chain' } }), /^cfg\.yaml: consensus\.commitRule: only for hotstuff/],
     ['an unknown commit rule', (c) => ({ ...c, consensus: { type: 'hotstuff', commitRule: 'one-chain' } }), /^cfg\.yaml: consensus\.commitRule: /],
   ])('names the path of %s', (_what, mutate, message) => {

@@ -99,6 +99,12 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     const plain = (await (await fetch(`http://${config.nodes[0]!.http}/status`)).json()) as Record<string, string>;
     expect(plain.committedHeight).toBeDefined();
     expect(plain).not.toHaveProperty('stateDigest');
+    // The core's own detail (a field each protocol reports) and the transport's counters.
+    const detail = plain as unknown as { core: Record<string, unknown>; transport: { framesReceived: number; dropped: object }; malformed: object };
+    expect(detail.core).toHaveProperty(protocol === 'pbft' ? 'stableCheckpoint' : 'highQCView');
+    expect(detail.transport.framesReceived).toBeGreaterThan(0);
+    expect(detail.transport.dropped).toEqual({});
+    expect(detail.malformed).toEqual({});
     const st = await phalanx(['status', '--config', cfg]);
     expect(st.code).toBe(0);
     expect(st.stdout.trim().split('\n')).toHaveLength(4);

@@ -51,6 +51,8 @@ const EMPTY = new Uint8Array(0);
 const MAX_WANTED = 64;
 const VERIFIED_CACHE = 1024;
 const COMMITTED_KEYS = 16_384;
+/** Most log records one Ready compacts away (see `compactTarget`). */
+const MAX_COMPACT_STEP = 10_000n;
 const U64_MAX = (1n << 64n) - 1n;
 
 interface TreeNode {
@@ -193,9 +195,15 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   // Outputs.
   private persistId = 0n;
   private hardDirty = false;
-  /** Log records below this index may go (`PersistRequest.compactTo`); raised after each snapshot. */
+  /**
+   * Log records below `compactTarget` may go (raised after each snapshot); `compactedTo` is how
+   * far a `PersistRequest.compactTo` already went. The gap is closed at most `MAX_COMPACT_STEP`
+   * records per Ready: the first snapshot of a node whose log reaches back to genesis (written
+   * before snapshots existed) would otherwise drop millions of records in one storage transaction,
+   * on every replica at the same height.
+   */
+  private compactTarget = 0n;
   private compactedTo = 0n;
-  private compactDirty = false;
   private append: LogRecord[] = [];
   private send: Outbound<HotStuffMessage>[] = [];
   private commits: CommittedBatch[] = [];
@@ -255,11 +263,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       case 'applied': {
         // The state at `height` is stored: blocks up to it need never be replayed, so the log
         // keeps only the last `syncWindow` of them (what peers may still ask for in block sync).
-        const to = input.height - BigInt(this.cfg.syncWindow) + 1n;
-        if (this.cfg.snapshotInterval > 0 && to > this.compactedTo) {
-          this.compactedTo = to;
-          this.compactDirty = true;
-        }
+        // Never past what we committed, whatever the input says.
+        const h = input.height < this.committedHeight ? input.height : this.committedHeight;
+        const to = h - BigInt(this.cfg.syncWindow) + 1n;
+        if (this.cfg.snapshotInterval > 0 && to > this.compactTarget) this.compactTarget = to;
         break;
       }
     }
@@ -269,7 +276,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   hasReady(): boolean {
     return (
       this.hardDirty ||
-      this.compactDirty ||
+      this.compactTarget > this.compactedTo ||
       this.append.length > 0 ||
       this.send.length > 0 ||
       this.commits.length > 0 ||
@@ -288,13 +295,19 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.forwardQueue = [];
     }
     let persist: Ready<HotStuffMessage>['persist'];
-    if (this.hardDirty || this.compactDirty || this.append.length > 0) {
+    let compactTo: bigint | undefined;
+    if (this.compactTarget > this.compactedTo) {
+      const step = this.compactedTo + MAX_COMPACT_STEP;
+      compactTo = this.compactTarget < step ? this.compactTarget : step;
+      this.compactedTo = compactTo;
+    }
+    if (this.hardDirty || compactTo !== undefined || this.append.length > 0) {
       this.persistId += 1n;
       persist = {
         id: this.persistId,
         ...(this.hardDirty ? { hardState: this.encodeHardState() } : {}),
         append: this.append,
-        ...(this.compactDirty ? { compactTo: this.compactedTo } : {}),
+        ...(compactTo !== undefined ? { compactTo } : {}),
       };
     }
     const r: Ready<HotStuffMessage> = {
@@ -305,7 +318,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       events: this.events,
     };
     this.hardDirty = false;
-    this.compactDirty = false;
     this.append = [];
     this.send = [];
     this.commits = [];
@@ -750,8 +762,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const proof = encodeCommitProof(this.cfg.chainId, this.cfg.commitRule, node.block, [...between, ...aboveValues], qc);
       // Every snapshotInterval-th height: the runtime stores the state and answers `applied`,
       // which lets the log be compacted (see the `applied` input).
-      const snap = this.cfg.snapshotInterval > 0 && node.block.height % BigInt(this.cfg.snapshotInterval) === 0n;
-      this.commits.push({ height: node.block.height, requests: node.block.commands, proof, ...(snap ? { reportState: true } : {}) });
+      this.commits.push({ height: node.block.height, requests: node.block.commands, proof, ...this.snapshotMark(node.block.height) });
       this.append.push({ index: node.block.height, data: proof });
       this.rememberCommitted(node);
     }
@@ -761,6 +772,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // views of crashed or silent leaders cost little once the network has stabilised.
     this.backoff = 0;
     this.prune();
+  }
+
+  /** `reportState` on every `snapshotInterval`-th height: the runtime stores the state, then answers `applied`. */
+  private snapshotMark(height: bigint): { reportState?: true } {
+    return this.cfg.snapshotInterval > 0 && height % BigInt(this.cfg.snapshotInterval) === 0n ? { reportState: true } : {};
   }
 
   private rememberCommitted(node: TreeNode): void {
@@ -1226,6 +1242,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const log = r.log;
     if (log.length === 0) return;
     this.compactedTo = log[0]!.index;
+    this.compactTarget = this.compactedTo;
     const start = Math.max(0, log.length - this.cfg.syncWindow);
     let last: TreeNode | undefined;
     for (let i = 0; i < log.length; i++) {
@@ -1234,7 +1251,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const inWindow = i >= start;
       if (!deliver && !inWindow) continue;
       const block = proofBlock(rec.data, this.cfg.hasher); // our own record: trusted, not re-verified
-      if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data });
+      // Re-delivered heights keep their snapshot marks: a crash between storing a block and its
+      // snapshot must not skip that snapshot (the log bound rests on it).
+      if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data, ...this.snapshotMark(rec.index) });
       if (inWindow) {
         last = this.makeNode(block, blockHash(this.cfg.hasher, block));
         this.rememberCommitted(last);

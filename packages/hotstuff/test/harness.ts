@@ -67,6 +67,8 @@ export interface NodeState {
   hardState: Uint8Array | undefined;
   log: LogRecord[];
   committed: CommittedBatch[];
+  /** Height of the last "snapshot" (a `reportState` batch): what a restart restores the application to. */
+  snapshotHeight: bigint;
   /** Number of distinct requests committed (cheap to poll). */
   committedRequests: Set<string>;
   events: ProtocolEvent[];
@@ -113,7 +115,7 @@ export class Cluster {
     this.verifier = opts.verifier ?? fakeVerifier;
     this.rng = seededRng(opts.seed);
     for (const id of this.ids) {
-      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], committedRequests: new Set(), events: [], timers: new Map(), sent: [] });
+      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], snapshotHeight: 0n, committedRequests: new Set(), events: [], timers: new Map(), sent: [] });
       this.start(id);
     }
   }
@@ -124,6 +126,12 @@ export class Cluster {
 
   start(id: string): void {
     const node = this.nodes.get(id)!;
+    if (node.snapshotHeight > 0n) {
+      // As the runtime does: the application restarts from its last snapshot, and the core hands
+      // out again what the log holds above it.
+      node.committed = node.committed.filter((c) => c.height <= node.snapshotHeight);
+      node.committedRequests = new Set(node.committed.flatMap((c) => c.requests.map((r) => `${r.client}/${r.seq}`)));
+    }
     const applied = node.committed.length === 0 ? 0n : node.committed[node.committed.length - 1]!.height;
     const recovered = node.hardState || node.log.length > 0 ? { hardState: node.hardState, log: node.log, appliedHeight: applied } : undefined;
     node.core = hotstuff.create(
@@ -190,8 +198,11 @@ export class Cluster {
         node.committed.push(c);
         for (const r of c.requests) node.committedRequests.add(`${r.client}/${r.seq}`);
         // As the runtime does once the snapshot of that height is stored (the "application" here
-        // is `committed`, which survives restarts).
-        if (c.reportState) core.step({ type: 'applied', height: c.height, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0) });
+        // is `committed`; a restart keeps it up to the last snapshot).
+        if (c.reportState) {
+          node.snapshotHeight = c.height;
+          core.step({ type: 'applied', height: c.height, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0) });
+        }
       }
       for (const t of r.timers) {
         if (t.op === 'set') node.timers.set(t.id, this.now + t.ms);

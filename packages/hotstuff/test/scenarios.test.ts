@@ -102,7 +102,12 @@ describe('fault scenarios', () => {
     c.crash('r1');
     load(c, 'b', 5);
     c.run({ until: allCommitted(c, ['r0', 'r2', 'r3'], 35) });
-    c.start('r1'); // hard state + the compacted log; the application kept its state (`committed`)
+    const snap = c.nodes.get('r1')!.snapshotHeight;
+    const top = c.committedHeight('r1');
+    expect(snap).toBeGreaterThan(0n);
+    expect(top).toBeGreaterThan(snap); // blocks above the snapshot must come back from the log
+    c.start('r1'); // hard state + the compacted log; the application back at its snapshot
+    expect(c.nodes.get('r1')!.committed[c.nodes.get('r1')!.committed.length - 1]!.height).toBe(top);
     for (let i = 1; i <= 10; i++) {
       c.request('r0', req('c', i));
       c.run({ until: allCommitted(c, c.ids, 35 + i) });

@@ -18,7 +18,7 @@ describe('simulator: Twins and larger clusters', () => {
   }
 
   it('crash-restarts with frequent snapshots and a short log (recovery from a snapshot and a compacted log)', () => {
-    const compacting = createSimulation(hotstuff, { snapshotInterval: 3, syncWindow: 16 });
+    const compacting = createSimulation(hotstuff, { snapshotInterval: 3, syncWindow: 64 });
     const r = runSeeds(compacting, { seeds: 4, seedBase: 12_000n, n: 4, faults: 'crash-restart', protocolName: 'hotstuff' });
     if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
     expect(r.runs).toBe(4);

@@ -45,7 +45,10 @@ export interface PersistRequest {
   /** Drop log records with `index >= truncateFrom` before appending (e.g. Raft §5.3 conflicts). */
   readonly truncateFrom?: bigint;
   readonly append: readonly LogRecord[];
-  /** Records with `index < compactTo` are no longer needed (covered by a stable checkpoint). */
+  /**
+   * Records with `index < compactTo` are no longer needed: covered by a stable checkpoint (PBFT)
+   * or by a snapshot this replica stored itself (HotStuff, after `applied`).
+   */
   readonly compactTo?: bigint;
   /**
    * Nothing in this Ready (sends, commits, restore) depends on these writes, and losing them in a
