@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@phalanx/interface';
+import { newViewSizeBound } from '@phalanx/pbft';
+import { DEFAULT_MAX_FRAME_BYTES } from '@phalanx/transport-libp2p';
 
 const hex = z.string().regex(/^[0-9a-f]+$/i, 'must be a hex string');
 const hostPort = z
@@ -116,6 +118,18 @@ const configSchema = z
         message: `a request of ${c.consensus.batch.maxRequestBytes} bytes must fit a batch of maxBytes (${c.consensus.batch.maxBytes}) with 1 KiB to spare`,
       });
     }
+    if (c.consensus.type === 'pbft' && c.nodes.length >= 4) {
+      const { bound, fits } = pbftNewViewFit(c.nodes.map((n) => n.id), c.consensus.checkpointInterval);
+      if (fits !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['consensus', 'checkpointInterval'],
+          message:
+            `with ${c.nodes.length} replicas a PBFT NEW-VIEW can reach ${(bound / 1048576).toFixed(1)} MiB, over the transport's ` +
+            `${DEFAULT_MAX_FRAME_BYTES / 1048576} MiB frame: a view change could never complete; use a checkpointInterval of at most about ${fits}`,
+        });
+      }
+    }
     const seen = new Map<string, number>();
     c.nodes.forEach((n, i) => {
       for (const [what, v] of [
@@ -134,6 +148,18 @@ const configSchema = z
       }
     });
   });
+
+/**
+ * §4.4: a PBFT NEW-VIEW carries 2f+1 VIEW-CHANGEs, each with up to L = 2 x checkpointInterval
+ * prepared certificates of 2f signatures. Past the transport's frame it is dropped, always: a
+ * view change that can never finish. `bound` is its largest size with these ids and interval;
+ * `fits` is set when that exceeds the frame, to about the largest interval that does not.
+ */
+export function pbftNewViewFit(ids: readonly string[], checkpointInterval: number): { bound: number; fits?: number } {
+  const bound = newViewSizeBound({ ids, watermarkWindow: 2 * checkpointInterval });
+  if (bound <= DEFAULT_MAX_FRAME_BYTES) return { bound };
+  return { bound, fits: Math.max(1, Math.floor(((checkpointInterval * DEFAULT_MAX_FRAME_BYTES) / bound) * 0.95)) };
+}
 
 export type NetworkConfig = z.infer<typeof configSchema>;
 export type NodeConfig = NetworkConfig['nodes'][number];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { generateKeyPair, writeKeyFile } from '@phalanx/crypto';
 import { toHex } from '@phalanx/codec';
 import { ConfigError } from '@phalanx/interface';
-import { configToYaml, validateConfig } from './config.js';
+import { configToYaml, pbftNewViewFit, validateConfig } from './config.js';
 import type { NetworkConfig, ProtocolName } from './config.js';
 
 export interface KeygenOptions {
@@ -60,10 +60,12 @@ export function keygen(opts: KeygenOptions): NetworkConfig {
     writeKeyFile(path.join(opts.out, `client_${id}.json`), key);
     return { id, publicKey: toHex(key.publicKey) };
   });
+  // Large PBFT networks need shorter checkpoint intervals for a NEW-VIEW to fit a frame.
+  const fit = opts.protocol === 'pbft' ? pbftNewViewFit(nodes.map((n) => n.id), 100).fits : undefined;
   const config = validateConfig({
     version: 1,
     chainId: opts.chainId ?? `phalanx-testnet-${toHex(generateKeyPair('ed25519').publicKey.subarray(1, 5))}`,
-    consensus: { type: opts.protocol },
+    consensus: { type: opts.protocol, ...(fit !== undefined ? { checkpointInterval: fit } : {}) },
     nodes,
     clients,
   });

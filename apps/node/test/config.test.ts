@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError } from '@phalanx/interface';
 import { openBftClient } from '../src/bft-client.js';
 import { configToYaml, loadConfig, validateConfig } from '../src/config.js';
+import { keygen } from '../src/keygen.js';
 
 const node = (i: number) => ({
   id: `r${i}`,
@@ -57,6 +58,23 @@ describe('configuration', () => {
     ['an unknown commit rule', (c) => ({ ...c, consensus: { type: 'hotstuff', commitRule: 'one-chain' } }), /^cfg\.yaml: consensus\.commitRule: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
+  });
+
+  it('refuses a PBFT network whose NEW-VIEW could outgrow a transport frame, and says what would fit', () => {
+    const big = { ...good(), nodes: Array.from({ length: 31 }, (_, i) => node(i)) };
+    const err = errorOf(big);
+    expect(err.message).toMatch(/^cfg\.yaml: consensus\.checkpointInterval: with 31 replicas a PBFT NEW-VIEW can reach 6\.\d MiB/);
+    const fits = Number(/at most about (\d+)/.exec(err.message)![1]);
+    expect(fits).toBeGreaterThan(10);
+    expect(fits).toBeLessThan(100);
+    // The interval it suggests passes; HotStuff (no such message) is not concerned.
+    expect(validateConfig({ ...big, consensus: { type: 'pbft', checkpointInterval: fits } }, 'cfg.yaml').nodes).toHaveLength(31);
+    expect(validateConfig({ ...big, consensus: { type: 'hotstuff' } }, 'cfg.yaml').nodes).toHaveLength(31);
+    // keygen picks such an interval itself for a large PBFT network.
+    const out = mkdtempSync(path.join(tmpdir(), 'phalanx-keygen-31-'));
+    const written = keygen({ replicas: 31, out, protocol: 'pbft' });
+    expect(written.consensus.checkpointInterval).toBeLessThan(100);
+    expect(loadConfig(path.join(out, 'config.yaml')).consensus.checkpointInterval).toBe(written.consensus.checkpointInterval);
   });
 
   it('allows one wildcard listen address on every node (one pod each), as the StatefulSet uses', () => {

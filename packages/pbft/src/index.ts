@@ -15,6 +15,8 @@ export type { NewViewPlan } from './core.js';
 export { resolveConfig } from './config.js';
 export type { PbftConfig, ResolvedConfig } from './config.js';
 export { ExecTable } from './exec-table.js';
+export { newViewSizeBound } from './size-bound.js';
+export type { NewViewBoundOptions } from './size-bound.js';
 export { sha256, sha256Hasher } from './sha256.js';
 export {
   pbftCodec,

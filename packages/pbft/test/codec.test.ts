@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
-import { createCodec, pbftCodec, refOf } from '../src/index.js';
+import { createCodec, newViewSizeBound, pbftCodec, refOf } from '../src/index.js';
 import type { PbftMessage } from '../src/index.js';
 import { checkpoint, digestOf, prePrepare, req, vote } from './craft.js';
 import { seededRng } from './cluster.js';
@@ -100,5 +100,20 @@ describe('codec (bounded, canonical)', () => {
 
   it('a batch digest is the hash of the canonical batch encoding', () => {
     expect(pp.digest).toEqual(digestOf(pp.batch));
+  });
+});
+
+describe('newViewSizeBound', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `replica-${i}`);
+  it('grows with the window and with n squared; small clusters stay far under a 4 MiB frame', () => {
+    const at = (n: number, l: number) => newViewSizeBound({ ids: ids(n), watermarkWindow: l });
+    expect(at(4, 200)).toBeLessThan(256 * 1024);
+    expect(at(31, 200)).toBeGreaterThan(4 * 1024 * 1024);
+    // Linear in L (within the fixed parts), about quadratic in n.
+    expect(at(7, 400) / at(7, 200)).toBeGreaterThan(1.9);
+    expect(at(7, 400) / at(7, 200)).toBeLessThan(2.1);
+    expect(at(16, 200) / at(7, 200)).toBeGreaterThan(3.5);
+    // Bigger signatures (ML-DSA-44: 2,420 bytes) weigh in too.
+    expect(newViewSizeBound({ ids: ids(4), watermarkWindow: 200, signatureBytes: 2420 })).toBeGreaterThan(20 * at(4, 200));
   });
 });
