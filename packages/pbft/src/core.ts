@@ -150,6 +150,8 @@ interface Transfer {
   received: number;
   /** `received` at the last retransmission tick: no progress for a whole tick means ask someone else. */
   receivedAtTick: number;
+  /** Consecutive ticks without progress (0 while pieces flow). */
+  stalledTicks: number;
   /** The peer asked for the next piece. */
   source: NodeId;
   /** Peers that sent pieces: when the assembled state is not the certified one, a single sender is to blame. */
@@ -1220,13 +1222,17 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /**
    * One piece of a checkpoint's state (TOCS §6.2 fetches state in partitions; we fetch one blob in
    * pieces). The first piece of a transfer is accepted only with a valid 2f+1 checkpoint
-   * certificate over the digest its hashes and sizes determine — before anything more is asked
+   * certificate over the digest its hashes determine — before anything more is asked
    * for or buffered; the assembled bytes are checked against those hashes at the end. A newer
-   * certified checkpoint replaces a transfer in progress. Returns false if the message is refused.
+   * certified checkpoint replaces a transfer that stalled. Returns false if the message is refused.
    */
   private onPart(from: NodeId, c: CheckpointPart): boolean {
     let t = this.transfer;
     if (t && t.seq <= this.lastExecuted) t = this.transfer = undefined; // overtaken by execution
+    // A newer checkpoint replaces a transfer only once that transfer stalled for a tick: under load
+    // a checkpoint becomes stable every few seconds, and starting over at each one would never
+    // finish a state that takes longer than that to move (servers keep the previous one too).
+    if (t && c.seq > t.seq && t.stalledTicks === 0) return true;
     if (!t || c.seq > t.seq) {
       if (c.offset !== 0) return true; // a piece of a transfer we are not in (e.g. abandoned)
       const total = c.snapshotBytes + c.clientsBytes;
@@ -1242,16 +1248,21 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       }
       if (this.fetchTarget?.seq !== c.seq) this.emit({ type: 'state-transfer', phase: 'started', height: c.seq });
       const { offset: _o, data: _d, ...meta } = c;
-      t = this.transfer = { ...meta, digest, pieces: [], received: 0, receivedAtTick: 0, source: from, sources: new Set() };
+      t = this.transfer = { ...meta, digest, pieces: [], received: 0, receivedAtTick: 0, stalledTicks: 0, source: from, sources: new Set() };
     } else if (c.seq < t.seq) {
       return true; // a piece of a transfer we gave up for a newer checkpoint
-    } else if (
-      c.snapshotBytes !== t.snapshotBytes || c.clientsBytes !== t.clientsBytes ||
-      !bytesEqual(c.stateDigest, t.stateDigest) || !bytesEqual(c.snapshotHash, t.snapshotHash) || !bytesEqual(c.clientsHash, t.clientsHash)
-    ) {
-      // 2f+1 signed one digest for this checkpoint; a piece claiming other hashes is forged.
+    } else if (!bytesEqual(c.stateDigest, t.stateDigest) || !bytesEqual(c.snapshotHash, t.snapshotHash) || !bytesEqual(c.clientsHash, t.clientsHash)) {
+      // 2f+1 signed one digest over these hashes for this checkpoint; a piece claiming others is forged.
       this.penalize(from, 'protocol-violation', 'state piece of another checkpoint state');
       return false;
+    } else if (c.snapshotBytes !== t.snapshotBytes || c.clientsBytes !== t.clientsBytes) {
+      // The digest covers the hashes, not the sizes: one of the two senders lied about them and we
+      // cannot tell which (blaming this one let a Byzantine first sender get honest signers
+      // isolated). The replica asked, answering from the start, begins the transfer again; the
+      // hashes judge the bytes at the end.
+      if (from !== t.source || c.offset !== 0) return true;
+      this.transfer = undefined;
+      return this.onPart(from, c);
     }
     // Only from the replica asked, and only the next piece: anything else is a duplicate (we asked
     // again after a quiet tick) or a late answer from one asked before — or a Byzantine peer
@@ -1262,7 +1273,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       this.penalize(from, 'malformed', 'state piece out of bounds');
       return false;
     }
-    t.pieces.push(c.data);
+    // A copy: the piece is a view into its decoded frame, which it would otherwise keep alive.
+    t.pieces.push(c.data.slice());
     t.received += c.data.length;
     t.sources.add(from);
     if (t.received < total) this.askPart(t);
@@ -1272,11 +1284,24 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** Each retransmission tick: ask for the next piece again, from another signer if none came since the last tick. */
   private continueTransfer(t: Transfer): void {
-    if (t.received === t.receivedAtTick) {
-      // No piece for a whole tick (the peer crashed, is slow, or withholds): ask another replica
-      // that signed the checkpoint; honest ones all hold the same state.
+    const total = t.snapshotBytes + t.clientsBytes;
+    // Progress is at least one piece of our own size (or the rest) per tick: a source that trickles
+    // a byte at a time counts as stalled.
+    const wanted = Math.min(total - t.receivedAtTick, this.cfg.stateChunkBytes);
+    if (t.received - t.receivedAtTick < wanted) {
+      // Stalled for a tick (the peer crashed, is slow, or withholds): ask another replica that
+      // signed the checkpoint, from the start. Honest ones all hold the same state, and with one
+      // sender per attempt, bytes that are not the certified state always have someone to blame.
+      t.stalledTicks++;
       const others = t.proof.map((v) => v.voter).filter((id) => id !== this.self && id !== t.source);
-      if (others.length > 0) t.source = others[this.fetchRound++ % others.length]!;
+      if (others.length > 0) {
+        t.source = others[this.fetchRound++ % others.length]!;
+        t.pieces.length = 0;
+        t.received = 0;
+        t.sources.clear();
+      }
+    } else {
+      t.stalledTicks = 0;
     }
     t.receivedAtTick = t.received;
     this.askPart(t);

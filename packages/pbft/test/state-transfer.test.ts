@@ -1,6 +1,7 @@
 /**
- * State transfer in pieces (TOCS §6.2): a checkpoint's state is announced with the hashes and sizes
- * that its 2f+1-signed digest determines, then fetched piece by piece and checked as a whole.
+ * State transfer in pieces (TOCS §6.2): a checkpoint's state is announced with the hashes that its
+ * 2f+1-signed digest determines (and sizes, which it does not), then fetched piece by piece and
+ * checked as a whole.
  */
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, utf8 } from '@phalanx/codec';
@@ -109,10 +110,65 @@ describe('state transfer in pieces', () => {
     r1.flush();
     const next = asks().at(-1)!;
     expect(next.to).not.toBe('r0');
-    expect(next.offset).toBe(CHUNK);
-    for (let offset = CHUNK; offset < all.length; offset += CHUNK) r1.msg(next.to, piece(next.to, offset));
+    // From the start: one sender per attempt, so a state that is not the certified one has someone to blame.
+    expect(next.offset).toBe(0);
+    for (let offset = 0; offset < all.length; offset += CHUNK) r1.msg(next.to, piece(next.to, offset));
     expect(restored()).toHaveLength(1);
     expect(misbehaviour()).toEqual([]);
+  });
+
+  it('a first sender lying about the sizes (not covered by the certificate) cannot get honest signers blamed', () => {
+    const { r1, piece, asks, misbehaviour, restored } = setup();
+    r1.msg('r0', piece('r0', 0, { snapshotBytes: snapshot.length + 1 })); // then r0 goes quiet
+    for (let tick = 0; tick < 2; tick++) {
+      r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // the first tick saw a piece; the second none
+      r1.flush();
+    }
+    const next = asks().at(-1)!;
+    expect(next.to).not.toBe('r0');
+    for (let offset = 0; offset < all.length; offset += CHUNK) r1.msg(next.to, piece(next.to, offset));
+    expect(restored()).toHaveLength(1);
+    expect(misbehaviour()).toEqual([]);
+  });
+
+  it('a source trickling tiny pieces counts as stalled, and pieces are copied out of their frames', () => {
+    const { r1, piece, asks, restored } = setup();
+    const tiny = (offset: number) => piece('r0', offset, { data: all.subarray(offset, offset + 1) });
+    for (let offset = 0; offset < 3; offset++) r1.msg('r0', tiny(offset));
+    r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // 3 bytes in a tick: less than a piece
+    r1.flush();
+    const next = asks().at(-1)!;
+    expect(next).toMatchObject({ offset: 0 });
+    expect(next.to).not.toBe('r0');
+    const frame = all.slice();
+    for (let offset = 0; offset < all.length; offset += CHUNK) {
+      r1.msg(next.to, piece(next.to, offset, { data: frame.subarray(offset, offset + CHUNK) }));
+      frame.fill(0, offset, offset + CHUNK); // the frame's memory changes after delivery: the state must not
+    }
+    expect(restored()).toHaveLength(1);
+    expect(bytesEqual(restored()[0]!.snapshot, snapshot)).toBe(true);
+  });
+
+  it('a newer checkpoint does not replace a transfer that is making progress, only a stalled one', () => {
+    const { r1, piece, asks, restored } = setup();
+    // Checkpoint 4 of the same state, certified by 2f+1.
+    const digest4 = r1.core.checkpointDigest(4n, stateDigest, snapshot, clients);
+    const proof4 = ['r0', 'r2', 'r3'].map((id) => ({ voter: id, signature: checkpoint(id, 4n, digest4).signature }));
+    const newer = (by: NodeId) => piece(by, 0, { seq: 4n, proof: proof4 });
+    r1.msg('r0', piece('r0', 0));
+    r1.msg('r3', newer('r3')); // a transfer in progress keeps going
+    expect(asks().at(-1)).toEqual({ to: 'r0', seq: 2n, offset: CHUNK });
+    r1.msg('r0', piece('r0', CHUNK));
+    r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // progress: not stalled
+    r1.flush();
+    r1.msg('r3', newer('r3'));
+    expect(asks().at(-1)!.seq).toBe(2n);
+    r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // nothing for a tick: stalled
+    r1.flush();
+    r1.msg('r3', newer('r3')); // now the newer checkpoint takes over
+    expect(asks().at(-1)).toEqual({ to: 'r3', seq: 4n, offset: CHUNK });
+    for (let offset = CHUNK; offset < all.length; offset += CHUNK) r1.msg('r3', piece('r3', offset, { seq: 4n, proof: proof4 }));
+    expect(restored().map((r) => r.height)).toEqual([4n]);
   });
 
   it('a lagging replica catches up over the codec from a state many pieces long', () => {
