@@ -41,7 +41,9 @@ export interface PbftConfig {
   readonly maxPendingRequests?: number;
   /**
    * Bytes of checkpoint state per STATE message in a state transfer (the state travels in pieces,
-   * each well under the transport's frame limit). Default 1 MiB.
+   * each well under the transport's frame limit). Default 1 MiB. Use the same value on every
+   * replica: a receiver counts a tick with less than one piece of its own size as a stalled
+   * source, and moves on to another.
    */
   readonly stateChunkBytes?: number;
   /** Largest checkpoint state (snapshot and execution table) a state transfer accepts. Default 1 GiB. */
