@@ -125,8 +125,8 @@ const configSchema = z
           code: 'custom',
           path: ['consensus', 'checkpointInterval'],
           message:
-            `with ${c.nodes.length} replicas a PBFT NEW-VIEW can reach ${(bound / 1048576).toFixed(1)} MiB, over the transport's ` +
-            `${DEFAULT_MAX_FRAME_BYTES / 1048576} MiB frame: a view change could never complete; use a checkpointInterval of at most about ${fits}`,
+            `with ${c.nodes.length} replicas a PBFT NEW-VIEW can reach ${(bound / 1048576).toFixed(1)} MiB, too close to the transport's ` +
+            `${DEFAULT_MAX_FRAME_BYTES / 1048576} MiB frame: a view change might never complete; use a checkpointInterval of at most about ${fits}`,
         });
       }
     }
@@ -156,9 +156,11 @@ const configSchema = z
  * `fits` is set when that exceeds the frame, to about the largest interval that does not.
  */
 export function pbftNewViewFit(ids: readonly string[], checkpointInterval: number): { bound: number; fits?: number } {
+  // 10% below the frame: headroom for framing and for anything the bound does not model.
+  const limit = Math.floor(DEFAULT_MAX_FRAME_BYTES * 0.9);
   const bound = newViewSizeBound({ ids, watermarkWindow: 2 * checkpointInterval });
-  if (bound <= DEFAULT_MAX_FRAME_BYTES) return { bound };
-  return { bound, fits: Math.max(1, Math.floor(((checkpointInterval * DEFAULT_MAX_FRAME_BYTES) / bound) * 0.95)) };
+  if (bound <= limit) return { bound };
+  return { bound, fits: Math.max(1, Math.floor(((checkpointInterval * limit) / bound) * 0.95)) };
 }
 
 export type NetworkConfig = z.infer<typeof configSchema>;

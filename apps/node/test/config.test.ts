@@ -63,7 +63,7 @@ describe('configuration', () => {
   it('refuses a PBFT network whose NEW-VIEW could outgrow a transport frame, and says what would fit', () => {
     const big = { ...good(), nodes: Array.from({ length: 31 }, (_, i) => node(i)) };
     const err = errorOf(big);
-    expect(err.message).toMatch(/^cfg\.yaml: consensus\.checkpointInterval: with 31 replicas a PBFT NEW-VIEW can reach 6\.\d MiB/);
+    expect(err.message).toMatch(/^cfg\.yaml: consensus\.checkpointInterval: with 31 replicas a PBFT NEW-VIEW can reach 13\.\d MiB/);
     const fits = Number(/at most about (\d+)/.exec(err.message)![1]);
     expect(fits).toBeGreaterThan(10);
     expect(fits).toBeLessThan(100);

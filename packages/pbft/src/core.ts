@@ -280,6 +280,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /** H(snapshot) and H(execution table) of the checkpoints served, computed on first request. */
   private readonly servedHashes = new Map<bigint, { snapshot: Uint8Array; clients: Uint8Array }>();
   private lastAnnounced = 0n;
+  /** Set when a transfer's bytes from several senders were not the certified state (see `continueTransfer`). */
+  private singleSenderTransfers = false;
   /**
    * Highest seq that had a slot at the previous retransmission tick: only slots at or below it
    * are re-sent, so a message is repeated once it went unanswered for a whole `retransmitMs`, not
@@ -506,12 +508,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** The checkpoint digest binds the application digest, the snapshot bytes and the execution table. */
   checkpointDigest(seq: bigint, stateDigest: Uint8Array, snapshot: Uint8Array, clients: Uint8Array): Uint8Array {
-    return this.checkpointDigestOf(seq, stateDigest, this.hasher.digest(snapshot), this.hasher.digest(clients));
+    return this.checkpointDigestOf(seq, stateDigest, this.hasher.digest(snapshot), snapshot.length, this.hasher.digest(clients), clients.length);
   }
 
-  /** The same digest from the hashes of the snapshot and the execution table (what a state transfer announces first). */
-  private checkpointDigestOf(seq: bigint, stateDigest: Uint8Array, snapshotHash: Uint8Array, clientsHash: Uint8Array): Uint8Array {
-    return this.hasher.digest(encode(['pbft/checkpoint', seq, stateDigest, snapshotHash, clientsHash]));
+  /**
+   * The same digest from the hashes and sizes of the snapshot and the execution table (what a
+   * state transfer announces first). The sizes are bound too: a transfer's every piece is then
+   * judged against certified sizes, and a sender claiming others is provably lying.
+   */
+  private checkpointDigestOf(seq: bigint, stateDigest: Uint8Array, snapshotHash: Uint8Array, snapshotBytes: number, clientsHash: Uint8Array, clientsBytes: number): Uint8Array {
+    return this.hasher.digest(encode(['pbft/checkpoint/2', seq, stateDigest, snapshotHash, BigInt(snapshotBytes), clientsHash, BigInt(clientsBytes)]));
   }
 
   private emit(e: ProtocolEvent): void {
@@ -1240,7 +1246,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.penalize(from, 'protocol-violation', `checkpoint state of ${total} bytes exceeds maxStateBytes`);
         return false;
       }
-      const digest = this.checkpointDigestOf(c.seq, c.stateDigest, c.snapshotHash, c.clientsHash);
+      const digest = this.checkpointDigestOf(c.seq, c.stateDigest, c.snapshotHash, c.snapshotBytes, c.clientsHash, c.clientsBytes);
       const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: c.seq, round: 0n, digest, votes: c.proof };
       if (c.seq % this.cfg.checkpointInterval !== 0n || !isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
         this.penalize(from, 'protocol-violation', 'state does not match a stable checkpoint');
@@ -1251,18 +1257,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       t = this.transfer = { ...meta, digest, pieces: [], received: 0, receivedAtTick: 0, stalledTicks: 0, source: from, sources: new Set() };
     } else if (c.seq < t.seq) {
       return true; // a piece of a transfer we gave up for a newer checkpoint
-    } else if (!bytesEqual(c.stateDigest, t.stateDigest) || !bytesEqual(c.snapshotHash, t.snapshotHash) || !bytesEqual(c.clientsHash, t.clientsHash)) {
-      // 2f+1 signed one digest over these hashes for this checkpoint; a piece claiming others is forged.
+    } else if (
+      c.snapshotBytes !== t.snapshotBytes || c.clientsBytes !== t.clientsBytes ||
+      !bytesEqual(c.stateDigest, t.stateDigest) || !bytesEqual(c.snapshotHash, t.snapshotHash) || !bytesEqual(c.clientsHash, t.clientsHash)
+    ) {
+      // 2f+1 signed one digest over these hashes and sizes for this checkpoint; a piece claiming
+      // others is forged.
       this.penalize(from, 'protocol-violation', 'state piece of another checkpoint state');
       return false;
-    } else if (c.snapshotBytes !== t.snapshotBytes || c.clientsBytes !== t.clientsBytes) {
-      // The digest covers the hashes, not the sizes: one of the two senders lied about them and we
-      // cannot tell which (blaming this one let a Byzantine first sender get honest signers
-      // isolated). The replica asked, answering from the start, begins the transfer again; the
-      // hashes judge the bytes at the end.
-      if (from !== t.source || c.offset !== 0) return true;
-      this.transfer = undefined;
-      return this.onPart(from, c);
     }
     // Only from the replica asked, and only the next piece: anything else is a duplicate (we asked
     // again after a quiet tick) or a late answer from one asked before — or a Byzantine peer
@@ -1289,16 +1291,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // a byte at a time counts as stalled.
     const wanted = Math.min(total - t.receivedAtTick, this.cfg.stateChunkBytes);
     if (t.received - t.receivedAtTick < wanted) {
-      // Stalled for a tick (the peer crashed, is slow, or withholds): ask another replica that
-      // signed the checkpoint, from the start. Honest ones all hold the same state, and with one
-      // sender per attempt, bytes that are not the certified state always have someone to blame.
+      // Stalled for a tick (the peer crashed, is slow, withholds, or a message was lost): ask
+      // another replica that signed the checkpoint; honest ones all hold the same state. The
+      // pieces so far are kept — unless an earlier attempt assembled bytes from several senders
+      // that were not the certified state (nobody could be blamed): then every attempt has a
+      // single sender, starting over from the beginning, until one succeeds.
       t.stalledTicks++;
       const others = t.proof.map((v) => v.voter).filter((id) => id !== this.self && id !== t.source);
       if (others.length > 0) {
         t.source = others[this.fetchRound++ % others.length]!;
-        t.pieces.length = 0;
-        t.received = 0;
-        t.sources.clear();
+        if (this.singleSenderTransfers) {
+          t.pieces.length = 0;
+          t.received = 0;
+          t.sources.clear();
+        }
       }
     } else {
       t.stalledTicks = 0;
@@ -1333,12 +1339,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       // Bytes that are not the certified state. With a single sender we know who lied; either way
       // the next attempt starts over with a signer that sent none of them.
       if (t.sources.size === 1) this.penalize([...t.sources][0]!, 'protocol-violation', 'state does not match its certified checkpoint');
+      else this.singleSenderTransfers = true;
       const others = t.proof.map((v) => v.voter).filter((id) => id !== this.self && !t.sources.has(id));
       if (others.length === 0) return this.sendFetch();
       const to = others[this.fetchRound++ % others.length]!;
       this.send(to, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted, part: { seq: t.seq, offset: 0 } }));
       return;
     }
+    this.singleSenderTransfers = false;
     this.restoreCheckpoint({ seq: t.seq, digest: t.digest, proof: t.proof, stateDigest: t.stateDigest, snapshot, clients }, table);
     // The batches committed after the checkpoint, from the replica that had its state.
     this.send(t.source, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));

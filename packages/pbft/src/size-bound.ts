@@ -1,13 +1,12 @@
 /**
- * How large a NEW-VIEW can get. §4.4's NEW-VIEW carries 2f+1 VIEW-CHANGEs, each with a prepared
- * certificate (a pre-prepare and 2f PREPAREs) for every seq above its stable checkpoint — up to
- * the watermark window L — so it grows as L·n². A deployment whose worst case exceeds what its
+ * How large a NEW-VIEW can get. §4.4's NEW-VIEW carries a quorum of VIEW-CHANGEs, each with a
+ * prepared certificate (a pre-prepare and its PREPAREs) for every seq above its stable checkpoint
+ * — up to the watermark window L — so it grows as L·n². A deployment whose worst case exceeds what its
  * transport carries in one frame could start a view change it can never finish: the frame is
  * dropped, every time. This measures the worst case with the real codec, so a configuration can
  * be refused before it runs.
  */
 import type { NodeId } from '@phalanx/interface';
-import { faultTolerance } from '@phalanx/quorum';
 import { pbftCodec } from './messages.js';
 import type { NewViewMsg, PrePrepareRef, ViewChangeMsg, VoterSig } from './messages.js';
 
@@ -22,10 +21,14 @@ export interface NewViewBoundOptions {
   readonly digestBytes?: number;
 }
 
-/** The encoded size, in bytes, of the largest NEW-VIEW this configuration can produce. */
+/**
+ * The encoded size, in bytes, of the largest NEW-VIEW this configuration can produce. Counted
+ * generously: a prepared certificate keeps every PREPARE collected (up to n−1, not 2f: they often
+ * arrive before the pre-prepare), a checkpoint proof up to n votes, and a quorum of VIEW-CHANGEs
+ * up to n of them (with uneven voting power, or n ≠ 3f+1, a quorum is more than 2f+1).
+ */
 export function newViewSizeBound(o: NewViewBoundOptions): number {
   const n = o.ids.length;
-  const f = faultTolerance(n);
   const sig = new Uint8Array(o.signatureBytes ?? 64).fill(0xff);
   const digest = new Uint8Array(o.digestBytes ?? 32).fill(0xff);
   // The longest ids and the largest numbers (view, seq near 2^64) make every field its widest.
@@ -37,14 +40,14 @@ export function newViewSizeBound(o: NewViewBoundOptions): number {
     type: 'view-change',
     replica: longest[0]!,
     newView: big,
-    stable: { seq: big, digest, votes: voters(2 * f + 1) },
-    prepared: Array.from({ length: o.watermarkWindow }, (_, i) => ({ prePrepare: ref(i), prepares: voters(2 * f) })),
+    stable: { seq: big, digest, votes: voters(n) },
+    prepared: Array.from({ length: o.watermarkWindow }, (_, i) => ({ prePrepare: ref(i), prepares: voters(n - 1) })),
     signature: sig,
   };
   const nv: NewViewMsg = {
     type: 'new-view',
     view: big,
-    viewChanges: Array.from({ length: 2 * f + 1 }, () => vc),
+    viewChanges: Array.from({ length: n }, () => vc),
     prePrepares: Array.from({ length: o.watermarkWindow }, (_, i) => ref(i)),
     signature: sig,
   };

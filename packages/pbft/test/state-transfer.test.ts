@@ -1,7 +1,6 @@
 /**
- * State transfer in pieces (TOCS §6.2): a checkpoint's state is announced with the hashes that its
- * 2f+1-signed digest determines (and sizes, which it does not), then fetched piece by piece and
- * checked as a whole.
+ * State transfer in pieces (TOCS §6.2): a checkpoint's state is announced with the hashes and sizes
+ * that its 2f+1-signed digest determines, then fetched piece by piece and checked as a whole.
  */
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, utf8 } from '@phalanx/codec';
@@ -110,25 +109,46 @@ describe('state transfer in pieces', () => {
     r1.flush();
     const next = asks().at(-1)!;
     expect(next.to).not.toBe('r0');
-    // From the start: one sender per attempt, so a state that is not the certified one has someone to blame.
-    expect(next.offset).toBe(0);
-    for (let offset = 0; offset < all.length; offset += CHUNK) r1.msg(next.to, piece(next.to, offset));
+    expect(next.offset).toBe(CHUNK); // what came so far is kept
+    for (let offset = CHUNK; offset < all.length; offset += CHUNK) r1.msg(next.to, piece(next.to, offset));
     expect(restored()).toHaveLength(1);
     expect(misbehaviour()).toEqual([]);
   });
 
-  it('a first sender lying about the sizes (not covered by the certificate) cannot get honest signers blamed', () => {
+  it('after bytes from several senders fail the hashes (nobody to blame), attempts have one sender each', () => {
     const { r1, piece, asks, misbehaviour, restored } = setup();
-    r1.msg('r0', piece('r0', 0, { snapshotBytes: snapshot.length + 1 })); // then r0 goes quiet
-    for (let tick = 0; tick < 2; tick++) {
-      r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // the first tick saw a piece; the second none
+    const tick = () => {
+      r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT });
       r1.flush();
-    }
-    const next = asks().at(-1)!;
-    expect(next.to).not.toBe('r0');
-    for (let offset = 0; offset < all.length; offset += CHUNK) r1.msg(next.to, piece(next.to, offset));
-    expect(restored()).toHaveLength(1);
+    };
+    r1.msg('r0', piece('r0', 0, { data: new Uint8Array(CHUNK).fill(0x5a) })); // a bad first piece, then silence
+    tick();
+    tick(); // stalled: another signer continues from where r0 stopped
+    const second = asks().at(-1)!;
+    expect(second.offset).toBe(CHUNK);
+    for (let offset = CHUNK; offset < all.length; offset += CHUNK) r1.msg(second.to, piece(second.to, offset));
+    expect(restored()).toEqual([]); // the hashes fail; two senders, nobody blamed
     expect(misbehaviour()).toEqual([]);
+    const third = asks().at(-1)!;
+    expect(third.offset).toBe(0);
+    r1.msg(third.to, piece(third.to, 0));
+    tick();
+    tick(); // stalled again: now the next signer starts from the beginning
+    const fourth = asks().at(-1)!;
+    expect(fourth.to).not.toBe(third.to);
+    expect(fourth.offset).toBe(0);
+    for (let offset = 0; offset < all.length; offset += CHUNK) r1.msg(fourth.to, piece(fourth.to, offset));
+    expect(restored()).toHaveLength(1);
+  });
+
+  it('the certificate covers the sizes: a first piece claiming others is refused and blamed, and honest signers complete', () => {
+    const { r1, piece, asks, misbehaviour, restored } = setup();
+    r1.msg('r0', piece('r0', 0, { snapshotBytes: snapshot.length + 1 }));
+    expect(misbehaviour()).toEqual(['r0: state does not match a stable checkpoint']);
+    expect(asks()).toEqual([]);
+    for (let offset = 0; offset < all.length; offset += CHUNK) r1.msg('r2', piece('r2', offset));
+    expect(restored()).toHaveLength(1);
+    expect(misbehaviour()).toEqual(['r0: state does not match a stable checkpoint']);
   });
 
   it('a source trickling tiny pieces counts as stalled, and pieces are copied out of their frames', () => {
@@ -138,10 +158,10 @@ describe('state transfer in pieces', () => {
     r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // 3 bytes in a tick: less than a piece
     r1.flush();
     const next = asks().at(-1)!;
-    expect(next).toMatchObject({ offset: 0 });
+    expect(next).toMatchObject({ offset: 3 });
     expect(next.to).not.toBe('r0');
     const frame = all.slice();
-    for (let offset = 0; offset < all.length; offset += CHUNK) {
+    for (let offset = 3; offset < all.length; offset += CHUNK) {
       r1.msg(next.to, piece(next.to, offset, { data: frame.subarray(offset, offset + CHUNK) }));
       frame.fill(0, offset, offset + CHUNK); // the frame's memory changes after delivery: the state must not
     }
