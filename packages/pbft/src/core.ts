@@ -1238,7 +1238,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // A newer checkpoint replaces a transfer only once that transfer stalled for a tick: under load
     // a checkpoint becomes stable every few seconds, and starting over at each one would never
     // finish a state that takes longer than that to move (servers keep the previous one too).
-    if (t && c.seq > t.seq && t.stalledTicks === 0) return true;
+    // And then only from the replica asked (the signer rotated to): a peer that made the transfer
+    // stall must not take it over again with a newer checkpoint it sent ahead.
+    if (t && c.seq > t.seq && (t.stalledTicks === 0 || from !== t.source)) return true;
     if (!t || c.seq > t.seq) {
       if (c.offset !== 0) return true; // a piece of a transfer we are not in (e.g. abandoned)
       const total = c.snapshotBytes + c.clientsBytes;

@@ -185,9 +185,13 @@ describe('state transfer in pieces', () => {
     expect(asks().at(-1)!.seq).toBe(2n);
     r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT }); // nothing for a tick: stalled
     r1.flush();
-    r1.msg('r3', newer('r3')); // now the newer checkpoint takes over
-    expect(asks().at(-1)).toEqual({ to: 'r3', seq: 4n, offset: CHUNK });
-    for (let offset = CHUNK; offset < all.length; offset += CHUNK) r1.msg('r3', piece('r3', offset, { seq: 4n, proof: proof4 }));
+    const rotated = asks().at(-1)!.to;
+    expect(rotated).not.toBe('r0');
+    r1.msg('r0', newer('r0')); // not from the replica asked: the one that stalled cannot take over
+    expect(asks().at(-1)!.seq).toBe(2n);
+    r1.msg(rotated, newer(rotated)); // the replica asked answers with its newer checkpoint: it takes over
+    expect(asks().at(-1)).toEqual({ to: rotated, seq: 4n, offset: CHUNK });
+    for (let offset = CHUNK; offset < all.length; offset += CHUNK) r1.msg(rotated, piece(rotated, offset, { seq: 4n, proof: proof4 }));
     expect(restored().map((r) => r.height)).toEqual([4n]);
   });
 
