@@ -1228,7 +1228,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /**
    * One piece of a checkpoint's state (TOCS §6.2 fetches state in partitions; we fetch one blob in
    * pieces). The first piece of a transfer is accepted only with a valid 2f+1 checkpoint
-   * certificate over the digest its hashes determine — before anything more is asked
+   * certificate over the digest its hashes and sizes determine — before anything more is asked
    * for or buffered; the assembled bytes are checked against those hashes at the end. A newer
    * certified checkpoint replaces a transfer that stalled. Returns false if the message is refused.
    */
