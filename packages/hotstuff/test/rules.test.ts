@@ -4,11 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { verifyEvidence } from '@phalanx/quorum';
-import { roundRobin, verifyCommitProof } from '../src/index.js';
+import { genesisQC, roundRobin, sha256Hasher, verifyCommitProof } from '../src/index.js';
+import { encodeCommitProof } from '../src/proof.js';
 import { Solo } from './solo.js';
 import { fakeVerifier, req } from './harness.js';
 import type { Made } from './craft.js';
-import type { QuorumCert } from '../src/index.js';
+import type { Block, QuorumCert } from '../src/index.js';
+import type { LogRecord } from '@phalanx/interface';
 
 /** Feeds a straight chain b1..bk (views 1..k, each justified by the QC on its parent). */
 function chain(s: Solo, views: bigint[], withCommands = true): Made[] {
@@ -348,5 +350,21 @@ describe('evidence', () => {
     expect(props).toHaveLength(1);
     expect(props[0]!.msg.block.view).toBe(2n);
     expect(props[0]!.msg.block.justify.view).toBe(1n);
+  });
+});
+
+describe('log compaction after snapshots', () => {
+  it('trims a long log written before snapshots existed in steps of at most 10,000 records per Ready', () => {
+    // 25,000 committed blocks on disk; only the last few (the sync window) are ever read back, so
+    // the rest can be placeholders. The core trusts its own records (no QC is checked on recovery).
+    const N = 25_000n;
+    const qc = genesisQC(sha256Hasher, 'test');
+    const block = (h: bigint): Block => ({ parent: new Uint8Array(32), height: h, view: h, proposer: 'r1', justify: qc, election: new Uint8Array(0), commands: [] });
+    const log: LogRecord[] = [];
+    for (let i = 1n; i <= N; i++) log.push({ index: i, data: i > N - 4n ? encodeCommitProof('test', 'three-chain', block(i), [], qc) : Uint8Array.of(0) });
+    const s = new Solo('r0', { snapshotInterval: 1000, syncWindow: 4 }, { log, appliedHeight: N });
+    s.step({ type: 'applied', height: N, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0) });
+    const steps = s.readys.flatMap((r) => (r.persist?.compactTo !== undefined ? [r.persist.compactTo] : []));
+    expect(steps).toEqual([10_001n, 20_001n, N - 4n + 1n]);
   });
 });
