@@ -9,9 +9,17 @@ import http from 'node:http';
 import { encodeCommand, decodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@phalanx/kv-store';
 import type { KvCommand } from '@phalanx/kv-store';
 import { utf8 } from '@phalanx/codec';
+import { PhalanxError } from '@phalanx/interface';
 import { ClientRejectedError, ClientTimeoutError } from '@phalanx/runtime';
 import { LocalBusyError } from './local-clients.js';
 import { listen } from './metrics.js';
+
+/** The API's own deadline passed; whether the command was handed to the replica is not known here. */
+class HttpDeadlineError extends PhalanxError {
+  constructor(ms: number) {
+    super('HTTP_DEADLINE', `not committed within ${ms} ms; the outcome is unknown (it may still commit): read before you retry`);
+  }
+}
 
 export interface NodeHandle {
   /** Orders `payload` through consensus and resolves with this replica's result bytes. */
@@ -77,7 +85,7 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       else return json(res, 405, { error: `method ${req.method ?? ''} not allowed` });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ClientTimeoutError(undefined, timeoutMs, 'outcome unknown: it may still commit; read before you retry')), timeoutMs);
+        timer = setTimeout(() => reject(new HttpDeadlineError(timeoutMs)), timeoutMs);
       });
       try {
         const result = decodeResult(await Promise.race([node.submit(encodeCommand(cmd)), timeout]));
@@ -100,7 +108,7 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       if (err instanceof LocalBusyError) return json(res, 503, { error: err.message }, { 'retry-after': '1' });
       if (err instanceof RangeError || (err instanceof ClientRejectedError && err.reason === 'too-large')) return json(res, 413, { error: err.message });
       if (err instanceof ClientRejectedError) return json(res, 400, { error: err.message });
-      if (err instanceof ClientTimeoutError) return json(res, 504, { error: err.message });
+      if (err instanceof ClientTimeoutError || err instanceof HttpDeadlineError) return json(res, 504, { error: err.message });
       return json(res, 503, { error: err.message });
     });
   });

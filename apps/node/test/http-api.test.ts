@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { encodeResult } from '@phalanx/kv-store';
+import { ClientRejectedError, ClientTimeoutError } from '@phalanx/runtime';
+import { createHttpApi } from '../src/http-api.js';
+import type { NodeHandle } from '../src/http-api.js';
+import { LocalBusyError } from '../src/local-clients.js';
+
+/** The HTTP API over a stand-in node whose `submit` does what each case needs. */
+async function api(submit: NodeHandle['submit'], timeoutMs = 10_000): Promise<{ url: string; server: http.Server }> {
+  const node: NodeHandle = { submit, status: () => ({}), isReady: () => true };
+  const server = createHttpApi(node, { timeoutMs });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('HTTP API status codes', () => {
+  const servers: http.Server[] = [];
+  afterEach(() => {
+    for (const s of servers.splice(0)) s.close();
+  });
+  const put = async (submit: NodeHandle['submit'], timeoutMs?: number) => {
+    const a = await api(submit, timeoutMs);
+    servers.push(a.server);
+    return fetch(`${a.url}/kv/k`, { method: 'PUT', body: 'v' });
+  };
+
+  it('maps each failure to what the caller should do', async () => {
+    const ok = await put(async () => encodeResult({ ok: true }));
+    expect(ok.status).toBe(200);
+    const busy = await put(async () => Promise.reject(new LocalBusyError(2)));
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get('retry-after')).toBe('1');
+    expect((await put(async () => Promise.reject(new ClientRejectedError(1n, 'too-large', ['r0'])))).status).toBe(413);
+    expect((await put(async () => Promise.reject(new ClientRejectedError(1n, 'malformed', ['r0'])))).status).toBe(400);
+    expect((await put(async () => Promise.reject(new ClientTimeoutError(1n, 10, 'gone')))).status).toBe(504);
+    expect((await put(async () => Promise.reject(new Error('replica stopping')))).status).toBe(503);
+  });
+
+  it('answers 504 "outcome unknown" when its own deadline passes first', async () => {
+    const r = await put(() => new Promise<Uint8Array>(() => undefined), 50);
+    expect(r.status).toBe(504);
+    expect(((await r.json()) as { error: string }).error).toMatch(/outcome is unknown/);
+  });
+});
