@@ -9,22 +9,89 @@ export interface ClientRequest {
   readonly client: NodeId;
   readonly seq: bigint;
   readonly payload: Uint8Array;
+  /**
+   * The client's signature over this command, where clients are authenticated (see
+   * `RequestAuthenticator`). Not part of the command's identity: consensus digests cover only
+   * `client`, `seq` and `payload`, and applications never need to read it.
+   */
+  readonly auth?: RequestAuth;
+}
+
+/**
+ * One client signature over a group of its commands. A client signs the digests of up to a few
+ * hundred commands at once, so a replica pays one signature check per group, not per command;
+ * every command of the group points at the same group object.
+ */
+export interface SignedRequestGroup {
+  readonly client: NodeId;
+  /** Digest of each command of the group (`requestDigest`), in signed order. */
+  readonly digests: readonly Uint8Array[];
+  /** Scheme-tagged signature by the client's key over the group (see `@phalanx/client-auth`). */
+  readonly signature: Uint8Array;
+}
+
+/** Where a command sits in the group its client signed. */
+export interface RequestAuth {
+  readonly group: SignedRequestGroup;
+  readonly index: number;
+}
+
+/**
+ * Decides whether a command really comes from its client. Without it a Byzantine leader could
+ * order commands no client sent: channel authentication only tells a replica who relayed a
+ * command, not who wrote it. Synchronous (cores call it), so implementations cache what they
+ * verified.
+ */
+export interface RequestAuthenticator {
+  /** Undefined when `r` carries a valid signature of `r.client`; otherwise why not. */
+  check(r: ClientRequest): string | undefined;
 }
 
 /**
  * An upper bound on the bytes `r` takes inside an encoded batch or block (payload, client id as
- * UTF-8 at up to 3 bytes per UTF-16 unit, sequence number and headers). Cores cut batches by it,
- * so a batch's frame stays under what the transport carries whatever the payloads weigh.
+ * UTF-8 at up to 3 bytes per UTF-16 unit, sequence number and headers), counting the signed group
+ * it belongs to in full. Cores cut batches by these bounds, so a batch's frame stays under what the
+ * transport carries whatever the payloads weigh.
  */
 export function requestWireBytes(r: ClientRequest): number {
-  return r.payload.length + 3 * r.client.length + 24;
+  return ownWireBytes(r) + (r.auth ? groupWireBytes(r.auth.group) : 0);
 }
 
-/** `requestWireBytes` summed over a batch. */
+/** The bytes of `r` itself, without its group (a group is encoded once per batch). */
+function ownWireBytes(r: ClientRequest): number {
+  return r.payload.length + 3 * r.client.length + 24 + (r.auth ? 8 : 0);
+}
+
+/** The bytes a signed group takes in a batch: every digest, the signature, the client id, headers. */
+export function groupWireBytes(g: SignedRequestGroup): number {
+  return 32 * g.digests.length + g.signature.length + 3 * g.client.length + 24;
+}
+
+/**
+ * Counts a batch's wire bytes as it grows: each request's own bytes, plus its signed group the
+ * first time a request of that group joins (a group is encoded once per batch).
+ */
+export class BatchBytes {
+  private readonly groups = new Set<SignedRequestGroup>();
+  total = 0;
+  /** What adding `r` would add to `total`. */
+  cost(r: ClientRequest): number {
+    const g = r.auth?.group;
+    return ownWireBytes(r) + (g && !this.groups.has(g) ? groupWireBytes(g) : 0);
+  }
+  add(r: ClientRequest): number {
+    const c = this.cost(r);
+    if (r.auth) this.groups.add(r.auth.group);
+    this.total += c;
+    return c;
+  }
+}
+
+/** The wire bytes of a batch: its requests' own bytes and each signed group once. */
 export function batchWireBytes(batch: readonly ClientRequest[]): number {
-  let n = 0;
-  for (const r of batch) n += requestWireBytes(r);
-  return n;
+  const b = new BatchBytes();
+  for (const r of batch) b.add(r);
+  return b.total;
 }
 
 /**
@@ -47,9 +114,23 @@ export function* chunkBySize<T>(items: Iterable<T>, size: (t: T) => number, maxC
   if (part.length > 0) yield part;
 }
 
-/** Client requests in batches of at most `maxCount` requests and `maxBytes` wire bytes (see `chunkBySize`). */
-export function requestBatches(requests: Iterable<ClientRequest>, maxCount: number, maxBytes: number): Generator<ClientRequest[]> {
-  return chunkBySize(requests, requestWireBytes, maxCount, maxBytes);
+/**
+ * Client requests in batches of at most `maxCount` requests and `maxBytes` wire bytes as
+ * `batchWireBytes` counts them (a request larger than `maxBytes` goes alone). Lazy, like `chunkBySize`.
+ */
+export function* requestBatches(requests: Iterable<ClientRequest>, maxCount: number, maxBytes: number): Generator<ClientRequest[]> {
+  let part: ClientRequest[] = [];
+  let bytes = new BatchBytes();
+  for (const r of requests) {
+    if (part.length > 0 && (part.length >= maxCount || bytes.total + bytes.cost(r) > maxBytes)) {
+      yield part;
+      part = [];
+      bytes = new BatchBytes();
+    }
+    part.push(r);
+    bytes.add(r);
+  }
+  if (part.length > 0) yield part;
 }
 
 export interface ApplyContext {

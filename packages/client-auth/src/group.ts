@@ -1,0 +1,122 @@
+/**
+ * Signed command groups. A client signs the digests of a group of its commands once; each command
+ * then carries a pointer to the group. A replica checks a command by recomputing its digest,
+ * finding it at its place in the group, and verifying the group's signature — once per group
+ * object, whatever the number of commands that point at it.
+ */
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { utf8 } from '@phalanx/codec';
+import type { ClientRequest, Hasher, NodeId, RequestAuthenticator, SignedRequestGroup, Signer, Verifier } from '@phalanx/interface';
+
+/** Most commands under one signature: bounds the digests a batch carries for one partly included group. */
+export const MAX_GROUP_SIZE = 128;
+/** Domain of the signed message, so a group signature can never be mistaken for any other signature. */
+export const GROUP_DOMAIN = 'phalanx/client-requests/1';
+
+const portable: Hasher = { algorithm: 'sha256', digest: (d) => nobleSha256(d) };
+
+/** SHA-256(u64be(seq) ‖ payload): a command's digest inside its group. The client is bound by the group. */
+export function requestDigest(seq: bigint, payload: Uint8Array, hasher: Hasher = portable): Uint8Array {
+  const buf = new Uint8Array(8 + payload.length);
+  new DataView(buf.buffer).setBigUint64(0, seq);
+  buf.set(payload, 8);
+  return hasher.digest(buf);
+}
+
+/** What the client signs: SHA-256(domain ‖ 0 ‖ u32be(len client) ‖ client ‖ u32be(count) ‖ digests). */
+export function groupMessage(client: NodeId, digests: readonly Uint8Array[], hasher: Hasher = portable): Uint8Array {
+  const domain = utf8.encode(GROUP_DOMAIN);
+  const id = utf8.encode(client);
+  const buf = new Uint8Array(domain.length + 1 + 4 + id.length + 4 + 32 * digests.length);
+  const view = new DataView(buf.buffer);
+  let at = 0;
+  buf.set(domain, at);
+  at += domain.length + 1;
+  view.setUint32(at, id.length);
+  buf.set(id, at + 4);
+  at += 4 + id.length;
+  view.setUint32(at, digests.length);
+  at += 4;
+  for (const d of digests) {
+    if (d.length !== 32) throw new RangeError(`a command digest is 32 bytes, got ${d.length}`);
+    buf.set(d, at);
+    at += 32;
+  }
+  return hasher.digest(buf);
+}
+
+export interface UnsignedRequest {
+  readonly seq: bigint;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Attaches `signature` to `items` as one group of `client`'s, returning the commands that point at
+ * it. Used by the signer, and by a replica rebuilding a group from a client's frame. The signature
+ * is not checked here.
+ */
+export function groupOf(client: NodeId, items: readonly UnsignedRequest[], signature: Uint8Array, hasher: Hasher = portable): ClientRequest[] {
+  if (items.length === 0 || items.length > MAX_GROUP_SIZE) throw new RangeError(`a signed group has 1..${MAX_GROUP_SIZE} commands, got ${items.length}`);
+  const group: SignedRequestGroup = { client, digests: items.map((r) => requestDigest(r.seq, r.payload, hasher)), signature };
+  return items.map((r, index) => ({ client, seq: r.seq, payload: r.payload, auth: { group, index } }));
+}
+
+/** Signs `items` in groups of at most `MAX_GROUP_SIZE` and returns them as signed commands, in order. */
+export function signRequests(signer: Signer, client: NodeId, items: readonly UnsignedRequest[], hasher: Hasher = portable): ClientRequest[] {
+  const out: ClientRequest[] = [];
+  for (let i = 0; i < items.length; i += MAX_GROUP_SIZE) {
+    const part = items.slice(i, i + MAX_GROUP_SIZE);
+    const digests = part.map((r) => requestDigest(r.seq, r.payload, hasher));
+    const signature = signer.sign(groupMessage(client, digests, hasher));
+    const group: SignedRequestGroup = { client, digests, signature };
+    part.forEach((r, index) => out.push({ client, seq: r.seq, payload: r.payload, auth: { group, index } }));
+  }
+  return out;
+}
+
+export interface AuthenticatorOptions {
+  /** The public key (scheme-tagged) of a client, or undefined for an id that is no client. */
+  readonly keyOf: (client: NodeId) => Uint8Array | undefined;
+  /** Checks signatures; pass the runtime's cache-backed verifier so pre-verified groups cost nothing. */
+  readonly verifier: Verifier;
+  /** Default: portable SHA-256 (@noble/hashes). The runtime passes node:crypto's. */
+  readonly hasher?: Hasher;
+}
+
+/**
+ * A `RequestAuthenticator` over a fixed client directory. It remembers each group object it
+ * verified (weakly: a group lives as long as the commands pointing at it), so checking the 128
+ * commands of one group costs one signature verification and 128 hashes.
+ */
+export function createRequestAuthenticator(o: AuthenticatorOptions): RequestAuthenticator {
+  const hasher = o.hasher ?? portable;
+  const verdicts = new WeakMap<SignedRequestGroup, string | undefined>();
+  const judgeGroup = (g: SignedRequestGroup): string | undefined => {
+    if (g.digests.length === 0 || g.digests.length > MAX_GROUP_SIZE) return `a signed group has 1..${MAX_GROUP_SIZE} commands, got ${g.digests.length}`;
+    if (g.digests.some((d) => !(d instanceof Uint8Array) || d.length !== 32)) return 'a command digest is not 32 bytes';
+    const key = o.keyOf(g.client);
+    if (!key) return `unknown client ${JSON.stringify(g.client)}`;
+    if (!(g.signature instanceof Uint8Array)) return 'no signature';
+    return o.verifier.verify(key, groupMessage(g.client, g.digests, hasher), g.signature) ? undefined : `bad signature of client ${JSON.stringify(g.client)}`;
+  };
+  return {
+    check(r) {
+      const auth = r.auth;
+      if (!auth) return `command ${r.seq} of ${JSON.stringify(r.client)} is not signed`;
+      const g = auth.group;
+      if (g.client !== r.client) return `command of ${JSON.stringify(r.client)} in a group signed for ${JSON.stringify(g.client)}`;
+      let verdict: string | undefined;
+      if (verdicts.has(g)) verdict = verdicts.get(g);
+      else {
+        verdict = judgeGroup(g);
+        verdicts.set(g, verdict);
+      }
+      if (verdict !== undefined) return verdict;
+      const expected = Number.isInteger(auth.index) ? g.digests[auth.index] : undefined;
+      if (!expected) return `command ${r.seq}: position ${auth.index} is outside its signed group`;
+      const actual = requestDigest(r.seq, r.payload, hasher);
+      for (let i = 0; i < 32; i++) if (actual[i] !== expected[i]) return `command ${r.seq} of ${JSON.stringify(r.client)} does not match what its client signed`;
+      return undefined;
+    },
+  };
+}

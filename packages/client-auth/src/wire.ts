@@ -1,0 +1,95 @@
+/**
+ * Request lists in protocol messages (batches, blocks, relayed requests). Without signatures a list
+ * is `[[client, seq, payload], …]`, as before signed commands existed. With them it is a map:
+ * `{ g: [[client, signature, digests], …], r: [[client, seq, payload, group, position] | [client, seq, payload], …] }`,
+ * each group once, `digests` its commands' digests concatenated. Consensus digests never cover this
+ * encoding (they hash client, seq and payload), so the same commands keep their identity however
+ * their signatures travel.
+ */
+import { bytesEqual, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
+import { DecodeError } from '@phalanx/interface';
+import type { ClientRequest, SignedRequestGroup } from '@phalanx/interface';
+import { MAX_GROUP_SIZE } from './group.js';
+
+export interface RequestListLimits {
+  readonly maxRequests: number;
+  readonly maxPayloadBytes: number;
+  readonly maxIdLength: number;
+  readonly maxSignatureBytes: number;
+}
+
+export function requestListValue(requests: readonly ClientRequest[]): Value {
+  if (!requests.some((r) => r.auth)) return requests.map((r) => [r.client, r.seq, r.payload]);
+  const index = new Map<SignedRequestGroup, number>();
+  const groups: Value[] = [];
+  const list: Value[] = requests.map((r) => {
+    if (!r.auth) return [r.client, r.seq, r.payload];
+    let gi = index.get(r.auth.group);
+    if (gi === undefined) {
+      gi = groups.length;
+      index.set(r.auth.group, gi);
+      const g = r.auth.group;
+      const blob = new Uint8Array(32 * g.digests.length);
+      g.digests.forEach((d, i) => blob.set(d, 32 * i));
+      groups.push([g.client, g.signature, blob]);
+    }
+    return [r.client, r.seq, r.payload, gi, r.auth.index];
+  });
+  return { g: groups, r: list };
+}
+
+/** Reads what `requestListValue` wrote. Every group must be used, every position inside its group. */
+export function readRequestList(v: Value | undefined, path: string, lim: RequestListLimits): ClientRequest[] {
+  if (Array.isArray(v)) return readArray(v, path, lim.maxRequests).map((x, i) => readPlain(x, `${path}[${i}]`, lim, 3));
+  const m = readMap(v, path, ['g', 'r']);
+  const rawGroups = readArray(m['g'], `${path}.g`, lim.maxRequests);
+  const groups: SignedRequestGroup[] = rawGroups.map((x, i) => {
+    const p = `${path}.g[${i}]`;
+    const a = readArray(x, p, 3);
+    if (a.length !== 3) throw new DecodeError(`${p}: expected [client, signature, digests]`);
+    const blob = readBytes(a[2], `${p}.digests`, { max: 32 * MAX_GROUP_SIZE });
+    if (blob.length === 0 || blob.length % 32 !== 0) throw new DecodeError(`${p}.digests: ${blob.length} bytes is not 1..${MAX_GROUP_SIZE} digests of 32 bytes`);
+    const digests: Uint8Array[] = [];
+    for (let at = 0; at < blob.length; at += 32) digests.push(blob.slice(at, at + 32));
+    return {
+      client: readString(a[0], `${p}.client`, lim.maxIdLength),
+      signature: readBytes(a[1], `${p}.signature`, { max: lim.maxSignatureBytes }),
+      digests,
+    };
+  });
+  const used = new Array<boolean>(groups.length).fill(false);
+  const list = readArray(m['r'], `${path}.r`, lim.maxRequests).map((x, i): ClientRequest => {
+    const p = `${path}.r[${i}]`;
+    const a = readArray(x, p, 5);
+    if (a.length === 3) return readPlain(x, p, lim, 3);
+    const plain = readPlain(x, p, lim, 5);
+    const gi = readUint(a[3], `${p}.group`, groups.length - 1);
+    const group = groups[gi]!;
+    const index = readUint(a[4], `${p}.position`, group.digests.length - 1);
+    if (group.client !== plain.client) throw new DecodeError(`${p}: command of ${JSON.stringify(plain.client)} in a group of ${JSON.stringify(group.client)}`);
+    used[gi] = true;
+    return { ...plain, auth: { group, index } };
+  });
+  const unused = used.indexOf(false);
+  if (unused >= 0) throw new DecodeError(`${path}.g[${unused}]: no command uses this group`);
+  return list;
+}
+
+function readPlain(v: Value, path: string, lim: RequestListLimits, len: 3 | 5): ClientRequest {
+  const a = readArray(v, path, 5);
+  if (a.length !== len) throw new DecodeError(`${path}: expected ${len === 3 ? '[client, seq, payload]' : '[client, seq, payload, group, position]'}`);
+  return {
+    client: readString(a[0], `${path}.client`, lim.maxIdLength),
+    seq: readU64(a[1], `${path}.seq`),
+    payload: readBytes(a[2], `${path}.payload`, { max: lim.maxPayloadBytes }),
+  };
+}
+
+/** True when `a` and `b` are the same commands (client, seq, payload), whatever their signatures. */
+export function sameCommands(a: readonly ClientRequest[], b: readonly ClientRequest[]): boolean {
+  return a.length === b.length && a.every((r, i) => {
+    const s = b[i]!;
+    return r.client === s.client && r.seq === s.seq && bytesEqual(r.payload, s.payload);
+  });
+}

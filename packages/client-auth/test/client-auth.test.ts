@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { decode, encode } from '@phalanx/codec';
+import { DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
+import type { ClientRequest } from '@phalanx/interface';
+import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
+import {
+  MAX_GROUP_SIZE,
+  createRequestAuthenticator,
+  groupOf,
+  readRequestList,
+  requestListValue,
+  signRequests,
+} from '../src/index.js';
+
+const alice = generateKeyPair('ed25519');
+const bob = generateKeyPair('ed25519');
+const aliceSigner = signerFromSecret(alice.secretKey);
+const keys = new Map([
+  ['alice', alice.publicKey],
+  ['bob', bob.publicKey],
+]);
+const LIMITS = { maxRequests: 4096, maxPayloadBytes: 1 << 20, maxIdLength: 256, maxSignatureBytes: 8192 };
+const items = (n: number, from = 0n) => Array.from({ length: n }, (_, i) => ({ seq: from + BigInt(i), payload: new Uint8Array([i & 0xff, 7]) }));
+const roundTrip = (rs: readonly ClientRequest[]) => readRequestList(decode(encode(requestListValue(rs))), 'list', LIMITS);
+
+function countingVerifier() {
+  const v = { calls: 0, verify: (k: Uint8Array, m: Uint8Array, s: Uint8Array) => (v.calls++, verifier.verify(k, m, s)) };
+  return v;
+}
+
+describe('signed command groups', () => {
+  it('accepts what the client signed, once per group however many commands point at it', () => {
+    const v = countingVerifier();
+    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier: v });
+    const signed = signRequests(aliceSigner, 'alice', items(300));
+    expect(new Set(signed.map((r) => r.auth!.group)).size).toBe(Math.ceil(300 / MAX_GROUP_SIZE));
+    for (const r of signed) expect(auth.check(r)).toBeUndefined();
+    expect(v.calls).toBe(3);
+    // Decoded copies are new objects: the verifier (the runtime's cache) is asked again, once per group.
+    for (const r of roundTrip(signed)) expect(auth.check(r)).toBeUndefined();
+    expect(v.calls).toBe(6);
+  });
+
+  it('refuses unsigned, altered, re-attributed, misplaced and unknown-client commands', () => {
+    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier: createVerifiedCache() });
+    const [r0, r1] = signRequests(aliceSigner, 'alice', items(2));
+    expect(auth.check({ client: 'alice', seq: 0n, payload: r0!.payload })).toMatch(/not signed/);
+    expect(auth.check({ ...r0!, payload: new Uint8Array([9]) })).toMatch(/does not match/);
+    expect(auth.check({ ...r0!, seq: 5n })).toMatch(/does not match/);
+    expect(auth.check({ ...r0!, auth: { group: r0!.auth!.group, index: 1 } })).toMatch(/does not match/);
+    expect(auth.check({ ...r1!, auth: { group: r1!.auth!.group, index: 2 } })).toMatch(/outside/);
+    // A Byzantine leader cannot pass Alice's signature off as Bob's, nor sign for Bob itself.
+    expect(auth.check({ ...r0!, client: 'bob' })).toMatch(/group signed for "alice"/);
+    const forged = groupOf('bob', [{ seq: 0n, payload: r0!.payload }], aliceSigner.sign(new Uint8Array(32)));
+    expect(auth.check(forged[0]!)).toMatch(/bad signature of client "bob"/);
+    const stranger = signRequests(aliceSigner, 'mallory', items(1));
+    expect(auth.check(stranger[0]!)).toMatch(/unknown client "mallory"/);
+  });
+
+  it('a group rebuilt from a frame checks like the original (the replica rebuilds what the client sent)', () => {
+    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier });
+    const signed = signRequests(aliceSigner, 'alice', items(5));
+    const rebuilt = groupOf('alice', items(5), signed[0]!.auth!.group.signature);
+    for (const r of rebuilt) expect(auth.check(r)).toBeUndefined();
+    const tampered = groupOf('alice', items(5, 1n), signed[0]!.auth!.group.signature);
+    expect(auth.check(tampered[0]!)).toMatch(/bad signature/);
+  });
+});
+
+describe('request lists on the wire', () => {
+  it('keeps the unsigned format and carries each group once, split or whole', () => {
+    const plain: ClientRequest[] = items(3).map((r) => ({ client: 'alice', ...r }));
+    expect(requestListValue(plain)).toEqual(plain.map((r) => [r.client, r.seq, r.payload]));
+    expect(roundTrip(plain)).toEqual(plain);
+    const signed = signRequests(aliceSigner, 'alice', items(200));
+    // A batch holding part of one group and a whole other one, with an unsigned command between.
+    const mixed = [...signed.slice(100, 140), plain[0]!, ...signed.slice(0, 3)];
+    const back = roundTrip(mixed);
+    expect(back.map((r) => [r.client, r.seq, r.auth?.index])).toEqual(mixed.map((r) => [r.client, r.seq, r.auth?.index]));
+    expect(new Set(back.filter((r) => r.auth).map((r) => r.auth!.group)).size).toBe(2);
+    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier });
+    for (const r of back.filter((r) => r.auth)) expect(auth.check(r)).toBeUndefined();
+  });
+
+  it('refuses malformed lists with a DecodeError', () => {
+    const signed = signRequests(aliceSigner, 'alice', items(2));
+    const good = requestListValue(signed) as { g: unknown[][]; r: unknown[][] };
+    const bad = (f: (v: { g: unknown[][]; r: unknown[][] }) => void) => {
+      const v = structuredClone(good);
+      f(v);
+      return () => readRequestList(decode(encode(v as never)), 'list', LIMITS);
+    };
+    expect(bad((v) => (v.r[0]![3] = 1))).toThrow(DecodeError); // no such group
+    expect(bad((v) => (v.r[0]![4] = 2))).toThrow(DecodeError); // position outside the group
+    expect(bad((v) => (v.r[0]![0] = 'bob'))).toThrow(/in a group of "alice"/);
+    expect(bad((v) => v.g.push(v.g[0]!))).toThrow(/no command uses this group/);
+    expect(bad((v) => (v.g[0]![2] = new Uint8Array(33)))).toThrow(/not 1\.\.128 digests/);
+    expect(bad((v) => (v.r[0] = v.r[0]!.slice(0, 4)))).toThrow(DecodeError);
+  });
+
+  it('counts a group once per batch, and requestBatches cuts by that count', () => {
+    const signed = signRequests(aliceSigner, 'alice', items(MAX_GROUP_SIZE));
+    const whole = batchWireBytes(signed);
+    const encoded = encode(requestListValue(signed)).length;
+    expect(whole).toBeGreaterThanOrEqual(encoded);
+    // Counting each command with its whole group would be 128 times the group: far from tight.
+    expect(whole).toBeLessThan(signed.reduce((n, r) => n + requestWireBytes(r), 0) / 10);
+    // Every part of a split group still fits its bound when encoded.
+    for (const part of requestBatches(signed, 1000, 3000)) {
+      expect(encode(requestListValue(part)).length).toBeLessThanOrEqual(batchWireBytes(part));
+      expect(batchWireBytes(part) <= 3000 || part.length === 1).toBe(true);
+    }
+  });
+});
