@@ -6,7 +6,9 @@
  */
 import { bytesEqual } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
-import type { NodeId } from '@phalanx/interface';
+import type { NodeId, Signer } from '@phalanx/interface';
+import { MAX_GROUP_SIZE, signRequests } from '@phalanx/client-auth';
+import { sha256Native } from '@phalanx/crypto';
 import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
 import type { RejectCode, ReplyFrame, WireRequest } from './wire.js';
 
@@ -55,6 +57,12 @@ export interface ClientOptions {
    * depends on the hint — unanswered requests go to every replica on retry.
    */
   readonly followLeader?: boolean;
+  /**
+   * Signs every request (`@phalanx/client-auth`: one signature per group of up to 128 requests of a
+   * frame). Replicas that authenticate clients refuse unsigned requests with `unauthenticated`;
+   * the key must be the one the replicas list for `endpoint.self`.
+   */
+  readonly signer?: Signer;
 }
 
 export interface ClientResult {
@@ -80,7 +88,7 @@ export class ClientTimeoutError extends PhalanxError {
 }
 
 /**
- * `quorum` replicas refused the request for good (`too-large`, `malformed`): at least one of them
+ * `quorum` replicas refused the request for good (`too-large`, `malformed`, `unauthenticated`): at least one of them
  * is honest, so no retry will get it ordered. Raised at once instead of at the deadline.
  */
 export class ClientRejectedError extends PhalanxError {
@@ -94,7 +102,7 @@ export class ClientRejectedError extends PhalanxError {
 }
 
 /** Refusals that no retry can change (the others — `expired`, `unavailable` — may pass). */
-const PERMANENT_REJECTS: ReadonlySet<RejectCode> = new Set(['too-large', 'malformed']);
+const PERMANENT_REJECTS: ReadonlySet<RejectCode> = new Set(['too-large', 'malformed', 'unauthenticated']);
 
 /** One replica's answer to a pending request: the result, and the frame it came in (height, proof, leader). */
 interface Reply {
@@ -309,15 +317,37 @@ export class Client {
 
   private flush(): void {
     this.flushScheduled = false;
+    const signed = new Map<string, Uint8Array>();
     for (const [replica, list] of this.outbox) {
       // Requests answered (or given up) while queued need not travel.
       const live = list.filter((r) => this.pending.has(r.seq));
       // By count and by bytes: a frame over the transport's limit would be dropped whole.
       for (const requests of framesOf(live, (r) => r.payload.length)) {
-        this.o.endpoint.send(replica, encodeClientFrame({ type: 'request', requests }));
+        const sigs = this.o.signer ? this.sign(requests, signed) : undefined;
+        this.o.endpoint.send(replica, encodeClientFrame({ type: 'request', requests, ...(sigs ? { sigs } : {}) }));
       }
     }
     this.outbox.clear();
+  }
+
+  /**
+   * One signature per run of `MAX_GROUP_SIZE` requests. A flush usually sends the same requests
+   * to every replica, so each run is signed once per flush (`signed`, keyed by its seqs) and not
+   * once per replica.
+   */
+  private sign(requests: readonly WireRequest[], signed: Map<string, Uint8Array>): Uint8Array[] {
+    const sigs: Uint8Array[] = [];
+    for (let i = 0; i < requests.length; i += MAX_GROUP_SIZE) {
+      const run = requests.slice(i, i + MAX_GROUP_SIZE);
+      const key = run.map((r) => r.seq).join(',');
+      let sig = signed.get(key);
+      if (!sig) {
+        sig = signRequests(this.o.signer!, this.o.endpoint.self, run, sha256Native)[0]!.auth!.group.signature;
+        signed.set(key, sig);
+      }
+      sigs.push(sig);
+    }
+    return sigs;
   }
 
   private finish(p: Pending, outcome: ClientResult | Error): void {

@@ -14,11 +14,12 @@
  * are stepped at once (cores are synchronous); their outputs wait for the next Ready.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { createVerifiedCache } from '@phalanx/crypto';
+import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
 import { DecodeError, silentLogger } from '@phalanx/interface';
 import type {
   BatchVerifier,
+  ClientRequest,
   CommittedBatch,
   Input,
   LogRecord,
@@ -29,6 +30,7 @@ import type {
   ProtocolEvent,
   Ready,
   RecoveredState,
+  RequestAuthenticator,
   Rng,
   Signer,
   StateMachine,
@@ -40,7 +42,8 @@ import type {
 } from '@phalanx/interface';
 import { ReplicatedState } from './replicated-state.js';
 import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
-import type { ClientFrame, ReplyFrame, WireResult } from './wire.js';
+import type { ClientFrame, ReplyFrame, RequestFrame, WireRequest, WireResult } from './wire.js';
+import { MAX_GROUP_SIZE, groupOf } from '@phalanx/client-auth';
 
 /** The replica side of the client protocol (`MemoryTransport.clients`, `Libp2pTransport.clients`). */
 export interface ClientPlane {
@@ -88,6 +91,13 @@ export interface ReplicaOptions<M, C> {
   readonly storage: Storage;
   readonly transport: Transport;
   readonly clients?: ClientPlane;
+  /**
+   * Authenticates clients (`@phalanx/client-auth`): requests must carry their client's signature,
+   * checked here before they reach the core; unsigned or badly signed ones are refused with
+   * `unauthenticated`. Give the core the same authenticator so that it checks the requests inside
+   * proposals too. Unset: any client the client plane admits is trusted to be who it says.
+   */
+  readonly clientAuth?: RequestAuthenticator;
   readonly stateMachine: StateMachine;
   readonly rng?: Rng;
   readonly logger?: Logger;
@@ -311,7 +321,7 @@ export class Replica<M, C = unknown> {
   }
 
   /** Steps a client request directly (in-process use; remote clients use the client plane). */
-  submit(request: { client: NodeId; seq: bigint; payload: Uint8Array }): void {
+  submit(request: ClientRequest): void {
     this.input({ type: 'request', request });
   }
 
@@ -441,9 +451,10 @@ export class Replica<M, C = unknown> {
     }
     this.knownClients.add(client);
     const maxPayload = this.o.maxRequestBytes ?? 1024 * 1024;
+    const requests = this.authenticate(client, f);
     // Retries answered from the reply cache, one frame per height they committed at.
     const cached = new ReplyGroups();
-    for (const r of f.requests) {
+    for (const r of requests) {
       if (r.payload.length > maxPayload) {
         this.replyTo(client, { type: 'reject', seq: r.seq, code: 'too-large', message: `payload of ${r.payload.length} bytes` });
         continue;
@@ -451,7 +462,7 @@ export class Replica<M, C = unknown> {
       const duplicate = this.state.executed(client, r.seq);
       this.hooks.onClientRequest?.({ client, seq: r.seq, duplicate });
       if (!duplicate) {
-        this.input({ type: 'request', request: { client, seq: r.seq, payload: r.payload } });
+        this.input({ type: 'request', request: r });
         continue;
       }
       // Exactly once: answer a retry from the reply cache instead of ordering it again.
@@ -463,6 +474,35 @@ export class Replica<M, C = unknown> {
       cached.add(client, hit.height, undefined, { seq: r.seq, result: hit.result });
     }
     cached.send((to, frame) => this.replyTo(to, frame));
+  }
+
+  /**
+   * The frame's requests as the core gets them: with their client's signature attached when
+   * clients are authenticated. A run whose signature fails (or a frame without signatures) is
+   * refused with `unauthenticated` and counted against the client; the rest of the frame goes on.
+   */
+  private authenticate(client: NodeId, f: RequestFrame): ClientRequest[] {
+    const auth = this.o.clientAuth;
+    if (!auth) return f.requests.map((r) => ({ client, seq: r.seq, payload: r.payload }));
+    const refuse = (run: readonly WireRequest[], why: string) => {
+      this.countMalformed(client, why);
+      for (const r of run) this.replyTo(client, { type: 'reject', seq: r.seq, code: 'unauthenticated', message: why });
+    };
+    if (!f.sigs) {
+      refuse(f.requests, 'this network authenticates clients: requests must be signed');
+      return [];
+    }
+    const out: ClientRequest[] = [];
+    f.sigs.forEach((sig, i) => {
+      const run = f.requests.slice(i * MAX_GROUP_SIZE, (i + 1) * MAX_GROUP_SIZE);
+      // The digests are computed from the requests themselves, so every request matches its
+      // place; what remains to check is the group signature, done once for the whole run.
+      const signed = groupOf(client, run, sig, sha256Native);
+      const why = auth.check(signed[0]!);
+      if (why === undefined) out.push(...signed);
+      else refuse(run, why);
+    });
+    return out;
   }
 
   private replyTo(client: NodeId, frame: ClientFrame): void {

@@ -12,9 +12,13 @@
 import { decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError, chunkBySize } from '@phalanx/interface';
+import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
 
-/** Version 2: list frames (version 1 carried one request or one reply per frame). */
-export const CLIENT_WIRE_VERSION = 2;
+/**
+ * Version 3: request frames may carry the client's signatures (version 2 had none; version 1
+ * carried one request or one reply per frame).
+ */
+export const CLIENT_WIRE_VERSION = 3;
 /** Most requests or results in one frame. */
 export const MAX_FRAME_ITEMS = 4096;
 /**
@@ -22,6 +26,8 @@ export const MAX_FRAME_ITEMS = 4096;
  * frame limit (4 MiB for libp2p), which drops bigger frames. A single larger item still goes alone.
  */
 export const MAX_FRAME_PAYLOAD_BYTES = 1024 * 1024;
+/** Largest client signature accepted (ML-DSA-65's is 3,309 bytes; hybrids add 64). */
+const MAX_SIGNATURE_BYTES = 8192;
 
 /** Splits `items` into frames of at most `MAX_FRAME_ITEMS` items and about `MAX_FRAME_PAYLOAD_BYTES` bytes. */
 export function framesOf<T>(items: readonly T[], bytes: (t: T) => number): T[][] {
@@ -42,6 +48,11 @@ export interface RequestFrame {
   readonly type: 'request';
   /** One or more requests, at most `MAX_FRAME_ITEMS`. */
   readonly requests: readonly WireRequest[];
+  /**
+   * The client's signatures (`@phalanx/client-auth`): one per run of `MAX_GROUP_SIZE` requests in
+   * frame order, the last run possibly shorter. Absent from an unauthenticated client.
+   */
+  readonly sigs?: readonly Uint8Array[];
 }
 
 export interface ReplyFrame {
@@ -56,7 +67,7 @@ export interface ReplyFrame {
   readonly leader?: string;
 }
 
-export type RejectCode = 'expired' | 'unavailable' | 'too-large' | 'malformed';
+export type RejectCode = 'expired' | 'unavailable' | 'too-large' | 'malformed' | 'unauthenticated';
 
 /** A replica cannot serve the request (yet): the client retries or gives up. */
 export interface RejectFrame {
@@ -68,7 +79,12 @@ export interface RejectFrame {
 
 export type ClientFrame = RequestFrame | ReplyFrame | RejectFrame;
 
-const CODES: readonly RejectCode[] = ['expired', 'unavailable', 'too-large', 'malformed'];
+const CODES: readonly RejectCode[] = ['expired', 'unavailable', 'too-large', 'malformed', 'unauthenticated'];
+
+function checkSigs(sigs: number, requests: number): void {
+  const groups = Math.ceil(requests / MAX_GROUP_SIZE);
+  if (sigs !== groups) throw new RangeError(`${requests} requests are ${groups} signed groups, got ${sigs} signatures`);
+}
 
 function checkCount(n: number, what: string): void {
   if (n < 1 || n > MAX_FRAME_ITEMS) throw new RangeError(`a ${what} frame carries 1..${MAX_FRAME_ITEMS} items, got ${n}`);
@@ -81,6 +97,10 @@ export function encodeClientFrame(f: ClientFrame): Uint8Array {
       checkCount(f.requests.length, 'request');
       // Pairs, not maps: arrays need no key sorting on encode and no key checks on decode.
       v = { v: CLIENT_WIRE_VERSION, t: 0, reqs: f.requests.map((r) => [r.seq, r.payload]) };
+      if (f.sigs) {
+        checkSigs(f.sigs.length, f.requests.length);
+        v['sigs'] = [...f.sigs];
+      }
       break;
     case 'reply':
       checkCount(f.results.length, 'reply');
@@ -110,9 +130,19 @@ export function decodeClientFrame(bytes: Uint8Array, maxBytes = 16 * 1024 * 1024
   // The version first, so a peer of another version hears that rather than "unexpected field".
   const version = readUint(raw['v'], 'client.v');
   if (version !== CLIENT_WIRE_VERSION) throw new DecodeError(`client.v: unsupported client protocol version ${version} (this side speaks ${CLIENT_WIRE_VERSION})`);
-  const m = readMap(raw, 'client', ['v', 't', 'reqs', 'height', 'results', 'proof', 'leader', 'seq', 'code', 'message']);
+  const m = readMap(raw, 'client', ['v', 't', 'reqs', 'sigs', 'height', 'results', 'proof', 'leader', 'seq', 'code', 'message']);
   const t = readUint(m['t'], 'client.t', 2);
-  if (t === 0) return { type: 'request', requests: readPairs(m['reqs'], 'client.reqs', (seq, payload) => ({ seq, payload })) };
+  if (t === 0) {
+    const requests = readPairs(m['reqs'], 'client.reqs', (seq, payload) => ({ seq, payload }));
+    if (m['sigs'] === undefined) return { type: 'request', requests };
+    const sigs = readArray(m['sigs'], 'client.sigs', Math.ceil(MAX_FRAME_ITEMS / MAX_GROUP_SIZE)).map((x, i) => readBytes(x, `client.sigs[${i}]`, { max: MAX_SIGNATURE_BYTES }));
+    try {
+      checkSigs(sigs.length, requests.length);
+    } catch (err) {
+      throw new DecodeError(`client.sigs: ${(err as Error).message}`);
+    }
+    return { type: 'request', requests, sigs };
+  }
   if (t === 1) {
     const proof = m['proof'];
     return {

@@ -214,6 +214,7 @@ describe('Client', () => {
   it('round-trips every frame type', () => {
     const frames = [
       { type: 'request', requests: [{ seq: 0n, payload: Uint8Array.of(1) }, { seq: 2n ** 64n - 1n, payload: new Uint8Array(0) }] },
+      { type: 'request', requests: [{ seq: 0n, payload: Uint8Array.of(1) }], sigs: [new Uint8Array(65)] },
       { type: 'reply', height: 9n, results: [{ seq: 3n, result: Uint8Array.of(4) }], proof: Uint8Array.of(5), leader: 'r1' },
       { type: 'reply', height: 1n, results: [{ seq: 3n, result: Uint8Array.of(4) }] },
       { type: 'reject', seq: 7n, code: 'expired', message: 'gone' },
@@ -228,11 +229,16 @@ describe('Client', () => {
     // version 1 (one request per frame) is refused by name
     expect(() => decodeClientFrame(encode({ v: 1, t: 0, seq: 1n, payload: Uint8Array.of(1) }))).toThrow(/version 1/);
     // empty and oversized lists, and pairs of the wrong shape
-    expect(() => decodeClientFrame(encode({ v: 2, t: 0, reqs: [] }))).toThrow(/empty/);
+    expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: [] }))).toThrow(/empty/);
     const many = Array.from({ length: MAX_FRAME_ITEMS + 1 }, (_, i) => [BigInt(i), Uint8Array.of(0)]);
-    expect(() => decodeClientFrame(encode({ v: 2, t: 0, reqs: many }))).toThrow();
-    expect(() => decodeClientFrame(encode({ v: 2, t: 0, reqs: [[1n]] }))).toThrow(/seq, bytes/);
-    expect(() => decodeClientFrame(encode({ v: 2, t: 1, height: 1n, results: [[1n, 'text']] }))).toThrow();
+    expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: many }))).toThrow();
+    expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: [[1n]] }))).toThrow(/seq, bytes/);
+    expect(() => decodeClientFrame(encode({ v: 3, t: 1, height: 1n, results: [[1n, 'text']] }))).toThrow();
     expect(() => encodeClientFrame({ type: 'request', requests: [] })).toThrow(RangeError);
+    // one signature per run of 128 requests, no more, no fewer
+    const reqs = Array.from({ length: 129 }, (_, i) => [BigInt(i), Uint8Array.of(0)]);
+    expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs, sigs: [Uint8Array.of(1)] }))).toThrow(/2 signed groups, got 1/);
+    expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: reqs.slice(0, 1), sigs: [] }))).toThrow(/1 signed groups, got 0/);
+    expect(() => encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: Uint8Array.of(1) }], sigs: [] })).toThrow(RangeError);
   });
 });

@@ -63,6 +63,8 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   readonly received: Array<{ from: string; msg: CounterMsg }> = [];
   readonly persistedUpTo: bigint[] = [];
   readonly applied: bigint[] = [];
+  /** Every request stepped in, as the runtime handed it over. */
+  readonly requests: ClientRequest[] = [];
   recoveredFrom: RecoveredState | undefined;
   private persistId = 0n;
   private persist: { append: { index: bigint; data: Uint8Array }[]; hardState?: Uint8Array; deferrable?: boolean } | undefined;
@@ -99,6 +101,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
     switch (input.type) {
       case 'request': {
         const r = input.request;
+        this.requests.push(r);
         const index = this.nextIndex++;
         const data = encode([r.client, r.seq, r.payload]);
         (this.persist ??= { append: [] }).append.push({ index, data });

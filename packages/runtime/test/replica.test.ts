@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { MemoryDisk, openMemoryStorage } from '@phalanx/storage-memory';
 import { createValidatorSet } from '@phalanx/quorum';
-import { generateKeyPair, signerFromSecret } from '@phalanx/crypto';
+import { createVerifiedCache, generateKeyPair, signerFromSecret } from '@phalanx/crypto';
+import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
 import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
@@ -318,6 +319,48 @@ describe('Replica', () => {
     // the retry of seq 1 came from the cache: same height, no proof, applied once
     expect(replies.filter((f) => f.results.some((r) => r.seq === 1n)).map((f) => f.height)).toEqual([2n, 2n]);
     expect(app.entries.filter((e) => e.startsWith('bob:')).length).toBe(3);
+    await replica.stop();
+  });
+
+  it('with clientAuth, orders only requests their client signed and refuses the rest as unauthenticated', async () => {
+    const alice = generateKeyPair('ed25519');
+    const bob = generateKeyPair('ed25519');
+    const directory = new Map([['alice', alice.publicKey], ['bob', bob.publicKey]]);
+    const clientAuth = createRequestAuthenticator({ keyOf: (id) => directory.get(id), verifier: createVerifiedCache() });
+    const { replica, hub, app, cores } = setup({ extra: { clientAuth } });
+    await replica.start();
+    const signed = new Client({ endpoint: hub.client('alice'), replicas: ['r0'], quorum: 1, retryMs: 50, signer: signerFromSecret(alice.secretKey) });
+    await signed.start();
+    const ok = await Promise.all(Array.from({ length: 130 }, (_, i) => signed.submit(payload(`a${i}`))));
+    expect(ok).toHaveLength(130);
+    // The core got each request with its signature attached, to check again inside proposals.
+    const seen = cores[0]!.requests;
+    expect(seen.every((r) => r.auth && clientAuth.check(r) === undefined)).toBe(true);
+    expect(new Set(seen.map((r) => r.auth!.group)).size).toBeGreaterThanOrEqual(2);
+
+    // Unsigned, signed with someone else's key, or by a client nobody listed: refused for good.
+    const unsigned = new Client({ endpoint: hub.client('bob'), replicas: ['r0'], quorum: 1, retryMs: 50 });
+    const impostor = new Client({ endpoint: hub.client('bob-2'), replicas: ['r0'], quorum: 1, retryMs: 50, signer: signerFromSecret(bob.secretKey) });
+    const wrongKey = new Client({ endpoint: hub.client('bob-3'), replicas: ['r0'], quorum: 1, retryMs: 50, signer: signerFromSecret(alice.secretKey) });
+    for (const c of [unsigned, impostor, wrongKey]) await c.start();
+    const refused = await Promise.all([unsigned, impostor, wrongKey].map((c) => c.submit(payload('x')).catch((e: unknown) => e)));
+    for (const e of refused) expect(e).toMatchObject({ reason: 'unauthenticated' });
+    expect(replica.metrics().malformed).toMatchObject({ bob: 1, 'bob-2': 1, 'bob-3': 1 });
+
+    // One bad run does not cost the frame's good ones: 128 + 2 requests, the second signature forged.
+    const frames: ReturnType<typeof decodeClientFrame>[] = [];
+    const rawEndpoint = hub.client('alice-raw-auth');
+    directory.set('alice-raw-auth', alice.publicKey);
+    rawEndpoint.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
+    await rawEndpoint.start();
+    const items = Array.from({ length: 130 }, (_, i) => ({ seq: BigInt(i), payload: payload(`r${i}`) }));
+    const good = signRequests(signerFromSecret(alice.secretKey), 'alice-raw-auth', items.slice(0, 128));
+    const forged = signRequests(signerFromSecret(bob.secretKey), 'alice-raw-auth', items.slice(128));
+    const sigs = [good[0]!.auth!.group.signature, forged[0]!.auth!.group.signature];
+    rawEndpoint.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
+    await waitFor(() => frames.filter((f) => f.type === 'reject').length === 2 && app.entries.filter((e) => e.startsWith('alice-raw-auth:')).length === 128, 'the good run ordered, the forged one refused');
+    expect(frames.filter((f) => f.type === 'reject').map((f) => f.type === 'reject' && f.seq)).toEqual([128n, 129n]);
+    for (const c of [signed, unsigned, impostor, wrongKey]) await c.stop();
     await replica.stop();
   });
 
