@@ -4,7 +4,7 @@
  * `Client`, which accepts a result once f+1 replicas sent the same one — so no single replica,
  * faulty or not, can make up an answer. `phalanx put/get/del --key` and `phalanx load` use it.
  */
-import { readKeyFile } from '@phalanx/crypto';
+import { readKeyFile, signerFromSecret } from '@phalanx/crypto';
 import { bytesEqual, fromHex } from '@phalanx/codec';
 import { ConfigError, KeyFileError } from '@phalanx/interface';
 import { faultTolerance } from '@phalanx/quorum';
@@ -64,6 +64,8 @@ export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient>
     // Sequence numbers must rise across runs of the same client key (replicas answer an old one
     // from their reply cache and never run it again): start from the clock, in microseconds.
     firstSeq: BigInt(Date.now()) * 1000n,
+    // Replicas order only what a listed client signed (a Byzantine leader cannot invent commands).
+    signer: signerFromSecret(key.secretKey, 'ed25519'),
   });
   await client.start();
   return {

@@ -70,7 +70,7 @@ const configSchema = z
           // Bytes of requests per batch or block (and per relay of requests, per sync answer):
           // every message carrying requests must fit the transport's 4 MiB frame, whatever the
           // payloads weigh, so at most 2 MiB (leaves room for certificates and headers).
-          maxBytes: z.number().int().min(2048).max(2 * 1024 * 1024).default(1024 * 1024),
+          maxBytes: z.number().int().min(16 * 1024).max(2 * 1024 * 1024).default(1024 * 1024),
           // Largest request payload; a bigger one is refused to the client with 'too-large'.
           maxRequestBytes: z.number().int().min(1).max(1024 * 1024).default(64 * 1024),
         })
@@ -111,11 +111,13 @@ const configSchema = z
     if (c.consensus.commitRule !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'commitRule'], message: `only for hotstuff (${c.consensus.type} commits by its own phases)` });
     }
-    if (c.consensus.batch.maxRequestBytes + 1024 > c.consensus.batch.maxBytes) {
+    // The spare room: the request's headers and its signed group, counted whole when it travels
+    // alone (128 digests of 32 bytes, an Ed25519 signature, the client id).
+    if (c.consensus.batch.maxRequestBytes + 8192 > c.consensus.batch.maxBytes) {
       ctx.addIssue({
         code: 'custom',
         path: ['consensus', 'batch', 'maxRequestBytes'],
-        message: `a request of ${c.consensus.batch.maxRequestBytes} bytes must fit a batch of maxBytes (${c.consensus.batch.maxBytes}) with 1 KiB to spare`,
+        message: `a request of ${c.consensus.batch.maxRequestBytes} bytes must fit a batch of maxBytes (${c.consensus.batch.maxBytes}) with 8 KiB to spare for its headers and signature`,
       });
     }
     if (c.consensus.type === 'pbft' && c.nodes.length >= 4) {
@@ -130,6 +132,14 @@ const configSchema = z
         });
       }
     }
+    const clientIds = new Map<string, number>();
+    c.clients.forEach((cl, i) => {
+      // Ids of this shape name a node's own HTTP API clients, whose commands that node signs.
+      if (cl.id.startsWith('local-')) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `"local-" ids are reserved for the nodes' own API clients` });
+      const j = clientIds.get(cl.id);
+      if (j !== undefined) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `same id as clients[${j}]` });
+      else clientIds.set(cl.id, i);
+    });
     const seen = new Map<string, number>();
     c.nodes.forEach((n, i) => {
       for (const [what, v] of [

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PhalanxError } from '@phalanx/interface';
-import type { NodeId } from '@phalanx/interface';
+import type { NodeId, Signer } from '@phalanx/interface';
 import { Client } from '@phalanx/runtime';
 import type { ClientEndpoint, ClientPlane } from '@phalanx/runtime';
 
@@ -32,6 +32,23 @@ export interface LocalClientsOptions {
   readonly retryMs?: number;
   /** Commit proofs kept for `GET /certificates/<height>`. Default 1024. */
   readonly keepProofs?: number;
+  /**
+   * Signs the API's commands: the node's own key, which every replica accepts for this node's
+   * local client ids (`localClientKey`). Needed where replicas authenticate clients.
+   */
+  readonly signer?: Signer;
+}
+
+/** The id prefix of a node's local clients: `local-<node>-<12 hex digits>`, fresh per process start. */
+const LOCAL_ID = /^local-(.+)-[0-9a-f]{12}$/;
+
+/**
+ * The node a local client id belongs to, whose key signs that client's commands; undefined for any
+ * other id. A node can only ever speak for its own local clients, never for another node's or a
+ * configured client's.
+ */
+export function localClientNode(id: NodeId): NodeId | undefined {
+  return LOCAL_ID.exec(id)?.[1];
 }
 
 /**
@@ -80,6 +97,7 @@ export class LocalClients implements ClientPlane {
       timeoutMs: opts.timeoutMs ?? 10_000,
       retryMs: opts.retryMs ?? 1_000,
       followLeader: false,
+      ...(opts.signer ? { signer: opts.signer } : {}),
     });
     this.started = this.client.start();
   }

@@ -6,10 +6,11 @@
  */
 import path from 'node:path';
 import type http from 'node:http';
-import { readKeyFile, signerFromSecret, verifier, sha256Native } from '@phalanx/crypto';
+import { createVerifiedCache, readKeyFile, signerFromSecret, verifier, sha256Native } from '@phalanx/crypto';
+import { createRequestAuthenticator } from '@phalanx/client-auth';
 import { bytesEqual, fromHex } from '@phalanx/codec';
 import { ConfigError, KeyFileError } from '@phalanx/interface';
-import type { ProtocolDefinition, Storage } from '@phalanx/interface';
+import type { NodeId, ProtocolDefinition, RequestAuthenticator, Storage } from '@phalanx/interface';
 import { quorumSize } from '@phalanx/quorum';
 import { KvStore } from '@phalanx/kv-store';
 import { Replica } from '@phalanx/runtime';
@@ -23,7 +24,7 @@ import type { NetworkConfig, NodeConfig } from './config.js';
 import { createLogger } from './log.js';
 import { NodeMetrics, serveMetrics } from './metrics.js';
 import { serveHttpApi } from './http-api.js';
-import { LocalClients } from './local-clients.js';
+import { LocalClients, localClientNode } from './local-clients.js';
 import { certificateFile, validatorSetOf } from './verify.js';
 
 export interface RunOptions {
@@ -45,7 +46,7 @@ function splitHostPort(s: string): [string, number] {
 }
 
 /** The protocol definition and its configuration, from the `consensus` section. */
-function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, unknown>; settings: unknown } {
+function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): { def: ProtocolDefinition<unknown, unknown>; settings: unknown } {
   const c = config.consensus;
   switch (c.type) {
     case 'pbft':
@@ -60,6 +61,7 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
           batchTimeoutMs: c.batch.timeoutMs,
           viewChangeTimeoutMs: c.viewTimeoutMs,
           hasher: sha256Native,
+          clientAuth,
         },
       };
     case 'hotstuff':
@@ -76,9 +78,25 @@ function protocolFor(config: NetworkConfig): { def: ProtocolDefinition<unknown, 
           commitRule: c.commitRule ?? 'three-chain',
           // A snapshot every snapshotInterval heights bounds the stored log (and what a restart replays).
           snapshotInterval: c.snapshotInterval ?? 1000,
+          clientAuth,
         },
       };
   }
+}
+
+/**
+ * Whose key signs a client id's commands: a configured client's own key, or for a node's local
+ * (HTTP API) clients `local-<node>-…`, that node's validator key.
+ */
+export function clientKeyDirectory(config: NetworkConfig): (id: NodeId) => Uint8Array | undefined {
+  const clients = new Map(config.clients.map((c) => [c.id, fromHex(c.publicKey)]));
+  const nodes = new Map(config.nodes.map((n) => [n.id, fromHex(n.publicKey)]));
+  return (id) => {
+    const client = clients.get(id);
+    if (client) return client;
+    const node = localClientNode(id);
+    return node === undefined ? undefined : nodes.get(node);
+  };
 }
 
 export async function runReplica(o: RunOptions): Promise<RunningNode> {
@@ -93,7 +111,14 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   if (!dataDir && config.storage.type === 'lmdb') throw new ConfigError('storage.path', 'no data directory: pass --data-dir or set storage.path');
   const validators = validatorSetOf(config);
   const log = createLogger({ level: o.logLevel ?? config.logging.level, pretty: o.pretty ?? config.logging.pretty, name: `phalanx-${me.id}` });
-  const { def, settings } = protocolFor(config);
+  // Every command must carry its client's signature, checked where it enters and again by every
+  // replica inside each proposal: otherwise a Byzantine leader could order commands no client sent.
+  const clientAuth = createRequestAuthenticator({
+    keyOf: clientKeyDirectory(config),
+    verifier: createVerifiedCache({ verifier, capacity: 16_384 }),
+    hasher: sha256Native,
+  });
+  const { def, settings } = protocolFor(config, clientAuth);
 
   const storage: Storage =
     config.storage.type === 'lmdb'
@@ -110,7 +135,8 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     logger: log,
   });
   // In flight through the HTTP API: within the session window the state machine keeps per client.
-  const local = new LocalClients(me.id, transport.clients, { maxInFlight: Math.min(1024, config.kv.sessionWindow) });
+  const signer = signerFromSecret(key.secretKey, 'ed25519');
+  const local = new LocalClients(me.id, transport.clients, { maxInFlight: Math.min(1024, config.kv.sessionWindow), signer });
   // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
   // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
   const replica = new Replica({
@@ -121,11 +147,12 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     maxRequestBytes: config.consensus.batch.maxRequestBytes,
     self: me.id,
     validators,
-    signer: signerFromSecret(key.secretKey, 'ed25519'),
+    signer,
     verifier,
     storage,
     transport,
     clients: local,
+    clientAuth,
     stateMachine: new KvStore({ sessionWindow: config.kv.sessionWindow }),
     logger: log,
     hooks: {

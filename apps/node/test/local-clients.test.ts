@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ClientRejectedError, ClientTimeoutError, decodeClientFrame, encodeClientFrame } from '@phalanx/runtime';
 import type { ClientPlane } from '@phalanx/runtime';
-import { LocalBusyError, LocalClients } from '../src/local-clients.js';
+import { LocalBusyError, LocalClients, localClientNode } from '../src/local-clients.js';
+import { clientKeyDirectory } from '../src/node-runner.js';
+import { validateConfig } from '../src/config.js';
+import { fromHex } from '@phalanx/codec';
+import { generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
+import { createRequestAuthenticator, groupOf } from '@phalanx/client-auth';
 
 /** A stand-in replica on the client plane: `answer` decides, per request it receives, what it sends back. */
 function fakeReplica(answer: (seq: bigint, attempt: number) => 'result' | 'too-large' | undefined, opts: ConstructorParameters<typeof LocalClients>[2] = {}) {
@@ -22,6 +27,45 @@ function fakeReplica(answer: (seq: bigint, attempt: number) => 'result' | 'too-l
   });
   return { local, attempts, forwarded };
 }
+
+describe('client keys', () => {
+  it("a configured client signs with its own key, a node's local clients with that node's key, nobody else", () => {
+    const config = validateConfig({
+      version: 1,
+      chainId: 't',
+      consensus: { type: 'pbft' },
+      nodes: [0, 1, 2, 3].map((i) => ({ id: `r-${i}`, address: `/ip4/127.0.0.1/tcp/${7000 + i}`, publicKey: `01${String(i).repeat(64)}`, http: `127.0.0.1:${8000 + i}` })),
+      clients: [{ id: 'c0', publicKey: '01' + 'c'.repeat(64) }],
+    });
+    const keyOf = clientKeyDirectory(config);
+    expect(keyOf('c0')).toEqual(fromHex('01' + 'c'.repeat(64)));
+    const local = new LocalClients('r-2', undefined);
+    expect(localClientNode(local.id)).toBe('r-2');
+    expect(keyOf(local.id)).toEqual(fromHex('01' + '2'.repeat(64)));
+    for (const id of ['r-2', 'local-r-2', 'local-r-2-0123', 'local-r9-0123456789ab', 'c1']) expect(keyOf(id)).toBeUndefined();
+    void local.abandon();
+  });
+
+  it('signs its commands with the node key when given a signer', async () => {
+    const key = generateKeyPair('ed25519');
+    const signer = signerFromSecret(key.secretKey);
+    const { local } = fakeReplica(() => 'result', { signer });
+    let sigs: readonly Uint8Array[] | undefined;
+    local.onFrame((client, frame) => {
+      const f = decodeClientFrame(frame);
+      if (f.type === 'request') {
+        sigs = f.sigs;
+        local.send(client, encodeClientFrame({ type: 'reply', height: 1n, results: f.requests.map((r) => ({ seq: r.seq, result: r.payload })) }));
+      }
+    });
+    await local.submit(Uint8Array.of(1));
+    expect(sigs).toHaveLength(1);
+    const auth = createRequestAuthenticator({ keyOf: (id) => (localClientNode(id) === 'r0' ? key.publicKey : undefined), verifier });
+    const [r] = groupOf(local.id, [{ seq: 0n, payload: Uint8Array.of(1) }], sigs![0]!);
+    expect(auth.check(r!)).toBeUndefined();
+    await local.abandon();
+  });
+});
 
 describe('LocalClients (the HTTP API as a client of its own replica)', () => {
   it('resends a command the replica lost until it commits', async () => {
