@@ -1,5 +1,12 @@
 import { ConfigError } from '@phalanx/interface';
-import type { Hasher } from '@phalanx/interface';
+import type { Hasher, RequestAuthenticator } from '@phalanx/interface';
+
+/**
+ * Room a batch must leave beside one largest payload when clients sign: a full group's digests
+ * (128 × 32 bytes), its signature (up to the codec's 8 KiB) and client id (up to 256 characters,
+ * counted at 3 bytes each) — so any command that passes `clientAuth` fits in a batch on its own.
+ */
+const SIGNED_GROUP_ROOM = 16 * 1024;
 
 /** PBFT configuration. Every field is optional; unknown fields are refused (a typo is a ConfigError). */
 export interface PbftConfig {
@@ -15,8 +22,9 @@ export interface PbftConfig {
   readonly maxBatchSize?: number;
   /**
    * Most bytes of requests per pre-prepare (and per relay of requests), counted with
-   * `requestWireBytes`. Keeps every batch-carrying message under the transport's frame limit
-   * whatever the payloads weigh. Default 1 MiB; at least maxPayloadBytes + 1 KiB.
+   * `batchWireBytes` (each signed group once per batch). Keeps every batch-carrying message under
+   * the transport's frame limit whatever the payloads weigh. Default 1 MiB; at least
+   * maxPayloadBytes + 1 KiB, and + 16 KiB more with `clientAuth` (room for one command's group).
    */
   readonly maxBatchBytes?: number;
   /**
@@ -55,6 +63,16 @@ export interface PbftConfig {
   /** Batch/state hash; defaults to the built-in SHA-256. Pass a native one for speed (same digests). */
   readonly hasher?: Hasher;
   /**
+   * Client authentication (`createRequestAuthenticator` from @phalanx/client-auth). When set, a
+   * command enters the request pool only if `check` passes (a relay of one that fails blames the
+   * relaying replica), and a backup prepares a normal-case PRE-PREPARE only if every command of
+   * its batch passes: a Byzantine primary can no longer order commands no client sent. Batches a
+   * NEW-VIEW or a commit certificate vouches for are not checked again (see README). Unset:
+   * commands are not authenticated (the channel only tells who relayed them). Use the same
+   * client directory on every replica: a backup that lacks a key refuses the pre-prepare.
+   */
+  readonly clientAuth?: RequestAuthenticator;
+  /**
    * TEST ONLY — overrides the quorum power (normally more than 2/3 of the total). Exists so the
    * simulator's checkers can be shown to catch an unsafe protocol (a 2f quorum). Never set it.
    */
@@ -86,6 +104,7 @@ export interface ResolvedConfig {
   readonly suspectAfter: number;
   readonly isolateAfter: number;
   readonly hasher: Hasher | undefined;
+  readonly clientAuth: RequestAuthenticator | undefined;
   readonly unsafeQuorumOverride: number | undefined;
   readonly unsafeDeferAllWrites: boolean;
 }
@@ -93,7 +112,7 @@ export interface ResolvedConfig {
 const KEYS = [
   'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
   'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxBatchBytes', 'maxPendingRequests',
-  'stateChunkBytes', 'maxStateBytes', 'suspectAfter', 'isolateAfter', 'hasher', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
+  'stateChunkBytes', 'maxStateBytes', 'suspectAfter', 'isolateAfter', 'hasher', 'clientAuth', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
 ];
 
 function int(cfg: Record<string, unknown>, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -124,6 +143,10 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
   if (hasher !== undefined && (typeof hasher !== 'object' || typeof hasher.digest !== 'function')) {
     throw new ConfigError('config.hasher', 'must be a Hasher with a digest() method');
   }
+  const clientAuth = cfg.clientAuth as RequestAuthenticator | undefined;
+  if (clientAuth !== undefined && (typeof clientAuth !== 'object' || clientAuth === null || typeof clientAuth.check !== 'function')) {
+    throw new ConfigError('config.clientAuth', 'must be a RequestAuthenticator with a check() method');
+  }
   const vc = int(cfg, 'viewChangeTimeoutMs', 1000, 1);
   const resolved: ResolvedConfig = {
     chainId,
@@ -147,11 +170,20 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     suspectAfter: int(cfg, 'suspectAfter', 3, 1),
     isolateAfter: int(cfg, 'isolateAfter', 10, 1),
     hasher,
+    clientAuth,
     unsafeQuorumOverride: cfg.unsafeQuorumOverride === undefined ? undefined : int(cfg, 'unsafeQuorumOverride', 0, 1),
     unsafeDeferAllWrites: cfg.unsafeDeferAllWrites === true,
   };
   if (resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024) {
     throw new ConfigError('config.maxBatchBytes', `must leave room for one request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 1 KiB, got ${resolved.maxBatchBytes}`);
+  }
+  if (clientAuth && resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024 + SIGNED_GROUP_ROOM) {
+    // A signed command counts its group in its batch: without the room, a command of the largest
+    // payload would make a batch the backups refuse as oversized, at every view.
+    throw new ConfigError(
+      'config.maxBatchBytes',
+      `with clientAuth must leave room for one signed request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 17 KiB, got ${resolved.maxBatchBytes}`,
+    );
   }
   if (resolved.isolateAfter < resolved.suspectAfter) {
     throw new ConfigError('config.isolateAfter', 'must be at least suspectAfter');

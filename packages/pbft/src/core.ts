@@ -2,7 +2,7 @@
  * The PBFT replica as a sans-I/O core (Castro & Liskov, OSDI '99; TOCS 2002). Section numbers in
  * comments refer to the OSDI paper unless marked TOCS.
  */
-import { ConfigError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
+import { BatchBytes, ConfigError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -48,6 +48,7 @@ import {
   SIGN_DOMAIN,
   batchValue,
   fromValue,
+  listValue,
   refOf,
   signedBody,
   toValue,
@@ -502,6 +503,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return this.stable.seq + this.cfg.watermarkWindow;
   }
 
+  /**
+   * The digest PRE-PREPARE, PREPARE, COMMIT and certificates name a batch by. It covers client,
+   * seq and payload only (`batchValue`), never client signatures: a signed batch has its unsigned
+   * twin's digest, unsigned batches keep the digests they always had, and a batch re-encoded with
+   * its groups split differently (or fetched without them) is still the batch a quorum voted for.
+   */
   batchDigest(batch: readonly ClientRequest[]): Uint8Array {
     return this.hasher.digest(encode(batchValue(batch)));
   }
@@ -727,33 +734,78 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     );
   }
 
-  /** `propose: false` lets a caller queue many requests and then propose once (fuller batches). */
-  private onClientRequest(r: ClientRequest, direct: boolean, propose = true): void {
+  /**
+   * Why `config.clientAuth` refuses `r` (it is not from `r.client`), or undefined when it passes or
+   * clients are not authenticated. A throwing authenticator (a malformed `auth` from an in-memory
+   * peer) counts as a refusal.
+   */
+  private clientAuthError(r: ClientRequest): string | undefined {
+    const auth = this.cfg.clientAuth;
+    if (!auth) return undefined;
+    try {
+      return auth.check(r);
+    } catch (err) {
+      return `client check failed: ${String(err)}`;
+    }
+  }
+
+  /**
+   * `propose: false` lets a caller queue many requests and then propose once (fuller batches).
+   * Returns why client authentication refused `r` (the caller decides whom that blames), else undefined.
+   */
+  private onClientRequest(r: ClientRequest, direct: boolean, propose = true): string | undefined {
     if (!this.validRequest(r)) {
       this.ctx.logger?.debug({ client: String(r?.client) }, 'pbft: dropped an invalid client request');
-      return;
+      return undefined;
     }
     // §4.1: a request already executed is not executed again (the runtime re-sends the reply).
-    if (this.exec.has(r.client, r.seq)) return;
+    if (this.exec.has(r.client, r.seq)) return undefined;
     const key = reqKey(r);
-    if (this.pending.has(key)) return;
-    if (this.pending.size >= this.cfg.maxPendingRequests) return;
+    if (this.pending.has(key)) return undefined;
+    if (this.pending.size >= this.cfg.maxPendingRequests) return undefined;
+    // Only commands their clients signed enter the pool (after the cheap checks above: a duplicate
+    // costs no signature check, and everything pending passed this one). Checked before `pending`
+    // takes it: a forged (client, seq) admitted first would shut out the genuine command as a duplicate.
+    const refused = this.clientAuthError(r);
+    if (refused !== undefined) {
+      // From the runtime this is not misbehaviour of a replica: it verifies at admission, so only a
+      // client (or a stale key directory) can be at fault. Relays are blamed by onRequestMsg.
+      if (direct) this.ctx.logger?.debug({ client: r.client, seq: String(r.seq), why: refused }, 'pbft: dropped an unauthenticated client request');
+      return refused;
+    }
+    // Never reached for unsigned requests (maxBatchBytes >= maxPayloadBytes + 1 KiB); a signed one
+    // counts its group, and one that cannot fit a batch on its own would make the primary propose
+    // a batch every backup refuses as oversized.
+    if (requestWireBytes(r) > this.cfg.maxBatchBytes) {
+      this.ctx.logger?.debug({ client: r.client, seq: String(r.seq) }, 'pbft: dropped a request larger than a batch');
+      return undefined;
+    }
     this.pending.set(key, r);
     if (!this.inLog.has(key)) this.queue.set(key, r);
     if (this.isPrimary() && !this.inViewChange) {
       if (propose) this.maybePropose();
-      return;
+      return undefined;
     }
     // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
     // (also for requests other backups relayed: it is now waiting for them to execute too).
     if (direct && !this.inViewChange) this.relayOut.push(r);
     if (!this.vcTimerArmed && !this.inViewChange) this.armVcTimer();
+    return undefined;
   }
 
-  private onRequestMsg(_from: NodeId, m: RequestMsg): void {
+  private onRequestMsg(from: NodeId, m: RequestMsg): void {
     // The sender is a validator on an authenticated channel (see RequestMsg); each request is
     // checked like a client's own, so a relay can add requests to the queue but nothing more.
-    for (const r of m.requests) this.onClientRequest(r, false, false);
+    let refused = 0;
+    let why = '';
+    for (const r of m.requests) {
+      const w = this.onClientRequest(r, false, false);
+      if (w !== undefined && refused++ === 0) why = w;
+    }
+    // An honest replica relays only commands that passed the same check (what clients gave it, or
+    // what it holds pending), so a refused one was made up or altered by the relay: blame it, once
+    // per message (the other commands of the message still count).
+    if (refused > 0) this.penalize(from, 'invalid-signature', `relayed ${refused} request(s) their clients did not sign: ${why}`);
     this.maybePropose();
   }
 
@@ -793,15 +845,17 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       const mayGo = inFlight < BigInt(this.cfg.pipelineDepth) && partialMayGo;
       if (!full && !mayGo) break;
       const batch: ClientRequest[] = [];
-      let bytes = 0;
+      // Cut by bytes too: a pre-prepare must fit the transport's frame (config: maxBatchBytes).
+      // Counted as the backups' `validBatch` counts (`batchWireBytes`): each signed group once per
+      // batch, as the codec writes it. Counting each command with its whole group
+      // (`requestWireBytes`) cut batches of one client's signed commands up to 128× too early.
+      const bytes = new BatchBytes();
       for (const [key, r] of this.queue) {
-        // Cut by bytes too: a pre-prepare must fit the transport's frame (config: maxBatchBytes).
-        const size = requestWireBytes(r);
-        if (batch.length > 0 && bytes + size > this.cfg.maxBatchBytes) break;
+        if (batch.length > 0 && bytes.total + bytes.cost(r) > this.cfg.maxBatchBytes) break;
         this.queue.delete(key);
         if (this.inLog.has(key) || this.exec.has(r.client, r.seq)) continue;
         batch.push(r);
-        bytes += size;
+        bytes.add(r);
         if (batch.length >= this.cfg.maxBatchSize) break;
       }
       if (batch.length === 0) break;
@@ -878,7 +932,34 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.verifyVoteSig(KIND_PRE_PREPARE, from, m.seq, m.view, m.digest, m.signature)) {
       return this.penalize(from, 'invalid-signature', 'pre-prepare');
     }
+    // §4.2: a backup accepts a pre-prepare only if "the signatures in the request and the
+    // pre-prepare message are correct". Without this a Byzantine primary orders commands no client
+    // sent and every honest backup executes them. Not for a batch NEW-VIEW already assigned this
+    // seq (`s.awaiting`, same digest, checked above): see enterView for why those are not re-checked.
+    if (!s.awaiting) {
+      const refused = this.refusedCommand(m.batch);
+      if (refused !== undefined) {
+        // Handled like any other invalid pre-prepare: blamed, not accepted, nothing recorded, no
+        // PREPARE — so the forged command can never gather a prepared certificate. The batch's
+        // genuine commands are waited for like relayed requests, which runs this backup's
+        // view-change timer (§4.5.2): either this primary orders them in a valid pre-prepare or
+        // the view changes, even when the clients sent them to the primary alone.
+        this.penalize(from, 'invalid-signature', `pre-prepare ${m.view}/${m.seq}: ${refused}`);
+        for (const r of m.batch) this.onClientRequest(r, false, false); // refuses the forged ones again
+        return;
+      }
+    }
     this.acceptPrePrepare(s, m);
+  }
+
+  /** Why some command of `batch` fails client authentication, or undefined if all pass (or it is off). */
+  private refusedCommand(batch: readonly ClientRequest[]): string | undefined {
+    if (!this.cfg.clientAuth) return undefined;
+    for (const r of batch) {
+      const why = this.clientAuthError(r);
+      if (why !== undefined) return why;
+    }
+    return undefined;
   }
 
   private acceptPrePrepare(s: Slot, pp: PrePrepareMsg): void {
@@ -1146,7 +1227,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (let s = m.have + 1n, n = 0; s <= this.lastExecuted && n < MAX_STATE_ENTRIES; s++, n++) {
       const c = committedAt(s);
       if (!c) break;
-      const size = c.batch.reduce((sum, r) => sum + r.payload.length + r.client.length + 16, 0);
+      // As the codec writes it: with each signed group once (up to 4 KiB of digests per group).
+      const size = batchWireBytes(c.batch);
       if (entries.length > 0 && bytes + size > this.cfg.stateChunkBytes) {
         this.send(from, this.signBody<StateMsg>({ type: 'state', entries }));
         entries = [];
@@ -1211,6 +1293,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       if (!Array.isArray(e.batch) || e.batch.length > this.cfg.maxBatchSize || !e.batch.every((r: ClientRequest) => this.validRequest(r))) {
         return this.penalize(from, 'protocol-violation', 'state entry batch');
       }
+      // Client signatures are not checked here: 2f+1 replicas committed this batch, so at least
+      // f+1 honest ones accepted its pre-prepare and checked them (see enterView).
       const digest = this.batchDigest(e.batch);
       const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_COMMIT, height: e.seq, round: e.view, digest, votes: e.commits };
       if (!isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
@@ -1219,7 +1303,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       const s = this.log.get(e.seq) ?? this.slot(e.seq);
       if (!s.committed) {
         s.committed = { view: e.view, digest, batch: e.batch, cert };
-        this.record(REC_ENTRY, [e.view, e.seq, batchValue(e.batch), e.commits.map((v: VoterSig) => [v.voter, v.signature])], s);
+        this.record(REC_ENTRY, [e.view, e.seq, listValue(e.batch), e.commits.map((v: VoterSig) => [v.voter, v.signature])], s);
       }
     }
     this.tryExecute();
@@ -1592,7 +1676,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // execution triggered while installing must not let it propose a sequence number O uses.
     this.nextSeq = plan.maxS > this.lastExecuted ? plan.maxS : this.lastExecuted;
     if (this.nextSeq < this.stable.seq) this.nextSeq = this.stable.seq;
-    // O names batches by digest only: take each from what we hold, fetch the rest.
+    // O names batches by digest only: take each from what we hold, fetch the rest. Client
+    // signatures (config.clientAuth) are NOT checked again for these batches, here or when
+    // fetched (onBatch, or the new primary's pre-prepare for an `awaiting` seq): each is either a
+    // null request or carries a prepared certificate — a pre-prepare and 2f matching PREPAREs, so
+    // at least f+1 honest replicas accepted it in the normal case and checked its signatures then
+    // (for a batch re-proposed before, in the view that first ordered it). Castro & Liskov, OSDI
+    // '99 §4.4 / TOCS '02 §4.4: O re-proposes prepared requests by digest, "without the
+    // corresponding client message". Checking again could only hurt: refusing a certified batch
+    // (stripped or re-grouped signatures, a client key since removed from the directory) would
+    // contradict the quorum and stall every later view on that seq.
     const held = this.heldBatches();
     this.wantBatch.clear();
     for (let i = 0; i < nv.prePrepares.length; i++) {
@@ -1708,6 +1801,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // Another digest is ignored, not blamed: it may be an honest, late answer to what we wanted
     // for this seq in an earlier view.
     if (!bytesEqual(this.batchDigest(m.batch), w.digest)) return;
+    // The digest is one a NEW-VIEW certificate names: no client signature check (see enterView).
     const s = this.log.get(m.seq);
     this.wantBatch.delete(m.seq);
     if (!s?.awaiting || s.view !== this.view || !bytesEqual(s.awaiting.digest, w.digest)) return;

@@ -10,6 +10,7 @@ import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, MessageCodec, NodeId } from '@phalanx/interface';
 import { decode, encode, readArray, readBytes, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
+import { readRequestList, requestListValue } from '@phalanx/client-auth';
 
 export const KIND_PRE_PREPARE = 'pbft/pre-prepare';
 export const KIND_PREPARE = 'pbft/prepare';
@@ -219,18 +220,27 @@ const MAX_SIG = 8192;
 const T_REQUEST = 0, T_PRE_PREPARE = 1, T_PREPARE = 2, T_COMMIT = 3, T_CHECKPOINT = 4;
 const T_VIEW_CHANGE = 5, T_NEW_VIEW = 6, T_FETCH = 7, T_STATE = 8, T_FETCH_BATCH = 9, T_BATCH = 10;
 
-export function requestValue(r: ClientRequest): Value {
-  return [r.client, r.seq, r.payload];
+/**
+ * What a batch digest covers: `[[client, seq, payload], …]`, never the client signatures. PREPARE,
+ * COMMIT and checkpoints sign this digest, so a command keeps its identity however its signature
+ * travels (signed or not, its group split or whole, signatures dropped from a stored batch), and
+ * unsigned batches keep the digests they had before commands were signed (stored logs and
+ * certificates stay valid). It is also exactly the wire form of an unsigned list (see `listValue`).
+ */
+export function batchValue(batch: readonly ClientRequest[]): Value {
+  return batch.map((r) => [r.client, r.seq, r.payload]);
 }
 
-export function batchValue(batch: readonly ClientRequest[]): Value {
-  return batch.map(requestValue);
-}
+/**
+ * A request list as it travels and is stored: `batchValue` when nothing is signed, otherwise the
+ * `@phalanx/client-auth` form carrying each signed group once (so a backup can check the commands).
+ */
+export const listValue = (requests: readonly ClientRequest[]): Value => requestListValue(requests);
 
 const sigsValue = (s: readonly VoterSig[]): Value => s.map((x) => [x.voter, x.signature]);
 
 function ppValue(m: PrePrepareMsg): Value {
-  return [T_PRE_PREPARE, m.view, m.seq, m.digest, batchValue(m.batch), m.signature];
+  return [T_PRE_PREPARE, m.view, m.seq, m.digest, listValue(m.batch), m.signature];
 }
 
 function refValue(m: PrePrepareRef): Value {
@@ -271,7 +281,7 @@ export function signedBody(m: ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg):
       return [
         T_STATE,
         c ? [c.seq, c.stateDigest, c.snapshotHash, c.snapshotBytes, c.clientsHash, c.clientsBytes, sigsValue(c.proof), c.offset, c.data] : null,
-        m.entries.map((e) => [e.view, e.seq, batchValue(e.batch), sigsValue(e.commits)]),
+        m.entries.map((e) => [e.view, e.seq, listValue(e.batch), sigsValue(e.commits)]),
       ];
     }
   }
@@ -287,11 +297,11 @@ export function toValue(m: PbftMessage): Value {
     case 'checkpoint':
       return [T_CHECKPOINT, m.voter, m.seq, m.digest, m.signature];
     case 'request':
-      return [T_REQUEST, batchValue(m.requests)];
+      return [T_REQUEST, listValue(m.requests)];
     case 'fetch-batch':
       return [T_FETCH_BATCH, m.seq, m.digest];
     case 'batch':
-      return [T_BATCH, m.seq, batchValue(m.batch)];
+      return [T_BATCH, m.seq, listValue(m.batch)];
     default:
       return [...(signedBody(m) as Value[]), m.signature];
   }
@@ -305,17 +315,9 @@ function tuple(v: Value | undefined, path: string, len: number): readonly Value[
   return a;
 }
 
-function readRequest(v: Value | undefined, path: string, lim: CodecLimits): ClientRequest {
-  const a = tuple(v, path, 3);
-  return {
-    client: readString(a[0], `${path}.client`, MAX_ID),
-    seq: readU64(a[1], `${path}.seq`),
-    payload: readBytes(a[2], `${path}.payload`, { max: lim.maxPayloadBytes }),
-  };
-}
-
+/** A request list (`listValue`): at most a batch of requests, signed groups checked for shape only. */
 function readBatch(v: Value | undefined, path: string, lim: CodecLimits): ClientRequest[] {
-  return readArray(v, path, lim.maxBatchSize).map((r, i) => readRequest(r, `${path}[${i}]`, lim));
+  return readRequestList(v, path, { maxRequests: lim.maxBatchSize, maxPayloadBytes: lim.maxPayloadBytes, maxIdLength: MAX_ID, maxSignatureBytes: MAX_SIG });
 }
 
 function readSigs(v: Value | undefined, path: string, lim: CodecLimits): VoterSig[] {

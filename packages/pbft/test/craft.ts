@@ -1,4 +1,6 @@
 /** Builders for hand-made (possibly Byzantine) messages, signed with a given replica's test key. */
+import { expect } from 'vitest';
+import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, LogRecord, NodeId, Ready } from '@phalanx/interface';
 import { encode, signingBytes, utf8 } from '@phalanx/codec';
 import { voteSigningBytes } from '@phalanx/quorum';
@@ -10,6 +12,7 @@ import {
   PbftCore,
   SIGN_DOMAIN,
   batchValue,
+  pbftCodec,
   sha256,
   signedBody,
 } from '../src/index.js';
@@ -41,6 +44,29 @@ export function checkpoint(by: NodeId, seq: bigint, digest: Uint8Array): Checkpo
 export function resign<T extends ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg>(by: NodeId, m: T): T {
   const signature = testSigner(by).sign(signingBytes(SIGN_DOMAIN, CHAIN, signedBody(m)));
   return { ...m, signature };
+}
+
+/**
+ * Decodes `rounds` damaged frames — every other one random bytes when `random`, the rest a valid
+ * frame with one byte changed (every third also truncated) — and expects nothing but DecodeError.
+ */
+export function fuzzDecode(valid: readonly Uint8Array[], seed: number, rounds = 3000, random = true): void {
+  const rng = seededRng(seed);
+  for (let i = 0; i < rounds; i++) {
+    let bytes: Uint8Array;
+    if (random && i % 2 === 0) bytes = rng.bytes(rng.nextInt(64));
+    else {
+      bytes = valid[i % valid.length]!.slice();
+      const at = rng.nextInt(bytes.length);
+      bytes[at] = rng.nextInt(256);
+      if (i % 3 === 0) bytes = bytes.subarray(0, rng.nextInt(bytes.length));
+    }
+    try {
+      pbftCodec.decode(bytes);
+    } catch (err) {
+      expect(err).toBeInstanceOf(DecodeError);
+    }
+  }
 }
 
 /** One core driven by hand: step inputs, collect everything it outputs. */
