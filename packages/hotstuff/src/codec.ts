@@ -8,6 +8,7 @@ import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, MessageCodec } from '@phalanx/interface';
 import { decode, encode, readArray, readBool, readBytes, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
+import { readRequestList, requestListValue } from '@phalanx/client-auth';
 import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
 
 /** Limits applied while decoding. Exported so operators can see (and tests can pin) them. */
@@ -63,22 +64,25 @@ export function tcFromValue(v: Value | undefined, path: string): TimeoutCert {
   return { view: readU64(a[0], `${path}.view`), highQC: qcFromValue(a[1], `${path}.highQC`), votes };
 }
 
-export function requestToValue(r: ClientRequest): Value {
-  return [r.client, r.seq, r.payload];
-}
-
-export function requestFromValue(v: Value | undefined, path: string): ClientRequest {
-  const a = readArray(v, path);
-  if (a.length !== 3) throw new DecodeError(`${path}: expected [client, seq, payload]`);
-  return {
-    client: readString(a[0], `${path}.client`, LIMITS.maxIdLength),
-    seq: readU64(a[1], `${path}.seq`),
-    payload: readBytes(a[2], `${path}.payload`, { max: LIMITS.maxPayloadBytes }),
-  };
-}
-
+/**
+ * Command lists (blocks, relayed requests) in `@phalanx/client-auth`'s request-list form: unsigned
+ * commands as `[[client, seq, payload], …]`, exactly as before client signatures existed; with
+ * signatures, a map carrying each signed group once per list (so a group split over two blocks
+ * travels with each of them). Block hashes never read this encoding (`frameCommands` hashes
+ * client, seq and payload only), so how signatures travel does not change a block's identity.
+ */
 export function commandsToValue(commands: readonly ClientRequest[]): Value {
-  return commands.map(requestToValue);
+  return requestListValue(commands);
+}
+
+/** Reads `commandsToValue` output: at most `maxRequests` commands, every field bounded. */
+export function commandsFromValue(v: Value | undefined, path: string, maxRequests: number): ClientRequest[] {
+  return readRequestList(v, path, {
+    maxRequests,
+    maxPayloadBytes: LIMITS.maxPayloadBytes,
+    maxIdLength: LIMITS.maxIdLength,
+    maxSignatureBytes: LIMITS.maxSignatureBytes,
+  });
 }
 
 /** The header: every block field except the commands, which enter through their digest. */
@@ -100,9 +104,7 @@ export function blockFromValue(v: Value | undefined, path: string): Block {
     proposer: readString(a[3], `${path}.proposer`, LIMITS.maxIdLength),
     justify: qcFromValue(a[4], `${path}.justify`),
     election: readBytes(a[5], `${path}.election`, { max: LIMITS.maxElectionProofBytes }),
-    commands: readArray(a[6], `${path}.commands`, LIMITS.maxCommandsPerBlock).map((c, i) =>
-      requestFromValue(c, `${path}.commands[${i}]`),
-    ),
+    commands: commandsFromValue(a[6], `${path}.commands`, LIMITS.maxCommandsPerBlock),
   };
 }
 
@@ -119,7 +121,7 @@ function messageToValue(m: HotStuffMessage): Value {
     case 'blocks':
       return [TAG.blocks, m.blocks.map(blockToValue)];
     case 'requests':
-      return [TAG.requests, m.requests.map(requestToValue)];
+      return [TAG.requests, commandsToValue(m.requests)];
     case 'status':
       return [TAG.status, qcToValue(m.highQC), m.reply];
   }
@@ -177,9 +179,7 @@ function messageFromValue(v: Value): HotStuffMessage {
       arity(2, 'requests');
       return {
         type: 'requests',
-        requests: readArray(a[1], 'requests.requests', LIMITS.maxRequestsPerMessage).map((r, i) =>
-          requestFromValue(r, `requests.requests[${i}]`),
-        ),
+        requests: commandsFromValue(a[1], 'requests.requests', LIMITS.maxRequestsPerMessage),
       };
     case TAG.status:
       arity(3, 'status');

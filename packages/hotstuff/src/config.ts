@@ -1,6 +1,7 @@
 /** Configuration of a HotStuff instance, validated by `resolveConfig` (ConfigError names the path). */
 import { ConfigError } from '@phalanx/interface';
-import type { Hasher } from '@phalanx/interface';
+import type { Hasher, RequestAuthenticator } from '@phalanx/interface';
+import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
 import type { CertificateSchemeFactory } from './certificates.js';
 import { signatureListScheme } from './certificates.js';
 import type { LeaderElectionFactory } from './leader.js';
@@ -33,9 +34,11 @@ export interface HotStuffConfig {
   /** Default SHA-256. Every replica and verifier must use the same one. */
   readonly hasher?: Hasher;
   /**
-   * Most bytes of commands per block, counted with `requestWireBytes`; also the budget of one
-   * BLOCKS answer and of one gossip of requests. Keeps each under the transport's frame limit
-   * whatever the payloads weigh. Default 1 MiB; at least maxPayloadBytes + 1 KiB.
+   * Most bytes of commands per block, counted with `batchWireBytes` (each signed group once per
+   * block); also the budget of one BLOCKS answer and of one gossip of requests. Keeps each under
+   * the transport's frame limit whatever the payloads weigh. Default 1 MiB; at least
+   * maxPayloadBytes + 1 KiB, and with `clientAuth` also room for a largest signed group
+   * (`MAX_GROUP_WIRE_BYTES`, ~13 KiB).
    */
   readonly maxBlockBytes?: number;
   /** Largest command payload accepted. Default 64 KiB (at most 1 MiB, the codec's bound). */
@@ -68,6 +71,16 @@ export interface HotStuffConfig {
   readonly voteTargets?: 1 | 2;
   /** Votes and timeouts for views further ahead than this are ignored (bounds memory). Default 1000. */
   readonly maxFutureViews?: number;
+  /**
+   * Client signatures (`@phalanx/client-auth`). Set: a command enters the pending pool only if
+   * `check` accepts it (a peer relaying one it refuses is reported), and the replica votes for a
+   * proposal only if every command in it passes, so a Byzantine leader cannot order commands no
+   * client sent. Every replica of a deployment should set it: fetched ancestors are trusted
+   * because every QC holds honest voters that checked (see `onBlocks` in `core.ts`). Unset
+   * (default): commands are taken as they come, signed or not; signatures present are still
+   * carried on the wire.
+   */
+  readonly clientAuth?: RequestAuthenticator;
 }
 
 export interface ResolvedConfig {
@@ -92,7 +105,15 @@ export interface ResolvedConfig {
   readonly forwardRequests: boolean;
   readonly maxFutureViews: number;
   readonly voteTargets: number;
+  readonly clientAuth: RequestAuthenticator | undefined;
 }
+
+/**
+ * Most bytes a command's signed group adds to a block (as `groupWireBytes` and `requestWireBytes`
+ * count them, at the codec's bounds): every digest of a full group, the largest signature the
+ * codec takes, the client id and headers, and the command's own group reference.
+ */
+export const MAX_GROUP_WIRE_BYTES = 32 * MAX_GROUP_SIZE + LIMITS.maxSignatureBytes + 3 * LIMITS.maxIdLength + 24 + 8;
 
 function int(path: string, v: unknown, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -124,6 +145,17 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
   if (maxBlockBytes < maxPayloadBytes + 1024) {
     throw new ConfigError('maxBlockBytes', `must leave room for one command of maxPayloadBytes (${maxPayloadBytes}) + 1 KiB, got ${maxBlockBytes}`);
   }
+  const clientAuth = config.clientAuth;
+  if (clientAuth !== undefined && typeof clientAuth?.check !== 'function') throw new ConfigError('clientAuth', 'must be a RequestAuthenticator');
+  // A signed command travels with its group. Any admitted command must fit a block alone, or every
+  // leader would propose it first and every replica refuse the block (see `addRequest`): so with
+  // signatures required, a largest command and a largest group must fit together.
+  if (clientAuth && maxBlockBytes < maxPayloadBytes + 1024 + MAX_GROUP_WIRE_BYTES) {
+    throw new ConfigError(
+      'maxBlockBytes',
+      `with clientAuth must leave room for one command of maxPayloadBytes (${maxPayloadBytes}) + 1 KiB and its signed group (${MAX_GROUP_WIRE_BYTES}), got ${maxBlockBytes}`,
+    );
+  }
   return {
     chainId: config.chainId,
     maxBlockBytes,
@@ -146,5 +178,6 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     forwardRequests: config.forwardRequests ?? true,
     voteTargets: int('voteTargets', config.voteTargets, 2, 1, 2),
     maxFutureViews: int('maxFutureViews', config.maxFutureViews, 1000, 1, 1_000_000_000),
+    clientAuth,
   };
 }

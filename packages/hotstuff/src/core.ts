@@ -13,7 +13,7 @@
  *  - safety state (last voted view, locked QC, high QC) is in `Ready.persist` of the same `ready()`
  *    whose `send` carries the vote or timeout, and the runtime makes persist durable first.
  */
-import { CertificateError, ConfigError, DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
+import { BatchBytes, CertificateError, ConfigError, DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -28,6 +28,7 @@ import type {
   ProtocolEvent,
   Ready,
   RecoveredState,
+  SignedRequestGroup,
   SignedVote,
   TimerOp,
 } from '@phalanx/interface';
@@ -36,6 +37,7 @@ import { assertBftSize, faultTolerance, quorumPower, signVote, verifyVote, VoteS
 import type { VoteBody } from '@phalanx/quorum';
 import type { Value } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
 import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
 import { headerToValue, LIMITS, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
 import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
@@ -249,7 +251,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         this.onMessage(input.from, input.msg);
         break;
       case 'request':
-        this.addRequest(input.request, this.cfg.forwardRequests);
+        // From the runtime. Dropped, with nobody to blame, if the codec could not carry its
+        // signature or `clientAuth` refuses it (the runtime checks at admission, so only a runtime
+        // without clientAuth or with another key directory lets one through).
+        if (authEncodable(input.request)) this.addRequest(input.request, this.cfg.forwardRequests);
         break;
       case 'timeout':
         if (input.timer === VIEW_TIMER) {
@@ -377,7 +382,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
           this.onBlocks(from, msg.blocks);
           break;
         case 'requests':
-          for (const r of msg.requests) this.addRequest(r, false);
+          this.onRequests(from, msg.requests);
           break;
         case 'status':
           this.onStatus(from, msg.highQC, msg.reply);
@@ -468,6 +473,20 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         return;
       }
       byProposer.set(from, vote);
+      // Client signatures: vote for a block only if its client signed every command in it, or a
+      // Byzantine leader could order commands no client sent. Refused like any invalid proposal:
+      // not inserted, no vote, the view times out. Checked once, here, before the block is queued
+      // for a missing parent or inserted: a block already in the tree was checked when it arrived
+      // or came certified through sync (see `onBlocks`), and our own proposals are cut from
+      // commands the pool admitted after `check`. A re-sent copy of a proposal ends above (same
+      // hash), so even one carrying other signatures is not checked again.
+      if (this.cfg.clientAuth && !this.tree.has(toHex(hash))) {
+        const why = this.unsignedCommand(b.commands);
+        if (why !== undefined) {
+          this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}: ${why}`);
+          return;
+        }
+      }
     }
     const parentKey = toHex(b.parent);
     if (!this.tree.has(parentKey)) {
@@ -495,6 +514,25 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.processQC(b.justify, p.from);
     // HotStuff Alg.4 L17: vote once per view (vheight/last voted view), only if safeNode holds.
     if (b.view === this.curView && b.view > this.lastVotedView && this.safeToVote(b, tc)) this.castVote(b, hash);
+  }
+
+  /**
+   * Why the first command of `commands` that `clientAuth` refuses is refused, or undefined. A
+   * command already pending here passed `check` when the pool admitted it, and a committed one
+   * was certified: same (client, seq, payload), so it is genuine whatever signature this copy
+   * carries, and is not checked twice (gossip usually brings a block's commands before it).
+   */
+  private unsignedCommand(commands: readonly ClientRequest[]): string | undefined {
+    const auth = this.cfg.clientAuth;
+    if (!auth) return undefined;
+    for (let i = 0; i < commands.length; i++) {
+      const c = commands[i]!;
+      const k = requestKey(c);
+      if (this.mempool.has(k) || this.committedKeys.has(k)) continue;
+      const why = auth.check(c);
+      if (why !== undefined) return `command ${i}: ${why}`;
+    }
+    return undefined;
   }
 
   /**
@@ -1008,15 +1046,17 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       for (const c of x.block.commands) inBranch.add(requestKey(c));
     }
     const commands: ClientRequest[] = [];
-    let bytes = 0;
+    // Cut by bytes too: the proposal must fit the transport's frame (maxBlockBytes). Counted as
+    // the codec writes it and as voters count it (`batchWireBytes`): a signed group once per
+    // block, however many of its commands are in it (per command it would cut a block of one
+    // 128-command group 128 times too early).
+    const bytes = new BatchBytes();
     for (const [k, r] of this.mempool) {
       if (commands.length >= this.cfg.maxBlockCommands) break;
       if (inBranch.has(k)) continue;
-      // Cut by bytes too: the proposal must fit the transport's frame (maxBlockBytes).
-      const size = requestWireBytes(r);
-      if (commands.length > 0 && bytes + size > this.cfg.maxBlockBytes) break;
+      if (commands.length > 0 && bytes.total + bytes.cost(r) > this.cfg.maxBlockBytes) break;
       commands.push(r);
-      bytes += size;
+      bytes.add(r);
     }
     const block: Block = {
       parent: parent.hash,
@@ -1093,6 +1133,17 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    * Block sync answer. Only blocks we asked for are taken: the first must be a wanted hash and
    * each next one the parent of the previous, so every accepted block is authenticated by a hash
    * chain from a certificate we verified (and certified blocks were checked by 2f+1 voters).
+   *
+   * Client signatures (`clientAuth`) are deliberately not checked here. Each block taken is
+   * certified (by the QC we verified, or by its child's justify along the hash chain). In chained
+   * HotStuff (Yin et al., PODC'19, §4, Algorithm 3) a QC is 2f+1 votes, and a replica votes for
+   * `m.node` only when its voting rule accepts the proposal (there `safeNode(m.node,
+   * m.node.justify)`; here also every command passing `clientAuth`, in `onProposal`). Of 2f+1
+   * voters at least f+1 are honest, so commands in a certified block were checked by an honest
+   * replica before it could be certified. Re-checking could only refuse a block the chain already
+   * depends on (stalling this replica), and would refuse genuine ones: signatures are not part of
+   * the block hash, and blocks read back from the log (commit proofs frame bare commands) no
+   * longer carry them, so a restarted peer serves its committed blocks unsigned.
    */
   private onBlocks(from: NodeId, blocks: readonly Block[]): void {
     let expect: string | undefined;
@@ -1186,15 +1237,48 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   // ---------------------------------------------------------------- mempool
 
-  private addRequest(r: ClientRequest, forward: boolean): void {
+  /**
+   * Commands relayed by a peer (gossip towards the next leader). With `clientAuth`, one its client
+   * did not sign is dropped and the relaying peer blamed: the transport authenticates the peer,
+   * and an honest replica relays only commands that passed the same check.
+   */
+  private onRequests(from: NodeId, requests: readonly ClientRequest[]): void {
+    let refused = 0;
+    let first: string | undefined;
+    for (const r of requests) {
+      const why = this.addRequest(r, false);
+      if (why !== undefined) {
+        refused += 1;
+        first ??= why;
+      }
+    }
+    if (refused > 0) this.misbehaviour(from, 'invalid-signature', `relayed ${refused} command(s) their client did not sign, first: ${first}`);
+  }
+
+  /**
+   * Admits a command to the pending pool (and the forward queue). Returns why `clientAuth`
+   * refused it, if it did; undefined otherwise (admitted, duplicate, or out of bounds).
+   */
+  private addRequest(r: ClientRequest, forward: boolean): string | undefined {
     // Bounds a command must meet to fit in a block (the codec enforces them on the wire).
-    if (typeof r.client !== 'string' || r.client.length > LIMITS.maxIdLength || typeof r.seq !== 'bigint' || r.seq < 0n || r.seq > U64_MAX) return;
-    if (!(r.payload instanceof Uint8Array) || r.payload.length > this.cfg.maxPayloadBytes) return;
+    if (typeof r.client !== 'string' || r.client.length > LIMITS.maxIdLength || typeof r.seq !== 'bigint' || r.seq < 0n || r.seq > U64_MAX) return undefined;
+    if (!(r.payload instanceof Uint8Array) || r.payload.length > this.cfg.maxPayloadBytes) return undefined;
     const k = requestKey(r);
-    if (this.mempool.has(k) || this.committedKeys.has(k)) return;
-    if (this.mempool.size >= this.cfg.maxMempool) return;
+    // Duplicates are dropped before the signature check (the costly step, and gossip brings each
+    // command up to n times): the same (client, seq, payload) is already pending, so it passed
+    // `check`, or committed, so f+1 honest voters checked it. Whatever signature the copy carries
+    // adds nothing; a relayer of a badly signed duplicate merely goes unblamed.
+    if (this.mempool.has(k) || this.committedKeys.has(k)) return undefined;
+    if (this.mempool.size >= this.cfg.maxMempool) return undefined;
+    const why = this.cfg.clientAuth?.check(r);
+    if (why !== undefined) return why;
+    // Every pending command must fit a block alone: every leader proposes the oldest first, and
+    // a block that voters refuse as too large would stop the chain. Holds for any unsigned
+    // command by the config's bounds; a signed one brings its group (see MAX_GROUP_WIRE_BYTES).
+    if (requestWireBytes(r) > this.cfg.maxBlockBytes) return undefined;
     this.mempool.set(k, r);
     if (forward) this.forwardQueue.push(r);
+    return undefined;
   }
 
   // ---------------------------------------------------------------- evidence
@@ -1267,6 +1351,34 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.lastNonEmptyHeight = 0n;
     }
   }
+}
+
+/** Groups `authEncodable` accepted (a group's 128 commands share one object: one scan). */
+const encodableGroups = new WeakSet<SignedRequestGroup>();
+
+/**
+ * Whether the codec can carry `r`'s signature (a group of 1..MAX_GROUP_SIZE 32-byte digests for
+ * `r.client`, a bounded signature, `r`'s place inside it). Decoded commands always can; the
+ * runtime's may not (it need not check them), and one the codec refuses in a block would make
+ * every replica refuse the block of every leader that takes it from the pool. Unsigned: true.
+ */
+function authEncodable(r: ClientRequest): boolean {
+  const a = r.auth;
+  if (a === undefined) return true;
+  const g = a.group;
+  if (g === null || typeof g !== 'object' || g.client !== r.client) return false;
+  if (!encodableGroups.has(g)) {
+    const ok =
+      g.signature instanceof Uint8Array &&
+      g.signature.length <= LIMITS.maxSignatureBytes &&
+      Array.isArray(g.digests) &&
+      g.digests.length >= 1 &&
+      g.digests.length <= MAX_GROUP_SIZE &&
+      g.digests.every((d) => d instanceof Uint8Array && d.length === 32);
+    if (!ok) return false;
+    encodableGroups.add(g);
+  }
+  return Number.isInteger(a.index) && a.index >= 0 && a.index < g.digests.length;
 }
 
 function proofBlock(bytes: Uint8Array, hasher: Hasher): Block {
