@@ -1,12 +1,16 @@
 import { ConfigError } from '@phalanx/interface';
 import type { Hasher, RequestAuthenticator } from '@phalanx/interface';
+import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
+import { MAX_ID, MAX_SIG } from './messages.js';
 
 /**
- * Room a batch must leave beside one largest payload when clients sign: a full group's digests
- * (128 × 32 bytes), its signature (up to the codec's 8 KiB) and client id (up to 256 characters,
- * counted at 3 bytes each) — so any command that passes `clientAuth` fits in a batch on its own.
+ * Most bytes a command's signed group adds to a batch, as `groupWireBytes` and `requestWireBytes`
+ * count them at the codec's bounds: a full group's digests (128 × 32 bytes), the largest signature
+ * the codec takes (8 KiB), the longest client id (256 characters at 3 bytes each), headers, and
+ * the command's reference to its group — 13,088 bytes. With `clientAuth` a batch must leave this
+ * room beside one largest command, so that any command that passes the check fits a batch on its own.
  */
-const SIGNED_GROUP_ROOM = 16 * 1024;
+export const MAX_GROUP_WIRE_BYTES = 32 * MAX_GROUP_SIZE + MAX_SIG + 3 * MAX_ID + 24 + 8;
 
 /** PBFT configuration. Every field is optional; unknown fields are refused (a typo is a ConfigError). */
 export interface PbftConfig {
@@ -24,7 +28,8 @@ export interface PbftConfig {
    * Most bytes of requests per pre-prepare (and per relay of requests), counted with
    * `batchWireBytes` (each signed group once per batch). Keeps every batch-carrying message under
    * the transport's frame limit whatever the payloads weigh. Default 1 MiB; at least
-   * maxPayloadBytes + 1 KiB, and + 16 KiB more with `clientAuth` (room for one command's group).
+   * maxPayloadBytes + 1 KiB, and with `clientAuth` also room for a largest signed group
+   * (`MAX_GROUP_WIRE_BYTES`, 13,088 bytes).
    */
   readonly maxBatchBytes?: number;
   /**
@@ -177,12 +182,12 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
   if (resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024) {
     throw new ConfigError('config.maxBatchBytes', `must leave room for one request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 1 KiB, got ${resolved.maxBatchBytes}`);
   }
-  if (clientAuth && resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024 + SIGNED_GROUP_ROOM) {
+  if (clientAuth && resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024 + MAX_GROUP_WIRE_BYTES) {
     // A signed command counts its group in its batch: without the room, a command of the largest
     // payload would make a batch the backups refuse as oversized, at every view.
     throw new ConfigError(
       'config.maxBatchBytes',
-      `with clientAuth must leave room for one signed request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 17 KiB, got ${resolved.maxBatchBytes}`,
+      `with clientAuth must leave room for one request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 1 KiB and its signed group (${MAX_GROUP_WIRE_BYTES}), got ${resolved.maxBatchBytes}`,
     );
   }
   if (resolved.isolateAfter < resolved.suspectAfter) {

@@ -12,7 +12,7 @@ import type { PbftMessage } from './messages.js';
 
 export { PbftCore, computeNewView, TIMER_BATCH, TIMER_RETRANSMIT, TIMER_STATUS, TIMER_VIEW_CHANGE } from './core.js';
 export type { NewViewPlan } from './core.js';
-export { resolveConfig } from './config.js';
+export { MAX_GROUP_WIRE_BYTES, resolveConfig } from './config.js';
 export type { PbftConfig, ResolvedConfig } from './config.js';
 export { ExecTable } from './exec-table.js';
 export { newViewSizeBound } from './size-bound.js';

@@ -211,9 +211,10 @@ export const DEFAULT_CODEC_LIMITS: CodecLimits = {
   maxSnapshotBytes: 64 * 1024 * 1024,
 };
 
-const MAX_ID = 256;
+/** Longest id (validator or client) and largest signature (replica or client group) the codec takes. */
+export const MAX_ID = 256;
 const MAX_DIGEST = 64;
-const MAX_SIG = 8192;
+export const MAX_SIG = 8192;
 
 // ---- encoding to canonical values -------------------------------------------------------------
 

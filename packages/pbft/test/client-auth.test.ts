@@ -10,7 +10,7 @@ import { ConfigError, DecodeError, batchWireBytes } from '@phalanx/interface';
 import type { ClientRequest, NodeId, ProtocolEvent, RequestAuthenticator } from '@phalanx/interface';
 import { createRequestAuthenticator, groupOf, requestListValue, signRequests } from '@phalanx/client-auth';
 import { createVerifier, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
-import { PbftCore, batchValue, fromValue, pbftCodec, refOf, sha256 } from '../src/index.js';
+import { MAX_GROUP_WIRE_BYTES, PbftCore, batchValue, fromValue, pbftCodec, refOf, sha256 } from '../src/index.js';
 import type { NewViewMsg, PbftConfig, PbftMessage, PreparedCert, PrePrepareMsg, RequestMsg, StateMsg, ViewChangeMsg } from '../src/index.js';
 import { Cluster, makeValidators, seededRng, testSigner, testVerifier } from './cluster.js';
 import type { Packet } from './cluster.js';
@@ -55,7 +55,8 @@ describe('config.clientAuth', () => {
   it('must be an authenticator, and a batch must leave room for one signed command', () => {
     expect(() => new Solo('r0', 4, { clientAuth: {} as RequestAuthenticator })).toThrow(ConfigError);
     expect(() => new Solo('r0', 4, { clientAuth: authenticator(), maxPayloadBytes: 64 * 1024, maxBatchBytes: 64 * 1024 + 8192 })).toThrow(/maxBatchBytes/);
-    expect(() => new Solo('r0', 4, { clientAuth: authenticator(), maxPayloadBytes: 64 * 1024, maxBatchBytes: 64 * 1024 + 17 * 1024 })).not.toThrow();
+    expect(() => new Solo('r0', 4, { clientAuth: authenticator(), maxPayloadBytes: 64 * 1024, maxBatchBytes: 64 * 1024 + 1024 + MAX_GROUP_WIRE_BYTES - 1 })).toThrow(/maxBatchBytes/);
+    expect(() => new Solo('r0', 4, { clientAuth: authenticator(), maxPayloadBytes: 64 * 1024, maxBatchBytes: 64 * 1024 + 1024 + MAX_GROUP_WIRE_BYTES })).not.toThrow();
     // Without clientAuth the old minimum stands.
     expect(() => new Solo('r0', 4, { maxPayloadBytes: 64 * 1024, maxBatchBytes: 64 * 1024 + 1024 })).not.toThrow();
   });
@@ -477,7 +478,7 @@ describe('a command too large for any batch', () => {
     // An authenticator that accepts anything: what matters is the size of the group (a signature
     // far larger than any scheme's, which the config's room does not cover).
     const lax: RequestAuthenticator = { check: () => undefined };
-    const cfg: PbftConfig = { clientAuth: lax, maxPayloadBytes: 1024, maxBatchBytes: 1024 + 17 * 1024 };
+    const cfg: PbftConfig = { clientAuth: lax, maxPayloadBytes: 1024, maxBatchBytes: 1024 + 1024 + MAX_GROUP_WIRE_BYTES };
     const [big] = groupOf('alice', [{ seq: 1n, payload: new Uint8Array(1024) }], new Uint8Array(20_000));
     const r0 = new Solo('r0', 4, cfg);
     r0.core.step({ type: 'request', request: big! });
