@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@phalanx/interface';
-import { newViewSizeBound } from '@phalanx/pbft';
+import { MAX_GROUP_WIRE_BYTES as PBFT_GROUP_BYTES, newViewSizeBound } from '@phalanx/pbft';
+import { MAX_GROUP_WIRE_BYTES as HOTSTUFF_GROUP_BYTES } from '@phalanx/hotstuff';
 import { DEFAULT_MAX_FRAME_BYTES } from '@phalanx/transport-libp2p';
 
 const hex = z.string().regex(/^[0-9a-f]+$/i, 'must be a hex string');
@@ -70,7 +71,7 @@ const configSchema = z
           // Bytes of requests per batch or block (and per relay of requests, per sync answer):
           // every message carrying requests must fit the transport's 4 MiB frame, whatever the
           // payloads weigh, so at most 2 MiB (leaves room for certificates and headers).
-          maxBytes: z.number().int().min(16 * 1024).max(2 * 1024 * 1024).default(1024 * 1024),
+          maxBytes: z.number().int().min(2048).max(2 * 1024 * 1024).default(1024 * 1024),
           // Largest request payload; a bigger one is refused to the client with 'too-large'.
           maxRequestBytes: z.number().int().min(1).max(1024 * 1024).default(64 * 1024),
         })
@@ -111,13 +112,14 @@ const configSchema = z
     if (c.consensus.commitRule !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'commitRule'], message: `only for hotstuff (${c.consensus.type} commits by its own phases)` });
     }
-    // The spare room: the request's headers and its signed group, counted whole when it travels
-    // alone (128 digests of 32 bytes, an Ed25519 signature, the client id).
-    if (c.consensus.batch.maxRequestBytes + 8192 > c.consensus.batch.maxBytes) {
+    // The room a core keeps beside the largest request: its headers (1 KiB) and its signed group,
+    // counted whole when it travels alone (apps/node always authenticates clients).
+    const groupRoom = c.consensus.type === 'pbft' ? PBFT_GROUP_BYTES : HOTSTUFF_GROUP_BYTES;
+    if (c.consensus.batch.maxRequestBytes + 1024 + groupRoom > c.consensus.batch.maxBytes) {
       ctx.addIssue({
         code: 'custom',
         path: ['consensus', 'batch', 'maxRequestBytes'],
-        message: `a request of ${c.consensus.batch.maxRequestBytes} bytes must fit a batch of maxBytes (${c.consensus.batch.maxBytes}) with 8 KiB to spare for its headers and signature`,
+        message: `a request of ${c.consensus.batch.maxRequestBytes} bytes must fit a batch of maxBytes (${c.consensus.batch.maxBytes}) with ${1024 + groupRoom} bytes to spare for its headers and signed group`,
       });
     }
     if (c.consensus.type === 'pbft' && c.nodes.length >= 4) {

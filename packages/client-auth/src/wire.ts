@@ -44,6 +44,8 @@ export function readRequestList(v: Value | undefined, path: string, lim: Request
   if (Array.isArray(v)) return readArray(v, path, lim.maxRequests).map((x, i) => readPlain(x, `${path}[${i}]`, lim, 3));
   const m = readMap(v, path, ['g', 'r']);
   const rawGroups = readArray(m['g'], `${path}.g`, lim.maxRequests);
+  // One encoding per list: a list with nothing signed has only the plain form.
+  if (rawGroups.length === 0) throw new DecodeError(`${path}.g: empty (a list with no signed command is a plain array)`);
   const groups: SignedRequestGroup[] = rawGroups.map((x, i) => {
     const p = `${path}.g[${i}]`;
     const a = readArray(x, p, 3);

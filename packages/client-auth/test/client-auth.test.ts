@@ -96,6 +96,7 @@ describe('request lists on the wire', () => {
     expect(bad((v) => v.g.push(v.g[0]!))).toThrow(/no command uses this group/);
     expect(bad((v) => (v.g[0]![2] = new Uint8Array(33)))).toThrow(/not 1\.\.128 digests/);
     expect(bad((v) => (v.r[0] = v.r[0]!.slice(0, 4)))).toThrow(DecodeError);
+    expect(bad((v) => ((v.g = []), (v.r = v.r.map((x) => x.slice(0, 3)))))).toThrow(/empty \(a list with no signed command is a plain array\)/);
   });
 
   it('counts a group once per batch, and requestBatches cuts by that count', () => {

@@ -2038,8 +2038,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
           if (v > this.view) continue;
           const g = byView.get(v)!;
           const s = this.slot(seq, v);
-          if (g.pp) s.pp = g.pp;
-          else if (g.assign) s.awaiting = g.assign;
+          if (g.pp) {
+            s.pp = g.pp;
+            // Kept past the reset to the current view below, as before the crash: a NEW-VIEW may
+            // assign this batch, and its holders are the ones others fetch it from.
+            this.remember(s, g.pp);
+          } else if (g.assign) s.awaiting = g.assign;
           if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
           for (const m of g.votes) {
             const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;

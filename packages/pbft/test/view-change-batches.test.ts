@@ -115,6 +115,20 @@ describe('view change with batches by digest', () => {
     expect(sends(r3, after).filter((s) => s.msg.type === 'batch')).toHaveLength(1); // budget renewed
   });
 
+  it('still serves a batch it accepted in an earlier view after a crash-restart', () => {
+    const r3 = new Solo('r3');
+    r3.msg('r0', pp0);
+    // Into the view change to view 1: the slot of seq 1 is reset to view 1, the batch kept aside.
+    for (const id of ['r0', 'r1']) r3.msg(id, viewChange(id, []));
+    expect(r3.sent('view-change')).toHaveLength(1);
+    const { core } = restartFrom(r3);
+    core.step({ type: 'message', from: 'r2', msg: { type: 'fetch-batch', seq: 1n, digest: pp0.digest } });
+    const answers = [];
+    while (core.hasReady()) answers.push(...core.ready().send.filter((s) => s.msg.type === 'batch'));
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toMatchObject({ to: 'r2', msg: { seq: 1n, batch } });
+  });
+
   it('serves at most eight batches\' worth of bytes per peer per tick', () => {
     const r3 = new Solo('r3', 4, { maxBatchBytes: 2048, maxPayloadBytes: 1000 });
     const digests: Uint8Array[] = [];
