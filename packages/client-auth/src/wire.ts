@@ -52,8 +52,11 @@ export function readRequestList(v: Value | undefined, path: string, lim: Request
     if (a.length !== 3) throw new DecodeError(`${p}: expected [client, signature, digests]`);
     const blob = readBytes(a[2], `${p}.digests`, { max: 32 * MAX_GROUP_SIZE });
     if (blob.length === 0 || blob.length % 32 !== 0) throw new DecodeError(`${p}.digests: ${blob.length} bytes is not 1..${MAX_GROUP_SIZE} digests of 32 bytes`);
+    // One copy of the blob (it may be a view into a whole frame, which the group would otherwise
+    // keep alive), then views into that copy: not one allocation per digest.
+    const own = blob.slice();
     const digests: Uint8Array[] = [];
-    for (let at = 0; at < blob.length; at += 32) digests.push(blob.slice(at, at + 32));
+    for (let at = 0; at < own.length; at += 32) digests.push(own.subarray(at, at + 32));
     return {
       client: readString(a[0], `${p}.client`, lim.maxIdLength),
       signature: readBytes(a[1], `${p}.signature`, { max: lim.maxSignatureBytes }),
