@@ -5,7 +5,7 @@
  * the twin), messages moved into the future, and re-signing with another key.
  */
 import type { SimulationCluster as SimCluster, SimulationHookContext as SimHookContext } from '@phalanx/interface';
-import type { ProtocolDefinition } from '@phalanx/interface';
+import type { ClientRequest, ProtocolDefinition } from '@phalanx/interface';
 import { signVote } from '@phalanx/quorum';
 import { toHex } from '@phalanx/codec';
 import { blockHash, sha256Hasher } from './block.js';
@@ -46,13 +46,14 @@ export const simulationTiming = { baseTimeoutMs: 200, maxTimeoutMs: 3_000 } as c
 export function createSimulation(definition: ProtocolDefinition<HotStuffMessage, HotStuffConfig>, extra: Partial<HotStuffConfig> = {}) {
   return {
     definition,
-    config: (cluster: SimCluster): HotStuffConfig => ({ chainId: cluster.chainId, ...simulationTiming, ...extra }),
+    config: (cluster: SimCluster): HotStuffConfig => ({ chainId: cluster.chainId, ...simulationTiming, ...(cluster.clientAuth ? { clientAuth: cluster.clientAuth } : {}), ...extra }),
     capabilities: {
       leaderFailover: true,
       catchUp: true,
       // A client retry that reaches a replica which has not yet seen the first copy can be ordered
       // again; exactly-once is the application's job (dedupe by client and sequence number).
       duplicateCommits: true,
+      clientAuth: true,
     },
     hooks: {
       equivocate(msg: HotStuffMessage, ctx: SimHookContext): HotStuffMessage | undefined {
@@ -74,6 +75,11 @@ export function createSimulation(definition: ProtocolDefinition<HotStuffMessage,
       },
       future: (msg: HotStuffMessage, bump: bigint, ctx: SimHookContext) => resign(msg, ctx, bump),
       resign: (msg: HotStuffMessage, ctx: SimHookContext) => resign(msg, ctx),
+      invent(msg: HotStuffMessage, request: ClientRequest, ctx: SimHookContext): HotStuffMessage | undefined {
+        if (msg.type !== 'proposal') return undefined;
+        const out = signProposal({ ...msg.block, commands: [...msg.block.commands, request] }, ctx);
+        return msg.tc && out.type === 'proposal' ? { ...out, tc: msg.tc } : out;
+      },
     },
     describe(msg: HotStuffMessage): string {
       switch (msg.type) {

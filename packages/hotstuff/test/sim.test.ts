@@ -30,4 +30,15 @@ describe('simulator: Twins and larger clusters', () => {
     if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
     expect(r.runs).toBe(3);
   });
+
+  it('a leader inventing requests is stopped by client signatures, and caught by validity when the core does not check them', () => {
+    const opts = { seeds: 20, seedBase: 1n, n: 4, faults: 'invent', protocolName: 'hotstuff', maxFailures: 1 } as const;
+    const real = runSeeds(simulation, opts);
+    if (real.failures.length > 0) expect.fail(formatFailure(real.failures[0]!));
+    expect(real.commits).toBeGreaterThan(0);
+    // The mutant: the same core, its clientAuth taken away (the simulator's clients still sign).
+    const unchecked = runSeeds(createSimulation(hotstuff, { clientAuth: undefined }), opts);
+    expect(unchecked.failures.length).toBe(1);
+    expect(unchecked.failures[0]!.violations[0]).toMatchObject({ checker: 'validity', message: expect.stringMatching(/which no client submitted/) });
+  });
 });

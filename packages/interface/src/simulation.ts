@@ -6,6 +6,7 @@ import type { NodeId, ValidatorSet } from './identity.js';
 import type { Signer } from './crypto.js';
 import type { Rng } from './rng.js';
 import type { ProtocolDefinition } from './core.js';
+import type { ClientRequest, RequestAuthenticator } from './application.js';
 
 /** The cluster a simulated run builds; handed to the adapter so it can write its core config. */
 export interface SimulationCluster {
@@ -15,6 +16,11 @@ export interface SimulationCluster {
   readonly ids: readonly NodeId[];
   readonly validators: ValidatorSet;
   readonly chainId: string;
+  /**
+   * Set when the simulated clients sign their requests: adapters hand it to their cores (the
+   * `clientAuth` of PBFT and HotStuff), so that a Byzantine leader cannot order invented requests.
+   */
+  readonly clientAuth?: RequestAuthenticator;
 }
 
 /** Context handed to protocol-specific hooks. `memo` lives for one run, so hooks can stay consistent. */
@@ -45,6 +51,12 @@ export interface SimulationHooks<M> {
   future?(msg: M, bump: bigint, ctx: SimulationHookContext): M | undefined;
   /** `msg` re-signed with `ctx.signer` (the forging adversary passes a signer with the wrong key). */
   resign?(msg: M, ctx: SimulationHookContext): M | undefined;
+  /**
+   * `msg`, a proposal, with `request` (which no client sent) added and signed by `ctx.signer`
+   * as the proposer's own; undefined when `msg` proposes nothing. Lets a Byzantine leader order
+   * invented commands, which only client signatures can stop.
+   */
+  invent?(msg: M, request: ClientRequest, ctx: SimulationHookContext): M | undefined;
 }
 
 /** What the protocol can be expected to survive; the fault profiles read it. */
@@ -58,6 +70,12 @@ export interface SimulationCapabilities {
    * (the application dedupes). Default false: the validity checker then flags it.
    */
   readonly duplicateCommits?: boolean;
+  /**
+   * Checks client signatures with `SimulationCluster.clientAuth` (passing it to the core). Then
+   * the simulator's clients sign, and a committed request no client sent is a validity violation
+   * even with Byzantine replicas. Default false.
+   */
+  readonly clientAuth?: boolean;
 }
 
 /**

@@ -20,8 +20,9 @@ export interface PbftSimulation {
     equivocate(msg: PbftMessage, ctx: SimHookContext): PbftMessage | undefined;
     future(msg: PbftMessage, bump: bigint, ctx: SimHookContext): PbftMessage | undefined;
     resign(msg: PbftMessage, ctx: SimHookContext): PbftMessage | undefined;
+    invent(msg: PbftMessage, request: ClientRequest, ctx: SimHookContext): PbftMessage | undefined;
   };
-  readonly capabilities: { readonly leaderFailover: boolean; readonly catchUp: boolean; readonly duplicateCommits: boolean };
+  readonly capabilities: { readonly leaderFailover: boolean; readonly catchUp: boolean; readonly duplicateCommits: boolean; readonly clientAuth: boolean };
   describe(msg: PbftMessage): string;
 }
 
@@ -62,7 +63,7 @@ function resignAny(m: PbftMessage, signer: Signer, chainId: string): PbftMessage
 export function pbftSimulation(definition: ProtocolDefinition<PbftMessage, PbftConfig>, extra: PbftConfig = {}): PbftSimulation {
   return {
     definition,
-    config: (cluster) => ({ ...SIM_CONFIG, chainId: cluster.chainId, ...extra }),
+    config: (cluster) => ({ ...SIM_CONFIG, chainId: cluster.chainId, ...(cluster.clientAuth ? { clientAuth: cluster.clientAuth } : {}), ...extra }),
     hooks: {
       equivocate(msg, ctx) {
         if (msg.type === 'pre-prepare') {
@@ -89,8 +90,13 @@ export function pbftSimulation(definition: ProtocolDefinition<PbftMessage, PbftC
         return undefined;
       },
       resign: (msg, ctx) => resignAny(msg, ctx.signer, ctx.chainId),
+      invent(msg, request, ctx) {
+        if (msg.type !== 'pre-prepare') return undefined;
+        const batch = [...msg.batch, request];
+        return resignAny({ ...msg, batch, digest: sha256(encode(batchValue(batch))) }, ctx.signer, ctx.chainId);
+      },
     },
-    capabilities: { leaderFailover: true, catchUp: true, duplicateCommits: false },
+    capabilities: { leaderFailover: true, catchUp: true, duplicateCommits: false, clientAuth: true },
     describe(m) {
       switch (m.type) {
         case 'pre-prepare':

@@ -79,4 +79,16 @@ describe('simulation (@phalanx/sim)', () => {
     expect(report.failures.length).toBeGreaterThan(0);
     expect(report.failures[0]!.violations.map((v) => v.checker)).not.toContain('robustness');
   }, 120_000);
+
+  it('a primary inventing requests is stopped by client signatures, and caught by validity when the core does not check them', () => {
+    const opts = { seeds: 20, seedBase: 1, faults: 'invent', n: 4, protocolName: 'pbft', maxFailures: 1 } as const;
+    const real = runSeeds(adapter, opts);
+    expect(realFailures(real.failures).map((r) => formatFailure(r)).join('\n')).toBe('');
+    expect(real.commits).toBeGreaterThan(0);
+    // The mutant: the same core, its clientAuth taken away (the simulator's clients still sign).
+    const mutant = pbftSimulation(pbft, { clientAuth: undefined }) as unknown as SimAdapter<unknown, unknown>;
+    const unchecked = runSeeds(mutant, opts);
+    expect(unchecked.failures.length).toBe(1);
+    expect(unchecked.failures[0]!.violations[0]).toMatchObject({ checker: 'validity', message: expect.stringMatching(/which no client submitted/) });
+  }, 120_000);
 });

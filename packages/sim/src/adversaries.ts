@@ -1,4 +1,5 @@
-import type { NodeId } from '@phalanx/interface';
+import type { ClientRequest, NodeId } from '@phalanx/interface';
+import { utf8 } from '@phalanx/codec';
 import type { Adversary, AdversaryContext, Frame } from './types.js';
 import { forgerFor } from './stub-crypto.js';
 
@@ -131,6 +132,33 @@ export function forging<M>(probability = 0.5): Adversary<M> {
   };
 }
 
+/**
+ * A leader that orders commands no client sent: every proposal it makes carries one more request
+ * in client c0's name (protocol hook `invent`). The same invented request goes to every peer, so
+ * a core that does not check client signatures agrees on it and commits it.
+ */
+export function inventing<M>(): Adversary<M> {
+  let invented = 0n;
+  const seen = new Map<string, ClientRequest>();
+  return {
+    name: 'invent',
+    outbound(msg, to, bytes, ctx) {
+      if (!ctx.hooks?.invent) return pass(to, bytes);
+      // One invented request per proposal, whichever peer it is addressed to.
+      const key = Buffer.from(bytes).toString('base64');
+      let request = seen.get(key);
+      if (!request) {
+        invented++;
+        request = { client: 'c0', seq: 1_000_000_000n + invented, payload: utf8.encode(`invented by ${ctx.self} #${invented}`) };
+        seen.set(key, request);
+        if (seen.size > 256) seen.delete(seen.keys().next().value!);
+      }
+      const out = ctx.hooks.invent(msg, request, ctx.hookContext);
+      return out === undefined ? pass(to, bytes) : [{ to, bytes: ctx.codec.encode(out) }];
+    },
+  };
+}
+
 /** Sends, next to each message, a copy claimed for a future view/height (protocol hook `future`). */
 export function futureMessages<M>(probability = 0.3): Adversary<M> {
   return {
@@ -174,7 +202,7 @@ export function twins<M>(): Adversary<M> {
   };
 }
 
-export type AdversaryName = 'silent' | 'delay' | 'equivocate' | 'replay' | 'garbage' | 'forge' | 'future' | 'twins';
+export type AdversaryName = 'silent' | 'delay' | 'equivocate' | 'replay' | 'garbage' | 'forge' | 'future' | 'twins' | 'invent';
 
 export const ADVERSARIES: Readonly<Record<AdversaryName, <M>() => Adversary<M>>> = {
   silent,
@@ -185,6 +213,7 @@ export const ADVERSARIES: Readonly<Record<AdversaryName, <M>() => Adversary<M>>>
   forge: () => forging(),
   future: () => futureMessages(),
   twins,
+  invent: inventing,
 };
 
 /** The generic behaviours that need no protocol hook to do something. */

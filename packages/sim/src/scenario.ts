@@ -143,6 +143,7 @@ function byzantineMix(s: Scenario, ctx: ProfileContext, count: number): Scenario
   const kinds: AdversaryName[] = [...GENERIC_ADVERSARIES];
   if (ctx.hooks?.future) kinds.push('future');
   if (ctx.hooks?.equivocate) kinds.push('equivocate');
+  if (ctx.hooks?.invent) kinds.push('invent');
   const plans: ByzantinePlan[] = victims(ctx, count).map((target) => ({ target, adversary: ctx.rng.pick(kinds) }));
   // A Byzantine replica may keep a leaderless protocol from progressing; only then is liveness void.
   return { ...s, byzantine: [...s.byzantine, ...plans] };
@@ -170,6 +171,11 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
   twins: (s, ctx) => ({
     ...s,
     byzantine: [{ target: 'leader', adversary: 'twins' }],
+    ...(ctx.capabilities.leaderFailover === false ? safetyOnly : {}),
+  }),
+  invent: (s, ctx) => ({
+    ...s,
+    byzantine: [{ target: 'leader', adversary: 'invent' }],
     ...(ctx.capabilities.leaderFailover === false ? safetyOnly : {}),
   }),
   byzantine: (s, ctx) => byzantineMix(s, ctx, ctx.f),

@@ -21,6 +21,7 @@ import { DurableStore } from './durable.js';
 import { KvApp, isDuplicateResult, stateDigest } from './kv-app.js';
 import { Checkers, requestKey } from './checkers.js';
 import { createStubKeys } from './stub-crypto.js';
+import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import type { KeyProvider } from './stub-crypto.js';
 import { ADVERSARIES } from './adversaries.js';
 import { buildScenario, describeTarget } from './scenario.js';
@@ -37,6 +38,13 @@ export interface SimOptions {
   readonly scenario?: Partial<Scenario>;
   /** Signers and verifier. Default: stub crypto. */
   readonly keys?: KeyProvider;
+  /**
+   * Clients sign their requests and cores check them (`SimulationCluster.clientAuth`), so an
+   * invented request is a `validity` violation even with Byzantine replicas. Default true, for
+   * adapters that claim the `clientAuth` capability; false (or an adapter without it) runs
+   * unauthenticated clients, where invented requests are only counted (`forgedRequests`).
+   */
+  readonly clientAuth?: boolean;
   /** Record a readable trace and its SHA-256. Costs time; runners turn it on to replay a failure. */
   readonly trace?: boolean;
   /** Trace lines kept (the last ones). Default 200. */
@@ -187,6 +195,8 @@ export class Simulation<M, C> {
   private readonly replicas: Replica<M>[] = [];
   private readonly clients: Client[] = [];
   private readonly keys: KeyProvider;
+  /** Clients sign their requests and cores check them (`SimOptions.clientAuth`). */
+  private readonly signedClients: boolean;
   private blocked = new Set<number>();
   private gstPassed: boolean;
   private finished = false;
@@ -265,7 +275,14 @@ export class Simulation<M, C> {
     this.keys = options.keys ?? createStubKeys(Number(this.seed & 0xffffn));
     const ids = Array.from({ length: n }, (_, i) => `r${i}`);
     const validators = createValidatorSet(ids.map((id) => ({ id, publicKey: this.keys.signer(id).publicKey, power: 1 })));
-    this.cluster = { n, f, ids, validators, chainId: 'phalanx-sim' };
+    this.signedClients = (options.clientAuth ?? true) && adapter.capabilities?.clientAuth === true;
+    const clientCount = this.scenario.clients.count;
+    const clientKey = (id: NodeId): Uint8Array | undefined => {
+      const m = /^c(\d+)$/.exec(id);
+      return m && Number(m[1]) < clientCount ? this.keys.signer(id).publicKey : undefined;
+    };
+    const clientAuth = this.signedClients ? createRequestAuthenticator({ keyOf: clientKey, verifier: this.keys.verifier }) : undefined;
+    this.cluster = { n, f, ids, validators, chainId: 'phalanx-sim', ...(clientAuth ? { clientAuth } : {}) };
     this.replyQuorum = f + 1;
     for (let i = 0; i < n; i++) {
       const drift = (this.rng.nextFloat() * 2 - 1) * this.scenario.clockDrift;
@@ -291,9 +308,9 @@ export class Simulation<M, C> {
     }
     this.checkers = new Checkers(ids.filter((_, i) => !byzantine.has(i)), {
       allowDuplicateCommits: adapter.capabilities?.duplicateCommits ?? false,
-      // ClientRequest carries no client signature, so with a Byzantine replica present no protocol
-      // can keep invented requests out; they are counted, and the application refuses them.
-      toleratedForgedRequests: byzantine.size > 0,
+      // Unsigned clients: with a Byzantine replica present no protocol can keep invented requests
+      // out; they are counted, and the application refuses them. Signed: a validity violation.
+      toleratedForgedRequests: byzantine.size > 0 && !this.signedClients,
     });
     for (const r of this.replicas) for (const inst of r.instances) this.flush(inst);
     for (const c of this.scenario.crashes) {
@@ -745,7 +762,9 @@ export class Simulation<M, C> {
     if (c.outstanding || !this.wantsMore(c)) return;
     c.seq++;
     const payload = utf8.encode(`mix k${this.rng.nextInt(8)} ${c.id}.${c.seq}`);
-    const req: ClientRequest = { client: c.id, seq: c.seq, payload };
+    const req: ClientRequest = this.signedClients
+      ? signRequests(this.keys.signer(c.id), c.id, [{ seq: c.seq, payload }])[0]!
+      : { client: c.id, seq: c.seq, payload };
     c.outstanding = { req, replies: new Map(), sentAt: this.now };
     this.checkers.onSubmit(req);
     this.stats.requestsSubmitted++;
