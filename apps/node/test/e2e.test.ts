@@ -106,7 +106,10 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     const detail = plain as unknown as { core: Record<string, unknown>; transport: { framesReceived: number; dropped: object }; malformed: object };
     expect(detail.core).toHaveProperty(protocol === 'pbft' ? 'stableCheckpoint' : 'highQCView');
     expect(detail.transport.framesReceived).toBeGreaterThan(0);
-    expect(detail.transport.dropped).toEqual({});
+    // Nothing between replicas was dropped. Replies to a client that already left (a CLI process
+    // exits once f+1 replicas agreed) may be, depending on timing: those are not counted here.
+    const replicaDrops = Object.entries(detail.transport.dropped).filter(([peer]) => config.nodes.some((n) => n.id === peer));
+    expect(replicaDrops).toEqual([]);
     expect(detail.malformed).toEqual({});
     const st = await phalanx(['status', '--config', cfg]);
     expect(st.code).toBe(0);
