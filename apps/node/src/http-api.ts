@@ -10,7 +10,7 @@ import { encodeCommand, decodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@ph
 import type { KvCommand } from '@phalanx/kv-store';
 import { utf8 } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
-import { ClientRejectedError, ClientTimeoutError } from '@phalanx/runtime';
+import { ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
 import { LocalBusyError } from './local-clients.js';
 import { listen } from './metrics.js';
 
@@ -109,6 +109,8 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       if (err instanceof RangeError || (err instanceof ClientRejectedError && err.reason === 'too-large')) return json(res, 413, { error: err.message });
       if (err instanceof ClientRejectedError) return json(res, 400, { error: err.message });
       if (err instanceof ClientTimeoutError || err instanceof HttpDeadlineError) return json(res, 504, { error: err.message });
+      // Executed, but the replica no longer holds the result: the write happened; do not repeat it blindly.
+      if (err instanceof ClientResultExpiredError) return json(res, 500, { error: err.message });
       return json(res, 503, { error: err.message });
     });
   });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeResult } from '@phalanx/kv-store';
-import { ClientRejectedError, ClientTimeoutError } from '@phalanx/runtime';
+import { ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
 import { createHttpApi } from '../src/http-api.js';
 import type { NodeHandle } from '../src/http-api.js';
 import { LocalBusyError } from '../src/local-clients.js';
@@ -35,6 +35,7 @@ describe('HTTP API status codes', () => {
     expect((await put(async () => Promise.reject(new ClientRejectedError(1n, 'too-large', ['r0'])))).status).toBe(413);
     expect((await put(async () => Promise.reject(new ClientRejectedError(1n, 'malformed', ['r0'])))).status).toBe(400);
     expect((await put(async () => Promise.reject(new ClientTimeoutError(1n, 10, 'gone')))).status).toBe(504);
+    expect((await put(async () => Promise.reject(new ClientResultExpiredError(1n, ['r0'])))).status).toBe(500);
     expect((await put(async () => Promise.reject(new Error('replica stopping')))).status).toBe(503);
   });
 

@@ -88,6 +88,18 @@ export class ClientTimeoutError extends PhalanxError {
 }
 
 /**
+ * `quorum` replicas say the request was executed but its result is no longer in their reply
+ * cache (the client fell too far behind): it committed exactly once, and its result is lost.
+ */
+export class ClientResultExpiredError extends PhalanxError {
+  readonly seq: bigint;
+  constructor(seq: bigint, replicas: readonly NodeId[]) {
+    super('CLIENT_RESULT_EXPIRED', `request ${seq} was executed, but its result is no longer cached (${replicas.join(', ')})`);
+    this.seq = seq;
+  }
+}
+
+/**
  * `quorum` replicas refused the request for good (`too-large`, `malformed`, `unauthenticated`): at least one of them
  * is honest, so no retry will get it ordered. Raised at once instead of at the deadline.
  */
@@ -371,9 +383,13 @@ export class Client {
       const p = this.pending.get(f.seq);
       if (!p) return;
       (p.rejects ??= new Map()).set(from, f.code);
-      if (PERMANENT_REJECTS.has(f.code)) {
+      if (PERMANENT_REJECTS.has(f.code) || f.code === 'expired') {
         const alike = [...p.rejects].filter(([, code]) => code === f.code).map(([r]) => r);
-        if (alike.length >= this.o.quorum) this.finish(p, new ClientRejectedError(p.seq, f.code, alike));
+        if (alike.length >= this.o.quorum) {
+          // 'expired' is not a refusal: the command ran, only its result is gone. Retrying cannot
+          // bring it back, so say so at once rather than at the deadline.
+          this.finish(p, f.code === 'expired' ? new ClientResultExpiredError(p.seq, alike) : new ClientRejectedError(p.seq, f.code, alike));
+        }
       }
       return;
     }

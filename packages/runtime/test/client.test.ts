@@ -1,7 +1,7 @@
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
-import { Client, ClientRejectedError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
+import { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
 import { framesOf } from '../src/wire.js';
 import type { RejectCode } from '../src/wire.js';
 
@@ -71,6 +71,14 @@ describe('Client', () => {
     expect(err).toBeInstanceOf(ClientRejectedError);
     expect((err as ClientRejectedError).reason).toBe('too-large');
     await c2.stop();
+    // Two say the command ran but its result is gone: that is final too, and not a refusal.
+    const gone = fakeCluster((r) => (r === 'r2' || r === 'r3' ? { reject: 'expired' } : undefined));
+    const c4 = new Client({ endpoint: gone.hub.client('c'), replicas: gone.ids, quorum: 2, timeoutMs: 30_000 });
+    await c4.start();
+    const lost = await c4.submit(Uint8Array.of(0)).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(ClientResultExpiredError);
+    expect((lost as Error).message).toMatch(/was executed, but its result is no longer cached/);
+    await c4.stop();
     // "unavailable" may pass (a replica catching up): retried until the deadline.
     const busy = fakeCluster(() => ({ reject: 'unavailable' }));
     const c3 = new Client({ endpoint: busy.hub.client('c'), replicas: busy.ids, quorum: 2, retryMs: 20, timeoutMs: 150 });
