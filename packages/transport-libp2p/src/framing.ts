@@ -24,7 +24,8 @@ export function encodeFrames(frames: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Incremental decoder for one stream. Chunks are kept in a list (no quadratic re-concatenation
- * for big frames); a frame lying in one chunk is handed out as a zero-copy view.
+ * for big frames); a frame lying in one chunk is handed out as a zero-copy view when it is most of
+ * its buffer, and as a copy otherwise (so a queued frame never pins more than twice its size).
  */
 export class FrameReader {
   private chunks: Uint8Array[] = [];
@@ -91,7 +92,11 @@ export class FrameReader {
     if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0]!;
     if (first.length >= n) {
-      const out = first.subarray(0, n);
+      // A view keeps its whole buffer alive while the frame waits in a queue that counts only
+      // `n` bytes: a peer could pin a large chunk behind each tiny frame. Views that hold most of
+      // their buffer stay zero-copy (big frames); small ones are copied out.
+      const view = first.subarray(0, n);
+      const out = view.buffer.byteLength > 2 * n ? view.slice() : view;
       this.consume(n);
       return out;
     }

@@ -30,6 +30,25 @@ describe('FrameReader', () => {
     }
   });
 
+  it('never hands out a frame that pins more than twice its size, and big frames without a copy', () => {
+    const got: Uint8Array[] = [];
+    const r = new FrameReader(1 << 20, (f) => got.push(f), () => undefined);
+    // One 64 KiB chunk: a 10-byte frame, then most of a big frame that ends in the next chunk.
+    const small = new Uint8Array(10).fill(1);
+    const big = new Uint8Array(100_000).fill(2);
+    const bytes = encodeFrames([small, big]);
+    const chunk = bytes.slice(0, 65_536);
+    r.push(chunk);
+    r.push(bytes.slice(65_536));
+    expect(got.map((f) => f.length)).toEqual([10, 100_000]);
+    expect(got[0]!.buffer.byteLength).toBeLessThanOrEqual(20);
+    // A frame that is nearly all of its chunk is a view into it, not a copy.
+    const whole = encodeFrames([big]);
+    const views: Uint8Array[] = [];
+    new FrameReader(1 << 20, (f) => views.push(f), () => undefined).push(whole);
+    expect(views[0]!.buffer).toBe(whole.buffer);
+  });
+
   it('counts a truncated frame when the stream ends', () => {
     const drops: string[] = [];
     const r = new FrameReader(100, () => undefined, (why) => drops.push(why));
