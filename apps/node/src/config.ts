@@ -90,7 +90,12 @@ const configSchema = z
       .default({ sessionWindow: 4096 }),
     nodes: z.array(nodeSchema).min(1),
     /** Public keys of clients allowed to use the client protocol (the HTTP API is local to each node). */
-    clients: z.array(z.strictObject({ id: z.string().min(1), publicKey: hex })).default([]),
+    clients: z
+      // At most 256 characters: the longest client id PBFT, HotStuff and the KV store's sessions
+      // take (and what their signed-group room is computed for). A longer one would be admitted
+      // on the client protocol and then dropped by the core, so its commands could only time out.
+      .array(z.strictObject({ id: z.string().min(1).max(256), publicKey: hex }))
+      .default([]),
     storage: z
       .strictObject({
         type: z.enum(['lmdb', 'memory']).default('lmdb'),
@@ -135,12 +140,20 @@ const configSchema = z
       }
     }
     const clientIds = new Map<string, number>();
+    const clientKeys = new Map<string, number>();
     c.clients.forEach((cl, i) => {
       // Ids of this shape name a node's own HTTP API clients, whose commands that node signs.
       if (cl.id.startsWith('local-')) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `"local-" ids are reserved for the nodes' own API clients` });
       const j = clientIds.get(cl.id);
       if (j !== undefined) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `same id as clients[${j}]` });
       else clientIds.set(cl.id, i);
+      // One id per key: the transport names a client by its key (the last entry wins) while the
+      // client signs under the id it finds first, so with a shared key every command of one of
+      // them would be signed for another id and refused as unauthenticated.
+      const key = cl.publicKey.toLowerCase();
+      const k = clientKeys.get(key);
+      if (k !== undefined) ctx.addIssue({ code: 'custom', path: ['clients', i, 'publicKey'], message: `same publicKey as clients[${k}]` });
+      else clientKeys.set(key, i);
     });
     const seen = new Map<string, number>();
     c.nodes.forEach((n, i) => {
