@@ -15,8 +15,13 @@ export const GROUP_DOMAIN = 'phalanx/client-requests/1';
 
 const portable: Hasher = { algorithm: 'sha256', digest: (d) => nobleSha256(d) };
 
+const U64_MAX = (1n << 64n) - 1n;
+
 /** SHA-256(u64be(seq) ‖ payload): a command's digest inside its group. The client is bound by the group. */
 export function requestDigest(seq: bigint, payload: Uint8Array, hasher: Hasher = portable): Uint8Array {
+  // setBigUint64 silently wraps modulo 2^64: without this, seq 2^64 + 5 (or -1) would get the
+  // digest of seq 5 (or 2^64 - 1), so a signature over one would pass for the other.
+  if (seq < 0n || seq > U64_MAX) throw new RangeError(`a command seq is a u64, got ${seq}`);
   const buf = new Uint8Array(8 + payload.length);
   new DataView(buf.buffer).setBigUint64(0, seq);
   buf.set(payload, 8);
@@ -101,6 +106,10 @@ export function createRequestAuthenticator(o: AuthenticatorOptions): RequestAuth
   };
   return {
     check(r) {
+      // Callers need not have bounded the command (an in-process one never crossed a codec): a
+      // seq outside u64 would wrap in its digest and pass as another command's.
+      if (typeof r.seq !== 'bigint' || r.seq < 0n || r.seq > U64_MAX) return `command seq ${String(r.seq)} is not a u64`;
+      if (!(r.payload instanceof Uint8Array)) return `command ${r.seq}: payload is not bytes`;
       const auth = r.auth;
       if (!auth) return `command ${r.seq} of ${JSON.stringify(r.client)} is not signed`;
       const g = auth.group;

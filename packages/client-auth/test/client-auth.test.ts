@@ -55,6 +55,10 @@ describe('signed command groups', () => {
     expect(auth.check(forged[0]!)).toMatch(/bad signature of client "bob"/);
     const stranger = signRequests(aliceSigner, 'mallory', items(1));
     expect(auth.check(stranger[0]!)).toMatch(/unknown client "mallory"/);
+    // A seq outside u64 must not pass for the one it wraps to in the digest (seq 0 signed above).
+    expect(auth.check({ ...r0!, seq: 1n << 64n })).toMatch(/not a u64/);
+    expect(auth.check({ ...r1!, seq: -((1n << 64n) - 1n) })).toMatch(/not a u64/);
+    expect(() => signRequests(aliceSigner, 'alice', [{ seq: -1n, payload: r0!.payload }])).toThrow(RangeError);
   });
 
   it('a group rebuilt from a frame checks like the original (the replica rebuilds what the client sent)', () => {
