@@ -94,9 +94,11 @@ export function blockToValue(b: Block): Value {
   return [b.parent, b.height, b.view, b.proposer, qcToValue(b.justify), b.election, commandsToValue(b.commands)];
 }
 
-export function blockFromValue(v: Value | undefined, path: string): Block {
-  const a = readArray(v, path);
-  if (a.length !== 7) throw new DecodeError(`${path}: expected a block of 7 fields`);
+/**
+ * Every field of a 7-field block array but the commands (`a[6]`), bounded: shared by the wire form
+ * (`blockFromValue`) and the framed form of commit proofs and the hard state (`proofTarget`).
+ */
+export function blockHeaderFields(a: readonly Value[], path: string): Omit<Block, 'commands'> {
   return {
     parent: readBytes(a[0], `${path}.parent`, { exact: LIMITS.hashBytes }),
     height: readU64(a[1], `${path}.height`),
@@ -104,8 +106,13 @@ export function blockFromValue(v: Value | undefined, path: string): Block {
     proposer: readString(a[3], `${path}.proposer`, LIMITS.maxIdLength),
     justify: qcFromValue(a[4], `${path}.justify`),
     election: readBytes(a[5], `${path}.election`, { max: LIMITS.maxElectionProofBytes }),
-    commands: commandsFromValue(a[6], `${path}.commands`, LIMITS.maxCommandsPerBlock),
   };
+}
+
+export function blockFromValue(v: Value | undefined, path: string): Block {
+  const a = readArray(v, path);
+  if (a.length !== 7) throw new DecodeError(`${path}: expected a block of 7 fields`);
+  return { ...blockHeaderFields(a, path), commands: commandsFromValue(a[6], `${path}.commands`, LIMITS.maxCommandsPerBlock) };
 }
 
 function messageToValue(m: HotStuffMessage): Value {

@@ -12,7 +12,7 @@ import { CertificateError, DecodeError } from '@phalanx/interface';
 import type { ClientRequest, Hasher, ValidatorSet, Verifier } from '@phalanx/interface';
 import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint, toHex } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
-import { LIMITS, qcFromValue, qcToValue } from './codec.js';
+import { blockHeaderFields, LIMITS, qcFromValue, qcToValue } from './codec.js';
 import { frameCommands, parseCommandFrame, sha256Hasher } from './block.js';
 import { signatureListScheme, VOTE_KIND } from './certificates.js';
 import type { CertificateSchemeFactory } from './certificates.js';
@@ -41,11 +41,19 @@ export function encodeCommitProof(
     v: 1,
     chainId,
     rule: rule === 'three-chain' ? 3 : 2,
-    // The target block as its header fields with the commands as one framed byte string.
-    block: [target.parent, target.height, target.view, target.proposer, qcToValue(target.justify), target.election, frameCommands(target.commands)],
+    block: framedBlockValue(target),
     headers: aboveHeaders,
     qc: qcToValue(qc),
   });
+}
+
+/**
+ * A block as its header fields with the commands as one framed byte string (`frameCommands`: client,
+ * seq and payload, no client signatures). The form of the block in a commit proof, hence in every
+ * log record, and of the uncommitted blocks the core keeps in its hard state; `proofTarget` reads it.
+ */
+export function framedBlockValue(b: Block): Value {
+  return [b.parent, b.height, b.view, b.proposer, qcToValue(b.justify), b.election, frameCommands(b.commands)];
 }
 
 export interface CommitProofInfo {
@@ -81,20 +89,15 @@ function headerFromValue(v: Value | undefined, path: string, hasher: Hasher): He
   };
 }
 
-/** The committed block of a proof (commands parsed from their frame) and its hash. Does not verify. */
-export function proofTarget(v: Value | undefined, hasher: Hasher): { block: Block; hash: Uint8Array } {
-  const a = readArray(v, 'proof.block');
-  if (a.length !== 7) throw new DecodeError('proof.block: expected 7 fields');
-  const frame = readBytes(a[6], 'proof.block.commands', { max: LIMITS.maxFrameBytes });
-  const block: Block = {
-    parent: readBytes(a[0], 'proof.block.parent', { exact: LIMITS.hashBytes }),
-    height: readU64(a[1], 'proof.block.height'),
-    view: readU64(a[2], 'proof.block.view'),
-    proposer: readString(a[3], 'proof.block.proposer', LIMITS.maxIdLength),
-    justify: qcFromValue(a[4], 'proof.block.justify'),
-    election: readBytes(a[5], 'proof.block.election', { max: LIMITS.maxElectionProofBytes }),
-    commands: parseCommandFrame(frame, 'proof.block.commands'),
-  };
+/**
+ * A `framedBlockValue` (the committed block of a proof, or a block of the hard state) with its
+ * commands parsed from their frame, and its hash. Does not verify. `path` names it in errors.
+ */
+export function proofTarget(v: Value | undefined, hasher: Hasher, path = 'proof.block'): { block: Block; hash: Uint8Array } {
+  const a = readArray(v, path);
+  if (a.length !== 7) throw new DecodeError(`${path}: expected 7 fields`);
+  const frame = readBytes(a[6], `${path}.commands`, { max: LIMITS.maxFrameBytes });
+  const block: Block = { ...blockHeaderFields(a, path), commands: parseCommandFrame(frame, `${path}.commands`) };
   const hash = hasher.digest(encode([block.parent, block.height, block.view, block.proposer, a[4]!, block.election, hasher.digest(frame)]));
   return { block, hash };
 }
