@@ -65,7 +65,7 @@ export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient>
     // from their reply cache and never run it again): start from the clock, in microseconds.
     firstSeq: BigInt(Date.now()) * 1000n,
     // Replicas order only what a listed client signed (a Byzantine leader cannot invent commands).
-    signer: signerFromSecret(key.secretKey, 'ed25519'),
+    signing: { signer: signerFromSecret(key.secretKey, 'ed25519'), chainId: config.chainId },
   });
   await client.start();
   return {

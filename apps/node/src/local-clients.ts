@@ -33,10 +33,11 @@ export interface LocalClientsOptions {
   /** Commit proofs kept for `GET /certificates/<height>`. Default 1024. */
   readonly keepProofs?: number;
   /**
-   * Signs the API's commands: the node's own key, which every replica accepts for this node's
-   * local client ids (`localClientKey`). Needed where replicas authenticate clients.
+   * Signs the API's commands for the network `chainId` with the node's own key, which every
+   * replica accepts for this node's local client ids (`localClientNode`). Needed where replicas
+   * authenticate clients.
    */
-  readonly signer?: Signer;
+  readonly signing?: { readonly signer: Signer; readonly chainId: string };
 }
 
 /** The id prefix of a node's local clients: `local-<node>-<12 hex digits>`, fresh per process start. */
@@ -97,7 +98,7 @@ export class LocalClients implements ClientPlane {
       timeoutMs: opts.timeoutMs ?? 10_000,
       retryMs: opts.retryMs ?? 1_000,
       followLeader: false,
-      ...(opts.signer ? { signer: opts.signer } : {}),
+      ...(opts.signing ? { signing: opts.signing } : {}),
     });
     this.started = this.client.start();
   }

@@ -114,6 +114,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   // Every command must carry its client's signature, checked where it enters and again by every
   // replica inside each proposal: otherwise a Byzantine leader could order commands no client sent.
   const clientAuth = createRequestAuthenticator({
+    chainId: config.chainId,
     keyOf: clientKeyDirectory(config),
     verifier: createVerifiedCache({ verifier, capacity: 16_384 }),
     hasher: sha256Native,
@@ -136,7 +137,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   });
   // In flight through the HTTP API: within the session window the state machine keeps per client.
   const signer = signerFromSecret(key.secretKey, 'ed25519');
-  const local = new LocalClients(me.id, transport.clients, { maxInFlight: Math.min(1024, config.kv.sessionWindow), signer });
+  const local = new LocalClients(me.id, transport.clients, { maxInFlight: Math.min(1024, config.kv.sessionWindow), signing: { signer, chainId: config.chainId } });
   // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
   // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
   const replica = new Replica({

@@ -49,7 +49,7 @@ describe('client keys', () => {
   it('signs its commands with the node key when given a signer', async () => {
     const key = generateKeyPair('ed25519');
     const signer = signerFromSecret(key.secretKey);
-    const { local } = fakeReplica(() => 'result', { signer });
+    const { local } = fakeReplica(() => 'result', { signing: { signer, chainId: 'test' } });
     let sigs: readonly Uint8Array[] | undefined;
     local.onFrame((client, frame) => {
       const f = decodeClientFrame(frame);
@@ -60,7 +60,7 @@ describe('client keys', () => {
     });
     await local.submit(Uint8Array.of(1));
     expect(sigs).toHaveLength(1);
-    const auth = createRequestAuthenticator({ keyOf: (id) => (localClientNode(id) === 'r0' ? key.publicKey : undefined), verifier });
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (id) => (localClientNode(id) === 'r0' ? key.publicKey : undefined), verifier });
     const [r] = groupOf(local.id, [{ seq: 0n, payload: Uint8Array.of(1) }], sigs![0]!);
     expect(auth.check(r!)).toBeUndefined();
     await local.abandon();

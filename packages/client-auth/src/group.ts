@@ -28,18 +28,34 @@ export function requestDigest(seq: bigint, payload: Uint8Array, hasher: Hasher =
   return hasher.digest(buf);
 }
 
-/** What the client signs: SHA-256(domain ‖ 0 ‖ u32be(len client) ‖ client ‖ u32be(count) ‖ digests). */
-export function groupMessage(client: NodeId, digests: readonly Uint8Array[], hasher: Hasher = portable): Uint8Array {
+/**
+ * Where a signature counts: the network (`chainId`), so that a command signed for one network
+ * cannot be replayed on another that lists the same client id and key.
+ */
+export interface SigningScope {
+  readonly chainId: string;
+  /** Default: portable SHA-256 (@noble/hashes). The runtime passes node:crypto's. */
+  readonly hasher?: Hasher;
+}
+
+/**
+ * What the client signs: SHA-256(domain ‖ 0 ‖ u32be(len chainId) ‖ chainId ‖ u32be(len client) ‖
+ * client ‖ u32be(count) ‖ digests).
+ */
+export function groupMessage(client: NodeId, digests: readonly Uint8Array[], scope: SigningScope): Uint8Array {
   const domain = utf8.encode(GROUP_DOMAIN);
+  const chain = utf8.encode(scope.chainId);
   const id = utf8.encode(client);
-  const buf = new Uint8Array(domain.length + 1 + 4 + id.length + 4 + 32 * digests.length);
+  const buf = new Uint8Array(domain.length + 1 + 4 + chain.length + 4 + id.length + 4 + 32 * digests.length);
   const view = new DataView(buf.buffer);
   let at = 0;
   buf.set(domain, at);
   at += domain.length + 1;
-  view.setUint32(at, id.length);
-  buf.set(id, at + 4);
-  at += 4 + id.length;
+  for (const part of [chain, id]) {
+    view.setUint32(at, part.length);
+    buf.set(part, at + 4);
+    at += 4 + part.length;
+  }
   view.setUint32(at, digests.length);
   at += 4;
   for (const d of digests) {
@@ -47,7 +63,7 @@ export function groupMessage(client: NodeId, digests: readonly Uint8Array[], has
     buf.set(d, at);
     at += 32;
   }
-  return hasher.digest(buf);
+  return (scope.hasher ?? portable).digest(buf);
 }
 
 export interface UnsignedRequest {
@@ -66,13 +82,14 @@ export function groupOf(client: NodeId, items: readonly UnsignedRequest[], signa
   return items.map((r, index) => ({ client, seq: r.seq, payload: r.payload, auth: { group, index } }));
 }
 
-/** Signs `items` in groups of at most `MAX_GROUP_SIZE` and returns them as signed commands, in order. */
-export function signRequests(signer: Signer, client: NodeId, items: readonly UnsignedRequest[], hasher: Hasher = portable): ClientRequest[] {
+/** Signs `items` in groups of at most `MAX_GROUP_SIZE` for `scope.chainId` and returns them as signed commands, in order. */
+export function signRequests(signer: Signer, client: NodeId, items: readonly UnsignedRequest[], scope: SigningScope): ClientRequest[] {
+  const hasher = scope.hasher ?? portable;
   const out: ClientRequest[] = [];
   for (let i = 0; i < items.length; i += MAX_GROUP_SIZE) {
     const part = items.slice(i, i + MAX_GROUP_SIZE);
     const digests = part.map((r) => requestDigest(r.seq, r.payload, hasher));
-    const signature = signer.sign(groupMessage(client, digests, hasher));
+    const signature = signer.sign(groupMessage(client, digests, scope));
     const group: SignedRequestGroup = { client, digests, signature };
     part.forEach((r, index) => out.push({ client, seq: r.seq, payload: r.payload, auth: { group, index } }));
   }
@@ -80,6 +97,8 @@ export function signRequests(signer: Signer, client: NodeId, items: readonly Uns
 }
 
 export interface AuthenticatorOptions {
+  /** The network's chain id: signatures made for another network are refused. */
+  readonly chainId: string;
   /** The public key (scheme-tagged) of a client, or undefined for an id that is no client. */
   readonly keyOf: (client: NodeId) => Uint8Array | undefined;
   /** Checks signatures; pass the runtime's cache-backed verifier so pre-verified groups cost nothing. */
@@ -102,7 +121,7 @@ export function createRequestAuthenticator(o: AuthenticatorOptions): RequestAuth
     const key = o.keyOf(g.client);
     if (!key) return `unknown client ${JSON.stringify(g.client)}`;
     if (!(g.signature instanceof Uint8Array)) return 'no signature';
-    return o.verifier.verify(key, groupMessage(g.client, g.digests, hasher), g.signature) ? undefined : `bad signature of client ${JSON.stringify(g.client)}`;
+    return o.verifier.verify(key, groupMessage(g.client, g.digests, { chainId: o.chainId, hasher }), g.signature) ? undefined : `bad signature of client ${JSON.stringify(g.client)}`;
   };
   return {
     check(r) {

@@ -1,4 +1,4 @@
 export { GROUP_DOMAIN, MAX_GROUP_SIZE, createRequestAuthenticator, groupMessage, groupOf, requestDigest, signRequests } from './group.js';
-export type { AuthenticatorOptions, UnsignedRequest } from './group.js';
-export { readRequestList, requestListValue, sameCommands } from './wire.js';
+export type { AuthenticatorOptions, SigningScope, UnsignedRequest } from './group.js';
+export { readRequestList, requestListValue } from './wire.js';
 export type { RequestListLimits } from './wire.js';

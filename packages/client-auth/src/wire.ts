@@ -6,7 +6,7 @@
  * encoding (they hash client, seq and payload), so the same commands keep their identity however
  * their signatures travel.
  */
-import { bytesEqual, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import { readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, SignedRequestGroup } from '@phalanx/interface';
@@ -89,12 +89,4 @@ function readPlain(v: Value, path: string, lim: RequestListLimits, len: 3 | 5): 
     seq: readU64(a[1], `${path}.seq`),
     payload: readBytes(a[2], `${path}.payload`, { max: lim.maxPayloadBytes }),
   };
-}
-
-/** True when `a` and `b` are the same commands (client, seq, payload), whatever their signatures. */
-export function sameCommands(a: readonly ClientRequest[], b: readonly ClientRequest[]): boolean {
-  return a.length === b.length && a.every((r, i) => {
-    const s = b[i]!;
-    return r.client === s.client && r.seq === s.seq && bytesEqual(r.payload, s.payload);
-  });
 }

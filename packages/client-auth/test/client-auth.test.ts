@@ -31,8 +31,8 @@ function countingVerifier() {
 describe('signed command groups', () => {
   it('accepts what the client signed, once per group however many commands point at it', () => {
     const v = countingVerifier();
-    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier: v });
-    const signed = signRequests(aliceSigner, 'alice', items(300));
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier: v });
+    const signed = signRequests(aliceSigner, 'alice', items(300), { chainId: 'test' });
     expect(new Set(signed.map((r) => r.auth!.group)).size).toBe(Math.ceil(300 / MAX_GROUP_SIZE));
     for (const r of signed) expect(auth.check(r)).toBeUndefined();
     expect(v.calls).toBe(3);
@@ -42,8 +42,8 @@ describe('signed command groups', () => {
   });
 
   it('refuses unsigned, altered, re-attributed, misplaced and unknown-client commands', () => {
-    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier: createVerifiedCache() });
-    const [r0, r1] = signRequests(aliceSigner, 'alice', items(2));
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier: createVerifiedCache() });
+    const [r0, r1] = signRequests(aliceSigner, 'alice', items(2), { chainId: 'test' });
     expect(auth.check({ client: 'alice', seq: 0n, payload: r0!.payload })).toMatch(/not signed/);
     expect(auth.check({ ...r0!, payload: new Uint8Array([9]) })).toMatch(/does not match/);
     expect(auth.check({ ...r0!, seq: 5n })).toMatch(/does not match/);
@@ -53,17 +53,20 @@ describe('signed command groups', () => {
     expect(auth.check({ ...r0!, client: 'bob' })).toMatch(/group signed for "alice"/);
     const forged = groupOf('bob', [{ seq: 0n, payload: r0!.payload }], aliceSigner.sign(new Uint8Array(32)));
     expect(auth.check(forged[0]!)).toMatch(/bad signature of client "bob"/);
-    const stranger = signRequests(aliceSigner, 'mallory', items(1));
+    // Signed for another network with the same client id and key: refused here.
+    const elsewhere = signRequests(aliceSigner, 'alice', items(1), { chainId: 'other-chain' });
+    expect(auth.check(elsewhere[0]!)).toMatch(/bad signature of client "alice"/);
+    const stranger = signRequests(aliceSigner, 'mallory', items(1), { chainId: 'test' });
     expect(auth.check(stranger[0]!)).toMatch(/unknown client "mallory"/);
     // A seq outside u64 must not pass for the one it wraps to in the digest (seq 0 signed above).
     expect(auth.check({ ...r0!, seq: 1n << 64n })).toMatch(/not a u64/);
     expect(auth.check({ ...r1!, seq: -((1n << 64n) - 1n) })).toMatch(/not a u64/);
-    expect(() => signRequests(aliceSigner, 'alice', [{ seq: -1n, payload: r0!.payload }])).toThrow(RangeError);
+    expect(() => signRequests(aliceSigner, 'alice', [{ seq: -1n, payload: r0!.payload }], { chainId: 'test' })).toThrow(RangeError);
   });
 
   it('a group rebuilt from a frame checks like the original (the replica rebuilds what the client sent)', () => {
-    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier });
-    const signed = signRequests(aliceSigner, 'alice', items(5));
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier });
+    const signed = signRequests(aliceSigner, 'alice', items(5), { chainId: 'test' });
     const rebuilt = groupOf('alice', items(5), signed[0]!.auth!.group.signature);
     for (const r of rebuilt) expect(auth.check(r)).toBeUndefined();
     const tampered = groupOf('alice', items(5, 1n), signed[0]!.auth!.group.signature);
@@ -76,18 +79,18 @@ describe('request lists on the wire', () => {
     const plain: ClientRequest[] = items(3).map((r) => ({ client: 'alice', ...r }));
     expect(requestListValue(plain)).toEqual(plain.map((r) => [r.client, r.seq, r.payload]));
     expect(roundTrip(plain)).toEqual(plain);
-    const signed = signRequests(aliceSigner, 'alice', items(200));
+    const signed = signRequests(aliceSigner, 'alice', items(200), { chainId: 'test' });
     // A batch holding part of one group and a whole other one, with an unsigned command between.
     const mixed = [...signed.slice(100, 140), plain[0]!, ...signed.slice(0, 3)];
     const back = roundTrip(mixed);
     expect(back.map((r) => [r.client, r.seq, r.auth?.index])).toEqual(mixed.map((r) => [r.client, r.seq, r.auth?.index]));
     expect(new Set(back.filter((r) => r.auth).map((r) => r.auth!.group)).size).toBe(2);
-    const auth = createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier });
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier });
     for (const r of back.filter((r) => r.auth)) expect(auth.check(r)).toBeUndefined();
   });
 
   it('refuses malformed lists with a DecodeError', () => {
-    const signed = signRequests(aliceSigner, 'alice', items(2));
+    const signed = signRequests(aliceSigner, 'alice', items(2), { chainId: 'test' });
     const good = requestListValue(signed) as { g: unknown[][]; r: unknown[][] };
     const bad = (f: (v: { g: unknown[][]; r: unknown[][] }) => void) => {
       const v = structuredClone(good);
@@ -104,7 +107,7 @@ describe('request lists on the wire', () => {
   });
 
   it('counts a group once per batch, and requestBatches cuts by that count', () => {
-    const signed = signRequests(aliceSigner, 'alice', items(MAX_GROUP_SIZE));
+    const signed = signRequests(aliceSigner, 'alice', items(MAX_GROUP_SIZE), { chainId: 'test' });
     const whole = batchWireBytes(signed);
     const encoded = encode(requestListValue(signed)).length;
     expect(whole).toBeGreaterThanOrEqual(encoded);

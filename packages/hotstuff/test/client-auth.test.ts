@@ -31,7 +31,7 @@ const directory = new Map([
 
 /** One authenticator per replica, as each runtime has its own (verdict caches are per instance). */
 function authenticator(): RequestAuthenticator {
-  return createRequestAuthenticator({ keyOf: (id) => directory.get(id), verifier: clientVerifier });
+  return createRequestAuthenticator({ chainId: 'test', keyOf: (id) => directory.get(id), verifier: clientVerifier });
 }
 
 const bytes = (s: string): Uint8Array => utf8.encode(s);
@@ -45,14 +45,14 @@ const forgeries: Array<[string, () => ClientRequest, RegExp]> = [
   ['an unsigned command', () => ({ client: 'alice', seq: 9_001n, payload: bytes('evil') }), /not signed/],
   [
     'a signed command with its payload altered',
-    () => ({ ...signRequests(alice.signer, 'alice', items(1, 3))[0]!, payload: bytes('evil') }),
+    () => ({ ...signRequests(alice.signer, 'alice', items(1, 3), { chainId: 'test' })[0]!, payload: bytes('evil') }),
     /does not match what its client signed/,
   ],
   [
     "alice's command signed with bob's key",
     () => {
       const cmd = { seq: 9_002n, payload: bytes('evil') };
-      return groupOf('alice', [cmd], bob.signer.sign(groupMessage('alice', [requestDigest(cmd.seq, cmd.payload)])))[0]!;
+      return groupOf('alice', [cmd], bob.signer.sign(groupMessage('alice', [requestDigest(cmd.seq, cmd.payload)], { chainId: 'test' })))[0]!;
     },
     /bad signature of client "alice"/,
   ],
@@ -89,9 +89,9 @@ describe('client signatures (clientAuth)', () => {
   it('signed commands commit on a 4-replica cluster; groups split over blocks; commit proofs verify', () => {
     const c = signedCluster(21, { maxBlockCommands: 50 }, true);
     // 300 commands = groups of 128, 128 and 44, cut into blocks of 50: most groups span blocks.
-    const signed = signRequests(alice.signer, 'alice', items(1, 300));
+    const signed = signRequests(alice.signer, 'alice', items(1, 300), { chainId: 'test' });
     for (const r of signed) c.request('r0', r);
-    const bobs = signRequests(bob.signer, 'bob', items(1, 20));
+    const bobs = signRequests(bob.signer, 'bob', items(1, 20), { chainId: 'test' });
     for (const r of bobs) c.request('r2', r);
     c.run({ until: () => c.ids.every((id) => c.nodes.get(id)!.committedRequests.size >= 320) });
     const want = new Set([...signed, ...bobs].map(fullKey));
@@ -117,7 +117,7 @@ describe('client signatures (clientAuth)', () => {
       if (m.blocks.some((b) => b.commands.some((r) => r.auth === undefined))) unsignedServed += 1;
       return true;
     };
-    const first = signRequests(alice.signer, 'alice', items(1, 120));
+    const first = signRequests(alice.signer, 'alice', items(1, 120), { chainId: 'test' });
     for (const r of first) c.request('r0', r);
     const majority = ['r0', 'r1', 'r2'];
     c.run({ until: () => majority.every((id) => c.nodes.get(id)!.committedRequests.size >= 120) });
@@ -131,7 +131,7 @@ describe('client signatures (clientAuth)', () => {
       c.start(id);
     }
     isolated = false;
-    const more = signRequests(alice.signer, 'alice', items(1_000, 30));
+    const more = signRequests(alice.signer, 'alice', items(1_000, 30), { chainId: 'test' });
     for (const r of more) c.request('r1', r);
     c.run({ until: () => c.ids.every((id) => c.nodes.get(id)!.committedRequests.size >= 150) });
     expect(unsignedServed).toBeGreaterThan(0);
@@ -154,7 +154,7 @@ describe('client signatures (clientAuth)', () => {
         forgedHashes.add(toHex(blockHash(sha256Hasher, block)));
         return [{ to, msg: resign(block, signer) }];
       };
-      const genuine = signRequests(alice.signer, 'alice', items(1, 60));
+      const genuine = signRequests(alice.signer, 'alice', items(1, 60), { chainId: 'test' });
       for (const [i, r] of genuine.entries()) c.request(c.ids[i % 4]!, r);
       const honest = ['r0', 'r2', 'r3'];
       c.run({ until: () => honest.every((id) => c.nodes.get(id)!.committedRequests.size >= 60) });
@@ -178,7 +178,7 @@ describe('client signatures (clientAuth)', () => {
 
   it('a forged proposal costs one view: the replica does not vote, times out, and votes in the next view', () => {
     const s = new Solo('r0', { clientAuth: authenticator() });
-    const [good] = signRequests(alice.signer, 'alice', items(1, 1));
+    const [good] = signRequests(alice.signer, 'alice', items(1, 1), { chainId: 'test' });
     s.step({ type: 'request', request: good! });
     const bad = s.craft.block(s.craft.genesis, 1n, [good!, forgeries[0]![1]()]);
     s.from(bad.block.proposer, s.craft.proposal(bad));
@@ -197,7 +197,7 @@ describe('client signatures (clientAuth)', () => {
 
   it('a block voted on and received again (even without its signatures: same hash) is neither re-checked nor blamed', () => {
     const s = new Solo('r0', { clientAuth: authenticator() });
-    const signed = signRequests(alice.signer, 'alice', items(1, 3));
+    const signed = signRequests(alice.signer, 'alice', items(1, 3), { chainId: 'test' });
     const b1 = s.craft.block(s.craft.genesis, 1n, signed);
     s.from(b1.block.proposer, s.craft.proposal(b1));
     const votes = s.votesFor(1n);
@@ -215,11 +215,11 @@ describe('client signatures (clientAuth)', () => {
     let checks = 0;
     const counting: RequestAuthenticator = { check: (r) => (checks++, inner.check(r)) };
     const s = new Solo('r0', { clientAuth: counting });
-    const pending = signRequests(alice.signer, 'alice', items(1, 3));
+    const pending = signRequests(alice.signer, 'alice', items(1, 3), { chainId: 'test' });
     for (const r of pending) s.step({ type: 'request', request: r });
     expect(checks).toBe(3);
     // The leader's copies may carry other signature objects (or none): same commands, not re-checked.
-    const fresh = signRequests(bob.signer, 'bob', items(1, 1));
+    const fresh = signRequests(bob.signer, 'bob', items(1, 1), { chainId: 'test' });
     const bare = pending.map(({ client, seq, payload }) => ({ client, seq, payload }));
     const b1 = s.craft.block(s.craft.genesis, 1n, [...bare, ...fresh]);
     s.from(b1.block.proposer, s.craft.proposal(b1));
@@ -231,7 +231,7 @@ describe('client signatures (clientAuth)', () => {
   it('ancestors fetched by block sync are taken unsigned: they are certified', () => {
     const s = new Solo('r0', { clientAuth: authenticator() });
     const b1 = s.craft.block(s.craft.genesis, 1n, [{ client: 'alice', seq: 1n, payload: bytes('stripped') }]);
-    const b2 = s.craft.block(s.craft.qc(b1), 2n, signRequests(alice.signer, 'alice', items(2, 1)));
+    const b2 = s.craft.block(s.craft.qc(b1), 2n, signRequests(alice.signer, 'alice', items(2, 1), { chainId: 'test' }));
     s.from(b2.block.proposer, s.craft.proposal(b2));
     expect(s.take('request-blocks').length).toBe(1);
     s.from(b2.block.proposer, { type: 'blocks', blocks: [b1.block] });
@@ -242,7 +242,7 @@ describe('client signatures (clientAuth)', () => {
   describe('relayed requests', () => {
     it('a forged relayed request is dropped and the relaying peer blamed; genuine ones in the same message are kept', () => {
       const s = new Solo('r0', { clientAuth: authenticator() });
-      const genuine = signRequests(alice.signer, 'alice', items(1, 2));
+      const genuine = signRequests(alice.signer, 'alice', items(1, 2), { chainId: 'test' });
       s.from('r2', { type: 'requests', requests: [genuine[0]!, ...forgeries.map(([, f]) => f()), genuine[1]!] });
       expect(s.detail('mempool')).toBe(2);
       const blamed = misbehaviours(s.events, 'invalid-signature');
@@ -258,7 +258,7 @@ describe('client signatures (clientAuth)', () => {
 
     it('a leader never proposes a forged relayed request', () => {
       const leader = new Solo('r1', { clientAuth: authenticator(), leaderElection: roundRobin });
-      const genuine = signRequests(alice.signer, 'alice', items(1, 2));
+      const genuine = signRequests(alice.signer, 'alice', items(1, 2), { chainId: 'test' });
       leader.from('r2', { type: 'requests', requests: [forgeries[0]![1](), genuine[0]!, forgeries[2]![1](), genuine[1]!] });
       const proposals = leader.take('proposal');
       expect(proposals).toHaveLength(1);
@@ -271,7 +271,7 @@ describe('client signatures (clientAuth)', () => {
       const forged = forgeries.map(([, f]) => f());
       // r3 slips the forgeries into every batch of requests it relays.
       c.tamper = (from, to, msg) => (from === 'r3' && msg.type === 'requests' ? [{ to, msg: { type: 'requests', requests: [...forged, ...msg.requests] } }] : [{ to, msg }]);
-      const genuine = signRequests(bob.signer, 'bob', items(1, 30));
+      const genuine = signRequests(bob.signer, 'bob', items(1, 30), { chainId: 'test' });
       for (const r of genuine) c.request('r3', r);
       c.run({ until: () => c.ids.every((id) => c.nodes.get(id)!.committedRequests.size >= 30) });
       const forgedKeys = new Set(forged.map(fullKey));
@@ -288,7 +288,7 @@ describe('client signatures (clientAuth)', () => {
 
     it('drops a request whose signature the codec could not carry (every replica would refuse a message with it)', () => {
       const s = new Solo('r0');
-      const [r, ok] = signRequests(alice.signer, 'alice', items(1, 2));
+      const [r, ok] = signRequests(alice.signer, 'alice', items(1, 2), { chainId: 'test' });
       const group = r!.auth!.group;
       const bad: ClientRequest[] = [
         { ...r!, auth: { group: { ...group, signature: new Uint8Array(9000) }, index: 0 } },
@@ -307,11 +307,11 @@ describe('client signatures (clientAuth)', () => {
 
     it('without clientAuth, drops a signed command that could not go alone in a block (its group would overflow it)', () => {
       const s = new Solo('r0', { maxPayloadBytes: 1000, maxBlockBytes: 2048 });
-      const signed = signRequests(alice.signer, 'alice', items(1, 128));
+      const signed = signRequests(alice.signer, 'alice', items(1, 128), { chainId: 'test' });
       expect(requestWireBytes(signed[0]!)).toBeGreaterThan(2048);
       for (const r of signed) s.step({ type: 'request', request: r });
       expect(s.detail('mempool')).toBe(0);
-      const small = signRequests(alice.signer, 'alice', items(1, 8));
+      const small = signRequests(alice.signer, 'alice', items(1, 8), { chainId: 'test' });
       for (const r of small) s.step({ type: 'request', request: r });
       expect(s.detail('mempool')).toBe(8);
     });
@@ -320,7 +320,7 @@ describe('client signatures (clientAuth)', () => {
   it('a leader cuts blocks counting each signed group once (maxBlockBytes), and voters accept them', () => {
     const cfg = { maxPayloadBytes: 1000, maxBlockBytes: 16_384, maxBlockCommands: 1000, clientAuth: authenticator() };
     const leader = new Solo('r1', { ...cfg, leaderElection: roundRobin });
-    const signed = signRequests(alice.signer, 'alice', items(1, 128, 'x'.repeat(100)));
+    const signed = signRequests(alice.signer, 'alice', items(1, 128, 'x'.repeat(100)), { chainId: 'test' });
     // Counted per command, each would carry its whole group (~4 KiB): 3 commands a block.
     expect(Math.floor(cfg.maxBlockBytes / requestWireBytes(signed[0]!))).toBeLessThan(5);
     leader.from('r2', { type: 'requests', requests: signed });
@@ -351,8 +351,8 @@ describe('codec and hashes with signed commands', () => {
   const v = fakeValidators(4);
   const craft = new Crafter(v.validators, v.signers);
   // One group of 10 split over two blocks, plus an unsigned command and a second client's group.
-  const group = signRequests(alice.signer, 'alice', items(1, 10));
-  const bobs = signRequests(bob.signer, 'bob', items(1, 2));
+  const group = signRequests(alice.signer, 'alice', items(1, 10), { chainId: 'test' });
+  const bobs = signRequests(bob.signer, 'bob', items(1, 2), { chainId: 'test' });
   const unsigned: ClientRequest = { client: 'carol', seq: 1n, payload: bytes('plain') };
   const b1 = craft.block(craft.genesis, 1n, [...group.slice(0, 6), unsigned, bobs[0]!]);
   const qc1 = craft.qc(b1);
@@ -440,7 +440,7 @@ describe('codec and hashes with signed commands', () => {
     for (const m of [b1, b2]) {
       expect(toHex(blockHash(sha256Hasher, strip(m.block)))).toBe(toHex(m.hash));
       // Signed another way (other groups, other signatures), still the same block.
-      const resigned = { ...m.block, commands: m.block.commands.map((r) => (r.auth ? signRequests(r.client === 'alice' ? alice.signer : bob.signer, r.client, [r])[0]! : r)) };
+      const resigned = { ...m.block, commands: m.block.commands.map((r) => (r.auth ? signRequests(r.client === 'alice' ? alice.signer : bob.signer, r.client, [r], { chainId: 'test' })[0]! : r)) };
       expect(toHex(blockHash(sha256Hasher, resigned))).toBe(toHex(m.hash));
     }
     // Pinned before client signatures existed (same block, same chain): the hash did not move.
@@ -458,7 +458,7 @@ describe('codec and hashes with signed commands', () => {
       ],
     };
     expect(toHex(blockHash(sha256Hasher, pinned))).toBe('dade2eca762ad47fc3a54659875cdeb18ff1b102f15008b2a9d4b2c0635a3cf9');
-    const signedTwin = { ...pinned, commands: [...signRequests(alice.signer, 'alice', [pinned.commands[0]!]), ...signRequests(bob.signer, 'bob', [pinned.commands[1]!])] };
+    const signedTwin = { ...pinned, commands: [...signRequests(alice.signer, 'alice', [pinned.commands[0]!], { chainId: 'test' }), ...signRequests(bob.signer, 'bob', [pinned.commands[1]!], { chainId: 'test' })] };
     expect(toHex(blockHash(sha256Hasher, signedTwin))).toBe('dade2eca762ad47fc3a54659875cdeb18ff1b102f15008b2a9d4b2c0635a3cf9');
   });
 });

@@ -27,10 +27,10 @@ const directory = new Map<string, Uint8Array>([
 ]);
 /** Each replica gets its own authenticator (its own verdict cache), as in a real deployment. */
 const authenticator = (keys: ReadonlyMap<string, Uint8Array> = directory): RequestAuthenticator =>
-  createRequestAuthenticator({ keyOf: (c) => keys.get(c), verifier });
+  createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier });
 const items = (from: number, n: number, text = 'cmd') =>
   Array.from({ length: n }, (_, i) => ({ seq: BigInt(from + i), payload: utf8.encode(`${text}-${from + i}`) }));
-const signed = (client: 'alice' | 'bob', from: number, n: number, text?: string): ClientRequest[] => signRequests(signerOf[client], client, items(from, n, text));
+const signed = (client: 'alice' | 'bob', from: number, n: number, text?: string): ClientRequest[] => signRequests(signerOf[client], client, items(from, n, text), { chainId: 'test' });
 const strip = (rs: readonly ClientRequest[]): ClientRequest[] => rs.map((r) => ({ client: r.client, seq: r.seq, payload: r.payload }));
 const idOf = (r: ClientRequest) => `${r.client}/${r.seq}/${toHex(r.payload)}`;
 
@@ -113,7 +113,7 @@ describe('a Byzantine primary cannot order commands no client signed', () => {
   const variants: [string, (batch: readonly ClientRequest[]) => ClientRequest[]][] = [
     ['a command no client sent (unsigned)', (b) => [...b, { client: 'alice', seq: 999n, payload: utf8.encode('pay mallory') }]],
     ['a genuine command with its payload altered', (b) => b.map((r, i) => (i === 0 ? { ...r, payload: utf8.encode('pay mallory') } : r))],
-    ['a command in alice\'s name signed by bob', (b) => [...b, ...signRequests(signerOf.bob, 'alice', [{ seq: 999n, payload: utf8.encode('pay mallory') }])]],
+    ['a command in alice\'s name signed by bob', (b) => [...b, ...signRequests(signerOf.bob, 'alice', [{ seq: 999n, payload: utf8.encode('pay mallory') }], { chainId: 'test' })]],
     ['a signature that does not verify', (b) => [...b, ...groupOf('alice', [{ seq: 999n, payload: utf8.encode('pay mallory') }], new Uint8Array(65).fill(7))]],
   ];
 
@@ -211,7 +211,7 @@ describe('requests entering the pool', () => {
     const r0 = new Solo('r0', 4, authConfig());
     const forgedRelay: RequestMsg = {
       type: 'request',
-      requests: [req(5, 'made up', 'alice'), ...signRequests(signerOf.bob, 'alice', [{ seq: 6n, payload: utf8.encode('x') }])],
+      requests: [req(5, 'made up', 'alice'), ...signRequests(signerOf.bob, 'alice', [{ seq: 6n, payload: utf8.encode('x') }], { chainId: 'test' })],
     };
     r0.msg('r3', forgedRelay);
     expect(r0.sent('pre-prepare')).toHaveLength(0);
@@ -230,7 +230,7 @@ describe('requests entering the pool', () => {
       if (msg.type === 'pre-prepare' && p.to === 'r1') proposed.push(...msg.batch);
       return [p];
     });
-    const made = [req(100, 'made up', 'alice'), ...signRequests(signerOf.bob, 'alice', [{ seq: 101n, payload: utf8.encode('x') }])];
+    const made = [req(100, 'made up', 'alice'), ...signRequests(signerOf.bob, 'alice', [{ seq: 101n, payload: utf8.encode('x') }], { chainId: 'test' })];
     c.inject('r3', 'r0', { type: 'request', requests: made });
     const cmds = signed('alice', 0, 6);
     for (const r of cmds) c.deliverRequest('r3', r); // r3's honest core relays these (r3 is Byzantine only in what we inject)
@@ -415,8 +415,8 @@ describe('batch digests never cover client signatures', () => {
   it('a signed batch has the digest of its unsigned twin, however its groups are cut', () => {
     const c0 = generateKeyPair('ed25519', { seed: new Uint8Array(32).fill(0xc0) });
     const c9 = generateKeyPair('ed25519', { seed: new Uint8Array(32).fill(0xc9) });
-    const a = signRequests(signerFromSecret(c0.secretKey), 'c0', [{ seq: 0n, payload: utf8.encode('a') }, { seq: 5n, payload: utf8.encode('z') }]);
-    const b = signRequests(signerFromSecret(c9.secretKey), 'c9', [{ seq: 1n, payload: utf8.encode('b') }]);
+    const a = signRequests(signerFromSecret(c0.secretKey), 'c0', [{ seq: 0n, payload: utf8.encode('a') }, { seq: 5n, payload: utf8.encode('z') }], { chainId: 'test' });
+    const b = signRequests(signerFromSecret(c9.secretKey), 'c9', [{ seq: 1n, payload: utf8.encode('b') }], { chainId: 'test' });
     const signedBatch = [a[0]!, b[0]!];
     expect(signedBatch.every((r) => r.auth)).toBe(true);
     expect(toHex(core.batchDigest(signedBatch))).toBe(V_PLAIN);
@@ -447,7 +447,7 @@ describe('batch digests never cover client signatures', () => {
 describe('batches are cut by group-aware bytes', () => {
   // 100-byte payloads: a command is ~150 bytes on its own, ~4.3 KB with its whole group of 128.
   const cfg = (): PbftConfig => ({ clientAuth: authenticator(), maxPayloadBytes: 1024, maxBatchBytes: 64 * 1024, maxBatchSize: 4096 });
-  const cmds = (n: number) => signRequests(signerOf.alice, 'alice', Array.from({ length: n }, (_, i) => ({ seq: BigInt(i), payload: new Uint8Array(100).fill(i & 0xff) })));
+  const cmds = (n: number) => signRequests(signerOf.alice, 'alice', Array.from({ length: n }, (_, i) => ({ seq: BigInt(i), payload: new Uint8Array(100).fill(i & 0xff) })), { chainId: 'test' });
 
   it('a batch of one client\'s signed commands is not cut 128× too early', () => {
     const r0 = new Solo('r0', 4, cfg());

@@ -59,10 +59,10 @@ export interface ClientOptions {
   readonly followLeader?: boolean;
   /**
    * Signs every request (`@phalanx/client-auth`: one signature per group of up to 128 requests of a
-   * frame). Replicas that authenticate clients refuse unsigned requests with `unauthenticated`;
-   * the key must be the one the replicas list for `endpoint.self`.
+   * frame) for the network `chainId`. Replicas that authenticate clients refuse unsigned requests
+   * with `unauthenticated`; the key must be the one the replicas list for `endpoint.self`.
    */
-  readonly signer?: Signer;
+  readonly signing?: { readonly signer: Signer; readonly chainId: string };
 }
 
 export interface ClientResult {
@@ -335,7 +335,7 @@ export class Client {
       const live = list.filter((r) => this.pending.has(r.seq));
       // By count and by bytes: a frame over the transport's limit would be dropped whole.
       for (const requests of framesOf(live, (r) => r.payload.length)) {
-        const sigs = this.o.signer ? this.sign(requests, signed) : undefined;
+        const sigs = this.o.signing ? this.sign(this.o.signing, requests, signed) : undefined;
         this.o.endpoint.send(replica, encodeClientFrame({ type: 'request', requests, ...(sigs ? { sigs } : {}) }));
       }
     }
@@ -347,14 +347,14 @@ export class Client {
    * to every replica, so each run is signed once per flush (`signed`, keyed by its seqs) and not
    * once per replica.
    */
-  private sign(requests: readonly WireRequest[], signed: Map<string, Uint8Array>): Uint8Array[] {
+  private sign(signing: { readonly signer: Signer; readonly chainId: string }, requests: readonly WireRequest[], signed: Map<string, Uint8Array>): Uint8Array[] {
     const sigs: Uint8Array[] = [];
     for (let i = 0; i < requests.length; i += MAX_GROUP_SIZE) {
       const run = requests.slice(i, i + MAX_GROUP_SIZE);
       const key = run.map((r) => r.seq).join(',');
       let sig = signed.get(key);
       if (!sig) {
-        sig = signRequests(this.o.signer!, this.o.endpoint.self, run, sha256Native)[0]!.auth!.group.signature;
+        sig = signRequests(signing.signer, this.o.endpoint.self, run, { chainId: signing.chainId, hasher: sha256Native })[0]!.auth!.group.signature;
         signed.set(key, sig);
       }
       sigs.push(sig);

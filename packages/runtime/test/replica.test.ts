@@ -326,10 +326,10 @@ describe('Replica', () => {
     const alice = generateKeyPair('ed25519');
     const bob = generateKeyPair('ed25519');
     const directory = new Map([['alice', alice.publicKey], ['bob', bob.publicKey]]);
-    const clientAuth = createRequestAuthenticator({ keyOf: (id) => directory.get(id), verifier: createVerifiedCache() });
+    const clientAuth = createRequestAuthenticator({ chainId: 'test', keyOf: (id) => directory.get(id), verifier: createVerifiedCache() });
     const { replica, hub, app, cores } = setup({ extra: { clientAuth } });
     await replica.start();
-    const signed = new Client({ endpoint: hub.client('alice'), replicas: ['r0'], quorum: 1, retryMs: 50, signer: signerFromSecret(alice.secretKey) });
+    const signed = new Client({ endpoint: hub.client('alice'), replicas: ['r0'], quorum: 1, retryMs: 50, signing: { signer: signerFromSecret(alice.secretKey), chainId: 'test' } });
     await signed.start();
     const ok = await Promise.all(Array.from({ length: 130 }, (_, i) => signed.submit(payload(`a${i}`))));
     expect(ok).toHaveLength(130);
@@ -340,8 +340,8 @@ describe('Replica', () => {
 
     // Unsigned, signed with someone else's key, or by a client nobody listed: refused for good.
     const unsigned = new Client({ endpoint: hub.client('bob'), replicas: ['r0'], quorum: 1, retryMs: 50 });
-    const impostor = new Client({ endpoint: hub.client('bob-2'), replicas: ['r0'], quorum: 1, retryMs: 50, signer: signerFromSecret(bob.secretKey) });
-    const wrongKey = new Client({ endpoint: hub.client('bob-3'), replicas: ['r0'], quorum: 1, retryMs: 50, signer: signerFromSecret(alice.secretKey) });
+    const impostor = new Client({ endpoint: hub.client('bob-2'), replicas: ['r0'], quorum: 1, retryMs: 50, signing: { signer: signerFromSecret(bob.secretKey), chainId: 'test' } });
+    const wrongKey = new Client({ endpoint: hub.client('bob-3'), replicas: ['r0'], quorum: 1, retryMs: 50, signing: { signer: signerFromSecret(alice.secretKey), chainId: 'test' } });
     for (const c of [unsigned, impostor, wrongKey]) await c.start();
     const refused = await Promise.all([unsigned, impostor, wrongKey].map((c) => c.submit(payload('x')).catch((e: unknown) => e)));
     for (const e of refused) expect(e).toMatchObject({ reason: 'unauthenticated' });
@@ -354,8 +354,8 @@ describe('Replica', () => {
     rawEndpoint.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
     await rawEndpoint.start();
     const items = Array.from({ length: 130 }, (_, i) => ({ seq: BigInt(i), payload: payload(`r${i}`) }));
-    const good = signRequests(signerFromSecret(alice.secretKey), 'alice-raw-auth', items.slice(0, 128));
-    const forged = signRequests(signerFromSecret(bob.secretKey), 'alice-raw-auth', items.slice(128));
+    const good = signRequests(signerFromSecret(alice.secretKey), 'alice-raw-auth', items.slice(0, 128), { chainId: 'test' });
+    const forged = signRequests(signerFromSecret(bob.secretKey), 'alice-raw-auth', items.slice(128), { chainId: 'test' });
     const sigs = [good[0]!.auth!.group.signature, forged[0]!.auth!.group.signature];
     rawEndpoint.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
     await waitFor(() => frames.filter((f) => f.type === 'reject').length === 2 && app.entries.filter((e) => e.startsWith('alice-raw-auth:')).length === 128, 'the good run ordered, the forged one refused');

@@ -22,6 +22,9 @@ import { KvApp, isDuplicateResult, stateDigest } from './kv-app.js';
 import { Checkers, requestKey } from './checkers.js';
 import { createStubKeys } from './stub-crypto.js';
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
+
+/** The chain id of every simulated cluster. */
+const SIM_CHAIN = 'phalanx-sim';
 import type { KeyProvider } from './stub-crypto.js';
 import { ADVERSARIES } from './adversaries.js';
 import { buildScenario, describeTarget } from './scenario.js';
@@ -281,8 +284,8 @@ export class Simulation<M, C> {
       const m = /^c(\d+)$/.exec(id);
       return m && Number(m[1]) < clientCount ? this.keys.signer(id).publicKey : undefined;
     };
-    const clientAuth = this.signedClients ? createRequestAuthenticator({ keyOf: clientKey, verifier: this.keys.verifier }) : undefined;
-    this.cluster = { n, f, ids, validators, chainId: 'phalanx-sim', ...(clientAuth ? { clientAuth } : {}) };
+    const clientAuth = this.signedClients ? createRequestAuthenticator({ chainId: SIM_CHAIN, keyOf: clientKey, verifier: this.keys.verifier }) : undefined;
+    this.cluster = { n, f, ids, validators, chainId: SIM_CHAIN, ...(clientAuth ? { clientAuth } : {}) };
     this.replyQuorum = f + 1;
     for (let i = 0; i < n; i++) {
       const drift = (this.rng.nextFloat() * 2 - 1) * this.scenario.clockDrift;
@@ -763,7 +766,7 @@ export class Simulation<M, C> {
     c.seq++;
     const payload = utf8.encode(`mix k${this.rng.nextInt(8)} ${c.id}.${c.seq}`);
     const req: ClientRequest = this.signedClients
-      ? signRequests(this.keys.signer(c.id), c.id, [{ seq: c.seq, payload }])[0]!
+      ? signRequests(this.keys.signer(c.id), c.id, [{ seq: c.seq, payload }], { chainId: SIM_CHAIN })[0]!
       : { client: c.id, seq: c.seq, payload };
     c.outstanding = { req, replies: new Map(), sentAt: this.now };
     this.checkers.onSubmit(req);
