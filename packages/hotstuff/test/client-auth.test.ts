@@ -240,29 +240,39 @@ describe('client signatures (clientAuth)', () => {
   });
 
   describe('relayed requests', () => {
-    it('a forged relayed request is dropped and the relaying peer blamed; genuine ones in the same message are kept', () => {
-      const s = new Solo('r0', { clientAuth: authenticator() });
+    it('a forged relayed request convicts the relaying peer: blamed once, the rest of its message dropped unread', () => {
+      let verifications = 0;
+      const counting = createRequestAuthenticator({
+        chainId: 'test',
+        keyOf: (id) => directory.get(id),
+        verifier: { verify: (k, m, sig) => (verifications++, clientVerifier.verify(k, m, sig)) },
+      });
+      const s = new Solo('r0', { clientAuth: counting });
       const genuine = signRequests(alice.signer, 'alice', items(1, 2), { chainId: 'test' });
-      s.from('r2', { type: 'requests', requests: [genuine[0]!, ...forgeries.map(([, f]) => f()), genuine[1]!] });
-      expect(s.detail('mempool')).toBe(2);
+      // Thousands of one-command groups with bad signatures behind the first forgery: never checked.
+      const flood = Array.from({ length: 2_000 }, (_, i) => groupOf('alice', [{ seq: 50_000n + BigInt(i), payload: bytes('x') }], new Uint8Array(65))[0]!);
+      s.from('r2', { type: 'requests', requests: [genuine[0]!, ...forgeries.map(([, f]) => f()), genuine[1]!, ...flood] });
+      expect(s.detail('mempool')).toBe(1);
+      expect(verifications).toBe(1);
       const blamed = misbehaviours(s.events, 'invalid-signature');
       expect(blamed).toHaveLength(1);
       expect(blamed[0]!.peer).toBe('r2');
-      expect(blamed[0]!.detail).toMatch(/relayed 3 command/);
+      expect(blamed[0]!.detail).toMatch(/relayed command 1 that its client did not sign .*; 2003 more dropped unread/);
       // A failing `request` input (the runtime checks at admission) is dropped without blame.
       s.events = [];
       s.step({ type: 'request', request: forgeries[1]![1]() });
-      expect(s.detail('mempool')).toBe(2);
+      expect(s.detail('mempool')).toBe(1);
       expect(s.events.filter((e) => e.type === 'misbehaviour')).toEqual([]);
     });
 
     it('a leader never proposes a forged relayed request', () => {
       const leader = new Solo('r1', { clientAuth: authenticator(), leaderElection: roundRobin });
       const genuine = signRequests(alice.signer, 'alice', items(1, 2), { chainId: 'test' });
-      leader.from('r2', { type: 'requests', requests: [forgeries[0]![1](), genuine[0]!, forgeries[2]![1](), genuine[1]!] });
+      // What came before the first forgery is kept; the forgery and everything after it are not.
+      leader.from('r2', { type: 'requests', requests: [genuine[0]!, forgeries[0]![1](), genuine[1]!, forgeries[2]![1]()] });
       const proposals = leader.take('proposal');
       expect(proposals).toHaveLength(1);
-      expect(proposals[0]!.msg.block.commands.map(fullKey)).toEqual(genuine.map(fullKey));
+      expect(proposals[0]!.msg.block.commands.map(fullKey)).toEqual([fullKey(genuine[0]!)]);
       expect(misbehaviours(leader.events, 'invalid-signature').map((e) => e.peer)).toEqual(['r2']);
     });
 
@@ -460,5 +470,31 @@ describe('codec and hashes with signed commands', () => {
     expect(toHex(blockHash(sha256Hasher, pinned))).toBe('dade2eca762ad47fc3a54659875cdeb18ff1b102f15008b2a9d4b2c0635a3cf9');
     const signedTwin = { ...pinned, commands: [...signRequests(alice.signer, 'alice', [pinned.commands[0]!], { chainId: 'test' }), ...signRequests(bob.signer, 'bob', [pinned.commands[1]!], { chainId: 'test' })] };
     expect(toHex(blockHash(sha256Hasher, signedTwin))).toBe('dade2eca762ad47fc3a54659875cdeb18ff1b102f15008b2a9d4b2c0635a3cf9');
+  });
+
+  describe('a forged twin of a pending command (found in review: the mempool key was not injective)', () => {
+    const big = new Uint8Array(300).fill(7);
+    const cases: Array<[string, ClientRequest, ClientRequest]> = [
+      [
+        'a >256-byte payload and the hex of its hash',
+        signRequests(alice.signer, 'alice', [{ seq: 5n, payload: big }], { chainId: 'test' })[0]!,
+        { client: 'alice', seq: 5n, payload: bytes(toHex(sha256Hasher.digest(big))) },
+      ],
+      [
+        'a NUL inside the client id',
+        signRequests(alice.signer, 'alice', [{ seq: 1n, payload: new Uint8Array([0x32, 0, 0x41, 0x42]) }], { chainId: 'test' })[0]!,
+        { client: 'alice\u00001', seq: 2n, payload: new Uint8Array([0x41, 0x42]) },
+      ],
+    ];
+    for (const [name, genuine, forged] of cases) {
+      it(`gets no vote: ${name}`, () => {
+        const s = new Solo('r0', { clientAuth: authenticator() });
+        s.step({ type: 'request', request: genuine });
+        const b1 = s.craft.block(s.craft.genesis, 1n, [forged]);
+        s.from(b1.block.proposer, s.craft.proposal(b1));
+        expect(s.votesFor(1n)).toBe(0);
+        expect(misbehaviours(s.events, 'invalid-signature').map((e) => e.peer)).toEqual([b1.block.proposer]);
+      });
+    }
   });
 });
