@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@phalanx/interface';
-import { MAX_GROUP_WIRE_BYTES as PBFT_GROUP_BYTES, newViewSizeBound } from '@phalanx/pbft';
+import { DEFAULT_CODEC_LIMITS, MAX_GROUP_WIRE_BYTES as PBFT_GROUP_BYTES, newViewSizeBound } from '@phalanx/pbft';
+
+const PBFT_MAX_BATCH = DEFAULT_CODEC_LIMITS.maxBatchSize;
 import { MAX_GROUP_WIRE_BYTES as HOTSTUFF_GROUP_BYTES } from '@phalanx/hotstuff';
 import { DEFAULT_MAX_FRAME_BYTES } from '@phalanx/transport-libp2p';
 
@@ -116,6 +118,10 @@ const configSchema = z
     }
     if (c.consensus.commitRule !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'commitRule'], message: `only for hotstuff (${c.consensus.type} commits by its own phases)` });
+    }
+    if (c.consensus.type === 'pbft' && c.consensus.batch.maxSize > PBFT_MAX_BATCH) {
+      // More than PBFT's codec decodes: every backup would refuse such a batch.
+      ctx.addIssue({ code: 'custom', path: ['consensus', 'batch', 'maxSize'], message: `at most ${PBFT_MAX_BATCH} requests per batch for pbft, got ${c.consensus.batch.maxSize}` });
     }
     // The room a core keeps beside the largest request: its headers (1 KiB) and its signed group,
     // counted whole when it travels alone (apps/node always authenticates clients).

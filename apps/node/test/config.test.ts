@@ -59,6 +59,7 @@ describe('configuration', () => {
     ['a duplicate client id', (c) => ({ ...c, clients: [0, 1].map((i) => ({ id: 'c0', publicKey: '01' + String(i).repeat(64) })) }), /^cfg\.yaml: clients\[1\]\.id: same id as clients\[0\]/],
     ['a client key listed twice', (c) => ({ ...c, clients: [0, 1].map((i) => ({ id: `c${i}`, publicKey: '01' + (i ? 'B' : 'b').repeat(64) })) }), /^cfg\.yaml: clients\[1\]\.publicKey: same publicKey as clients\[0\]/],
     ['a client id longer than the cores take', (c) => ({ ...c, clients: [{ id: 'c'.repeat(257), publicKey: '01' + 'b'.repeat(64) }] }), /^cfg\.yaml: clients\[0\]\.id: /],
+    ['a PBFT batch larger than its codec decodes', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxSize: 5000 } } }), /^cfg\.yaml: consensus\.batch\.maxSize: at most 4096 requests per batch for pbft, got 5000/],
     ['an unknown commit rule', (c) => ({ ...c, consensus: { type: 'hotstuff', commitRule: 'one-chain' } }), /^cfg\.yaml: consensus\.commitRule: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);

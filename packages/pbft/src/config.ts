@@ -1,7 +1,7 @@
 import { ConfigError } from '@phalanx/interface';
 import type { Hasher, RequestAuthenticator } from '@phalanx/interface';
 import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
-import { MAX_ID, MAX_SIG } from './messages.js';
+import { DEFAULT_CODEC_LIMITS, MAX_ID, MAX_SIG } from './messages.js';
 
 /**
  * Most bytes a command's signed group adds to a batch, as `groupWireBytes` and `requestWireBytes`
@@ -158,7 +158,8 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     faults: cfg.faults === undefined ? undefined : int(cfg, 'faults', 0, 0),
     checkpointInterval: BigInt(K),
     watermarkWindow: BigInt(L),
-    maxBatchSize: int(cfg, 'maxBatchSize', 512, 1, 65536),
+    // No larger than the codec decodes: a batch of more would be refused by every backup, forever.
+    maxBatchSize: int(cfg, 'maxBatchSize', 512, 1, DEFAULT_CODEC_LIMITS.maxBatchSize),
     batchTimeoutMs: int(cfg, 'batchTimeoutMs', 0, 0),
     pipelineDepth: int(cfg, 'pipelineDepth', 4, 1, 1 << 20),
     viewChangeTimeoutMs: vc,

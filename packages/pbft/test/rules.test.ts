@@ -159,6 +159,9 @@ describe('configuration errors', () => {
     expect(() => pbft.create(ctx(4), { checkpointIntervall: 5 } as never)).toThrow(/config\.checkpointIntervall: unknown option/);
     expect(() => pbft.create(ctx(4), { checkpointInterval: 10, watermarkWindow: 15 })).toThrow(ConfigError);
     expect(() => pbft.create(ctx(4), { maxBatchSize: 0 })).toThrow(/config\.maxBatchSize/);
+    // More than the codec decodes per batch: no backup could ever read such a PRE-PREPARE.
+    expect(() => pbft.create(ctx(4), { maxBatchSize: 4097 })).toThrow(/config\.maxBatchSize/);
+    expect(() => pbft.create(ctx(4), { maxBatchSize: 4096 })).not.toThrow();
   });
   it('refuses duplicate validators, a self outside the set, and a signer that is not ours', () => {
     const base = makeValidators(4);
