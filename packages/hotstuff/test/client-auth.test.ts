@@ -123,9 +123,8 @@ describe('client signatures (clientAuth)', () => {
     c.run({ until: () => majority.every((id) => c.nodes.get(id)!.committedRequests.size >= 120) });
     c.run({ maxSteps: 20_000 }); // quiet
     // Restart r0 and r1: their committed blocks now come from the log (commit proofs, which hash
-    // commands without signatures), and those are what they serve r3. (Not r2 too: uncommitted
-    // certified blocks live only in memory, so restarting every replica that holds them at once
-    // would leave nobody to serve them.)
+    // commands without signatures), and those are what they serve r3. r2 keeps running with the
+    // signed blocks in memory, and is kept from serving r3 (the filter above).
     for (const id of ['r0', 'r1']) {
       c.crash(id);
       c.start(id);
