@@ -1020,6 +1020,19 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   private onTimeout(from: NodeId, m: Extract<HotStuffMessage, { type: 'timeout' }>): void {
     if (m.view < this.curView) {
+      // The view is over here, but its QC may still be news: not a higher one (we left the view
+      // with at least as high), but one certifying a block on another branch, which can finish a
+      // chain the commit rule needs. Chained HotStuff (Yin et al., PODC'19, §5, Alg.4) applies
+      // `update` — lock and commit rule — to every QC a replica learns, not only to its highest; a
+      // QC is self-authenticating, so the view of the message carrying it does not matter. The
+      // QC that finished a three-chain for the others may travel only in a TIMEOUT (formed from
+      // votes by a replica that does not lead the next view): dropped here, this replica never
+      // commits that block, and once the others go idle nobody proposes again and it stays
+      // stuck with the block's commands pending (sim seed 0x1d, faults byzantine).
+      if (from !== this.self && m.highQC.height > this.committedHeight) {
+        this.verifyQC(m.highQC);
+        this.processQC(m.highQC, from);
+      }
       // A laggard: once per (peer, our view) hand it our own timeout, whose QC/TC lets it catch up.
       if (this.myTimeout && this.helped.get(from) !== this.curView && from !== this.self) {
         this.helped.set(from, this.curView);

@@ -157,6 +157,31 @@ describe('pacemaker', () => {
     expect(s.detail('highQCView')).toBe(1n);
   });
 
+  it('a TIMEOUT for a view already left still hands over its QC: one finishing a three-chain on another branch commits (sim seed 0x1d)', () => {
+    const s = new Solo();
+    const [b1, b2, b3] = chain(s, [1n, 2n, 3n]);
+    const qc2 = s.craft.qc(b2!);
+    // QC(b3) forms elsewhere (its aggregator does not lead view 4); view 4's leader, after TC(3),
+    // extends QC(b2) instead, and QC(b4) moves r0 on to view 5: no consecutive chain here yet.
+    const b4 = s.craft.block(qc2, 4n);
+    s.from(b4.block.proposer, s.craft.proposal(b4, s.craft.tc(3n, qc2)));
+    const b5 = s.craft.block(s.craft.qc(b4), 5n);
+    s.from(b5.block.proposer, s.craft.proposal(b5));
+    expect(s.core.status().view).toBe(5n);
+    expect(s.commits).toHaveLength(0);
+    // The aggregator's TIMEOUT of view 4 carries QC(b3) and arrives late. The others committed b1
+    // with it (b1 ← b2 ← b3, views 1, 2, 3): so must r0, though the QC is below its high QC.
+    s.from('r2', s.craft.timeout('r2', 4n, s.craft.qc(b3!)));
+    expect(s.commits.map((c) => c.height)).toEqual([1n]);
+    expect(s.detail('highQCView')).toBe(4n);
+    expect(s.core.status().view).toBe(5n);
+    // A forged QC in a stale TIMEOUT is refused like any other (and changes nothing).
+    const forged = { ...s.craft.qc(b5), sig: s.craft.qc(b4).sig };
+    s.from('r3', s.craft.timeout('r3', 4n, forged));
+    expect(s.events.filter((e) => e.type === 'misbehaviour').map((e) => (e as { peer: string; kind: string }).kind)).toEqual(['invalid-signature']);
+    expect(s.detail('highQCView')).toBe(4n);
+  });
+
   it('refuses a TC whose high QC is not the highest reported, and forged timeouts', () => {
     const s = new Solo();
     const [b1] = chain(s, [1n]);

@@ -31,6 +31,16 @@ describe('simulator: Twins and larger clusters', () => {
     expect(r.runs).toBe(3);
   });
 
+  it('a late TIMEOUT whose QC finishes a three-chain on an abandoned branch still commits at its receiver (byzantine seed 0x1d)', () => {
+    // Seed 0x1d: QC(v52) committed h47 at r1..r3 travelling only in r2's TIMEOUT of view 53,
+    // which reached r0 after r0 had left view 53; r0 dropped it, then waited for proposals that
+    // idle replicas never make (liveness violation for c1#8).
+    const r = runSeeds(simulation, { seeds: 1, seedBase: 0x1dn, n: 4, faults: 'byzantine', protocolName: 'hotstuff' });
+    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
+    expect(r.runs).toBe(1);
+    expect(r.commits).toBeGreaterThan(0);
+  });
+
   it('a leader inventing requests is stopped by client signatures, and caught by validity when the core does not check them', () => {
     const opts = { seeds: 20, seedBase: 1n, n: 4, faults: 'invent', protocolName: 'hotstuff', maxFailures: 1 } as const;
     const real = runSeeds(simulation, opts);
