@@ -1033,10 +1033,21 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         this.verifyQC(m.highQC);
         this.processQC(m.highQC, from);
       }
-      // A laggard: once per (peer, our view) hand it our own timeout, whose QC/TC lets it catch up.
-      if (this.myTimeout && this.helped.get(from) !== this.curView && from !== this.self) {
-        this.helped.set(from, this.curView);
-        this.send.push({ to: from, msg: this.myTimeout });
+      // A laggard: once per (peer, our view) hand it our own timeout, whose QC/TC lets it catch up;
+      // without one (we left its view by a QC and have not timed out since, e.g. idle with nothing
+      // pending) our high QC, if newer than its own. Staying silent is not an option: the laggard
+      // keeps timing out alone in its old view, and with one Byzantine replica and one idle
+      // replica no f+1 (let alone 2f+1) timeouts ever gather there (sim seed 0xb5, byzantine).
+      // The pacemaker (PODC'19 §4.4/§5, Alg.5) brings replicas to one view by handing on the
+      // highest QC; a laggard needs that QC from someone.
+      if (from !== this.self && this.helped.get(from) !== this.curView) {
+        if (this.myTimeout) {
+          this.helped.set(from, this.curView);
+          this.send.push({ to: from, msg: this.myTimeout });
+        } else if (this.highQC.view > m.highQC.view) {
+          this.helped.set(from, this.curView);
+          this.send.push({ to: from, msg: { type: 'status', highQC: this.highQC, reply: false } });
+        }
       }
       return;
     }

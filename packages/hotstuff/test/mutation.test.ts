@@ -31,12 +31,13 @@ const broken: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
 
 describe('mutation: a one-chain commit rule is caught', () => {
   it('the simulator reports a safety violation for the broken core', () => {
-    const r = runSeeds(createSimulation(broken), { seeds: 30, seedBase: 4_242n, n: 4, faults: 'partition', maxFailures: 1 });
-    expect(r.failures.length).toBe(1);
-    const checkers = r.failures[0]!.violations.map((v) => v.checker);
+    // Every failing seed is kept: on some the broken core stalls before it forks (it refuses to fork
+    // its own log, then waits), and which seeds those are shifts with the real core's schedule.
+    const r = runSeeds(createSimulation(broken), { seeds: 30, seedBase: 1_000n, n: 4, faults: 'partition', maxFailures: 30 });
+    const checkers = r.failures.flatMap((f) => f.violations.map((v) => v.checker));
     expect(checkers.some((c) => c === 'agreement' || c === 'total-order' || c === 'durability')).toBe(true);
     // The real core passes the very seeds the broken one failed on.
-    const real = runSeeds(simulation, { seeds: r.runs, seedBase: 4_242n, n: 4, faults: 'partition' });
+    const real = runSeeds(simulation, { seeds: r.runs, seedBase: 1_000n, n: 4, faults: 'partition' });
     expect(real.failures).toHaveLength(0);
   });
 });

@@ -182,6 +182,21 @@ describe('pacemaker', () => {
     expect(s.detail('highQCView')).toBe(4n);
   });
 
+  it('answers a laggard\'s TIMEOUT with its newer high QC even when it never timed out itself (sim seed 0xb5)', () => {
+    const s = new Solo();
+    const [b1] = chain(s, [1n, 2n, 3n]);
+    // r0 left view 2 by QC(b2) (carried by b3) and has not timed out since: no TIMEOUT of its own.
+    expect(s.core.status().view).toBe(3n);
+    expect(s.take('timeout')).toHaveLength(0);
+    s.take('status');
+    s.from('r1', s.craft.timeout('r1', 2n, s.craft.qc(b1!)));
+    const answer = s.take('status');
+    expect(answer.map((a) => [a.to, a.msg.highQC.view, a.msg.reply])).toEqual([['r1', 2n, false]]);
+    // Once per peer and view: a repeat of the TIMEOUT gets nothing more.
+    s.from('r1', s.craft.timeout('r1', 2n, s.craft.qc(b1!)));
+    expect(s.take('status')).toHaveLength(0);
+  });
+
   it('refuses a TC whose high QC is not the highest reported, and forged timeouts', () => {
     const s = new Solo();
     const [b1] = chain(s, [1n]);

@@ -41,6 +41,14 @@ describe('simulator: Twins and larger clusters', () => {
     expect(r.commits).toBeGreaterThan(0);
   });
 
+  it('an idle replica answers a laggard\'s TIMEOUT with its newer QC (byzantine seed 0xb5)', () => {
+    // Seed 0xb5: r1 formed QC(v14) and went idle in view 15; r2 and r3 timed out in view 14 for
+    // ever, the Byzantine r0 sending them garbage and r1, never timed out itself, not answering.
+    const r = runSeeds(simulation, { seeds: 1, seedBase: 0xb5n, n: 4, faults: 'byzantine', protocolName: 'hotstuff' });
+    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
+    expect(r.runs).toBe(1);
+  });
+
   it('a leader inventing requests is stopped by client signatures, and caught by validity when the core does not check them', () => {
     const opts = { seeds: 20, seedBase: 1n, n: 4, faults: 'invent', protocolName: 'hotstuff', maxFailures: 1 } as const;
     const real = runSeeds(simulation, opts);
