@@ -75,6 +75,8 @@ import type {
 import { sha256Hasher } from './sha256.js';
 
 export const TIMER_VIEW_CHANGE = 'pbft/view-change';
+/** Own VIEW-CHANGEs kept for views already left (re-sent to peers still collecting them). */
+const PAST_VCS = 4;
 export const TIMER_BATCH = 'pbft/batch';
 export const TIMER_RETRANSMIT = 'pbft/retransmit';
 export const TIMER_STATUS = 'pbft/status';
@@ -254,7 +256,19 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private readonly toldStable = new Set<NodeId>();
   private readonly checkpointVotes = new Map<bigint, VoteSet>();
   private readonly latestVc = new Map<NodeId, ViewChangeMsg>();
+  /**
+   * VIEW-CHANGEs for the view we are changing to from peers whose latest is for a higher one (a
+   * peer that moved on re-sends its older one; see `onViewChange`). They count for this view.
+   */
+  private readonly olderVcs = new Map<NodeId, ViewChangeMsg>();
   private myVc?: ViewChangeMsg;
+  /**
+   * Our VIEW-CHANGEs of the last few views, kept after moving on: a peer still collecting 2f+1
+   * for one of those views may have missed ours (see `onViewChange`).
+   */
+  private readonly pastVcs = new Map<bigint, ViewChangeMsg>();
+  /** Per peer, the view whose VIEW-CHANGE we last re-sent it (once per peer and view). */
+  private readonly vcResentTo = new Map<NodeId, bigint>();
   private myNewView?: NewViewMsg;
   private readonly pending = new Map<string, ClientRequest>();
   private readonly queue = new Map<string, ClientRequest>();
@@ -1503,6 +1517,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       prepared,
     });
     this.myVc = vc;
+    this.olderVcs.clear();
+    this.pastVcs.set(target, vc);
+    if (this.pastVcs.size > PAST_VCS) this.pastVcs.delete(this.pastVcs.keys().next().value!);
     this.latestVc.set(this.self, vc);
     this.emit({ type: 'view-change', from, to: target, reason });
     this.send('all', vc);
@@ -1520,13 +1537,26 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (m.newView < this.view || (m.newView === this.view && !this.inViewChange)) {
       // A peer still changing to the view we are already in: the primary re-sends NEW-VIEW.
       if (m.newView === this.view && this.myNewView) this.send(from, this.myNewView);
+      // A peer still collecting VIEW-CHANGEs for a view we have left. Its timer starts only at
+      // 2f+1 of them (TOCS §4.5.2), and we no longer retransmit ours for that view: if it missed
+      // it (a partition), it would wait forever, with too few of us above it for the f+1 rule.
+      // Our VIEW-CHANGE for its view, signed when we sent it, is as valid now: re-send it, once.
+      const mine = this.pastVcs.get(m.newView);
+      if (m.newView < this.view && mine && this.vcResentTo.get(from) !== m.newView && this.ctx.validators.has(from)) {
+        this.vcResentTo.set(from, m.newView);
+        this.send(from, mine);
+      }
       return;
     }
     const prev = this.latestVc.get(from);
-    if (prev && prev.newView >= m.newView) return;
+    // Below the peer's latest: kept only when it is for the view we are changing to (a peer that
+    // moved on re-sent it because we were still collecting; `latestVc` keeps its newer one).
+    const older = prev !== undefined && prev.newView > m.newView && m.newView === this.view && this.inViewChange && !this.olderVcs.has(from);
+    if (prev && prev.newView >= m.newView && !older) return;
     const why = this.validateViewChange(m);
     if (why) return this.penalize(from, why.startsWith('signature') ? 'invalid-signature' : 'protocol-violation', `view-change: ${why}`);
-    this.latestVc.set(from, m);
+    if (older) this.olderVcs.set(from, m);
+    else this.latestVc.set(from, m);
     this.afterViewChangeVote();
   }
 
@@ -1543,6 +1573,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     if (!this.inViewChange) return;
     const forView = [...this.latestVc.values()].filter((v) => v.newView === this.view);
+    for (const [id, v] of this.olderVcs) if (v.newView === this.view && this.latestVc.get(id)?.newView !== this.view) forView.push(v);
     let have = 0;
     for (const v of forView) have += this.power(v.replica);
     if (have >= this.q && !this.vcTimerArmed) this.armVcTimer();
@@ -1655,6 +1686,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.hardDirty = true;
     this.myVc = undefined;
     for (const [id, vc] of this.latestVc) if (vc.newView <= this.view) this.latestVc.delete(id);
+    this.olderVcs.clear();
     // §4.4: adopt the latest stable checkpoint in V; fetch its state if we are behind it.
     if (plan.minS > this.stable.seq) {
       const mine = this.myCheckpoints.get(plan.minS);

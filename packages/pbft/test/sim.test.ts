@@ -91,4 +91,11 @@ describe('simulation (@phalanx/sim)', () => {
     expect(unchecked.failures.length).toBe(1);
     expect(unchecked.failures[0]!.violations[0]).toMatchObject({ checker: 'validity', message: expect.stringMatching(/which no client submitted/) });
   }, 120_000);
+
+  it('a replica that missed a VIEW-CHANGE of a peer that moved on still gathers 2f+1 for its view (chaos seed 0x2e)', () => {
+    // r0's VIEW-CHANGE for view 1 was lost in a partition; r0 moved on to view 2 (the silent r2's).
+    // r1 (primary of view 1) and r3 waited for a third VIEW-CHANGE for view 1 that nobody re-sent.
+    const r = runSeeds(adapter, { seeds: 1, seedBase: 0x2e, faults: 'chaos', n: 4, protocolName: 'pbft' });
+    expect(realFailures(r.failures).map((f) => formatFailure(f)).join('\n')).toBe('');
+  });
 });

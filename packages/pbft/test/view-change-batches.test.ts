@@ -225,3 +225,30 @@ describe('view change with batches by digest', () => {
     expect(outs.flatMap((o) => o.send).filter((s) => s.msg.type === 'prepare')).toHaveLength(0);
   });
 });
+
+describe('VIEW-CHANGEs for a view a peer has already left (sim chaos seed 0x2e)', () => {
+  const vcFor = (by: NodeId, newView: bigint): ViewChangeMsg => resign(by, { ...viewChange(by, []), newView });
+
+  it('a replica that moved on re-sends its VIEW-CHANGE for the view a peer is still collecting, once', () => {
+    const r0 = new Solo('r0');
+    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 1n)); // f+1 above: joins view 1
+    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 2n)); // and then view 2
+    expect((r0.sent('view-change') as ViewChangeMsg[]).map((v) => v.newView)).toEqual([1n, 2n]);
+    const mark = r0.out.length;
+    r0.msg('r2', vcFor('r2', 1n)); // r2 still collecting for view 1 (it missed ours in a partition)
+    r0.msg('r2', vcFor('r2', 1n));
+    const resent = sends(r0, mark).filter((s) => s.msg.type === 'view-change');
+    expect(resent.map((s) => [s.to, (s.msg as ViewChangeMsg).newView])).toEqual([['r2', 1n]]);
+  });
+
+  it('the new primary counts a peer\'s older VIEW-CHANGE for its view though it holds a newer one', () => {
+    const r1 = new Solo('r1'); // primary of view 1
+    r1.msg('r0', vcFor('r0', 2n)); // r0 moved on to view 2 first
+    r1.msg('r3', vcFor('r3', 1n)); // f+1 above: r1 joins view 1, with 2 of the 2f+1 it needs
+    expect(r1.sent('new-view')).toHaveLength(0);
+    r1.msg('r0', vcFor('r0', 1n)); // r0's re-sent VIEW-CHANGE for view 1
+    const nv = r1.sent('new-view') as NewViewMsg[];
+    expect(nv).toHaveLength(1);
+    expect(nv[0]!.viewChanges.map((v) => [v.replica, v.newView]).sort()).toEqual([['r0', 1n], ['r1', 1n], ['r3', 1n]]);
+  });
+});
