@@ -267,8 +267,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * for one of those views may have missed ours (see `onViewChange`).
    */
   private readonly pastVcs = new Map<bigint, ViewChangeMsg>();
-  /** Per peer, the view whose VIEW-CHANGE we last re-sent it (once per peer and view). */
-  private readonly vcResentTo = new Map<NodeId, bigint>();
+  /**
+   * `peer/view` of the VIEW-CHANGEs re-sent this tick: once per peer and view per tick (the
+   * retransmission and status ticks renew it; at most n × PAST_VCS entries, alternating views
+   * gains a peer nothing). Once for good would leave the peer stuck if that one re-send was lost
+   * too: its later retransmissions, after GST, would go unanswered.
+   */
+  private readonly vcResentTo = new Set<string>();
   private myNewView?: NewViewMsg;
   private readonly pending = new Map<string, ClientRequest>();
   private readonly queue = new Map<string, ClientRequest>();
@@ -1540,10 +1545,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       // A peer still collecting VIEW-CHANGEs for a view we have left. Its timer starts only at
       // 2f+1 of them (TOCS §4.5.2), and we no longer retransmit ours for that view: if it missed
       // it (a partition), it would wait forever, with too few of us above it for the f+1 rule.
-      // Our VIEW-CHANGE for its view, signed when we sent it, is as valid now: re-send it, once.
+      // Our VIEW-CHANGE for its view, signed when we sent it, is as valid now: re-send it, once
+      // per tick (see `vcResentTo`).
       const mine = this.pastVcs.get(m.newView);
-      if (m.newView < this.view && mine && this.vcResentTo.get(from) !== m.newView && this.ctx.validators.has(from)) {
-        this.vcResentTo.set(from, m.newView);
+      const key = `${from}/${m.newView}`;
+      if (m.newView < this.view && mine && !this.vcResentTo.has(key) && this.ctx.validators.has(from)) {
+        this.vcResentTo.add(key);
         this.send(from, mine);
       }
       return;
@@ -1896,6 +1903,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.served.clear();
         this.partsServed.clear();
         this.batchesServed.clear();
+        this.vcResentTo.clear();
         this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
         return;
     }
@@ -1954,6 +1962,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.served.clear();
     this.batchesServed.clear();
     this.partsServed.clear();
+    this.vcResentTo.clear();
     this.lastTickExecuted = this.lastExecuted;
     if (!this.busy() && this.lastExecuted > this.lastAnnounced) {
       // Going idle: announce how far we got (as a FETCH), so a replica that missed the end of the

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClientRequest, NodeId } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
-import { pbftCodec, refOf, sha256 } from '../src/index.js';
+import { TIMER_STATUS, pbftCodec, refOf, sha256 } from '../src/index.js';
 import type { NewViewMsg, PreparedCert, ViewChangeMsg, VoteMsg } from '../src/index.js';
 import { CHAIN, Solo, prePrepare, req, resign, restartFrom, vote } from './craft.js';
 
@@ -239,6 +239,24 @@ describe('VIEW-CHANGEs for a view a peer has already left (sim chaos seed 0x2e)'
     r0.msg('r2', vcFor('r2', 1n));
     const resent = sends(r0, mark).filter((s) => s.msg.type === 'view-change');
     expect(resent.map((s) => [s.to, (s.msg as ViewChangeMsg).newView])).toEqual([['r2', 1n]]);
+  });
+
+  it('a re-sent VIEW-CHANGE lost too is re-sent again at the next status tick (once per peer, view and tick)', () => {
+    // Loss stops only at GST: if the single re-send were lost, the peer's later retransmissions
+    // would go unanswered forever and it would stay one short of 2f+1 after GST.
+    const r0 = new Solo('r0');
+    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 1n));
+    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 2n));
+    const mark = r0.out.length;
+    r0.msg('r2', vcFor('r2', 1n)); // re-sent, and lost
+    r0.core.step({ type: 'timeout', timer: TIMER_STATUS });
+    r0.flush();
+    r0.msg('r2', vcFor('r2', 1n)); // r2's retransmission, a tick later
+    r0.msg('r2', vcFor('r2', 1n)); // and another within the same tick: not answered
+    r0.msg('r2', vcFor('r2', 2n)); // nor alternating views (2 is r0's current one, no re-send)
+    r0.msg('r2', vcFor('r2', 1n));
+    const resent = sends(r0, mark).filter((s) => s.msg.type === 'view-change');
+    expect(resent.map((s) => [s.to, (s.msg as ViewChangeMsg).newView])).toEqual([['r2', 1n], ['r2', 1n]]);
   });
 
   it('the new primary counts a peer\'s older VIEW-CHANGE for its view though it holds a newer one', () => {
