@@ -1040,12 +1040,16 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       // replica no f+1 (let alone 2f+1) timeouts ever gather there (sim seed 0xb5, byzantine).
       // The pacemaker (PODC'19 §4.4/§5, Alg.5) brings replicas to one view by handing on the
       // highest QC; a laggard needs that QC from someone.
-      if (from !== this.self && this.helped.get(from) !== this.curView) {
+      // The STATUS answers every such TIMEOUT, not once: an idle replica's view never moves, so
+      // "once per view" would be once for good, and a lost answer would strand the laggard again.
+      // One message for one, to a validator whose TIMEOUTs come at its own timer's pace.
+      if (from !== this.self) {
         if (this.myTimeout) {
-          this.helped.set(from, this.curView);
-          this.send.push({ to: from, msg: this.myTimeout });
+          if (this.helped.get(from) !== this.curView) {
+            this.helped.set(from, this.curView);
+            this.send.push({ to: from, msg: this.myTimeout });
+          }
         } else if (this.highQC.view > m.highQC.view) {
-          this.helped.set(from, this.curView);
           this.send.push({ to: from, msg: { type: 'status', highQC: this.highQC, reply: false } });
         }
       }
