@@ -271,7 +271,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * `peer/view` of the VIEW-CHANGEs re-sent this tick: once per peer and view per tick (the
    * retransmission and status ticks renew it; at most n × PAST_VCS entries, alternating views
    * gains a peer nothing). Once for good would leave the peer stuck if that one re-send was lost
-   * too: its later retransmissions, after GST, would go unanswered.
+   * too: its later retransmissions, after GST, would go unanswered. `peer/new-view` marks the
+   * NEW-VIEW re-sent to a peer this tick (the primary's answer to a late VIEW-CHANGE).
    */
   private readonly vcResentTo = new Set<string>();
   private myNewView?: NewViewMsg;
@@ -1540,8 +1541,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (m.replica !== from) return this.penalize(from, 'protocol-violation', 'view-change for another replica');
     if (typeof m.newView !== 'bigint') return this.penalize(from, 'malformed', 'view-change');
     if (m.newView < this.view || (m.newView === this.view && !this.inViewChange)) {
-      // A peer still changing to the view we are already in: the primary re-sends NEW-VIEW.
-      if (m.newView === this.view && this.myNewView) this.send(from, this.myNewView);
+      // A peer still changing to the view we are already in: the primary re-sends NEW-VIEW, once
+      // per peer per tick (the VIEW-CHANGE that asks is not validated here, and a NEW-VIEW can be
+      // megabytes: unlimited, a few bytes from one peer would buy it that much, again and again).
+      const nvKey = `${from}/new-view`;
+      if (m.newView === this.view && this.myNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from)) {
+        this.vcResentTo.add(nvKey);
+        this.send(from, this.myNewView);
+      }
       // A peer still collecting VIEW-CHANGEs for a view we have left. Its timer starts only at
       // 2f+1 of them (TOCS §4.5.2), and we no longer retransmit ours for that view: if it missed
       // it (a partition), it would wait forever, with too few of us above it for the f+1 rule.

@@ -270,3 +270,21 @@ describe('VIEW-CHANGEs for a view a peer has already left (sim chaos seed 0x2e)'
     expect(nv[0]!.viewChanges.map((v) => [v.replica, v.newView]).sort()).toEqual([['r0', 1n], ['r1', 1n], ['r3', 1n]]);
   });
 });
+
+describe('NEW-VIEW re-sent to a peer still changing views', () => {
+  it('once per peer per tick, however often it asks', () => {
+    const r1 = new Solo('r1'); // primary of view 1
+    const vc1 = (by: NodeId): ViewChangeMsg => viewChange(by, []);
+    for (const id of ['r0', 'r3']) r1.msg(id, vc1(id));
+    expect(r1.sent('new-view')).toHaveLength(1);
+    const mark = r1.out.length;
+    for (let i = 0; i < 20; i++) r1.msg('r2', vc1('r2'));
+    const nvTo = (from: number) => sends(r1, from).filter((s) => s.msg.type === 'new-view').map((s) => s.to);
+    expect(nvTo(mark)).toEqual(['r2']);
+    r1.core.step({ type: 'timeout', timer: 'pbft/retransmit' });
+    r1.flush();
+    const after = r1.out.length;
+    r1.msg('r2', vc1('r2'));
+    expect(nvTo(after)).toEqual(['r2']); // renewed: an answer lost on the way is answered again
+  });
+});
