@@ -72,14 +72,35 @@ export interface UnsignedRequest {
 }
 
 /**
+ * Commands built here from their own bytes: their digests match their places by construction, so
+ * `check` need not hash them again (the runtime builds every admitted command this way, and the
+ * core checks each once more). Copies, and commands decoded from the wire, are not in it.
+ */
+const builtFromBytes = new WeakSet<ClientRequest>();
+
+function attach(client: NodeId, items: readonly UnsignedRequest[], digests: Uint8Array[], signature: Uint8Array): ClientRequest[] {
+  const group: SignedRequestGroup = { client, digests, signature };
+  return items.map((r, index) => {
+    const out: ClientRequest = { client, seq: r.seq, payload: r.payload, auth: { group, index } };
+    builtFromBytes.add(out);
+    return out;
+  });
+}
+
+/**
  * Attaches `signature` to `items` as one group of `client`'s, returning the commands that point at
- * it. Used by the signer, and by a replica rebuilding a group from a client's frame. The signature
- * is not checked here.
+ * it. Used by a replica rebuilding a group from a client's frame. The signature is not checked here.
  */
 export function groupOf(client: NodeId, items: readonly UnsignedRequest[], signature: Uint8Array, hasher: Hasher = portable): ClientRequest[] {
   if (items.length === 0 || items.length > MAX_GROUP_SIZE) throw new RangeError(`a signed group has 1..${MAX_GROUP_SIZE} commands, got ${items.length}`);
-  const group: SignedRequestGroup = { client, digests: items.map((r) => requestDigest(r.seq, r.payload, hasher)), signature };
-  return items.map((r, index) => ({ client, seq: r.seq, payload: r.payload, auth: { group, index } }));
+  return attach(client, items, items.map((r) => requestDigest(r.seq, r.payload, hasher)), signature);
+}
+
+/** The signature over one group of 1..`MAX_GROUP_SIZE` of `client`'s commands (what a client frame carries per run). */
+export function signGroup(signer: Signer, client: NodeId, items: readonly UnsignedRequest[], scope: SigningScope): Uint8Array {
+  if (items.length === 0 || items.length > MAX_GROUP_SIZE) throw new RangeError(`a signed group has 1..${MAX_GROUP_SIZE} commands, got ${items.length}`);
+  const hasher = scope.hasher ?? portable;
+  return signer.sign(groupMessage(client, items.map((r) => requestDigest(r.seq, r.payload, hasher)), scope));
 }
 
 /** Signs `items` in groups of at most `MAX_GROUP_SIZE` for `scope.chainId` and returns them as signed commands, in order. */
@@ -89,9 +110,7 @@ export function signRequests(signer: Signer, client: NodeId, items: readonly Uns
   for (let i = 0; i < items.length; i += MAX_GROUP_SIZE) {
     const part = items.slice(i, i + MAX_GROUP_SIZE);
     const digests = part.map((r) => requestDigest(r.seq, r.payload, hasher));
-    const signature = signer.sign(groupMessage(client, digests, scope));
-    const group: SignedRequestGroup = { client, digests, signature };
-    part.forEach((r, index) => out.push({ client, seq: r.seq, payload: r.payload, auth: { group, index } }));
+    out.push(...attach(client, part, digests, signer.sign(groupMessage(client, digests, scope))));
   }
   return out;
 }
@@ -142,6 +161,7 @@ export function createRequestAuthenticator(o: AuthenticatorOptions): RequestAuth
       if (verdict !== undefined) return verdict;
       const expected = Number.isInteger(auth.index) ? g.digests[auth.index] : undefined;
       if (!expected) return `command ${r.seq}: position ${auth.index} is outside its signed group`;
+      if (builtFromBytes.has(r)) return undefined;
       const actual = requestDigest(r.seq, r.payload, hasher);
       for (let i = 0; i < 32; i++) if (actual[i] !== expected[i]) return `command ${r.seq} of ${JSON.stringify(r.client)} does not match what its client signed`;
       return undefined;

@@ -9,6 +9,7 @@ import {
   groupOf,
   readRequestList,
   requestListValue,
+  signGroup,
   signRequests,
 } from '../src/index.js';
 
@@ -67,6 +68,8 @@ describe('signed command groups', () => {
   it('a group rebuilt from a frame checks like the original (the replica rebuilds what the client sent)', () => {
     const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier });
     const signed = signRequests(aliceSigner, 'alice', items(5), { chainId: 'test' });
+    // signGroup gives a frame's per-run signature: the same one signRequests put on the group.
+    expect(signGroup(aliceSigner, 'alice', items(5), { chainId: 'test' })).toEqual(signed[0]!.auth!.group.signature);
     const rebuilt = groupOf('alice', items(5), signed[0]!.auth!.group.signature);
     for (const r of rebuilt) expect(auth.check(r)).toBeUndefined();
     const tampered = groupOf('alice', items(5, 1n), signed[0]!.auth!.group.signature);

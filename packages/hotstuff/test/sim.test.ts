@@ -7,46 +7,44 @@ import { describe, expect, it } from 'vitest';
 import { formatFailure, runSeeds } from '@phalanx/sim';
 import { createSimulation, hotstuff, simulation, simulationTwoChain } from '../src/index.js';
 
+/** Runs `seeds` seeds and fails with the first failure's replay line; returns the report. */
+function allPass(adapter: Parameters<typeof runSeeds>[0], opts: Omit<Parameters<typeof runSeeds>[1], 'protocolName'> & { seeds: number }) {
+  const r = runSeeds(adapter, { ...opts, protocolName: 'hotstuff' });
+  if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
+  expect(r.runs).toBe(opts.seeds);
+  return r;
+}
+
 describe('simulator: Twins and larger clusters', () => {
   for (const [name, adapter] of [['three-chain', simulation], ['two-chain', simulationTwoChain]] as const) {
     it(`Twins leader at n = 7 (${name})`, () => {
-      const r = runSeeds(adapter, { seeds: 5, seedBase: 7_000n, n: 7, faults: 'twins', protocolName: 'hotstuff' });
-      if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
-      expect(r.runs).toBe(5);
+      const r = allPass(adapter, { seeds: 5, seedBase: 7_000n, n: 7, faults: 'twins' });
       expect(r.commits).toBeGreaterThan(0);
     });
   }
 
   it('crash-restarts with frequent snapshots and a short log (recovery from a snapshot and a compacted log)', () => {
     const compacting = createSimulation(hotstuff, { snapshotInterval: 3, syncWindow: 64 });
-    const r = runSeeds(compacting, { seeds: 4, seedBase: 12_000n, n: 4, faults: 'crash-restart', protocolName: 'hotstuff' });
-    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
-    expect(r.runs).toBe(4);
+    const r = allPass(compacting, { seeds: 4, seedBase: 12_000n, n: 4, faults: 'crash-restart' });
     expect(r.commits).toBeGreaterThan(0);
   });
 
   it('n = 10 (f = 3) with crash-restarts', () => {
-    const r = runSeeds(simulation, { seeds: 3, seedBase: 10_000n, n: 10, faults: 'crash-restart', protocolName: 'hotstuff' });
-    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
-    expect(r.runs).toBe(3);
+    allPass(simulation, { seeds: 3, seedBase: 10_000n, n: 10, faults: 'crash-restart' });
   });
 
   it('a late TIMEOUT whose QC finishes a three-chain on an abandoned branch still commits at its receiver (byzantine seed 0x1d)', () => {
     // Seed 0x1d: QC(v52) committed h47 at r1..r3 travelling only in r2's TIMEOUT of view 53,
     // which reached r0 after r0 had left view 53; r0 dropped it, then waited for proposals that
     // idle replicas never make (liveness violation for c1#8).
-    const r = runSeeds(simulation, { seeds: 1, seedBase: 0x1dn, n: 4, faults: 'byzantine', protocolName: 'hotstuff' });
-    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
-    expect(r.runs).toBe(1);
+    const r = allPass(simulation, { seeds: 1, seedBase: 0x1dn, n: 4, faults: 'byzantine' });
     expect(r.commits).toBeGreaterThan(0);
   });
 
   it('an idle replica answers a laggard\'s TIMEOUT with its newer QC (byzantine seed 0xb5)', () => {
     // Seed 0xb5: r1 formed QC(v14) and went idle in view 15; r2 and r3 timed out in view 14 for
     // ever, the Byzantine r0 sending them garbage and r1, never timed out itself, not answering.
-    const r = runSeeds(simulation, { seeds: 1, seedBase: 0xb5n, n: 4, faults: 'byzantine', protocolName: 'hotstuff' });
-    if (r.failures.length > 0) expect.fail(formatFailure(r.failures[0]!));
-    expect(r.runs).toBe(1);
+    allPass(simulation, { seeds: 1, seedBase: 0xb5n, n: 4, faults: 'byzantine' });
   });
 
   it('a leader inventing requests is stopped by client signatures, and caught by validity when the core does not check them', () => {

@@ -7,7 +7,7 @@
 import { bytesEqual } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
 import type { NodeId, Signer } from '@phalanx/interface';
-import { MAX_GROUP_SIZE, signRequests } from '@phalanx/client-auth';
+import { MAX_GROUP_SIZE, signGroup } from '@phalanx/client-auth';
 import { sha256Native } from '@phalanx/crypto';
 import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
 import type { RejectCode, ReplyFrame, WireRequest } from './wire.js';
@@ -354,7 +354,7 @@ export class Client {
       const key = run.map((r) => r.seq).join(',');
       let sig = signed.get(key);
       if (!sig) {
-        sig = signRequests(signing.signer, this.o.endpoint.self, run, { chainId: signing.chainId, hasher: sha256Native })[0]!.auth!.group.signature;
+        sig = signGroup(signing.signer, this.o.endpoint.self, run, { chainId: signing.chainId, hasher: sha256Native });
         signed.set(key, sig);
       }
       sigs.push(sig);
