@@ -15,6 +15,8 @@ import { LIMITS } from './codec.js';
 export const VOTE_KIND = 'hotstuff/vote';
 export const PROPOSAL_KIND = 'hotstuff/proposal';
 export const TIMEOUT_KIND = 'hotstuff/timeout';
+/** A replica's word on the application state after a committed block (state transfer). */
+export const CHECKPOINT_KIND = 'hotstuff/checkpoint';
 
 export interface CertificateScheme {
   readonly name: string;

@@ -9,7 +9,7 @@ import type { ClientRequest, MessageCodec } from '@phalanx/interface';
 import { decode, encode, readArray, readBool, readBytes, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { readRequestList, requestListValue } from '@phalanx/client-auth';
-import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
+import type { Block, CheckpointVote, HotStuffMessage, QuorumCert, StateCert, TimeoutCert, TimeoutVote } from './types.js';
 
 /** Limits applied while decoding. Exported so operators can see (and tests can pin) them. */
 export const LIMITS = {
@@ -25,9 +25,13 @@ export const LIMITS = {
   maxElectionProofBytes: 64,
   maxBlocksPerResponse: 64,
   maxRequestsPerMessage: 65_536,
+  /** One piece of a transferred state (the `stateChunkBytes` config is at most this). */
+  maxStatePieceBytes: 16 * 1024 * 1024,
+  /** A transferred state's size (`maxStateBytes` is at most this). */
+  maxStateBytes: 2 ** 32 - 1,
 } as const;
 
-const TAG = { proposal: 0, vote: 1, timeout: 2, requestBlocks: 3, blocks: 4, requests: 5, status: 6 } as const;
+const TAG = { proposal: 0, vote: 1, timeout: 2, requestBlocks: 3, blocks: 4, requests: 5, status: 6, checkpoint: 7, requestState: 8, state: 9 } as const;
 
 export function qcToValue(qc: QuorumCert): Value {
   return [qc.view, qc.height, qc.block, qc.sig];
@@ -115,6 +119,31 @@ export function blockFromValue(v: Value | undefined, path: string): Block {
   return { ...blockHeaderFields(a, path), commands: commandsFromValue(a[6], `${path}.commands`, LIMITS.maxCommandsPerBlock) };
 }
 
+function checkpointVotesToValue(votes: readonly CheckpointVote[]): Value {
+  return votes.map((v) => [v.voter, v.signature]);
+}
+
+function checkpointVotesFromValue(v: Value | undefined, path: string): CheckpointVote[] {
+  const list = readArray(v, path, LIMITS.maxValidators);
+  if (list.length === 0) throw new DecodeError(`${path}: at least one vote`);
+  return list.map((x, i) => {
+    const t = readArray(x, `${path}[${i}]`);
+    if (t.length !== 2) throw new DecodeError(`${path}[${i}]: expected [voter, signature]`);
+    return { voter: readString(t[0], `${path}[${i}].voter`, LIMITS.maxIdLength), signature: readBytes(t[1], `${path}[${i}].signature`, { max: LIMITS.maxSignatureBytes }) };
+  });
+}
+
+function stateCertFromValue(v: Value | undefined, path: string): StateCert {
+  const a = readArray(v, path);
+  if (a.length !== 4) throw new DecodeError(`${path}: expected [block, state, votes, proof]`);
+  return {
+    block: readBytes(a[0], `${path}.block`, { exact: LIMITS.hashBytes }),
+    state: readBytes(a[1], `${path}.state`, { exact: LIMITS.hashBytes }),
+    votes: checkpointVotesFromValue(a[2], `${path}.votes`),
+    proof: readBytes(a[3], `${path}.proof`, { max: LIMITS.maxFrameBytes }),
+  };
+}
+
 function messageToValue(m: HotStuffMessage): Value {
   switch (m.type) {
     case 'proposal':
@@ -131,6 +160,12 @@ function messageToValue(m: HotStuffMessage): Value {
       return [TAG.requests, commandsToValue(m.requests)];
     case 'status':
       return [TAG.status, qcToValue(m.highQC), m.reply];
+    case 'checkpoint':
+      return [TAG.checkpoint, m.height, m.block, m.state, checkpointVotesToValue(m.votes)];
+    case 'request-state':
+      return [TAG.requestState, m.height, m.offset];
+    case 'state':
+      return [TAG.state, m.height, m.offset, m.total, m.data, m.cert ? [m.cert.block, m.cert.state, checkpointVotesToValue(m.cert.votes), m.cert.proof] : null];
   }
 }
 
@@ -191,6 +226,28 @@ function messageFromValue(v: Value): HotStuffMessage {
     case TAG.status:
       arity(3, 'status');
       return { type: 'status', highQC: qcFromValue(a[1], 'status.highQC'), reply: readBool(a[2], 'status.reply') };
+    case TAG.checkpoint:
+      arity(5, 'checkpoint');
+      return {
+        type: 'checkpoint',
+        height: readU64(a[1], 'checkpoint.height'),
+        block: readBytes(a[2], 'checkpoint.block', { exact: LIMITS.hashBytes }),
+        state: readBytes(a[3], 'checkpoint.state', { exact: LIMITS.hashBytes }),
+        votes: checkpointVotesFromValue(a[4], 'checkpoint.votes'),
+      };
+    case TAG.requestState:
+      arity(3, 'request-state');
+      return { type: 'request-state', height: readU64(a[1], 'request-state.height'), offset: readUint(a[2], 'request-state.offset', LIMITS.maxStateBytes) };
+    case TAG.state: {
+      arity(6, 'state');
+      const offset = readUint(a[2], 'state.offset', LIMITS.maxStateBytes);
+      const total = readUint(a[3], 'state.total', LIMITS.maxStateBytes);
+      const data = readBytes(a[4], 'state.data', { max: LIMITS.maxStatePieceBytes });
+      if (offset + data.length > total) throw new DecodeError(`state: piece ${offset}+${data.length} runs past the state's ${total} bytes`);
+      const cert = a[5] === null ? undefined : stateCertFromValue(a[5], 'state.cert');
+      if ((cert !== undefined) !== (offset === 0)) throw new DecodeError('state: the first piece, and only it, carries the certificate');
+      return { type: 'state', height: readU64(a[1], 'state.height'), offset, total, data, ...(cert ? { cert } : {}) };
+    }
     default:
       throw new DecodeError(`message: unknown tag ${tag}`);
   }

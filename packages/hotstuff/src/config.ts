@@ -53,6 +53,20 @@ export interface HotStuffConfig {
    * every block since genesis. 0 turns snapshots off (the log grows forever). Default 1000.
    */
   readonly snapshotInterval?: number;
+  /**
+   * State transfer (needs `snapshotInterval` > 0): bytes of application state per STATE message.
+   * The first message of a transfer also carries a commit proof (up to about `maxBlockBytes`), so
+   * the two together must fit the transport's frame limit. Default 1 MiB (max 16 MiB).
+   */
+  readonly stateChunkBytes?: number;
+  /** Largest application state this replica accepts by state transfer. Default 1 GiB (max 4 GiB - 1). */
+  readonly maxStateBytes?: number;
+  /**
+   * Period of the state-transfer tick: a transfer whose source sent nothing for a tick moves to
+   * another source; a replica behind a certified checkpoint that committed nothing for two ticks
+   * starts a transfer; each peer is served at most 32 pieces per tick. Default 1000 ms.
+   */
+  readonly stateTickMs?: number;
   /** Blocks asked for per REQUEST-BLOCKS. Default 32 (max 64). */
   readonly syncBatch?: number;
   /** Proposals waiting for a missing parent, in total / per peer. Default 64 / 8. */
@@ -97,6 +111,9 @@ export interface ResolvedConfig {
   readonly hasher: Hasher;
   readonly syncWindow: number;
   readonly snapshotInterval: number;
+  readonly stateChunkBytes: number;
+  readonly maxStateBytes: number;
+  readonly stateTickMs: number;
   readonly syncBatch: number;
   readonly maxPendingProposals: number;
   readonly maxPendingPerPeer: number;
@@ -170,6 +187,9 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     hasher: config.hasher ?? sha256Hasher,
     syncWindow: int('syncWindow', config.syncWindow, 1024, 1, 1_000_000),
     snapshotInterval: int('snapshotInterval', config.snapshotInterval, 1000, 0, 1_000_000_000),
+    stateChunkBytes: int('stateChunkBytes', config.stateChunkBytes, 1 << 20, 1024, LIMITS.maxStatePieceBytes),
+    maxStateBytes: int('maxStateBytes', config.maxStateBytes, 1 << 30, 1, LIMITS.maxStateBytes),
+    stateTickMs: int('stateTickMs', config.stateTickMs, 1000, 1, 3_600_000),
     syncBatch: int('syncBatch', config.syncBatch, 32, 1, LIMITS.maxBlocksPerResponse),
     maxPendingProposals: int('maxPendingProposals', config.maxPendingProposals, 64, 1, 100_000),
     maxPendingPerPeer: int('maxPendingPerPeer', config.maxPendingPerPeer, 8, 1, 100_000),

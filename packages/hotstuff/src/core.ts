@@ -24,6 +24,7 @@ import type {
   Hasher,
   Input,
   LogRecord,
+  MisbehaviourKind,
   NodeId,
   Outbound,
   ProtocolCore,
@@ -35,22 +36,28 @@ import type {
   TimerOp,
 } from '@phalanx/interface';
 import { bytesEqual, decode, encode, readArray, readBytes, readMap, readU64, readUint, toHex } from '@phalanx/codec';
-import { assertBftSize, faultTolerance, quorumPower, signVote, verifyVote, VoteSet, weakQuorumPower } from '@phalanx/quorum';
+import { assertBftSize, faultTolerance, quorumPower, signVote, verifyCertificate, verifyVote, VoteSet, weakQuorumPower } from '@phalanx/quorum';
 import type { VoteBody } from '@phalanx/quorum';
 import type { Value } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
-import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC } from './block.js';
+import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC, sha256Hasher } from './block.js';
 import { headerToValue, LIMITS, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
-import { PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
+import { CHECKPOINT_KIND, PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
 import type { CertificateScheme } from './certificates.js';
 import type { HotStuffConfig, ResolvedConfig } from './config.js';
 import { resolveConfig } from './config.js';
 import type { LeaderElection, ViewEntry } from './leader.js';
-import { encodeCommitProof, framedBlockValue, proofTarget } from './proof.js';
-import type { Block, HotStuffMessage, QuorumCert, TimeoutCert, TimeoutVote } from './types.js';
+import { encodeCommitProof, framedBlockValue, proofTarget, verifyCommitProof } from './proof.js';
+import type { Block, CheckpointVote, HotStuffMessage, QuorumCert, StateCert, TimeoutCert, TimeoutVote } from './types.js';
 
 export const VIEW_TIMER = 'hotstuff/view';
+/** The state-transfer tick (`stateTickMs`): transfer retries, catch-up checks, serving budgets. */
+export const STATE_TIMER = 'hotstuff/state';
+/** Pieces of state served to one peer per state tick (bounds what a request of a few bytes costs). */
+const MAX_PIECES_PER_TICK = 32;
+/** Snapshot heights whose commit proofs are kept until the runtime reports the state stored. */
+const KEPT_SNAPSHOT_PROOFS = 4;
 const EMPTY = new Uint8Array(0);
 const MAX_WANTED = 64;
 const VERIFIED_CACHE = 1024;
@@ -83,6 +90,38 @@ interface TreeNode {
   keep?: boolean;
   /** The block as the hard state stores it (`framedBlockValue`, encoded once). */
   durable?: Uint8Array;
+}
+
+/** A checkpoint f+1 validators signed: the application state after block `block` at `height` is `state`. */
+interface CertifiedCheckpoint {
+  readonly height: bigint;
+  readonly block: Uint8Array;
+  readonly state: Uint8Array;
+  readonly votes: readonly CheckpointVote[];
+}
+
+/** A stored snapshot this replica serves, with the commit proof of its block (and its certificate, once formed). */
+interface ServedState {
+  readonly height: bigint;
+  readonly block: Uint8Array;
+  readonly state: Uint8Array;
+  readonly snapshot: Uint8Array;
+  readonly proof: Uint8Array;
+  votes?: readonly CheckpointVote[];
+}
+
+/** A state transfer in progress: one source at a time, pieces in order (see `onState`). */
+interface Transfer {
+  height: bigint;
+  source: NodeId;
+  candidates: readonly NodeId[];
+  /** The certificate and committed block of the state being fetched, once its first piece came. */
+  accepted?: { readonly block: Block; readonly hash: Uint8Array; readonly state: Uint8Array; readonly votes: readonly CheckpointVote[]; readonly proof: Uint8Array; readonly total: number };
+  pieces: Uint8Array[];
+  received: number;
+  /** Pieces taken since the last state tick, and state ticks in a row with none. */
+  progress: number;
+  idleTicks: number;
 }
 
 interface PendingProposal {
@@ -215,6 +254,31 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private forwardQueue: ClientRequest[] = [];
 
   private readonly verifiedQCs = new BoundedSet<string>(VERIFIED_CACHE);
+
+  // State transfer (see `onApplied`, `onCheckpoint`, `onState`).
+  /** SHA-256, as the runtime digests application snapshots (`cfg.hasher` may be another hash). */
+  private readonly stateHasher: Hasher;
+  /** Commit proofs of the latest snapshot heights, until the runtime reports their state stored. */
+  private readonly snapshotProofs = new Map<bigint, { hash: Uint8Array; proof: Uint8Array }>();
+  /** The states this replica serves: its latest stored snapshot and the one before it. */
+  private served: ServedState[] = [];
+  /** Each validator's latest checkpoint vote: one per validator, so memory stays bounded. */
+  private readonly checkpointVotes = new Map<NodeId, { height: bigint; key: string; signature: Uint8Array }>();
+  /** The highest checkpoint certified by f+1 matching votes. */
+  private bestCheckpoint: CertifiedCheckpoint | undefined;
+  /** The certified checkpoint height last sent to each peer that asked for our status. */
+  private readonly toldCheckpoint = new Map<NodeId, bigint>();
+  private transfer: Transfer | undefined;
+  private transferRound = 0;
+  private stateTimerArmed = false;
+  /** State ticks in a row without a commit while behind the best checkpoint, and the height at the last tick. */
+  private stalledTicks = 0;
+  private lastTickHeight = 0n;
+  private readonly piecesServed = new Map<NodeId, number>();
+  /** A transferred state for the runtime to install (handed out alone, see `ready`). */
+  private outRestore: { height: bigint; snapshot: Uint8Array } | undefined;
+  /** The installed state's committed block, to become the log's only record (see `install`). */
+  private rootRecord: LogRecord | undefined;
   private readonly loopback: Array<{ from: NodeId; msg: HotStuffMessage }> = [];
 
   // Outputs.
@@ -251,6 +315,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (!ctx.validators.has(ctx.self)) throw new ConfigError('self', `"${ctx.self}" is not in the validator set`);
     const { chainId, hasher } = this.cfg;
     this.scheme = this.cfg.certificates({ validators: ctx.validators, verifier: ctx.verifier, chainId, signer: ctx.signer, self: ctx.self });
+    this.stateHasher = hasher.algorithm === 'sha256' ? hasher : (ctx.hasher ?? sha256Hasher);
     this.election = this.cfg.leaderElection({ validators: ctx.validators, chainId, hasher });
     this.quorum = quorumPower(ctx.validators.totalPower);
     this.weak = weakQuorumPower(ctx.validators.totalPower);
@@ -287,6 +352,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         if (input.timer === VIEW_TIMER) {
           this.timerView = undefined;
           this.onLocalTimeout();
+        } else if (input.timer === STATE_TIMER) {
+          this.stateTimerArmed = false;
+          this.onStateTick();
         }
         break;
       case 'persisted':
@@ -299,6 +367,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         const h = input.height < this.committedHeight ? input.height : this.committedHeight;
         const to = h - BigInt(this.cfg.syncWindow) + 1n;
         if (this.cfg.snapshotInterval > 0 && to > this.compactTarget) this.compactTarget = to;
+        if (input.height === h) this.onApplied(h, input.stateDigest, input.snapshot);
         break;
       }
     }
@@ -307,6 +376,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   hasReady(): boolean {
     return (
+      this.outRestore !== undefined ||
+      this.rootRecord !== undefined ||
       this.hardDirty ||
       this.compactTarget > this.compactedTo ||
       this.append.length > 0 ||
@@ -319,6 +390,18 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   ready(): Ready<HotStuffMessage> {
+    if (this.outRestore) {
+      // A transferred state goes out alone, before anything that builds on it: the runtime installs
+      // it and stores it as its snapshot, and only the next Ready rewrites the log to start at its
+      // block, stores a hard state above it, applies the commits after it and sends votes. A crash
+      // in between leaves the old log with a newer snapshot, which recovery handles as a replica
+      // behind (see `install`); the other order would leave a log whose first block lies above
+      // the stored state, which nothing could replay.
+      const r: Ready<HotStuffMessage> = { restore: this.outRestore, send: [], commit: [], timers: [], events: this.events };
+      this.outRestore = undefined;
+      this.events = [];
+      return r;
+    }
     if (this.forwardQueue.length > 0) {
       // One block's worth per message, by count and by bytes (frames have a size limit).
       for (const requests of requestBatches(this.forwardQueue, this.cfg.maxBlockCommands, this.cfg.maxBlockBytes)) {
@@ -333,7 +416,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       compactTo = this.compactTarget < step ? this.compactTarget : step;
       this.compactedTo = compactTo;
     }
-    if (this.hardDirty || compactTo !== undefined || this.append.length > 0) {
+    if (this.rootRecord) {
+      // After a state transfer: the log becomes the installed block alone (its commit proof), then
+      // what was committed above it; the hard state's uncommitted blocks now start above it too.
+      const root = this.rootRecord;
+      this.rootRecord = undefined;
+      this.persistId += 1n;
+      persist = { id: this.persistId, hardState: this.encodeHardState(), truncateFrom: 0n, append: [root, ...this.append], compactTo: root.index };
+    } else if (this.hardDirty || compactTo !== undefined || this.append.length > 0) {
       this.persistId += 1n;
       persist = {
         id: this.persistId,
@@ -381,6 +471,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         trackedViews: this.votes.size + this.timeouts.size + this.seenProposals.size,
         wantedBlocks: this.wanted.size,
         durableBlocks: this.durableCount,
+        checkpointHeight: this.bestCheckpoint?.height ?? 0n,
+        servedStateHeight: this.served[this.served.length - 1]?.height ?? 0n,
+        stateTransferHeight: this.transfer?.height ?? 0n,
       },
     };
   }
@@ -414,6 +507,15 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
           break;
         case 'status':
           this.onStatus(from, msg.highQC, msg.reply);
+          break;
+        case 'checkpoint':
+          this.onCheckpoint(from, msg);
+          break;
+        case 'request-state':
+          this.onRequestState(from, msg.height, msg.offset);
+          break;
+        case 'state':
+          this.onState(from, msg);
           break;
         default:
           this.misbehaviour(from, 'malformed', 'unknown message type');
@@ -832,8 +934,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const proof = encodeCommitProof(this.cfg.chainId, this.cfg.commitRule, node.block, [...between, ...aboveValues], qc);
       // Every snapshotInterval-th height: the runtime stores the state and answers `applied`,
       // which lets the log be compacted (see the `applied` input).
-      this.commits.push({ height: node.block.height, requests: node.block.commands, proof, ...this.snapshotMark(node.block.height) });
+      const mark = this.snapshotMark(node.block.height);
+      this.commits.push({ height: node.block.height, requests: node.block.commands, proof, ...mark });
       this.append.push({ index: node.block.height, data: proof });
+      if (mark.reportState) this.keepSnapshotProof(node.block.height, node.hash, proof);
       this.rememberCommitted(node);
     }
     this.root = target;
@@ -1016,6 +1120,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.send.push({ to: 'all', msg: this.myTimeout });
     // Retry outstanding block requests at another peer (the one asked may be faulty).
     for (const hash of this.wanted.values()) this.send.push({ to: this.randomPeer(), msg: { type: 'request-blocks', hash, count: this.cfg.syncBatch } });
+    // Blocks still missing a view later may be gone from every peer's sync window: ask one peer for
+    // its status, whose answer carries its certified checkpoint (see `onStatus`), so a replica
+    // that fell that far behind while the cluster went quiet still learns where to transfer from.
+    if (this.wanted.size > 0 && this.cfg.snapshotInterval > 0) this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.highQC, reply: true } });
   }
 
   private onTimeout(from: NodeId, m: Extract<HotStuffMessage, { type: 'timeout' }>): void {
@@ -1304,6 +1412,333 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.helpedStatus.set(from, this.highQC.view);
       this.send.push({ to: from, msg: { type: 'status', highQC: this.highQC, reply: false } });
     }
+    // A replica asking for our status may be behind the blocks anyone still keeps: hand it our best
+    // certified checkpoint too (once per peer and checkpoint), the start of a state transfer.
+    const cp = this.bestCheckpoint;
+    if (reply && from !== this.self && cp && this.toldCheckpoint.get(from) !== cp.height) {
+      this.toldCheckpoint.set(from, cp.height);
+      this.send.push({ to: from, msg: { type: 'checkpoint', height: cp.height, block: cp.block, state: cp.state, votes: cp.votes } });
+    }
+  }
+
+  // ---------------------------------------------------------------- state transfer
+
+  /*
+   * A replica that fell further behind than its peers' sync windows (`syncWindow` committed blocks)
+   * cannot replay the blocks it missed: nobody keeps them. It installs a recent application state
+   * instead, as PBFT does with its checkpoints (Castro & Liskov, OSDI'99 §4.3 and TOCS'02 §6.2):
+   *  - every replica signs a CHECKPOINT (height, block, state digest) once the runtime has stored
+   *    the state after each `snapshotInterval`-th committed block (`onApplied`);
+   *  - f+1 matching signatures certify it: at least one honest replica computed that state after
+   *    committing that block, and honest replicas agree on the committed chain and the application
+   *    is deterministic, so it is the state every honest replica reaches there;
+   *  - a replica behind a certified checkpoint fetches the state in pieces from one of its signers
+   *    (`onState`), checks the commit proof of the block and the bytes against the digest, and
+   *    installs it (`install`): the block becomes its committed root, and block sync continues
+   *    from there within the window peers keep.
+   * f+1, not 2f+1: a certificate must form while up to f validators are silent or Byzantine,
+   * and its purpose is only to show that one honest replica vouches for the state.
+   */
+
+  private checkpointDigest(block: Uint8Array, state: Uint8Array): Uint8Array {
+    return this.cfg.hasher.digest(encode([block, state]));
+  }
+
+  private keepSnapshotProof(height: bigint, hash: Uint8Array, proof: Uint8Array): void {
+    if (this.cfg.snapshotInterval === 0) return;
+    this.snapshotProofs.set(height, { hash, proof });
+    if (this.snapshotProofs.size > KEPT_SNAPSHOT_PROOFS) {
+      let low = height;
+      for (const h of this.snapshotProofs.keys()) if (h < low) low = h;
+      this.snapshotProofs.delete(low);
+    }
+  }
+
+  /** The runtime stored the state after `height`: serve it, and sign a checkpoint for it. */
+  private onApplied(height: bigint, state: Uint8Array, snapshot: Uint8Array | undefined): void {
+    const p = this.snapshotProofs.get(height);
+    if (!p || !(snapshot instanceof Uint8Array) || !(state instanceof Uint8Array) || state.length !== 32) return;
+    this.snapshotProofs.delete(height);
+    this.serveAndSign({ height, block: p.hash, state, snapshot, proof: p.proof });
+  }
+
+  private serveAndSign(s: ServedState): void {
+    if (this.served.some((x) => x.height >= s.height)) return;
+    this.serve(s);
+    const digest = this.checkpointDigest(s.block, s.state);
+    const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, { kind: CHECKPOINT_KIND, height: s.height, round: 0n, digest }).signature;
+    this.send.push({ to: 'all', msg: { type: 'checkpoint', height: s.height, block: s.block, state: s.state, votes: [{ voter: this.self, signature }] } });
+    this.countCheckpointVote(this.self, s.height, s.block, s.state, signature);
+  }
+
+  /** Keeps `s` to serve (with the one before it, so a transfer under way survives the next snapshot). */
+  private serve(s: ServedState): void {
+    const cp = this.bestCheckpoint;
+    if (cp && cp.height === s.height && bytesEqual(cp.block, s.block) && bytesEqual(cp.state, s.state)) s.votes = cp.votes;
+    this.served = [...this.served.filter((x) => x.height < s.height), s].slice(-2);
+  }
+
+  private onCheckpoint(from: NodeId, m: Extract<HotStuffMessage, { type: 'checkpoint' }>): void {
+    const interval = BigInt(this.cfg.snapshotInterval);
+    if (interval === 0n) return; // no snapshots here, so no state transfer either
+    if (m.height === 0n || m.height % interval !== 0n) {
+      this.misbehaviour(from, 'protocol-violation', `checkpoint at height ${m.height}, not a multiple of snapshotInterval`);
+      return;
+    }
+    const digest = this.checkpointDigest(m.block, m.state);
+    const only = m.votes.length === 1 ? m.votes[0]! : undefined;
+    if (only && only.voter === from) {
+      // One replica's own vote. Only its latest counts (bounded memory); an older or repeated one is
+      // ignored unread, and so is a second vote for the same height (an honest replica signs one).
+      const prev = this.checkpointVotes.get(from);
+      if (prev && prev.height >= m.height) return;
+      const vote: SignedVote = { kind: CHECKPOINT_KIND, voter: from, height: m.height, round: 0n, digest, signature: only.signature };
+      if (!verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
+        this.misbehaviour(from, 'invalid-signature', `checkpoint at height ${m.height}`);
+        return;
+      }
+      this.countCheckpointVote(from, m.height, m.block, m.state, only.signature);
+      return;
+    }
+    // A certificate (f+1 votes) relayed by a peer: verified only when it would teach us something.
+    const best = this.bestCheckpoint;
+    if (m.height <= this.committedHeight || (best && m.height <= best.height)) return;
+    verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height: m.height, round: 0n, digest, votes: m.votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
+    this.certified({ height: m.height, block: m.block, state: m.state, votes: m.votes });
+  }
+
+  private countCheckpointVote(voter: NodeId, height: bigint, block: Uint8Array, state: Uint8Array, signature: Uint8Array): void {
+    const key = toHex(this.checkpointDigest(block, state));
+    this.checkpointVotes.set(voter, { height, key, signature });
+    let power = 0;
+    const votes: CheckpointVote[] = [];
+    for (const [id, v] of this.checkpointVotes) {
+      if (v.height !== height || v.key !== key) continue;
+      power += this.ctx.validators.get(id)!.power;
+      votes.push({ voter: id, signature: v.signature });
+    }
+    if (power < this.weak) return;
+    votes.sort((a, b) => this.ctx.validators.indexOf(a.voter) - this.ctx.validators.indexOf(b.voter));
+    this.certified({ height, block, state, votes });
+  }
+
+  private certified(cp: CertifiedCheckpoint): void {
+    const best = this.bestCheckpoint;
+    if (best && cp.height <= best.height) return;
+    this.bestCheckpoint = cp;
+    for (const s of this.served) if (s.height === cp.height && bytesEqual(s.block, cp.block) && bytesEqual(s.state, cp.state)) s.votes = cp.votes;
+    this.maybeCatchUp();
+  }
+
+  /**
+   * Behind the best certified checkpoint: by at least `syncWindow` blocks, no peer keeps what we
+   * miss, so transfer now; by less, block sync may still do, so the state tick transfers only
+   * after two ticks without a commit.
+   */
+  private maybeCatchUp(): void {
+    const cp = this.bestCheckpoint;
+    if (!cp || this.transfer || cp.height <= this.committedHeight) return;
+    if (cp.height - this.committedHeight >= BigInt(this.cfg.syncWindow)) this.startTransfer(cp);
+    else this.armStateTimer();
+  }
+
+  private armStateTimer(): void {
+    if (this.stateTimerArmed) return;
+    this.stateTimerArmed = true;
+    this.timers.push({ op: 'set', id: STATE_TIMER, ms: this.cfg.stateTickMs });
+  }
+
+  private onStateTick(): void {
+    this.piecesServed.clear();
+    const t = this.transfer;
+    const cp = this.bestCheckpoint;
+    if (t) {
+      if (t.progress > 0) {
+        t.progress = 0;
+        t.idleTicks = 0;
+      } else if (++t.idleTicks >= 2) {
+        // Two ticks without a piece: the source crashed, withholds, or is slow. Honest signers all
+        // hold the same state, so start over with the next one (one source per attempt: a piece
+        // that fails the digest then always has a sender to blame).
+        this.switchSource(t);
+      } else {
+        this.askPiece(t); // once more, in case the request or the answer was lost
+      }
+    } else if (cp && cp.height > this.committedHeight) {
+      this.stalledTicks = this.committedHeight === this.lastTickHeight ? this.stalledTicks + 1 : 0;
+      if (this.stalledTicks >= 2) this.startTransfer(cp);
+    }
+    this.lastTickHeight = this.committedHeight;
+    if (this.transfer || (cp && cp.height > this.committedHeight)) this.armStateTimer();
+  }
+
+  private startTransfer(cp: CertifiedCheckpoint): void {
+    const candidates = cp.votes.map((v) => v.voter).filter((id) => id !== this.self);
+    if (candidates.length === 0) return;
+    this.stalledTicks = 0;
+    const t: Transfer = { height: cp.height, source: candidates[this.transferRound++ % candidates.length]!, candidates, pieces: [], received: 0, progress: 0, idleTicks: 0 };
+    this.transfer = t;
+    this.events.push({ type: 'state-transfer', phase: 'started', height: cp.height });
+    this.ctx.logger?.info({ height: String(cp.height), committedHeight: String(this.committedHeight), source: t.source }, 'hotstuff: state transfer started');
+    this.askPiece(t);
+    this.armStateTimer();
+  }
+
+  private askPiece(t: Transfer): void {
+    this.send.push({ to: t.source, msg: { type: 'request-state', height: t.height, offset: t.accepted ? t.received : 0 } });
+  }
+
+  private switchSource(t: Transfer): void {
+    const others = t.candidates.filter((id) => id !== t.source);
+    if (others.length > 0) t.source = others[this.transferRound++ % others.length]!;
+    t.accepted = undefined;
+    t.pieces = [];
+    t.received = 0;
+    t.progress = 0;
+    t.idleTicks = 0;
+    this.askPiece(t);
+  }
+
+  /**
+   * A peer asks for a piece of our state at `height`. One we no longer keep (or height 0) is
+   * answered with the first piece of our latest certified state, so a transfer that fell behind
+   * moves on to it. At most MAX_PIECES_PER_TICK pieces per peer per state tick.
+   */
+  private onRequestState(from: NodeId, height: bigint, offset: number): void {
+    if (from === this.self) return;
+    let s = this.served.find((x) => x.height === height && x.votes);
+    if (!s) {
+      s = [...this.served].reverse().find((x) => x.votes);
+      offset = 0;
+    }
+    if (!s?.votes) return;
+    const total = s.snapshot.length;
+    if (offset > total || (offset === total && total > 0)) return;
+    const n = this.piecesServed.get(from) ?? 0;
+    if (n >= MAX_PIECES_PER_TICK) return;
+    this.piecesServed.set(from, n + 1);
+    this.armStateTimer();
+    const data = s.snapshot.subarray(offset, offset + this.cfg.stateChunkBytes);
+    const cert: StateCert | undefined = offset === 0 ? { block: s.block, state: s.state, votes: s.votes, proof: s.proof } : undefined;
+    this.send.push({ to: from, msg: { type: 'state', height: s.height, offset, total, data, ...(cert ? { cert } : {}) } });
+  }
+
+  /**
+   * A piece of the state we are fetching, taken only from the source asked and only in order. The
+   * first piece must prove what follows: f+1 checkpoint signatures over (height, block, state) and
+   * a commit proof of that block (HotStuff §4.3: a three-chain with its QCs; Jolteon's two-chain
+   * under `two-chain`), checked before anything is buffered. The assembled bytes must hash to the
+   * certified digest, or the single source of this attempt is blamed and the next one asked.
+   */
+  private onState(from: NodeId, m: Extract<HotStuffMessage, { type: 'state' }>): void {
+    const t = this.transfer;
+    if (!t || from !== t.source) return; // unasked, or late from a source we left
+    if (m.cert) {
+      // A first piece: of the state we asked for, or of a newer one the source holds instead.
+      if (m.height <= this.committedHeight || (t.accepted ? m.height <= t.height : m.height < t.height)) return;
+      const why = this.refuseState(m.height, m.total, m.cert);
+      if (why) {
+        this.misbehaviour(from, why.kind, why.detail);
+        this.switchSource(t);
+        return;
+      }
+      const info = this.provenRoot(m.cert.proof);
+      t.height = m.height;
+      t.candidates = m.cert.votes.map((v) => v.voter).filter((id) => id !== this.self);
+      t.accepted = { block: info.block, hash: info.hash, state: m.cert.state, votes: m.cert.votes, proof: m.cert.proof, total: m.total };
+      t.pieces = [];
+      t.received = 0;
+      this.certified({ height: m.height, block: m.cert.block, state: m.cert.state, votes: m.cert.votes });
+    } else if (!t.accepted || m.height !== t.height || m.offset !== t.received || m.total !== t.accepted.total) {
+      return; // a repeat, or a piece of an attempt we gave up
+    }
+    const acc = t.accepted;
+    if (m.data.length === 0 && t.received < acc.total) {
+      this.misbehaviour(from, 'malformed', 'empty state piece');
+      this.switchSource(t);
+      return;
+    }
+    // A copy: the piece is a view into its decoded frame, which it would otherwise keep alive.
+    t.pieces.push(m.data.slice());
+    t.received += m.data.length;
+    t.progress += 1;
+    if (t.received < acc.total) {
+      this.askPiece(t);
+      return;
+    }
+    const state = t.pieces.length === 1 ? t.pieces[0]! : concatPieces(t.pieces, t.received);
+    if (!bytesEqual(this.stateHasher.digest(state), acc.state)) {
+      this.misbehaviour(from, 'protocol-violation', `state at height ${t.height} does not match its certified digest`);
+      this.switchSource(t);
+      return;
+    }
+    this.transfer = undefined;
+    if (t.height <= this.committedHeight) return; // block sync got there first
+    this.install(t.height, acc, state);
+  }
+
+  /** Why the first piece of a state at `height` is refused, if it is (its signatures and size; the proof is checked next). */
+  private refuseState(height: bigint, total: number, cert: StateCert): { kind: MisbehaviourKind; detail: string } | undefined {
+    if (height % BigInt(this.cfg.snapshotInterval || 1) !== 0n) return { kind: 'protocol-violation', detail: `state at height ${height}, not a multiple of snapshotInterval` };
+    if (total > this.cfg.maxStateBytes) return { kind: 'protocol-violation', detail: `state of ${total} bytes exceeds maxStateBytes (${this.cfg.maxStateBytes})` };
+    const digest = this.checkpointDigest(cert.block, cert.state);
+    try {
+      verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height, round: 0n, digest, votes: cert.votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
+      const info = verifyCommitProof(cert.proof, this.ctx.validators, this.ctx.verifier, {
+        chainId: this.cfg.chainId,
+        commitRule: this.cfg.commitRule,
+        certificates: this.cfg.certificates,
+        hasher: this.cfg.hasher,
+      });
+      if (info.height !== height || !bytesEqual(info.hash, cert.block)) return { kind: 'protocol-violation', detail: `state at height ${height}: its commit proof is for another block` };
+    } catch (err) {
+      if (err instanceof CertificateError) return { kind: 'invalid-signature', detail: `state at height ${height}: ${err.message}` };
+      if (err instanceof DecodeError) return { kind: 'malformed', detail: `state at height ${height}: ${err.message}` };
+      throw err;
+    }
+    return undefined;
+  }
+
+  /** The block a commit proof (already verified by `refuseState`) makes final. */
+  private provenRoot(proof: Uint8Array): { block: Block; hash: Uint8Array } {
+    return proofTarget(readMap(decode(proof, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof').block, this.cfg.hasher);
+  }
+
+  /**
+   * Installs a transferred state at `height`: its block becomes the committed root (kept if the
+   * tree holds it, else the tree restarts from it), and the state goes to the runtime alone in
+   * the next Ready (see `ready`), followed by the log rewritten to start at that block. What was
+   * committed here below it is covered by the state; blocks fetched or proposals queued above it
+   * connect again, and the high QC's chain is fetched from peers as usual.
+   */
+  private install(height: bigint, acc: NonNullable<Transfer['accepted']>, snapshot: Uint8Array): void {
+    this.commits = [];
+    this.append = [];
+    const existing = this.tree.get(toHex(acc.hash));
+    if (existing) this.root = existing;
+    else {
+      this.tree.clear();
+      this.children.clear();
+      this.root = this.makeNode(acc.block, acc.hash);
+      this.tree.set(this.root.key, this.root);
+    }
+    this.committedHeight = height;
+    this.rememberCommitted(this.root);
+    this.rootRecord = { index: height, data: acc.proof };
+    this.compactTarget = height;
+    this.compactedTo = height;
+    this.outRestore = { height, snapshot };
+    this.hardDirty = true;
+    this.backoff = 0;
+    // Blocks asked for below the new root are moot (and nobody may still hold them).
+    this.wanted.clear();
+    this.serve({ height, block: acc.hash, state: acc.state, snapshot, proof: acc.proof });
+    this.certified({ height, block: acc.hash, state: acc.state, votes: acc.votes });
+    this.prune();
+    this.events.push({ type: 'state-transfer', phase: 'completed', height });
+    this.ctx.logger?.info({ height: String(height), bytes: snapshot.length }, 'hotstuff: state transfer completed');
+    this.connectWaiting(this.root.key);
+    if (!this.tree.has(toHex(this.highQC.block))) this.processQC(this.highQC);
   }
 
   // ---------------------------------------------------------------- mempool
@@ -1457,6 +1892,21 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     this.recoverLog(r);
     this.recoverBlocks(stored);
+    this.recoverServedState(r);
+  }
+
+  /**
+   * The snapshot the runtime restored is served again, with the commit proof of its block from the
+   * log, and signed again: votes are not persisted, and after a restart of every replica this is
+   * how a certificate for the latest state forms before the next snapshot height.
+   */
+  private recoverServedState(r: RecoveredState): void {
+    const snap = r.snapshot;
+    if (!snap || snap.height === 0n || this.cfg.snapshotInterval === 0 || snap.height % BigInt(this.cfg.snapshotInterval) !== 0n) return;
+    const rec = r.log.find((x) => x.index === snap.height);
+    if (!rec) return;
+    const hash = blockHash(this.cfg.hasher, proofBlock(rec.data, this.cfg.hasher));
+    this.serveAndSign({ height: snap.height, block: hash, state: this.stateHasher.digest(snap.data), snapshot: snap.data, proof: rec.data });
   }
 
   private recoverLog(r: RecoveredState): void {
@@ -1474,7 +1924,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const block = proofBlock(rec.data, this.cfg.hasher); // our own record: trusted, not re-verified
       // Re-delivered heights keep their snapshot marks: a crash between storing a block and its
       // snapshot must not skip that snapshot (the log bound rests on it).
-      if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data, ...this.snapshotMark(rec.index) });
+      const mark = deliver ? this.snapshotMark(rec.index) : {};
+      if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data, ...mark });
+      if (mark.reportState) this.keepSnapshotProof(rec.index, blockHash(this.cfg.hasher, block), rec.data);
       if (inWindow) {
         last = this.makeNode(block, blockHash(this.cfg.hasher, block));
         this.rememberCommitted(last);
@@ -1554,6 +2006,16 @@ function authEncodable(r: ClientRequest): boolean {
     encodableGroups.add(g);
   }
   return Number.isInteger(a.index) && a.index >= 0 && a.index < g.digests.length;
+}
+
+function concatPieces(pieces: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function proofBlock(bytes: Uint8Array, hasher: Hasher): Block {

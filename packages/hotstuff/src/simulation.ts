@@ -97,6 +97,12 @@ export function createSimulation(definition: ProtocolDefinition<HotStuffMessage,
           return `requests x${msg.requests.length}`;
         case 'status':
           return `status hqc=v${msg.highQC.view}${msg.reply ? ' ?' : ''}`;
+        case 'checkpoint':
+          return `checkpoint h${msg.height} state=${toHex(msg.state).slice(0, 8)} x${msg.votes.length}`;
+        case 'request-state':
+          return `request-state h${msg.height} @${msg.offset}`;
+        case 'state':
+          return `state h${msg.height} @${msg.offset}+${msg.data.length}/${msg.total}${msg.cert ? ' cert' : ''}`;
       }
     },
   };

@@ -73,6 +73,37 @@ export type HotStuffMessage =
    * View synchronisation after a restart: "my highest QC is this" (`reply`: tell me yours if it is
    * higher). The answer lets a replica that missed the last proposals fetch and commit them.
    */
-  | { readonly type: 'status'; readonly highQC: QuorumCert; readonly reply: boolean };
+  | { readonly type: 'status'; readonly highQC: QuorumCert; readonly reply: boolean }
+  /**
+   * State transfer: signatures over the application state after the committed block `block` at
+   * `height` (every `snapshotInterval`-th). One vote as each replica stores its snapshot; f+1
+   * matching ones make a certificate, which travels as the same message with every vote.
+   */
+  | { readonly type: 'checkpoint'; readonly height: bigint; readonly block: Uint8Array; readonly state: Uint8Array; readonly votes: readonly CheckpointVote[] }
+  /** State transfer: send me the piece at `offset` of your state at `height` (0: your latest). */
+  | { readonly type: 'request-state'; readonly height: bigint; readonly offset: number }
+  /**
+   * State transfer answer: bytes `offset..offset + data.length` of the `total`-byte state at
+   * `height`. The first piece (offset 0) carries what proves it: `cert`.
+   */
+  | { readonly type: 'state'; readonly height: bigint; readonly offset: number; readonly total: number; readonly data: Uint8Array; readonly cert?: StateCert };
+
+/** One replica's signature over (height, block, state) of a checkpoint. */
+export interface CheckpointVote {
+  readonly voter: NodeId;
+  readonly signature: Uint8Array;
+}
+
+/**
+ * What makes a transferred state trustworthy: f+1 checkpoint votes over (height, block, state),
+ * so at least one honest replica computed `state` after committing `block`, and the block's
+ * commit proof (`encodeCommitProof`), which becomes the receiver's committed root.
+ */
+export interface StateCert {
+  readonly block: Uint8Array;
+  readonly state: Uint8Array;
+  readonly votes: readonly CheckpointVote[];
+  readonly proof: Uint8Array;
+}
 
 export type CommitRule = 'three-chain' | 'two-chain';

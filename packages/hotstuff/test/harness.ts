@@ -69,6 +69,10 @@ export interface NodeState {
   committed: CommittedBatch[];
   /** Height of the last "snapshot" (a `reportState` batch): what a restart restores the application to. */
   snapshotHeight: bigint;
+  /** The stored snapshot (`appState`), handed back on restart as the runtime does. */
+  snapshot: { height: bigint; data: Uint8Array } | undefined;
+  /** Height of the last state installed by state transfer (`Ready.restore`); `committed` starts above it. */
+  restoredAt: bigint;
   /** Number of distinct requests committed (cheap to poll). */
   committedRequests: Set<string>;
   events: ProtocolEvent[];
@@ -115,7 +119,7 @@ export class Cluster {
     this.verifier = opts.verifier ?? fakeVerifier;
     this.rng = seededRng(opts.seed);
     for (const id of this.ids) {
-      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], snapshotHeight: 0n, committedRequests: new Set(), events: [], timers: new Map(), sent: [] });
+      this.nodes.set(id, { id, core: undefined, hardState: undefined, log: [], committed: [], snapshotHeight: 0n, snapshot: undefined, restoredAt: 0n, committedRequests: new Set(), events: [], timers: new Map(), sent: [] });
       this.start(id);
     }
   }
@@ -126,14 +130,17 @@ export class Cluster {
 
   start(id: string): void {
     const node = this.nodes.get(id)!;
-    if (node.snapshotHeight > 0n) {
+    if (node.snapshot) {
       // As the runtime does: the application restarts from its last snapshot, and the core hands
       // out again what the log holds above it.
-      node.committed = node.committed.filter((c) => c.height <= node.snapshotHeight);
-      node.committedRequests = new Set(node.committed.flatMap((c) => c.requests.map((r) => `${r.client}/${r.seq}`)));
+      node.committed = node.committed.filter((c) => c.height <= node.snapshot!.height);
+      node.committedRequests = new Set(readAppState(node.snapshot.data).keys);
     }
-    const applied = node.committed.length === 0 ? 0n : node.committed[node.committed.length - 1]!.height;
-    const recovered = node.hardState || node.log.length > 0 ? { hardState: node.hardState, log: node.log, appliedHeight: applied } : undefined;
+    const applied = node.snapshot?.height ?? 0n;
+    const recovered =
+      node.hardState || node.log.length > 0 || node.snapshot
+        ? { hardState: node.hardState, log: node.log, appliedHeight: applied, ...(node.snapshot ? { snapshot: node.snapshot } : {}) }
+        : undefined;
     node.core = hotstuff.create(
       { self: id, validators: this.validators, signer: this.signers.get(id)!, verifier: this.verifier, rng: seededRng(this.opts.seed * 31 + this.ids.indexOf(id) + 1) },
       this.config(id),
@@ -191,9 +198,19 @@ export class Cluster {
           }
         }
       }
+      if (r.restore) {
+        // As the runtime does: install the state, store it as the latest snapshot.
+        node.committedRequests = new Set(readAppState(r.restore.snapshot).keys);
+        node.committed = [];
+        node.restoredAt = r.restore.height;
+        node.snapshot = { height: r.restore.height, data: r.restore.snapshot };
+        node.snapshotHeight = r.restore.height;
+      }
       for (const c of r.commit) {
-        const prev = node.committed[node.committed.length - 1];
-        const expected = prev ? prev.height + 1n : 1n;
+        // As the runtime does: a height already in the application state is skipped.
+        const applied = this.committedHeight(id);
+        if (c.height <= applied) continue;
+        const expected = applied + 1n;
         if (c.height !== expected) throw new Error(`${id}: commit height ${c.height}, expected ${expected}`);
         node.committed.push(c);
         for (const r of c.requests) node.committedRequests.add(`${r.client}/${r.seq}`);
@@ -201,7 +218,9 @@ export class Cluster {
         // is `committed`; a restart keeps it up to the last snapshot).
         if (c.reportState) {
           node.snapshotHeight = c.height;
-          core.step({ type: 'applied', height: c.height, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0) });
+          const data = appState(c.height, node.committedRequests);
+          node.snapshot = { height: c.height, data };
+          core.step({ type: 'applied', height: c.height, stateDigest: sha256(data), snapshot: data });
         }
       }
       for (const t of r.timers) {
@@ -259,8 +278,9 @@ export class Cluster {
   }
 
   committedHeight(id: string): bigint {
-    const c = this.nodes.get(id)!.committed;
-    return c.length === 0 ? 0n : c[c.length - 1]!.height;
+    const node = this.nodes.get(id)!;
+    const c = node.committed;
+    return c.length === 0 ? maxBig(node.restoredAt, node.snapshot?.height ?? 0n) : c[c.length - 1]!.height;
   }
 
   /** Agreement + validity of proofs: all replicas committed the same block at each height. */
@@ -298,3 +318,15 @@ export function proofBlockKey(proof: Uint8Array): string {
 export function req(client: string, seq: number, payload = 'x'): ClientRequest {
   return { client, seq: BigInt(seq), payload: utf8.encode(payload) };
 }
+
+/** The harness application's state: the height and every request key executed, as bytes. */
+export function appState(height: bigint, keys: Iterable<string>): Uint8Array {
+  return utf8.encode(JSON.stringify([String(height), [...keys].sort()]));
+}
+
+export function readAppState(data: Uint8Array): { height: bigint; keys: string[] } {
+  const [h, keys] = JSON.parse(utf8.decode(data)) as [string, string[]];
+  return { height: BigInt(h), keys };
+}
+
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);

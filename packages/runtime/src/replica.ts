@@ -620,6 +620,10 @@ export class Replica<M, C = unknown> {
       this.state.restore(rd.restore.snapshot);
       this.restores++;
       this.appliedHeight = rd.restore.height;
+      // Stored as the latest snapshot before anything else of the core's is handled: a restart
+      // resumes from the transferred state, not from an older snapshot the core's log may no longer
+      // reach (HotStuff rewrites its log to start at the installed block in the Ready after this).
+      await this.storeSnapshot(core, rd.restore.height, rd.restore.snapshot);
       this.log.info({ height: rd.restore.height }, 'state restored from snapshot');
     }
     for (const batch of rd.commit) await this.applyBatch(core, batch);
@@ -720,22 +724,28 @@ export class Replica<M, C = unknown> {
       ...(batch.proof ? { proof: batch.proof } : {}),
     });
     if (batch.reportState) {
-      // The snapshot is stored in a transaction of its own, and after a restart the core trusts
-      // it as applied state: what this height's execution rested on — votes whose writes were
-      // deferred — must be durable first, or a crash could keep the snapshot and lose them.
-      await this.syncDeferred(core);
       const snapshot = this.state.snapshot();
-      const stateDigest = ReplicatedState.digest(snapshot);
       // Durable before the core hears of it: the core may compact its log once the checkpoint is stable.
-      const w = await this.o.storage.snapshots.begin({ height: batch.height, digest: stateDigest });
-      try {
-        await w.write(snapshot);
-        await w.commit();
-      } catch (err) {
-        await w.abort().catch(() => undefined);
-        throw err;
-      }
+      const stateDigest = await this.storeSnapshot(core, batch.height, snapshot);
       core.step({ type: 'applied', height: batch.height, stateDigest, snapshot });
     }
+  }
+
+  /** Stores `snapshot` as the state at `height` (durable when this resolves); returns its digest. */
+  private async storeSnapshot(core: ProtocolCore<M>, height: bigint, snapshot: Uint8Array): Promise<Uint8Array> {
+    // The snapshot is stored in a transaction of its own, and after a restart the core trusts it
+    // as applied state: what the state rested on — votes whose writes were deferred — must be
+    // durable first, or a crash could keep the snapshot and lose them.
+    await this.syncDeferred(core);
+    const stateDigest = ReplicatedState.digest(snapshot);
+    const w = await this.o.storage.snapshots.begin({ height, digest: stateDigest });
+    try {
+      await w.write(snapshot);
+      await w.commit();
+    } catch (err) {
+      await w.abort().catch(() => undefined);
+      throw err;
+    }
+    return stateDigest;
   }
 }

@@ -13,7 +13,12 @@ import { DecodeError } from '@phalanx/interface';
  */
 export class KvApp implements StateMachine {
   private readonly kv = new Map<string, string>();
-  private readonly sessions = new Map<string, bigint>();
+  /**
+   * Per client: the last seq executed and its result. Part of the state (and the snapshot), as the
+   * runtime keeps results in its replicated client table: a replica that installed this state by
+   * state transfer must answer a client's retry of a command it never executed itself.
+   */
+  private readonly sessions = new Map<string, { seq: bigint; result: string }>();
 
   /**
    * `authentic` stands in for client signatures (the simulator passes "a client submitted exactly
@@ -29,14 +34,20 @@ export class KvApp implements StateMachine {
         continue;
       }
       const last = this.sessions.get(c.client);
-      if (last !== undefined && c.seq <= last) {
+      if (last !== undefined && c.seq <= last.seq) {
         out.push(DUP);
         continue;
       }
-      this.sessions.set(c.client, c.seq);
-      out.push(utf8.encode(this.exec(c.payload)));
+      const result = this.exec(c.payload);
+      this.sessions.set(c.client, { seq: c.seq, result });
+      out.push(utf8.encode(result));
     }
     return out;
+  }
+
+  /** The client's last executed seq and its result (what a runtime answers a retry with). */
+  lastReply(client: string): { seq: bigint; result: string } | undefined {
+    return this.sessions.get(client);
   }
 
   private exec(payload: Uint8Array): string {
@@ -66,7 +77,7 @@ export class KvApp implements StateMachine {
 
   snapshot(): Uint8Array {
     const kv = [...this.kv.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => [k, v]);
-    const sessions = [...this.sessions.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => [k, v]);
+    const sessions = [...this.sessions.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => [k, v.seq, v.result]);
     return encode([kv, sessions]);
   }
 
@@ -82,8 +93,8 @@ export class KvApp implements StateMachine {
       this.kv.set(readString(pair[0], `snapshot.kv[${i}][0]`), readString(pair[1], `snapshot.kv[${i}][1]`));
     });
     sessions.forEach((e, i) => {
-      const pair = readArray(e, `snapshot.sessions[${i}]`, 2);
-      this.sessions.set(readString(pair[0], `snapshot.sessions[${i}][0]`), readU64(pair[1], `snapshot.sessions[${i}][1]`));
+      const t = readArray(e, `snapshot.sessions[${i}]`, 3);
+      this.sessions.set(readString(t[0], `snapshot.sessions[${i}][0]`), { seq: readU64(t[1], `snapshot.sessions[${i}][1]`), result: readString(t[2], `snapshot.sessions[${i}][2]`) });
     });
   }
 }

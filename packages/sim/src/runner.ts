@@ -25,6 +25,8 @@ export interface SeedsReport {
   readonly deliveries: number;
   readonly events: number;
   readonly commits: number;
+  /** States installed by state transfer (`Ready.restore`), over all runs. */
+  readonly restores: number;
   readonly virtualMs: number;
 }
 
@@ -41,6 +43,7 @@ export function runSeeds<M, C>(adapter: SimAdapter<M, C>, options: RunSeedsOptio
   let deliveries = 0;
   let events = 0;
   let commits = 0;
+  let restores = 0;
   let virtualMs = 0;
   let runs = 0;
   for (const seed of list) {
@@ -49,6 +52,7 @@ export function runSeeds<M, C>(adapter: SimAdapter<M, C>, options: RunSeedsOptio
     deliveries += r.stats.deliveries;
     events += r.stats.events;
     commits += r.stats.commits;
+    restores += r.stats.restores;
     virtualMs += r.stats.virtualMs;
     if (!r.ok) {
       const traced = simulate(adapter, { ...options, seed, trace: true, traceLimit: options.traceLines ?? 60 });
@@ -70,7 +74,7 @@ export function runSeeds<M, C>(adapter: SimAdapter<M, C>, options: RunSeedsOptio
       if (failures.length >= (options.maxFailures ?? 1)) break;
     }
   }
-  return { runs, failures, deliveries, events, commits, virtualMs };
+  return { runs, failures, deliveries, events, commits, restores, virtualMs };
 }
 
 /** The failure report: ONE replay line first, then what broke, then the last events. */

@@ -136,8 +136,6 @@ class Instance<M> {
   readonly app: KvApp;
   applied = 0n;
   readonly timers = new Map<TimerId, number>();
-  /** Last result per client, re-sent when a client retries an executed request (a runtime's job). */
-  readonly replies = new Map<NodeId, { seq: bigint; result: string }>();
   diskBusyUntil = 0;
   /** Readies waiting for the disk; later ones queue behind them (FIFO). */
   pendingDisk = 0;
@@ -592,7 +590,6 @@ export class Simulation<M, C> {
           if (this.checkers.preempted.has(requestKey(q.client, q.seq))) this.preempt(q.client, q.seq);
           if (isDuplicateResult(res)) return;
           const result = utf8.decode(res);
-          inst.replies.set(q.client, { seq: q.seq, result });
           this.sendReply(r, q.client, q.seq, result);
         });
       }
@@ -860,7 +857,9 @@ export class Simulation<M, C> {
         const which = r.adversary?.routeRequest ? r.adversary.routeRequest(this.advContext(r, 0)) : null;
         for (const inst of r.instances.slice()) {
           if (which && !which.includes(inst.twin)) continue;
-          const cached = inst.replies.get(e.req.client);
+          // A retry of an executed request is answered from the replicated client table, as the
+          // runtime does (it survives restarts and state transfer with the rest of the state).
+          const cached = inst.app.lastReply(e.req.client);
           if (!r.adversary && cached && cached.seq === e.req.seq) this.sendReply(r, e.req.client, cached.seq, cached.result);
           this.step(inst, { type: 'request', request: e.req });
         }
