@@ -1550,7 +1550,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   private onStateTick(): void {
     this.piecesServed.clear();
-    const t = this.transfer;
+    let t = this.transfer;
+    if (t && t.height <= this.committedHeight) {
+      // Block sync got there first: the state is no longer needed.
+      this.transfer = t = undefined;
+    }
     const cp = this.bestCheckpoint;
     if (t) {
       if (t.progress > 0) {

@@ -23,6 +23,17 @@ const samples: HotStuffMessage[] = [
   { type: 'blocks', blocks: [b2.block, b1.block] },
   { type: 'requests', requests: [req('c', 1), req('c', 2, '')] },
   { type: 'status', highQC: qc1, reply: true },
+  { type: 'checkpoint', height: 8n, block: b1.hash, state: new Uint8Array(32).fill(5), votes: [{ voter: 'r1', signature: new Uint8Array(64).fill(1) }] },
+  { type: 'request-state', height: 8n, offset: 4096 },
+  {
+    type: 'state',
+    height: 8n,
+    offset: 0,
+    total: 10,
+    data: new Uint8Array(4).fill(9),
+    cert: { block: b1.hash, state: new Uint8Array(32).fill(5), votes: [{ voter: 'r1', signature: new Uint8Array(64) }, { voter: 'r2', signature: new Uint8Array(64) }], proof: new Uint8Array([1, 2, 3]) },
+  },
+  { type: 'state', height: 8n, offset: 4, total: 10, data: new Uint8Array(6) },
 ];
 
 describe('codec (bounded, canonical)', () => {
@@ -51,6 +62,18 @@ describe('codec (bounded, canonical)', () => {
     expect(() => decodeMessage(encode([1, 1, 1, new Uint8Array(32), big]))).toThrow(/exceed/);
     expect(() => decodeMessage(encode([5, [['c', -1, new Uint8Array(0)]]]))).toThrow(DecodeError);
     expect(() => decodeMessage(new Uint8Array(0))).toThrow(DecodeError);
+  });
+
+  it('bounds state-transfer messages: pieces inside their state, the certificate on the first piece only, votes present', () => {
+    const h32 = new Uint8Array(32);
+    const cert = [h32, h32, [['r1', new Uint8Array(64)]], new Uint8Array(1)];
+    expect(() => decodeMessage(encode([9, 8, 8, 10, new Uint8Array(3), null]))).toThrow(/runs past the state's 10 bytes/);
+    expect(() => decodeMessage(encode([9, 8, 4, 10, new Uint8Array(3), cert]))).toThrow(/the first piece, and only it/);
+    expect(() => decodeMessage(encode([9, 8, 0, 10, new Uint8Array(3), null]))).toThrow(/the first piece, and only it/);
+    expect(() => decodeMessage(encode([9, 8, 0, LIMITS.maxStateBytes + 1, new Uint8Array(3), cert]))).toThrow(/exceeds/);
+    expect(() => decodeMessage(encode([7, 8, h32, h32, []]))).toThrow(/at least one vote/);
+    expect(() => decodeMessage(encode([7, 8, h32, new Uint8Array(31), [['r1', new Uint8Array(1)]]]))).toThrow(/expected 32 bytes/);
+    expect(() => decodeMessage(encode([8, 8, -1]))).toThrow(DecodeError);
   });
 
   it('never throws anything but DecodeError on arbitrary bytes (property)', () => {

@@ -319,13 +319,18 @@ export function req(client: string, seq: number, payload = 'x'): ClientRequest {
   return { client, seq: BigInt(seq), payload: utf8.encode(payload) };
 }
 
-/** The harness application's state: the height and every request key executed, as bytes. */
+/**
+ * The harness application's state: the height and every request key executed, as bytes, padded
+ * by 64 bytes per command (standing in for the data commands write) so that states grow with the
+ * chain and state transfer moves them in several pieces.
+ */
 export function appState(height: bigint, keys: Iterable<string>): Uint8Array {
-  return utf8.encode(JSON.stringify([String(height), [...keys].sort()]));
+  const sorted = [...keys].sort();
+  return utf8.encode(JSON.stringify([String(height), sorted, '.'.repeat(64 * sorted.length)]));
 }
 
 export function readAppState(data: Uint8Array): { height: bigint; keys: string[] } {
-  const [h, keys] = JSON.parse(utf8.decode(data)) as [string, string[]];
+  const [h, keys] = JSON.parse(utf8.decode(data)) as [string, string[], string];
   return { height: BigInt(h), keys };
 }
 

@@ -29,6 +29,19 @@ describe('simulator: Twins and larger clusters', () => {
     expect(r.commits).toBeGreaterThan(0);
   });
 
+  it('laggards beyond a sync window of 4 blocks catch up by state transfer; without snapshots they do not', () => {
+    const small = { syncWindow: 4, stateTickMs: 200, stateChunkBytes: 1024 } as const;
+    const transferring = createSimulation(hotstuff, { ...small, snapshotInterval: 3 });
+    let restores = 0;
+    for (const faults of ['crash-restart', 'partition', 'chaos'] as const) {
+      restores += allPass(transferring, { seeds: 8, seedBase: 20_000n, n: 4, faults }).restores;
+    }
+    expect(restores).toBeGreaterThan(0);
+    // The control: the same windows with state transfer impossible (no snapshots to transfer).
+    const stuck = runSeeds(createSimulation(hotstuff, { ...small, snapshotInterval: 0 }), { seeds: 8, seedBase: 20_000n, n: 4, faults: 'crash-restart', protocolName: 'hotstuff', maxFailures: 1 });
+    expect(stuck.failures[0]?.violations[0]?.checker).toBe('liveness');
+  });
+
   it('n = 10 (f = 3) with crash-restarts', () => {
     allPass(simulation, { seeds: 3, seedBase: 10_000n, n: 10, faults: 'crash-restart' });
   });

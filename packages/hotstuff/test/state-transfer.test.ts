@@ -1,0 +1,272 @@
+/**
+ * State transfer: a replica further behind than every peer's sync window cannot replay the blocks
+ * it missed (nobody keeps them), so it installs a certified snapshot instead — f+1 checkpoint
+ * signatures over (height, block, state digest) and the block's commit proof — and block sync goes
+ * on from there (the PBFT approach, Castro & Liskov OSDI'99 §4.3, TOCS'02 §6.2).
+ */
+import { describe, expect, it } from 'vitest';
+import { bytesEqual, encode } from '@phalanx/codec';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { signVote } from '@phalanx/quorum';
+import type { HotStuffConfig, HotStuffMessage } from '../src/index.js';
+import { CHECKPOINT_KIND } from '../src/certificates.js';
+import { STATE_TIMER } from '../src/core.js';
+import { Cluster, req } from './harness.js';
+
+/** Small windows and pieces, so a short run leaves a replica beyond the window and the state spans many pieces. */
+const SMALL: Partial<HotStuffConfig> = { syncWindow: 8, snapshotInterval: 4, stateTickMs: 100, stateChunkBytes: 1024 };
+const PAYLOAD = 'x'.repeat(200);
+
+function committedAll(c: Cluster, ids: readonly string[], count: number): () => boolean {
+  return () => ids.every((id) => c.nodes.get(id)!.committedRequests.size >= count);
+}
+
+/** One command at a time to the live replicas, so the chain grows by about a block per command. */
+function drive(c: Cluster, ids: readonly string[], client: string, from: number, to: number): void {
+  for (let i = from; i <= to; i++) {
+    for (const id of ids) c.request(id, req(client, i, PAYLOAD));
+    c.run({ until: () => ids.every((id) => c.nodes.get(id)!.committedRequests.has(`${client}/${i}`)), maxSteps: 50_000 });
+  }
+}
+
+function events(c: Cluster, id: string) {
+  return c.nodes.get(id)!.events;
+}
+
+function transfersCompleted(c: Cluster, id: string): number {
+  return events(c, id).filter((e) => e.type === 'state-transfer' && e.phase === 'completed').length;
+}
+
+function blamed(c: Cluster, id: string, peer: string): string[] {
+  return events(c, id).flatMap((e) => (e.type === 'misbehaviour' && e.peer === peer ? [`${e.kind}: ${e.detail}`] : []));
+}
+
+/** r3 down while the other three commit 40 commands (40+ blocks, five times the sync window), then back. */
+function leaveBehind(config: Partial<HotStuffConfig> = SMALL, seed = 3): Cluster {
+  const c = new Cluster({ n: 4, seed, config });
+  c.crash('r3');
+  drive(c, ['r0', 'r1', 'r2'], 'a', 1, 40);
+  expect(c.committedHeight('r0')).toBeGreaterThan(40n);
+  return c;
+}
+
+describe('state transfer', () => {
+  it('a replica down for five sync windows installs a certified snapshot, then commits with the others', () => {
+    const c = leaveBehind();
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    const r3 = c.nodes.get('r3')!;
+    expect(r3.committedRequests.size).toBe(40);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+    // Installed at a snapshot height, its log rewritten to start at the installed block.
+    expect(r3.restoredAt % 4n).toBe(0n);
+    expect(r3.restoredAt).toBeGreaterThan(8n);
+    expect(r3.log[0]!.index).toBe(r3.restoredAt);
+    // The state is several pieces of stateChunkBytes (1 KiB): it travelled in order, in pieces.
+    const pieces = ['r0', 'r1', 'r2'].flatMap((id) => c.nodes.get(id)!.sent.filter((m) => m.type === 'state'));
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(pieces[0]!.type === 'state' && pieces[0]!.total).toBeGreaterThan(2 * 1024);
+    // Then new commands commit everywhere, r3 voting like the rest; every commit proof verifies.
+    drive(c, c.ids, 'b', 1, 10);
+    expect(r3.committedRequests.size).toBe(50);
+    c.checkAgreement(true);
+    // The state r3 installed is the others' state at that height (their snapshot bytes, exactly).
+    const theirs = c.nodes.get('r0')!;
+    expect(theirs.snapshot).toBeDefined();
+    expect(r3.committed.every((b) => b.height > r3.restoredAt)).toBe(true);
+  });
+
+  it('without snapshots (snapshotInterval 0) the same replica never catches up: the blocks it needs are gone from every window', () => {
+    const c = leaveBehind({ syncWindow: 8, snapshotInterval: 0 });
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(0);
+    expect(transfersCompleted(c, 'r3')).toBe(0);
+  });
+
+  it('the installed state survives a crash: the replica restarts from its snapshot and rewritten log', () => {
+    const c = leaveBehind();
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    const at = c.nodes.get('r3')!.restoredAt;
+    c.crash('r3');
+    c.start('r3');
+    expect(c.committedHeight('r3')).toBeGreaterThanOrEqual(at);
+    drive(c, c.ids, 'b', 1, 10);
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(50);
+    expect(transfersCompleted(c, 'r3')).toBe(1); // the restart needed no second transfer
+    c.checkAgreement(true);
+  });
+
+  it('a crash after the state was stored but before the log was rewritten (new snapshot, old log) recovers by transferring again', () => {
+    const c = leaveBehind();
+    const r3 = c.nodes.get('r3')!;
+    const oldLog = [...r3.log];
+    const oldHard = r3.hardState;
+    c.start('r3');
+    c.run({ until: () => transfersCompleted(c, 'r3') === 1, maxSteps: 100_000 });
+    // What storage holds if the process died between the Ready that carried the state (stored by
+    // the runtime as its snapshot) and the next one (the log and hard state above it).
+    c.crash('r3');
+    r3.log = oldLog;
+    r3.hardState = oldHard;
+    c.start('r3');
+    drive(c, ['r0', 'r1', 'r2'], 'b', 1, 30);
+    c.run({ until: committedAll(c, c.ids, 70), maxSteps: 100_000 });
+    expect(r3.committedRequests.size).toBe(70);
+    expect(transfersCompleted(c, 'r3')).toBe(2);
+    c.checkAgreement(true);
+  });
+
+  it('state bytes that do not match the certified digest: the source is blamed and the next signer completes the transfer', () => {
+    const c = leaveBehind();
+    // The first signer r3 asks corrupts every piece after the first; the first carries the
+    // genuine certificate and proof, so only the assembled bytes can betray it.
+    let liar: string | undefined;
+    c.tamper = (from, to, msg) => {
+      if (to === 'r3' && msg.type === 'state') liar ??= from;
+      if (from === liar && to === 'r3' && msg.type === 'state' && msg.offset > 0) {
+        const data = msg.data.slice();
+        data[0] = data[0]! ^ 0xff;
+        return [{ to, msg: { ...msg, data } }];
+      }
+      return [{ to, msg }];
+    };
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(blamed(c, 'r3', liar!).some((m) => /protocol-violation: state at height \d+ does not match its certified digest/.test(m))).toBe(true);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+  });
+
+  it('a first piece whose certificate does not verify is refused before anything is buffered', () => {
+    const c = leaveBehind();
+    let liar: string | undefined;
+    c.tamper = (from, to, msg) => {
+      if (to === 'r3' && msg.type === 'state') liar ??= from;
+      if (from === liar && to === 'r3' && msg.type === 'state' && msg.cert) {
+        const votes = msg.cert.votes.map((v) => ({ ...v, signature: v.signature.map((b) => b ^ 1) }));
+        return [{ to, msg: { ...msg, cert: { ...msg.cert, votes } } }];
+      }
+      return [{ to, msg }];
+    };
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(blamed(c, 'r3', liar!).some((m) => m.startsWith('invalid-signature: state at height'))).toBe(true);
+  });
+
+  it('a certified checkpoint with a commit proof of another block is refused', () => {
+    const c = leaveBehind();
+    let other: Uint8Array | undefined;
+    let liar: string | undefined;
+    c.tamper = (from, to, msg) => {
+      if (msg.type === 'state' && msg.cert) {
+        // Keep the first proof seen (some earlier snapshot's block) and hand it out with a later certificate.
+        other ??= msg.cert.proof;
+        if (to === 'r3') liar ??= from;
+        if (from === liar && to === 'r3' && !bytesEqual(other, msg.cert.proof)) return [{ to, msg: { ...msg, cert: { ...msg.cert, proof: other } } }];
+      }
+      return [{ to, msg }];
+    };
+    // An earlier snapshot's proof: r2 serves r1 once before r3 comes back.
+    c.nodes.get('r2')!.core!.step({ type: 'message', from: 'r1', msg: { type: 'request-state', height: 0n, offset: 0 } });
+    c.flush('r2');
+    drive(c, ['r0', 'r1', 'r2'], 'b', 1, 12);
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 52), maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(52);
+    expect(blamed(c, 'r3', liar!).some((m) => /its commit proof is for another block/.test(m))).toBe(true);
+  });
+
+  it('a restarted cluster signs its stored snapshots again, so a laggard can transfer before the next snapshot height', () => {
+    const c = leaveBehind();
+    // Everyone restarts (votes are not persisted) and the cluster stays idle: only the recovered
+    // snapshots can be served.
+    for (const id of ['r0', 'r1', 'r2']) c.crash(id);
+    for (const id of c.ids) c.start(id);
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+  });
+});
+
+describe('checkpoints and serving (one replica stepped by hand)', () => {
+  /** A cluster where every replica holds a served, certified state. */
+  function served(): Cluster {
+    const c = new Cluster({ n: 4, seed: 9, config: SMALL });
+    drive(c, c.ids, 'a', 1, 12);
+    c.run({ maxSteps: 20_000 });
+    for (const id of c.ids) expect(c.nodes.get(id)!.core!.status().detail!['servedStateHeight']).toBeGreaterThan(0n);
+    return c;
+  }
+
+  function stepAt(c: Cluster, id: string, from: string, msg: HotStuffMessage): HotStuffMessage[] {
+    const node = c.nodes.get(id)!;
+    const before = node.sent.length;
+    node.core!.step({ type: 'message', from, msg });
+    c.flush(id);
+    return node.sent.slice(before);
+  }
+
+  it('serves at most 32 pieces to one peer per state tick, then more after the tick', () => {
+    const c = served();
+    const ask: HotStuffMessage = { type: 'request-state', height: 0n, offset: 0 };
+    let pieces = 0;
+    for (let i = 0; i < 100; i++) pieces += stepAt(c, 'r0', 'r1', ask).filter((m) => m.type === 'state').length;
+    expect(pieces).toBe(32);
+    // Another peer has its own budget.
+    expect(stepAt(c, 'r0', 'r2', ask).filter((m) => m.type === 'state')).toHaveLength(1);
+    const node = c.nodes.get('r0')!;
+    node.core!.step({ type: 'timeout', timer: STATE_TIMER });
+    c.flush('r0');
+    expect(stepAt(c, 'r0', 'r1', ask).filter((m) => m.type === 'state')).toHaveLength(1);
+  });
+
+  it('blames a checkpoint vote with a bad signature, and one off the snapshot interval', () => {
+    const c = served();
+    const block = new Uint8Array(32).fill(1);
+    const state = new Uint8Array(32).fill(2);
+    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 400n, block, state, votes: [{ voter: 'r1', signature: new Uint8Array(32) }] });
+    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 401n, block, state, votes: [{ voter: 'r1', signature: new Uint8Array(32) }] });
+    const blames = blamed(c, 'r0', 'r1');
+    expect(blames).toContain('invalid-signature: checkpoint at height 400');
+    expect(blames.some((m) => m.startsWith('protocol-violation: checkpoint at height 401'))).toBe(true);
+  });
+
+  it('one validly signed vote for a made-up state certifies nothing: f+1 are needed', () => {
+    const c = served();
+    const r0 = c.nodes.get('r0')!.core!;
+    const before = r0.status().detail!['checkpointHeight'];
+    const block = new Uint8Array(32).fill(7);
+    const state = new Uint8Array(32).fill(8);
+    // r1 is Byzantine: it signs a checkpoint far ahead for a block and state nobody has.
+    const signer = c.signers.get('r1')!;
+    const body = { kind: CHECKPOINT_KIND, height: 400n, round: 0n, digest: checkpointDigest(block, state) };
+    const signature = signVote(signer, 'test', 'r1', body).signature;
+    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 400n, block, state, votes: [{ voter: 'r1', signature }] });
+    expect(blamed(c, 'r0', 'r1')).toEqual([]);
+    expect(r0.status().detail!['checkpointHeight']).toBe(before);
+    // Relayed as a "certificate" of that one vote: refused, and the relayer blamed.
+    stepAt(c, 'r0', 'r2', { type: 'checkpoint', height: 400n, block, state, votes: [{ voter: 'r1', signature }] });
+    expect(blamed(c, 'r0', 'r2').some((m) => m.startsWith('invalid-signature: certificate carries voting power 1, needs 2'))).toBe(true);
+    expect(r0.status().detail!['checkpointHeight']).toBe(before);
+  });
+
+  it('answers a status request with its certified checkpoint, once per peer and checkpoint', () => {
+    const c = served();
+    const r0 = c.nodes.get('r0')!.core!;
+    // Any verified QC will do as the asker's; a recent proposal's justify is one.
+    const high = (c.nodes.get('r1')!.sent.filter((m) => m.type === 'proposal').pop() as Extract<HotStuffMessage, { type: 'proposal' }>).block.justify;
+    const first = stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint');
+    expect(first).toHaveLength(1);
+    expect((first[0] as Extract<HotStuffMessage, { type: 'checkpoint' }>).votes.length).toBeGreaterThanOrEqual(2);
+    expect((first[0] as Extract<HotStuffMessage, { type: 'checkpoint' }>).height).toBe(r0.status().detail!['checkpointHeight']);
+    expect(stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint')).toHaveLength(0);
+  });
+});
+
+/** The digest checkpoint votes sign (the core's `checkpointDigest` with the default SHA-256 hasher). */
+function checkpointDigest(block: Uint8Array, state: Uint8Array): Uint8Array {
+  return sha256(encode([block, state]));
+}
