@@ -96,8 +96,9 @@ export type ProtocolEvent =
  *  1. `persist` is made durable (fsync) BEFORE any message in `send` leaves this process,
  *     because those messages may promise what was persisted (a vote, a prepare, a log append).
  *  2. `send` is handed to the transport.
- *  3. `restore` (if present) is installed into the application, then every batch in `commit`
- *     is applied in order. Heights are consecutive: each is the previous applied height + 1.
+ *  3. `restore` (if present) is installed into the application and stored durably as its latest
+ *     snapshot (a restart resumes from it), then every batch in `commit` is applied in order.
+ *     Heights are consecutive: each is the previous applied height + 1.
  *  4. `timers` are armed or cancelled, in order.
  *  `events` are observations (metrics, logs, evidence) and may be handled at any point.
  * After (1), the runtime steps `{ type: 'persisted', upTo: persist.id }` into the core.
