@@ -223,6 +223,15 @@ describe('requests entering the pool', () => {
     expect(misbehaviour(r0.events(), 'r1')).toHaveLength(0);
   });
 
+  it('a relay stops at its first forged command: the rest of the message is dropped unread (no signature checks spent on it)', () => {
+    const r0 = new Solo('r0', 4, authConfig());
+    r0.msg('r3', { type: 'request', requests: [req(5, 'made up', 'alice'), genuineOne()] });
+    expect(r0.sent('pre-prepare')).toHaveLength(0); // the genuine command after it was not admitted
+    const blames = r0.events().filter((e) => e.type === 'misbehaviour' && e.peer === 'r3');
+    expect(blames).toHaveLength(1);
+    expect(blames[0]).toMatchObject({ detail: expect.stringMatching(/relayed request 0 .*; 1 more dropped unread/) });
+  });
+
   it('a Byzantine backup relaying forged commands to the primary: blamed, never proposed, the cluster goes on', () => {
     const c = new Cluster({ n: 4, configFor: authConfig });
     const proposed: ClientRequest[] = [];
