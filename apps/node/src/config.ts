@@ -20,6 +20,10 @@ const hostPort = z
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(\/.*)?$/, 'must be a TCP multiaddr like /ip4/127.0.0.1/tcp/7000');
 
+/** HotStuff defaults apps/node applies: heights between snapshots (node-runner) and the core's sync window. */
+export const HOTSTUFF_SNAPSHOT_INTERVAL = 1000;
+export const HOTSTUFF_SYNC_WINDOW = 1024;
+
 export const protocols = ['pbft', 'hotstuff'] as const;
 export type ProtocolName = (typeof protocols)[number];
 
@@ -48,10 +52,17 @@ const configSchema = z
       checkpointInterval: z.number().int().min(1).max(1_000_000).default(100),
       /**
        * HotStuff only: heights between snapshots of the state, after which the stored log keeps
-       * ~1,024 blocks; 0 never snapshots (the log grows forever). Default 1000: a snapshot copies
+       * ~syncWindow blocks; 0 never snapshots (the log grows forever). Default 1000: a snapshot copies
        * and stores the whole state on every replica at once (~2 s for 1M keys here).
        */
       snapshotInterval: z.number().int().min(0).max(1_000_000_000).optional(),
+      /**
+       * HotStuff only: recently committed blocks each replica keeps to serve block sync (default
+       * 1024). A replica further behind than this catches up by state transfer of the latest
+       * certified snapshot instead; a larger window keeps more blocks in memory and in the log.
+       * Must stay above snapshotInterval (checked below).
+       */
+      syncWindow: z.number().int().min(1).max(1_000_000).optional(),
       /**
        * HotStuff only (PBFT's primary is fixed by the view): who proposes in each view. Default
        * 'active-round-robin' passes over a replica missing from the last QC, so a crashed replica
@@ -115,6 +126,23 @@ const configSchema = z
     }
     if (c.consensus.snapshotInterval !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'snapshotInterval'], message: `only for hotstuff (${c.consensus.type} snapshots at its checkpoints: checkpointInterval)` });
+    }
+    if (c.consensus.syncWindow !== undefined && c.consensus.type !== 'hotstuff') {
+      ctx.addIssue({ code: 'custom', path: ['consensus', 'syncWindow'], message: `only for hotstuff (${c.consensus.type} catches up from its checkpoints: checkpointInterval)` });
+    }
+    if (c.consensus.type === 'hotstuff') {
+      // A replica that installs a snapshot by state transfer fetches the blocks after it from its
+      // peers' sync windows: with snapshots further apart than the window, an idle cluster may
+      // keep none of them, and the replica would stay behind for good.
+      const interval = c.consensus.snapshotInterval ?? HOTSTUFF_SNAPSHOT_INTERVAL;
+      const window = c.consensus.syncWindow ?? HOTSTUFF_SYNC_WINDOW;
+      if (interval !== 0 && interval >= window) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['consensus', c.consensus.syncWindow !== undefined ? 'syncWindow' : 'snapshotInterval'],
+          message: `snapshotInterval (${interval}) must be below syncWindow (${window}) or 0: a replica that catches up by state transfer fetches the blocks after the snapshot from its peers' sync windows`,
+        });
+      }
     }
     if (c.consensus.commitRule !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'commitRule'], message: `only for hotstuff (${c.consensus.type} commits by its own phases)` });

@@ -19,7 +19,7 @@ import { openLmdbStorage } from '@phalanx/storage-lmdb';
 import { openMemoryStorage } from '@phalanx/storage-memory';
 import { pbft } from '@phalanx/pbft';
 import { activeRoundRobin, hotstuff, roundRobin } from '@phalanx/hotstuff';
-import { loadConfig } from './config.js';
+import { HOTSTUFF_SNAPSHOT_INTERVAL, loadConfig } from './config.js';
 import type { NetworkConfig, NodeConfig } from './config.js';
 import { createLogger } from './log.js';
 import { NodeMetrics, serveMetrics } from './metrics.js';
@@ -77,7 +77,13 @@ function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): {
           leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
           commitRule: c.commitRule ?? 'three-chain',
           // A snapshot every snapshotInterval heights bounds the stored log (and what a restart replays).
-          snapshotInterval: c.snapshotInterval ?? 1000,
+          snapshotInterval: c.snapshotInterval ?? HOTSTUFF_SNAPSHOT_INTERVAL,
+          // Further behind than this many blocks, a replica catches up by state transfer.
+          ...(c.syncWindow !== undefined ? { syncWindow: c.syncWindow } : {}),
+          // Explicit, not the core's default by chance: the first piece of a state transfer also
+          // carries the block's commit proof, up to batch.maxBytes (<= 2 MiB), and both must fit
+          // the transport's 4 MiB frame.
+          stateChunkBytes: 1024 * 1024,
           clientAuth,
         },
       };

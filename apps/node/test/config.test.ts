@@ -55,6 +55,11 @@ describe('configuration', () => {
     ['an unknown leader election', (c) => ({ ...c, consensus: { type: 'hotstuff', leaderElection: 'lottery' } }), /^cfg\.yaml: consensus\.leaderElection: /],
     ['a snapshot interval for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', snapshotInterval: 500 } }), /^cfg\.yaml: consensus\.snapshotInterval: only for hotstuff/],
     ['a commit rule for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', commitRule: 'two-chain' } }), /^cfg\.yaml: consensus\.commitRule: only for hotstuff/],
+    ['a sync window for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', syncWindow: 64 } }), /^cfg\.yaml: consensus\.syncWindow: only for hotstuff/],
+    ['an empty sync window', (c) => ({ ...c, consensus: { type: 'hotstuff', syncWindow: 0 } }), /^cfg\.yaml: consensus\.syncWindow: /],
+    ['a sync window above the core bound', (c) => ({ ...c, consensus: { type: 'hotstuff', syncWindow: 1_000_001 } }), /^cfg\.yaml: consensus\.syncWindow: /],
+    ['a sync window not above the default snapshot interval', (c) => ({ ...c, consensus: { type: 'hotstuff', syncWindow: 1000 } }), /^cfg\.yaml: consensus\.syncWindow: snapshotInterval \(1000\) must be below syncWindow \(1000\) or 0/],
+    ['a snapshot interval not below the default sync window', (c) => ({ ...c, consensus: { type: 'hotstuff', snapshotInterval: 1024 } }), /^cfg\.yaml: consensus\.snapshotInterval: snapshotInterval \(1024\) must be below syncWindow \(1024\) or 0/],
     ['a client id reserved for local clients', (c) => ({ ...c, clients: [{ id: 'local-r0-0123456789ab', publicKey: '01' + 'b'.repeat(64) }] }), /^cfg\.yaml: clients\[0\]\.id: "local-" ids are reserved/],
     ['a duplicate client id', (c) => ({ ...c, clients: [0, 1].map((i) => ({ id: 'c0', publicKey: '01' + String(i).repeat(64) })) }), /^cfg\.yaml: clients\[1\]\.id: same id as clients\[0\]/],
     ['a client key listed twice', (c) => ({ ...c, clients: [0, 1].map((i) => ({ id: `c${i}`, publicKey: '01' + (i ? 'B' : 'b').repeat(64) })) }), /^cfg\.yaml: clients\[1\]\.publicKey: same publicKey as clients\[0\]/],
@@ -63,6 +68,17 @@ describe('configuration', () => {
     ['an unknown commit rule', (c) => ({ ...c, consensus: { type: 'hotstuff', commitRule: 'one-chain' } }), /^cfg\.yaml: consensus\.commitRule: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
+  });
+
+  it('takes a HotStuff sync window and keeps it through YAML; without one the core default applies', () => {
+    const c = validateConfig({ ...good(), consensus: { type: 'hotstuff', syncWindow: 64, snapshotInterval: 32 } }, 'cfg.yaml');
+    expect(c.consensus.syncWindow).toBe(64);
+    const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
+    writeFileSync(path.join(dir, 'c.yaml'), configToYaml(c));
+    expect(loadConfig(path.join(dir, 'c.yaml')).consensus.syncWindow).toBe(64);
+    expect(validateConfig({ ...good(), consensus: { type: 'hotstuff' } }, 'cfg.yaml').consensus.syncWindow).toBeUndefined();
+    // Snapshots off: no state transfer, so any window will do.
+    expect(validateConfig({ ...good(), consensus: { type: 'hotstuff', syncWindow: 16, snapshotInterval: 0 } }, 'cfg.yaml').consensus.syncWindow).toBe(16);
   });
 
   it('refuses a PBFT network whose NEW-VIEW could outgrow a transport frame, and says what would fit', () => {

@@ -1,10 +1,12 @@
-// One PBFT replica as an OS process: libp2p transport, LMDB storage, the runtime. Started by
-// multiprocess.test.ts with its configuration in PHALANX_REPLICA (JSON); answers `status` over IPC.
+// One replica (PBFT, or HotStuff with `protocol: 'hotstuff'`) as an OS process: libp2p transport,
+// LMDB storage, the runtime. Started by multiprocess.test.ts with its configuration in
+// PHALANX_REPLICA (JSON); answers `status` over IPC.
 import { createHash } from 'node:crypto';
 import { fromHex, toHex, encode, decode, readArray, readString, readBytes } from '@phalanx/codec';
 import { createValidatorSet } from '@phalanx/quorum';
 import { signerFromSecret } from '@phalanx/crypto';
 import { pbft } from '@phalanx/pbft';
+import { hotstuff } from '@phalanx/hotstuff';
 import { openLmdbStorage } from '@phalanx/storage-lmdb';
 import { Libp2pTransport } from '@phalanx/transport-libp2p';
 import { Replica } from '../../dist/index.js';
@@ -34,9 +36,27 @@ class LogMachine {
   }
 }
 
+/** The protocol and its configuration: HotStuff's syncWindow, snapshotInterval and stateTickMs when the JSON sets them, else the core's defaults. */
+function consensus() {
+  if (cfg.protocol === 'hotstuff') {
+    const pass = {};
+    for (const k of ['syncWindow', 'snapshotInterval', 'stateTickMs']) if (cfg[k] !== undefined) pass[k] = cfg[k];
+    return { protocol: hotstuff, config: { chainId: 'mp-test', baseTimeoutMs: 1000, ...pass } };
+  }
+  return { protocol: pbft, config: { chainId: 'mp-test', checkpointInterval: cfg.checkpointInterval ?? 50, viewChangeTimeoutMs: 1000 } };
+}
+
+/** PHALANX_MP_LOG=1: info and above on stderr, one JSON line each (for diagnosing a failed run). */
+function stderrLogger(bindings) {
+  const line = (level) => (obj, msg) => process.stderr.write(`${JSON.stringify({ level, t: Date.now(), ...bindings, ...obj, msg }, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}\n`);
+  const noop = () => undefined;
+  return { debug: noop, info: line('info'), warn: line('warn'), error: line('error'), child: (b) => stderrLogger({ ...bindings, ...b }) };
+}
+
 const app = new LogMachine();
 let stateTransfers = 0;
-const storage = await openLmdbStorage({ path: cfg.dataDir, identity: { validator: cfg.self, protocol: 'pbft', chainId: 'mp-test' } });
+const { protocol, config } = consensus();
+const storage = await openLmdbStorage({ path: cfg.dataDir, identity: { validator: cfg.self, protocol: protocol.name, chainId: 'mp-test' } });
 const transport = new Libp2pTransport({
   self: cfg.self,
   seed: secret.subarray(1), // the tagged Ed25519 secret: tag byte, then the 32-byte seed
@@ -47,8 +67,8 @@ const transport = new Libp2pTransport({
   ...(cfg.queueLimit ? { queueLimit: cfg.queueLimit } : {}),
 });
 const replica = new Replica({
-  protocol: pbft,
-  config: { chainId: 'mp-test', checkpointInterval: cfg.checkpointInterval ?? 50, viewChangeTimeoutMs: 1000 },
+  protocol,
+  config,
   self: cfg.self,
   validators,
   signer: signerFromSecret(secret),
@@ -56,6 +76,7 @@ const replica = new Replica({
   transport,
   clients: transport.clients,
   stateMachine: app,
+  ...(process.env.PHALANX_MP_LOG ? { logger: stderrLogger({ node: cfg.self }) } : {}),
   hooks: {
     onFatal: (e) => process.send?.({ type: 'fatal', error: e.message }),
     onEvent: (e) => {
@@ -66,10 +87,12 @@ const replica = new Replica({
 await replica.start();
 process.on('message', async (m) => {
   if (m.type === 'status') {
+    const detail = replica.status()?.detail;
     process.send({
       type: 'status',
       height: String(replica.committedHeight),
-      stable: String(replica.status()?.detail?.stableCheckpoint ?? ''),
+      // PBFT's stable checkpoint; HotStuff's highest certified checkpoint.
+      stable: String(detail?.stableCheckpoint ?? detail?.checkpointHeight ?? ''),
       transfers: stateTransfers,
       digest: toHex(replica.stateDigest()),
       entries: app.entries.length,
