@@ -3,6 +3,8 @@
  * real Ed25519 from @phalanx/crypto, each replica applying commits to the reference KV.
  * Every figure sits beside its ceiling measured in the same run (DESIGN §10): the unreplicated
  * KV apply rate and the raw Ed25519 verify rate. PHALANX_BENCH_QUICK=1 for a few-second run.
+ * State transfer (bench/state-transfer.ts): a lagging replica fetching and installing a state,
+ * beside SHA-256 and codec encode/decode of the same bytes.
  */
 import { createRecorder, kvPutOfSize, measure, measureUnreplicatedKv, quick, ReferenceKv, sized, unreplicatedKvCeiling } from '@phalanx/bench-kit';
 import type { BenchRecord } from '@phalanx/bench-kit';
@@ -16,6 +18,7 @@ import { concatBytes, toHex, utf8 } from '@phalanx/codec';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { blsAggregateScheme, hotstuff } from '../src/index.js';
 import type { CertificateSchemeFactory, HotStuffConfig, HotStuffMessage } from '../src/index.js';
+import { benchStateTransfer } from './state-transfer.js';
 
 type Mode = 'ed25519' | 'ed25519-cached' | 'ml-dsa-44' | 'bls-aggregate' | 'no-crypto';
 
@@ -223,6 +226,8 @@ async function main(): Promise<void> {
   const b = r.rss.get(large) ?? r.rssMb;
   add({ suite: 'hotstuff/memory', name: `RSS after ${small} committed blocks`, value: a, unit: 'MiB', params: { n: 4, blocks: small, quick: q }, better: 'lower' });
   add({ suite: 'hotstuff/memory', name: `RSS after ${large} committed blocks`, value: b, unit: 'MiB', params: { n: 4, blocks: large, quick: q }, ceiling: { name: `RSS after ${small} blocks`, value: a, unit: 'MiB' }, claim: 'bounded: about the same as after 10x fewer blocks', better: 'lower' });
+  // State transfer: a replica beyond the sync window fetching a 64 MiB state (8 MiB quick).
+  benchStateTransfer(add);
   rec.write();
 }
 
