@@ -161,7 +161,7 @@ function messageToValue(m: HotStuffMessage): Value {
     case 'status':
       return [TAG.status, qcToValue(m.highQC), m.reply];
     case 'checkpoint':
-      return [TAG.checkpoint, m.height, m.block, m.state, checkpointVotesToValue(m.votes)];
+      return [TAG.checkpoint, m.height, m.block, m.state, m.size, checkpointVotesToValue(m.votes)];
     case 'request-state':
       return [TAG.requestState, m.height, m.offset];
     case 'state':
@@ -227,13 +227,14 @@ function messageFromValue(v: Value): HotStuffMessage {
       arity(3, 'status');
       return { type: 'status', highQC: qcFromValue(a[1], 'status.highQC'), reply: readBool(a[2], 'status.reply') };
     case TAG.checkpoint:
-      arity(5, 'checkpoint');
+      arity(6, 'checkpoint');
       return {
         type: 'checkpoint',
         height: readU64(a[1], 'checkpoint.height'),
         block: readBytes(a[2], 'checkpoint.block', { exact: LIMITS.hashBytes }),
         state: readBytes(a[3], 'checkpoint.state', { exact: LIMITS.hashBytes }),
-        votes: checkpointVotesFromValue(a[4], 'checkpoint.votes'),
+        size: readUint(a[4], 'checkpoint.size', LIMITS.maxStateBytes),
+        votes: checkpointVotesFromValue(a[5], 'checkpoint.votes'),
       };
     case TAG.requestState:
       arity(3, 'request-state');

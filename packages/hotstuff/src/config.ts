@@ -173,6 +173,14 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
       `with clientAuth must leave room for one command of maxPayloadBytes (${maxPayloadBytes}) + 1 KiB and its signed group (${MAX_GROUP_WIRE_BYTES}), got ${maxBlockBytes}`,
     );
   }
+  const syncWindow = int('syncWindow', config.syncWindow, 1024, 1, 1_000_000);
+  const snapshotInterval = int('snapshotInterval', config.snapshotInterval, 1000, 0, 1_000_000_000);
+  // A replica that installs the state of a snapshot height then fetches the blocks above it from
+  // peers' sync windows: with snapshots further apart than the window, those blocks may be gone
+  // from every peer in an idle cluster, and the replica would stay behind for good.
+  if (snapshotInterval >= syncWindow) {
+    throw new ConfigError('snapshotInterval', `must be below syncWindow (${syncWindow}) or 0, got ${snapshotInterval}: state transfer fetches the blocks after a snapshot from peers' sync windows`);
+  }
   return {
     chainId: config.chainId,
     maxBlockBytes,
@@ -185,8 +193,8 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     leaderElection: config.leaderElection ?? activeRoundRobin,
     certificates: config.certificates ?? signatureListScheme,
     hasher: config.hasher ?? sha256Hasher,
-    syncWindow: int('syncWindow', config.syncWindow, 1024, 1, 1_000_000),
-    snapshotInterval: int('snapshotInterval', config.snapshotInterval, 1000, 0, 1_000_000_000),
+    syncWindow,
+    snapshotInterval,
     stateChunkBytes: int('stateChunkBytes', config.stateChunkBytes, 1 << 20, 1024, LIMITS.maxStatePieceBytes),
     maxStateBytes: int('maxStateBytes', config.maxStateBytes, 1 << 30, 1, LIMITS.maxStateBytes),
     stateTickMs: int('stateTickMs', config.stateTickMs, 1000, 1, 3_600_000),

@@ -92,11 +92,15 @@ interface TreeNode {
   durable?: Uint8Array;
 }
 
-/** A checkpoint f+1 validators signed: the application state after block `block` at `height` is `state`. */
+/**
+ * A checkpoint f+1 validators signed: the application state after block `block` at `height` is
+ * the `size` bytes whose SHA-256 is `state`.
+ */
 interface CertifiedCheckpoint {
   readonly height: bigint;
   readonly block: Uint8Array;
   readonly state: Uint8Array;
+  readonly size: number;
   readonly votes: readonly CheckpointVote[];
 }
 
@@ -108,19 +112,23 @@ interface ServedState {
   readonly snapshot: Uint8Array;
   readonly proof: Uint8Array;
   votes?: readonly CheckpointVote[];
+  /** The state tick in which a piece of it was last served (a transfer under way keeps it). */
+  servedAtTick: number;
 }
 
 /** A state transfer in progress: one source at a time, pieces in order (see `onState`). */
 interface Transfer {
   height: bigint;
   source: NodeId;
+  /** Whom to ask, signers of the checkpoint first, then every other validator. */
   candidates: readonly NodeId[];
   /** The certificate and committed block of the state being fetched, once its first piece came. */
-  accepted?: { readonly block: Block; readonly hash: Uint8Array; readonly state: Uint8Array; readonly votes: readonly CheckpointVote[]; readonly proof: Uint8Array; readonly total: number };
-  pieces: Uint8Array[];
+  accepted?: { readonly block: Block; readonly hash: Uint8Array; readonly state: Uint8Array; readonly votes: readonly CheckpointVote[]; readonly proof: Uint8Array };
+  /** The state's bytes, allocated at its certified size once the first piece proved it. */
+  buffer?: Uint8Array;
   received: number;
-  /** Pieces taken since the last state tick, and state ticks in a row with none. */
-  progress: number;
+  /** Bytes taken since the last state tick, and state ticks in a row with too few (see `onStateTick`). */
+  bytesThisTick: number;
   idleTicks: number;
 }
 
@@ -266,15 +274,25 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private readonly checkpointVotes = new Map<NodeId, { height: bigint; key: string; signature: Uint8Array }>();
   /** The highest checkpoint certified by f+1 matching votes. */
   private bestCheckpoint: CertifiedCheckpoint | undefined;
-  /** The certified checkpoint height last sent to each peer that asked for our status. */
-  private readonly toldCheckpoint = new Map<NodeId, bigint>();
+  /** Peers handed our certified checkpoint this state tick (an answer to their STATUS). */
+  private readonly toldCheckpoint = new Set<NodeId>();
   private transfer: Transfer | undefined;
   private transferRound = 0;
   private stateTimerArmed = false;
+  private stateTick = 0;
   /** State ticks in a row without a commit while behind the best checkpoint, and the height at the last tick. */
   private stalledTicks = 0;
   private lastTickHeight = 0n;
+  /** Pieces served per peer this state tick, and the peers served a first piece (the one with the proof). */
   private readonly piecesServed = new Map<NodeId, number>();
+  private readonly firstPiecesServed = new Set<NodeId>();
+  /**
+   * The application's height when it is ahead of the recovered log (a crash after a transferred
+   * state was stored, before the log was rewritten): no transfer may take it below that.
+   */
+  private appliedFloor = 0n;
+  /** The last certified checkpoint too large for `maxStateBytes` (reported once, never fetched). */
+  private tooLargeAt = -1n;
   /** A transferred state for the runtime to install (handed out alone, see `ready`). */
   private outRestore: { height: bigint; snapshot: Uint8Array } | undefined;
   /** The installed state's committed block, to become the log's only record (see `install`). */
@@ -326,13 +344,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const g = genesisBlock(hasher, chainId);
     this.root = this.makeNode(g, this.genesisQC.block);
     this.tree.set(this.root.key, this.root);
-    if (recovered) {
-      this.recover(recovered);
-      // We may have missed the last proposals while down: ask everyone for their high QC, and
-      // fetch the blocks our own high QC certifies (the tree restarts from the committed root).
-      this.send.push({ to: 'all', msg: { type: 'status', highQC: this.highQC, reply: true } });
-      if (this.highQC.height > this.committedHeight) this.wantBlock(this.highQC.block, undefined);
-    }
+    if (recovered) this.recover(recovered);
+    // We may have missed the last proposals while down (or, new, everything so far): ask everyone
+    // for their high QC and certified checkpoint, and fetch the blocks our own high QC certifies
+    // (the tree restarts from the committed root). In an idle cluster nothing else would tell us.
+    this.send.push({ to: 'all', msg: { type: 'status', highQC: this.highQC, reply: true } });
+    if (recovered && this.highQC.height > this.committedHeight) this.wantBlock(this.highQC.block, undefined);
   }
 
   // ---------------------------------------------------------------- public API
@@ -1414,34 +1431,37 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     // A replica asking for our status may be behind the blocks anyone still keeps: hand it our best
     // certified checkpoint too (once per peer and checkpoint), the start of a state transfer.
+    // Once per peer and state tick, not once for good: a replica that restarts, or crashes half-way
+    // through a transfer, must be told again in a cluster that went idle (no new checkpoints).
     const cp = this.bestCheckpoint;
-    if (reply && from !== this.self && cp && this.toldCheckpoint.get(from) !== cp.height) {
-      this.toldCheckpoint.set(from, cp.height);
-      this.send.push({ to: from, msg: { type: 'checkpoint', height: cp.height, block: cp.block, state: cp.state, votes: cp.votes } });
+    if (reply && from !== this.self && cp && !this.toldCheckpoint.has(from)) {
+      this.toldCheckpoint.add(from);
+      this.armStateTimer();
+      this.send.push({ to: from, msg: { type: 'checkpoint', height: cp.height, block: cp.block, state: cp.state, size: cp.size, votes: cp.votes } });
     }
   }
 
   // ---------------------------------------------------------------- state transfer
 
   /*
-   * A replica that fell further behind than its peers' sync windows (`syncWindow` committed blocks)
-   * cannot replay the blocks it missed: nobody keeps them. It installs a recent application state
+   * A replica further behind than every peer's sync window (`syncWindow` committed blocks) cannot
+   * replay the blocks it missed: nobody keeps them. It installs a recent application state
    * instead, as PBFT does with its checkpoints (Castro & Liskov, OSDI'99 §4.3 and TOCS'02 §6.2):
-   *  - every replica signs a CHECKPOINT (height, block, state digest) once the runtime has stored
-   *    the state after each `snapshotInterval`-th committed block (`onApplied`);
+   *  - every replica signs a CHECKPOINT (height, block, state digest, state size) once the runtime
+   *    has stored the state after each `snapshotInterval`-th committed block (`onApplied`);
    *  - f+1 matching signatures certify it: at least one honest replica computed that state after
    *    committing that block, and honest replicas agree on the committed chain and the application
    *    is deterministic, so it is the state every honest replica reaches there;
-   *  - a replica behind a certified checkpoint fetches the state in pieces from one of its signers
-   *    (`onState`), checks the commit proof of the block and the bytes against the digest, and
+   *  - a replica behind a certified checkpoint fetches the state in pieces from one replica at a
+   *    time (`onState`), checks the block's commit proof and the bytes against the digest, and
    *    installs it (`install`): the block becomes its committed root, and block sync continues
    *    from there within the window peers keep.
    * f+1, not 2f+1: a certificate must form while up to f validators are silent or Byzantine,
    * and its purpose is only to show that one honest replica vouches for the state.
    */
 
-  private checkpointDigest(block: Uint8Array, state: Uint8Array): Uint8Array {
-    return this.cfg.hasher.digest(encode([block, state]));
+  private checkpointDigest(block: Uint8Array, state: Uint8Array, size: number): Uint8Array {
+    return this.cfg.hasher.digest(encode([block, state, size]));
   }
 
   private keepSnapshotProof(height: bigint, hash: Uint8Array, proof: Uint8Array): void {
@@ -1459,23 +1479,30 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const p = this.snapshotProofs.get(height);
     if (!p || !(snapshot instanceof Uint8Array) || !(state instanceof Uint8Array) || state.length !== 32) return;
     this.snapshotProofs.delete(height);
-    this.serveAndSign({ height, block: p.hash, state, snapshot, proof: p.proof });
+    this.serveAndSign({ height, block: p.hash, state, snapshot, proof: p.proof, servedAtTick: -1 });
   }
 
   private serveAndSign(s: ServedState): void {
     if (this.served.some((x) => x.height >= s.height)) return;
     this.serve(s);
-    const digest = this.checkpointDigest(s.block, s.state);
+    const size = s.snapshot.length;
+    const digest = this.checkpointDigest(s.block, s.state, size);
     const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, { kind: CHECKPOINT_KIND, height: s.height, round: 0n, digest }).signature;
-    this.send.push({ to: 'all', msg: { type: 'checkpoint', height: s.height, block: s.block, state: s.state, votes: [{ voter: this.self, signature }] } });
-    this.countCheckpointVote(this.self, s.height, s.block, s.state, signature);
+    this.send.push({ to: 'all', msg: { type: 'checkpoint', height: s.height, block: s.block, state: s.state, size, votes: [{ voter: this.self, signature }] } });
+    this.countCheckpointVote(this.self, s.height, s.block, s.state, size, signature);
   }
 
-  /** Keeps `s` to serve (with the one before it, so a transfer under way survives the next snapshot). */
+  /**
+   * Keeps `s` to serve, with the state before it and any older one a peer fetched from in this or
+   * the last state tick: under load a new snapshot comes every few seconds, and a transfer of a
+   * large state must not lose its source's copy half-way (at most three states in memory).
+   */
   private serve(s: ServedState): void {
     const cp = this.bestCheckpoint;
-    if (cp && cp.height === s.height && bytesEqual(cp.block, s.block) && bytesEqual(cp.state, s.state)) s.votes = cp.votes;
-    this.served = [...this.served.filter((x) => x.height < s.height), s].slice(-2);
+    if (cp && cp.height === s.height && bytesEqual(cp.block, s.block) && bytesEqual(cp.state, s.state) && cp.size === s.snapshot.length) s.votes = cp.votes;
+    const older = this.served.filter((x) => x.height < s.height);
+    const keep = older.filter((x, i) => i === older.length - 1 || x.servedAtTick >= this.stateTick - 1);
+    this.served = [...keep.slice(-2), s];
   }
 
   private onCheckpoint(from: NodeId, m: Extract<HotStuffMessage, { type: 'checkpoint' }>): void {
@@ -1485,7 +1512,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'protocol-violation', `checkpoint at height ${m.height}, not a multiple of snapshotInterval`);
       return;
     }
-    const digest = this.checkpointDigest(m.block, m.state);
+    const digest = this.checkpointDigest(m.block, m.state, m.size);
     const only = m.votes.length === 1 ? m.votes[0]! : undefined;
     if (only && only.voter === from) {
       // One replica's own vote. Only its latest counts (bounded memory); an older or repeated one is
@@ -1497,18 +1524,18 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         this.misbehaviour(from, 'invalid-signature', `checkpoint at height ${m.height}`);
         return;
       }
-      this.countCheckpointVote(from, m.height, m.block, m.state, only.signature);
+      this.countCheckpointVote(from, m.height, m.block, m.state, m.size, only.signature);
       return;
     }
     // A certificate (f+1 votes) relayed by a peer: verified only when it would teach us something.
     const best = this.bestCheckpoint;
     if (m.height <= this.committedHeight || (best && m.height <= best.height)) return;
     verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height: m.height, round: 0n, digest, votes: m.votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
-    this.certified({ height: m.height, block: m.block, state: m.state, votes: m.votes });
+    this.certified({ height: m.height, block: m.block, state: m.state, size: m.size, votes: m.votes });
   }
 
-  private countCheckpointVote(voter: NodeId, height: bigint, block: Uint8Array, state: Uint8Array, signature: Uint8Array): void {
-    const key = toHex(this.checkpointDigest(block, state));
+  private countCheckpointVote(voter: NodeId, height: bigint, block: Uint8Array, state: Uint8Array, size: number, signature: Uint8Array): void {
+    const key = toHex(this.checkpointDigest(block, state, size));
     this.checkpointVotes.set(voter, { height, key, signature });
     let power = 0;
     const votes: CheckpointVote[] = [];
@@ -1519,15 +1546,31 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     if (power < this.weak) return;
     votes.sort((a, b) => this.ctx.validators.indexOf(a.voter) - this.ctx.validators.indexOf(b.voter));
-    this.certified({ height, block, state, votes });
+    this.certified({ height, block, state, size, votes });
   }
 
   private certified(cp: CertifiedCheckpoint): void {
     const best = this.bestCheckpoint;
     if (best && cp.height <= best.height) return;
     this.bestCheckpoint = cp;
-    for (const s of this.served) if (s.height === cp.height && bytesEqual(s.block, cp.block) && bytesEqual(s.state, cp.state)) s.votes = cp.votes;
+    for (const s of this.served) {
+      if (s.height === cp.height && bytesEqual(s.block, cp.block) && bytesEqual(s.state, cp.state) && s.snapshot.length === cp.size) s.votes = cp.votes;
+    }
     this.maybeCatchUp();
+  }
+
+  /** Whether the best certified checkpoint is one this replica should fetch. */
+  private behind(cp: CertifiedCheckpoint | undefined): cp is CertifiedCheckpoint {
+    if (!cp || cp.height <= this.committedHeight || cp.height < this.appliedFloor) return false;
+    if (cp.size > this.cfg.maxStateBytes) {
+      // Our own limit, not a peer's fault: say so once and wait for a state that fits (or an operator).
+      if (this.tooLargeAt !== cp.height) {
+        this.tooLargeAt = cp.height;
+        this.ctx.logger?.error({ height: String(cp.height), size: cp.size, maxStateBytes: this.cfg.maxStateBytes }, 'hotstuff: the certified state is larger than maxStateBytes; not fetching it');
+      }
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -1537,7 +1580,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    */
   private maybeCatchUp(): void {
     const cp = this.bestCheckpoint;
-    if (!cp || this.transfer || cp.height <= this.committedHeight) return;
+    if (this.transfer || !this.behind(cp)) return;
     if (cp.height - this.committedHeight >= BigInt(this.cfg.syncWindow)) this.startTransfer(cp);
     else this.armStateTimer();
   }
@@ -1549,7 +1592,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   private onStateTick(): void {
+    this.stateTick += 1;
     this.piecesServed.clear();
+    this.firstPiecesServed.clear();
+    this.toldCheckpoint.clear();
     let t = this.transfer;
     if (t && t.height <= this.committedHeight) {
       // Block sync got there first: the state is no longer needed.
@@ -1557,56 +1603,63 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     const cp = this.bestCheckpoint;
     if (t) {
-      if (t.progress > 0) {
-        t.progress = 0;
-        t.idleTicks = 0;
-      } else if (++t.idleTicks >= 2) {
-        // Two ticks without a piece: the source crashed, withholds, or is slow. Honest signers all
-        // hold the same state, so start over with the next one (one source per attempt: a piece
-        // that fails the digest then always has a sender to blame).
-        this.switchSource(t);
-      } else {
-        this.askPiece(t); // once more, in case the request or the answer was lost
-      }
-    } else if (cp && cp.height > this.committedHeight) {
+      // Progress is at least a piece of our own size (or the rest) per tick: a source that trickles
+      // a few bytes at a time counts as stalled, as one that sends nothing (PBFT does the same).
+      const wanted = t.buffer ? Math.min(this.cfg.stateChunkBytes, t.buffer.length - t.received) : 1;
+      t.idleTicks = t.bytesThisTick >= wanted ? 0 : t.idleTicks + 1;
+      t.bytesThisTick = 0;
+      // Two such ticks: the source crashed, withholds, or is too slow. Honest replicas all hold the
+      // same state, so start over with the next one (one source per attempt: bytes that fail the
+      // digest then always have a sender to blame). Otherwise ask again: the request or its answer
+      // may be lost, or the source's budget for this tick ran out.
+      if (t.idleTicks >= 2) this.switchSource(t);
+      else this.askPiece(t);
+    } else if (this.behind(cp)) {
       this.stalledTicks = this.committedHeight === this.lastTickHeight ? this.stalledTicks + 1 : 0;
       if (this.stalledTicks >= 2) this.startTransfer(cp);
     }
     this.lastTickHeight = this.committedHeight;
-    if (this.transfer || (cp && cp.height > this.committedHeight)) this.armStateTimer();
+    if (this.transfer || this.behind(cp) || this.served.some((s) => s.servedAtTick >= this.stateTick - 1)) this.armStateTimer();
   }
 
   private startTransfer(cp: CertifiedCheckpoint): void {
-    const candidates = cp.votes.map((v) => v.voter).filter((id) => id !== this.self);
+    const signers = cp.votes.map((v) => v.voter).filter((id) => id !== this.self);
+    // Then everyone else: the signers may be f Byzantine and one honest replica that crashed,
+    // while the other honest replicas hold the same state (every answer is checked anyway).
+    const others = this.ctx.validators.validators.map((v) => v.id).filter((id) => id !== this.self && !signers.includes(id));
+    const candidates = [...signers, ...others];
     if (candidates.length === 0) return;
     this.stalledTicks = 0;
-    const t: Transfer = { height: cp.height, source: candidates[this.transferRound++ % candidates.length]!, candidates, pieces: [], received: 0, progress: 0, idleTicks: 0 };
+    const source = signers.length > 0 ? signers[this.transferRound++ % signers.length]! : candidates[0]!;
+    const t: Transfer = { height: cp.height, source, candidates, received: 0, bytesThisTick: 0, idleTicks: 0 };
     this.transfer = t;
     this.events.push({ type: 'state-transfer', phase: 'started', height: cp.height });
-    this.ctx.logger?.info({ height: String(cp.height), committedHeight: String(this.committedHeight), source: t.source }, 'hotstuff: state transfer started');
+    this.ctx.logger?.info({ height: String(cp.height), committedHeight: String(this.committedHeight), source, bytes: cp.size }, 'hotstuff: state transfer started');
     this.askPiece(t);
     this.armStateTimer();
   }
 
   private askPiece(t: Transfer): void {
-    this.send.push({ to: t.source, msg: { type: 'request-state', height: t.height, offset: t.accepted ? t.received : 0 } });
+    this.send.push({ to: t.source, msg: { type: 'request-state', height: t.height, offset: t.buffer ? t.received : 0 } });
   }
 
   private switchSource(t: Transfer): void {
-    const others = t.candidates.filter((id) => id !== t.source);
-    if (others.length > 0) t.source = others[this.transferRound++ % others.length]!;
+    const at = t.candidates.indexOf(t.source);
+    t.source = t.candidates[(at + 1) % t.candidates.length]!;
     t.accepted = undefined;
-    t.pieces = [];
+    t.buffer = undefined;
     t.received = 0;
-    t.progress = 0;
+    t.bytesThisTick = 0;
     t.idleTicks = 0;
     this.askPiece(t);
   }
 
   /**
-   * A peer asks for a piece of our state at `height`. One we no longer keep (or height 0) is
-   * answered with the first piece of our latest certified state, so a transfer that fell behind
-   * moves on to it. At most MAX_PIECES_PER_TICK pieces per peer per state tick.
+   * A peer asks for a piece of our state at `height`. A first piece (offset 0), or a piece of a
+   * state we no longer keep, is answered with the first piece of that state or of our latest
+   * certified one, so a transfer that fell behind moves on. Per peer and state tick: one first
+   * piece (it carries the commit proof) and at most MAX_PIECES_PER_TICK pieces, so a request of a
+   * few bytes buys a bounded amount of our bandwidth.
    */
   private onRequestState(from: NodeId, height: bigint, offset: number): void {
     if (from === this.self) return;
@@ -1618,9 +1671,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (!s?.votes) return;
     const total = s.snapshot.length;
     if (offset > total || (offset === total && total > 0)) return;
+    if (offset === 0) {
+      if (this.firstPiecesServed.has(from)) return;
+      this.firstPiecesServed.add(from);
+    }
     const n = this.piecesServed.get(from) ?? 0;
     if (n >= MAX_PIECES_PER_TICK) return;
     this.piecesServed.set(from, n + 1);
+    s.servedAtTick = this.stateTick;
     this.armStateTimer();
     const data = s.snapshot.subarray(offset, offset + this.cfg.stateChunkBytes);
     const cert: StateCert | undefined = offset === 0 ? { block: s.block, state: s.state, votes: s.votes, proof: s.proof } : undefined;
@@ -1629,9 +1687,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   /**
    * A piece of the state we are fetching, taken only from the source asked and only in order. The
-   * first piece must prove what follows: f+1 checkpoint signatures over (height, block, state) and
-   * a commit proof of that block (HotStuff §4.3: a three-chain with its QCs; Jolteon's two-chain
-   * under `two-chain`), checked before anything is buffered. The assembled bytes must hash to the
+   * first piece must prove what follows: f+1 checkpoint signatures over (height, block, state,
+   * size) and a commit proof of that block (HotStuff §4.3: a three-chain with its QCs; Jolteon's
+   * two-chain under `two-chain`), checked before anything is buffered; the size is certified too,
+   * so the buffer is allocated once at the honest size. The assembled bytes must hash to the
    * certified digest, or the single source of this attempt is blamed and the next one asked.
    */
   private onState(from: NodeId, m: Extract<HotStuffMessage, { type: 'state' }>): void {
@@ -1639,53 +1698,56 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (!t || from !== t.source) return; // unasked, or late from a source we left
     if (m.cert) {
       // A first piece: of the state we asked for, or of a newer one the source holds instead.
-      if (m.height <= this.committedHeight || (t.accepted ? m.height <= t.height : m.height < t.height)) return;
+      if (m.height <= this.committedHeight || m.height < this.appliedFloor || (t.accepted ? m.height <= t.height : m.height < t.height)) return;
       const why = this.refuseState(m.height, m.total, m.cert);
       if (why) {
         this.misbehaviour(from, why.kind, why.detail);
         this.switchSource(t);
         return;
       }
+      if (m.total > this.cfg.maxStateBytes) {
+        // Certified, so honest: too large for our own limit (see `behind`).
+        this.behind({ height: m.height, block: m.cert.block, state: m.cert.state, size: m.total, votes: m.cert.votes });
+        this.transfer = undefined;
+        return;
+      }
       const info = this.provenRoot(m.cert.proof);
       t.height = m.height;
-      t.candidates = m.cert.votes.map((v) => v.voter).filter((id) => id !== this.self);
-      t.accepted = { block: info.block, hash: info.hash, state: m.cert.state, votes: m.cert.votes, proof: m.cert.proof, total: m.total };
-      t.pieces = [];
+      t.accepted = { block: info.block, hash: info.hash, state: m.cert.state, votes: m.cert.votes, proof: m.cert.proof };
+      t.buffer = new Uint8Array(m.total);
       t.received = 0;
-      this.certified({ height: m.height, block: m.cert.block, state: m.cert.state, votes: m.cert.votes });
-    } else if (!t.accepted || m.height !== t.height || m.offset !== t.received || m.total !== t.accepted.total) {
+      this.certified({ height: m.height, block: m.cert.block, state: m.cert.state, size: m.total, votes: m.cert.votes });
+    } else if (!t.buffer || m.height !== t.height || m.offset !== t.received || m.total !== t.buffer.length) {
       return; // a repeat, or a piece of an attempt we gave up
     }
-    const acc = t.accepted;
-    if (m.data.length === 0 && t.received < acc.total) {
+    const acc = t.accepted!;
+    const buf = t.buffer!;
+    if (m.data.length === 0 && t.received < buf.length) {
       this.misbehaviour(from, 'malformed', 'empty state piece');
       this.switchSource(t);
       return;
     }
-    // A copy: the piece is a view into its decoded frame, which it would otherwise keep alive.
-    t.pieces.push(m.data.slice());
+    buf.set(m.data, t.received); // the codec bounds offset + length by total (= the buffer's size)
     t.received += m.data.length;
-    t.progress += 1;
-    if (t.received < acc.total) {
+    t.bytesThisTick += m.data.length;
+    if (t.received < buf.length) {
       this.askPiece(t);
       return;
     }
-    const state = t.pieces.length === 1 ? t.pieces[0]! : concatPieces(t.pieces, t.received);
-    if (!bytesEqual(this.stateHasher.digest(state), acc.state)) {
+    if (!bytesEqual(this.stateHasher.digest(buf), acc.state)) {
       this.misbehaviour(from, 'protocol-violation', `state at height ${t.height} does not match its certified digest`);
       this.switchSource(t);
       return;
     }
     this.transfer = undefined;
     if (t.height <= this.committedHeight) return; // block sync got there first
-    this.install(t.height, acc, state);
+    this.install(t.height, acc, buf);
   }
 
-  /** Why the first piece of a state at `height` is refused, if it is (its signatures and size; the proof is checked next). */
+  /** Why the first piece of a state at `height` is refused, if it is (its signatures, proof and size). */
   private refuseState(height: bigint, total: number, cert: StateCert): { kind: MisbehaviourKind; detail: string } | undefined {
     if (height % BigInt(this.cfg.snapshotInterval || 1) !== 0n) return { kind: 'protocol-violation', detail: `state at height ${height}, not a multiple of snapshotInterval` };
-    if (total > this.cfg.maxStateBytes) return { kind: 'protocol-violation', detail: `state of ${total} bytes exceeds maxStateBytes (${this.cfg.maxStateBytes})` };
-    const digest = this.checkpointDigest(cert.block, cert.state);
+    const digest = this.checkpointDigest(cert.block, cert.state, total);
     try {
       verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height, round: 0n, digest, votes: cert.votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
       const info = verifyCommitProof(cert.proof, this.ctx.validators, this.ctx.verifier, {
@@ -1727,6 +1789,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.tree.set(this.root.key, this.root);
     }
     this.committedHeight = height;
+    if (this.appliedFloor <= height) this.appliedFloor = 0n;
     this.rememberCommitted(this.root);
     this.rootRecord = { index: height, data: acc.proof };
     this.compactTarget = height;
@@ -1734,11 +1797,18 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.outRestore = { height, snapshot };
     this.hardDirty = true;
     this.backoff = 0;
-    // Blocks asked for below the new root are moot (and nobody may still hold them).
+    // Blocks asked for below the new root are moot (and nobody may still hold them). So are the
+    // pending commands: which of them the state already executed is the application's to know,
+    // and keeping them would have this replica time out and propose them again for ever. Clients
+    // retry what is not done; the runtime answers retries of done ones from the restored state.
     this.wanted.clear();
-    this.serve({ height, block: acc.hash, state: acc.state, snapshot, proof: acc.proof });
-    this.certified({ height, block: acc.hash, state: acc.state, votes: acc.votes });
+    this.mempool.clear();
+    this.forwardQueue = [];
+    this.serve({ height, block: acc.hash, state: acc.state, snapshot, proof: acc.proof, servedAtTick: -1 });
+    this.certified({ height, block: acc.hash, state: acc.state, size: snapshot.length, votes: acc.votes });
     this.prune();
+    this.lastNonEmptyHeight = 0n;
+    for (const n of this.tree.values()) if (n.block.commands.length > 0 && n.block.height > this.lastNonEmptyHeight) this.lastNonEmptyHeight = n.block.height;
     this.events.push({ type: 'state-transfer', phase: 'completed', height });
     this.ctx.logger?.info({ height: String(height), bytes: snapshot.length }, 'hotstuff: state transfer completed');
     this.connectWaiting(this.root.key);
@@ -1897,6 +1967,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.recoverLog(r);
     this.recoverBlocks(stored);
     this.recoverServedState(r);
+    // The application ahead of the log: a transferred state was stored and the process died before
+    // the log was rewritten above it. Transfers may only move the application forward from there.
+    if (r.appliedHeight > this.committedHeight) this.appliedFloor = r.appliedHeight;
   }
 
   /**
@@ -1910,7 +1983,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const rec = r.log.find((x) => x.index === snap.height);
     if (!rec) return;
     const hash = blockHash(this.cfg.hasher, proofBlock(rec.data, this.cfg.hasher));
-    this.serveAndSign({ height: snap.height, block: hash, state: this.stateHasher.digest(snap.data), snapshot: snap.data, proof: rec.data });
+    this.serveAndSign({ height: snap.height, block: hash, state: this.stateHasher.digest(snap.data), snapshot: snap.data, proof: rec.data, servedAtTick: -1 });
   }
 
   private recoverLog(r: RecoveredState): void {

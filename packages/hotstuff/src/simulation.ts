@@ -98,7 +98,7 @@ export function createSimulation(definition: ProtocolDefinition<HotStuffMessage,
         case 'status':
           return `status hqc=v${msg.highQC.view}${msg.reply ? ' ?' : ''}`;
         case 'checkpoint':
-          return `checkpoint h${msg.height} state=${toHex(msg.state).slice(0, 8)} x${msg.votes.length}`;
+          return `checkpoint h${msg.height} state=${toHex(msg.state).slice(0, 8)} ${msg.size}B x${msg.votes.length}`;
         case 'request-state':
           return `request-state h${msg.height} @${msg.offset}`;
         case 'state':

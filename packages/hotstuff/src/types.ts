@@ -76,10 +76,18 @@ export type HotStuffMessage =
   | { readonly type: 'status'; readonly highQC: QuorumCert; readonly reply: boolean }
   /**
    * State transfer: signatures over the application state after the committed block `block` at
-   * `height` (every `snapshotInterval`-th). One vote as each replica stores its snapshot; f+1
-   * matching ones make a certificate, which travels as the same message with every vote.
+   * `height` (every `snapshotInterval`-th): its SHA-256 `state` and its `size` in bytes. One vote
+   * as each replica stores its snapshot; f+1 matching ones make a certificate, which travels as
+   * the same message with every vote.
    */
-  | { readonly type: 'checkpoint'; readonly height: bigint; readonly block: Uint8Array; readonly state: Uint8Array; readonly votes: readonly CheckpointVote[] }
+  | {
+      readonly type: 'checkpoint';
+      readonly height: bigint;
+      readonly block: Uint8Array;
+      readonly state: Uint8Array;
+      readonly size: number;
+      readonly votes: readonly CheckpointVote[];
+    }
   /** State transfer: send me the piece at `offset` of your state at `height` (0: your latest). */
   | { readonly type: 'request-state'; readonly height: bigint; readonly offset: number }
   /**
@@ -88,16 +96,17 @@ export type HotStuffMessage =
    */
   | { readonly type: 'state'; readonly height: bigint; readonly offset: number; readonly total: number; readonly data: Uint8Array; readonly cert?: StateCert };
 
-/** One replica's signature over (height, block, state) of a checkpoint. */
+/** One replica's signature over (height, block, state, size) of a checkpoint. */
 export interface CheckpointVote {
   readonly voter: NodeId;
   readonly signature: Uint8Array;
 }
 
 /**
- * What makes a transferred state trustworthy: f+1 checkpoint votes over (height, block, state),
- * so at least one honest replica computed `state` after committing `block`, and the block's
- * commit proof (`encodeCommitProof`), which becomes the receiver's committed root.
+ * What makes a transferred state trustworthy: f+1 checkpoint votes over (height, block, state,
+ * size — the STATE message's `total`), so at least one honest replica computed `state` after
+ * committing `block`, and the block's commit proof (`encodeCommitProof`), which becomes the
+ * receiver's committed root.
  */
 export interface StateCert {
   readonly block: Uint8Array;

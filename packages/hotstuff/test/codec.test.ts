@@ -23,7 +23,7 @@ const samples: HotStuffMessage[] = [
   { type: 'blocks', blocks: [b2.block, b1.block] },
   { type: 'requests', requests: [req('c', 1), req('c', 2, '')] },
   { type: 'status', highQC: qc1, reply: true },
-  { type: 'checkpoint', height: 8n, block: b1.hash, state: new Uint8Array(32).fill(5), votes: [{ voter: 'r1', signature: new Uint8Array(64).fill(1) }] },
+  { type: 'checkpoint', height: 8n, block: b1.hash, state: new Uint8Array(32).fill(5), size: 10, votes: [{ voter: 'r1', signature: new Uint8Array(64).fill(1) }] },
   { type: 'request-state', height: 8n, offset: 4096 },
   {
     type: 'state',
@@ -71,8 +71,9 @@ describe('codec (bounded, canonical)', () => {
     expect(() => decodeMessage(encode([9, 8, 4, 10, new Uint8Array(3), cert]))).toThrow(/the first piece, and only it/);
     expect(() => decodeMessage(encode([9, 8, 0, 10, new Uint8Array(3), null]))).toThrow(/the first piece, and only it/);
     expect(() => decodeMessage(encode([9, 8, 0, LIMITS.maxStateBytes + 1, new Uint8Array(3), cert]))).toThrow(/exceeds/);
-    expect(() => decodeMessage(encode([7, 8, h32, h32, []]))).toThrow(/at least one vote/);
-    expect(() => decodeMessage(encode([7, 8, h32, new Uint8Array(31), [['r1', new Uint8Array(1)]]]))).toThrow(/expected 32 bytes/);
+    expect(() => decodeMessage(encode([7, 8, h32, h32, 10, []]))).toThrow(/at least one vote/);
+    expect(() => decodeMessage(encode([7, 8, h32, new Uint8Array(31), 10, [['r1', new Uint8Array(1)]]]))).toThrow(/expected 32 bytes/);
+    expect(() => decodeMessage(encode([7, 8, h32, h32, LIMITS.maxStateBytes + 1, [['r1', new Uint8Array(1)]]]))).toThrow(/exceeds/);
     expect(() => decodeMessage(encode([8, 8, -1]))).toThrow(DecodeError);
   });
 

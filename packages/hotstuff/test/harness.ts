@@ -177,6 +177,9 @@ export class Cluster {
       const r = core.ready();
       if (r.persist) {
         if (r.persist.hardState) node.hardState = r.persist.hardState;
+        // As storage does, in its order: truncate, append, compact.
+        const cut = r.persist.truncateFrom;
+        if (cut !== undefined) node.log = node.log.filter((rec) => rec.index < cut);
         for (const rec of r.persist.append) {
           const last = node.log[node.log.length - 1];
           if (last && rec.index !== last.index + 1n) throw new Error(`${id}: log gap ${last.index} -> ${rec.index}`);

@@ -232,7 +232,7 @@ describe('pacemaker', () => {
 
 describe('memory bounds', () => {
   it('prunes after each commit: thousands of committed blocks, the tree stays tiny', () => {
-    const s = new Solo('r0', { syncWindow: 16 });
+    const s = new Solo('r0', { syncWindow: 16, snapshotInterval: 0 });
     let qc = s.craft.genesis;
     let maxTree = 0;
     for (let v = 1n; v <= 3000n; v++) {
@@ -403,7 +403,7 @@ describe('log compaction after snapshots', () => {
     const block = (h: bigint): Block => ({ parent: new Uint8Array(32), height: h, view: h, proposer: 'r1', justify: qc, election: new Uint8Array(0), commands: [] });
     const log: LogRecord[] = [];
     for (let i = 1n; i <= N; i++) log.push({ index: i, data: i > N - 4n ? encodeCommitProof('test', 'three-chain', block(i), [], qc) : Uint8Array.of(0) });
-    const s = new Solo('r0', { snapshotInterval: 1000, syncWindow: 4 }, { log, appliedHeight: N });
+    const s = new Solo('r0', { snapshotInterval: 2, syncWindow: 4 }, { log, appliedHeight: N });
     s.step({ type: 'applied', height: N, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0) });
     const steps = s.readys.flatMap((r) => (r.persist?.compactTo !== undefined ? [r.persist.compactTo] : []));
     expect(steps).toEqual([10_001n, 20_001n, N - 4n + 1n]);

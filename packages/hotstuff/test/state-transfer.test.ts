@@ -41,6 +41,30 @@ function blamed(c: Cluster, id: string, peer: string): string[] {
   return events(c, id).flatMap((e) => (e.type === 'misbehaviour' && e.peer === peer ? [`${e.kind}: ${e.detail}`] : []));
 }
 
+/** Brings r3 back and runs until every replica committed the 40 commands of `leaveBehind` (or the step budget ends). */
+function rejoin(c: Cluster): void {
+  c.start('r3');
+  c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+}
+
+type StateMsg = Extract<HotStuffMessage, { type: 'state' }>;
+
+/**
+ * Makes the first replica that sends r3 a piece of state a liar: `edit` rewrites each of its pieces
+ * to r3 (undefined: drop it). Returns who that was, once known.
+ */
+function firstSourceLies(c: Cluster, edit: (m: StateMsg) => StateMsg | undefined): () => string {
+  let liar: string | undefined;
+  c.tamper = (from, to, msg) => {
+    if (to !== 'r3' || msg.type !== 'state') return [{ to, msg }];
+    liar ??= from;
+    if (from !== liar) return [{ to, msg }];
+    const out = edit(msg);
+    return out ? [{ to, msg: out }] : [];
+  };
+  return () => liar!;
+}
+
 /** r3 down while the other three commit 40 commands (40+ blocks, five times the sync window), then back. */
 function leaveBehind(config: Partial<HotStuffConfig> = SMALL, seed = 3): Cluster {
   const c = new Cluster({ n: 4, seed, config });
@@ -53,8 +77,7 @@ function leaveBehind(config: Partial<HotStuffConfig> = SMALL, seed = 3): Cluster
 describe('state transfer', () => {
   it('a replica down for five sync windows installs a certified snapshot, then commits with the others', () => {
     const c = leaveBehind();
-    c.start('r3');
-    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    rejoin(c);
     const r3 = c.nodes.get('r3')!;
     expect(r3.committedRequests.size).toBe(40);
     expect(transfersCompleted(c, 'r3')).toBe(1);
@@ -78,16 +101,14 @@ describe('state transfer', () => {
 
   it('without snapshots (snapshotInterval 0) the same replica never catches up: the blocks it needs are gone from every window', () => {
     const c = leaveBehind({ syncWindow: 8, snapshotInterval: 0 });
-    c.start('r3');
-    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    rejoin(c);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(0);
     expect(transfersCompleted(c, 'r3')).toBe(0);
   });
 
   it('the installed state survives a crash: the replica restarts from its snapshot and rewritten log', () => {
     const c = leaveBehind();
-    c.start('r3');
-    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    rejoin(c);
     const at = c.nodes.get('r3')!.restoredAt;
     c.crash('r3');
     c.start('r3');
@@ -99,8 +120,13 @@ describe('state transfer', () => {
   });
 
   it('a crash after the state was stored but before the log was rewritten (new snapshot, old log) recovers by transferring again', () => {
-    const c = leaveBehind();
+    // r3 commits the first blocks with the others, so its old log is not empty.
+    const c = new Cluster({ n: 4, seed: 3, config: SMALL });
+    drive(c, c.ids, 'a', 1, 6);
+    c.crash('r3');
+    drive(c, ['r0', 'r1', 'r2'], 'a', 7, 40);
     const r3 = c.nodes.get('r3')!;
+    expect(r3.log.length).toBeGreaterThan(0);
     const oldLog = [...r3.log];
     const oldHard = r3.hardState;
     c.start('r3');
@@ -111,10 +137,22 @@ describe('state transfer', () => {
     r3.log = oldLog;
     r3.hardState = oldHard;
     c.start('r3');
+    // A certificate for a checkpoint between the old log's end and the stored state (relayed by a
+    // peer) must not take the application back: only states at or above it are fetched.
+    const installed = r3.snapshot!.height;
+    const votes = ['r0', 'r1', 'r2'].flatMap((id) => c.nodes.get(id)!.sent).filter((m) => m.type === 'checkpoint' && m.height < installed && m.height > oldLog[oldLog.length - 1]!.index);
+    const lower = votes[votes.length - 1];
+    expect(lower).toBeDefined();
+    if (lower?.type !== 'checkpoint') throw new Error('unreachable');
+    const bundle = votes.filter((m) => m.type === 'checkpoint' && m.height === lower.height).flatMap((m) => (m.type === 'checkpoint' ? m.votes : []));
+    r3.core!.step({ type: 'message', from: 'r0', msg: { ...lower, votes: bundle.slice(0, 2) } });
+    c.flush('r3');
+    c.run({ maxSteps: 2_000 });
+    expect(events(c, 'r3').some((e) => e.type === 'state-transfer' && e.phase === 'started' && e.height < installed)).toBe(false);
     drive(c, ['r0', 'r1', 'r2'], 'b', 1, 30);
     c.run({ until: committedAll(c, c.ids, 70), maxSteps: 100_000 });
     expect(r3.committedRequests.size).toBe(70);
-    expect(transfersCompleted(c, 'r3')).toBe(2);
+    expect(transfersCompleted(c, 'r3')).toBeGreaterThanOrEqual(2);
     c.checkAgreement(true);
   });
 
@@ -122,38 +160,24 @@ describe('state transfer', () => {
     const c = leaveBehind();
     // The first signer r3 asks corrupts every piece after the first; the first carries the
     // genuine certificate and proof, so only the assembled bytes can betray it.
-    let liar: string | undefined;
-    c.tamper = (from, to, msg) => {
-      if (to === 'r3' && msg.type === 'state') liar ??= from;
-      if (from === liar && to === 'r3' && msg.type === 'state' && msg.offset > 0) {
-        const data = msg.data.slice();
-        data[0] = data[0]! ^ 0xff;
-        return [{ to, msg: { ...msg, data } }];
-      }
-      return [{ to, msg }];
-    };
-    c.start('r3');
-    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    const liar = firstSourceLies(c, (m) => {
+      if (m.offset === 0) return m;
+      const data = m.data.slice();
+      data[0] = data[0]! ^ 0xff;
+      return { ...m, data };
+    });
+    rejoin(c);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
-    expect(blamed(c, 'r3', liar!).some((m) => /protocol-violation: state at height \d+ does not match its certified digest/.test(m))).toBe(true);
+    expect(blamed(c, 'r3', liar()).some((m) => /protocol-violation: state at height \d+ does not match its certified digest/.test(m))).toBe(true);
     expect(transfersCompleted(c, 'r3')).toBe(1);
   });
 
   it('a first piece whose certificate does not verify is refused before anything is buffered', () => {
     const c = leaveBehind();
-    let liar: string | undefined;
-    c.tamper = (from, to, msg) => {
-      if (to === 'r3' && msg.type === 'state') liar ??= from;
-      if (from === liar && to === 'r3' && msg.type === 'state' && msg.cert) {
-        const votes = msg.cert.votes.map((v) => ({ ...v, signature: v.signature.map((b) => b ^ 1) }));
-        return [{ to, msg: { ...msg, cert: { ...msg.cert, votes } } }];
-      }
-      return [{ to, msg }];
-    };
-    c.start('r3');
-    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    const liar = firstSourceLies(c, (m) => (m.cert ? { ...m, cert: { ...m.cert, votes: m.cert.votes.map((v) => ({ ...v, signature: v.signature.map((b) => b ^ 1) })) } } : m));
+    rejoin(c);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
-    expect(blamed(c, 'r3', liar!).some((m) => m.startsWith('invalid-signature: state at height'))).toBe(true);
+    expect(blamed(c, 'r3', liar()).some((m) => m.startsWith('invalid-signature: state at height'))).toBe(true);
   });
 
   it('a certified checkpoint with a commit proof of another block is refused', () => {
@@ -177,6 +201,97 @@ describe('state transfer', () => {
     c.run({ until: committedAll(c, c.ids, 52), maxSteps: 100_000 });
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(52);
     expect(blamed(c, 'r3', liar!).some((m) => /its commit proof is for another block/.test(m))).toBe(true);
+  });
+
+  it('a source that trickles a byte a tick is left for another within two ticks', () => {
+    const c = leaveBehind();
+    let lastAt = -Infinity;
+    firstSourceLies(c, (m) => {
+      if (c.now - lastAt < 150) return undefined;
+      lastAt = c.now;
+      return { ...m, data: m.data.subarray(0, 1) };
+    });
+    rejoin(c);
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+  });
+
+  it('a source claiming a larger state than the certified one is refused at the first piece', () => {
+    const c = leaveBehind();
+    const liar = firstSourceLies(c, (m) => (m.cert ? { ...m, total: m.total + 1_000_000 } : m));
+    rejoin(c);
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(blamed(c, 'r3', liar()).some((m) => m.startsWith('invalid-signature: state at height'))).toBe(true);
+  });
+
+  it('the signers of the checkpoint all silent: another replica holding the state serves it', () => {
+    const c = leaveBehind();
+    // r0 and r1 never answer r3's state requests; at most one of them can be r2's fellow signer.
+    c.filter = (e, msg) => !(msg.type === 'state' && e.to === 'r3' && (e.from === 'r0' || e.from === 'r1'));
+    rejoin(c);
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+  });
+
+  it('under load, a state of many more pieces than a source serves per tick still arrives (its source keeps the copy being fetched)', () => {
+    const config = { syncWindow: 64, snapshotInterval: 4, stateTickMs: 100, stateChunkBytes: 1024 };
+    const c = new Cluster({ n: 4, seed: 5, config });
+    c.crash('r3');
+    drive(c, ['r0', 'r1', 'r2'], 'a', 1, 500);
+    c.start('r3');
+    // The others keep committing (a new snapshot every 4 heights, several per state tick) while r3
+    // fetches ~35 pieces: the transfer must finish under that load, not only once it stops.
+    let sent = 0;
+    while (transfersCompleted(c, 'r3') === 0 && sent < 300) drive(c, ['r0', 'r1', 'r2'], 'b', ++sent, sent);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+    expect(sent).toBeLessThan(300);
+    c.run({ until: committedAll(c, c.ids, 500 + sent), maxSteps: 200_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(500 + sent);
+    const first = ['r0', 'r1', 'r2'].flatMap((id) => c.nodes.get(id)!.sent).find((m) => m.type === 'state');
+    expect(first?.type === 'state' && first.total).toBeGreaterThan(32 * 1024);
+  });
+
+  it('an idle cluster tells a replica that crashed half-way through a transfer where to transfer from again', () => {
+    const c = new Cluster({ n: 4, seed: 3, config: SMALL });
+    drive(c, c.ids, 'a', 1, 2);
+    c.crash('r3');
+    drive(c, ['r0', 'r1', 'r2'], 'a', 3, 40);
+    c.run({ maxSteps: 50_000 }); // quiet
+    c.start('r3');
+    c.run({ until: () => c.nodes.get('r3')!.sent.filter((m) => m.type === 'request-state').length >= 2, maxSteps: 50_000 });
+    c.crash('r3');
+    rejoin(c);
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(c.committedHeight('r3')).toBe(c.committedHeight('r0'));
+    // And then everyone goes quiet: no timer left running anywhere.
+    c.run({ maxSteps: 100_000 });
+    for (const id of c.ids) expect([...c.nodes.get(id)!.timers.keys()], id).toEqual([]);
+  });
+
+  it('a replica with a wiped disk joins an idle cluster by state transfer', () => {
+    const c = leaveBehind();
+    c.run({ maxSteps: 50_000 }); // quiet
+    c.start('r3'); // never ran: no log, no hard state, no snapshot
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+  });
+
+  it('commands the installed state covers leave the pool: the replica goes quiet with the others', () => {
+    const c = new Cluster({ n: 4, seed: 7, config: SMALL });
+    // r3 cut off from the replicas (not from clients) while 40 commands commit.
+    let cut = true;
+    c.filter = (e) => !cut || (e.from !== 'r3' && e.to !== 'r3');
+    for (let i = 1; i <= 40; i++) {
+      for (const id of c.ids) c.request(id, req('a', i, PAYLOAD));
+      c.run({ until: committedAll(c, ['r0', 'r1', 'r2'], i), maxSteps: 50_000 });
+    }
+    expect(c.nodes.get('r3')!.core!.status().detail!['mempool']).toBeGreaterThan(0);
+    cut = false;
+    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+    c.run({ maxSteps: 100_000 });
+    expect(c.nodes.get('r3')!.core!.status().detail!['mempool']).toBe(0);
+    for (const id of c.ids) expect([...c.nodes.get(id)!.timers.keys()], id).toEqual([]);
   });
 
   it('a restarted cluster signs its stored snapshots again, so a laggard can transfer before the next snapshot height', () => {
@@ -209,26 +324,33 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
     return node.sent.slice(before);
   }
 
-  it('serves at most 32 pieces to one peer per state tick, then more after the tick', () => {
+  it('serves one first piece and at most 32 pieces to one peer per state tick, then more after the tick', () => {
     const c = served();
-    const ask: HotStuffMessage = { type: 'request-state', height: 0n, offset: 0 };
-    let pieces = 0;
-    for (let i = 0; i < 100; i++) pieces += stepAt(c, 'r0', 'r1', ask).filter((m) => m.type === 'state').length;
-    expect(pieces).toBe(32);
+    const height = c.nodes.get('r0')!.core!.status().detail!['servedStateHeight'] as bigint;
+    const first: HotStuffMessage = { type: 'request-state', height: 0n, offset: 0 };
+    const next: HotStuffMessage = { type: 'request-state', height, offset: 1 };
+    const count = (from: string, m: HotStuffMessage, times: number): number => {
+      let pieces = 0;
+      for (let i = 0; i < times; i++) pieces += stepAt(c, 'r0', from, m).filter((x) => x.type === 'state').length;
+      return pieces;
+    };
+    // The first piece carries the commit proof: one per peer and tick.
+    expect(count('r1', first, 5)).toBe(1);
+    expect(count('r1', next, 100)).toBe(31);
     // Another peer has its own budget.
-    expect(stepAt(c, 'r0', 'r2', ask).filter((m) => m.type === 'state')).toHaveLength(1);
-    const node = c.nodes.get('r0')!;
-    node.core!.step({ type: 'timeout', timer: STATE_TIMER });
+    expect(count('r2', next, 1)).toBe(1);
+    c.nodes.get('r0')!.core!.step({ type: 'timeout', timer: STATE_TIMER });
     c.flush('r0');
-    expect(stepAt(c, 'r0', 'r1', ask).filter((m) => m.type === 'state')).toHaveLength(1);
+    expect(count('r1', first, 1)).toBe(1);
+    expect(count('r1', next, 1)).toBe(1);
   });
 
   it('blames a checkpoint vote with a bad signature, and one off the snapshot interval', () => {
     const c = served();
     const block = new Uint8Array(32).fill(1);
     const state = new Uint8Array(32).fill(2);
-    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 400n, block, state, votes: [{ voter: 'r1', signature: new Uint8Array(32) }] });
-    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 401n, block, state, votes: [{ voter: 'r1', signature: new Uint8Array(32) }] });
+    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 400n, block, state, size: 10, votes: [{ voter: 'r1', signature: new Uint8Array(32) }] });
+    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 401n, block, state, size: 10, votes: [{ voter: 'r1', signature: new Uint8Array(32) }] });
     const blames = blamed(c, 'r0', 'r1');
     expect(blames).toContain('invalid-signature: checkpoint at height 400');
     expect(blames.some((m) => m.startsWith('protocol-violation: checkpoint at height 401'))).toBe(true);
@@ -242,13 +364,13 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
     const state = new Uint8Array(32).fill(8);
     // r1 is Byzantine: it signs a checkpoint far ahead for a block and state nobody has.
     const signer = c.signers.get('r1')!;
-    const body = { kind: CHECKPOINT_KIND, height: 400n, round: 0n, digest: checkpointDigest(block, state) };
+    const body = { kind: CHECKPOINT_KIND, height: 400n, round: 0n, digest: checkpointDigest(block, state, 10) };
     const signature = signVote(signer, 'test', 'r1', body).signature;
-    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 400n, block, state, votes: [{ voter: 'r1', signature }] });
+    stepAt(c, 'r0', 'r1', { type: 'checkpoint', height: 400n, block, state, size: 10, votes: [{ voter: 'r1', signature }] });
     expect(blamed(c, 'r0', 'r1')).toEqual([]);
     expect(r0.status().detail!['checkpointHeight']).toBe(before);
     // Relayed as a "certificate" of that one vote: refused, and the relayer blamed.
-    stepAt(c, 'r0', 'r2', { type: 'checkpoint', height: 400n, block, state, votes: [{ voter: 'r1', signature }] });
+    stepAt(c, 'r0', 'r2', { type: 'checkpoint', height: 400n, block, state, size: 10, votes: [{ voter: 'r1', signature }] });
     expect(blamed(c, 'r0', 'r2').some((m) => m.startsWith('invalid-signature: certificate carries voting power 1, needs 2'))).toBe(true);
     expect(r0.status().detail!['checkpointHeight']).toBe(before);
   });
@@ -267,6 +389,6 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
 });
 
 /** The digest checkpoint votes sign (the core's `checkpointDigest` with the default SHA-256 hasher). */
-function checkpointDigest(block: Uint8Array, state: Uint8Array): Uint8Array {
-  return sha256(encode([block, state]));
+function checkpointDigest(block: Uint8Array, state: Uint8Array, size: number): Uint8Array {
+  return sha256(encode([block, state, size]));
 }

@@ -8,8 +8,11 @@
  * Reads see staged writes (read-your-writes). After a crash, reopening shows everything covered by
  * the last `sync()` that resolved and, of what was staged later, at most a prefix in call order: a
  * group commit may carry writes staged after the `sync()` call that started it (as if the crash came
- * a little later), never a later write without the earlier ones. Staging calls apply in call order,
- * so `truncateFrom(5)` then `append([5, 6])` replaces a suffix (Raft §5.3).
+ * a little later), never a later write without the earlier ones. Writes staged in one synchronous
+ * run of calls (no await between them) are never split by a crash: a core's persist request (log
+ * truncation, appends, hard state, compaction) survives whole or not at all — HotStuff rewrites its
+ * whole log after a state transfer and relies on it. Staging calls apply in call order, so
+ * `truncateFrom(5)` then `append([5, 6])` replaces a suffix (Raft §5.3).
  */
 
 /**
