@@ -1479,7 +1479,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const p = this.snapshotProofs.get(height);
     if (!p || !(snapshot instanceof Uint8Array) || !(state instanceof Uint8Array) || state.length !== 32) return;
     this.snapshotProofs.delete(height);
-    this.serveAndSign({ height, block: p.hash, state, snapshot, proof: p.proof, servedAtTick: -1 });
+    this.serveAndSign({ height, block: p.hash, state, snapshot, proof: p.proof, servedAtTick: Number.NEGATIVE_INFINITY });
   }
 
   private serveAndSign(s: ServedState): void {
@@ -1804,7 +1804,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.wanted.clear();
     this.mempool.clear();
     this.forwardQueue = [];
-    this.serve({ height, block: acc.hash, state: acc.state, snapshot, proof: acc.proof, servedAtTick: -1 });
+    this.serve({ height, block: acc.hash, state: acc.state, snapshot, proof: acc.proof, servedAtTick: Number.NEGATIVE_INFINITY });
     this.certified({ height, block: acc.hash, state: acc.state, size: snapshot.length, votes: acc.votes });
     this.prune();
     this.lastNonEmptyHeight = 0n;
@@ -1983,7 +1983,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const rec = r.log.find((x) => x.index === snap.height);
     if (!rec) return;
     const hash = blockHash(this.cfg.hasher, proofBlock(rec.data, this.cfg.hasher));
-    this.serveAndSign({ height: snap.height, block: hash, state: this.stateHasher.digest(snap.data), snapshot: snap.data, proof: rec.data, servedAtTick: -1 });
+    this.serveAndSign({ height: snap.height, block: hash, state: this.stateHasher.digest(snap.data), snapshot: snap.data, proof: rec.data, servedAtTick: Number.NEGATIVE_INFINITY });
   }
 
   private recoverLog(r: RecoveredState): void {
