@@ -143,6 +143,7 @@ export function createRequestAuthenticator(o: AuthenticatorOptions): RequestAuth
     return o.verifier.verify(key, groupMessage(g.client, g.digests, { chainId: o.chainId, hasher }), g.signature) ? undefined : `bad signature of client ${JSON.stringify(g.client)}`;
   };
   return {
+    knows: (client) => o.keyOf(client) !== undefined,
     check(r) {
       // Callers need not have bounded the command (an in-process one never crossed a codec): a
       // seq outside u64 would wrap in its digest and pass as another command's.

@@ -628,9 +628,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       // commands the pool admitted after `check`. A re-sent copy of a proposal ends above (same
       // hash), so even one carrying other signatures is not checked again.
       if (this.cfg.clientAuth && !this.tree.has(toHex(hash))) {
-        const why = this.unsignedCommand(b.commands);
-        if (why !== undefined) {
-          this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}: ${why}`);
+        const refused = this.unsignedCommand(b.commands);
+        if (refused !== undefined) {
+          if (refused.unknown) this.ctx.logger?.warn({ from, view: String(b.view), why: refused.why }, 'hotstuff: refused a proposal with a command of a client this replica does not know (client directories out of step?)');
+          else this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}: ${refused.why}`);
           return;
         }
       }
@@ -669,7 +670,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    * was certified: same (client, seq, payload), so it is genuine whatever signature this copy
    * carries, and is not checked twice (gossip usually brings a block's commands before it).
    */
-  private unsignedCommand(commands: readonly ClientRequest[]): string | undefined {
+  private unsignedCommand(commands: readonly ClientRequest[]): { why: string; unknown: boolean } | undefined {
     const auth = this.cfg.clientAuth;
     if (!auth) return undefined;
     for (let i = 0; i < commands.length; i++) {
@@ -677,9 +678,19 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const k = requestKey(c);
       if (this.mempool.has(k) || this.committedKeys.has(k)) continue;
       const why = auth.check(c);
-      if (why !== undefined) return `command ${i}: ${why}`;
+      if (why !== undefined) return { why: `command ${i}: ${why}`, unknown: this.unknownClient(c) };
     }
     return undefined;
+  }
+
+  /**
+   * A command of a client our directory lacks: refused, but not proof against the sender — the
+   * directories may differ for a while (a client added on some replicas first). The view timer
+   * still covers a leader that proposes such commands on purpose.
+   */
+  private unknownClient(r: ClientRequest): boolean {
+    const auth = this.cfg.clientAuth;
+    return auth?.knows !== undefined && !auth.knows(r.client);
   }
 
   /**
@@ -1825,7 +1836,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private onRequests(from: NodeId, requests: readonly ClientRequest[]): void {
     for (let i = 0; i < requests.length; i++) {
       const why = this.addRequest(requests[i]!, false);
-      if (why === undefined) continue;
+      // A client we do not know costs no signature check and proves nothing against the relay.
+      if (why === undefined || this.unknownClient(requests[i]!)) continue;
       // An honest replica relays only commands it checked itself, so one refusal convicts the
       // sender: the rest of the message is dropped unread. Checking on would let one frame of
       // thousands of one-command groups cost as many signature verifications.

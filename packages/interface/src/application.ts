@@ -45,6 +45,12 @@ export interface RequestAuth {
 export interface RequestAuthenticator {
   /** Undefined when `r` carries a valid signature of `r.client`; otherwise why not. */
   check(r: ClientRequest): string | undefined;
+  /**
+   * Whether this replica's directory has a key for `client`. A refusal for an unknown client may
+   * only mean the directories differ (a client added on some replicas first): cores then refuse
+   * the command without blaming the peer that sent it. Absent: every refusal is the sender's.
+   */
+  knows?(client: NodeId): boolean;
 }
 
 /**

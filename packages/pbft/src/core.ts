@@ -818,7 +818,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // checked like a client's own, so a relay can add requests to the queue but nothing more.
     for (let i = 0; i < m.requests.length; i++) {
       const why = this.onClientRequest(m.requests[i]!, false, false);
-      if (why === undefined) continue;
+      // A client we do not know costs no signature check and proves nothing against the relay.
+      if (why === undefined || this.unknownClient(m.requests[i]!)) continue;
       // An honest replica relays only commands that passed the same check (what clients gave it,
       // or what it holds pending), so a refused one was made up or altered by the relay: blame it
       // and drop the rest of the message unread. Checking on would let one frame of thousands of
@@ -964,7 +965,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         // genuine commands are waited for like relayed requests, which runs this backup's
         // view-change timer (§4.5.2): either this primary orders them in a valid pre-prepare or
         // the view changes, even when the clients sent them to the primary alone.
-        this.penalize(from, 'invalid-signature', `pre-prepare ${m.view}/${m.seq}: ${refused}`);
+        if (refused.unknown) this.ctx.logger?.warn({ from, view: String(m.view), seq: String(m.seq), why: refused.why }, 'pbft: refused a pre-prepare with a command of a client this replica does not know (client directories out of step?)');
+        else this.penalize(from, 'invalid-signature', `pre-prepare ${m.view}/${m.seq}: ${refused.why}`);
         for (const r of m.batch) this.onClientRequest(r, false, false); // refuses the forged ones again
         return;
       }
@@ -972,14 +974,28 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.acceptPrePrepare(s, m);
   }
 
-  /** Why some command of `batch` fails client authentication, or undefined if all pass (or it is off). */
-  private refusedCommand(batch: readonly ClientRequest[]): string | undefined {
+  /**
+   * Why some command of `batch` fails client authentication, or undefined if all pass (or it is
+   * off); `unknown` when that command's client is missing from our directory (see `unknownClient`).
+   */
+  private refusedCommand(batch: readonly ClientRequest[]): { why: string; unknown: boolean } | undefined {
     if (!this.cfg.clientAuth) return undefined;
     for (const r of batch) {
       const why = this.clientAuthError(r);
-      if (why !== undefined) return why;
+      if (why !== undefined) return { why, unknown: this.unknownClient(r) };
     }
     return undefined;
+  }
+
+  /**
+   * A command of a client our directory lacks: refused, but not the sender's fault for sure — the
+   * directories may differ for a while (a client added on some replicas first). Blaming it would
+   * add to a score that never decays and could isolate honest replicas; the view-change timer
+   * still covers a primary that proposes such commands on purpose.
+   */
+  private unknownClient(r: ClientRequest): boolean {
+    const knows = this.cfg.clientAuth?.knows;
+    return knows !== undefined && typeof r?.client === 'string' && !knows.call(this.cfg.clientAuth, r.client);
   }
 
   private acceptPrePrepare(s: Slot, pp: PrePrepareMsg): void {
