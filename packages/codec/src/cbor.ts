@@ -230,7 +230,8 @@ class BoundedTokenizer extends Tokenizer {
  * Decodes canonical bytes. Throws `DecodeError` for anything else: truncated or trailing
  * bytes, non-minimal forms, unsorted or duplicate map keys, floats, tags, oversized input,
  * lengths beyond the input, nesting deeper than `maxDepth`.
- * Byte strings in the result share memory with `bytes`: do not reuse the input buffer.
+ * Byte strings in the result are copies (cborg slices them out of the input): they never keep a
+ * large input alive, and each costs a copy.
  */
 export function decode(bytes: Uint8Array, limits: DecodeLimits = {}): Value {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -243,8 +244,8 @@ export function decode(bytes: Uint8Array, limits: DecodeLimits = {}): Value {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('input is not a Uint8Array');
   if (bytes.length === 0) throw new DecodeError('empty input');
   if (bytes.length > maxBytes) throw new DecodeError(`input of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
-  // Decoded byte strings are views into the input; a Buffer input would make them Buffers, so
-  // decode from a plain view and every byte string comes out a plain Uint8Array.
+  // cborg slices byte strings out of the input: from a Buffer, `slice` makes Buffer views that
+  // keep the whole input alive; from a plain view, it makes plain Uint8Array copies.
   if (Object.getPrototypeOf(bytes) !== Uint8Array.prototype) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   let value: Value;
   try {

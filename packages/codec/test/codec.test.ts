@@ -55,6 +55,15 @@ describe('canonical CBOR round trip', () => {
     );
   });
 
+  it('decoded byte strings are plain copies: they neither pin nor follow the input', () => {
+    const input = encode([new Uint8Array([1, 2, 3])]);
+    const out = decode(input) as Uint8Array[];
+    expect(Object.getPrototypeOf(out[0])).toBe(Uint8Array.prototype);
+    expect(out[0]!.buffer).not.toBe(input.buffer);
+    input.fill(0);
+    expect([...out[0]!]).toEqual([1, 2, 3]);
+  });
+
   it('re-encoding decoded bytes gives the same bytes', () => {
     fc.assert(
       fc.property(value, (v) => {
