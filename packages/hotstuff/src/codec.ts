@@ -163,7 +163,7 @@ function messageToValue(m: HotStuffMessage): Value {
     case 'checkpoint':
       return [TAG.checkpoint, m.height, m.block, m.state, m.size, checkpointVotesToValue(m.votes)];
     case 'request-state':
-      return [TAG.requestState, m.height, m.offset];
+      return [TAG.requestState, m.height, m.offset, m.length];
     case 'state':
       return [TAG.state, m.height, m.offset, m.total, m.data, m.cert ? [m.cert.block, m.cert.state, checkpointVotesToValue(m.cert.votes), m.cert.proof] : null];
   }
@@ -237,8 +237,13 @@ function messageFromValue(v: Value): HotStuffMessage {
         votes: checkpointVotesFromValue(a[5], 'checkpoint.votes'),
       };
     case TAG.requestState:
-      arity(3, 'request-state');
-      return { type: 'request-state', height: readU64(a[1], 'request-state.height'), offset: readUint(a[2], 'request-state.offset', LIMITS.maxStateBytes) };
+      arity(4, 'request-state');
+      return {
+        type: 'request-state',
+        height: readU64(a[1], 'request-state.height'),
+        offset: readUint(a[2], 'request-state.offset', LIMITS.maxStateBytes),
+        length: readUint(a[3], 'request-state.length', LIMITS.maxStatePieceBytes),
+      };
     case TAG.state: {
       arity(6, 'state');
       const offset = readUint(a[2], 'state.offset', LIMITS.maxStateBytes);

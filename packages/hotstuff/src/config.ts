@@ -54,9 +54,11 @@ export interface HotStuffConfig {
    */
   readonly snapshotInterval?: number;
   /**
-   * State transfer (needs `snapshotInterval` > 0): bytes of application state per STATE message.
-   * The first message of a transfer also carries a commit proof (up to about `maxBlockBytes`), so
-   * the two together must fit the transport's frame limit. Default 1 MiB (max 16 MiB).
+   * State transfer (needs `snapshotInterval` > 0): bytes of application state this replica asks for
+   * per STATE message (a source sends what is asked). The first message of a transfer also carries
+   * a commit proof (up to about `maxBlockBytes`), so the two together must fit the transport's
+   * frame limit. Also the unit of the serving budget: 32 of them per peer per state tick.
+   * Default 1 MiB (max 16 MiB).
    */
   readonly stateChunkBytes?: number;
   /** Largest application state this replica accepts by state transfer. Default 1 GiB (max 4 GiB - 1). */

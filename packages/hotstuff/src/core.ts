@@ -127,8 +127,9 @@ interface Transfer {
   /** The state's bytes, allocated at its certified size once the first piece proved it. */
   buffer?: Uint8Array;
   received: number;
-  /** Bytes taken since the last state tick, and state ticks in a row with too few (see `onStateTick`). */
+  /** Bytes and pieces taken since the last state tick, and state ticks in a row with too few (see `onStateTick`). */
   bytesThisTick: number;
+  piecesThisTick: number;
   idleTicks: number;
 }
 
@@ -283,8 +284,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   /** State ticks in a row without a commit while behind the best checkpoint, and the height at the last tick. */
   private stalledTicks = 0;
   private lastTickHeight = 0n;
-  /** Pieces served per peer this state tick, and the peers served a first piece (the one with the proof). */
-  private readonly piecesServed = new Map<NodeId, number>();
+  /** Pieces and bytes served per peer this state tick, and the peers served a first piece (the one with the proof). */
+  private readonly piecesServed = new Map<NodeId, { pieces: number; bytes: number }>();
   private readonly firstPiecesServed = new Set<NodeId>();
   /**
    * The application's height when it is ahead of the recovered log (a crash after a transferred
@@ -293,6 +294,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private appliedFloor = 0n;
   /** The last certified checkpoint too large for `maxStateBytes` (reported once, never fetched). */
   private tooLargeAt = -1n;
+  /**
+   * STATUS requests still to send, one to a random peer per state tick, after the broadcast at
+   * start: in an idle cluster nothing else would tell a starting replica it is behind, and the
+   * broadcast may be lost.
+   */
+  private statusProbes = 3;
   /** A transferred state for the runtime to install (handed out alone, see `ready`). */
   private outRestore: { height: bigint; snapshot: Uint8Array } | undefined;
   /** The installed state's committed block, to become the log's only record (see `install`). */
@@ -349,6 +356,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // for their high QC and certified checkpoint, and fetch the blocks our own high QC certifies
     // (the tree restarts from the committed root). In an idle cluster nothing else would tell us.
     this.send.push({ to: 'all', msg: { type: 'status', highQC: this.highQC, reply: true } });
+    this.armStateTimer();
     if (recovered && this.highQC.height > this.committedHeight) this.wantBlock(this.highQC.block, undefined);
   }
 
@@ -529,7 +537,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
           this.onCheckpoint(from, msg);
           break;
         case 'request-state':
-          this.onRequestState(from, msg.height, msg.offset);
+          this.onRequestState(from, msg.height, msg.offset, msg.length);
           break;
         case 'state':
           this.onState(from, msg);
@@ -1441,7 +1449,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.send.push({ to: from, msg: { type: 'status', highQC: this.highQC, reply: false } });
     }
     // A replica asking for our status may be behind the blocks anyone still keeps: hand it our best
-    // certified checkpoint too (once per peer and checkpoint), the start of a state transfer.
+    // certified checkpoint too, the start of a state transfer.
     // Once per peer and state tick, not once for good: a replica that restarts, or crashes half-way
     // through a transfer, must be told again in a cluster that went idle (no new checkpoints).
     const cp = this.bestCheckpoint;
@@ -1613,24 +1621,32 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.transfer = t = undefined;
     }
     const cp = this.bestCheckpoint;
+    if (this.statusProbes > 0) {
+      this.statusProbes -= 1;
+      this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.highQC, reply: true } });
+    }
     if (t) {
-      // Progress is at least a piece of our own size (or the rest) per tick: a source that trickles
-      // a few bytes at a time counts as stalled, as one that sends nothing (PBFT does the same).
+      // Progress is at least a piece of the size we ask for (or the rest) per tick: a source that
+      // trickles a few bytes at a time counts as stalled, as one that sends nothing (PBFT does the
+      // same).
       const wanted = t.buffer ? Math.min(this.cfg.stateChunkBytes, t.buffer.length - t.received) : 1;
       t.idleTicks = t.bytesThisTick >= wanted ? 0 : t.idleTicks + 1;
-      t.bytesThisTick = 0;
       // Two such ticks: the source crashed, withholds, or is too slow. Honest replicas all hold the
       // same state, so start over with the next one (one source per attempt: bytes that fail the
-      // digest then always have a sender to blame). Otherwise ask again: the request or its answer
-      // may be lost, or the source's budget for this tick ran out.
+      // digest then always have a sender to blame). Otherwise ask again when nothing came (the
+      // request or its answer may be lost) or when a tick's worth came (the source's budget for
+      // its tick may have run out, leaving our last request unanswered); not after a few pieces,
+      // when the answer to the last request is most likely still on its way.
       if (t.idleTicks >= 2) this.switchSource(t);
-      else this.askPiece(t);
+      else if (t.piecesThisTick === 0 || t.piecesThisTick >= MAX_PIECES_PER_TICK / 2) this.askPiece(t);
+      t.bytesThisTick = 0;
+      t.piecesThisTick = 0;
     } else if (this.behind(cp)) {
       this.stalledTicks = this.committedHeight === this.lastTickHeight ? this.stalledTicks + 1 : 0;
       if (this.stalledTicks >= 2) this.startTransfer(cp);
     }
     this.lastTickHeight = this.committedHeight;
-    if (this.transfer || this.behind(cp) || this.served.some((s) => s.servedAtTick >= this.stateTick - 1)) this.armStateTimer();
+    if (this.transfer || this.behind(cp) || this.statusProbes > 0 || this.served.some((s) => s.servedAtTick >= this.stateTick - 1)) this.armStateTimer();
   }
 
   private startTransfer(cp: CertifiedCheckpoint): void {
@@ -1642,7 +1658,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (candidates.length === 0) return;
     this.stalledTicks = 0;
     const source = signers.length > 0 ? signers[this.transferRound++ % signers.length]! : candidates[0]!;
-    const t: Transfer = { height: cp.height, source, candidates, received: 0, bytesThisTick: 0, idleTicks: 0 };
+    const t: Transfer = { height: cp.height, source, candidates, received: 0, bytesThisTick: 0, piecesThisTick: 0, idleTicks: 0 };
     this.transfer = t;
     this.events.push({ type: 'state-transfer', phase: 'started', height: cp.height });
     this.ctx.logger?.info({ height: String(cp.height), committedHeight: String(this.committedHeight), source, bytes: cp.size }, 'hotstuff: state transfer started');
@@ -1651,7 +1667,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   private askPiece(t: Transfer): void {
-    this.send.push({ to: t.source, msg: { type: 'request-state', height: t.height, offset: t.buffer ? t.received : 0 } });
+    this.send.push({ to: t.source, msg: { type: 'request-state', height: t.height, offset: t.buffer ? t.received : 0, length: this.cfg.stateChunkBytes } });
   }
 
   private switchSource(t: Transfer): void {
@@ -1661,18 +1677,19 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     t.buffer = undefined;
     t.received = 0;
     t.bytesThisTick = 0;
+    t.piecesThisTick = 0;
     t.idleTicks = 0;
     this.askPiece(t);
   }
 
   /**
-   * A peer asks for a piece of our state at `height`. A first piece (offset 0), or a piece of a
-   * state we no longer keep, is answered with the first piece of that state or of our latest
+   * A peer asks for `length` bytes of our state at `height`. A first piece (offset 0), or a piece
+   * of a state we no longer keep, is answered with the first piece of that state or of our latest
    * certified one, so a transfer that fell behind moves on. Per peer and state tick: one first
-   * piece (it carries the commit proof) and at most MAX_PIECES_PER_TICK pieces, so a request of a
-   * few bytes buys a bounded amount of our bandwidth.
+   * piece (it carries the commit proof), at most MAX_PIECES_PER_TICK pieces and as many times our
+   * own `stateChunkBytes`, so a request of a few bytes buys a bounded amount of our bandwidth.
    */
-  private onRequestState(from: NodeId, height: bigint, offset: number): void {
+  private onRequestState(from: NodeId, height: bigint, offset: number, length: number): void {
     if (from === this.self) return;
     let s = this.served.find((x) => x.height === height && x.votes);
     if (!s) {
@@ -1686,12 +1703,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (this.firstPiecesServed.has(from)) return;
       this.firstPiecesServed.add(from);
     }
-    const n = this.piecesServed.get(from) ?? 0;
-    if (n >= MAX_PIECES_PER_TICK) return;
-    this.piecesServed.set(from, n + 1);
+    const used = this.piecesServed.get(from) ?? { pieces: 0, bytes: 0 };
+    if (used.pieces >= MAX_PIECES_PER_TICK || used.bytes >= MAX_PIECES_PER_TICK * this.cfg.stateChunkBytes) return;
+    const data = s.snapshot.subarray(offset, offset + Math.max(1, length));
+    this.piecesServed.set(from, { pieces: used.pieces + 1, bytes: used.bytes + data.length });
     s.servedAtTick = this.stateTick;
     this.armStateTimer();
-    const data = s.snapshot.subarray(offset, offset + this.cfg.stateChunkBytes);
     const cert: StateCert | undefined = offset === 0 ? { block: s.block, state: s.state, votes: s.votes, proof: s.proof } : undefined;
     this.send.push({ to: from, msg: { type: 'state', height: s.height, offset, total, data, ...(cert ? { cert } : {}) } });
   }
@@ -1717,9 +1734,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         return;
       }
       if (m.total > this.cfg.maxStateBytes) {
-        // Certified, so honest: too large for our own limit (see `behind`).
+        // Certified, so honest: too large for our own limit (see `behind`). This source moved on to
+        // it; another may still hold the one we asked for.
         this.behind({ height: m.height, block: m.cert.block, state: m.cert.state, size: m.total, votes: m.cert.votes });
-        this.transfer = undefined;
+        this.switchSource(t);
         return;
       }
       const info = this.provenRoot(m.cert.proof);
@@ -1733,14 +1751,17 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     const acc = t.accepted!;
     const buf = t.buffer!;
-    if (m.data.length === 0 && t.received < buf.length) {
-      this.misbehaviour(from, 'malformed', 'empty state piece');
+    // The codec bounds offset + length by total (the buffer's size); checked again for a message
+    // that did not come through it.
+    if ((m.data.length === 0 && t.received < buf.length) || t.received + m.data.length > buf.length) {
+      this.misbehaviour(from, 'malformed', 'state piece empty or past the end of the state');
       this.switchSource(t);
       return;
     }
-    buf.set(m.data, t.received); // the codec bounds offset + length by total (= the buffer's size)
+    buf.set(m.data, t.received);
     t.received += m.data.length;
     t.bytesThisTick += m.data.length;
+    t.piecesThisTick += 1;
     if (t.received < buf.length) {
       this.askPiece(t);
       return;
@@ -2095,16 +2116,6 @@ function authEncodable(r: ClientRequest): boolean {
     encodableGroups.add(g);
   }
   return Number.isInteger(a.index) && a.index >= 0 && a.index < g.digests.length;
-}
-
-function concatPieces(pieces: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function proofBlock(bytes: Uint8Array, hasher: Hasher): Block {

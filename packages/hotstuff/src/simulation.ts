@@ -100,7 +100,7 @@ export function createSimulation(definition: ProtocolDefinition<HotStuffMessage,
         case 'checkpoint':
           return `checkpoint h${msg.height} state=${toHex(msg.state).slice(0, 8)} ${msg.size}B x${msg.votes.length}`;
         case 'request-state':
-          return `request-state h${msg.height} @${msg.offset}`;
+          return `request-state h${msg.height} @${msg.offset}+${msg.length}`;
         case 'state':
           return `state h${msg.height} @${msg.offset}+${msg.data.length}/${msg.total}${msg.cert ? ' cert' : ''}`;
       }

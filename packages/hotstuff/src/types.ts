@@ -88,8 +88,11 @@ export type HotStuffMessage =
       readonly size: number;
       readonly votes: readonly CheckpointVote[];
     }
-  /** State transfer: send me the piece at `offset` of your state at `height` (0: your latest). */
-  | { readonly type: 'request-state'; readonly height: bigint; readonly offset: number }
+  /**
+   * State transfer: send me the `length` bytes at `offset` of your state at `height` (0: your
+   * latest). The asker names the piece size, so it can judge a source's progress by its own measure.
+   */
+  | { readonly type: 'request-state'; readonly height: bigint; readonly offset: number; readonly length: number }
   /**
    * State transfer answer: bytes `offset..offset + data.length` of the `total`-byte state at
    * `height`. The first piece (offset 0) carries what proves it: `cert`.

@@ -24,7 +24,7 @@ const samples: HotStuffMessage[] = [
   { type: 'requests', requests: [req('c', 1), req('c', 2, '')] },
   { type: 'status', highQC: qc1, reply: true },
   { type: 'checkpoint', height: 8n, block: b1.hash, state: new Uint8Array(32).fill(5), size: 10, votes: [{ voter: 'r1', signature: new Uint8Array(64).fill(1) }] },
-  { type: 'request-state', height: 8n, offset: 4096 },
+  { type: 'request-state', height: 8n, offset: 4096, length: 1024 },
   {
     type: 'state',
     height: 8n,
@@ -74,7 +74,8 @@ describe('codec (bounded, canonical)', () => {
     expect(() => decodeMessage(encode([7, 8, h32, h32, 10, []]))).toThrow(/at least one vote/);
     expect(() => decodeMessage(encode([7, 8, h32, new Uint8Array(31), 10, [['r1', new Uint8Array(1)]]]))).toThrow(/expected 32 bytes/);
     expect(() => decodeMessage(encode([7, 8, h32, h32, LIMITS.maxStateBytes + 1, [['r1', new Uint8Array(1)]]]))).toThrow(/exceeds/);
-    expect(() => decodeMessage(encode([8, 8, -1]))).toThrow(DecodeError);
+    expect(() => decodeMessage(encode([8, 8, -1, 1]))).toThrow(DecodeError);
+    expect(() => decodeMessage(encode([8, 8, 0, LIMITS.maxStatePieceBytes + 1]))).toThrow(/exceeds/);
   });
 
   it('never throws anything but DecodeError on arbitrary bytes (property)', () => {

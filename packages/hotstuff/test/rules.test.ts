@@ -159,7 +159,7 @@ describe('pacemaker', () => {
 
   it('a TIMEOUT for a view already left still hands over its QC: one finishing a three-chain on another branch commits (sim seed 0x1d)', () => {
     const s = new Solo();
-    const [b1, b2, b3] = chain(s, [1n, 2n, 3n]);
+    const [, b2, b3] = chain(s, [1n, 2n, 3n]);
     const qc2 = s.craft.qc(b2!);
     // QC(b3) forms elsewhere (its aggregator does not lead view 4); view 4's leader, after TC(3),
     // extends QC(b2) instead, and QC(b4) moves r0 on to view 5: no consecutive chain here yet.

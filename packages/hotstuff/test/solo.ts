@@ -1,6 +1,6 @@
 /** One core under test, fed hand-made messages; collects everything it outputs. */
 import type { CommittedBatch, Input, ProtocolEvent, Ready, RecoveredState, LogRecord } from '@phalanx/interface';
-import { activeRoundRobin, hotstuff, roundRobin } from '../src/index.js';
+import { activeRoundRobin, hotstuff, roundRobin, VIEW_TIMER } from '../src/index.js';
 import type { LeaderElectionFactory } from '../src/index.js';
 import type { HotStuffConfig, HotStuffCore, HotStuffMessage } from '../src/index.js';
 import { Crafter } from './craft.js';
@@ -16,6 +16,7 @@ export class Solo {
   commits: CommittedBatch[] = [];
   events: ProtocolEvent[] = [];
   sent: Array<{ to: string; msg: HotStuffMessage }> = [];
+  /** Durations the view timer was set to, in order. */
   timerSets: number[] = [];
 
   constructor(
@@ -74,7 +75,7 @@ export class Solo {
       this.commits.push(...r.commit);
       this.events.push(...r.events);
       for (const s of r.send) this.sent.push({ to: s.to, msg: s.msg });
-      for (const t of r.timers) if (t.op === 'set') this.timerSets.push(t.ms);
+      for (const t of r.timers) if (t.op === 'set' && t.id === VIEW_TIMER) this.timerSets.push(t.ms);
     }
   }
 

@@ -194,7 +194,7 @@ describe('state transfer', () => {
       return [{ to, msg }];
     };
     // An earlier snapshot's proof: r2 serves r1 once before r3 comes back.
-    c.nodes.get('r2')!.core!.step({ type: 'message', from: 'r1', msg: { type: 'request-state', height: 0n, offset: 0 } });
+    c.nodes.get('r2')!.core!.step({ type: 'message', from: 'r1', msg: { type: 'request-state', height: 0n, offset: 0, length: 1024 } });
     c.flush('r2');
     drive(c, ['r0', 'r1', 'r2'], 'b', 1, 12);
     c.start('r3');
@@ -222,6 +222,18 @@ describe('state transfer', () => {
     rejoin(c);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
     expect(blamed(c, 'r3', liar()).some((m) => m.startsWith('invalid-signature: state at height'))).toBe(true);
+  });
+
+  it('a replica asking for larger pieces than its sources would send still judges their progress fairly (it names the size)', () => {
+    const c = new Cluster({ n: 4, seed: 3, minDelay: 10, maxDelay: 20, config: { ...SMALL, syncWindow: 64 }, configFor: (id) => (id === 'r3' ? { stateChunkBytes: 16 * 1024 } : {}) });
+    c.crash('r3');
+    drive(c, ['r0', 'r1', 'r2'], 'a', 1, 300);
+    c.start('r3');
+    c.run({ until: committedAll(c, c.ids, 300), maxSteps: 200_000 });
+    expect(c.nodes.get('r3')!.committedRequests.size).toBe(300);
+    expect(transfersCompleted(c, 'r3')).toBe(1);
+    const pieces = ['r0', 'r1', 'r2'].flatMap((id) => c.nodes.get(id)!.sent).filter((m) => m.type === 'state');
+    expect(Math.max(...pieces.map((m) => (m.type === 'state' ? m.data.length : 0)))).toBe(16 * 1024);
   });
 
   it('the signers of the checkpoint all silent: another replica holding the state serves it', () => {
@@ -267,11 +279,13 @@ describe('state transfer', () => {
     for (const id of c.ids) expect([...c.nodes.get(id)!.timers.keys()], id).toEqual([]);
   });
 
-  it('a replica with a wiped disk joins an idle cluster by state transfer', () => {
+  it('a replica with a wiped disk joins an idle cluster by state transfer, even if its first STATUS broadcast is lost', () => {
     const c = leaveBehind();
     c.run({ maxSteps: 50_000 }); // quiet
-    c.start('r3'); // never ran: no log, no hard state, no snapshot
-    c.run({ until: committedAll(c, c.ids, 40), maxSteps: 100_000 });
+    let dropped = 0;
+    c.filter = (e, msg) => !(e.from === 'r3' && msg.type === 'status' && dropped++ < 3);
+    rejoin(c); // never ran: no log, no hard state, no snapshot
+    expect(dropped).toBeGreaterThanOrEqual(3);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
     expect(transfersCompleted(c, 'r3')).toBe(1);
   });
@@ -327,8 +341,8 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
   it('serves one first piece and at most 32 pieces to one peer per state tick, then more after the tick', () => {
     const c = served();
     const height = c.nodes.get('r0')!.core!.status().detail!['servedStateHeight'] as bigint;
-    const first: HotStuffMessage = { type: 'request-state', height: 0n, offset: 0 };
-    const next: HotStuffMessage = { type: 'request-state', height, offset: 1 };
+    const first: HotStuffMessage = { type: 'request-state', height: 0n, offset: 0, length: 1024 };
+    const next: HotStuffMessage = { type: 'request-state', height, offset: 1, length: 16 };
     const count = (from: string, m: HotStuffMessage, times: number): number => {
       let pieces = 0;
       for (let i = 0; i < times; i++) pieces += stepAt(c, 'r0', from, m).filter((x) => x.type === 'state').length;
@@ -375,7 +389,7 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
     expect(r0.status().detail!['checkpointHeight']).toBe(before);
   });
 
-  it('answers a status request with its certified checkpoint, once per peer and checkpoint', () => {
+  it('answers a status request with its certified checkpoint, once per peer and state tick', () => {
     const c = served();
     const r0 = c.nodes.get('r0')!.core!;
     // Any verified QC will do as the asker's; a recent proposal's justify is one.
@@ -385,6 +399,9 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
     expect((first[0] as Extract<HotStuffMessage, { type: 'checkpoint' }>).votes.length).toBeGreaterThanOrEqual(2);
     expect((first[0] as Extract<HotStuffMessage, { type: 'checkpoint' }>).height).toBe(r0.status().detail!['checkpointHeight']);
     expect(stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint')).toHaveLength(0);
+    c.nodes.get('r0')!.core!.step({ type: 'timeout', timer: STATE_TIMER });
+    c.flush('r0');
+    expect(stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint')).toHaveLength(1);
   });
 });
 
