@@ -7,13 +7,13 @@ import type { HotStuffConfig } from './config.js';
 import { HotStuffCore } from './core.js';
 import type { HotStuffMessage } from './types.js';
 
-export type { Block, QuorumCert, TimeoutCert, TimeoutVote, HotStuffMessage, CommitRule } from './types.js';
+export type { Block, QuorumCert, TimeoutCert, TimeoutVote, HotStuffMessage, CommitRule, CheckpointVote, StateCert } from './types.js';
 export type { HotStuffConfig, ResolvedConfig } from './config.js';
 export { resolveConfig, MAX_GROUP_WIRE_BYTES } from './config.js';
-export { HotStuffCore, MAX_DURABLE_BLOCKS, VIEW_TIMER } from './core.js';
+export { HotStuffCore, MAX_DURABLE_BLOCKS, STATE_TIMER, VIEW_TIMER } from './core.js';
 export { hotstuffCodec, encodeMessage, decodeMessage, LIMITS } from './codec.js';
 export { blockHash, genesisQC, genesisHash, sha256Hasher } from './block.js';
-export { signatureListScheme, VOTE_KIND, PROPOSAL_KIND, TIMEOUT_KIND } from './certificates.js';
+export { signatureListScheme, VOTE_KIND, PROPOSAL_KIND, TIMEOUT_KIND, CHECKPOINT_KIND } from './certificates.js';
 export type { CertificateScheme, CertificateSchemeFactory, CertificateSchemeParams } from './certificates.js';
 export { roundRobin, activeRoundRobin, proofOfWork, leadingZeroBits } from './leader.js';
 export type { LeaderElection, LeaderElectionFactory, LeaderElectionParams, ProofOfWorkOptions, ViewEntry } from './leader.js';
