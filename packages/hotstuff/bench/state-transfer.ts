@@ -26,6 +26,7 @@ import { createVerifier, generateKeyPair, sha256Native, signerFromSecret } from 
 import { bytesEqual, utf8 } from '@phalanx/codec';
 import type { HotStuffMessage } from '../src/index.js';
 import { hotstuff, hotstuffCodec } from '../src/index.js';
+import { persistInto } from '../test/harness.js';
 import type { LogRecord, NodeId, ProtocolCore, RecoveredState, Rng, Signer } from '@phalanx/interface';
 import { createValidatorSet } from '@phalanx/quorum';
 import { loadavg } from 'node:os';
@@ -202,12 +203,7 @@ class Driver {
     if (!core) return;
     while (core.hasReady()) {
       const r = core.ready();
-      if (r.persist) {
-        if (r.persist.hardState) node.hardState = r.persist.hardState;
-        node.log.push(...r.persist.append);
-        const to = r.persist.compactTo;
-        if (to !== undefined) node.log = node.log.filter((rec) => rec.index >= to);
-      }
+      if (r.persist) persistInto(node, r.persist, id);
       for (const s of r.send) {
         // Encoded once per message, as a transport does for a broadcast.
         const bytes = hotstuffCodec.encode(s.msg);

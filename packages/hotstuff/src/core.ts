@@ -1483,8 +1483,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     return this.cfg.hasher.digest(encode([block, state, size]));
   }
 
+  /** Called for heights marked `reportState` only (so never with snapshots off). */
   private keepSnapshotProof(height: bigint, hash: Uint8Array, proof: Uint8Array): void {
-    if (this.cfg.snapshotInterval === 0) return;
     this.snapshotProofs.set(height, { hash, proof });
     if (this.snapshotProofs.size > KEPT_SNAPSHOT_PROOFS) {
       let low = height;
@@ -1518,7 +1518,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    */
   private serve(s: ServedState): void {
     const cp = this.bestCheckpoint;
-    if (cp && cp.height === s.height && bytesEqual(cp.block, s.block) && bytesEqual(cp.state, s.state) && cp.size === s.snapshot.length) s.votes = cp.votes;
+    if (cp && certifies(cp, s)) s.votes = cp.votes;
     const older = this.served.filter((x) => x.height < s.height);
     const keep = older.filter((x, i) => i === older.length - 1 || x.servedAtTick >= this.stateTick - 1);
     this.served = [...keep.slice(-2), s];
@@ -1549,8 +1549,13 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // A certificate (f+1 votes) relayed by a peer: verified only when it would teach us something.
     const best = this.bestCheckpoint;
     if (m.height <= this.committedHeight || (best && m.height <= best.height)) return;
-    verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height: m.height, round: 0n, digest, votes: m.votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
+    this.verifyCheckpointCert(m.height, digest, m.votes);
     this.certified({ height: m.height, block: m.block, state: m.state, size: m.size, votes: m.votes });
+  }
+
+  /** Throws CertificateError unless `votes` are f+1 (by power) valid signatures over the checkpoint `digest` at `height`. */
+  private verifyCheckpointCert(height: bigint, digest: Uint8Array, votes: readonly CheckpointVote[]): void {
+    verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height, round: 0n, digest, votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
   }
 
   private countCheckpointVote(voter: NodeId, height: bigint, block: Uint8Array, state: Uint8Array, size: number, signature: Uint8Array): void {
@@ -1572,24 +1577,27 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const best = this.bestCheckpoint;
     if (best && cp.height <= best.height) return;
     this.bestCheckpoint = cp;
-    for (const s of this.served) {
-      if (s.height === cp.height && bytesEqual(s.block, cp.block) && bytesEqual(s.state, cp.state) && s.snapshot.length === cp.size) s.votes = cp.votes;
-    }
+    for (const s of this.served) if (certifies(cp, s)) s.votes = cp.votes;
     this.maybeCatchUp();
   }
 
   /** Whether the best certified checkpoint is one this replica should fetch. */
   private behind(cp: CertifiedCheckpoint | undefined): cp is CertifiedCheckpoint {
     if (!cp || cp.height <= this.committedHeight || cp.height < this.appliedFloor) return false;
-    if (cp.size > this.cfg.maxStateBytes) {
-      // Our own limit, not a peer's fault: say so once and wait for a state that fits (or an operator).
-      if (this.tooLargeAt !== cp.height) {
-        this.tooLargeAt = cp.height;
-        this.ctx.logger?.error({ height: String(cp.height), size: cp.size, maxStateBytes: this.cfg.maxStateBytes }, 'hotstuff: the certified state is larger than maxStateBytes; not fetching it');
-      }
-      return false;
+    return this.fits(cp.height, cp.size);
+  }
+
+  /**
+   * Whether a certified state of `size` bytes is within `maxStateBytes`. Our own limit, not a
+   * peer's fault: a larger one is reported once per height and not fetched.
+   */
+  private fits(height: bigint, size: number): boolean {
+    if (size <= this.cfg.maxStateBytes) return true;
+    if (this.tooLargeAt !== height) {
+      this.tooLargeAt = height;
+      this.ctx.logger?.error({ height: String(height), size, maxStateBytes: this.cfg.maxStateBytes }, 'hotstuff: the certified state is larger than maxStateBytes; not fetching it');
     }
-    return true;
+    return false;
   }
 
   /**
@@ -1727,20 +1735,19 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (m.cert) {
       // A first piece: of the state we asked for, or of a newer one the source holds instead.
       if (m.height <= this.committedHeight || m.height < this.appliedFloor || (t.accepted ? m.height <= t.height : m.height < t.height)) return;
-      const why = this.refuseState(m.height, m.total, m.cert);
-      if (why) {
-        this.misbehaviour(from, why.kind, why.detail);
+      const checked = this.checkFirstPiece(m.height, m.total, m.cert);
+      if ('kind' in checked) {
+        this.misbehaviour(from, checked.kind, checked.detail);
         this.switchSource(t);
         return;
       }
-      if (m.total > this.cfg.maxStateBytes) {
-        // Certified, so honest: too large for our own limit (see `behind`). This source moved on to
-        // it; another may still hold the one we asked for.
-        this.behind({ height: m.height, block: m.cert.block, state: m.cert.state, size: m.total, votes: m.cert.votes });
+      if (!this.fits(m.height, m.total)) {
+        // Certified, so honest, but too large for us. This source moved on to it; another may
+        // still hold the state we asked for.
         this.switchSource(t);
         return;
       }
-      const info = this.provenRoot(m.cert.proof);
+      const info = checked;
       t.height = m.height;
       t.accepted = { block: info.block, hash: info.hash, state: m.cert.state, votes: m.cert.votes, proof: m.cert.proof };
       t.buffer = new Uint8Array(m.total);
@@ -1776,12 +1783,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.install(t.height, acc, buf);
   }
 
-  /** Why the first piece of a state at `height` is refused, if it is (its signatures, proof and size). */
-  private refuseState(height: bigint, total: number, cert: StateCert): { kind: MisbehaviourKind; detail: string } | undefined {
+  /**
+   * The block the first piece of a state at `height` proves committed, or why the piece is refused
+   * (its certificate over height, block, state and size; its commit proof).
+   */
+  private checkFirstPiece(height: bigint, total: number, cert: StateCert): { block: Block; hash: Uint8Array } | { kind: MisbehaviourKind; detail: string } {
     if (height % BigInt(this.cfg.snapshotInterval || 1) !== 0n) return { kind: 'protocol-violation', detail: `state at height ${height}, not a multiple of snapshotInterval` };
-    const digest = this.checkpointDigest(cert.block, cert.state, total);
     try {
-      verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height, round: 0n, digest, votes: cert.votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
+      this.verifyCheckpointCert(height, this.checkpointDigest(cert.block, cert.state, total), cert.votes);
       const info = verifyCommitProof(cert.proof, this.ctx.validators, this.ctx.verifier, {
         chainId: this.cfg.chainId,
         commitRule: this.cfg.commitRule,
@@ -1789,17 +1798,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         hasher: this.cfg.hasher,
       });
       if (info.height !== height || !bytesEqual(info.hash, cert.block)) return { kind: 'protocol-violation', detail: `state at height ${height}: its commit proof is for another block` };
+      return { block: info.block, hash: info.hash };
     } catch (err) {
       if (err instanceof CertificateError) return { kind: 'invalid-signature', detail: `state at height ${height}: ${err.message}` };
       if (err instanceof DecodeError) return { kind: 'malformed', detail: `state at height ${height}: ${err.message}` };
       throw err;
     }
-    return undefined;
-  }
-
-  /** The block a commit proof (already verified by `refuseState`) makes final. */
-  private provenRoot(proof: Uint8Array): { block: Block; hash: Uint8Array } {
-    return proofTarget(readMap(decode(proof, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof').block, this.cfg.hasher);
   }
 
   /**
@@ -2088,6 +2092,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     this.durableCount = stored.length;
   }
+}
+
+/** Whether `cp` certifies the served state `s` (same height, block, digest and size). */
+function certifies(cp: CertifiedCheckpoint, s: ServedState): boolean {
+  return cp.height === s.height && cp.size === s.snapshot.length && bytesEqual(cp.block, s.block) && bytesEqual(cp.state, s.state);
 }
 
 /** Groups `authEncodable` accepted (a group's 128 commands share one object: one scan). */

@@ -123,6 +123,15 @@ describe('configuration', () => {
     expect(() => hotstuff.create(ctx, { chainId: 'x', commitRule: 'one-chain' as never })).toThrow(/commitRule/);
     expect(() => hotstuff.create(ctx, { chainId: 'x', baseTimeoutMs: 10, maxTimeoutMs: 5 })).toThrow(/maxTimeoutMs/);
   });
+  it('refuses state-transfer settings that could strand a replica or break a frame', () => {
+    // An installed replica fetches the blocks after a snapshot from peers' sync windows.
+    expect(() => hotstuff.create(ctx, { chainId: 'x', snapshotInterval: 64, syncWindow: 64 })).toThrow(/^snapshotInterval: must be below syncWindow \(64\)/);
+    expect(() => hotstuff.create(ctx, { chainId: 'x', syncWindow: 16 })).toThrow(/snapshotInterval/); // the default 1000
+    expect(hotstuff.create(ctx, { chainId: 'x', snapshotInterval: 0, syncWindow: 16 }).status().protocol).toBe('hotstuff');
+    expect(() => hotstuff.create(ctx, { chainId: 'x', stateChunkBytes: LIMITS.maxStatePieceBytes + 1 })).toThrow(/stateChunkBytes/);
+    expect(() => hotstuff.create(ctx, { chainId: 'x', maxStateBytes: LIMITS.maxStateBytes + 1 })).toThrow(/maxStateBytes/);
+    expect(() => hotstuff.create(ctx, { chainId: 'x', stateTickMs: 0 })).toThrow(/stateTickMs/);
+  });
   it('refuses a self that is not a validator', () => {
     expect(() => hotstuff.create({ ...ctx, self: 'nobody' }, { chainId: 'x' })).toThrow(/self/);
   });

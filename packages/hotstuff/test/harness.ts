@@ -3,7 +3,7 @@
  * "storage" (hard state + log), message loss/partition filters, crash/restart. Every message goes
  * through the codec so encoding is exercised on every run.
  */
-import type { ClientRequest, CommittedBatch, LogRecord, NodeId, ProtocolEvent, Rng, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
+import type { ClientRequest, CommittedBatch, LogRecord, NodeId, PersistRequest, ProtocolEvent, Rng, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
 import { bytesEqual, concatBytes, toHex, utf8 } from '@phalanx/codec';
 import { createValidatorSet } from '@phalanx/quorum';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -175,20 +175,7 @@ export class Cluster {
     if (!core) return;
     while (core.hasReady()) {
       const r = core.ready();
-      if (r.persist) {
-        if (r.persist.hardState) node.hardState = r.persist.hardState;
-        // As storage does, in its order: truncate, append, compact.
-        const cut = r.persist.truncateFrom;
-        if (cut !== undefined) node.log = node.log.filter((rec) => rec.index < cut);
-        for (const rec of r.persist.append) {
-          const last = node.log[node.log.length - 1];
-          if (last && rec.index !== last.index + 1n) throw new Error(`${id}: log gap ${last.index} -> ${rec.index}`);
-          node.log.push(rec);
-        }
-        // As storage does: records below compactTo are gone, and a restart recovers without them.
-        const to = r.persist.compactTo;
-        if (to !== undefined) node.log = node.log.filter((rec) => rec.index >= to);
-      }
+      if (r.persist) persistInto(node, r.persist, id);
       for (const s of r.send) {
         node.sent.push(s.msg);
         const targets = s.to === 'all' ? this.ids.filter((x) => x !== id) : [s.to];
@@ -320,6 +307,24 @@ export function proofBlockKey(proof: Uint8Array): string {
 
 export function req(client: string, seq: number, payload = 'x'): ClientRequest {
   return { client, seq: BigInt(seq), payload: utf8.encode(payload) };
+}
+
+/**
+ * Applies a core's persist request to an in-memory disk as storage does, in its order: hard state,
+ * truncation, appends (contiguous, or it throws), compaction (records below `compactTo` are gone,
+ * and a restart recovers without them).
+ */
+export function persistInto(disk: { hardState: Uint8Array | undefined; log: LogRecord[] }, p: PersistRequest, id: string): void {
+  if (p.hardState) disk.hardState = p.hardState;
+  const cut = p.truncateFrom;
+  if (cut !== undefined) disk.log = disk.log.filter((rec) => rec.index < cut);
+  for (const rec of p.append) {
+    const last = disk.log[disk.log.length - 1];
+    if (last && rec.index !== last.index + 1n) throw new Error(`${id}: log gap ${last.index} -> ${rec.index}`);
+    disk.log.push(rec);
+  }
+  const to = p.compactTo;
+  if (to !== undefined) disk.log = disk.log.filter((rec) => rec.index >= to);
 }
 
 /**

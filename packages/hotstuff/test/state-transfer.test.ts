@@ -216,6 +216,22 @@ describe('state transfer', () => {
     expect(transfersCompleted(c, 'r3')).toBe(1);
   });
 
+  // Every other way a source can get a piece wrong: each refused, its sender blamed, the next source asked.
+  const wrongPieces: Array<[string, (m: StateMsg) => StateMsg, RegExp]> = [
+    ['a commit proof that is not one', (m) => (m.cert ? { ...m, cert: { ...m.cert, proof: Uint8Array.of(1, 2, 3) } } : m), /^malformed: state at height \d+: /],
+    ['a height off the snapshot interval', (m) => (m.cert ? { ...m, height: m.height + 1n } : m), /^protocol-violation: state at height \d+, not a multiple of snapshotInterval/],
+    ['an empty piece before the end', (m) => (m.offset > 0 ? { ...m, data: new Uint8Array(0) } : m), /^malformed: state piece empty/],
+  ];
+  for (const [name, edit, blame] of wrongPieces) {
+    it(`a source sending ${name} is blamed, and another completes the transfer`, () => {
+      const c = leaveBehind();
+      const liar = firstSourceLies(c, edit);
+      rejoin(c);
+      expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
+      expect(blamed(c, 'r3', liar()).some((m) => blame.test(m))).toBe(true);
+    });
+  }
+
   it('a source claiming a larger state than the certified one is refused at the first piece', () => {
     const c = leaveBehind();
     const liar = firstSourceLies(c, (m) => (m.cert ? { ...m, total: m.total + 1_000_000 } : m));
@@ -238,9 +254,15 @@ describe('state transfer', () => {
 
   it('the signers of the checkpoint all silent: another replica holding the state serves it', () => {
     const c = leaveBehind();
-    // r0 and r1 never answer r3's state requests; at most one of them can be r2's fellow signer.
-    c.filter = (e, msg) => !(msg.type === 'state' && e.to === 'r3' && (e.from === 'r0' || e.from === 'r1'));
+    // The signers of the certificate r3 is handed never answer its state requests: only the
+    // validator that did not sign it can serve the state.
+    let signers: string[] | undefined;
+    c.filter = (e, msg) => {
+      if (e.to === 'r3' && msg.type === 'checkpoint' && msg.votes.length > 1) signers ??= msg.votes.map((v) => v.voter);
+      return !(msg.type === 'state' && e.to === 'r3' && signers?.includes(e.from));
+    };
     rejoin(c);
+    expect(signers).toHaveLength(2);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
   });
 
