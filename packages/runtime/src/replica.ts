@@ -645,7 +645,14 @@ export class Replica<M, C = unknown> {
     }
     for (const e of rd.events) {
       this.hooks.onEvent?.(e);
-      if (e.type === 'misbehaviour') this.log.warn({ peer: e.peer, kind: e.kind, detail: e.detail }, 'peer misbehaviour');
+      if (e.type === 'misbehaviour') {
+        // Stale and future messages are what delay looks like (a slow peer's vote arriving after its
+        // quorum formed), from honest peers too: cores report them without blame, so they are logged
+        // at debug, not as a warning a healthy cluster raises at every checkpoint. `onEvent` (the
+        // apps' misbehaviour metrics) still sees every one.
+        const level = e.kind === 'stale' || e.kind === 'future' ? 'debug' : 'warn';
+        this.log[level]({ peer: e.peer, kind: e.kind, detail: e.detail }, 'peer misbehaviour');
+      }
       else if (e.type === 'view-change') this.log.info({ from: String(e.from), to: String(e.to), reason: e.reason }, 'view change');
     }
   }

@@ -16,6 +16,7 @@ import type {
   PersistRequest,
   ProtocolCore,
   ProtocolDefinition,
+  ProtocolEvent,
   Ready,
   RecoveredState,
   StateMachine,
@@ -71,6 +72,8 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   private send: Outbound<CounterMsg>[] = [];
   private commit: CommittedBatch[] = [];
   private timers: TimerOp[] = [];
+  /** Events the next Ready reports (tests put them here). */
+  events: ProtocolEvent[] = [];
 
   constructor(
     private readonly ctx: CoreContext,
@@ -137,7 +140,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   }
 
   hasReady(): boolean {
-    return !!this.persist || this.send.length > 0 || this.commit.length > 0 || this.timers.length > 0;
+    return !!this.persist || this.send.length > 0 || this.commit.length > 0 || this.timers.length > 0 || this.events.length > 0;
   }
 
   ready(): Ready<CounterMsg> {
@@ -146,7 +149,8 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
       const p = this.persist;
       persist = { id: ++this.persistId, append: p.append, ...(p.hardState ? { hardState: p.hardState } : {}), ...(p.deferrable ? { deferrable: true } : {}) };
     }
-    const r: Ready<CounterMsg> = { ...(persist ? { persist } : {}), send: this.send, commit: this.commit, timers: this.timers, events: [] };
+    const r: Ready<CounterMsg> = { ...(persist ? { persist } : {}), send: this.send, commit: this.commit, timers: this.timers, events: this.events };
+    this.events = [];
     this.persist = undefined;
     this.send = [];
     this.commit = [];

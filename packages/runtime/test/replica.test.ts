@@ -5,7 +5,7 @@ import { createValidatorSet } from '@phalanx/quorum';
 import { createVerifiedCache, generateKeyPair, signerFromSecret } from '@phalanx/crypto';
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
-import type { BatchVerifier, Verifier, VerifyItem } from '@phalanx/interface';
+import type { BatchVerifier, Logger, Verifier, VerifyItem } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
 import { Client, Replica, encodeClientFrame, decodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { ReplyFrame } from '../src/index.js';
@@ -192,6 +192,31 @@ describe('Replica', () => {
     await replica.idle();
     expect(replica.stateDigest()).not.toEqual(first);
     expect(snapshots).toBe(2);
+    await replica.stop();
+  });
+
+  it('logs misbehaviour as a warning, but stale and future messages (normal under delay) at debug', async () => {
+    const logged: Array<{ level: string; kind: unknown }> = [];
+    const logger: Logger = {
+      debug: (o) => logged.push({ level: 'debug', kind: (o as { kind?: unknown }).kind }),
+      info: () => undefined,
+      warn: (o) => logged.push({ level: 'warn', kind: (o as { kind?: unknown }).kind }),
+      error: () => undefined,
+      child: () => logger,
+    };
+    const seen: string[] = [];
+    const { replica, cores } = setup({ extra: { logger, hooks: { onEvent: (e) => e.type === 'misbehaviour' && seen.push(e.kind) } } });
+    await replica.start();
+    for (const kind of ['stale', 'future', 'invalid-signature', 'equivocation'] as const) cores[0]!.events.push({ type: 'misbehaviour', peer: 'r1', kind, detail: 'test' });
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await replica.idle();
+    expect(logged.filter((l) => l.kind !== undefined)).toEqual([
+      { level: 'debug', kind: 'stale' },
+      { level: 'debug', kind: 'future' },
+      { level: 'warn', kind: 'invalid-signature' },
+      { level: 'warn', kind: 'equivocation' },
+    ]);
+    expect(seen).toEqual(['stale', 'future', 'invalid-signature', 'equivocation']);
     await replica.stop();
   });
 
