@@ -5,7 +5,6 @@
  * It also keeps the commit proofs of recent heights (fed by the replica's `onCommit` hook), which
  * serve `GET /certificates/<height>`.
  */
-import { randomBytes } from 'node:crypto';
 import { PhalanxError } from '@phalanx/interface';
 import type { NodeId, Signer } from '@phalanx/interface';
 import { Client } from '@phalanx/runtime';
@@ -38,10 +37,28 @@ export interface LocalClientsOptions {
    * authenticate clients.
    */
   readonly signing?: { readonly signer: Signer; readonly chainId: string };
+  /**
+   * The first seq, asked once, at the first command: it must be above every seq this node's local
+   * client used before (the id is the same after every restart). Default: the clock in
+   * microseconds; the node also passes its replica's highest executed seq for the id (see
+   * `localSeqFloor`).
+   */
+  readonly firstSeq?: () => bigint;
 }
 
-/** The id prefix of a node's local clients: `local-<node>-<12 hex digits>`, fresh per process start. */
-const LOCAL_ID = /^local-(.+)-[0-9a-f]{12}$/;
+/**
+ * A node's local client id: `local-<node>`, one per node, the same after every restart. One id, so
+ * that a node cannot mint client ids: every id is a session in every replica's client table (the
+ * replicated state), and a fresh id per start, or per anything a Byzantine node chose, would grow
+ * that table on every replica without bound.
+ */
+const LOCAL_ID = /^local-(.+)$/;
+
+/** The first seq of a node's local client: above the clock's microseconds and above what executed. */
+export function localSeqFloor(highestExecuted: bigint | undefined, nowMs = Date.now()): bigint {
+  const clock = BigInt(Math.floor(nowMs)) * 1000n;
+  return highestExecuted !== undefined && highestExecuted >= clock ? highestExecuted + 1n : clock;
+}
 
 /**
  * The node a local client id belongs to, whose key signs that client's commands; undefined for any
@@ -60,23 +77,24 @@ export function localClientNode(id: NodeId): NodeId | undefined {
  * replica's session window.
  */
 export class LocalClients implements ClientPlane {
-  /** Unique per process start: sequence numbers restart at 0, sessions must not collide. */
+  /** `local-<node>`: the same after a restart, so seqs continue above the last run's (`firstSeq`). */
   readonly id: NodeId;
   private handler: ((client: NodeId, frame: Uint8Array) => void) | undefined;
   private replies: ((replica: NodeId, frame: Uint8Array) => void) | undefined;
-  private readonly client: Client;
+  private readonly makeClient: () => Client;
+  private client: Promise<Client> | undefined;
+  private abandoned = false;
   private readonly proofs = new Map<bigint, Uint8Array>();
   private readonly maxInFlight: number;
   private readonly keepProofs: number;
   private inFlight = 0;
-  private readonly started: Promise<void>;
 
   constructor(
     private readonly node: NodeId,
     private readonly inner?: ClientPlane,
     opts: LocalClientsOptions = {},
   ) {
-    this.id = `local-${node}-${randomBytes(6).toString('hex')}`;
+    this.id = `local-${node}`;
     this.maxInFlight = opts.maxInFlight ?? 1024;
     this.keepProofs = opts.keepProofs ?? 1024;
     const endpoint: ClientEndpoint = {
@@ -90,17 +108,20 @@ export class LocalClients implements ClientPlane {
         this.replies = handler;
       },
     };
-    this.client = new Client({
-      endpoint,
-      replicas: [node],
-      quorum: 1,
-      maxInFlight: this.maxInFlight,
-      timeoutMs: opts.timeoutMs ?? 10_000,
-      retryMs: opts.retryMs ?? 1_000,
-      followLeader: false,
-      ...(opts.signing ? { signing: opts.signing } : {}),
-    });
-    this.started = this.client.start();
+    const firstSeq = opts.firstSeq ?? (() => localSeqFloor(undefined));
+    // Made at the first command, not here: the first seq must be read after the replica recovered.
+    this.makeClient = () =>
+      new Client({
+        endpoint,
+        replicas: [node],
+        quorum: 1,
+        maxInFlight: this.maxInFlight,
+        timeoutMs: opts.timeoutMs ?? 10_000,
+        retryMs: opts.retryMs ?? 1_000,
+        followLeader: false,
+        firstSeq: firstSeq(),
+        ...(opts.signing ? { signing: opts.signing } : {}),
+      });
   }
 
   onFrame(handler: (client: NodeId, frame: Uint8Array) => void): void {
@@ -124,10 +145,15 @@ export class LocalClients implements ClientPlane {
   async submit(payload: Uint8Array): Promise<Uint8Array> {
     if (!this.handler) throw new Error('replica not started');
     if (this.inFlight >= this.maxInFlight) throw new LocalBusyError(this.maxInFlight);
+    if (this.abandoned) throw new Error('client stopped');
     this.inFlight++;
     try {
-      await this.started;
-      return (await this.client.submit(payload)).result;
+      this.client ??= (async () => {
+        const c = this.makeClient();
+        await c.start();
+        return c;
+      })();
+      return (await (await this.client).submit(payload)).result;
     } finally {
       this.inFlight--;
     }
@@ -135,7 +161,8 @@ export class LocalClients implements ClientPlane {
 
   /** Rejects every command in flight (shutdown); their results, if they ever commit, are dropped. */
   async abandon(): Promise<void> {
-    await this.client.stop();
+    this.abandoned = true;
+    if (this.client) await (await this.client).stop();
   }
 
   proof(height: bigint): Uint8Array | undefined {

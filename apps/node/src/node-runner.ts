@@ -24,7 +24,7 @@ import type { NetworkConfig, NodeConfig } from './config.js';
 import { createLogger } from './log.js';
 import { NodeMetrics, serveMetrics } from './metrics.js';
 import { serveHttpApi } from './http-api.js';
-import { LocalClients, localClientNode } from './local-clients.js';
+import { LocalClients, localClientNode, localSeqFloor } from './local-clients.js';
 import { certificateFile, validatorSetOf } from './verify.js';
 
 export interface RunOptions {
@@ -92,7 +92,7 @@ function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): {
 
 /**
  * Whose key signs a client id's commands: a configured client's own key, or for a node's local
- * (HTTP API) clients `local-<node>-…`, that node's validator key.
+ * (HTTP API) client `local-<node>`, that node's validator key.
  */
 export function clientKeyDirectory(config: NetworkConfig): (id: NodeId) => Uint8Array | undefined {
   const clients = new Map(config.clients.map((c) => [c.id, fromHex(c.publicKey)]));
@@ -143,7 +143,13 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   });
   // In flight through the HTTP API: within the session window the state machine keeps per client.
   const signer = signerFromSecret(key.secretKey, 'ed25519');
-  const local = new LocalClients(me.id, transport.clients, { maxInFlight: Math.min(1024, config.kv.sessionWindow), signing: { signer, chainId: config.chainId } });
+  const local: LocalClients = new LocalClients(me.id, transport.clients, {
+    maxInFlight: Math.min(1024, config.kv.sessionWindow),
+    signing: { signer, chainId: config.chainId },
+    // Read at the API's first command, once the replica has recovered: above every seq of the last
+    // run that this replica executed (and so ever answered), and above the clock for the rest.
+    firstSeq: (): bigint => localSeqFloor(replica.highestExecuted(local.id)),
+  });
   // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
   // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
   const replica = new Replica({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientRejectedError, ClientTimeoutError, decodeClientFrame, encodeClientFrame } from '@phalanx/runtime';
 import type { ClientPlane } from '@phalanx/runtime';
-import { LocalBusyError, LocalClients, localClientNode } from '../src/local-clients.js';
+import { LocalBusyError, LocalClients, localClientNode, localSeqFloor } from '../src/local-clients.js';
 import { clientKeyDirectory } from '../src/node-runner.js';
 import { validateConfig } from '../src/config.js';
 import { fromHex } from '@phalanx/codec';
@@ -12,7 +12,7 @@ import { createRequestAuthenticator, groupOf } from '@phalanx/client-auth';
 function fakeReplica(answer: (seq: bigint, attempt: number) => 'result' | 'too-large' | undefined, opts: ConstructorParameters<typeof LocalClients>[2] = {}) {
   const forwarded: Array<{ client: string; frame: Uint8Array }> = [];
   const inner: ClientPlane = { send: (client, frame) => forwarded.push({ client, frame }), onFrame: () => undefined };
-  const local = new LocalClients('r0', inner, opts);
+  const local = new LocalClients('r0', inner, { firstSeq: () => 0n, ...opts });
   const attempts = new Map<bigint, number>();
   local.onFrame((client, frame) => {
     const f = decodeClientFrame(frame);
@@ -42,8 +42,31 @@ describe('client keys', () => {
     const local = new LocalClients('r-2', undefined);
     expect(localClientNode(local.id)).toBe('r-2');
     expect(keyOf(local.id)).toEqual(fromHex('01' + '2'.repeat(64)));
-    for (const id of ['r-2', 'local-r-2', 'local-r-2-0123', 'local-r9-0123456789ab', 'c1']) expect(keyOf(id)).toBeUndefined();
+    expect(local.id).toBe('local-r-2');
+    // One id per node: no suffix a node could vary to mint client sessions on every replica.
+    for (const id of ['r-2', 'local-r-2-0123', 'local-r-2-0123456789ab', 'local-r9', 'local-', 'local-c0', 'c1']) expect(keyOf(id)).toBeUndefined();
     void local.abandon();
+  });
+
+  it('numbers the first command above the clock and above every seq the replica executed for it', () => {
+    const now = 1_800_000_000_000;
+    expect(localSeqFloor(undefined, now)).toBe(1_800_000_000_000_000n);
+    expect(localSeqFloor(5n, now)).toBe(1_800_000_000_000_000n);
+    // A clock set back since the last run: the executed seqs still count.
+    expect(localSeqFloor(1_800_000_000_000_000n, now)).toBe(1_800_000_000_000_001n);
+    expect(localSeqFloor(1_900_000_000_000_000n, now)).toBe(1_900_000_000_000_001n);
+  });
+
+  it('reads its first seq at the first command, not before', async () => {
+    let asked = 0;
+    const { local, attempts } = fakeReplica(() => 'result', { firstSeq: () => (asked++, 500n) });
+    expect(asked).toBe(0);
+    await local.submit(Uint8Array.of(1));
+    await local.submit(Uint8Array.of(2));
+    expect(asked).toBe(1);
+    expect([...attempts.keys()]).toEqual([500n, 501n]);
+    await local.abandon();
+    await expect(local.submit(Uint8Array.of(3))).rejects.toThrow(/stopped/);
   });
 
   it('signs its commands with the node key when given a signer', async () => {

@@ -329,6 +329,15 @@ export class Replica<M, C = unknown> {
     return this.core?.status();
   }
 
+  /**
+   * The highest seq of `client` this replica has executed (its recovered state included), undefined
+   * if none. A client that keeps its id across restarts starts its seqs above it (with a clock as
+   * well: a command of the last run may still commit elsewhere before this replica applies it).
+   */
+  highestExecuted(client: NodeId): bigint | undefined {
+    return this.state.highestExecuted(client);
+  }
+
   get committedHeight(): bigint {
     return this.appliedHeight;
   }

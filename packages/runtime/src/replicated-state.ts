@@ -48,6 +48,18 @@ export class ReplicatedState {
     return !!e && (seq < e.next || e.above.has(seq));
   }
 
+  /**
+   * The highest seq of `client` that executed, undefined if none did: a client that restarts under
+   * the same id must number its requests above it, or they are answered as retries of old ones.
+   */
+  highestExecuted(client: string): bigint | undefined {
+    const e = this.clients.get(client);
+    if (!e) return undefined;
+    let high = e.next - 1n;
+    for (const s of e.above) if (s > high) high = s;
+    return high < 0n ? undefined : high;
+  }
+
   /** The cached result of an executed request, if still kept. */
   result(client: string, seq: bigint): CachedResult | undefined {
     return this.clients.get(client)?.results.get(seq);
