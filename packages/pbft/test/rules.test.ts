@@ -41,12 +41,26 @@ describe('prepared and committed-local predicates (§4.2)', () => {
     r1.msg('r2', vote('prepare', 'r2', 0n, 1n, pp.digest)); // prepared: own COMMIT recorded and sent
     expect(last().persist?.deferrable).toBeUndefined();
     expect(last().send.map((s) => s.msg.type)).toEqual(['commit']);
-    r1.msg('r3', vote('prepare', 'r3', 0n, 1n, pp.digest)); // a received vote, nothing of r1's own
+    r1.msg('r2', vote('commit', 'r2', 0n, 1n, pp.digest)); // a received vote, nothing of r1's own
     expect(last().persist?.deferrable).toBe(true);
-    r1.msg('r2', vote('commit', 'r2', 0n, 1n, pp.digest));
     r1.msg('r3', vote('commit', 'r3', 0n, 1n, pp.digest)); // committed-local: executes without waiting
     expect(last().persist?.deferrable).toBe(true);
     expect(last().commit.map((b) => b.height)).toEqual([1n]);
+  });
+
+  it('neither checks nor records a vote past its quorum', () => {
+    const r1 = new Solo('r1');
+    const pp = prePrepare('r0', 0n, 1n, [req(0)]);
+    r1.msg('r0', pp);
+    r1.msg('r2', vote('prepare', 'r2', 0n, 1n, pp.digest)); // prepared (own + r2)
+    for (const id of ['r2', 'r3']) r1.msg(id, vote('commit', id, 0n, 1n, pp.digest)); // committed (own + r2 + r3)
+    expect(r1.commits()).toEqual([1n]);
+    const outputs = r1.out.length;
+    // r3's PREPARE and r0's COMMIT come after their quorums: nothing to persist, check or blame,
+    // even with a signature nobody made.
+    r1.msg('r3', { ...vote('prepare', 'r3', 0n, 1n, pp.digest), signature: new Uint8Array(64).fill(7) });
+    r1.msg('r0', vote('commit', 'r0', 0n, 1n, pp.digest));
+    expect(r1.out.slice(outputs).filter((r) => r.persist || r.events.length > 0)).toEqual([]);
   });
 
   it('executes strictly in sequence order', () => {
