@@ -69,6 +69,15 @@ export interface HotStuffConfig {
    * starts a transfer; each peer is served at most 32 pieces per tick. Default 1000 ms.
    */
   readonly stateTickMs?: number;
+  /**
+   * Period of the status probe: a STATUS (our high QC) to one random peer, which answers if it
+   * knows a higher QC, and with its certified checkpoint. Runs when idle too: a replica cut off
+   * while the others committed, and not restarted, has no timer of its own running and nobody
+   * sends it anything once the cluster goes quiet, so without it it would stay behind until the
+   * next command (PBFT's `statusIntervalMs` does the same). One small message per period per
+   * replica. Default 1000 ms; 0 turns it off.
+   */
+  readonly statusIntervalMs?: number;
   /** Blocks asked for per REQUEST-BLOCKS. Default 32 (max 64). */
   readonly syncBatch?: number;
   /** Proposals waiting for a missing parent, in total / per peer. Default 64 / 8. */
@@ -116,6 +125,7 @@ export interface ResolvedConfig {
   readonly stateChunkBytes: number;
   readonly maxStateBytes: number;
   readonly stateTickMs: number;
+  readonly statusIntervalMs: number;
   readonly syncBatch: number;
   readonly maxPendingProposals: number;
   readonly maxPendingPerPeer: number;
@@ -200,6 +210,7 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
     stateChunkBytes: int('stateChunkBytes', config.stateChunkBytes, 1 << 20, 1024, LIMITS.maxStatePieceBytes),
     maxStateBytes: int('maxStateBytes', config.maxStateBytes, 1 << 30, 1, LIMITS.maxStateBytes),
     stateTickMs: int('stateTickMs', config.stateTickMs, 1000, 1, 3_600_000),
+    statusIntervalMs: int('statusIntervalMs', config.statusIntervalMs, 1000, 0, 3_600_000),
     syncBatch: int('syncBatch', config.syncBatch, 32, 1, LIMITS.maxBlocksPerResponse),
     maxPendingProposals: int('maxPendingProposals', config.maxPendingProposals, 64, 1, 100_000),
     maxPendingPerPeer: int('maxPendingPerPeer', config.maxPendingPerPeer, 8, 1, 100_000),

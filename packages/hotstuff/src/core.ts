@@ -54,6 +54,8 @@ import type { Block, CheckpointVote, HotStuffMessage, QuorumCert, StateCert, Tim
 export const VIEW_TIMER = 'hotstuff/view';
 /** The state-transfer tick (`stateTickMs`): transfer retries, catch-up checks, serving budgets. */
 export const STATE_TIMER = 'hotstuff/state';
+/** The status probe (`statusIntervalMs`): our high QC to one random peer, idle or not. */
+export const STATUS_TIMER = 'hotstuff/status';
 /** Pieces of state served to one peer per state tick (bounds what a request of a few bytes costs). */
 const MAX_PIECES_PER_TICK = 32;
 /** Snapshot heights whose commit proofs are kept until the runtime reports the state stored. */
@@ -357,6 +359,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // (the tree restarts from the committed root). In an idle cluster nothing else would tell us.
     this.send.push({ to: 'all', msg: { type: 'status', highQC: this.highQC, reply: true } });
     this.armStateTimer();
+    if (this.cfg.statusIntervalMs > 0) this.timers.push({ op: 'set', id: STATUS_TIMER, ms: this.cfg.statusIntervalMs });
     if (recovered && this.highQC.height > this.committedHeight) this.wantBlock(this.highQC.block, undefined);
   }
 
@@ -380,6 +383,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         } else if (input.timer === STATE_TIMER) {
           this.stateTimerArmed = false;
           this.onStateTick();
+        } else if (input.timer === STATUS_TIMER && this.cfg.statusIntervalMs > 0) {
+          // Quiet when idle holds for proposals and view timers, not for this probe: a replica
+          // that missed the last commits while cut off learns of them from the answer (`onStatus`)
+          // even when nothing else will ever be sent to it.
+          this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.highQC, reply: true } });
+          this.timers.push({ op: 'set', id: STATUS_TIMER, ms: this.cfg.statusIntervalMs });
         }
         break;
       case 'persisted':

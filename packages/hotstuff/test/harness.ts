@@ -125,7 +125,8 @@ export class Cluster {
   }
 
   config(id: string): HotStuffConfig {
-    return { chainId: 'test', baseTimeoutMs: 100, ...this.opts.config, ...(this.opts.configFor?.(id) ?? {}) } as HotStuffConfig;
+    // No status probe unless a test asks for one: it never stops, and `run()` goes until quiet.
+    return { chainId: 'test', baseTimeoutMs: 100, statusIntervalMs: 0, ...this.opts.config, ...(this.opts.configFor?.(id) ?? {}) } as HotStuffConfig;
   }
 
   start(id: string): void {

@@ -130,6 +130,24 @@ describe('fault scenarios', () => {
     c.checkAgreement(true);
   });
 
+  it('a replica cut off while the others committed catches up once healed, though the cluster went idle (status probe)', () => {
+    // Control: without the probe nothing reaches the healed replica, which has no timer of its own.
+    for (const statusIntervalMs of [500, 0]) {
+      const c = new Cluster({ n: 4, seed: 21, config: { statusIntervalMs } });
+      load(c, 'a', 3);
+      c.run({ until: allCommitted(c, c.ids, 3) });
+      c.filter = (e) => e.from !== 'r3' && e.to !== 'r3';
+      load(c, 'b', 5);
+      c.run({ until: allCommitted(c, ['r0', 'r1', 'r2'], 8) });
+      c.run({ maxTime: c.now + 5_000 }); // idle: at most the probes still run
+      expect(c.nodes.get('r3')!.committedRequests.size).toBe(3);
+      c.filter = () => true;
+      c.run({ until: allCommitted(c, c.ids, 8), maxTime: c.now + 5_000 });
+      expect(c.nodes.get('r3')!.committedRequests.size, `statusIntervalMs ${statusIntervalMs}`).toBe(statusIntervalMs > 0 ? 8 : 3);
+      c.checkAgreement(true);
+    }
+  });
+
   it('equivocating leader: two proposals for one view yield verifiable evidence, safety holds', () => {
     const c = new Cluster({ n: 4, seed: 12 });
     const signer = c.signers.get('r1')!;
