@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CertificateError, ConfigError, DecodeError, InsufficientReplicasError } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
-import { decodeMessage, encodeMessage, hotstuff, LIMITS, verifyCommitProof } from '../src/index.js';
+import { decodeMessage, encodeMessage, hotstuff, LIMITS, STATUS_TIMER, verifyCommitProof } from '../src/index.js';
 import type { HotStuffMessage } from '../src/index.js';
 import { Crafter } from './craft.js';
 import { Cluster, fakeValidators, fakeVerifier, req, seededRng } from './harness.js';
@@ -131,6 +131,14 @@ describe('configuration', () => {
     expect(() => hotstuff.create(ctx, { chainId: 'x', stateChunkBytes: LIMITS.maxStatePieceBytes + 1 })).toThrow(/stateChunkBytes/);
     expect(() => hotstuff.create(ctx, { chainId: 'x', maxStateBytes: LIMITS.maxStateBytes + 1 })).toThrow(/maxStateBytes/);
     expect(() => hotstuff.create(ctx, { chainId: 'x', stateTickMs: 0 })).toThrow(/stateTickMs/);
+  });
+  it('arms the status probe at start unless statusIntervalMs is 0, and refuses a negative one', () => {
+    const armed = (statusIntervalMs?: number) =>
+      hotstuff.create(ctx, { chainId: 'x', ...(statusIntervalMs !== undefined ? { statusIntervalMs } : {}) }).ready().timers.filter((t) => t.id === STATUS_TIMER);
+    expect(armed()).toEqual([{ op: 'set', id: STATUS_TIMER, ms: 1000 }]);
+    expect(armed(250)).toEqual([{ op: 'set', id: STATUS_TIMER, ms: 250 }]);
+    expect(armed(0)).toEqual([]);
+    expect(() => hotstuff.create(ctx, { chainId: 'x', statusIntervalMs: -1 })).toThrow(/statusIntervalMs/);
   });
   it('refuses a self that is not a validator', () => {
     expect(() => hotstuff.create({ ...ctx, self: 'nobody' }, { chainId: 'x' })).toThrow(/self/);
