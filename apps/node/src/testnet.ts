@@ -107,6 +107,13 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
     }
     out.write(`all replicas ready; demo workload with ${opts.clients} clients${opts.durationSec ? ` for ${opts.durationSec} s` : ' (Ctrl-C to stop)'}\n`);
     const runUntil = opts.durationSec ? started + opts.durationSec * 1000 : Infinity;
+    // Requests cut off by the shutdown itself are not failures of the network. Ctrl-C reaches the
+    // replicas too (one process group), and one may drop a request before our own handler has
+    // run: a failure counts only if no stop follows within 100 ms.
+    const failure = async (): Promise<void> => {
+      await new Promise((res) => setTimeout(res, 100));
+      if (!stopping) failed++;
+    };
     const workers = Array.from({ length: opts.clients }, async (_, c) => {
       let i = 0;
       while (!stopping && Date.now() < runUntil) {
@@ -115,12 +122,9 @@ export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> 
         try {
           const res = await fetch(`http://${r.http}/kv/${key}`, { method: 'PUT', body: `value ${i} from client ${c}`, signal: AbortSignal.any([halt.signal, AbortSignal.timeout(5000)]) });
           if (res.ok) committed++;
-          else if (!stopping) failed++;
+          else await failure();
         } catch {
-          // Requests cut off by the shutdown itself are not failures of the network.
-          if (stopping) break;
-          failed++;
-          await new Promise((res) => setTimeout(res, 100));
+          await failure();
         }
         i++;
       }
