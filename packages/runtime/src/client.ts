@@ -9,7 +9,7 @@ import { PhalanxError } from '@phalanx/interface';
 import type { NodeId, Signer } from '@phalanx/interface';
 import { MAX_GROUP_SIZE, signGroup } from '@phalanx/client-auth';
 import { sha256Native } from '@phalanx/crypto';
-import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
+import { decodeClientFrame, encodeClientFrame, framesOf, rejectedSeqs } from './wire.js';
 import type { RejectCode, ReplyFrame, WireRequest } from './wire.js';
 
 /** A client's side of the client protocol (`MemoryHub.client`, `Libp2pClientEndpoint`). */
@@ -380,15 +380,17 @@ export class Client {
       return; // a faulty replica's garbage; the honest ones still answer
     }
     if (f.type === 'reject') {
-      const p = this.pending.get(f.seq);
-      if (!p) return;
-      (p.rejects ??= new Map()).set(from, f.code);
-      if (PERMANENT_REJECTS.has(f.code) || f.code === 'expired') {
-        const alike = [...p.rejects].filter(([, code]) => code === f.code).map(([r]) => r);
-        if (alike.length >= this.o.quorum) {
-          // 'expired' is not a refusal: the command ran, only its result is gone. Retrying cannot
-          // bring it back, so say so at once rather than at the deadline.
-          this.finish(p, f.code === 'expired' ? new ClientResultExpiredError(p.seq, alike) : new ClientRejectedError(p.seq, f.code, alike));
+      for (const seq of rejectedSeqs(f)) {
+        const p = this.pending.get(seq);
+        if (!p) continue;
+        (p.rejects ??= new Map()).set(from, f.code);
+        if (PERMANENT_REJECTS.has(f.code) || f.code === 'expired') {
+          const alike = [...p.rejects].filter(([, code]) => code === f.code).map(([r]) => r);
+          if (alike.length >= this.o.quorum) {
+            // 'expired' is not a refusal: the command ran, only its result is gone. Retrying cannot
+            // bring it back, so say so at once rather than at the deadline.
+            this.finish(p, f.code === 'expired' ? new ClientResultExpiredError(p.seq, alike) : new ClientRejectedError(p.seq, f.code, alike));
+          }
         }
       }
       return;

@@ -4,5 +4,5 @@ export { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutErr
 export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';
 export { ReplicatedState } from './replicated-state.js';
 export type { AppliedRequest, CachedResult } from './replicated-state.js';
-export { encodeClientFrame, decodeClientFrame, CLIENT_WIRE_VERSION, MAX_FRAME_ITEMS } from './wire.js';
+export { encodeClientFrame, decodeClientFrame, rejectedSeqs, CLIENT_WIRE_VERSION, MAX_FRAME_ITEMS } from './wire.js';
 export type { ClientFrame, RequestFrame, ReplyFrame, RejectFrame, RejectCode, WireRequest, WireResult } from './wire.js';

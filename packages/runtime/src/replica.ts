@@ -41,8 +41,8 @@ import type {
   VerifyItem,
 } from '@phalanx/interface';
 import { ReplicatedState } from './replicated-state.js';
-import { decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
-import type { ClientFrame, ReplyFrame, RequestFrame, WireRequest, WireResult } from './wire.js';
+import { MAX_FRAME_ITEMS, decodeClientFrame, encodeClientFrame, framesOf } from './wire.js';
+import type { ClientFrame, RejectCode, ReplyFrame, RequestFrame, WireResult } from './wire.js';
 import { MAX_GROUP_SIZE, groupOf } from '@phalanx/client-auth';
 
 /** The replica side of the client protocol (`MemoryTransport.clients`, `Libp2pTransport.clients`). */
@@ -461,11 +461,14 @@ export class Replica<M, C = unknown> {
     this.knownClients.add(client);
     const maxPayload = this.o.maxRequestBytes ?? 1024 * 1024;
     const requests = this.authenticate(client, f);
-    // Retries answered from the reply cache, one frame per height they committed at.
+    // Retries answered from the reply cache, one frame per height they committed at; refusals one
+    // frame per reason.
     const cached = new ReplyGroups();
+    const tooLarge: bigint[] = [];
+    const expired: bigint[] = [];
     for (const r of requests) {
       if (r.payload.length > maxPayload) {
-        this.replyTo(client, { type: 'reject', seq: r.seq, code: 'too-large', message: `payload of ${r.payload.length} bytes` });
+        tooLarge.push(r.seq);
         continue;
       }
       const duplicate = this.state.executed(client, r.seq);
@@ -477,47 +480,63 @@ export class Replica<M, C = unknown> {
       // Exactly once: answer a retry from the reply cache instead of ordering it again.
       const hit = this.state.result(client, r.seq);
       if (!hit) {
-        this.replyTo(client, { type: 'reject', seq: r.seq, code: 'expired', message: 'executed; result no longer cached' });
+        expired.push(r.seq);
         continue;
       }
       cached.add(client, hit.height, undefined, { seq: r.seq, result: hit.result });
     }
+    this.reject(client, tooLarge, 'too-large', `payload over ${maxPayload} bytes`);
+    this.reject(client, expired, 'expired', 'executed; result no longer cached');
     cached.send((to, frame) => this.replyTo(to, frame));
+  }
+
+  /** Refuses `seqs` in as few frames as they fit (a frame per request would answer one small frame with thousands). */
+  private reject(client: NodeId, seqs: readonly bigint[], code: RejectCode, message: string): void {
+    for (let i = 0; i < seqs.length; i += MAX_FRAME_ITEMS) {
+      const part = seqs.slice(i, i + MAX_FRAME_ITEMS);
+      this.replyTo(client, { type: 'reject', seq: part[0]!, ...(part.length > 1 ? { more: part.slice(1) } : {}), code, message });
+    }
   }
 
   /**
    * The frame's requests as the core gets them: with their client's signature attached when
-   * clients are authenticated. A run whose signature fails (or a frame without signatures) is
-   * refused with `unauthenticated` and counted against the client; the rest of the frame goes on.
+   * clients are authenticated. From the first run whose signature fails (or all of a frame without
+   * signatures) the requests are refused with `unauthenticated`, the client is counted once, and
+   * the later runs are not checked: an honest client signs every run with one key, and checking on
+   * would let one frame of 32 forged runs cost 32 signature verifications.
    */
   private authenticate(client: NodeId, f: RequestFrame): ClientRequest[] {
     const auth = this.o.clientAuth;
     if (!auth) return f.requests.map((r) => ({ client, seq: r.seq, payload: r.payload }));
-    const refuse = (run: readonly WireRequest[], why: string) => {
+    const refuse = (from: number, why: string) => {
       this.countMalformed(client, why);
-      for (const r of run) this.replyTo(client, { type: 'reject', seq: r.seq, code: 'unauthenticated', message: why });
+      this.reject(client, f.requests.slice(from).map((r) => r.seq), 'unauthenticated', why);
     };
     if (!f.sigs) {
-      refuse(f.requests, 'this network authenticates clients: requests must be signed');
+      refuse(0, 'this network authenticates clients: requests must be signed');
       return [];
     }
     const out: ClientRequest[] = [];
-    f.sigs.forEach((sig, i) => {
+    for (const [i, sig] of f.sigs.entries()) {
       const run = f.requests.slice(i * MAX_GROUP_SIZE, (i + 1) * MAX_GROUP_SIZE);
       // The digests are computed from the requests themselves, so every request matches its
       // place; what remains to check is the group signature, done once for the whole run.
       const signed = groupOf(client, run, sig, sha256Native);
       const why = auth.check(signed[0]!);
-      if (why === undefined) out.push(...signed);
-      else refuse(run, why);
-    });
+      if (why !== undefined) {
+        const rest = f.sigs.length - i - 1;
+        refuse(i * MAX_GROUP_SIZE, rest > 0 ? `${why} (signed group ${i}; the ${rest} after it refused unchecked)` : why);
+        break;
+      }
+      out.push(...signed);
+    }
     return out;
   }
 
   private replyTo(client: NodeId, frame: ClientFrame): void {
     if (!this.o.clients) return;
     this.o.clients.send(client, encodeClientFrame(frame));
-    this.m.repliesSent += frame.type === 'reply' ? frame.results.length : 1;
+    this.m.repliesSent += frame.type === 'reply' ? frame.results.length : frame.type === 'reject' ? 1 + (frame.more?.length ?? 0) : 1;
   }
 
   private kick(): void {

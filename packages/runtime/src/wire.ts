@@ -73,8 +73,19 @@ export type RejectCode = 'expired' | 'unavailable' | 'too-large' | 'malformed' |
 export interface RejectFrame {
   readonly type: 'reject';
   readonly seq: bigint;
+  /**
+   * Further requests refused alike (same code and message), at most `MAX_FRAME_ITEMS` - 1: one frame
+   * for a whole refused request frame instead of one per request. Optional within version 3: a
+   * client older than it drops such a frame as malformed, and those requests time out instead.
+   */
+  readonly more?: readonly bigint[];
   readonly code: RejectCode;
   readonly message: string;
+}
+
+/** Every request a reject frame refuses. */
+export function rejectedSeqs(f: RejectFrame): bigint[] {
+  return [f.seq, ...(f.more ?? [])];
 }
 
 export type ClientFrame = RequestFrame | ReplyFrame | RejectFrame;
@@ -110,6 +121,10 @@ export function encodeClientFrame(f: ClientFrame): Uint8Array {
       break;
     case 'reject':
       v = { v: CLIENT_WIRE_VERSION, t: 2, seq: f.seq, code: CODES.indexOf(f.code), message: f.message };
+      if (f.more && f.more.length > 0) {
+        checkCount(f.more.length + 1, 'reject');
+        v['more'] = [...f.more];
+      }
       break;
   }
   return encode(v);
@@ -130,7 +145,7 @@ export function decodeClientFrame(bytes: Uint8Array, maxBytes = 16 * 1024 * 1024
   // The version first, so a peer of another version hears that rather than "unexpected field".
   const version = readUint(raw['v'], 'client.v');
   if (version !== CLIENT_WIRE_VERSION) throw new DecodeError(`client.v: unsupported client protocol version ${version} (this side speaks ${CLIENT_WIRE_VERSION})`);
-  const m = readMap(raw, 'client', ['v', 't', 'reqs', 'sigs', 'height', 'results', 'proof', 'leader', 'seq', 'code', 'message']);
+  const m = readMap(raw, 'client', ['v', 't', 'reqs', 'sigs', 'height', 'results', 'proof', 'leader', 'seq', 'more', 'code', 'message']);
   const t = readUint(m['t'], 'client.t', 2);
   if (t === 0) {
     const requests = readPairs(m['reqs'], 'client.reqs', (seq, payload) => ({ seq, payload }));
@@ -154,5 +169,10 @@ export function decodeClientFrame(bytes: Uint8Array, maxBytes = 16 * 1024 * 1024
     };
   }
   const code = CODES[readUint(m['code'], 'client.code', CODES.length - 1)]!;
-  return { type: 'reject', seq: readU64(m['seq'], 'client.seq'), code, message: readString(m['message'], 'client.message', 512) };
+  const seq = readU64(m['seq'], 'client.seq');
+  const message = readString(m['message'], 'client.message', 512);
+  if (m['more'] === undefined) return { type: 'reject', seq, code, message };
+  const more = readArray(m['more'], 'client.more', MAX_FRAME_ITEMS - 1).map((x, i) => readU64(x, `client.more[${i}]`));
+  if (more.length === 0) throw new DecodeError('client.more: empty (omit it instead)');
+  return { type: 'reject', seq, more, code, message };
 }

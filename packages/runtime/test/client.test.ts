@@ -1,9 +1,9 @@
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
-import { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
+import { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import { framesOf } from '../src/wire.js';
-import type { RejectCode } from '../src/wire.js';
+import type { RejectCode, RejectFrame } from '../src/wire.js';
 
 /** Fake replicas on the client plane: each answers with whatever `answer` says. */
 function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { reject: RejectCode } | undefined, leader?: string) {
@@ -20,15 +20,18 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { re
       if (f.type !== 'request') throw new Error('clients send requests');
       frames[id] = (frames[id] ?? 0) + 1;
       received[id] = (received[id] ?? 0) + f.requests.length;
-      // One reply frame for everything answered, as a replica answers one committed batch.
+      // One reply frame for everything answered, as a replica answers one committed batch, and
+      // one reject frame per code, as a replica refuses what one frame brought.
+      const rejects = new Map<RejectCode, bigint[]>();
       const results = f.requests.flatMap((r) => {
         const result = answer(id, r.seq);
         if (result && 'reject' in result) {
-          t.clients.send(client, encodeClientFrame({ type: 'reject', seq: r.seq, code: result.reject, message: 'no' }));
+          rejects.set(result.reject, [...(rejects.get(result.reject) ?? []), r.seq]);
           return [];
         }
         return result ? [{ seq: r.seq, result }] : [];
       });
+      for (const [code, [seq, ...more]] of rejects) t.clients.send(client, encodeClientFrame({ type: 'reject', seq: seq!, ...(more.length > 0 ? { more } : {}), code, message: 'no' }));
       if (results.length > 0) t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results, ...(leader ? { leader } : {}) }));
     });
   }
@@ -42,6 +45,23 @@ describe('framesOf (client frames by count and bytes)', () => {
     expect(sizes(Array.from({ length: 5000 }, () => 10))).toEqual([4096, 904]);
     expect(sizes([2_000_000, 10, 2_000_000])).toEqual([1, 1, 1]);
     expect(sizes([])).toEqual([]);
+  });
+});
+
+describe('reject frames', () => {
+  it('carry one request or many alike, within the frame limit', () => {
+    const one = { type: 'reject', seq: 5n, code: 'expired', message: 'x' } as const;
+    expect(decodeClientFrame(encodeClientFrame(one))).toEqual(one);
+    const many = { type: 'reject', seq: 5n, more: [6n, 9n], code: 'unauthenticated', message: 'bad signature' } as const;
+    const back = decodeClientFrame(encodeClientFrame(many));
+    expect(back).toEqual(many);
+    expect(rejectedSeqs(back as RejectFrame)).toEqual([5n, 6n, 9n]);
+    // An empty list is written as no list; a hand-made one is refused, as is one past the limit.
+    expect(decodeClientFrame(encodeClientFrame({ ...one, more: [] }))).toEqual(one);
+    expect(() => decodeClientFrame(encode({ v: 3, t: 2, seq: 5n, code: 0, message: 'x', more: [] }))).toThrow(/client\.more: empty/);
+    const over = Array.from({ length: MAX_FRAME_ITEMS }, (_, i) => BigInt(i));
+    expect(() => encodeClientFrame({ ...one, more: over })).toThrow(RangeError);
+    expect(() => decodeClientFrame(encode({ v: 3, t: 2, seq: 5n, code: 0, message: 'x', more: over }))).toThrow(/client\.more/);
   });
 });
 
@@ -70,6 +90,10 @@ describe('Client', () => {
     const err = await c2.submit(Uint8Array.of(0)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClientRejectedError);
     expect((err as ClientRejectedError).reason).toBe('too-large');
+    // Submits of one tick travel in one frame and come back refused in one frame each: all fail.
+    const alike = await Promise.all([1, 2, 3].map((i) => c2.submit(Uint8Array.of(i)).catch((e: unknown) => e)));
+    for (const e of alike) expect(e).toBeInstanceOf(ClientRejectedError);
+    expect(two.frames['r0']).toBe(2);
     await c2.stop();
     // Two say the command ran but its result is gone: that is final too, and not a refusal.
     const gone = fakeCluster((r) => (r === 'r2' || r === 'r3' ? { reject: 'expired' } : undefined));

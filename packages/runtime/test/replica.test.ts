@@ -7,8 +7,8 @@ import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
 import type { BatchVerifier, Logger, Verifier, VerifyItem } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
-import { Client, Replica, encodeClientFrame, decodeClientFrame, MAX_FRAME_ITEMS } from '../src/index.js';
-import type { ReplyFrame } from '../src/index.js';
+import { Client, Replica, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
+import type { RejectFrame, ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
 import type { CounterConfig, CounterMsg , CounterCore} from './fixtures.js';
 
@@ -334,11 +334,11 @@ describe('Replica', () => {
     raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: payload('a') }, { seq: 1n, payload: payload('b') }] }));
     await waitFor(() => frames.length === 2, 'two replies (the fixture commits one request per height)');
     const big = payload('x'.repeat(9));
-    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 1n, payload: payload('b') }, { seq: 2n, payload: big }, { seq: 3n, payload: payload('c') }] }));
-    await waitFor(() => frames.length === 5, 'a cached reply, a reject and a new reply');
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 1n, payload: payload('b') }, { seq: 2n, payload: big }, { seq: 3n, payload: payload('c') }, { seq: 4n, payload: big }] }));
+    await waitFor(() => frames.length === 5, 'a cached reply, one reject frame for both oversized and a new reply');
     const replies = frames.filter((f) => f.type === 'reply');
     const rejects = frames.filter((f) => f.type === 'reject');
-    expect(rejects).toEqual([{ type: 'reject', seq: 2n, code: 'too-large', message: 'payload of 9 bytes' }]);
+    expect(rejects).toEqual([{ type: 'reject', seq: 2n, more: [4n], code: 'too-large', message: 'payload over 8 bytes' }]);
     const bySeq = new Map(replies.flatMap((f) => f.results.map((r) => [r.seq, { height: f.height, proof: f.proof }] as const)));
     expect([...bySeq.keys()].sort()).toEqual([0n, 1n, 3n]);
     // the retry of seq 1 came from the cache: same height, no proof, applied once
@@ -383,8 +383,28 @@ describe('Replica', () => {
     const forged = signRequests(signerFromSecret(bob.secretKey), 'alice-raw-auth', items.slice(128), { chainId: 'test' });
     const sigs = [good[0]!.auth!.group.signature, forged[0]!.auth!.group.signature];
     rawEndpoint.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
-    await waitFor(() => frames.filter((f) => f.type === 'reject').length === 2 && app.entries.filter((e) => e.startsWith('alice-raw-auth:')).length === 128, 'the good run ordered, the forged one refused');
-    expect(frames.filter((f) => f.type === 'reject').map((f) => f.type === 'reject' && f.seq)).toEqual([128n, 129n]);
+    await waitFor(() => frames.some((f) => f.type === 'reject') && app.entries.filter((e) => e.startsWith('alice-raw-auth:')).length === 128, 'the good run ordered, the forged one refused');
+    const refusedRun = frames.filter((f) => f.type === 'reject');
+    expect(refusedRun).toHaveLength(1); // one frame for the run
+    expect(rejectedSeqs(refusedRun[0] as RejectFrame)).toEqual([128n, 129n]);
+
+    // A forged run convicts the frame: the runs after it are refused unchecked (one verification,
+    // not one per run), and the client is counted once.
+    frames.length = 0;
+    const verifies = { n: 0 };
+    const check = clientAuth.check.bind(clientAuth);
+    clientAuth.check = (r) => (verifies.n++, check(r));
+    const later = Array.from({ length: 300 }, (_, i) => ({ seq: BigInt(1000 + i), payload: payload(`s${i}`) }));
+    const runs = [0, 128, 256].map((at) => signRequests(signerFromSecret(at === 0 ? bob.secretKey : alice.secretKey), 'alice-raw-auth', later.slice(at, at + 128), { chainId: 'test' })[0]!.auth!.group.signature);
+    const before = replica.metrics().malformed['alice-raw-auth'] ?? 0;
+    rawEndpoint.send('r0', encodeClientFrame({ type: 'request', requests: later, sigs: runs }));
+    await waitFor(() => frames.some((f) => f.type === 'reject'), 'the frame refused');
+    const all = frames.filter((f): f is RejectFrame => f.type === 'reject');
+    expect(all.flatMap((f) => rejectedSeqs(f))).toEqual(later.map((r) => r.seq));
+    expect(all[0]!.message).toMatch(/the 2 after it refused unchecked/);
+    expect(verifies.n).toBe(1);
+    expect(replica.metrics().malformed['alice-raw-auth']).toBe(before + 1);
+    expect(app.entries.filter((e) => e.startsWith('alice-raw-auth:')).length).toBe(128);
     for (const c of [signed, unsigned, impostor, wrongKey]) await c.stop();
     await replica.stop();
   });
