@@ -491,7 +491,9 @@ export class Replica<M, C = unknown> {
   }
 
   /** Refuses `seqs` in as few frames as they fit (a frame per request would answer one small frame with thousands). */
-  private reject(client: NodeId, seqs: readonly bigint[], code: RejectCode, message: string): void {
+  private reject(client: NodeId, seqs: readonly bigint[], code: RejectCode, text: string): void {
+    // Clients decode at most 512 characters of message (a reason may quote two client ids).
+    const message = text.length > 512 ? `${text.slice(0, 509)}...` : text;
     for (let i = 0; i < seqs.length; i += MAX_FRAME_ITEMS) {
       const part = seqs.slice(i, i + MAX_FRAME_ITEMS);
       this.replyTo(client, { type: 'reject', seq: part[0]!, ...(part.length > 1 ? { more: part.slice(1) } : {}), code, message });

@@ -409,6 +409,26 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('keeps a refusal readable by the client however long its reason (a reason may quote client ids)', async () => {
+    const clientAuth = createRequestAuthenticator({ chainId: 'test', keyOf: () => undefined, verifier: createVerifiedCache() });
+    const { replica, hub } = setup({ extra: { clientAuth } });
+    await replica.start();
+    const id = `c${'x'.repeat(600)}`;
+    const raw = hub.client(id);
+    const frames: ReturnType<typeof decodeClientFrame>[] = [];
+    raw.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
+    await raw.start();
+    const items = [{ seq: 0n, payload: payload('a') }];
+    const sigs = [signRequests(signerFromSecret(keys[1]!.secretKey), id, items, { chainId: 'test' })[0]!.auth!.group.signature];
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
+    await waitFor(() => frames.length === 1, 'the refusal');
+    expect(frames[0]).toMatchObject({ type: 'reject', seq: 0n, code: 'unauthenticated' });
+    const message = (frames[0] as RejectFrame).message;
+    expect(message.length).toBe(512);
+    expect(message).toMatch(/^unknown client "cxxx.*\.\.\.$/);
+    await replica.stop();
+  });
+
   it('counts malformed client frames (garbage, version 1, replies, oversized lists) per client and keeps serving', async () => {
     const { replica, hub } = setup();
     await replica.start();
