@@ -1029,11 +1029,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       return this.penalize(from, 'protocol-violation', 'the primary sent a PREPARE');
     }
     const s = this.slot(m.seq);
-    // A vote past its quorum changes nothing: the certificate this slot keeps (`best` for a view
-    // change, `committed.cert` for clients and recovery) is already complete. With n = 4 that is one
-    // PREPARE and one COMMIT of every three a replica receives: each would cost a signature check
-    // and a log record (a sync) for nothing. Such a vote is not checked, so it convicts nobody.
-    if (m.type === 'prepare' ? s.prepared : s.committed !== undefined) return;
+    // A vote past its quorum, for the digest the quorum certified, changes nothing: the certificate
+    // this slot keeps (`best` for a view change, `committed.cert` for clients and recovery) is
+    // already complete. With n = 4 that is one PREPARE and one COMMIT of every three a replica
+    // receives: each would cost a signature check and a log record for nothing. A late vote for
+    // another digest is still checked: from a replica that voted for the certified one, it is
+    // equivocation evidence, whenever it comes.
+    const certified = m.type === 'prepare' ? (s.prepared ? s.pp?.digest : undefined) : s.committed?.digest;
+    if (certified && bytesEqual(certified, m.digest)) return;
     const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
     const res = (m.type === 'prepare' ? s.prepares : s.commits).add(this.asVote(kind, from, m));
     switch (res.status) {

@@ -74,8 +74,9 @@ describe('Byzantine backup', () => {
     const history: Packet[] = [];
     c.intercept.set('r3', (p: Packet, msg: PbftMessage) => {
       history.push(p);
-      // The forgeries go ahead of the genuine message: a vote that arrives past its quorum is not
-      // even checked (it changes nothing), so only forgeries that could count are caught.
+      // The forgeries go ahead of the genuine message: a vote for the certified digest that arrives
+      // past its quorum is not even checked (it changes nothing), so a forgery of that kind sent
+      // late goes unblamed.
       const out: Packet[] = [];
       if (msg.type === 'prepare' || msg.type === 'commit') {
         // impersonation: a vote signed with r3's key claiming to be r1's

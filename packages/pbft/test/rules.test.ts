@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
-import { createValidatorSet, decodeCertificate, verifyCertificate } from '@phalanx/quorum';
+import { createValidatorSet, decodeCertificate, verifyCertificate, verifyEvidence } from '@phalanx/quorum';
 import { encode } from '@phalanx/codec';
 import { PbftCore, computeNewView, pbft, sha256 } from '../src/index.js';
 import type { ViewChangeMsg, PreparedCert, PrePrepareMsg, RequestMsg } from '../src/index.js';
@@ -61,6 +61,14 @@ describe('prepared and committed-local predicates (§4.2)', () => {
     r1.msg('r3', { ...vote('prepare', 'r3', 0n, 1n, pp.digest), signature: new Uint8Array(64).fill(7) });
     r1.msg('r0', vote('commit', 'r0', 0n, 1n, pp.digest));
     expect(r1.out.slice(outputs).filter((r) => r.persist || r.events.length > 0)).toEqual([]);
+    // A late vote for another digest is checked: a second vote is equivocation evidence, past the
+    // quorum as before it (r2's PREPARE, r3's COMMIT: an equivocator is isolated at once).
+    const other = new Uint8Array(32).fill(9);
+    r1.msg('r2', vote('prepare', 'r2', 0n, 1n, other));
+    r1.msg('r3', vote('commit', 'r3', 0n, 1n, other));
+    const evidence = r1.out.slice(outputs).flatMap((r) => r.events).filter((e) => e.type === 'evidence');
+    expect(evidence.map((e) => e.type === 'evidence' && e.evidence.first.kind)).toEqual(['pbft/prepare', 'pbft/commit']);
+    for (const e of evidence) if (e.type === 'evidence') verifyEvidence(e.evidence, makeValidators(4), testVerifier, CHAIN); // throws unless checkable
   });
 
   it('executes strictly in sequence order', () => {
