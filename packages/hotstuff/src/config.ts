@@ -71,11 +71,11 @@ export interface HotStuffConfig {
   readonly stateTickMs?: number;
   /**
    * Period of the status probe: a STATUS (our high QC) to one random peer, which answers if it
-   * knows a higher QC, and with its certified checkpoint. Runs when idle too: a replica cut off
-   * while the others committed, and not restarted, has no timer of its own running and nobody
-   * sends it anything once the cluster goes quiet, so without it it would stay behind until the
-   * next command (PBFT's `statusIntervalMs` does the same). One small message per period per
-   * replica. Default 1000 ms; 0 turns it off.
+   * knows a higher QC, and with its certified checkpoint (once per state tick). Runs when idle too:
+   * a replica cut off while the others committed, and not restarted, has no timer of its own
+   * running and nobody sends it anything once the cluster goes quiet, so without it it would stay
+   * behind until the next command (PBFT's `statusIntervalMs` does the same). A STATUS carries a QC:
+   * at large n with big signatures, raise the period. Default 1000 ms; 0 turns it off.
    */
   readonly statusIntervalMs?: number;
   /** Blocks asked for per REQUEST-BLOCKS. Default 32 (max 64). */
