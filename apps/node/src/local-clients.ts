@@ -6,6 +6,7 @@
  * serve `GET /certificates/<height>`.
  */
 import { PhalanxError } from '@phalanx/interface';
+import { seqFloor } from './seq-reservation.js';
 import type { NodeId, Signer } from '@phalanx/interface';
 import { Client } from '@phalanx/runtime';
 import type { ClientEndpoint, ClientPlane } from '@phalanx/runtime';
@@ -38,12 +39,17 @@ export interface LocalClientsOptions {
    */
   readonly signing?: { readonly signer: Signer; readonly chainId: string };
   /**
-   * The first seq, asked once, at the first command: it must be above every seq this node's local
-   * client used before (the id is the same after every restart). Default: the clock in
-   * microseconds; the node also passes its replica's highest executed seq for the id (see
-   * `localSeqFloor`).
+   * Where the seqs come from. The id is the same after every restart, so they must be above every
+   * seq an earlier run used: `start` gives the first (asked once, at the first command), `cover`
+   * resolves once the run's `index`-th seq may be used. The node passes a `SeqReservation` kept in
+   * its data directory. Default: the clock in microseconds, nothing kept.
    */
-  readonly firstSeq?: () => bigint;
+  readonly seqs?: LocalSeqs;
+}
+
+export interface LocalSeqs {
+  start(): Promise<bigint>;
+  cover(index: number): Promise<void>;
 }
 
 /**
@@ -54,11 +60,6 @@ export interface LocalClientsOptions {
  */
 const LOCAL_ID = /^local-(.+)$/;
 
-/** The first seq of a node's local client: above the clock's microseconds and above what executed. */
-export function localSeqFloor(highestExecuted: bigint | undefined, nowMs = Date.now()): bigint {
-  const clock = BigInt(Math.floor(nowMs)) * 1000n;
-  return highestExecuted !== undefined && highestExecuted >= clock ? highestExecuted + 1n : clock;
-}
 
 /**
  * The node a local client id belongs to, whose key signs that client's commands; undefined for any
@@ -77,11 +78,14 @@ export function localClientNode(id: NodeId): NodeId | undefined {
  * replica's session window.
  */
 export class LocalClients implements ClientPlane {
-  /** `local-<node>`: the same after a restart, so seqs continue above the last run's (`firstSeq`). */
+  /** `local-<node>`: the same after a restart, so seqs continue above the last run's (`seqs`). */
   readonly id: NodeId;
   private handler: ((client: NodeId, frame: Uint8Array) => void) | undefined;
   private replies: ((replica: NodeId, frame: Uint8Array) => void) | undefined;
-  private readonly makeClient: () => Client;
+  private readonly makeClient: (firstSeq: bigint) => Client;
+  private readonly seqs: LocalSeqs;
+  /** Commands handed to the client so far: the next one's seq is at most `first + submitted`. */
+  private submitted = 0;
   private client: Promise<Client> | undefined;
   private abandoned = false;
   private readonly proofs = new Map<bigint, Uint8Array>();
@@ -108,9 +112,9 @@ export class LocalClients implements ClientPlane {
         this.replies = handler;
       },
     };
-    const firstSeq = opts.firstSeq ?? (() => localSeqFloor(undefined));
+    this.seqs = opts.seqs ?? { start: async () => seqFloor([]), cover: async () => undefined };
     // Made at the first command, not here: the first seq must be read after the replica recovered.
-    this.makeClient = () =>
+    this.makeClient = (firstSeq) =>
       new Client({
         endpoint,
         replicas: [node],
@@ -119,7 +123,7 @@ export class LocalClients implements ClientPlane {
         timeoutMs: opts.timeoutMs ?? 10_000,
         retryMs: opts.retryMs ?? 1_000,
         followLeader: false,
-        firstSeq: firstSeq(),
+        firstSeq,
         ...(opts.signing ? { signing: opts.signing } : {}),
       });
   }
@@ -149,11 +153,16 @@ export class LocalClients implements ClientPlane {
     this.inFlight++;
     try {
       this.client ??= (async () => {
-        const c = this.makeClient();
+        const c = this.makeClient(await this.seqs.start());
         await c.start();
         return c;
       })();
-      return (await (await this.client).submit(payload)).result;
+      const client = await this.client;
+      // The client numbers commands in submit order, so this one's seq is at most first + index:
+      // make sure that much is reserved before it can go out.
+      await this.seqs.cover(this.submitted++);
+      if (this.abandoned) throw new Error('client stopped');
+      return (await client.submit(payload)).result;
     } finally {
       this.inFlight--;
     }

@@ -24,7 +24,8 @@ import type { NetworkConfig, NodeConfig } from './config.js';
 import { createLogger } from './log.js';
 import { NodeMetrics, serveMetrics } from './metrics.js';
 import { serveHttpApi } from './http-api.js';
-import { LocalClients, localClientNode, localSeqFloor } from './local-clients.js';
+import { LocalClients, localClientNode } from './local-clients.js';
+import { SeqReservation } from './seq-reservation.js';
 import { certificateFile, validatorSetOf } from './verify.js';
 
 export interface RunOptions {
@@ -143,12 +144,16 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   });
   // In flight through the HTTP API: within the session window the state machine keeps per client.
   const signer = signerFromSecret(key.secretKey, 'ed25519');
+  const seqs = new SeqReservation(config.storage.type === 'lmdb' ? path.join(path.resolve(dataDir!), 'local-client-seq') : undefined);
   const local: LocalClients = new LocalClients(me.id, transport.clients, {
     maxInFlight: Math.min(1024, config.kv.sessionWindow),
     signing: { signer, chainId: config.chainId },
-    // Read at the API's first command, once the replica has recovered: above every seq of the last
-    // run that this replica executed (and so ever answered), and above the clock for the rest.
-    firstSeq: (): bigint => localSeqFloor(replica.highestExecuted(local.id)),
+    // Above the last run's reservation (kept beside the replica's data), the clock and what the
+    // replica executed for this client; reserved on disk before any of them is used.
+    seqs: {
+      start: (): Promise<bigint> => seqs.start(replica.highestExecuted(local.id)),
+      cover: (index: number): Promise<void> => seqs.cover(index),
+    },
   });
   // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
   // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientRejectedError, ClientTimeoutError, decodeClientFrame, encodeClientFrame } from '@phalanx/runtime';
 import type { ClientPlane } from '@phalanx/runtime';
-import { LocalBusyError, LocalClients, localClientNode, localSeqFloor } from '../src/local-clients.js';
+import { LocalBusyError, LocalClients, localClientNode } from '../src/local-clients.js';
 import { clientKeyDirectory } from '../src/node-runner.js';
 import { validateConfig } from '../src/config.js';
 import { fromHex } from '@phalanx/codec';
@@ -12,7 +12,7 @@ import { createRequestAuthenticator, groupOf } from '@phalanx/client-auth';
 function fakeReplica(answer: (seq: bigint, attempt: number) => 'result' | 'too-large' | undefined, opts: ConstructorParameters<typeof LocalClients>[2] = {}) {
   const forwarded: Array<{ client: string; frame: Uint8Array }> = [];
   const inner: ClientPlane = { send: (client, frame) => forwarded.push({ client, frame }), onFrame: () => undefined };
-  const local = new LocalClients('r0', inner, { firstSeq: () => 0n, ...opts });
+  const local = new LocalClients('r0', inner, { seqs: { start: async () => 0n, cover: async () => undefined }, ...opts });
   const attempts = new Map<bigint, number>();
   local.onFrame((client, frame) => {
     const f = decodeClientFrame(frame);
@@ -48,25 +48,33 @@ describe('client keys', () => {
     void local.abandon();
   });
 
-  it('numbers the first command above the clock and above every seq the replica executed for it', () => {
-    const now = 1_800_000_000_000;
-    expect(localSeqFloor(undefined, now)).toBe(1_800_000_000_000_000n);
-    expect(localSeqFloor(5n, now)).toBe(1_800_000_000_000_000n);
-    // A clock set back since the last run: the executed seqs still count.
-    expect(localSeqFloor(1_800_000_000_000_000n, now)).toBe(1_800_000_000_000_001n);
-    expect(localSeqFloor(1_900_000_000_000_000n, now)).toBe(1_900_000_000_000_001n);
-  });
-
-  it('reads its first seq at the first command, not before', async () => {
+  it('asks for its first seq at the first command, and has each seq covered before it goes out', async () => {
     let asked = 0;
-    const { local, attempts } = fakeReplica(() => 'result', { firstSeq: () => (asked++, 500n) });
+    const covered: number[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const seqs = {
+      start: async () => (asked++, 500n),
+      cover: async (i: number) => {
+        covered.push(i);
+        if (i === 2) await gate; // the reservation of the third is still being written
+      },
+    };
+    const { local, attempts } = fakeReplica(() => 'result', { seqs });
     expect(asked).toBe(0);
     await local.submit(Uint8Array.of(1));
     await local.submit(Uint8Array.of(2));
     expect(asked).toBe(1);
     expect([...attempts.keys()]).toEqual([500n, 501n]);
+    const third = local.submit(Uint8Array.of(3));
+    await new Promise((r) => setTimeout(r, 20));
+    expect([...attempts.keys()]).toEqual([500n, 501n]); // not sent before it is covered
+    release();
+    await third;
+    expect([...attempts.keys()]).toEqual([500n, 501n, 502n]);
+    expect(covered).toEqual([0, 1, 2]);
     await local.abandon();
-    await expect(local.submit(Uint8Array.of(3))).rejects.toThrow(/stopped/);
+    await expect(local.submit(Uint8Array.of(4))).rejects.toThrow(/stopped/);
   });
 
   it('signs its commands with the node key when given a signer', async () => {
