@@ -48,6 +48,13 @@ const configSchema = z
       type: z.enum(protocols),
       /** Base view-change / view timeout; backs off exponentially. */
       viewTimeoutMs: z.number().int().min(10).max(600_000).default(1000),
+      /**
+       * Period of each replica's status message, idle too (default 1000; 0 = off): PBFT sends a FETCH
+       * to every replica, HotStuff a STATUS to one random one. It is how a replica cut off while the
+       * others committed learns it is behind once the network heals, with no traffic left to tell
+       * it. A HotStuff STATUS carries a QC (2f+1 signatures): raise it for large networks.
+       */
+      statusIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
       /** PBFT: heights between checkpoints (each stores the whole state). */
       checkpointInterval: z.number().int().min(1).max(1_000_000).default(100),
       /**

@@ -47,7 +47,7 @@ function splitHostPort(s: string): [string, number] {
 }
 
 /** The protocol definition and its configuration, from the `consensus` section. */
-function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): { def: ProtocolDefinition<unknown, unknown>; settings: unknown } {
+export function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): { def: ProtocolDefinition<unknown, unknown>; settings: unknown } {
   const c = config.consensus;
   switch (c.type) {
     case 'pbft':
@@ -61,6 +61,7 @@ function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): {
           maxPayloadBytes: c.batch.maxRequestBytes,
           batchTimeoutMs: c.batch.timeoutMs,
           viewChangeTimeoutMs: c.viewTimeoutMs,
+          ...(c.statusIntervalMs !== undefined ? { statusIntervalMs: c.statusIntervalMs } : {}),
           hasher: sha256Native,
           clientAuth,
         },
@@ -74,6 +75,7 @@ function protocolFor(config: NetworkConfig, clientAuth: RequestAuthenticator): {
           maxBlockBytes: c.batch.maxBytes,
           maxPayloadBytes: c.batch.maxRequestBytes,
           baseTimeoutMs: c.viewTimeoutMs,
+          ...(c.statusIntervalMs !== undefined ? { statusIntervalMs: c.statusIntervalMs } : {}),
           hasher: sha256Native,
           leaderElection: c.leaderElection === 'round-robin' ? roundRobin : activeRoundRobin,
           commitRule: c.commitRule ?? 'three-chain',

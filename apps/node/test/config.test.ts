@@ -6,6 +6,9 @@ import { ConfigError } from '@phalanx/interface';
 import { openBftClient } from '../src/bft-client.js';
 import { configToYaml, loadConfig, validateConfig } from '../src/config.js';
 import { keygen } from '../src/keygen.js';
+import { protocolFor } from '../src/node-runner.js';
+import { createRequestAuthenticator } from '@phalanx/client-auth';
+import { verifier } from '@phalanx/crypto';
 
 const node = (i: number) => ({
   id: `r${i}`,
@@ -66,8 +69,19 @@ describe('configuration', () => {
     ['a client id longer than the cores take', (c) => ({ ...c, clients: [{ id: 'c'.repeat(257), publicKey: '01' + 'b'.repeat(64) }] }), /^cfg\.yaml: clients\[0\]\.id: /],
     ['a PBFT batch larger than its codec decodes', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxSize: 5000 } } }), /^cfg\.yaml: consensus\.batch\.maxSize: at most 4096 requests per batch for pbft, got 5000/],
     ['an unknown commit rule', (c) => ({ ...c, consensus: { type: 'hotstuff', commitRule: 'one-chain' } }), /^cfg\.yaml: consensus\.commitRule: /],
+    ['a negative status interval', (c) => ({ ...c, consensus: { type: 'hotstuff', statusIntervalMs: -1 } }), /^cfg\.yaml: consensus\.statusIntervalMs: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
+  });
+
+  it('hands statusIntervalMs to either protocol, and leaves the core default without it', () => {
+    const auth = createRequestAuthenticator({ chainId: 't', keyOf: () => undefined, verifier });
+    for (const type of ['pbft', 'hotstuff'] as const) {
+      const set = protocolFor(validateConfig({ ...good(), consensus: { type, statusIntervalMs: 0 } }, 'cfg.yaml'), auth).settings as { statusIntervalMs?: number };
+      expect(set.statusIntervalMs, type).toBe(0);
+      const unset = protocolFor(validateConfig({ ...good(), consensus: { type } }, 'cfg.yaml'), auth).settings as { statusIntervalMs?: number };
+      expect(unset.statusIntervalMs, type).toBeUndefined();
+    }
   });
 
   it('takes a HotStuff sync window and keeps it through YAML; without one the core default applies', () => {
