@@ -12,6 +12,7 @@ import { utf8 } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
 import { ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
 import { LocalBusyError } from './local-clients.js';
+import { SeqReservationError } from './seq-reservation.js';
 import { listen } from './metrics.js';
 
 /** The API's own deadline passed; whether the command was handed to the replica is not known here. */
@@ -111,6 +112,8 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       if (err instanceof ClientTimeoutError || err instanceof HttpDeadlineError) return json(res, 504, { error: err.message });
       // Executed, but the replica no longer holds the result: the write happened; do not repeat it blindly.
       if (err instanceof ClientResultExpiredError) return json(res, 500, { error: err.message });
+      // The node cannot number its commands safely until an operator repairs its reservation file.
+      if (err instanceof SeqReservationError) return json(res, 500, { error: err.message });
       return json(res, 503, { error: err.message });
     });
   });

@@ -152,11 +152,19 @@ export class LocalClients implements ClientPlane {
     if (this.abandoned) throw new Error('client stopped');
     this.inFlight++;
     try {
-      this.client ??= (async () => {
-        const c = this.makeClient(await this.seqs.start());
-        await c.start();
-        return c;
-      })();
+      if (!this.client) {
+        const made = (async () => {
+          const c = this.makeClient(await this.seqs.start());
+          await c.start();
+          return c;
+        })();
+        this.client = made;
+        // A failed start (a write error, an unreadable reservation) is asked again by the next
+        // command, not kept: a passing error must not stop the API until a restart.
+        made.catch(() => {
+          if (this.client === made) this.client = undefined;
+        });
+      }
       const client = await this.client;
       // The client numbers commands in submit order, so this one's seq is at most first + index:
       // make sure that much is reserved before it can go out.
@@ -171,7 +179,9 @@ export class LocalClients implements ClientPlane {
   /** Rejects every command in flight (shutdown); their results, if they ever commit, are dropped. */
   async abandon(): Promise<void> {
     this.abandoned = true;
-    if (this.client) await (await this.client).stop();
+    // A client that never started has nothing to stop (and its error was its commands').
+    const client = await this.client?.catch(() => undefined);
+    await client?.stop();
   }
 
   proof(height: bigint): Uint8Array | undefined {

@@ -31,6 +31,8 @@ export interface SeqReservationOptions {
   readonly now?: () => number;
 }
 
+const U64_MAX = (1n << 64n) - 1n;
+
 export class SeqReservation {
   private readonly block: bigint;
   private readonly now: () => number;
@@ -83,7 +85,10 @@ export class SeqReservation {
     }
     const m = /^\{"next":"(\d{1,20})"\}\n?$/.exec(text);
     if (!m) throw new SeqReservationError(this.file, 'not a seq reservation');
-    return BigInt(m[1]!);
+    const next = BigInt(m[1]!);
+    // Seqs are u64 on the wire, and a run needs room above the reservation.
+    if (next > U64_MAX - this.block) throw new SeqReservationError(this.file, `reservation ${next} leaves no room below 2^64`);
+    return next;
   }
 
   /** Records durably that seqs below `to` may be used: written aside, synced, renamed, directory synced. */

@@ -48,6 +48,26 @@ describe('client keys', () => {
     void local.abandon();
   });
 
+  it('asks again after a failed start (a passing write error), and stops cleanly whatever happened', async () => {
+    let starts = 0;
+    const seqs = {
+      start: async () => {
+        if (++starts === 1) throw new Error('ENOSPC: no space left on device');
+        return 0n;
+      },
+      cover: async () => undefined,
+    };
+    const { local, attempts } = fakeReplica(() => 'result', { seqs });
+    await expect(local.submit(Uint8Array.of(1))).rejects.toThrow(/ENOSPC/);
+    expect(await local.submit(Uint8Array.of(2))).toEqual(Uint8Array.of(2));
+    expect([...attempts.keys()]).toEqual([0n]);
+    await local.abandon();
+    // A client whose start failed and was never retried still abandons without throwing.
+    const failing = fakeReplica(() => 'result', { seqs: { start: async () => Promise.reject(new Error('EIO')), cover: async () => undefined } });
+    await expect(failing.local.submit(Uint8Array.of(1))).rejects.toThrow(/EIO/);
+    await expect(failing.local.abandon()).resolves.toBeUndefined();
+  });
+
   it('asks for its first seq at the first command, and has each seq covered before it goes out', async () => {
     let asked = 0;
     const covered: number[] = [];

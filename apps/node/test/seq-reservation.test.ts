@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SeqReservation, SeqReservationError, seqFloor } from '../src/seq-reservation.js';
 
+const renameReal = fs.rename.bind(fs);
 const NOW = 1_800_000_000_000; // ms
 const CLOCK = BigInt(NOW) * 1000n; // µs
 
@@ -49,6 +50,47 @@ describe('SeqReservation', () => {
     writeFileSync(file, 'garbage');
     await expect(new SeqReservation(file).start(undefined)).rejects.toBeInstanceOf(SeqReservationError);
     await expect(new SeqReservation(file).start(undefined)).rejects.toThrow(/local-client-seq: not a seq reservation/);
+  });
+
+  it('refuses a reservation with no room left below 2^64 (seqs are u64 on the wire)', async () => {
+    const file = fresh();
+    writeFileSync(file, `{"next":"${(1n << 64n) - 5n}"}\n`);
+    await expect(new SeqReservation(file, { block: 10n }).start(undefined)).rejects.toThrow(/no room below 2\^64/);
+    writeFileSync(file, '{"next":"99999999999999999999"}\n');
+    await expect(new SeqReservation(file).start(undefined)).rejects.toBeInstanceOf(SeqReservationError);
+  });
+
+  it('makes a reservation durable before it counts: synced aside, renamed over, directory synced', async () => {
+    const file = fresh();
+    const steps: string[] = [];
+    const open = fs.open.bind(fs);
+    const spies = [
+      vi.spyOn(fs, 'open').mockImplementation(async (p, flags) => {
+        const h = await open(p, flags);
+        const sync = h.sync.bind(h);
+        h.sync = async () => (steps.push(`sync ${path.basename(String(p))}`), sync());
+        steps.push(`open ${path.basename(String(p))} ${String(flags)}`);
+        return h;
+      }),
+      vi.spyOn(fs, 'rename').mockImplementation(async (a, b) => {
+        steps.push(`rename ${path.basename(String(a))} ${path.basename(String(b))}`);
+        return renameReal(a, b);
+      }),
+    ];
+    try {
+      await new SeqReservation(file, { block: 10n, now: () => NOW }).start(undefined);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+    const dir = path.basename(path.dirname(file));
+    expect(steps).toEqual([
+      'open local-client-seq.tmp w',
+      'sync local-client-seq.tmp',
+      'rename local-client-seq.tmp local-client-seq',
+      `open ${dir} r`,
+      `sync ${dir}`,
+    ]);
+    expect(readFileSync(file, 'utf8')).toBe(`{"next":"${CLOCK + 10n}"}\n`);
   });
 
   it('needs start() before cover()', async () => {

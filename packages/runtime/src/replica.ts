@@ -179,6 +179,9 @@ export async function readRecoveredState(storage: Storage): Promise<RecoveredSta
  * Results to send, grouped into one reply frame per (client, height, proof), at most
  * `MAX_FRAME_ITEMS` results and about `MAX_FRAME_PAYLOAD_BYTES` each (see `framesOf`).
  */
+/** Refusals of one reason sent one frame each, as older clients read them (see `reject`). */
+const SINGLE_REJECTS = 16;
+
 class ReplyGroups {
   private readonly groups = new Map<string, { client: NodeId; height: bigint; proof: Uint8Array | undefined; results: WireResult[] }>();
 
@@ -490,12 +493,22 @@ export class Replica<M, C = unknown> {
     cached.send((to, frame) => this.replyTo(to, frame));
   }
 
-  /** Refuses `seqs` in as few frames as they fit (a frame per request would answer one small frame with thousands). */
+  /**
+   * Refuses `seqs`. Up to SINGLE_REJECTS of them one frame each, which every version-3 client
+   * reads; more in as few frames as they fit, since a frame per request would answer one small
+   * frame with thousands (a client older than `more` drops those, and its requests time out).
+   */
   private reject(client: NodeId, seqs: readonly bigint[], code: RejectCode, text: string): void {
-    // Clients decode at most 512 characters of message (a reason may quote two client ids).
-    const message = text.length > 512 ? `${text.slice(0, 509)}...` : text;
-    for (let i = 0; i < seqs.length; i += MAX_FRAME_ITEMS) {
-      const part = seqs.slice(i, i + MAX_FRAME_ITEMS);
+    // Clients decode at most 512 UTF-16 units of message (a reason may quote two client ids); never
+    // cut a surrogate pair, which the codec refuses to encode.
+    let message = text;
+    if (text.length > 512) {
+      const cut = /[\uD800-\uDBFF]/.test(text[508]!) ? 508 : 509;
+      message = `${text.slice(0, cut)}...`;
+    }
+    const per = seqs.length <= SINGLE_REJECTS ? 1 : MAX_FRAME_ITEMS;
+    for (let i = 0; i < seqs.length; i += per) {
+      const part = seqs.slice(i, i + per);
       this.replyTo(client, { type: 'reject', seq: part[0]!, ...(part.length > 1 ? { more: part.slice(1) } : {}), code, message });
     }
   }
@@ -537,7 +550,16 @@ export class Replica<M, C = unknown> {
 
   private replyTo(client: NodeId, frame: ClientFrame): void {
     if (!this.o.clients) return;
-    this.o.clients.send(client, encodeClientFrame(frame));
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeClientFrame(frame);
+    } catch (err) {
+      // A frame we cannot encode (a bug, or a result the application made too large) is dropped
+      // and logged: this runs in the transport's delivery callback, where a throw would end the process.
+      this.log.error({ client, type: frame.type, err: (err as Error).message }, 'client frame not encodable; dropped');
+      return;
+    }
+    this.o.clients.send(client, bytes);
     this.m.repliesSent += frame.type === 'reply' ? frame.results.length : frame.type === 'reject' ? 1 + (frame.more?.length ?? 0) : 1;
   }
 

@@ -334,11 +334,13 @@ describe('Replica', () => {
     raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: payload('a') }, { seq: 1n, payload: payload('b') }] }));
     await waitFor(() => frames.length === 2, 'two replies (the fixture commits one request per height)');
     const big = payload('x'.repeat(9));
-    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 1n, payload: payload('b') }, { seq: 2n, payload: big }, { seq: 3n, payload: payload('c') }, { seq: 4n, payload: big }] }));
-    await waitFor(() => frames.length === 5, 'a cached reply, one reject frame for both oversized and a new reply');
+    // Seq 2 and seqs 4..20 too large: more than 16 refusals of one reason travel in one frame.
+    const bigs = Array.from({ length: 17 }, (_, i) => ({ seq: BigInt(4 + i), payload: big }));
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: [{ seq: 1n, payload: payload('b') }, { seq: 2n, payload: big }, { seq: 3n, payload: payload('c') }, ...bigs] }));
+    await waitFor(() => frames.length === 5, 'a cached reply, one reject frame for the 18 oversized and a new reply');
     const replies = frames.filter((f) => f.type === 'reply');
     const rejects = frames.filter((f) => f.type === 'reject');
-    expect(rejects).toEqual([{ type: 'reject', seq: 2n, more: [4n], code: 'too-large', message: 'payload over 8 bytes' }]);
+    expect(rejects).toEqual([{ type: 'reject', seq: 2n, more: bigs.map((b) => b.seq), code: 'too-large', message: 'payload over 8 bytes' }]);
     const bySeq = new Map(replies.flatMap((f) => f.results.map((r) => [r.seq, { height: f.height, proof: f.proof }] as const)));
     expect([...bySeq.keys()].sort()).toEqual([0n, 1n, 3n]);
     // the retry of seq 1 came from the cache: same height, no proof, applied once
@@ -384,9 +386,9 @@ describe('Replica', () => {
     const sigs = [good[0]!.auth!.group.signature, forged[0]!.auth!.group.signature];
     rawEndpoint.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
     await waitFor(() => frames.some((f) => f.type === 'reject') && app.entries.filter((e) => e.startsWith('alice-raw-auth:')).length === 128, 'the good run ordered, the forged one refused');
-    const refusedRun = frames.filter((f) => f.type === 'reject');
-    expect(refusedRun).toHaveLength(1); // one frame for the run
-    expect(rejectedSeqs(refusedRun[0] as RejectFrame)).toEqual([128n, 129n]);
+    // A few refusals go one frame each, which clients older than `more` read too.
+    const refusedRun = frames.filter((f): f is RejectFrame => f.type === 'reject');
+    expect(refusedRun.map((f) => [f.seq, f.more])).toEqual([[128n, undefined], [129n, undefined]]);
 
     // A forged run convicts the frame: the runs after it are refused unchecked (one verification,
     // not one per run), and the client is counted once.
@@ -401,6 +403,7 @@ describe('Replica', () => {
     await waitFor(() => frames.some((f) => f.type === 'reject'), 'the frame refused');
     const all = frames.filter((f): f is RejectFrame => f.type === 'reject');
     expect(all.flatMap((f) => rejectedSeqs(f))).toEqual(later.map((r) => r.seq));
+    expect(all).toHaveLength(1); // 300 refusals: one frame
     expect(all[0]!.message).toMatch(/the 2 after it refused unchecked/);
     expect(verifies.n).toBe(1);
     expect(replica.metrics().malformed['alice-raw-auth']).toBe(before + 1);
@@ -413,19 +416,23 @@ describe('Replica', () => {
     const clientAuth = createRequestAuthenticator({ chainId: 'test', keyOf: () => undefined, verifier: createVerifiedCache() });
     const { replica, hub } = setup({ extra: { clientAuth } });
     await replica.start();
-    const id = `c${'x'.repeat(600)}`;
-    const raw = hub.client(id);
-    const frames: ReturnType<typeof decodeClientFrame>[] = [];
-    raw.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
-    await raw.start();
-    const items = [{ seq: 0n, payload: payload('a') }];
-    const sigs = [signRequests(signerFromSecret(keys[1]!.secretKey), id, items, { chainId: 'test' })[0]!.auth!.group.signature];
-    raw.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
-    await waitFor(() => frames.length === 1, 'the refusal');
-    expect(frames[0]).toMatchObject({ type: 'reject', seq: 0n, code: 'unauthenticated' });
-    const message = (frames[0] as RejectFrame).message;
-    expect(message.length).toBe(512);
-    expect(message).toMatch(/^unknown client "cxxx.*\.\.\.$/);
+    // The message quotes the id after 'unknown client "' (16 units): the second id puts a surrogate
+    // pair across the cut, which must not be split (the codec refuses a lone surrogate).
+    const ids = [`c${'x'.repeat(600)}`, `c${'x'.repeat(491)}\u{1F600}${'y'.repeat(100)}`];
+    for (const [i, id] of ids.entries()) {
+      const raw = hub.client(id);
+      const frames: ReturnType<typeof decodeClientFrame>[] = [];
+      raw.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
+      await raw.start();
+      const items = [{ seq: 0n, payload: payload('a') }];
+      const sigs = [signRequests(signerFromSecret(keys[1]!.secretKey), id, items, { chainId: 'test' })[0]!.auth!.group.signature];
+      raw.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs }));
+      await waitFor(() => frames.length === 1, 'the refusal');
+      expect(frames[0]).toMatchObject({ type: 'reject', seq: 0n, code: 'unauthenticated' });
+      const message = (frames[0] as RejectFrame).message;
+      expect(message.length).toBe(i === 0 ? 512 : 511);
+      expect(message).toMatch(/^unknown client "cxxx.*x\.\.\.$/);
+    }
     await replica.stop();
   });
 
