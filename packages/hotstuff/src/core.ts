@@ -15,7 +15,7 @@
  *  - so are the uncommitted blocks that state refers to (the chain up to the high QC's block and
  *    every block voted for), so a vote implies the block survives a restart (see `durableBlocks`).
  */
-import { BatchBytes, CertificateError, ConfigError, DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
+import { BatchBytes, CertificateError, ConfigError, DecodeError, batchWireBytes, requestBatches, requestWireBytes, unknownClient } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -701,13 +701,12 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   /**
-   * A command of a client our directory lacks: refused, but not proof against the sender — the
-   * directories may differ for a while (a client added on some replicas first). The view timer
-   * still covers a leader that proposes such commands on purpose.
+   * A command of a client our directory lacks: refused, but not proof against the sender (see
+   * `unknownClient` in @phalanx/interface). The view timer still covers a leader that proposes such
+   * commands on purpose.
    */
   private unknownClient(r: ClientRequest): boolean {
-    const auth = this.cfg.clientAuth;
-    return auth?.knows !== undefined && !auth.knows(r.client);
+    return unknownClient(this.cfg.clientAuth, r);
   }
 
   /**

@@ -54,6 +54,15 @@ export interface RequestAuthenticator {
 }
 
 /**
+ * Whether `auth` refuses `r` only because its client is missing from this replica's directory (see
+ * `knows`): cores refuse such a command without blaming the peer that sent it, since directories
+ * may differ for a while (a client added on some replicas first), and blame never decays.
+ */
+export function unknownClient(auth: RequestAuthenticator | undefined, r: ClientRequest): boolean {
+  return auth?.knows !== undefined && typeof r?.client === 'string' && !auth.knows(r.client);
+}
+
+/**
  * An upper bound on the bytes `r` takes inside an encoded batch or block (payload, client id as
  * UTF-8 at up to 3 bytes per UTF-16 unit, sequence number and headers), counting the signed group
  * it belongs to in full. Cores cut batches by these bounds, so a batch's frame stays under what the

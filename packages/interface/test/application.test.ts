@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchWireBytes, chunkBySize, requestBatches, requestWireBytes } from '../src/index.js';
+import { batchWireBytes, chunkBySize, requestBatches, requestWireBytes, unknownClient } from '../src/index.js';
 import type { ClientRequest } from '../src/index.js';
 
 const req = (bytes: number, client = 'c0'): ClientRequest => ({ client, seq: 1n, payload: new Uint8Array(bytes) });
@@ -30,5 +30,17 @@ describe('request sizes and chunking', () => {
     const first = requestBatches(counted(), 4, 1 << 20).next().value;
     expect(first).toHaveLength(4);
     expect(read).toBe(5);
+  });
+});
+
+describe('unknownClient', () => {
+  it('is true only when the authenticator says it has no key for the client', () => {
+    const r = { client: 'c1', seq: 0n, payload: new Uint8Array(0) };
+    const auth = (known: string[]) => ({ check: () => 'bad', knows: (c: string) => known.includes(c) });
+    expect(unknownClient(auth([]), r)).toBe(true);
+    expect(unknownClient(auth(['c1']), r)).toBe(false);
+    expect(unknownClient({ check: () => 'bad' }, r)).toBe(false); // cannot tell: the refusal is the sender's
+    expect(unknownClient(undefined, r)).toBe(false);
+    expect(unknownClient(auth([]), { ...r, client: 7 as unknown as string })).toBe(false); // not even a client id
   });
 });

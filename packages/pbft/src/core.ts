@@ -2,7 +2,7 @@
  * The PBFT replica as a sans-I/O core (Castro & Liskov, OSDI '99; TOCS 2002). Section numbers in
  * comments refer to the OSDI paper unless marked TOCS.
  */
-import { BatchBytes, ConfigError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
+import { BatchBytes, ConfigError, batchWireBytes, requestBatches, requestWireBytes, unknownClient } from '@phalanx/interface';
 import type {
   ClientRequest,
   CommittedBatch,
@@ -988,14 +988,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   }
 
   /**
-   * A command of a client our directory lacks: refused, but not the sender's fault for sure — the
-   * directories may differ for a while (a client added on some replicas first). Blaming it would
-   * add to a score that never decays and could isolate honest replicas; the view-change timer
-   * still covers a primary that proposes such commands on purpose.
+   * A command of a client our directory lacks: refused, but not the sender's fault for sure (see
+   * `unknownClient` in @phalanx/interface). The view-change timer still covers a primary that
+   * proposes such commands on purpose.
    */
   private unknownClient(r: ClientRequest): boolean {
-    const knows = this.cfg.clientAuth?.knows;
-    return knows !== undefined && typeof r?.client === 'string' && !knows.call(this.cfg.clientAuth, r.client);
+    return unknownClient(this.cfg.clientAuth, r);
   }
 
   private acceptPrePrepare(s: Slot, pp: PrePrepareMsg): void {
