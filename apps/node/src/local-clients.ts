@@ -60,7 +60,6 @@ export interface LocalSeqs {
  */
 const LOCAL_ID = /^local-(.+)$/;
 
-
 /**
  * The node a local client id belongs to, whose key signs that client's commands; undefined for any
  * other id. A node can only ever speak for its own local clients, never for another node's or a

@@ -175,13 +175,13 @@ export async function readRecoveredState(storage: Storage): Promise<RecoveredSta
   };
 }
 
+/** Refusals of one reason sent one frame each, as older clients read them (see `reject`). */
+const SINGLE_REJECTS = 16;
+
 /**
  * Results to send, grouped into one reply frame per (client, height, proof), at most
  * `MAX_FRAME_ITEMS` results and about `MAX_FRAME_PAYLOAD_BYTES` each (see `framesOf`).
  */
-/** Refusals of one reason sent one frame each, as older clients read them (see `reject`). */
-const SINGLE_REJECTS = 16;
-
 class ReplyGroups {
   private readonly groups = new Map<string, { client: NodeId; height: bigint; proof: Uint8Array | undefined; results: WireResult[] }>();
 
@@ -704,8 +704,7 @@ export class Replica<M, C = unknown> {
         // apps' misbehaviour metrics) still sees every one.
         const level = e.kind === 'stale' || e.kind === 'future' ? 'debug' : 'warn';
         this.log[level]({ peer: e.peer, kind: e.kind, detail: e.detail }, 'peer misbehaviour');
-      }
-      else if (e.type === 'view-change') this.log.info({ from: String(e.from), to: String(e.to), reason: e.reason }, 'view change');
+      } else if (e.type === 'view-change') this.log.info({ from: String(e.from), to: String(e.to), reason: e.reason }, 'view change');
     }
   }
 
