@@ -71,7 +71,8 @@ export interface HotStuffConfig {
   readonly stateTickMs?: number;
   /**
    * Period of the status probe: a STATUS (our high QC) to one random peer, which answers if it
-   * knows a higher QC, and with its certified checkpoint (once per state tick). Runs when idle too:
+   * knows a higher QC, and with its certified checkpoint (at once to an asker behind what it
+   * committed, else on one ask in 16). Runs when idle too:
    * a replica cut off while the others committed, and not restarted, has no timer of its own
    * running and nobody sends it anything once the cluster goes quiet, so without it it would stay
    * behind until the next command (PBFT's `statusIntervalMs` does the same). A STATUS carries a QC:

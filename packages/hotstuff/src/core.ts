@@ -56,6 +56,8 @@ export const VIEW_TIMER = 'hotstuff/view';
 export const STATE_TIMER = 'hotstuff/state';
 /** The status probe (`statusIntervalMs`): our high QC to one random peer, idle or not. */
 export const STATUS_TIMER = 'hotstuff/status';
+/** A peer as far along as we are is re-told our checkpoint on every this-many-th STATUS ask (see `onStatus`). */
+const CHECKPOINT_RETELL = 16;
 /** Pieces of state served to one peer per state tick (bounds what a request of a few bytes costs). */
 const MAX_PIECES_PER_TICK = 32;
 /** Snapshot heights whose commit proofs are kept until the runtime reports the state stored. */
@@ -279,6 +281,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private bestCheckpoint: CertifiedCheckpoint | undefined;
   /** Peers handed our certified checkpoint this state tick (an answer to their STATUS). */
   private readonly toldCheckpoint = new Set<NodeId>();
+  /** STATUS asks (reply wanted) per peer, for the checkpoint re-tell rule in `onStatus`. */
+  private readonly statusAsks = new Map<NodeId, number>();
   private transfer: Transfer | undefined;
   private transferRound = 0;
   private stateTimerArmed = false;
@@ -1462,9 +1466,17 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // through a transfer, must be told again in a cluster that went idle (no new checkpoints).
     const cp = this.bestCheckpoint;
     if (reply && from !== this.self && cp && !this.toldCheckpoint.has(from)) {
-      this.toldCheckpoint.add(from);
-      this.armStateTimer();
-      this.send.push({ to: from, msg: { type: 'checkpoint', height: cp.height, block: cp.block, state: cp.state, size: cp.size, votes: cp.votes } });
+      // Told at once if its high QC is below what we committed (it is behind). One that knows a QC
+      // as high is told on its first ask and then every CHECKPOINT_RETELL-th: it may have learned
+      // that QC without the blocks below it and lost our checkpoint, but otherwise every idle
+      // status probe (`statusIntervalMs`) would cost a CHECKPOINT message and a state tick.
+      const asks = (this.statusAsks.get(from) ?? 0) + 1;
+      this.statusAsks.set(from, asks);
+      if (qc.height < this.committedHeight || asks % CHECKPOINT_RETELL === 1) {
+        this.toldCheckpoint.add(from);
+        this.armStateTimer();
+        this.send.push({ to: from, msg: { type: 'checkpoint', height: cp.height, block: cp.block, state: cp.state, size: cp.size, votes: cp.votes } });
+      }
     }
   }
 

@@ -411,19 +411,51 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
     expect(r0.status().detail!['checkpointHeight']).toBe(before);
   });
 
+  it('an idle cluster with status probes sends a checkpoint on about one probe in 16, not on each', () => {
+    const c = new Cluster({ n: 4, seed: 9, config: { ...SMALL, statusIntervalMs: 1000 } });
+    drive(c, c.ids, 'a', 1, 12);
+    c.run({ maxTime: c.now + 5_000 }); // settle: checkpoints certified, the last blocks committed
+    const count = (type: string) => c.ids.reduce((n, id) => n + c.nodes.get(id)!.sent.filter((m) => m.type === type).length, 0);
+    const [status, checkpoint] = [count('status'), count('checkpoint')];
+    c.run({ maxTime: c.now + 64_000 });
+    // Four replicas probing once a second for 64 s: 256 STATUS, and at most about 256 / 16 re-tells.
+    expect(count('status') - status).toBeGreaterThanOrEqual(250);
+    expect(count('checkpoint') - checkpoint).toBeLessThanOrEqual(24);
+    for (const id of c.ids) expect(c.committedHeight(id)).toBe(c.committedHeight('r0'));
+  });
+
   it('answers a status request with its certified checkpoint, once per peer and state tick', () => {
     const c = served();
     const r0 = c.nodes.get('r0')!.core!;
-    // Any verified QC will do as the asker's; a recent proposal's justify is one.
-    const high = (c.nodes.get('r1')!.sent.filter((m) => m.type === 'proposal').pop() as Extract<HotStuffMessage, { type: 'proposal' }>).block.justify;
-    const first = stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint');
+    // Verified QCs as the askers': an early proposal's justify (behind what r0 committed) and a
+    // recent one (as far along as r0).
+    const proposals = c.nodes.get('r1')!.sent.filter((m): m is Extract<HotStuffMessage, { type: 'proposal' }> => m.type === 'proposal');
+    const low = proposals[1]!.block.justify;
+    const high = proposals[proposals.length - 1]!.block.justify;
+    expect(low.height).toBeLessThan(r0.status().committedHeight);
+    expect(high.height).toBeGreaterThanOrEqual(r0.status().committedHeight);
+    const ask = (from: string, qc: typeof low) => stepAt(c, 'r0', from, { type: 'status', highQC: qc, reply: true }).filter((m) => m.type === 'checkpoint');
+    const tick = () => {
+      r0.step({ type: 'timeout', timer: STATE_TIMER });
+      c.flush('r0');
+    };
+    // Behind: told, once per peer and state tick.
+    const first = ask('r3', low);
     expect(first).toHaveLength(1);
     expect((first[0] as Extract<HotStuffMessage, { type: 'checkpoint' }>).votes.length).toBeGreaterThanOrEqual(2);
     expect((first[0] as Extract<HotStuffMessage, { type: 'checkpoint' }>).height).toBe(r0.status().detail!['checkpointHeight']);
-    expect(stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint')).toHaveLength(0);
-    c.nodes.get('r0')!.core!.step({ type: 'timeout', timer: STATE_TIMER });
-    c.flush('r0');
-    expect(stepAt(c, 'r0', 'r3', { type: 'status', highQC: high, reply: true }).filter((m) => m.type === 'checkpoint')).toHaveLength(1);
+    expect(ask('r3', low)).toHaveLength(0);
+    tick();
+    expect(ask('r3', low)).toHaveLength(1);
+    // As far along (an idle peer's periodic probe): told on its first ask, then on every 16th only
+    // (r2 asked before, at its start, so the count does not begin here).
+    const told: number[] = [];
+    for (let i = 1; i <= 40; i++) {
+      if (ask('r2', high).length > 0) told.push(i);
+      tick();
+    }
+    expect(told.length).toBeGreaterThanOrEqual(2);
+    expect(told.slice(1).map((x, k) => x - told[k]!)).toEqual(told.slice(1).map(() => 16));
   });
 });
 
