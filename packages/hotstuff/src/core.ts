@@ -391,7 +391,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
           // Quiet when idle holds for proposals and view timers, not for this probe: a replica
           // that missed the last commits while cut off learns of them from the answer (`onStatus`)
           // even when nothing else will ever be sent to it.
-          this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.highQC, reply: true } });
+          this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.statusQC(), reply: true } });
           this.timers.push({ op: 'set', id: STATUS_TIMER, ms: this.cfg.statusIntervalMs });
         }
         break;
@@ -1171,7 +1171,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // Blocks still missing a view later may be gone from every peer's sync window: ask one peer for
     // its status, whose answer carries its certified checkpoint (see `onStatus`), so a replica
     // that fell that far behind while the cluster went quiet still learns where to transfer from.
-    if (this.wanted.size > 0 && this.cfg.snapshotInterval > 0) this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.highQC, reply: true } });
+    if (this.wanted.size > 0 && this.cfg.snapshotInterval > 0) this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.statusQC(), reply: true } });
   }
 
   private onTimeout(from: NodeId, m: Extract<HotStuffMessage, { type: 'timeout' }>): void {
@@ -1480,6 +1480,21 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
   }
 
+  /**
+   * The QC a STATUS ask carries. Normally our high QC, which tells the peer what we know. But the
+   * peer judges from it whether we are behind (`onStatus`), and a high QC whose blocks we miss (it
+   * may have come in a STATUS answer, a TIMEOUT, or from a Byzantine peer) would make us look as far
+   * along as the peer, who then re-tells its checkpoint only on one ask in 16. So while blocks we
+   * asked for are missing, or our high QC is further above what we committed than the commit rule
+   * leaves (we are missing commits), we send the genesis QC, which any peer reads as behind: it
+   * answers with its high QC and its checkpoint at once.
+   */
+  private statusQC(): QuorumCert {
+    if (this.cfg.snapshotInterval === 0) return this.highQC;
+    const missing = this.wanted.size > 0 || this.highQC.height > this.committedHeight + this.chainLength + 1n;
+    return missing ? this.genesisQC : this.highQC;
+  }
+
   // ---------------------------------------------------------------- state transfer
 
   /*
@@ -1651,7 +1666,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const cp = this.bestCheckpoint;
     if (this.statusProbes > 0) {
       this.statusProbes -= 1;
-      this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.highQC, reply: true } });
+      this.send.push({ to: this.randomPeer(), msg: { type: 'status', highQC: this.statusQC(), reply: true } });
     }
     if (t) {
       // Progress is at least a piece of the size we ask for (or the rest) per tick: a source that
