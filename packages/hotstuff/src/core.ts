@@ -251,7 +251,6 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private enteredByQC = true; // view 1 is entered by the genesis QC
   private readonly seenProposals = new Map<bigint, Map<NodeId, SignedVote>>();
   private readonly helped = new Map<NodeId, bigint>();
-  private readonly helpedStatus = new Map<NodeId, bigint>();
 
   // Block sync.
   private readonly pending = new Map<string, PendingProposal[]>();
@@ -1255,6 +1254,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const tc = !viaQC && this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
     if (!viaQC && !tc) return;
     const parent = this.tree.get(toHex(this.highQC.block));
+    // A high QC at or below our committed root (a wiped replica that installed a transferred state
+    // still holds the genesis QC) certifies a block pruned here and served by nobody: asking for it
+    // would keep a request, and the view timer, alive for ever. Wait for a newer QC instead.
+    if (!parent && this.highQC.height <= this.committedHeight) return;
     if (!parent && viaQC && this.election.usesEntry) {
       this.wantBlock(this.highQC.block, undefined); // who leads v follows from that block
       return;
@@ -1455,9 +1458,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private onStatus(from: NodeId, qc: QuorumCert, reply: boolean): void {
     if (from !== this.self) this.verifyQC(qc);
     this.processQC(qc, from);
-    // Answer once per (peer, our high QC) and only when we know more: no amplification.
-    if (reply && this.highQC.view > qc.view && this.helpedStatus.get(from) !== this.highQC.view) {
-      this.helpedStatus.set(from, this.highQC.view);
+    // Answer only when we know more, one answer per ask (no amplification). Every ask, not once per
+    // (peer, our high QC): an asker that still sends a lower QC lost our answer, or restarted with a
+    // wiped disk since, and without the QC it cannot fetch the blocks above its installed state.
+    if (reply && this.highQC.view > qc.view) {
       this.send.push({ to: from, msg: { type: 'status', highQC: this.highQC, reply: false } });
     }
     // A replica asking for our status may be behind the blocks anyone still keeps: hand it our best

@@ -337,6 +337,20 @@ describe('state transfer', () => {
     }
   });
 
+  it('a replica wiped after it had run rejoins by transfer and then goes quiet (no request for a block below its root)', () => {
+    const c = leaveBehind();
+    c.run({ maxSteps: 50_000 }); // quiet
+    rejoin(c);
+    c.run({ maxSteps: 100_000 }); // quiet again
+    c.crash('r3');
+    const r3 = c.nodes.get('r3')!;
+    Object.assign(r3, { hardState: undefined, log: [], snapshot: undefined, snapshotHeight: 0n, restoredAt: 0n, committed: [], committedRequests: new Set() });
+    rejoin(c);
+    expect(r3.committedRequests.size).toBe(40);
+    c.run({ maxSteps: 100_000 });
+    for (const id of c.ids) expect([...c.nodes.get(id)!.timers.keys()], id).toEqual([]);
+  });
+
   it('a replica with a wiped disk joins an idle cluster by state transfer, even if its first STATUS broadcast is lost', () => {
     const c = leaveBehind();
     c.run({ maxSteps: 50_000 }); // quiet
@@ -346,6 +360,10 @@ describe('state transfer', () => {
     expect(dropped).toBeGreaterThanOrEqual(3);
     expect(c.nodes.get('r3')!.committedRequests.size).toBe(40);
     expect(transfersCompleted(c, 'r3')).toBe(1);
+    // And then everyone goes quiet: r3's high QC (genesis) lies below its installed root, and the
+    // block it certifies is nowhere served, so it must not be asked for (with a view timer) for ever.
+    c.run({ maxSteps: 100_000 });
+    for (const id of c.ids) expect([...c.nodes.get(id)!.timers.keys()], id).toEqual([]);
   });
 
   it('commands the installed state covers leave the pool: the replica goes quiet with the others', () => {
