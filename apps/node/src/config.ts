@@ -10,7 +10,7 @@ import { ConfigError } from '@phalanx/interface';
 import { DEFAULT_CODEC_LIMITS, MAX_GROUP_WIRE_BYTES as PBFT_GROUP_BYTES, newViewSizeBound } from '@phalanx/pbft';
 
 const PBFT_MAX_BATCH = DEFAULT_CODEC_LIMITS.maxBatchSize;
-import { MAX_GROUP_WIRE_BYTES as HOTSTUFF_GROUP_BYTES } from '@phalanx/hotstuff';
+import { DEFAULT_SYNC_WINDOW as HOTSTUFF_SYNC_WINDOW, MAX_GROUP_WIRE_BYTES as HOTSTUFF_GROUP_BYTES } from '@phalanx/hotstuff';
 import { DEFAULT_MAX_FRAME_BYTES } from '@phalanx/transport-libp2p';
 
 const hex = z.string().regex(/^[0-9a-f]+$/i, 'must be a hex string');
@@ -20,9 +20,8 @@ const hostPort = z
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(\/.*)?$/, 'must be a TCP multiaddr like /ip4/127.0.0.1/tcp/7000');
 
-/** HotStuff defaults apps/node applies: heights between snapshots (node-runner) and the core's sync window. */
+/** Heights between HotStuff snapshots that apps/node applies (node-runner); the sync window is the core's default. */
 export const HOTSTUFF_SNAPSHOT_INTERVAL = 1000;
-export const HOTSTUFF_SYNC_WINDOW = 1024;
 
 export const protocols = ['pbft', 'hotstuff'] as const;
 export type ProtocolName = (typeof protocols)[number];

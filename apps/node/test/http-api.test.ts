@@ -3,6 +3,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeResult } from '@phalanx/kv-store';
 import { ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
+import { SeqReservationError } from '../src/seq-reservation.js';
 import { createHttpApi } from '../src/http-api.js';
 import type { NodeHandle } from '../src/http-api.js';
 import { LocalBusyError } from '../src/local-clients.js';
@@ -36,6 +37,8 @@ describe('HTTP API status codes', () => {
     expect((await put(async () => Promise.reject(new ClientRejectedError(1n, 'malformed', ['r0'])))).status).toBe(400);
     expect((await put(async () => Promise.reject(new ClientTimeoutError(1n, 10, 'gone')))).status).toBe(504);
     expect((await put(async () => Promise.reject(new ClientResultExpiredError(1n, ['r0'])))).status).toBe(500);
+    // An unreadable seq reservation is permanent until an operator acts: not a 503 to retry.
+    expect((await put(async () => Promise.reject(new SeqReservationError('/d/local-client-seq', 'not a seq reservation')))).status).toBe(500);
     expect((await put(async () => Promise.reject(new Error('replica stopping')))).status).toBe(503);
   });
 

@@ -10,6 +10,9 @@ import { sha256Hasher } from './block.js';
 import { LIMITS } from './codec.js';
 import type { CommitRule } from './types.js';
 
+/** Committed blocks kept to serve block sync unless `syncWindow` says otherwise. */
+export const DEFAULT_SYNC_WINDOW = 1024;
+
 export interface HotStuffConfig {
   /** Network name bound into every signature (no cross-network replay). */
   readonly chainId: string;
@@ -186,7 +189,7 @@ export function resolveConfig(config: HotStuffConfig): ResolvedConfig {
       `with clientAuth must leave room for one command of maxPayloadBytes (${maxPayloadBytes}) + 1 KiB and its signed group (${MAX_GROUP_WIRE_BYTES}), got ${maxBlockBytes}`,
     );
   }
-  const syncWindow = int('syncWindow', config.syncWindow, 1024, 1, 1_000_000);
+  const syncWindow = int('syncWindow', config.syncWindow, DEFAULT_SYNC_WINDOW, 1, 1_000_000);
   const snapshotInterval = int('snapshotInterval', config.snapshotInterval, 1000, 0, 1_000_000_000);
   // A replica that installs the state of a snapshot height then fetches the blocks above it from
   // peers' sync windows: with snapshots further apart than the window, those blocks may be gone

@@ -9,7 +9,7 @@ import type { HotStuffMessage } from './types.js';
 
 export type { Block, QuorumCert, TimeoutCert, TimeoutVote, HotStuffMessage, CommitRule, CheckpointVote, StateCert } from './types.js';
 export type { HotStuffConfig, ResolvedConfig } from './config.js';
-export { resolveConfig, MAX_GROUP_WIRE_BYTES } from './config.js';
+export { resolveConfig, DEFAULT_SYNC_WINDOW, MAX_GROUP_WIRE_BYTES } from './config.js';
 export { HotStuffCore, MAX_DURABLE_BLOCKS, STATE_TIMER, STATUS_TIMER, VIEW_TIMER } from './core.js';
 export { hotstuffCodec, encodeMessage, decodeMessage, LIMITS } from './codec.js';
 export { blockHash, genesisQC, genesisHash, sha256Hasher } from './block.js';
