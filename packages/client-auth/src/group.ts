@@ -6,7 +6,7 @@
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from '@phalanx/codec';
-import type { ClientRequest, Hasher, NodeId, RequestAuthenticator, SignedRequestGroup, Signer, Verifier } from '@phalanx/interface';
+import type { ClientRequest, Hasher, NodeId, RequestAuthenticator, SignedRequestGroup, Signer, Verifier, VerifyItem } from '@phalanx/interface';
 
 /** Most commands under one signature: bounds the digests a batch carries for one partly included group. */
 export const MAX_GROUP_SIZE = 128;
@@ -134,16 +134,33 @@ export interface AuthenticatorOptions {
 export function createRequestAuthenticator(o: AuthenticatorOptions): RequestAuthenticator {
   const hasher = o.hasher ?? portable;
   const verdicts = new WeakMap<SignedRequestGroup, string | undefined>();
-  const judgeGroup = (g: SignedRequestGroup): string | undefined => {
-    if (g.digests.length === 0 || g.digests.length > MAX_GROUP_SIZE) return `a signed group has 1..${MAX_GROUP_SIZE} commands, got ${g.digests.length}`;
+  /** Why `g` is refused before any signature check, or the check to make. */
+  const examine = (g: SignedRequestGroup): string | VerifyItem => {
+    if (!Array.isArray(g.digests) || g.digests.length === 0 || g.digests.length > MAX_GROUP_SIZE) return `a signed group has 1..${MAX_GROUP_SIZE} commands, got ${String(g.digests?.length)}`;
     if (g.digests.some((d) => !(d instanceof Uint8Array) || d.length !== 32)) return 'a command digest is not 32 bytes';
+    if (typeof g.client !== 'string') return 'no client id';
     const key = o.keyOf(g.client);
     if (!key) return `unknown client ${JSON.stringify(g.client)}`;
     if (!(g.signature instanceof Uint8Array)) return 'no signature';
-    return o.verifier.verify(key, groupMessage(g.client, g.digests, { chainId: o.chainId, hasher }), g.signature) ? undefined : `bad signature of client ${JSON.stringify(g.client)}`;
+    return { publicKey: key, message: groupMessage(g.client, g.digests, { chainId: o.chainId, hasher }), signature: g.signature };
+  };
+  const judgeGroup = (g: SignedRequestGroup): string | undefined => {
+    const item = examine(g);
+    if (typeof item === 'string') return item;
+    return o.verifier.verify(item.publicKey, item.message, item.signature) ? undefined : `bad signature of client ${JSON.stringify(g.client)}`;
   };
   return {
     knows: (client) => o.keyOf(client) !== undefined,
+    verifyItem(g) {
+      // Same bytes as `judgeGroup` verifies, so a pool's verdict lands where `check` looks. Never
+      // throws: a runtime lists these for whatever a peer or client sent.
+      try {
+        const item = g && !verdicts.has(g) ? examine(g) : undefined;
+        return typeof item === 'object' ? item : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     check(r) {
       // Callers need not have bounded the command (an in-process one never crossed a codec): a
       // seq outside u64 would wrap in its digest and pass as another command's.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@phalanx/codec';
 import { DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
-import type { ClientRequest } from '@phalanx/interface';
+import type { ClientRequest, VerifyItem } from '@phalanx/interface';
 import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import {
   MAX_GROUP_SIZE,
@@ -74,6 +74,43 @@ describe('signed command groups', () => {
     for (const r of rebuilt) expect(auth.check(r)).toBeUndefined();
     const tampered = groupOf('alice', items(5, 1n), signed[0]!.auth!.group.signature);
     expect(auth.check(tampered[0]!)).toMatch(/bad signature/);
+  });
+});
+
+describe('verifyItem (pre-verification on a worker pool)', () => {
+  it('lists exactly the check `check` makes, so a cache filled from it answers `check` without verifying', async () => {
+    const inner = countingVerifier();
+    const cache = createVerifiedCache({ verifier: inner });
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier: cache });
+    // Decoded copies, as a replica gets them: nothing about them is known yet.
+    const copies = roundTrip(signRequests(aliceSigner, 'alice', items(200), { chainId: 'test' }));
+    const groups = [...new Set(copies.map((r) => r.auth!.group))];
+    const listed = groups.map((g) => auth.verifyItem!(g)!);
+    expect(listed).toHaveLength(2);
+    // What a runtime does: the pool verifies the items and the cache keeps the valid ones.
+    const pool = { verifyBatch: async (b: readonly VerifyItem[]) => b.map((it) => verifier.verify(it.publicKey, it.message, it.signature)), close: async () => {} };
+    expect(await cache.preverify(pool, listed)).toEqual([true, true]);
+    for (const r of copies) expect(auth.check(r)).toBeUndefined();
+    expect(inner.calls).toBe(0);
+    // Once judged, a group needs no check: nothing is listed for it any more.
+    expect(groups.map((g) => auth.verifyItem!(g))).toEqual([undefined, undefined]);
+  });
+
+  it('lists nothing for what `check` refuses unverified, and never throws', () => {
+    const auth = createRequestAuthenticator({ chainId: 'test', keyOf: (c) => keys.get(c), verifier });
+    const [r] = signRequests(aliceSigner, 'alice', items(1), { chainId: 'test' });
+    const g = r!.auth!.group;
+    expect(auth.verifyItem!({ ...g, client: 'carol' })).toBeUndefined();
+    expect(auth.verifyItem!({ ...g, digests: [] })).toBeUndefined();
+    expect(auth.verifyItem!({ ...g, digests: [new Uint8Array(31)] })).toBeUndefined();
+    expect(auth.verifyItem!({ ...g, signature: 'x' as unknown as Uint8Array })).toBeUndefined();
+    for (const junk of [undefined, null, 7, {}, { client: 'alice' }, { client: 'alice', digests: 'no' }]) {
+      expect(auth.verifyItem!(junk as never)).toBeUndefined();
+    }
+    // A forged signature is listed (only a verification can tell), and the pool's false is not cached.
+    const forged = { ...g, signature: Uint8Array.from(g.signature, (b, i) => (i === 5 ? b ^ 1 : b)) };
+    const it = auth.verifyItem!(forged)!;
+    expect(verifier.verify(it.publicKey, it.message, it.signature)).toBe(false);
   });
 });
 

@@ -20,6 +20,8 @@ export interface VerifiedCacheOptions {
 export interface VerifiedCache extends Verifier {
   /** Verifies `items` on `pool` and remembers the valid ones; per-item results, same order. */
   preverify(pool: BatchVerifier, items: readonly VerifyItem[]): Promise<boolean[]>;
+  /** Whether `item` is a remembered success (a later `verify` of it is a hit); never verifies. */
+  cached(item: VerifyItem): boolean;
   readonly size: number;
 }
 
@@ -54,14 +56,27 @@ export function createVerifiedCache(options: VerifiedCacheOptions = {}): Verifie
       return ok;
     },
     async preverify(pool, items) {
-      const results = await pool.verifyBatch(items);
-      results.forEach((ok, i) => {
-        const it = items[i];
-        if (ok && it && isBytes(it.publicKey) && isBytes(it.message) && isBytes(it.signature)) {
-          cache.set(itemDigest(it.publicKey, it.message, it.signature), true);
-        }
+      // Only the misses go to the pool: a worker round trip costs more than one verification, and
+      // most items a runtime lists (a certificate's votes, a group already seen in a client frame)
+      // were verified before.
+      const results: boolean[] = new Array<boolean>(items.length).fill(false);
+      const misses: { readonly at: number; readonly digest: string | undefined }[] = [];
+      items.forEach((it, at) => {
+        const d = it && isBytes(it.publicKey) && isBytes(it.message) && isBytes(it.signature) ? itemDigest(it.publicKey, it.message, it.signature) : undefined;
+        if (d !== undefined && cache.get(d) === true) results[at] = true;
+        else misses.push({ at, digest: d });
+      });
+      if (misses.length === 0) return results;
+      const verdicts = await pool.verifyBatch(misses.map((m) => items[m.at]!));
+      misses.forEach((m, i) => {
+        const ok = verdicts[i] === true;
+        results[m.at] = ok;
+        if (ok && m.digest !== undefined) cache.set(m.digest, true);
       });
       return results;
+    },
+    cached(it) {
+      return isBytes(it?.publicKey) && isBytes(it.message) && isBytes(it.signature) && cache.get(itemDigest(it.publicKey, it.message, it.signature)) === true;
     },
     get size() {
       return cache.size;

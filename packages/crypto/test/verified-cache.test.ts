@@ -62,4 +62,28 @@ describe('verified-digest cache', () => {
       await pool.close();
     }
   });
+
+  it('preverify sends only the misses to the pool, and answers hits from the cache', async () => {
+    const c = createVerifiedCache({ capacity: 100 });
+    const sent: VerifyItem[][] = [];
+    const pool: BatchVerifier = {
+      verifyBatch: async (batch) => {
+        sent.push([...batch]);
+        return batch.map((it) => verifier.verify(it.publicKey, it.message, it.signature));
+      },
+      close: async () => {},
+    };
+    const expected = items.map((it) => verifier.verify(it.publicKey, it.message, it.signature));
+    expect(await c.preverify(pool, items.slice(0, 8))).toEqual(expected.slice(0, 8));
+    expect(await c.preverify(pool, items)).toEqual(expected);
+    // The second batch held the 6 valid items of the first: only the other 14 went to the pool.
+    expect(sent.map((b) => b.length)).toEqual([8, 14]);
+    expect(await c.preverify(pool, items.filter((_, i) => i % 4 !== 0))).toEqual(Array(15).fill(true));
+    expect(sent.length).toBe(2); // all hits: no round trip at all
+    expect(items.map((it) => c.cached(it))).toEqual(expected);
+    // A malformed item is a miss the pool judges (false), never a hit.
+    const bad = { publicKey: 'x', message: items[1]!.message, signature: items[1]!.signature } as unknown as VerifyItem;
+    expect(await c.preverify(pool, [bad])).toEqual([false]);
+    expect(c.cached(bad)).toBe(false);
+  });
 });

@@ -3,6 +3,7 @@
  * of consensus: every replica calls `apply` with the same commands in the same order.
  */
 import type { NodeId } from './identity.js';
+import type { VerifyItem } from './crypto.js';
 
 /** A client command. `(client, seq)` identifies it; replicas execute each at most once. */
 export interface ClientRequest {
@@ -51,6 +52,13 @@ export interface RequestAuthenticator {
    * the command without blaming the peer that sent it. Absent: every refusal is the sender's.
    */
   knows?(client: NodeId): boolean;
+  /**
+   * The one signature check `check` makes for `group` (its client's key, the signed message, the
+   * signature), so a runtime can run it on its worker pool first and `check` finds it in the
+   * verified cache the two share. Undefined when `check` would refuse the group without verifying
+   * (unknown client, malformed group). Absent: groups are verified inline.
+   */
+  verifyItem?(group: SignedRequestGroup): VerifyItem | undefined;
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { Rng } from './rng.js';
 import type { Logger } from './logger.js';
 import type { NodeId, ValidatorSet } from './identity.js';
-import type { Hasher, Signer, Verifier } from './crypto.js';
+import type { Hasher, Signer, Verifier, VerifyItem } from './crypto.js';
 import type { ClientRequest, CommittedBatch } from './application.js';
 import type { EquivocationEvidence } from './evidence.js';
 import type { LogRecord } from './storage.js';
@@ -179,4 +179,16 @@ export interface ProtocolDefinition<M, C = unknown> {
   readonly codec: MessageCodec<M>;
   /** Validates `config` and builds a core; throws `ConfigError` with the offending path. */
   create(ctx: CoreContext, config: C, recovered?: RecoveredState): ProtocolCore<M>;
+  /**
+   * Optional: lists the signature checks the core will make for a message before it is stepped,
+   * so a runtime can run them on its worker pool (DESIGN §10) and the core's own `verify` of the
+   * same (key, message, signature) bytes becomes a verified-cache hit. Built once per replica from
+   * the context and config its core gets. The hook never verifies anything itself and never
+   * throws; listing fewer checks than the core makes costs only speed, and wrong bytes only a
+   * wasted verification: the core still checks every signature it relies on.
+   */
+  preverifier?(ctx: CoreContext, config: C): Preverifier<M>;
 }
+
+/** The signature checks that stepping `msg` from `from` will make (see `ProtocolDefinition.preverifier`). */
+export type Preverifier<M> = (msg: M, from: NodeId) => readonly VerifyItem[];

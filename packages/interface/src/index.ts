@@ -21,6 +21,7 @@ export type {
   RecoveredState,
   MessageCodec,
   ProtocolDefinition,
+  Preverifier,
 } from './core.js';
 export type {
   DataDirIdentity,

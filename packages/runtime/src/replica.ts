@@ -21,6 +21,7 @@ import type {
   BatchVerifier,
   ClientRequest,
   CommittedBatch,
+  CoreContext,
   Input,
   LogRecord,
   Logger,
@@ -28,6 +29,7 @@ import type {
   ProtocolCore,
   ProtocolDefinition,
   ProtocolEvent,
+  Preverifier,
   Ready,
   RecoveredState,
   RequestAuthenticator,
@@ -80,13 +82,28 @@ export interface ReplicaOptions<M, C> {
   readonly signer: Signer;
   /** Verifier used on a cache miss. Default: @phalanx/crypto's verifier. */
   readonly verifier?: Verifier;
-  /** Pre-verifies signatures off the event loop before a message reaches the core. */
+  /**
+   * Pre-verifies signatures off the event loop (a worker pool, `createBatchVerifier` from
+   * @phalanx/crypto) before a message or a client frame reaches the core.
+   */
   readonly batchVerifier?: BatchVerifier;
   /**
    * The signatures inside a message, for pre-verification. Defaults to the protocol definition's
-   * own `preverify` when it has one (see README: Signature pre-verification).
+   * `preverifier(ctx, config)` (or its older `preverify(msg, from)`), see README: Signature pre-verification.
    */
-  readonly preverify?: (msg: M, from: NodeId) => readonly VerifyItem[];
+  readonly preverify?: Preverifier<M>;
+  /**
+   * Fewest signatures not yet in the verified cache worth a worker round trip: a message listing
+   * fewer is stepped at once and the core verifies them inline (a round trip costs about two
+   * Ed25519 verifications), unless messages before it are still waiting for the pool. Default 2.
+   */
+  readonly minPoolItems?: number;
+  /**
+   * The verified-digest cache the core's verifier reads (built from `verifier` and
+   * `verifiedCacheSize` when absent). Pass the one `clientAuth` verifies with, so that client
+   * signatures verified on the pool are hits there too.
+   */
+  readonly verifiedCache?: VerifiedCache;
   readonly verifiedCacheSize?: number;
   readonly storage: Storage;
   readonly transport: Transport;
@@ -201,6 +218,11 @@ class ReplyGroups {
   }
 }
 
+/** Input waiting for its signatures to come back from the pool: a peer's message or a client's frame. */
+type PendingVerify<M> =
+  | { readonly kind: 'message'; readonly from: NodeId; readonly msg: M; readonly items: readonly VerifyItem[] }
+  | { readonly kind: 'client'; readonly client: NodeId; readonly frame: RequestFrame; readonly runs: readonly ClientRequest[][]; readonly items: readonly VerifyItem[] };
+
 export class Replica<M, C = unknown> {
   readonly self: NodeId;
   private readonly o: ReplicaOptions<M, C>;
@@ -208,7 +230,7 @@ export class Replica<M, C = unknown> {
   private readonly hooks: ReplicaHooks;
   private readonly state: ReplicatedState;
   private readonly verified: VerifiedCache;
-  private readonly preverifyFn: ((msg: M, from: NodeId) => readonly VerifyItem[]) | undefined;
+  private preverifyFn: Preverifier<M> | undefined;
   private core: ProtocolCore<M> | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private appliedHeight = 0n;
@@ -232,8 +254,8 @@ export class Replica<M, C = unknown> {
   private digestCache: { height: bigint; restores: number; digest: Uint8Array } | undefined;
   /** State restores so far: a restore may install another state at a height already seen. */
   private restores = 0;
-  /** Messages waiting for (or in) signature pre-verification, in arrival order. */
-  private verifyQueue: Array<{ from: NodeId; msg: M; items: readonly VerifyItem[] }> = [];
+  /** Messages and client frames waiting for (or in) signature pre-verification, in arrival order. */
+  private verifyQueue: PendingVerify<M>[] = [];
   private verifying = false;
   private readonly m = {
     messagesIn: 0,
@@ -254,11 +276,14 @@ export class Replica<M, C = unknown> {
     this.log = (opts.logger ?? silentLogger).child({ component: 'replica', node: opts.self, protocol: opts.protocol.name });
     this.hooks = opts.hooks ?? {};
     this.state = new ReplicatedState(opts.stateMachine, opts.resultsPerClient ?? 256);
-    this.verified = createVerifiedCache({
-      capacity: opts.verifiedCacheSize ?? 65_536,
-      ...(opts.verifier ? { verifier: opts.verifier } : {}),
-    });
-    const fromDef = (opts.protocol as { preverify?: (msg: M, from: NodeId) => readonly VerifyItem[] }).preverify;
+    this.verified =
+      opts.verifiedCache ??
+      createVerifiedCache({
+        capacity: opts.verifiedCacheSize ?? 65_536,
+        ...(opts.verifier ? { verifier: opts.verifier } : {}),
+      });
+    // The older per-definition hook, which could not see the validators or the config.
+    const fromDef = (opts.protocol as { preverify?: Preverifier<M> }).preverify;
     this.preverifyFn = opts.preverify ?? (typeof fromDef === 'function' ? fromDef.bind(opts.protocol) : undefined);
   }
 
@@ -277,18 +302,16 @@ export class Replica<M, C = unknown> {
     }
     const { snapshotDigest: _d, ...recovered } = rec;
     const isFresh = !rec.hardState && rec.log.length === 0 && !rec.snapshot;
-    this.core = this.o.protocol.create(
-      {
-        self: this.o.self,
-        validators: this.o.validators,
-        signer: this.o.signer,
-        verifier: this.verified,
-        rng: this.o.rng ?? cryptoRng,
-        logger: this.log,
-      },
-      this.o.config,
-      isFresh ? undefined : recovered,
-    );
+    const ctx: CoreContext = {
+      self: this.o.self,
+      validators: this.o.validators,
+      signer: this.o.signer,
+      verifier: this.verified,
+      rng: this.o.rng ?? cryptoRng,
+      logger: this.log,
+    };
+    this.core = this.o.protocol.create(ctx, this.o.config, isFresh ? undefined : recovered);
+    if (this.o.batchVerifier && !this.preverifyFn && this.o.protocol.preverifier) this.preverifyFn = this.o.protocol.preverifier(ctx, this.o.config);
     this.log.info({ appliedHeight: this.appliedHeight, logRecords: rec.log.length, fresh: isFresh }, 'replica starting');
     this.running = true;
     this.stopping = false;
@@ -398,13 +421,28 @@ export class Replica<M, C = unknown> {
       } catch {
         items = []; // the core will verify (and judge) the message itself
       }
-      if (items.length > 0 || this.verifyQueue.length > 0 || this.verifying) {
-        this.verifyQueue.push({ from, msg, items });
-        this.scheduleVerify();
-        return;
-      }
+      if (this.queueForPool({ kind: 'message', from, msg, items: this.unverified(items) })) return;
     }
     this.input({ type: 'message', from, msg });
+  }
+
+  /** `items` the verified cache does not hold yet, without duplicates. */
+  private unverified(items: readonly VerifyItem[]): VerifyItem[] {
+    const out: VerifyItem[] = [];
+    for (const it of items) if (!this.verified.cached(it) && !out.some((o) => o.signature === it.signature && o.message === it.message)) out.push(it);
+    return out;
+  }
+
+  /**
+   * Queues `p` for the pool when it has enough unverified signatures, or when earlier input is
+   * still queued (arrival order is kept). False: step it now, the core verifies inline.
+   */
+  private queueForPool(p: PendingVerify<M>): boolean {
+    const queued = this.verifyQueue.length > 0 || this.verifying;
+    if (!queued && p.items.length < Math.max(1, this.o.minPoolItems ?? 2)) return false;
+    this.verifyQueue.push(p);
+    this.scheduleVerify();
+    return true;
   }
 
   private countMalformed(peer: NodeId, error: string): void {
@@ -440,7 +478,10 @@ export class Replica<M, C = unknown> {
             this.log.warn({ err: (err as Error).message }, 'batch verification failed; the core verifies inline');
           }
         }
-        for (const b of batch) this.input({ type: 'message', from: b.from, msg: b.msg });
+        for (const b of batch) {
+          if (b.kind === 'message') this.input({ type: 'message', from: b.from, msg: b.msg });
+          else this.admitClientFrame(b.client, b.frame, b.runs);
+        }
       }
     } finally {
       this.verifying = false;
@@ -462,8 +503,30 @@ export class Replica<M, C = unknown> {
       return;
     }
     this.knownClients.add(client);
+    const auth = this.o.clientAuth;
+    if (!auth || !f.sigs) {
+      this.admitClientFrame(client, f, undefined);
+      return;
+    }
+    // The digests are computed from the requests themselves, so every request matches its place;
+    // what remains to check is each run's group signature, on the pool when there is one.
+    const runs = f.sigs.map((sig, i) => groupOf(client, f.requests.slice(i * MAX_GROUP_SIZE, (i + 1) * MAX_GROUP_SIZE), sig, sha256Native));
+    if (this.o.batchVerifier && auth.verifyItem) {
+      const items: VerifyItem[] = [];
+      for (const run of runs) {
+        const it = auth.verifyItem(run[0]!.auth!.group);
+        if (it) items.push(it);
+      }
+      if (this.queueForPool({ kind: 'client', client, frame: f, runs, items: this.unverified(items) })) return;
+    }
+    this.admitClientFrame(client, f, runs);
+  }
+
+  /** A decoded client frame, its runs rebuilt as signed groups when it carries signatures. */
+  private admitClientFrame(client: NodeId, f: RequestFrame, runs: readonly ClientRequest[][] | undefined): void {
+    if (!this.running || this.stopping) return;
     const maxPayload = this.o.maxRequestBytes ?? 1024 * 1024;
-    const requests = this.authenticate(client, f);
+    const requests = this.authenticate(client, f, runs);
     // Retries answered from the reply cache, one frame per height they committed at; refusals one
     // frame per reason.
     const cached = new ReplyGroups();
@@ -520,26 +583,23 @@ export class Replica<M, C = unknown> {
    * the later runs are not checked: an honest client signs every run with one key, and checking on
    * would let one frame of 32 forged runs cost 32 signature verifications.
    */
-  private authenticate(client: NodeId, f: RequestFrame): ClientRequest[] {
+  private authenticate(client: NodeId, f: RequestFrame, runs: readonly ClientRequest[][] | undefined): ClientRequest[] {
     const auth = this.o.clientAuth;
     if (!auth) return f.requests.map((r) => ({ client, seq: r.seq, payload: r.payload }));
     const refuse = (from: number, why: string) => {
       this.countMalformed(client, why);
       this.reject(client, f.requests.slice(from).map((r) => r.seq), 'unauthenticated', why);
     };
-    if (!f.sigs) {
+    if (!f.sigs || !runs) {
       refuse(0, 'this network authenticates clients: requests must be signed');
       return [];
     }
     const out: ClientRequest[] = [];
-    for (const [i, sig] of f.sigs.entries()) {
-      const run = f.requests.slice(i * MAX_GROUP_SIZE, (i + 1) * MAX_GROUP_SIZE);
-      // The digests are computed from the requests themselves, so every request matches its
-      // place; what remains to check is the group signature, done once for the whole run.
-      const signed = groupOf(client, run, sig, sha256Native);
+    for (const [i, signed] of runs.entries()) {
+      // One check per run: the group signature (a verified-cache hit when the pool checked it).
       const why = auth.check(signed[0]!);
       if (why !== undefined) {
-        const rest = f.sigs.length - i - 1;
+        const rest = runs.length - i - 1;
         refuse(i * MAX_GROUP_SIZE, rest > 0 ? `${why} (signed group ${i}; the ${rest} after it refused unchecked)` : why);
         break;
       }

@@ -2,15 +2,15 @@ import { describe, it, expect } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { MemoryDisk, openMemoryStorage } from '@phalanx/storage-memory';
 import { createValidatorSet } from '@phalanx/quorum';
-import { createVerifiedCache, generateKeyPair, signerFromSecret } from '@phalanx/crypto';
+import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
-import type { BatchVerifier, Logger, Verifier, VerifyItem } from '@phalanx/interface';
+import type { BatchVerifier, CoreContext, Logger, Verifier, VerifyItem } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
 import { Client, Replica, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { RejectFrame, ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
-import type { CounterConfig, CounterMsg , CounterCore} from './fixtures.js';
+import type { CounterConfig, CounterCore, CounterMsg } from './fixtures.js';
 
 const keys = ['r0', 'r1'].map(() => generateKeyPair('ed25519'));
 const validators = createValidatorSet(['r0', 'r1'].map((id, i) => ({ id, publicKey: keys[i]!.publicKey, power: 1 })));
@@ -473,7 +473,7 @@ describe('Replica', () => {
     };
     const item = (n: bigint): VerifyItem => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(Number(n)), signature: new Uint8Array(64).fill(Number(n)) });
     const { replica, peer, cores } = setup({
-      extra: { verifier: inner, batchVerifier: pool, preverify: (m) => (m.kind === 'tick' ? [item(m.n)] : []) },
+      extra: { verifier: inner, batchVerifier: pool, minPoolItems: 1, preverify: (m) => (m.kind === 'tick' ? [item(m.n)] : []) },
     });
     await peer!.start();
     await replica.start();
@@ -488,6 +488,98 @@ describe('Replica', () => {
     replica.verifier.verify(miss.publicKey, miss.message, miss.signature);
     expect(innerCalls).toBe(1);
     expect(replica.metrics().preverified).toBe(4);
+    await replica.stop();
+  });
+
+  it("takes the protocol definition's preverifier, sends only uncached signatures to the pool, and steps small lists at once", async () => {
+    const verified: string[] = [];
+    const inner: Verifier = { verify: (_k, m) => (verified.push(`inline:${m[0]}`), true) };
+    const pool: BatchVerifier = {
+      verifyBatch: async (items) => (verified.push(`pool:${items.map((i) => i.message[0]).join(',')}`), items.map(() => true)),
+      close: async () => undefined,
+    };
+    const item = (n: number): VerifyItem => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(n), signature: new Uint8Array(64).fill(n) });
+    const cores: CounterCore[] = [];
+    const built: string[] = [];
+    // A tick lists n signatures: 1..n; the core verifies the same ones itself.
+    const protocol = {
+      ...counterProtocol(cores),
+      preverifier: (ctx: CoreContext, config: CounterConfig) => {
+        built.push(`${ctx.self}:${JSON.stringify(config)}`);
+        return (m: CounterMsg) => (m.kind === 'tick' ? Array.from({ length: Number(m.n) }, (_, i) => item(i + 1)) : []);
+      },
+    };
+    const { replica, peer } = setup({ extra: { protocol, verifier: inner, batchVerifier: pool } });
+    await peer!.start();
+    await replica.start();
+    expect(built).toEqual(['r0:{}']);
+    const stepped = () => cores[0]!.received.length;
+    const verifyAsCore = (n: bigint) => {
+      for (let i = 1; i <= Number(n); i++) replica.verifier.verify(item(i).publicKey, item(i).message, item(i).signature);
+    };
+    // One signature: below the default threshold of 2, stepped at once and verified inline.
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 1n }));
+    await waitFor(() => stepped() === 1, 'the one-signature tick');
+    verifyAsCore(1n);
+    expect(verified).toEqual(['inline:1']);
+    // Three signatures, one of them cached by now: the two others go to the pool, then hit.
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 3n }));
+    await waitFor(() => stepped() === 2, 'the three-signature tick');
+    verifyAsCore(3n);
+    expect(verified).toEqual(['inline:1', 'pool:2,3']);
+    // Everything cached: no round trip, and no inline verification either.
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 3n }));
+    await waitFor(() => stepped() === 3, 'the cached tick');
+    verifyAsCore(3n);
+    expect(verified).toEqual(['inline:1', 'pool:2,3']);
+    // Arrival order holds: a tick needing the pool, then one that would be stepped at once.
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 5n }));
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 0n }));
+    await waitFor(() => stepped() === 5, 'both ticks');
+    expect(cores[0]!.received.slice(3).map((r) => (r.msg.kind === 'tick' ? r.msg.n : -1n))).toEqual([5n, 0n]);
+    expect(verified).toEqual(['inline:1', 'pool:2,3', 'pool:4,5']);
+    await replica.stop();
+  });
+
+  it('with clientAuth and a pool, verifies client frames there and refuses a forged run like before', async () => {
+    const alice = generateKeyPair('ed25519');
+    const bob = generateKeyPair('ed25519');
+    let inline = 0;
+    let pooled = 0;
+    const cache = createVerifiedCache({ verifier: { verify: (k, m, sg) => (inline++, verifier.verify(k, m, sg)) } });
+    const pool: BatchVerifier = {
+      verifyBatch: async (items) => ((pooled += items.length), items.map((it) => verifier.verify(it.publicKey, it.message, it.signature))),
+      close: async () => undefined,
+    };
+    const directory = new Map([['alice', alice.publicKey]]);
+    const clientAuth = createRequestAuthenticator({ chainId: 'test', keyOf: (id) => directory.get(id), verifier: cache });
+    const { replica, hub, app } = setup({ extra: { clientAuth, verifiedCache: cache, batchVerifier: pool } });
+    await replica.start();
+    const frames: ReturnType<typeof decodeClientFrame>[] = [];
+    const raw = hub.client('alice');
+    raw.onFrame((_r, f) => frames.push(decodeClientFrame(f)));
+    await raw.start();
+    const items = Array.from({ length: 300 }, (_, i) => ({ seq: BigInt(i), payload: payload(`p${i}`) }));
+    const sigs = (signer: Uint8Array, from: readonly { seq: bigint; payload: Uint8Array }[]) =>
+      [0, 128, 256].filter((at) => at < from.length).map((at) => signRequests(signerFromSecret(signer), 'alice', from.slice(at, at + 128), { chainId: 'test' })[0]!.auth!.group.signature);
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: items, sigs: sigs(alice.secretKey, items) }));
+    await waitFor(() => app.entries.filter((e) => e.startsWith('alice:')).length === 300, 'the frame ordered');
+    // Three groups, three verifications, all on the pool: the replica and the core only hit the cache.
+    expect(pooled).toBe(3);
+    expect(inline).toBe(0);
+    // A forged run is refused from there on, as without a pool; the pool's false is not cached, so
+    // the one inline check is the first forged run's.
+    const later = items.map((r) => ({ seq: r.seq + 1000n, payload: r.payload }));
+    const mixed = sigs(alice.secretKey, later);
+    mixed[1] = sigs(bob.secretKey, later)[1]!;
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: later, sigs: mixed }));
+    await waitFor(() => frames.some((f) => f.type === 'reject'), 'the forged run refused');
+    const refused = frames.filter((f): f is RejectFrame => f.type === 'reject').flatMap((f) => rejectedSeqs(f));
+    expect(refused).toEqual(later.slice(128).map((r) => r.seq));
+    expect(pooled).toBe(6);
+    expect(inline).toBe(1);
+    expect(replica.metrics().malformed['alice']).toBe(1);
+    await waitFor(() => app.entries.filter((e) => e.startsWith('alice:')).length === 428, 'the good run ordered');
     await replica.stop();
   });
 
