@@ -125,6 +125,15 @@ const configSchema = z
     logging: z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), pretty: z.boolean().default(false) })
       .default({ level: 'info', pretty: false }),
+    /**
+     * Signature verification off the event loop (DESIGN §10). `verifyWorkers`: worker threads per
+     * replica process (0 = every signature on the event loop). `minPoolItems`: fewest signatures
+     * not yet verified that a message needs to go to the workers; below it the replica verifies
+     * inline, since a round trip to a worker costs about two Ed25519 verifications.
+     */
+    crypto: z
+      .strictObject({ verifyWorkers: z.number().int().min(0).max(64).default(1), minPoolItems: z.number().int().min(1).max(1_000_000).default(2) })
+      .default({ verifyWorkers: 1, minPoolItems: 2 }),
   })
   .superRefine((c, ctx) => {
     if (c.consensus.leaderElection !== undefined && c.consensus.type !== 'hotstuff') {

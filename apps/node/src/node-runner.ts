@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type http from 'node:http';
-import { createVerifiedCache, readKeyFile, signerFromSecret, verifier, sha256Native } from '@phalanx/crypto';
+import { createBatchVerifier, createVerifiedCache, readKeyFile, signerFromSecret, verifier, sha256Native } from '@phalanx/crypto';
 import { createRequestAuthenticator } from '@phalanx/client-auth';
 import { bytesEqual, fromHex } from '@phalanx/codec';
 import { ConfigError, KeyFileError } from '@phalanx/interface';
@@ -122,10 +122,13 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   const log = createLogger({ level: o.logLevel ?? config.logging.level, pretty: o.pretty ?? config.logging.pretty, name: `phalanx-${me.id}` });
   // Every command must carry its client's signature, checked where it enters and again by every
   // replica inside each proposal: otherwise a Byzantine leader could order commands no client sent.
+  // One verified-digest cache for the core and the client authenticator, so that what the worker
+  // pool verified (peer messages, client frames) is a hit for both.
+  const verifiedCache = createVerifiedCache({ verifier, capacity: 65_536 });
   const clientAuth = createRequestAuthenticator({
     chainId: config.chainId,
     keyOf: clientKeyDirectory(config),
-    verifier: createVerifiedCache({ verifier, capacity: 16_384 }),
+    verifier: verifiedCache,
     hasher: sha256Native,
   });
   const { def, settings } = protocolFor(config, clientAuth);
@@ -157,8 +160,9 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       cover: (index: number): Promise<void> => seqs.cover(index),
     },
   });
-  // No worker pool yet: the runtime feeds one only through a protocol's `preverify` hook, which
-  // neither PBFT nor HotStuff supplies, so it would sit idle in every replica process.
+  // Both protocols list their messages' signatures (`preverifier`), and client frames carry group
+  // signatures: the pool verifies them before the core steps, which then finds them in the cache.
+  const pool = config.crypto.verifyWorkers > 0 ? createBatchVerifier({ workers: config.crypto.verifyWorkers }) : undefined;
   const replica = new Replica({
     protocol: def,
     config: settings,
@@ -168,7 +172,8 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     self: me.id,
     validators,
     signer,
-    verifier,
+    verifiedCache,
+    ...(pool ? { batchVerifier: pool, minPoolItems: config.crypto.minPoolItems } : {}),
     storage,
     transport,
     clients: local,
@@ -250,6 +255,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   } catch (err) {
     for (const s of servers) s.close();
     await replica.stop().catch(() => undefined);
+    await pool?.close();
     throw err;
   }
   return {
@@ -258,6 +264,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       for (const s of servers) s.close();
       await local.abandon();
       await replica.stop();
+      await pool?.close();
       log.info({}, 'replica stopped cleanly');
     },
   };

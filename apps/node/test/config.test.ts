@@ -35,6 +35,7 @@ describe('configuration', () => {
     expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512, maxBytes: 1048576, maxRequestBytes: 65536 } });
     expect(c.storage.type).toBe('lmdb');
     expect(c.kv.sessionWindow).toBe(4096);
+    expect(c.crypto).toEqual({ verifyWorkers: 1, minPoolItems: 2 });
     const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
     writeFileSync(path.join(dir, 'c.yaml'), configToYaml(c));
     expect(loadConfig(path.join(dir, 'c.yaml'))).toEqual(c);
@@ -70,6 +71,9 @@ describe('configuration', () => {
     ['a PBFT batch larger than its codec decodes', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxSize: 5000 } } }), /^cfg\.yaml: consensus\.batch\.maxSize: at most 4096 requests per batch for pbft, got 5000/],
     ['an unknown commit rule', (c) => ({ ...c, consensus: { type: 'hotstuff', commitRule: 'one-chain' } }), /^cfg\.yaml: consensus\.commitRule: /],
     ['a negative status interval', (c) => ({ ...c, consensus: { type: 'hotstuff', statusIntervalMs: -1 } }), /^cfg\.yaml: consensus\.statusIntervalMs: /],
+    ['a fractional worker count', (c) => ({ ...c, crypto: { verifyWorkers: 1.5 } }), /^cfg\.yaml: crypto\.verifyWorkers: /],
+    ['a pool threshold of 0', (c) => ({ ...c, crypto: { minPoolItems: 0 } }), /^cfg\.yaml: crypto\.minPoolItems: /],
+    ['an unknown crypto setting', (c) => ({ ...c, crypto: { workers: 2 } }), /^cfg\.yaml: crypto: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
   });

@@ -5,11 +5,12 @@
  * works with any `Signer` scheme the `Verifier` understands (Ed25519, ML-DSA, hybrid).
  */
 import { CertificateError, DecodeError } from '@phalanx/interface';
-import type { NodeId, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
+import type { Hasher, NodeId, Signer, ValidatorSet, Verifier, VerifyItem } from '@phalanx/interface';
 import { decode, encode, readArray, readBytes, readString } from '@phalanx/codec';
 import { quorumPower, signVote, verifyCertificate, voteSigningBytes } from '@phalanx/quorum';
 import type { VoteBody } from '@phalanx/quorum';
 import { LIMITS } from './codec.js';
+import type { Block, QuorumCert } from './types.js';
 
 /** Vote kinds (the `kind` field of every signed body); distinct so no signature is reusable elsewhere. */
 export const VOTE_KIND = 'hotstuff/vote';
@@ -17,6 +18,38 @@ export const PROPOSAL_KIND = 'hotstuff/proposal';
 export const TIMEOUT_KIND = 'hotstuff/timeout';
 /** A replica's word on the application state after a committed block (state transfer). */
 export const CHECKPOINT_KIND = 'hotstuff/checkpoint';
+
+const EMPTY = new Uint8Array(0);
+
+/*
+ * The signed bodies, one builder each, used both where the core signs or verifies and where the
+ * preverifier (`preverifier.ts`) lists the same checks: the bytes match by construction.
+ */
+
+/** A QC's votes: VOTE_KIND over (height, view, block) of the certified block (HotStuff Alg.4 L20). */
+export function qcBody(qc: Pick<QuorumCert, 'view' | 'height' | 'block'>): VoteBody {
+  return { kind: VOTE_KIND, height: qc.height, round: qc.view, digest: qc.block };
+}
+
+/** The leader's signature over its block (`hash` = `blockHash(b)`). */
+export function proposalBody(b: Pick<Block, 'height' | 'view'>, hash: Uint8Array): VoteBody {
+  return { kind: PROPOSAL_KIND, height: b.height, round: b.view, digest: hash };
+}
+
+/** A TIMEOUT for `view` naming the view of the sender's high QC (what a TC vote signs too). */
+export function timeoutBody(view: bigint, highQCView: bigint): VoteBody {
+  return { kind: TIMEOUT_KIND, height: highQCView, round: view, digest: EMPTY };
+}
+
+/** A checkpoint vote at `height`; `digest` is `checkpointDigest` of what it vouches for. */
+export function checkpointBody(height: bigint, digest: Uint8Array): VoteBody {
+  return { kind: CHECKPOINT_KIND, height, round: 0n, digest };
+}
+
+/** What a checkpoint vote signs: the committed block, the state's SHA-256 and its size in bytes. */
+export function checkpointDigest(hasher: Hasher, block: Uint8Array, state: Uint8Array, size: number): Uint8Array {
+  return hasher.digest(encode([block, state, size]));
+}
 
 export interface CertificateScheme {
   readonly name: string;
@@ -34,6 +67,17 @@ export interface CertificateScheme {
    * voting (`activeRoundRobin`) read it; nothing else depends on it.
    */
   signers?(cert: Uint8Array): readonly NodeId[] | undefined;
+  /**
+   * The signature checks `verify(body, cert)` makes through the injected `Verifier`, in its order,
+   * for a runtime to run on its worker pool first (see `hotstuff.preverifier`). Lists nothing past
+   * the point where `verify` would refuse without verifying (unknown or repeated voter). Absent
+   * when the scheme's checks do not go through the `Verifier` (the BLS schemes: their pairings run
+   * in the injected primitives, which the pool cannot run): nothing is pre-verified then. May
+   * throw `DecodeError` on bytes `verify` would refuse undecoded.
+   */
+  verifyItems?(body: VoteBody, cert: Uint8Array): VerifyItem[];
+  /** The one check `verifyShare(voter, body, share)` makes through the `Verifier`; undefined if it would refuse without one. */
+  shareItem?(voter: NodeId, body: VoteBody, share: Uint8Array): VerifyItem | undefined;
 }
 
 export interface CertificateSchemeParams {
@@ -53,6 +97,10 @@ export type CertificateSchemeFactory = (params: CertificateSchemeParams) => Cert
  */
 export const signatureListScheme: CertificateSchemeFactory = (p) => {
   const threshold = quorumPower(p.validators.totalPower);
+  const shareItem = (voter: NodeId, body: VoteBody, share: Uint8Array): VerifyItem | undefined => {
+    const member = p.validators.get(voter);
+    return member ? { publicKey: member.publicKey, message: voteSigningBytes(p.chainId, body), signature: share } : undefined;
+  };
   return {
     name: 'signature-list',
     sign(body) {
@@ -60,20 +108,34 @@ export const signatureListScheme: CertificateSchemeFactory = (p) => {
       return signVote(p.signer, p.chainId, p.self, body).signature;
     },
     verifyShare(voter, body, share) {
-      const member = p.validators.get(voter);
-      if (!member) return false;
       try {
-        return p.verifier.verify(member.publicKey, voteSigningBytes(p.chainId, body), share);
+        const item = shareItem(voter, body, share);
+        return item !== undefined && p.verifier.verify(item.publicKey, item.message, item.signature);
       } catch {
         return false;
       }
     },
+    shareItem,
     combine(_body, shares) {
       const sorted = [...shares].sort((a, b) => p.validators.indexOf(a.voter) - p.validators.indexOf(b.voter));
       return encode(sorted.map((s) => [s.voter, s.share]));
     },
     verify(body, cert) {
       verifyCertificate({ ...body, chainId: p.chainId, votes: decodeSignatureList(cert) }, p.validators, p.verifier, { threshold });
+    },
+    verifyItems(body, cert) {
+      // `verifyCertificate` checks every vote in order (all of them, not only a quorum's worth) and
+      // stops at the first unknown or repeated voter: so does this list.
+      const message = voteSigningBytes(p.chainId, body);
+      const seen = new Set<NodeId>();
+      const out: VerifyItem[] = [];
+      for (const { voter, signature } of decodeSignatureList(cert)) {
+        const member = p.validators.get(voter);
+        if (!member || seen.has(voter)) break;
+        seen.add(voter);
+        out.push({ publicKey: member.publicKey, message, signature });
+      }
+      return out;
     },
     signers(cert) {
       const voters = new Set(decodeSignatureList(cert).map((v) => v.voter));

@@ -43,7 +43,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
 import { blockHash, blockHashParts, commandsDigest, genesisBlock, genesisQC, isGenesisQC, sha256Hasher } from './block.js';
 import { headerToValue, LIMITS, qcFromValue, qcToValue, tcFromValue, tcToValue } from './codec.js';
-import { CHECKPOINT_KIND, PROPOSAL_KIND, TIMEOUT_KIND, VOTE_KIND } from './certificates.js';
+import { checkpointBody, checkpointDigest, proposalBody, qcBody, timeoutBody, VOTE_KIND } from './certificates.js';
 import type { CertificateScheme } from './certificates.js';
 import type { HotStuffConfig, ResolvedConfig } from './config.js';
 import { resolveConfig } from './config.js';
@@ -62,7 +62,6 @@ const CHECKPOINT_RETELL = 16;
 const MAX_PIECES_PER_TICK = 32;
 /** Snapshot heights whose commit proofs are kept until the runtime reports the state stored. */
 const KEPT_SNAPSHOT_PROOFS = 4;
-const EMPTY = new Uint8Array(0);
 const MAX_WANTED = 64;
 const VERIFIED_CACHE = 1024;
 const COMMITTED_KEYS = 16_384;
@@ -586,27 +585,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       return;
     }
     if (b.height <= this.committedHeight) return; // stale: already decided at that height
-    if (b.commands.length > this.cfg.maxBlockCommands) {
-      this.misbehaviour(from, 'protocol-violation', `block of ${b.commands.length} commands exceeds ${this.cfg.maxBlockCommands}`);
-      return;
-    }
-    const bytes = batchWireBytes(b.commands);
-    if (bytes > this.cfg.maxBlockBytes) {
-      this.misbehaviour(from, 'protocol-violation', `block of ${bytes} command bytes exceeds ${this.cfg.maxBlockBytes}`);
-      return;
-    }
-    // Structure: b.parent = b.justify.node (chained HotStuff §5), heights consecutive, views increasing.
-    if (!bytesEqual(b.parent, b.justify.block) || b.height !== b.justify.height + 1n || b.view <= b.justify.view) {
-      this.misbehaviour(from, 'protocol-violation', 'block does not extend the block its QC certifies');
-      return;
-    }
-    // A proposal for view v is justified by a QC of view v-1 or a TC of view v-1 (pacemaker).
-    if (tc && tc.view + 1n !== b.view) {
-      this.misbehaviour(from, 'protocol-violation', `TC of view ${tc.view} cannot justify view ${b.view}`);
-      return;
-    }
-    if (!tc && b.justify.view + 1n !== b.view) {
-      this.misbehaviour(from, 'protocol-violation', `proposal for view ${b.view} lacks a QC or TC for view ${b.view - 1n}`);
+    const fault = proposalFault(b, tc, this.cfg);
+    if (fault !== undefined) {
+      this.misbehaviour(from, 'protocol-violation', fault);
       return;
     }
     // An election that reads the certified parent waits for it: the check is repeated in
@@ -618,7 +599,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       return;
     }
     const { hash, cmdDigest } = blockHashParts(this.cfg.hasher, b);
-    const vote: SignedVote = { kind: PROPOSAL_KIND, voter: from, height: b.height, round: b.view, digest: hash, signature };
+    const vote: SignedVote = { ...proposalBody(b, hash), voter: from, signature };
     if (from !== this.self && !verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
       this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}`);
       return;
@@ -787,7 +768,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // The block goes into the same hard state as the vote: a QC on it (2f+1 votes) then implies
     // f+1 correct replicas that can serve it after any restart (see `durableBlocks`).
     if (voted) voted.keep = true;
-    const share = this.scheme.sign({ kind: VOTE_KIND, height: b.height, round: b.view, digest: hash });
+    const share = this.scheme.sign(qcBody({ view: b.view, height: b.height, block: hash }));
     const msg: HotStuffMessage = { type: 'vote', view: b.view, height: b.height, block: hash, share };
     // HotStuff Alg.4 L20: send the vote to the leader of the next view. With `voteTargets: 2` also
     // to the leader after it, so a crashed next leader does not lose the QC: the one after forms
@@ -817,7 +798,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'future', `vote for view ${view}`);
       return;
     }
-    const body: VoteBody = { kind: VOTE_KIND, height, round: view, digest: block };
+    const body: VoteBody = qcBody({ view, height, block });
     let state = this.votes.get(view);
     const first = state?.first.get(from);
     if (first && bytesEqual(first.digest, block) && first.height === height) return; // duplicate
@@ -825,7 +806,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.misbehaviour(from, 'invalid-signature', `vote for view ${view}`);
       return;
     }
-    const vote: SignedVote = { kind: VOTE_KIND, voter: from, height, round: view, digest: block, signature: share };
+    const vote: SignedVote = { ...body, voter: from, signature: share };
     if (first) {
       this.equivocation(from, first, vote, 'two votes');
       return;
@@ -891,7 +872,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (qc.view === 0n) throw new CertificateError('only the genesis QC may have view 0');
     const key = this.qcKey(qc);
     if (this.verifiedQCs.has(key)) return;
-    this.scheme.verify({ kind: VOTE_KIND, height: qc.height, round: qc.view, digest: qc.block }, qc.sig);
+    this.scheme.verify(qcBody(qc), qc.sig);
     this.verifiedQCs.add(key);
   }
 
@@ -904,7 +885,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const member = this.ctx.validators.get(v.voter);
       if (!member || seen.has(v.voter)) throw new CertificateError(`TC: voter "${v.voter}" unknown or repeated`);
       seen.add(v.voter);
-      const sv: SignedVote = { kind: TIMEOUT_KIND, voter: v.voter, height: v.highQCView, round: tc.view, digest: EMPTY, signature: v.signature };
+      const sv: SignedVote = { ...timeoutBody(tc.view, v.highQCView), voter: v.voter, signature: v.signature };
       if (v.voter !== this.self && !verifyVote(sv, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
         throw new CertificateError(`TC: timeout of "${v.voter}" does not verify`);
       }
@@ -1154,12 +1135,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
         this.lastVotedView = v;
         this.hardDirty = true;
       }
-      const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, {
-        kind: TIMEOUT_KIND,
-        height: this.highQC.view,
-        round: v,
-        digest: EMPTY,
-      }).signature;
+      const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, timeoutBody(v, this.highQC.view)).signature;
       const tc = this.highTC && this.highTC.view + 1n === v ? this.highTC : undefined;
       this.myTimeout = { type: 'timeout', view: v, highQC: this.highQC, signature, ...(tc ? { tc } : {}) };
       this.loopback.push({ from: this.self, msg: this.myTimeout });
@@ -1216,7 +1192,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     if (this.timeouts.get(m.view)?.votes.has(from)) return;
     if (from !== this.self) {
-      const sv: SignedVote = { kind: TIMEOUT_KIND, voter: from, height: m.highQC.view, round: m.view, digest: EMPTY, signature: m.signature };
+      const sv: SignedVote = { ...timeoutBody(m.view, m.highQC.view), voter: from, signature: m.signature };
       if (!verifyVote(sv, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
         this.misbehaviour(from, 'invalid-signature', `timeout for view ${m.view}`);
         return;
@@ -1302,7 +1278,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       commands,
     };
     const { hash, cmdDigest } = blockHashParts(this.cfg.hasher, block);
-    const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, { kind: PROPOSAL_KIND, height: block.height, round: v, digest: hash }).signature;
+    const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, proposalBody(block, hash)).signature;
     this.lastProposedView = v;
     this.hardDirty = true; // a restarted leader must not propose twice in a view
     const msg: HotStuffMessage = { type: 'proposal', block, signature, ...(viaQC ? {} : { tc: tc! }) };
@@ -1519,7 +1495,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    */
 
   private checkpointDigest(block: Uint8Array, state: Uint8Array, size: number): Uint8Array {
-    return this.cfg.hasher.digest(encode([block, state, size]));
+    return checkpointDigest(this.cfg.hasher, block, state, size);
   }
 
   /** Called for heights marked `reportState` only (so never with snapshots off). */
@@ -1545,7 +1521,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     this.serve(s);
     const size = s.snapshot.length;
     const digest = this.checkpointDigest(s.block, s.state, size);
-    const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, { kind: CHECKPOINT_KIND, height: s.height, round: 0n, digest }).signature;
+    const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, checkpointBody(s.height, digest)).signature;
     this.send.push({ to: 'all', msg: { type: 'checkpoint', height: s.height, block: s.block, state: s.state, size, votes: [{ voter: this.self, signature }] } });
     this.countCheckpointVote(this.self, s.height, s.block, s.state, size, signature);
   }
@@ -1577,7 +1553,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       // ignored unread, and so is a second vote for the same height (an honest replica signs one).
       const prev = this.checkpointVotes.get(from);
       if (prev && prev.height >= m.height) return;
-      const vote: SignedVote = { kind: CHECKPOINT_KIND, voter: from, height: m.height, round: 0n, digest, signature: only.signature };
+      const vote: SignedVote = { ...checkpointBody(m.height, digest), voter: from, signature: only.signature };
       if (!verifyVote(vote, this.ctx.validators, this.ctx.verifier, this.cfg.chainId)) {
         this.misbehaviour(from, 'invalid-signature', `checkpoint at height ${m.height}`);
         return;
@@ -1594,7 +1570,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
 
   /** Throws CertificateError unless `votes` are f+1 (by power) valid signatures over the checkpoint `digest` at `height`. */
   private verifyCheckpointCert(height: bigint, digest: Uint8Array, votes: readonly CheckpointVote[]): void {
-    verifyCertificate({ chainId: this.cfg.chainId, kind: CHECKPOINT_KIND, height, round: 0n, digest, votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
+    verifyCertificate({ ...checkpointBody(height, digest), chainId: this.cfg.chainId, votes }, this.ctx.validators, this.ctx.verifier, { threshold: this.weak });
   }
 
   private countCheckpointVote(voter: NodeId, height: bigint, block: Uint8Array, state: Uint8Array, size: number, signature: Uint8Array): void {
@@ -2131,6 +2107,24 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     this.durableCount = stored.length;
   }
+}
+
+/**
+ * Why proposal `b` (with `tc`) is malformed whatever the receiver's state, or undefined. The core
+ * refuses such a proposal before checking any signature, and the preverifier lists none for it.
+ */
+export function proposalFault(b: Block, tc: TimeoutCert | undefined, cfg: ResolvedConfig): string | undefined {
+  if (b.commands.length > cfg.maxBlockCommands) return `block of ${b.commands.length} commands exceeds ${cfg.maxBlockCommands}`;
+  const bytes = batchWireBytes(b.commands);
+  if (bytes > cfg.maxBlockBytes) return `block of ${bytes} command bytes exceeds ${cfg.maxBlockBytes}`;
+  // Structure: b.parent = b.justify.node (chained HotStuff §5), heights consecutive, views increasing.
+  if (!bytesEqual(b.parent, b.justify.block) || b.height !== b.justify.height + 1n || b.view <= b.justify.view) {
+    return 'block does not extend the block its QC certifies';
+  }
+  // A proposal for view v is justified by a QC of view v-1 or a TC of view v-1 (pacemaker).
+  if (tc && tc.view + 1n !== b.view) return `TC of view ${tc.view} cannot justify view ${b.view}`;
+  if (!tc && b.justify.view + 1n !== b.view) return `proposal for view ${b.view} lacks a QC or TC for view ${b.view - 1n}`;
+  return undefined;
 }
 
 /** Whether `cp` certifies the served state `s` (same height, block, digest and size). */

@@ -5,6 +5,7 @@ import type { CoreContext, ProtocolDefinition, RecoveredState } from '@phalanx/i
 import { hotstuffCodec } from './codec.js';
 import type { HotStuffConfig } from './config.js';
 import { HotStuffCore } from './core.js';
+import { createPreverifier } from './preverifier.js';
 import type { HotStuffMessage } from './types.js';
 
 export type { Block, QuorumCert, TimeoutCert, TimeoutVote, HotStuffMessage, CommitRule, CheckpointVote, StateCert } from './types.js';
@@ -17,8 +18,9 @@ export { signatureListScheme, VOTE_KIND, PROPOSAL_KIND, TIMEOUT_KIND, CHECKPOINT
 export type { CertificateScheme, CertificateSchemeFactory, CertificateSchemeParams } from './certificates.js';
 export { roundRobin, activeRoundRobin, proofOfWork, leadingZeroBits } from './leader.js';
 export type { LeaderElection, LeaderElectionFactory, LeaderElectionParams, ProofOfWorkOptions, ViewEntry } from './leader.js';
-export { verifyCommitProof, MAX_PROOF_HEADERS } from './proof.js';
-export type { CommitProofInfo, VerifyCommitProofOptions } from './proof.js';
+export { verifyCommitProof, parseCommitProof, MAX_PROOF_HEADERS } from './proof.js';
+export type { CommitProofInfo, ParsedCommitProof, VerifyCommitProofOptions } from './proof.js';
+export { createPreverifier } from './preverifier.js';
 
 /** The protocol as the runtime, the simulator and the apps see it. */
 export const hotstuff: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
@@ -27,6 +29,8 @@ export const hotstuff: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
   create(ctx: CoreContext, config: HotStuffConfig, recovered?: RecoveredState) {
     return new HotStuffCore(ctx, config, recovered);
   },
+  // The signature checks a message will cost the core, for the runtime's worker pool (see preverifier.ts).
+  preverifier: createPreverifier,
 };
 
 import { createSimulation } from './simulation.js';

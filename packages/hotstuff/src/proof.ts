@@ -14,7 +14,7 @@ import { bytesEqual, decode, encode, readArray, readBytes, readMap, readString, 
 import type { Value } from '@phalanx/codec';
 import { blockHeaderFields, LIMITS, qcFromValue, qcToValue } from './codec.js';
 import { frameCommands, parseCommandFrame, sha256Hasher } from './block.js';
-import { signatureListScheme, VOTE_KIND } from './certificates.js';
+import { qcBody, signatureListScheme } from './certificates.js';
 import type { CertificateSchemeFactory } from './certificates.js';
 import type { Block, CommitRule, QuorumCert } from './types.js';
 
@@ -102,16 +102,20 @@ export function proofTarget(v: Value | undefined, hasher: Hasher, path = 'proof.
   return { block, hash };
 }
 
+/** A commit proof whose structure checked out, with the certificates still to verify. */
+export interface ParsedCommitProof {
+  readonly info: CommitProofInfo;
+  /** The QCs `verifyCommitProof` verifies, in its order, each with what it certifies (for errors). */
+  readonly certificates: readonly { readonly qc: QuorumCert; readonly what: string }[];
+}
+
 /**
- * Checks a commit proof and returns what it proves. Throws `CertificateError` when the chain or a
- * certificate is wrong and `DecodeError` when the bytes are malformed.
+ * Everything `verifyCommitProof` checks but the certificates' signatures: decoding, the chain id and
+ * rule, every hash link and the consecutive views of the commit chain. Returns the QCs left to
+ * verify, which the preverifier (`preverifier.ts`) lists and `verifyCommitProof` checks, so both
+ * read the same ones. Throws `CertificateError` / `DecodeError` as `verifyCommitProof` does.
  */
-export function verifyCommitProof(
-  proof: Uint8Array,
-  validators: ValidatorSet,
-  verifier: Verifier,
-  options: VerifyCommitProofOptions = {},
-): CommitProofInfo {
+export function parseCommitProof(proof: Uint8Array, options: VerifyCommitProofOptions = {}): ParsedCommitProof {
   const hasher = options.hasher ?? sha256Hasher;
   const m = readMap(decode(proof, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof', ['v', 'chainId', 'rule', 'block', 'headers', 'qc']);
   if (m.v !== 1) throw new DecodeError(`proof: unsupported version ${String(m.v)}`);
@@ -149,18 +153,33 @@ export function verifyCommitProof(
   for (let i = 1; i < tail.length; i++) {
     if (tail[i]!.view !== tail[i - 1]!.view + 1n) throw new CertificateError('proof: the commit chain is not in consecutive views');
   }
-  const scheme = (options.certificates ?? signatureListScheme)({ validators, verifier, chainId });
-  const check = (q: QuorumCert, what: string): void => {
+  const certificates: { qc: QuorumCert; what: string }[] = [];
+  for (let i = 1; i < tail.length; i++) certificates.push({ qc: tail[i]!.justify, what: `QC on chain block ${i - 1}` });
+  certificates.push({ qc, what: 'final QC' });
+  return { info: { chainId, height: block.height, view: block.view, hash: headers[0]!.hash, block, requests: block.commands }, certificates };
+}
+
+/**
+ * Checks a commit proof and returns what it proves. Throws `CertificateError` when the chain or a
+ * certificate is wrong and `DecodeError` when the bytes are malformed.
+ */
+export function verifyCommitProof(
+  proof: Uint8Array,
+  validators: ValidatorSet,
+  verifier: Verifier,
+  options: VerifyCommitProofOptions = {},
+): CommitProofInfo {
+  const { info, certificates } = parseCommitProof(proof, options);
+  const scheme = (options.certificates ?? signatureListScheme)({ validators, verifier, chainId: info.chainId });
+  for (const { qc: q, what } of certificates) {
     try {
-      scheme.verify({ kind: VOTE_KIND, height: q.height, round: q.view, digest: q.block }, q.sig);
+      scheme.verify(qcBody(q), q.sig);
     } catch (err) {
       if (err instanceof CertificateError || err instanceof DecodeError) {
         throw new CertificateError(`proof: ${what} (block ${toHex(q.block).slice(0, 16)}): ${err.message}`);
       }
       throw err;
     }
-  };
-  for (let i = 1; i < tail.length; i++) check(tail[i]!.justify, `QC on chain block ${i - 1}`);
-  check(qc, 'final QC');
-  return { chainId, height: block.height, view: block.view, hash: headers[0]!.hash, block, requests: block.commands };
+  }
+  return info;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CertificateError, ConfigError, DecodeError, InsufficientReplicasError } from '@phalanx/interface';
+import type { Hasher } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
 import { decodeMessage, encodeMessage, hotstuff, LIMITS, STATUS_TIMER, verifyCommitProof } from '../src/index.js';
 import type { HotStuffMessage } from '../src/index.js';
@@ -196,5 +197,27 @@ describe('command frame (block commands in proofs and log records)', () => {
     const huge = Uint8Array.from(f);
     new DataView(huge.buffer).setUint32(24, 0xffffffff);
     expect(() => parseCommandFrame(huge, 'f')).toThrow(DecodeError);
+  });
+});
+
+import { blockHashParts, genesisBlock, sha256Hasher } from '../src/block.js';
+
+describe('block hashes (computed once per block object)', () => {
+  it('answers a second ask from memory, per hasher, and a caller cannot poison it', () => {
+    const parent = genesisBlock(sha256Hasher, 'memo');
+    const b = { ...parent, height: 1n, view: 1n, proposer: 'r0', commands: [req('alice', 1, 'x')] };
+    let calls = 0;
+    const counting: Hasher = { algorithm: 'sha256', digest: (d) => (calls++, sha256Hasher.digest(d)) };
+    const first = blockHashParts(counting, b);
+    const n = calls;
+    expect(n).toBeGreaterThan(0);
+    first.hash.fill(0); // a caller scribbling on its copy
+    const again = blockHashParts(counting, b);
+    expect(calls).toBe(n);
+    expect(again).toEqual(blockHashParts(sha256Hasher, b)); // another hasher: computed afresh, same bytes
+    expect(again.hash.some((x) => x !== 0)).toBe(true);
+    // An equal block that is another object is hashed again (the object is the key).
+    blockHashParts(counting, { ...b });
+    expect(calls).toBe(2 * n);
   });
 });

@@ -3,7 +3,7 @@
  * "storage" (hard state + log), message loss/partition filters, crash/restart. Every message goes
  * through the codec so encoding is exercised on every run.
  */
-import type { ClientRequest, CommittedBatch, LogRecord, NodeId, PersistRequest, ProtocolEvent, Rng, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
+import type { ClientRequest, CommittedBatch, Input, LogRecord, NodeId, PersistRequest, ProtocolEvent, Rng, Signer, ValidatorSet, Verifier } from '@phalanx/interface';
 import { bytesEqual, concatBytes, toHex, utf8 } from '@phalanx/codec';
 import { createValidatorSet } from '@phalanx/quorum';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -94,6 +94,8 @@ export interface ClusterOptions {
   validators?: ValidatorSet;
   ids?: string[];
   verifier?: Verifier;
+  /** The verifier of one replica's core (default: `verifier`, shared). Asked on every (re)start. */
+  verifierFor?: (id: string) => Verifier;
 }
 
 export class Cluster {
@@ -109,6 +111,8 @@ export class Cluster {
   filter: (e: Envelope, msg: HotStuffMessage) => boolean = () => true;
   /** Rewrites outgoing messages of a (Byzantine) node; return [] to drop, several to fan out. */
   tamper: ((from: NodeId, to: NodeId, msg: HotStuffMessage) => Array<{ to: NodeId; msg: HotStuffMessage }>) | undefined;
+  /** Runs just before a delivered message or a client request is stepped into replica `id` (as a runtime pre-verifies). */
+  beforeStep: ((id: NodeId, input: Input<HotStuffMessage>) => void) | undefined;
   delivered = 0;
 
   constructor(readonly opts: ClusterOptions) {
@@ -143,7 +147,7 @@ export class Cluster {
         ? { hardState: node.hardState, log: node.log, appliedHeight: applied, ...(node.snapshot ? { snapshot: node.snapshot } : {}) }
         : undefined;
     node.core = hotstuff.create(
-      { self: id, validators: this.validators, signer: this.signers.get(id)!, verifier: this.verifier, rng: seededRng(this.opts.seed * 31 + this.ids.indexOf(id) + 1) },
+      { self: id, validators: this.validators, signer: this.signers.get(id)!, verifier: this.opts.verifierFor?.(id) ?? this.verifier, rng: seededRng(this.opts.seed * 31 + this.ids.indexOf(id) + 1) },
       this.config(id),
       recovered,
     ) as HotStuffCore;
@@ -161,6 +165,7 @@ export class Cluster {
   request(id: string, r: ClientRequest): void {
     const node = this.nodes.get(id)!;
     if (!node.core) return;
+    this.beforeStep?.(id, { type: 'request', request: r });
     node.core.step({ type: 'request', request: r });
     this.flush(id);
   }
@@ -242,6 +247,7 @@ export class Cluster {
       if (this.opts.loss && this.rng.nextFloat() < this.opts.loss) return true;
       if (!this.filter(e, msg)) return true;
       this.delivered++;
+      this.beforeStep?.(e.to, { type: 'message', from: e.from, msg });
       node.core.step({ type: 'message', from: e.from, msg });
       this.flush(e.to);
       return true;

@@ -190,5 +190,9 @@ export interface ProtocolDefinition<M, C = unknown> {
   preverifier?(ctx: CoreContext, config: C): Preverifier<M>;
 }
 
-/** The signature checks that stepping `msg` from `from` will make (see `ProtocolDefinition.preverifier`). */
-export type Preverifier<M> = (msg: M, from: NodeId) => readonly VerifyItem[];
+/**
+ * The signature checks that stepping `msg` from `from` will make (see `ProtocolDefinition.preverifier`).
+ * Declared through a method so its parameter is bivariant like `create`'s: a definition with a
+ * preverifier stays assignable to `ProtocolDefinition<unknown>` (the simulator, the apps).
+ */
+export type Preverifier<M> = { check(msg: M, from: NodeId): readonly VerifyItem[] }['check'];

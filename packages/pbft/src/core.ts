@@ -29,12 +29,10 @@ import type { Value } from '@phalanx/codec';
 import {
   assertBftSize,
   faultTolerance,
-  quorumPower,
   voteSigningBytes,
   weakQuorumPower,
   VoteSet,
   encodeCertificate,
-  isValidCertificate,
 } from '@phalanx/quorum';
 import type { CommitCertificate } from '@phalanx/quorum';
 import { resolveConfig } from './config.js';
@@ -46,7 +44,6 @@ import {
   KIND_PREPARE,
   KIND_PRE_PREPARE,
   SIGN_DOMAIN,
-  batchValue,
   fromValue,
   listValue,
   refOf,
@@ -73,6 +70,11 @@ import type {
   VoterSig,
 } from './messages.js';
 import { sha256Hasher } from './sha256.js';
+import { MessageChecks, batchDigestOf, checkpointDigestOf, computeNewView, isBytes } from './message-checks.js';
+import type { NewViewPlan } from './message-checks.js';
+
+export { computeNewView } from './message-checks.js';
+export type { NewViewPlan } from './message-checks.js';
 
 export const TIMER_VIEW_CHANGE = 'pbft/view-change';
 /** Own VIEW-CHANGEs kept for views already left (re-sent to peers still collecting them). */
@@ -169,15 +171,6 @@ interface MyCheckpoint {
   msg: CheckpointMsg;
 }
 
-/** Result of the NEW-VIEW computation (§4.4): min-s, max-s and the O set. */
-export interface NewViewPlan {
-  readonly minS: bigint;
-  readonly maxS: bigint;
-  readonly stable: CheckpointProof;
-  /** Per n in (min-s, max-s]: the chosen certificate's digest (and the certificate), or the null request's. */
-  readonly entries: readonly { readonly seq: bigint; readonly digest: Uint8Array; readonly cert?: PreparedCert }[];
-}
-
 const REC_PP = 0;
 const REC_VOTE = 1;
 const REC_ENTRY = 2;
@@ -188,37 +181,9 @@ function reqKey(r: ClientRequest): string {
   return `${r.client}\u0000${r.seq}`;
 }
 
-function isBytes(x: unknown): x is Uint8Array {
-  return x instanceof Uint8Array;
-}
-
-/**
- * O-set computation of §4.4, as a pure function of the (already validated) VIEW-CHANGE messages:
- * min-s is the latest stable checkpoint in V, max-s the highest prepared sequence number; each
- * n in (min-s, max-s] gets the batch of the prepared certificate with the highest view, or a
- * null request when no certificate exists.
- */
-export function computeNewView(vcs: readonly ViewChangeMsg[], nullBatchDigest: Uint8Array): NewViewPlan {
-  let stable: CheckpointProof = vcs[0]!.stable;
-  for (const vc of vcs) if (vc.stable.seq > stable.seq) stable = vc.stable;
-  const minS = stable.seq;
-  let maxS = minS;
-  const chosen = new Map<bigint, PreparedCert>();
-  for (const vc of vcs) {
-    for (const p of vc.prepared) {
-      const n = p.prePrepare.seq;
-      if (n <= minS) continue;
-      if (n > maxS) maxS = n;
-      const cur = chosen.get(n);
-      if (!cur || p.prePrepare.view > cur.prePrepare.view) chosen.set(n, p);
-    }
-  }
-  const entries: { seq: bigint; digest: Uint8Array; cert?: PreparedCert }[] = [];
-  for (let n = minS + 1n; n <= maxS; n++) {
-    const c = chosen.get(n);
-    entries.push(c ? { seq: n, digest: c.prePrepare.digest, cert: c } : { seq: n, digest: nullBatchDigest });
-  }
-  return { minS, maxS, stable, entries };
+/** Key of a verified (key, message, signature) in the core's own cache; messages over 1 KiB are not cached. */
+function verifiedKey(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): string | undefined {
+  return msg.length <= 1024 ? `${toHex(pk)}|${toHex(sig)}|${toHex(msg)}` : undefined;
 }
 
 export class PbftCore implements ProtocolCore<PbftMessage> {
@@ -230,6 +195,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private readonly weak: number;
   private readonly hasher: Hasher;
   private readonly verifier: Verifier;
+  /** The signature checks of peer messages, shared with the preverifier (see message-checks.ts). */
+  private readonly checks: MessageChecks;
   private readonly verifiedCache = new Set<string>();
   readonly nullDigest: Uint8Array;
   private readonly genesisDigest: Uint8Array;
@@ -381,7 +348,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     this.self = ctx.self;
     this.ids = vs.validators.map((v) => v.id);
-    this.q = this.cfg.unsafeQuorumOverride ?? quorumPower(vs.totalPower);
     this.weak = weakQuorumPower(vs.totalPower);
     this.hasher = this.cfg.hasher ?? sha256Hasher;
     const inner = ctx.verifier;
@@ -389,23 +355,21 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // repeat votes this replica already checked in the normal case (DESIGN §10).
     this.verifier = {
       verify: (pk, msg, sig) => {
-        const key = msg.length <= 1024 ? `${toHex(pk)}|${toHex(sig)}|${toHex(msg)}` : undefined;
-        if (key && this.verifiedCache.has(key)) return true;
+        if (this.verifiedCache.has(verifiedKey(pk, msg, sig) ?? '')) return true;
         let ok = false;
         try {
           ok = inner.verify(pk, msg, sig);
         } catch {
           ok = false;
         }
-        if (ok && key) {
-          if (this.verifiedCache.size >= CACHE_LIMIT) this.verifiedCache.clear();
-          this.verifiedCache.add(key);
-        }
+        if (ok) this.rememberVerified(pk, msg, sig);
         return ok;
       },
     };
-    this.nullDigest = this.batchDigest([]);
-    this.genesisDigest = this.hasher.digest(encode(['pbft/genesis', this.cfg.chainId]));
+    this.checks = new MessageChecks(vs, this.cfg, this.verifier);
+    this.q = this.checks.quorum;
+    this.nullDigest = this.checks.nullDigest;
+    this.genesisDigest = this.checks.genesisDigest;
     this.stable = { seq: 0n, digest: this.genesisDigest, proof: [], clients: new ExecTable().encode() };
     if (recovered) this.recover(recovered);
     this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
@@ -508,7 +472,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   primaryOf(view: bigint): NodeId {
     // §4.1: the primary of view v is replica p = v mod |R|.
-    return this.ids[Number(view % BigInt(this.n))]!;
+    return this.checks.primaryOf(view);
   }
 
   private isPrimary(): boolean {
@@ -530,7 +494,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * its groups split differently (or fetched without them) is still the batch a quorum voted for.
    */
   batchDigest(batch: readonly ClientRequest[]): Uint8Array {
-    return this.hasher.digest(encode(batchValue(batch)));
+    return batchDigestOf(this.hasher, batch);
   }
 
   /** The checkpoint digest binds the application digest, the snapshot bytes and the execution table. */
@@ -544,7 +508,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * judged against certified sizes, and a sender claiming others is provably lying.
    */
   private checkpointDigestOf(seq: bigint, stateDigest: Uint8Array, snapshotHash: Uint8Array, snapshotBytes: number, clientsHash: Uint8Array, clientsBytes: number): Uint8Array {
-    return this.hasher.digest(encode(['pbft/checkpoint/2', seq, stateDigest, snapshotHash, BigInt(snapshotBytes), clientsHash, BigInt(clientsBytes)]));
+    return checkpointDigestOf(this.hasher, seq, stateDigest, snapshotHash, snapshotBytes, clientsHash, clientsBytes);
   }
 
   private emit(e: ProtocolEvent): void {
@@ -578,35 +542,47 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return min;
   }
 
+  private rememberVerified(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): void {
+    const key = verifiedKey(pk, msg, sig);
+    if (key === undefined) return;
+    if (this.verifiedCache.size >= CACHE_LIMIT) this.verifiedCache.clear();
+    this.verifiedCache.add(key);
+  }
+
+  /**
+   * Signs `bytes` with our key and counts the signature as verified: our own PREPAREs, COMMITs and
+   * CHECKPOINTs enter our vote sets (and come back inside certificates) like anyone's, and checking
+   * what we just signed would cost an Ed25519 verification per vote on the event loop for nothing.
+   */
+  private signOwn(bytes: Uint8Array): Uint8Array {
+    const signature = this.ctx.signer.sign(bytes);
+    this.rememberVerified(this.ctx.signer.publicKey, bytes, signature);
+    return signature;
+  }
+
   private signVoteMsg(type: 'prepare' | 'commit', view: bigint, seq: bigint, digest: Uint8Array): VoteMsg {
     const kind = type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
-    const signature = this.ctx.signer.sign(voteSigningBytes(this.cfg.chainId, { kind, height: seq, round: view, digest }));
+    const signature = this.signOwn(voteSigningBytes(this.cfg.chainId, { kind, height: seq, round: view, digest }));
     return { type, voter: this.self, view, seq, digest, signature };
   }
 
   private signPrePrepare(view: bigint, seq: bigint, batch: readonly ClientRequest[], digest = this.batchDigest(batch)): PrePrepareMsg {
-    const signature = this.ctx.signer.sign(
-      voteSigningBytes(this.cfg.chainId, { kind: KIND_PRE_PREPARE, height: seq, round: view, digest }),
-    );
+    const signature = this.signOwn(voteSigningBytes(this.cfg.chainId, { kind: KIND_PRE_PREPARE, height: seq, round: view, digest }));
     return { type: 'pre-prepare', view, seq, digest, batch, signature };
   }
 
   private signBody<T extends ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg>(m: Omit<T, 'signature'>): T {
     const withEmpty = { ...m, signature: new Uint8Array(0) } as T;
-    const signature = this.ctx.signer.sign(signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(withEmpty)));
+    const signature = this.signOwn(signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(withEmpty)));
     return { ...withEmpty, signature };
   }
 
   private verifyBody(signer: NodeId, m: ViewChangeMsg | NewViewMsg | FetchMsg | StateMsg): boolean {
-    const member = this.ctx.validators.get(signer);
-    if (!member || !isBytes(m.signature)) return false;
-    return this.verifier.verify(member.publicKey, signingBytes(SIGN_DOMAIN, this.cfg.chainId, signedBody(m)), m.signature);
+    return this.checks.verifyBody(signer, m);
   }
 
   private verifyVoteSig(kind: string, voter: NodeId, height: bigint, round: bigint, digest: Uint8Array, signature: Uint8Array): boolean {
-    const member = this.ctx.validators.get(voter);
-    if (!member || !isBytes(signature) || !isBytes(digest)) return false;
-    return this.verifier.verify(member.publicKey, voteSigningBytes(this.cfg.chainId, { kind, height, round, digest }), signature);
+    return this.checks.verifyVoteSig(kind, voter, height, round, digest, signature);
   }
 
   private asVote(kind: string, voter: NodeId, m: { view?: bigint; seq: bigint; digest: Uint8Array; signature: Uint8Array }): SignedVote {
@@ -1141,7 +1117,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const clients = this.clientsAt.get(height);
     if (!clients) return;
     const digest = this.checkpointDigest(height, stateDigest, snap, clients);
-    const signature = this.ctx.signer.sign(voteSigningBytes(this.cfg.chainId, { kind: KIND_CHECKPOINT, height, round: 0n, digest }));
+    const signature = this.signOwn(voteSigningBytes(this.cfg.chainId, { kind: KIND_CHECKPOINT, height, round: 0n, digest }));
     const msg: CheckpointMsg = { type: 'checkpoint', voter: this.self, seq: height, digest, signature };
     this.myCheckpoints.set(height, { digest, stateDigest, snapshot: snap, clients, msg });
     this.emit({ type: 'checkpoint', height, stateDigest });
@@ -1338,8 +1314,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       // Client signatures are not checked here: 2f+1 replicas committed this batch, so at least
       // f+1 honest ones accepted its pre-prepare and checked them (see enterView).
       const digest = this.batchDigest(e.batch);
-      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_COMMIT, height: e.seq, round: e.view, digest, votes: e.commits };
-      if (!isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
+      const cert = this.checks.certificate(KIND_COMMIT, e.seq, e.view, digest, e.commits);
+      if (!this.checks.validCertificate(cert)) {
         return this.penalize(from, 'protocol-violation', `state entry ${e.seq} lacks a commit certificate`);
       }
       const s = this.log.get(e.seq) ?? this.slot(e.seq);
@@ -1375,8 +1351,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         return false;
       }
       const digest = this.checkpointDigestOf(c.seq, c.stateDigest, c.snapshotHash, c.snapshotBytes, c.clientsHash, c.clientsBytes);
-      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: c.seq, round: 0n, digest, votes: c.proof };
-      if (c.seq % this.cfg.checkpointInterval !== 0n || !isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) {
+      if (c.seq % this.cfg.checkpointInterval !== 0n || !this.checks.validCertificate(this.checks.certificate(KIND_CHECKPOINT, c.seq, 0n, digest, c.proof))) {
         this.penalize(from, 'protocol-violation', 'state does not match a stable checkpoint');
         return false;
       }
@@ -1618,35 +1593,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** Validates a VIEW-CHANGE: signature, checkpoint proof, and every prepared certificate. Returns why not, or undefined. */
   private validateViewChange(m: ViewChangeMsg): string | undefined {
-    if (!this.ctx.validators.has(m.replica)) return 'unknown replica';
-    if (!this.verifyBody(m.replica, m)) return 'signature';
-    const st = m.stable;
-    if (st.seq === 0n) {
-      if (!bytesEqual(st.digest, this.genesisDigest)) return 'bad genesis checkpoint';
-    } else {
-      if (st.seq % this.cfg.checkpointInterval !== 0n) return 'checkpoint off the interval';
-      const cert: CommitCertificate = { chainId: this.cfg.chainId, kind: KIND_CHECKPOINT, height: st.seq, round: 0n, digest: st.digest, votes: st.votes };
-      if (!isValidCertificate(cert, this.ctx.validators, this.verifier, { threshold: this.q })) return 'checkpoint proof';
-    }
-    let last = st.seq;
-    for (const p of m.prepared) {
-      const pp = p.prePrepare;
-      if (pp.seq <= last || pp.seq > st.seq + this.cfg.watermarkWindow) return 'prepared certificate out of order or window';
-      last = pp.seq;
-      if (pp.view >= m.newView) return 'prepared certificate from a future view';
-      const primary = this.primaryOf(pp.view);
-      if (!this.verifyVoteSig(KIND_PRE_PREPARE, primary, pp.seq, pp.view, pp.digest, pp.signature)) return 'pre-prepare signature';
-      const seen = new Set<NodeId>();
-      let power = this.power(primary);
-      for (const v of p.prepares) {
-        if (v.voter === primary || seen.has(v.voter) || !this.ctx.validators.has(v.voter)) return 'prepare voters';
-        seen.add(v.voter);
-        if (!this.verifyVoteSig(KIND_PREPARE, v.voter, pp.seq, pp.view, pp.digest, v.signature)) return 'prepare signature';
-        power += this.power(v.voter);
-      }
-      if (power < this.q) return 'prepared certificate lacks a quorum';
-    }
-    return undefined;
+    return this.checks.validateViewChange(m);
   }
 
   private maybeSendNewView(forView: readonly ViewChangeMsg[]): void {
@@ -1688,28 +1635,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** §4.4: a backup accepts NEW-VIEW only if V is valid and O is exactly what V implies. */
   validateNewView(m: NewViewMsg): string | undefined {
-    if (!this.verifyBody(this.primaryOf(m.view), m)) return 'signature';
-    const seen = new Set<NodeId>();
-    let power = 0;
-    for (const vc of m.viewChanges) {
-      if (vc.newView !== m.view) return 'view-change for another view';
-      if (seen.has(vc.replica)) return 'duplicate view-change';
-      seen.add(vc.replica);
-      const w = this.validateViewChange(vc);
-      if (w) return `view-change of ${vc.replica}: ${w}`;
-      power += this.power(vc.replica);
-    }
-    if (power < this.q) return 'V lacks a quorum';
-    const plan = computeNewView(m.viewChanges, this.nullDigest);
-    if (plan.entries.length !== m.prePrepares.length) return 'O does not match V';
-    const primary = this.primaryOf(m.view);
-    for (let i = 0; i < plan.entries.length; i++) {
-      const want = plan.entries[i]!;
-      const pp = m.prePrepares[i]!;
-      if (pp.view !== m.view || pp.seq !== want.seq || !bytesEqual(pp.digest, want.digest)) return 'O does not match V';
-      if (!this.verifyVoteSig(KIND_PRE_PREPARE, primary, pp.seq, pp.view, pp.digest, pp.signature)) return 'O pre-prepare signature';
-    }
-    return undefined;
+    return this.checks.validateNewView(m);
   }
 
   private enterView(nv: NewViewMsg, plan: NewViewPlan): void {

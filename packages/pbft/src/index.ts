@@ -3,8 +3,9 @@
  * sans-I/O `ProtocolCore`: normal case with batching, checkpoints and watermarks, view change with
  * NEW-VIEW verification, state transfer, misbehaviour accounting, crash-recovery from a persisted log.
  */
-import type { CoreContext, ProtocolCore, ProtocolDefinition, RecoveredState } from '@phalanx/interface';
+import type { CoreContext, Preverifier, ProtocolCore, ProtocolDefinition, RecoveredState } from '@phalanx/interface';
 import { PbftCore } from './core.js';
+import { pbftPreverifier } from './preverifier.js';
 import type { PbftConfig } from './config.js';
 import { pbftCodec } from './messages.js';
 import { pbftSimulation } from './simulation.js';
@@ -15,6 +16,7 @@ export type { NewViewPlan } from './core.js';
 export { MAX_GROUP_WIRE_BYTES, resolveConfig } from './config.js';
 export type { PbftConfig, ResolvedConfig } from './config.js';
 export { ExecTable } from './exec-table.js';
+export { pbftPreverifier } from './preverifier.js';
 export { newViewSizeBound } from './size-bound.js';
 export type { NewViewBoundOptions } from './size-bound.js';
 export { sha256, sha256Hasher } from './sha256.js';
@@ -63,6 +65,10 @@ export const pbft: ProtocolDefinition<PbftMessage, PbftConfig> = {
   codec: pbftCodec,
   create(ctx: CoreContext, config: PbftConfig, recovered?: RecoveredState): ProtocolCore<PbftMessage> {
     return new PbftCore(ctx, config, recovered);
+  },
+  /** The signature checks stepping a message will make, for the runtime's worker pool (see preverifier.ts). */
+  preverifier(ctx: CoreContext, config: PbftConfig): Preverifier<PbftMessage> {
+    return pbftPreverifier(ctx, config);
   },
 };
 

@@ -123,6 +123,10 @@ export interface ClusterOptions {
   dup?: number;
   /** Real keys instead of the test MAC (e.g. Ed25519 from @phalanx/crypto). */
   keys?: { signer(id: NodeId): Signer; readonly verifier: Verifier };
+  /** The verifier a replica's core gets (called at every boot); default: the cluster's. */
+  verifierFor?: (id: NodeId) => Verifier;
+  /** Called before each delivered message is stepped (e.g. to pre-verify it, as a runtime does). */
+  beforeMessage?: (to: NodeId, from: NodeId, msg: PbftMessage) => void;
 }
 
 export class Cluster {
@@ -156,7 +160,7 @@ export class Cluster {
 
   private boot(id: NodeId, disk: Disk, recovered = false): Node {
     const signer = this.opts.keys?.signer(id) ?? testSigner(id);
-    const ctx = { self: id, validators: this.validators, signer, verifier: this.verifier, rng: seededRng(this.ids.indexOf(id) + 7) };
+    const ctx = { self: id, validators: this.validators, signer, verifier: this.opts.verifierFor?.(id) ?? this.verifier, rng: seededRng(this.ids.indexOf(id) + 7) };
     const core = new PbftCore(
       ctx,
       this.configOf(id),
@@ -282,6 +286,7 @@ export class Cluster {
       if (this.opts.dup && this.rng.nextFloat() < this.opts.dup) this.net.push(pkt);
       const msg = pbftCodec.decode(pkt.bytes);
       this.delivered++;
+      this.opts.beforeMessage?.(pkt.to, pkt.from, msg);
       dst.core.step({ type: 'message', from: pkt.from, msg });
       this.drain(dst);
       return true;
