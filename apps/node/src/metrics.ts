@@ -35,6 +35,12 @@ export class NodeMetrics {
     registers: [this.registry],
   });
   readonly storageErrors = new Counter({ name: 'storage_errors_total', help: 'Storage operations that failed.', registers: [this.registry] });
+  readonly preverified = new Counter({
+    name: 'signatures_preverified_total',
+    help: 'Signatures verified on the worker pool before their message or client frame was stepped, by result.',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   constructor(labels: Record<string, string> = {}) {
     this.registry.setDefaultLabels(labels);

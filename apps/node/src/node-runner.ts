@@ -193,6 +193,10 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       },
       onSend: (i) => metrics.messagesSent.inc({ peer: i.to }),
       onMessage: (i) => metrics.messagesReceived.inc({ peer: i.from }),
+      onPreverify: (i) => {
+        metrics.preverified.inc({ result: 'valid' }, i.valid);
+        if (i.items > i.valid) metrics.preverified.inc({ result: 'invalid' }, i.items - i.valid);
+      },
       onMalformed: (i) => metrics.misbehaviour.inc({ peer: i.peer, kind: 'malformed' }),
       onEvent: (e) => {
         if (e.type === 'view-change') metrics.viewChanges.inc();

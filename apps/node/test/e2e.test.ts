@@ -28,12 +28,15 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     const k = await phalanx(['keygen', '--replicas', '4', '--out', dir, '--protocol', protocol, '--base-port', String(await basePort())]);
     expect(k.stderr).toBe('');
     expect(k.code).toBe(0);
+    const doc = parse(readFileSync(cfg, 'utf8')) as { consensus: Record<string, unknown>; crypto: Record<string, unknown> };
     if ('commitRule' in variant) {
-      const doc = parse(readFileSync(cfg, 'utf8')) as { consensus: Record<string, unknown> };
       doc.consensus['commitRule'] = variant.commitRule;
       doc.consensus['snapshotInterval'] = variant.snapshotInterval;
-      writeFileSync(cfg, stringify(doc));
     }
+    // PBFT's votes carry one signature each, below the default threshold of 2: send every
+    // signature to the pool here, so that its path runs in real processes for both protocols.
+    if (protocol === 'pbft') doc.crypto['minPoolItems'] = 1;
+    writeFileSync(cfg, stringify(doc));
     config = loadConfig(cfg);
     expect(config.consensus.commitRule).toBe('commitRule' in variant ? variant.commitRule : undefined);
     for (const n of config.nodes) {
@@ -114,6 +117,14 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     const st = await phalanx(['status', '--config', cfg]);
     expect(st.code).toBe(0);
     expect(st.stdout.trim().split('\n')).toHaveLength(4);
+    // Every replica verified signatures on its worker pool (crypto.verifyWorkers defaults to 1),
+    // and every one of them was valid: the pool judged what the cores then found in the cache.
+    for (const n of config.nodes) {
+      const text = await (await fetch(`http://${n.metrics}/metrics`)).text();
+      const count = (result: string) => Number(new RegExp(`^signatures_preverified_total\\{result="${result}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      expect(count('valid'), `${n.id} pre-verified on its pool`).toBeGreaterThan(0);
+      expect(count('invalid'), n.id).toBe(0);
+    }
   });
 
   it('exports a commit certificate that verifies offline, and refuses a tampered one', async () => {

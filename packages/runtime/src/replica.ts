@@ -70,6 +70,8 @@ export interface ReplicaHooks {
   onTimer?(info: { readonly timer: string }): void;
   onEvent?(event: ProtocolEvent): void;
   onClientRequest?(info: { readonly client: NodeId; readonly seq: bigint; readonly duplicate: boolean }): void;
+  /** A batch came back from the worker pool: signatures sent, how many were valid, its round trip. */
+  onPreverify?(info: { readonly items: number; readonly valid: number; readonly ms: number }): void;
   /** The replica stopped itself: storage failed or the core broke the Ready contract. */
   onFatal?(error: Error): void;
 }
@@ -472,8 +474,10 @@ export class Replica<M, C = unknown> {
         const items = batch.flatMap((b) => b.items);
         if (items.length > 0) {
           try {
-            await this.verified.preverify(this.o.batchVerifier!, items);
+            const t0 = performance.now();
+            const results = await this.verified.preverify(this.o.batchVerifier!, items);
             this.m.preverified += items.length;
+            this.hooks.onPreverify?.({ items: items.length, valid: results.filter((ok) => ok).length, ms: performance.now() - t0 });
           } catch (err) {
             this.log.warn({ err: (err as Error).message }, 'batch verification failed; the core verifies inline');
           }

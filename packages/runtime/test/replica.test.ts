@@ -472,8 +472,9 @@ describe('Replica', () => {
       close: async () => undefined,
     };
     const item = (n: bigint): VerifyItem => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(Number(n)), signature: new Uint8Array(64).fill(Number(n)) });
+    const batches: { items: number; valid: number }[] = [];
     const { replica, peer, cores } = setup({
-      extra: { verifier: inner, batchVerifier: pool, minPoolItems: 1, preverify: (m) => (m.kind === 'tick' ? [item(m.n)] : []) },
+      extra: { verifier: inner, batchVerifier: pool, minPoolItems: 1, preverify: (m) => (m.kind === 'tick' ? [item(m.n)] : []), hooks: { onPreverify: (i) => batches.push({ items: i.items, valid: i.valid }) } },
     });
     await peer!.start();
     await replica.start();
@@ -488,6 +489,7 @@ describe('Replica', () => {
     replica.verifier.verify(miss.publicKey, miss.message, miss.signature);
     expect(innerCalls).toBe(1);
     expect(replica.metrics().preverified).toBe(4);
+    expect(batches).toEqual([{ items: 4, valid: 4 }]);
     await replica.stop();
   });
 
