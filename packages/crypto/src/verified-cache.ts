@@ -59,12 +59,20 @@ export function createVerifiedCache(options: VerifiedCacheOptions = {}): Verifie
       // Only the misses go to the pool: a worker round trip costs more than one verification, and
       // most items a runtime lists (a certificate's votes, a group already seen in a client frame)
       // were verified before.
+      // The same item listed twice (a client group relayed by several peers in one tick) is
+      // verified once.
       const results: boolean[] = new Array<boolean>(items.length).fill(false);
       const misses: { readonly at: number; readonly digest: string | undefined }[] = [];
+      const firstMiss = new Map<string, number>();
+      const copies: { readonly at: number; readonly of: number }[] = [];
       items.forEach((it, at) => {
         const d = it && isBytes(it.publicKey) && isBytes(it.message) && isBytes(it.signature) ? itemDigest(it.publicKey, it.message, it.signature) : undefined;
         if (d !== undefined && cache.get(d) === true) results[at] = true;
-        else misses.push({ at, digest: d });
+        else if (d !== undefined && firstMiss.has(d)) copies.push({ at, of: firstMiss.get(d)! });
+        else {
+          if (d !== undefined) firstMiss.set(d, at);
+          misses.push({ at, digest: d });
+        }
       });
       if (misses.length === 0) return results;
       const verdicts = await pool.verifyBatch(misses.map((m) => items[m.at]!));
@@ -73,6 +81,7 @@ export function createVerifiedCache(options: VerifiedCacheOptions = {}): Verifie
         results[m.at] = ok;
         if (ok && m.digest !== undefined) cache.set(m.digest, true);
       });
+      for (const c of copies) results[c.at] = results[c.of]!;
       return results;
     },
     cached(it) {

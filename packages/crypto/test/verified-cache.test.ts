@@ -85,5 +85,11 @@ describe('verified-digest cache', () => {
     const bad = { publicKey: 'x', message: items[1]!.message, signature: items[1]!.signature } as unknown as VerifyItem;
     expect(await c.preverify(pool, [bad])).toEqual([false]);
     expect(c.cached(bad)).toBe(false);
+    // Copies of one item in a batch go to the pool once, and all get its verdict.
+    const fresh = createVerifiedCache({ capacity: 100 });
+    sent.length = 0;
+    const twice = [items[1]!, items[4]!, { ...items[1]! }, items[4]!];
+    expect(await fresh.preverify(pool, twice)).toEqual([true, false, true, false]);
+    expect(sent.map((b) => b.length)).toEqual([2]);
   });
 });

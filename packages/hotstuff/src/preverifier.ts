@@ -17,6 +17,7 @@
  * signatures, and everything past an unknown or repeated voter in a certificate.
  */
 import type { ClientRequest, CoreContext, NodeId, Preverifier, SignedRequestGroup, VerifyItem } from '@phalanx/interface';
+import { MAX_PREVERIFY_ITEMS } from '@phalanx/interface';
 import { toHex } from '@phalanx/codec';
 import { voteSigningBytes } from '@phalanx/quorum';
 import type { VoteBody } from '@phalanx/quorum';
@@ -35,15 +36,25 @@ const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 /** Items of one message, each (key, message, signature) once. */
 class Items {
   readonly list: VerifyItem[] = [];
+  /** Set once more than MAX_PREVERIFY_ITEMS were listed: the message is left to the core whole. */
+  overflow = false;
   private readonly seen = new Set<string>();
   add(item: VerifyItem | undefined): void {
     if (!item || !isBytes(item.publicKey) || !isBytes(item.message) || !isBytes(item.signature)) return;
     const key = `${toHex(item.publicKey)}:${toHex(item.signature)}:${toHex(item.message)}`;
     if (this.seen.has(key)) return;
+    if (this.list.length >= MAX_PREVERIFY_ITEMS) {
+      // Stops the walk too (caught below): a relay of 65,536 one-command groups costs one group
+      // message hash per listed group, so the listing must end where the list does.
+      this.overflow = true;
+      throw new PreverifyOverflow();
+    }
     this.seen.add(key);
     this.list.push(item);
   }
 }
+
+class PreverifyOverflow extends Error {}
 
 /** Builds the preverifier of one replica (its `ctx` and `config`, as its core gets them). */
 export function createPreverifier(ctx: CoreContext, config: HotStuffConfig): Preverifier<HotStuffMessage> {
@@ -189,6 +200,6 @@ export function createPreverifier(ctx: CoreContext, config: HotStuffConfig): Pre
       // Malformed beyond what the codec lets through (or a hook of the config threw): keep what was
       // collected; the core judges the message itself.
     }
-    return out.list;
+    return out.overflow ? [] : out.list;
   };
 }

@@ -8,6 +8,7 @@
  * signatures on.
  */
 import { describe, expect, it } from 'vitest';
+import { MAX_PREVERIFY_ITEMS } from '@phalanx/interface';
 import type { ClientRequest, Input, Preverifier, ProtocolEvent, RequestAuthenticator, SignedRequestGroup, Verifier, VerifyItem } from '@phalanx/interface';
 import { utf8 } from '@phalanx/codec';
 import { createVerifiedCache } from '@phalanx/crypto';
@@ -246,6 +247,29 @@ function single(self: string, config: Partial<HotStuffConfig> = {}) {
 const highQCView = (core: HotStuffCore): bigint => core.status().detail!.highQCView as bigint;
 
 describe('preverifier: wrong items change nothing about safety', () => {
+  it('lists nothing for a message that would need more than MAX_PREVERIFY_ITEMS, and stops hashing groups there', () => {
+    const auth = authenticator(createVerifiedCache());
+    const { pv: withAuth } = single('r1', { clientAuth: auth });
+    // A relay of 65,536 one-command groups, each "signed" by alice (forged): the core stops at the
+    // first forged one; the pool must not be handed 65,536 verifications.
+    const one = signed('alice', 0, 1)[0]!;
+    const forged: ClientRequest[] = Array.from({ length: 65_536 }, (_, i) => ({
+      ...one,
+      seq: BigInt(i),
+      auth: { group: { ...one.auth!.group, digests: [Uint8Array.from({ length: 32 }, (_, k) => (k < 4 ? (i >>> (8 * k)) & 0xff : 0))] }, index: 0 },
+    }));
+    let asked = 0;
+    const counted = { ...auth, verifyItem: (g: SignedRequestGroup) => (asked++, auth.verifyItem!(g)) };
+    const { pv: countingPv } = single('r1', { clientAuth: counted });
+    const t0 = performance.now();
+    expect(countingPv({ type: 'requests', requests: forged }, 'r0')).toEqual([]);
+    expect(asked).toBe(MAX_PREVERIFY_ITEMS + 1); // the walk ended with the list
+    expect(performance.now() - t0).toBeLessThan(5_000); // generous: only a hang fails
+    // Up to the cap, every group is listed.
+    expect(withAuth({ type: 'requests', requests: forged.slice(0, MAX_PREVERIFY_ITEMS) }, 'r0')).toHaveLength(MAX_PREVERIFY_ITEMS);
+    expect(withAuth({ type: 'requests', requests: forged.slice(0, MAX_PREVERIFY_ITEMS + 1) }, 'r0')).toEqual([]);
+  });
+
   it('a forged QC is refused, even when the listed items are valid signatures for other bytes', () => {
     const s = single('r0');
     const g = s.craft.genesis;

@@ -185,10 +185,20 @@ export interface ProtocolDefinition<M, C = unknown> {
    * same (key, message, signature) bytes becomes a verified-cache hit. Built once per replica from
    * the context and config its core gets. The hook never verifies anything itself and never
    * throws; listing fewer checks than the core makes costs only speed, and wrong bytes only a
-   * wasted verification: the core still checks every signature it relies on.
+   * wasted verification: the core still checks every signature it relies on. At most
+   * `MAX_PREVERIFY_ITEMS` per message, and the work to list them bounded likewise.
    */
   preverifier?(ctx: CoreContext, config: C): Preverifier<M>;
 }
+
+/**
+ * Most signatures a preverifier lists for one message. A message that would need more is listed as
+ * none and left to the core: the core stops at the first bad signature or drops a message it does
+ * not need unread, while a pool would verify every listed one, so a hostile message carrying
+ * thousands of signatures could otherwise buy that many verifications. Honest messages of the
+ * protocols here stay far below (a QC and a TC of 2f+1 each, a block's client groups).
+ */
+export const MAX_PREVERIFY_ITEMS = 256;
 
 /**
  * The signature checks that stepping `msg` from `from` will make (see `ProtocolDefinition.preverifier`).

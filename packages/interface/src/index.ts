@@ -23,6 +23,7 @@ export type {
   ProtocolDefinition,
   Preverifier,
 } from './core.js';
+export { MAX_PREVERIFY_ITEMS } from './core.js';
 export type {
   DataDirIdentity,
   LogRecord,

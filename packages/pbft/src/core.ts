@@ -198,6 +198,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /** The signature checks of peer messages, shared with the preverifier (see message-checks.ts). */
   private readonly checks: MessageChecks;
   private readonly verifiedCache = new Set<string>();
+  /** Whether one of our own signatures verified (then later ones count as verified when made). */
+  private signerChecked = false;
   readonly nullDigest: Uint8Array;
   private readonly genesisDigest: Uint8Array;
 
@@ -556,6 +558,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    */
   private signOwn(bytes: Uint8Array): Uint8Array {
     const signature = this.ctx.signer.sign(bytes);
+    // The first one is checked all the same: a signer that makes bad signatures (a broken key
+    // file, a remote signer out of step) would otherwise have its votes counted here alone.
+    if (!this.signerChecked) {
+      if (!this.verifier.verify(this.ctx.signer.publicKey, bytes, signature)) return signature;
+      this.signerChecked = true;
+    }
     this.rememberVerified(this.ctx.signer.publicKey, bytes, signature);
     return signature;
   }

@@ -16,20 +16,26 @@
  */
 import { bytesEqual, toHex } from '@phalanx/codec';
 import type { ClientRequest, CoreContext, NodeId, Preverifier, RequestAuthenticator, SignedRequestGroup, Verifier, VerifyItem } from '@phalanx/interface';
+import { MAX_PREVERIFY_ITEMS } from '@phalanx/interface';
 import { resolveConfig } from './config.js';
 import type { PbftConfig, ResolvedConfig } from './config.js';
 import { KIND_CHECKPOINT, KIND_COMMIT, KIND_PREPARE, KIND_PRE_PREPARE } from './messages.js';
 import type { CheckpointPart, PbftMessage, PrePrepareMsg, StateMsg, VoteMsg } from './messages.js';
 import { MessageChecks, batchDigestOf, checkpointDigestOf, isBytes } from './message-checks.js';
 
-/** Collects verify calls, each distinct (key, message, signature) once, answering yes. */
+class PreverifyOverflow extends Error {}
+
+/** Collects verify calls, each distinct (key, message, signature) once, answering yes; at most MAX_PREVERIFY_ITEMS. */
 class Recorder implements Verifier {
   items: VerifyItem[] = [];
+  /** Set once more than MAX_PREVERIFY_ITEMS were asked for. */
+  overflow = false;
   /** key ‖ signature (hex) → messages already listed with them. */
   private seen = new Map<string, Uint8Array[]>();
 
   reset(): void {
     this.items = [];
+    this.overflow = false;
     this.seen = new Map();
   }
 
@@ -43,6 +49,12 @@ class Recorder implements Verifier {
     const k = `${toHex(item.publicKey)}|${toHex(item.signature)}`;
     const msgs = this.seen.get(k);
     if (msgs?.some((m) => bytesEqual(m, item.message))) return;
+    if (this.items.length >= MAX_PREVERIFY_ITEMS) {
+      // The message is left to the core whole, and the walk ends here (the throw may be caught
+      // inside a check, so `overflow` is what the caller reads).
+      this.overflow = true;
+      throw new PreverifyOverflow();
+    }
     if (msgs) msgs.push(item.message);
     else this.seen.set(k, [item.message]);
     this.items.push(item);
@@ -158,7 +170,7 @@ export function pbftPreverifier(ctx: CoreContext, config: PbftConfig): Preverifi
     } catch {
       // A malformed message (possible in-process, never after the codec): keep what was listed.
     }
-    const out = rec.items;
+    const out = rec.overflow ? [] : rec.items;
     rec.reset();
     return out;
   };

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, utf8 } from '@phalanx/codec';
+import { MAX_PREVERIFY_ITEMS } from '@phalanx/interface';
 import type { ClientRequest, CoreContext, NodeId, Preverifier, ProtocolEvent, RequestAuthenticator, Signer, Verifier, VerifyItem } from '@phalanx/interface';
 import { createRequestAuthenticator, groupMessage, signRequests } from '@phalanx/client-auth';
 import { createVerifiedCache, createVerifier, generateKeyPair, signerFromSecret } from '@phalanx/crypto';
@@ -137,22 +138,25 @@ function rigged(opts: { breakItems?: (items: readonly VerifyItem[]) => VerifyIte
 }
 
 /** One core (test MAC keys) behind a verified cache, each message pre-verified with the preverifier first. */
-function countingCore(id: NodeId, config: PbftConfig = {}) {
+function countingCore(id: NodeId, config: PbftConfig = {}, signer: Signer = testSigner(id)) {
   let phase: 'pre' | 'core' = 'core';
   const counting: Verifier = {
     verify(pk, msg, sig) {
-      if (phase === 'core') r.misses++;
+      // Its own key: the one check of the signer the core makes before trusting what it signs.
+      if (phase === 'core' && bytesEqual(pk, ctx.signer.publicKey)) r.own++;
+      else if (phase === 'core') r.misses++;
       return testVerifier.verify(pk, msg, sig);
     },
   };
   const cache = createVerifiedCache({ verifier: counting });
-  const ctx: CoreContext = { self: id, validators: makeValidators(4), signer: testSigner(id), verifier: cache, rng: seededRng(1) };
+  const ctx: CoreContext = { self: id, validators: makeValidators(4), signer, verifier: cache, rng: seededRng(1) };
   const core = new PbftCore(ctx, config);
   const pre = pbft.preverifier!(ctx, config);
   const r = {
     core,
     pre,
     misses: 0,
+    own: 0,
     events: [] as ProtocolEvent[],
     commits: [] as bigint[],
     step(from: NodeId, msg: PbftMessage) {
@@ -219,6 +223,10 @@ describe('pbft.preverifier with a verified cache in front of the core (DESIGN §
     for (const rig of rigs.values()) {
       const byType: Record<string, number> = {};
       for (const t of rig.misses) byType[t] = (byType[t] ?? 0) + 1;
+      // Its own signatures: the first one is checked (a broken signer must not count its votes), no other.
+      const own = Object.entries(byType).filter(([t]) => t.startsWith('own '));
+      expect(own.reduce((n, [, k]) => n + k, 0), `${rig.id}: own signatures checked`).toBe(1);
+      for (const [t] of own) delete byType[t];
       expect(byType, `${rig.id}: signatures the core verified itself, by message stepped`).toEqual({});
       expect(rig.pre, `${rig.id} pre-verified`).toBeGreaterThan(0);
     }
@@ -265,6 +273,36 @@ describe('pbft.preverifier with a verified cache in front of the core (DESIGN §
     expect(r3.pre(next, 'r0')).toHaveLength(1); // the body only: later pieces are judged by the certified hashes
     r3.step('r0', next);
     expect(r3.misses).toBe(0);
+    expect(r3.own).toBeLessThanOrEqual(1);
+  });
+
+  it('lists nothing for a message that would need more than MAX_PREVERIFY_ITEMS (a relay of many forged groups)', () => {
+    const auth = authenticator(createVerifiedCache());
+    const ctx: CoreContext = { self: 'r1', validators: makeValidators(4), signer: testSigner('r1'), verifier: createVerifiedCache(), rng: seededRng(1) };
+    const pre = pbft.preverifier!(ctx, { clientAuth: auth, maxBatchSize: 4096 });
+    const [one] = signRequests(clientSigner.alice, 'alice', [{ seq: 0n, payload: utf8.encode('x') }], { chainId: CLIENT_CHAIN });
+    const forged = (count: number): ClientRequest[] =>
+      Array.from({ length: count }, (_, i) => ({
+        ...one!,
+        seq: BigInt(i),
+        auth: { group: { ...one!.auth!.group, digests: [Uint8Array.from({ length: 32 }, (_, k) => (k < 4 ? (i >>> (8 * k)) & 0xff : 0))] }, index: 0 },
+      }));
+    // The core stops at the first forged group; a pool would verify every listed one.
+    expect(pre({ type: 'request', requests: forged(MAX_PREVERIFY_ITEMS) }, 'r0')).toHaveLength(MAX_PREVERIFY_ITEMS);
+    expect(pre({ type: 'request', requests: forged(MAX_PREVERIFY_ITEMS + 1) }, 'r0')).toEqual([]);
+    expect(pre({ type: 'request', requests: forged(4096) }, 'r0')).toEqual([]);
+  });
+
+  it('trusts its own signatures only once one verified: a broken signer has every vote checked', () => {
+    const good = countingCore('r1');
+    const genuine = testSigner('r1');
+    // Same public key, signatures that never verify (a broken key file or remote signer).
+    const broken = countingCore('r1', {}, { scheme: genuine.scheme, publicKey: genuine.publicKey, sign: (m) => Uint8Array.from(genuine.sign(m), (b, i) => (i === 0 ? b ^ 1 : b)) });
+    for (const r of [good, broken]) for (let seq = 1n; seq <= 3n; seq++) r.step('r0', prePrepare('r0', 0n, seq, [req(Number(seq), 'c', 'x')]));
+    expect(good.own).toBe(1); // its first PREPARE, then none
+    // Each PREPARE it made: checked when made, and again as it enters its vote set, where it fails
+    // and is not counted (as before own signatures were trusted).
+    expect(broken.own).toBe(6);
   });
 
   it('a preverifier listing wrong bytes costs only speed: the same commands commit, the core verifies inline', () => {

@@ -1,4 +1,4 @@
-export { Replica, ReplicaError, readRecoveredState, cryptoRng } from './replica.js';
+export { Replica, ReplicaError, PoolTimeoutError, readRecoveredState, cryptoRng } from './replica.js';
 export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane } from './replica.js';
 export { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from './client.js';
 export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';

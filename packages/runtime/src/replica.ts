@@ -16,7 +16,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
-import { DecodeError, silentLogger } from '@phalanx/interface';
+import { DecodeError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
 import type {
   BatchVerifier,
   ClientRequest,
@@ -100,6 +100,11 @@ export interface ReplicaOptions<M, C> {
    * Ed25519 verifications), unless messages before it are still waiting for the pool. Default 2.
    */
   readonly minPoolItems?: number;
+  /**
+   * Longest wait for the pool (ms) before the queued messages are stepped anyway and the core
+   * verifies inline. Default 5000.
+   */
+  readonly poolTimeoutMs?: number;
   /**
    * The verified-digest cache the core's verifier reads (built from `verifier` and
    * `verifiedCacheSize` when absent). Pass the one `clientAuth` verifies with, so that client
@@ -220,6 +225,18 @@ class ReplyGroups {
   }
 }
 
+/** How long a peer or client whose signature the pool refused is left to inline verification. */
+const POOL_DISTRUST_MS = 30_000;
+
+/** Raised (and logged) when the worker pool does not answer within `poolTimeoutMs`. */
+export class PoolTimeoutError extends Error {
+  override readonly name = 'PoolTimeoutError';
+}
+
+function sourceOf(p: { readonly kind: 'message'; readonly from: NodeId } | { readonly kind: 'client'; readonly client: NodeId }): string {
+  return p.kind === 'message' ? `peer:${p.from}` : `client:${p.client}`;
+}
+
 /** Input waiting for its signatures to come back from the pool: a peer's message or a client's frame. */
 type PendingVerify<M> =
   | { readonly kind: 'message'; readonly from: NodeId; readonly msg: M; readonly items: readonly VerifyItem[] }
@@ -258,6 +275,8 @@ export class Replica<M, C = unknown> {
   private restores = 0;
   /** Messages and client frames waiting for (or in) signature pre-verification, in arrival order. */
   private verifyQueue: PendingVerify<M>[] = [];
+  /** Sources (`peer:<id>`, `client:<id>`) left to inline verification, until when (ms; Infinity: while isolated). */
+  private readonly poolDistrust = new Map<string, number>();
   private verifying = false;
   private readonly m = {
     messagesIn: 0,
@@ -396,7 +415,15 @@ export class Replica<M, C = unknown> {
 
   private input(i: Input<M>): void {
     if (!this.running || this.stopping || this.fatal || !this.core) return;
-    this.core.step(i);
+    try {
+      this.core.step(i);
+    } catch (err) {
+      // Cores never throw on input (interface `ProtocolCore.step`): one that does is broken, and the
+      // replica stops taking part rather than act on a half-applied step (or end the process from
+      // a transport callback).
+      this.fail(err as Error);
+      return;
+    }
     this.kick();
   }
 
@@ -428,23 +455,49 @@ export class Replica<M, C = unknown> {
     this.input({ type: 'message', from, msg });
   }
 
-  /** `items` the verified cache does not hold yet, without duplicates. */
+  /** `items` the verified cache does not hold yet, each (signature, message) object pair once. */
   private unverified(items: readonly VerifyItem[]): VerifyItem[] {
     const out: VerifyItem[] = [];
-    for (const it of items) if (!this.verified.cached(it) && !out.some((o) => o.signature === it.signature && o.message === it.message)) out.push(it);
+    const seen = new Map<Uint8Array, Uint8Array[]>();
+    for (const it of items) {
+      const messages = seen.get(it.signature);
+      if (messages?.includes(it.message) || this.verified.cached(it)) continue;
+      if (messages) messages.push(it.message);
+      else seen.set(it.signature, [it.message]);
+      out.push(it);
+    }
     return out;
   }
 
   /**
    * Queues `p` for the pool when it has enough unverified signatures, or when earlier input is
    * still queued (arrival order is kept). False: step it now, the core verifies inline.
+   *
+   * The pool verifies every listed signature, where the core stops at the first bad one (or drops
+   * a message it does not need unread). So a source whose signatures the pool found invalid is
+   * left to the core for a while, as is a peer the core isolated, and a list over
+   * MAX_PREVERIFY_ITEMS (a hook that does not cap itself) is never sent: a hostile peer or client
+   * cannot buy more verifications than inline checking would cost.
    */
   private queueForPool(p: PendingVerify<M>): boolean {
     const queued = this.verifyQueue.length > 0 || this.verifying;
-    if (!queued && p.items.length < Math.max(1, this.o.minPoolItems ?? 2)) return false;
-    this.verifyQueue.push(p);
+    const inline = p.items.length < Math.max(1, this.o.minPoolItems ?? 2) || p.items.length > MAX_PREVERIFY_ITEMS || this.distrusted(sourceOf(p));
+    if (inline) {
+      if (!queued) return false;
+      // Behind queued input, still in order, but with nothing for the pool.
+      this.verifyQueue.push({ ...p, items: [] });
+    } else this.verifyQueue.push(p);
     this.scheduleVerify();
     return true;
+  }
+
+  /** Whether `source`'s signatures go unverified to the core (see `queueForPool`). */
+  private distrusted(source: string): boolean {
+    const until = this.poolDistrust.get(source);
+    if (until === undefined) return false;
+    if (until === Infinity || until > Date.now()) return true;
+    this.poolDistrust.delete(source);
+    return false;
   }
 
   private countMalformed(peer: NodeId, error: string): void {
@@ -475,9 +528,15 @@ export class Replica<M, C = unknown> {
         if (items.length > 0) {
           try {
             const t0 = performance.now();
-            const results = await this.verified.preverify(this.o.batchVerifier!, items);
+            const results = await this.poolVerify(items);
             this.m.preverified += items.length;
             this.hooks.onPreverify?.({ items: items.length, valid: results.filter((ok) => ok).length, ms: performance.now() - t0 });
+            // A source that sent a signature the pool refused is left to the core for a while.
+            let at = 0;
+            for (const b of batch) {
+              if (results.slice(at, at + b.items.length).includes(false)) this.poolDistrust.set(sourceOf(b), Date.now() + POOL_DISTRUST_MS);
+              at += b.items.length;
+            }
           } catch (err) {
             this.log.warn({ err: (err as Error).message }, 'batch verification failed; the core verifies inline');
           }
@@ -491,6 +550,20 @@ export class Replica<M, C = unknown> {
       this.verifying = false;
       if (this.verifyQueue.length > 0 && this.running && !this.stopping) this.scheduleVerify();
     }
+  }
+
+  /**
+   * The pool's verdicts, or a `PoolTimeoutError` after `poolTimeoutMs`: a pool that stops answering
+   * must not hold every later message (the core then verifies inline, as without a pool).
+   */
+  private poolVerify(items: readonly VerifyItem[]): Promise<boolean[]> {
+    const ms = this.o.poolTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PoolTimeoutError(`worker pool gave no answer for ${items.length} signatures in ${ms} ms`)), ms);
+      timer.unref();
+    });
+    return Promise.race([this.verified.preverify(this.o.batchVerifier!, items), deadline]).finally(() => clearTimeout(timer));
   }
 
   private onClientFrame(client: NodeId, frame: Uint8Array): void {
@@ -761,6 +834,11 @@ export class Replica<M, C = unknown> {
     }
     for (const e of rd.events) {
       this.hooks.onEvent?.(e);
+      // An isolated peer's messages are judged by the core (which drops them), never by the pool.
+      if (e.type === 'peer-status') {
+        if (e.status === 'isolated') this.poolDistrust.set(`peer:${e.peer}`, Infinity);
+        else if (this.poolDistrust.get(`peer:${e.peer}`) === Infinity) this.poolDistrust.delete(`peer:${e.peer}`);
+      }
       if (e.type === 'misbehaviour') {
         // Stale and future messages are what delay looks like (a slow peer's vote arriving after its
         // quorum formed), from honest peers too: cores report them without blame, so they are logged

@@ -5,6 +5,7 @@ import { createValidatorSet } from '@phalanx/quorum';
 import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
+import { MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
 import type { BatchVerifier, CoreContext, Logger, Verifier, VerifyItem } from '@phalanx/interface';
 import { encode } from '@phalanx/codec';
 import { Client, Replica, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
@@ -543,6 +544,73 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('leaves to the core the sources the pool caught, isolated peers, oversized lists, and a pool that does not answer', async () => {
+    const calls: number[] = [];
+    let answer: 'valid' | 'invalid' | 'never' = 'invalid';
+    const pool: BatchVerifier = {
+      verifyBatch: (items) => {
+        calls.push(items.length);
+        return answer === 'never' ? new Promise<boolean[]>(() => undefined) : Promise.resolve(items.map(() => answer === 'valid'));
+      },
+      close: async () => undefined,
+    };
+    const item = (n: number, i: number): VerifyItem => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(n, i), signature: new Uint8Array(64).fill(n) });
+    const cores: CounterCore[] = [];
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (_o, msg) => void warnings.push(String(msg)), child: () => logger };
+    // A tick lists n signatures; n = 1000 is over the cap.
+    const protocol = { ...counterProtocol(cores), preverifier: () => (m: CounterMsg) => (m.kind === 'tick' ? Array.from({ length: Number(m.n) }, (_, i) => item(Number(m.n) % 251, i)) : []) };
+    const { replica, peer } = setup({ extra: { protocol, verifier: { verify: () => true }, batchVerifier: pool, poolTimeoutMs: 100, logger } });
+    await peer!.start();
+    await replica.start();
+    const send = async (n: bigint, count: number) => {
+      peer!.send('r0', counterCodec.encode({ kind: 'tick', n }));
+      await waitFor(() => cores[0]!.received.length === count, `tick ${n} stepped`);
+    };
+    await send(2n, 1); // to the pool, which calls both signatures invalid
+    expect(calls).toEqual([2]);
+    await send(3n, 2); // r1 is distrusted now: stepped at once, nothing pooled
+    expect(calls).toEqual([2]);
+    await replica.stop();
+
+    // A fresh replica: an oversized list is never pooled; an isolated peer neither.
+    calls.length = 0;
+    answer = 'valid';
+    const second = setup({ extra: { protocol, verifier: { verify: () => true }, batchVerifier: pool, poolTimeoutMs: 100, logger } });
+    await second.peer!.start();
+    await second.replica.start();
+    const core = () => cores.at(-1)!;
+    const send2 = async (n: bigint, count: number) => {
+      second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n }));
+      await waitFor(() => core().received.length === count, `tick ${n} stepped`);
+    };
+    second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: BigInt(MAX_PREVERIFY_ITEMS + 1) }));
+    await waitFor(() => core().received.length === 1, 'the oversized tick');
+    expect(calls).toEqual([]);
+    second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 4n }));
+    await waitFor(() => core().received.length === 2, 'a normal tick');
+    expect(calls).toEqual([4]);
+    // The core reports r1 isolated (in the Ready after a signature-free tick): its next ticks are not pooled.
+    core().events.push({ type: 'peer-status', peer: 'r1', status: 'isolated' });
+    await send2(0n, 3);
+    await send2(5n, 4);
+    await send2(6n, 5);
+    expect(calls).toEqual([4]);
+    // Back to ok: pooled again.
+    core().events.push({ type: 'peer-status', peer: 'r1', status: 'ok' });
+    await send2(0n, 6);
+    await send2(7n, 7);
+    expect(calls).toEqual([4, 7]);
+
+    // A pool that never answers holds nothing beyond poolTimeoutMs.
+    answer = 'never';
+    second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 9n }));
+    second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 1n }));
+    await waitFor(() => core().received.length === 9, 'both ticks after the timeout');
+    expect(warnings.some((w) => w.includes('the core verifies inline'))).toBe(true);
+    await second.replica.stop();
+  });
+
   it('with clientAuth and a pool, verifies client frames there and refuses a forged run like before', async () => {
     const alice = generateKeyPair('ed25519');
     const bob = generateKeyPair('ed25519');
@@ -582,6 +650,41 @@ describe('Replica', () => {
     expect(inline).toBe(1);
     expect(replica.metrics().malformed['alice']).toBe(1);
     await waitFor(() => app.entries.filter((e) => e.startsWith('alice:')).length === 428, 'the good run ordered');
+    // Caught once, the client's frames go to the core's path for a while: a second forged frame
+    // costs one verification (the first forged run), not one per run on the pool.
+    frames.length = 0;
+    const again = later.map((r) => ({ seq: r.seq + 1000n, payload: r.payload }));
+    const forgedAgain = sigs(alice.secretKey, again);
+    forgedAgain[0] = sigs(bob.secretKey, again)[0]!;
+    raw.send('r0', encodeClientFrame({ type: 'request', requests: again, sigs: forgedAgain }));
+    await waitFor(() => frames.some((f) => f.type === 'reject'), 'the second forged frame refused');
+    expect(pooled).toBe(6);
+    expect(inline).toBe(2);
+    expect(replica.metrics().malformed['alice']).toBe(2);
+    await replica.stop();
+  });
+
+  it('halts (and reports) when the core throws on an input, instead of throwing into the transport', async () => {
+    const errors: Error[] = [];
+    const base = counterProtocol();
+    const protocol = {
+      ...base,
+      create: (ctx: CoreContext, config: CounterConfig) => {
+        const core = base.create(ctx, config);
+        const step = core.step.bind(core);
+        core.step = (i) => {
+          if (i.type === 'message' && i.msg.kind === 'tick' && i.msg.n === 13n) throw new Error('broken core');
+          step(i);
+        };
+        return core;
+      },
+    };
+    const { replica, peer } = setup({ extra: { protocol, hooks: { onFatal: (e) => errors.push(e) } } });
+    await peer!.start();
+    await replica.start();
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 13n }));
+    await waitFor(() => errors.length === 1, 'fatal hook');
+    expect(errors[0]!.message).toBe('broken core');
     await replica.stop();
   });
 
