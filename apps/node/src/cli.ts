@@ -119,8 +119,9 @@ export function buildProgram(): Command {
     .option('--http-template <host:port>', 'HTTP API address, {i} = index')
     .option('--metrics-template <host:port>', 'metrics address, {i} = index')
     .option('--clients <n>', 'client keys for the libp2p client protocol (client_c<i>.json)', int('--clients'), 1)
+    .option('--verify-workers <n>', 'signature-verifying threads per replica (crypto.verifyWorkers); default 1, or 0 for a loopback network with no more cores than replicas', int('--verify-workers'))
     .option('--force', 'replace an existing configuration and keys')
-    .action((o: { replicas: number; out: string; output?: string; protocol: ProtocolName; chainId?: string; basePort: number; addressTemplate?: string; httpTemplate?: string; metricsTemplate?: string; clients: number; force?: boolean }) => {
+    .action((o: { replicas: number; out: string; output?: string; protocol: ProtocolName; chainId?: string; basePort: number; addressTemplate?: string; httpTemplate?: string; metricsTemplate?: string; clients: number; verifyWorkers?: number; force?: boolean }) => {
       const out = o.output ?? o.out;
       const c = keygen({ ...o, out });
       process.stdout.write(`wrote ${c.nodes.length} replica and ${c.clients.length} client key files and ${path.join(out, 'config.yaml')} (${c.consensus.type}, chain ${c.chainId})\n`);

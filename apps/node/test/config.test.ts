@@ -116,6 +116,17 @@ describe('configuration', () => {
     expect(loadConfig(path.join(out, 'config.yaml')).consensus.checkpointInterval).toBe(written.consensus.checkpointInterval);
   });
 
+  it('keygen gives each replica a verifier thread unless a loopback network has no cores to spare', () => {
+    const workers = (o: Partial<Parameters<typeof keygen>[0]>) =>
+      keygen({ replicas: 4, out: mkdtempSync(path.join(tmpdir(), 'phalanx-keygen-')), protocol: 'pbft', ...o }).crypto.verifyWorkers;
+    expect(workers({ cores: 2 })).toBe(0); // 4 replicas on 2 cores: threads would only compete
+    expect(workers({ cores: 4 })).toBe(0);
+    expect(workers({ cores: 8 })).toBe(1);
+    expect(workers({ cores: 2, addressTemplate: '/dns4/phalanx-{i}.phalanx/tcp/7000' })).toBe(1); // one host each
+    expect(workers({ cores: 2, verifyWorkers: 3 })).toBe(3);
+    expect(() => workers({ verifyWorkers: -1 })).toThrow(/crypto\.verifyWorkers/);
+  });
+
   it('allows one wildcard listen address on every node (one pod each), as the StatefulSet uses', () => {
     const c = good();
     for (const n of c.nodes) {
