@@ -29,11 +29,35 @@ export interface OpenBftClient {
   /** Matching replies a result needs (f+1). */
   readonly quorum: number;
   /**
-   * Waits up to `ms` for connections to every replica; resolves with how many are connected, or
-   * throws if fewer than `quorum` are (no result could ever be accepted).
+   * Waits up to `ms` for connections to every replica (at most STRAGGLER_GRACE_MS once a quorum is
+   * connected); resolves with how many are connected, or throws if fewer than `quorum` are (no
+   * result could ever be accepted).
    */
   connected(ms: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Longest wait for the remaining replicas once a quorum is connected (see `awaitReplicas`). */
+export const STRAGGLER_GRACE_MS = 1000;
+
+/**
+ * Waits until all `total` replicas are connected, or up to `ms`; resolves with how many are, or
+ * throws if fewer than `quorum`. Once a quorum is connected it waits at most `graceMs` more: a
+ * replica that is down (f may be) would otherwise hold every command line for the whole `ms`.
+ */
+export async function awaitReplicas(count: () => number, total: number, quorum: number, ms: number, graceMs = STRAGGLER_GRACE_MS): Promise<number> {
+  let deadline = Date.now() + ms;
+  let graced = false;
+  while (count() < total && Date.now() < deadline) {
+    if (!graced && count() >= quorum) {
+      graced = true;
+      deadline = Math.min(deadline, Date.now() + graceMs);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const reachable = count();
+  if (reachable < quorum) throw new Error(`only ${reachable} of ${total} replicas reachable; ${quorum} must answer`);
+  return reachable;
 }
 
 export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient> {
@@ -73,13 +97,7 @@ export async function openBftClient(o: BftClientOptions): Promise<OpenBftClient>
     config,
     id: me.id,
     quorum,
-    async connected(ms: number): Promise<number> {
-      const deadline = Date.now() + ms;
-      while (endpoint.connectedReplicas().length < replicas.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      const reachable = endpoint.connectedReplicas().length;
-      if (reachable < quorum) throw new Error(`only ${reachable} of ${replicas.length} replicas reachable; ${quorum} must answer`);
-      return reachable;
-    },
+    connected: (ms: number): Promise<number> => awaitReplicas(() => endpoint.connectedReplicas().length, replicas.length, quorum, ms),
     close: () => client.stop(),
   };
 }

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@phalanx/interface';
-import { openBftClient } from '../src/bft-client.js';
+import { awaitReplicas, openBftClient } from '../src/bft-client.js';
 import { configToYaml, loadConfig, validateConfig } from '../src/config.js';
 import { keygen } from '../src/keygen.js';
 import { protocolFor } from '../src/node-runner.js';
@@ -152,5 +152,35 @@ describe('configuration', () => {
     expect(() => loadConfig(path.join(dir, 'bad.yaml'))).toThrow(/bad\.yaml: not valid YAML/);
     writeFileSync(path.join(dir, 'dup.yaml'), 'version: 1\nversion: 1\n');
     expect(() => loadConfig(path.join(dir, 'dup.yaml'))).toThrow(/not valid YAML/);
+  });
+});
+
+describe('waiting for replicas before a client command', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('waits for every replica, but only a grace period once a quorum is connected', async () => {
+    vi.useFakeTimers();
+    let connected = 0;
+    const started = Date.now();
+    const elapsed = () => Date.now() - started;
+    // All four come up after 300 ms: it waits for all of them.
+    const all = awaitReplicas(() => (elapsed() >= 300 ? 4 : connected), 4, 2, 10_000, 1000);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(await all).toBe(4);
+    // Three of four (one down): 1 s of grace after the quorum, not the 10 s deadline.
+    const t0 = Date.now();
+    connected = 3;
+    let resolvedAfter = -1;
+    const three = awaitReplicas(() => connected, 4, 2, 10_000, 1000).then((n) => ((resolvedAfter = Date.now() - t0), n));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await three).toBe(3);
+    expect(resolvedAfter).toBeGreaterThanOrEqual(1000);
+    expect(resolvedAfter).toBeLessThan(1100);
+    // Below the quorum: the whole deadline, then an error naming the count.
+    connected = 1;
+    const one = awaitReplicas(() => connected, 4, 2, 5000, 1000);
+    const failed = expect(one).rejects.toThrow(/only 1 of 4 replicas reachable; 2 must answer/);
+    await vi.advanceTimersByTimeAsync(5100);
+    await failed;
   });
 });
