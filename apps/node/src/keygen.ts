@@ -39,6 +39,10 @@ export function keygen(opts: KeygenOptions): NetworkConfig {
   if (!Number.isSafeInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 256) {
     throw new ConfigError('--replicas', `must be an integer from 1 to 256, got ${opts.replicas}`);
   }
+  if (opts.verifyWorkers !== undefined && (!Number.isSafeInteger(opts.verifyWorkers) || opts.verifyWorkers < 0 || opts.verifyWorkers > 64)) {
+    // Checked before any key file is written, like --replicas.
+    throw new ConfigError('--verify-workers', `must be an integer from 0 to 64, got ${opts.verifyWorkers}`);
+  }
   const configFile = path.join(opts.out, 'config.yaml');
   if (existsSync(configFile) && !opts.force) {
     throw new ConfigError('--out', `${configFile} already exists (use --force to replace the keys and configuration)`);

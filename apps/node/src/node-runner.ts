@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { createBatchVerifier, createVerifiedCache, readKeyFile, signerFromSecret, verifier, sha256Native } from '@phalanx/crypto';
 import { createRequestAuthenticator } from '@phalanx/client-auth';
 import { bytesEqual, fromHex } from '@phalanx/codec';
-import { ConfigError, KeyFileError } from '@phalanx/interface';
+import { ConfigError, KeyFileError, StorageError } from '@phalanx/interface';
 import type { NodeId, ProtocolDefinition, RequestAuthenticator, Storage } from '@phalanx/interface';
 import { quorumSize } from '@phalanx/quorum';
 import { KvStore } from '@phalanx/kv-store';
@@ -163,6 +163,11 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   // Both protocols list their messages' signatures (`preverifier`), and client frames carry group
   // signatures: the pool verifies them before the core steps, which then finds them in the cache.
   const pool = config.crypto.verifyWorkers > 0 ? createBatchVerifier({ workers: config.crypto.verifyWorkers }) : undefined;
+  let halted = false;
+  // A worker stuck on a batch would hold `close` (it lets submitted batches finish) for ever.
+  const closePool = async (): Promise<void> => {
+    if (pool) await Promise.race([pool.close(), new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+  };
   const replica = new Replica({
     protocol: def,
     config: settings,
@@ -204,7 +209,9 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
         else if (e.type === 'peer-status') metrics.peerStatus.set({ peer: e.peer }, e.status === 'isolated' ? 1 : 0);
       },
       onFatal: (err) => {
-        metrics.storageErrors.inc();
+        halted = true;
+        metrics.halted.set(1);
+        if (err instanceof StorageError || (err as { cause?: unknown }).cause instanceof StorageError) metrics.storageErrors.inc();
         log.error({ err: err.message }, 'replica halted: it stops taking part rather than risk safety');
       },
     },
@@ -222,7 +229,8 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
           return r;
         });
       },
-      isReady: () => transport.connectedPeers().length >= quorumPeers,
+      // A halted replica is not ready: /readyz tells a supervisor to restart it.
+      isReady: () => !halted && transport.connectedPeers().length >= quorumPeers,
       status: (withDigest: boolean) => {
         const s = replica.status();
         if (s) metrics.view.set(Number(s.view));
@@ -259,7 +267,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
   } catch (err) {
     for (const s of servers) s.close();
     await replica.stop().catch(() => undefined);
-    await pool?.close();
+    await closePool();
     throw err;
   }
   return {
@@ -268,7 +276,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       for (const s of servers) s.close();
       await local.abandon();
       await replica.stop();
-      await pool?.close();
+      await closePool();
       log.info({}, 'replica stopped cleanly');
     },
   };

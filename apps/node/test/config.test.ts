@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@phalanx/interface';
@@ -124,7 +124,9 @@ describe('configuration', () => {
     expect(workers({ cores: 8 })).toBe(1);
     expect(workers({ cores: 2, addressTemplate: '/dns4/phalanx-{i}.phalanx/tcp/7000' })).toBe(1); // one host each
     expect(workers({ cores: 2, verifyWorkers: 3 })).toBe(3);
-    expect(() => workers({ verifyWorkers: -1 })).toThrow(/crypto\.verifyWorkers/);
+    const out = mkdtempSync(path.join(tmpdir(), 'phalanx-keygen-'));
+    expect(() => keygen({ replicas: 4, out, protocol: 'pbft', verifyWorkers: 65 })).toThrow(/--verify-workers: must be an integer from 0 to 64, got 65/);
+    expect(readdirSync(out)).toEqual([]); // refused before any key was written
   });
 
   it('allows one wildcard listen address on every node (one pod each), as the StatefulSet uses', () => {

@@ -19,7 +19,7 @@ async function sample(): Promise<string> {
 describe('metrics exposition', () => {
   it('exposes the required families', async () => {
     const text = await sample();
-    for (const name of ['consensus_rounds_total', 'consensus_latency_seconds_bucket', 'messages_sent_total', 'messages_received_total', 'view_changes_total', 'peer_misbehaviour_total', 'storage_sync_seconds_bucket']) {
+    for (const name of ['consensus_rounds_total', 'consensus_latency_seconds_bucket', 'messages_sent_total', 'messages_received_total', 'view_changes_total', 'peer_misbehaviour_total', 'storage_sync_seconds_bucket', 'replica_halted']) {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/peer_misbehaviour_total\{peer="r3",kind="invalid-signature",node="r0"\} 1/);

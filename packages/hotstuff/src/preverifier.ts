@@ -36,7 +36,7 @@ const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 /** Items of one message, each (key, message, signature) once. */
 class Items {
   readonly list: VerifyItem[] = [];
-  /** Set once more than MAX_PREVERIFY_ITEMS were listed: the message is left to the core whole. */
+  /** Set once more than MAX_PREVERIFY_ITEMS were asked for: the first ones are listed, the core checks the rest. */
   overflow = false;
   private readonly seen = new Set<string>();
   add(item: VerifyItem | undefined): void {
@@ -200,6 +200,6 @@ export function createPreverifier(ctx: CoreContext, config: HotStuffConfig): Pre
       // Malformed beyond what the codec lets through (or a hook of the config threw): keep what was
       // collected; the core judges the message itself.
     }
-    return out.overflow ? [] : out.list;
+    return out.list;
   };
 }

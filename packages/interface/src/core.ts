@@ -192,11 +192,12 @@ export interface ProtocolDefinition<M, C = unknown> {
 }
 
 /**
- * Most signatures a preverifier lists for one message. A message that would need more is listed as
- * none and left to the core: the core stops at the first bad signature or drops a message it does
- * not need unread, while a pool would verify every listed one, so a hostile message carrying
- * thousands of signatures could otherwise buy that many verifications. Honest messages of the
- * protocols here stay far below (a QC and a TC of 2f+1 each, a block's client groups).
+ * Most signatures a preverifier lists for one message: the first ones, protocol signatures before
+ * client groups, and its walk ends there. The core stops at the first bad signature or drops a
+ * message it does not need unread, while a pool verifies every listed one, so a hostile message
+ * carrying thousands of signatures could otherwise buy that many verifications. Honest messages
+ * can exceed it (a PBFT VIEW-CHANGE with many prepared batches, a STATE at large n, a block of
+ * thousands of one-command groups): the core verifies the rest inline, as without a pool.
  */
 export const MAX_PREVERIFY_ITEMS = 256;
 

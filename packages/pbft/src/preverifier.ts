@@ -40,7 +40,8 @@ class Recorder implements Verifier {
   }
 
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    if (!isBytes(publicKey) || !isBytes(message) || !isBytes(signature)) return false;
+    // Once full, "no": a check that catches the overflow then ends its certificate at once.
+    if (this.overflow || !isBytes(publicKey) || !isBytes(message) || !isBytes(signature)) return false;
     this.add({ publicKey, message, signature });
     return true;
   }
@@ -50,8 +51,8 @@ class Recorder implements Verifier {
     const msgs = this.seen.get(k);
     if (msgs?.some((m) => bytesEqual(m, item.message))) return;
     if (this.items.length >= MAX_PREVERIFY_ITEMS) {
-      // The message is left to the core whole, and the walk ends here (the throw may be caught
-      // inside a check, so `overflow` is what the caller reads).
+      // The first MAX_PREVERIFY_ITEMS are listed and the walk ends here (a check may catch the
+      // throw: then `verify` answers no from now on, and the loops below look at `overflow`).
       this.overflow = true;
       throw new PreverifyOverflow();
     }
@@ -156,7 +157,7 @@ export function pbftPreverifier(ctx: CoreContext, config: PbftConfig): Preverifi
     entries.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
     const done = new Set<bigint>();
     for (const e of entries) {
-      if (done.size >= Number(cfg.watermarkWindow)) break;
+      if (done.size >= Number(cfg.watermarkWindow) || rec.overflow) break;
       if (done.has(e.seq) || !Array.isArray(e.batch) || e.batch.length > cfg.maxBatchSize) continue;
       done.add(e.seq);
       checks.validCertificate(checks.certificate(KIND_COMMIT, e.seq, e.view, batchDigestOf(checks.hasher, e.batch), e.commits));
@@ -170,7 +171,7 @@ export function pbftPreverifier(ctx: CoreContext, config: PbftConfig): Preverifi
     } catch {
       // A malformed message (possible in-process, never after the codec): keep what was listed.
     }
-    const out = rec.overflow ? [] : rec.items;
+    const out = rec.items;
     rec.reset();
     return out;
   };

@@ -225,8 +225,10 @@ class ReplyGroups {
   }
 }
 
-/** How long a peer or client whose signature the pool refused is left to inline verification. */
+/** How long a peer or client whose signature the pool refused (or a pool that timed out) is left out. */
 const POOL_DISTRUST_MS = 30_000;
+/** Most signatures in one pool batch (~80 ms of one worker here); the rest of a burst goes inline. */
+const MAX_POOL_BATCH = 4 * MAX_PREVERIFY_ITEMS;
 
 /** Raised (and logged) when the worker pool does not answer within `poolTimeoutMs`. */
 export class PoolTimeoutError extends Error {
@@ -277,6 +279,8 @@ export class Replica<M, C = unknown> {
   private verifyQueue: PendingVerify<M>[] = [];
   /** Sources (`peer:<id>`, `client:<id>`) left to inline verification, until when (ms; Infinity: while isolated). */
   private readonly poolDistrust = new Map<string, number>();
+  /** Until when (`performance.now()`) the pool is not asked, after it gave no answer in time. */
+  private poolDownUntil = -Infinity;
   private verifying = false;
   private readonly m = {
     messagesIn: 0,
@@ -480,8 +484,10 @@ export class Replica<M, C = unknown> {
    * cannot buy more verifications than inline checking would cost.
    */
   private queueForPool(p: PendingVerify<M>): boolean {
+    if (this.fatal) return false; // halted: `input` drops it
     const queued = this.verifyQueue.length > 0 || this.verifying;
-    const inline = p.items.length < Math.max(1, this.o.minPoolItems ?? 2) || p.items.length > MAX_PREVERIFY_ITEMS || this.distrusted(sourceOf(p));
+    const inline =
+      p.items.length < Math.max(1, this.o.minPoolItems ?? 2) || p.items.length > MAX_PREVERIFY_ITEMS || this.distrusted(sourceOf(p)) || this.poolDown();
     if (inline) {
       if (!queued) return false;
       // Behind queued input, still in order, but with nothing for the pool.
@@ -495,9 +501,38 @@ export class Replica<M, C = unknown> {
   private distrusted(source: string): boolean {
     const until = this.poolDistrust.get(source);
     if (until === undefined) return false;
-    if (until === Infinity || until > Date.now()) return true;
+    if (until > performance.now()) return true;
     this.poolDistrust.delete(source);
     return false;
+  }
+
+  /** Leaves `source` to the core until `until` (ms, `performance.now()`), never shortening a longer spell (isolation is Infinity). */
+  private distrust(source: string, until: number): void {
+    if ((this.poolDistrust.get(source) ?? -Infinity) < until) this.poolDistrust.set(source, until);
+  }
+
+  /**
+   * What of `batch` goes to the pool: per source at most MAX_PREVERIFY_ITEMS, in all at most
+   * MAX_POOL_BATCH, and nothing of a source distrusted since it was queued. A burst of messages
+   * queued before the pool's first verdict on their sender would otherwise all go at once; the
+   * rest is left to the core, as without a pool. Returns the items per entry, in order.
+   */
+  private poolDown(): boolean {
+    return this.poolDownUntil > performance.now();
+  }
+
+  private poolShare(batch: readonly PendingVerify<M>[]): (readonly VerifyItem[])[] {
+    const perSource = new Map<string, number>();
+    let total = 0;
+    return batch.map((b) => {
+      if (b.items.length === 0) return b.items;
+      const source = sourceOf(b);
+      const used = perSource.get(source) ?? 0;
+      if (this.distrusted(source) || used + b.items.length > MAX_PREVERIFY_ITEMS || total + b.items.length > MAX_POOL_BATCH) return [];
+      perSource.set(source, used + b.items.length);
+      total += b.items.length;
+      return b.items;
+    });
   }
 
   private countMalformed(peer: NodeId, error: string): void {
@@ -524,7 +559,8 @@ export class Replica<M, C = unknown> {
       while (this.verifyQueue.length > 0 && this.running && !this.stopping) {
         const batch = this.verifyQueue;
         this.verifyQueue = [];
-        const items = batch.flatMap((b) => b.items);
+        const shares = this.poolDown() ? batch.map(() => []) : this.poolShare(batch);
+        const items = shares.flat();
         if (items.length > 0) {
           try {
             const t0 = performance.now();
@@ -533,11 +569,14 @@ export class Replica<M, C = unknown> {
             this.hooks.onPreverify?.({ items: items.length, valid: results.filter((ok) => ok).length, ms: performance.now() - t0 });
             // A source that sent a signature the pool refused is left to the core for a while.
             let at = 0;
-            for (const b of batch) {
-              if (results.slice(at, at + b.items.length).includes(false)) this.poolDistrust.set(sourceOf(b), Date.now() + POOL_DISTRUST_MS);
-              at += b.items.length;
-            }
+            batch.forEach((b, i) => {
+              const n = shares[i]!.length;
+              if (results.slice(at, at + n).includes(false)) this.distrust(sourceOf(b), performance.now() + POOL_DISTRUST_MS);
+              at += n;
+            });
           } catch (err) {
+            // A pool that timed out is not asked again for a while: every later batch would wait as long.
+            if (err instanceof PoolTimeoutError) this.poolDownUntil = performance.now() + POOL_DISTRUST_MS;
             this.log.warn({ err: (err as Error).message }, 'batch verification failed; the core verifies inline');
           }
         }
@@ -836,7 +875,7 @@ export class Replica<M, C = unknown> {
       this.hooks.onEvent?.(e);
       // An isolated peer's messages are judged by the core (which drops them), never by the pool.
       if (e.type === 'peer-status') {
-        if (e.status === 'isolated') this.poolDistrust.set(`peer:${e.peer}`, Infinity);
+        if (e.status === 'isolated') this.distrust(`peer:${e.peer}`, Infinity);
         else if (this.poolDistrust.get(`peer:${e.peer}`) === Infinity) this.poolDistrust.delete(`peer:${e.peer}`);
       }
       if (e.type === 'misbehaviour') {

@@ -611,6 +611,46 @@ describe('Replica', () => {
     await second.replica.stop();
   });
 
+  it('sends a burst from one peer to the pool only up to MAX_PREVERIFY_ITEMS, and skips a pool that timed out', async () => {
+    const calls: number[] = [];
+    let mode: 'invalid' | 'never' | 'valid' = 'invalid';
+    const pool: BatchVerifier = {
+      verifyBatch: (items) => {
+        calls.push(items.length);
+        if (mode === 'never') return new Promise<boolean[]>(() => undefined);
+        return new Promise((r) => setTimeout(() => r(items.map(() => mode === 'valid')), 20));
+      },
+      close: async () => undefined,
+    };
+    const cores: CounterCore[] = [];
+    // Every tick lists 20 signatures of its own (n, i): none is ever cached.
+    const protocol = { ...counterProtocol(cores), preverifier: () => (m: CounterMsg) => (m.kind === 'tick' ? Array.from({ length: 20 }, (_, i) => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(Number(m.n) & 0xff, Number(m.n) >> 8, i), signature: new Uint8Array(64) })) : []) };
+    const { replica, peer } = setup({ extra: { protocol, verifier: { verify: () => true }, batchVerifier: pool, poolTimeoutMs: 100 } });
+    await peer!.start();
+    await replica.start();
+    // 50 forged ticks at once: the first batch takes 12 of them (240 ≤ 256 signatures), the rest
+    // go to the core, and once the pool calls r1's signatures invalid nothing of r1 is pooled.
+    for (let n = 1n; n <= 50n; n++) peer!.send('r0', counterCodec.encode({ kind: 'tick', n }));
+    await waitFor(() => cores[0]!.received.length === 50, 'the burst stepped');
+    expect(calls).toEqual([240]);
+    expect(cores[0]!.received.map((r) => (r.msg.kind === 'tick' ? r.msg.n : 0n))).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
+    await replica.stop();
+
+    // A pool that gave no answer in time is left alone for a while: the next message does not wait on it.
+    calls.length = 0;
+    const second = setup({ extra: { protocol, verifier: { verify: () => true }, batchVerifier: pool, poolTimeoutMs: 100 } });
+    await second.peer!.start();
+    await second.replica.start();
+    mode = 'never';
+    second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 1n }));
+    await waitFor(() => cores.at(-1)!.received.length === 1, 'stepped after the timeout');
+    mode = 'valid';
+    second.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 2n }));
+    await waitFor(() => cores.at(-1)!.received.length === 2, 'stepped at once');
+    expect(calls).toEqual([20]);
+    await second.replica.stop();
+  });
+
   it('with clientAuth and a pool, verifies client frames there and refuses a forged run like before', async () => {
     const alice = generateKeyPair('ed25519');
     const bob = generateKeyPair('ed25519');
