@@ -261,12 +261,10 @@ describe('preverifier: wrong items change nothing about safety', () => {
     let asked = 0;
     const counted = { ...auth, verifyItem: (g: SignedRequestGroup) => (asked++, auth.verifyItem!(g)) };
     const { pv: countingPv } = single('r1', { clientAuth: counted });
-    const t0 = performance.now();
     const listed = countingPv({ type: 'requests', requests: forged }, 'r0');
     expect(listed).toHaveLength(MAX_PREVERIFY_ITEMS);
     expect(listed[0]!.signature).toBe(forged[0]!.auth!.group.signature); // the first ones, in order
     expect(asked).toBe(MAX_PREVERIFY_ITEMS + 1); // the walk ended with the list
-    expect(performance.now() - t0).toBeLessThan(5_000); // generous: only a hang fails
     // Up to the cap, every group is listed.
     expect(withAuth({ type: 'requests', requests: forged.slice(0, MAX_PREVERIFY_ITEMS) }, 'r0')).toHaveLength(MAX_PREVERIFY_ITEMS);
     expect(withAuth({ type: 'requests', requests: forged.slice(0, MAX_PREVERIFY_ITEMS + 1) }, 'r0')).toHaveLength(MAX_PREVERIFY_ITEMS);

@@ -7,7 +7,7 @@ import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
 import { MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
 import type { BatchVerifier, CoreContext, Logger, Verifier, VerifyItem } from '@phalanx/interface';
-import { encode } from '@phalanx/codec';
+import { bytesEqual, encode } from '@phalanx/codec';
 import { Client, Replica, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { RejectFrame, ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
@@ -649,6 +649,44 @@ describe('Replica', () => {
     await waitFor(() => cores.at(-1)!.received.length === 2, 'stepped at once');
     expect(calls).toEqual([20]);
     await second.replica.stop();
+  });
+
+  it("distrusts only the source whose signatures the pool refused, not the others of its batch", async () => {
+    const alice = generateKeyPair('ed25519');
+    const pooled: string[] = [];
+    const pool: BatchVerifier = {
+      // r1's tick signatures are forged; alice's group signatures are real.
+      verifyBatch: async (items) => items.map((it) => (pooled.push(bytesEqual(it.publicKey, keys[1]!.publicKey) ? 'r1' : 'alice'), verifier.verify(it.publicKey, it.message, it.signature))),
+      close: async () => undefined,
+    };
+    const cache = createVerifiedCache();
+    const clientAuth = createRequestAuthenticator({ chainId: 'test', keyOf: (id) => (id === 'alice' ? alice.publicKey : undefined), verifier: cache });
+    const cores: CounterCore[] = [];
+    const protocol = { ...counterProtocol(cores), preverifier: () => (m: CounterMsg) => (m.kind === 'tick' ? [0, 1].map((i) => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(Number(m.n), i), signature: new Uint8Array(64) })) : []) };
+    const { replica, hub, peer, app } = setup({ extra: { protocol, clientAuth, verifiedCache: cache, batchVerifier: pool } });
+    await peer!.start();
+    await replica.start();
+    const raw = hub.client('alice');
+    await raw.start();
+    let seq = 0n;
+    const frame = () => {
+      const items = Array.from({ length: 200 }, () => ({ seq: seq++, payload: payload(`a${seq}`) }));
+      const sigs = [0, 128].map((at) => signRequests(signerFromSecret(alice.secretKey), 'alice', items.slice(at, at + 128), { chainId: 'test' })[0]!.auth!.group.signature);
+      return encodeClientFrame({ type: 'request', requests: items, sigs });
+    };
+    // One tick: r1's forged message and alice's frame in the same batch.
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 1n }));
+    raw.send('r0', frame());
+    await waitFor(() => cores[0]!.received.length === 1 && app.entries.length === 200, 'both stepped');
+    expect(pooled.sort()).toEqual(['alice', 'alice', 'r1', 'r1']);
+    // Then: alice's next frame still goes to the pool, r1's next tick does not.
+    pooled.length = 0;
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 2n }));
+    await waitFor(() => cores[0]!.received.length === 2, 'the second tick');
+    raw.send('r0', frame());
+    await waitFor(() => app.entries.length === 400, 'the second frame');
+    expect(pooled).toEqual(['alice', 'alice']);
+    await replica.stop();
   });
 
   it('with clientAuth and a pool, verifies client frames there and refuses a forged run like before', async () => {
