@@ -511,16 +511,17 @@ export class Replica<M, C = unknown> {
     if ((this.poolDistrust.get(source) ?? -Infinity) < until) this.poolDistrust.set(source, until);
   }
 
+  /** Whether the pool is left alone for now (it gave no answer in time, see `runVerify`). */
+  private poolDown(): boolean {
+    return this.poolDownUntil > performance.now();
+  }
+
   /**
    * What of `batch` goes to the pool: per source at most MAX_PREVERIFY_ITEMS, in all at most
    * MAX_POOL_BATCH, and nothing of a source distrusted since it was queued. A burst of messages
    * queued before the pool's first verdict on their sender would otherwise all go at once; the
    * rest is left to the core, as without a pool. Returns the items per entry, in order.
    */
-  private poolDown(): boolean {
-    return this.poolDownUntil > performance.now();
-  }
-
   private poolShare(batch: readonly PendingVerify<M>[]): (readonly VerifyItem[])[] {
     const perSource = new Map<string, number>();
     let total = 0;
