@@ -130,10 +130,16 @@ const configSchema = z
      * replica process (0 = every signature on the event loop). `minPoolItems`: fewest signatures
      * not yet verified that a message needs to go to the workers; below it the replica verifies
      * inline, since a round trip to a worker costs about two Ed25519 verifications.
+     * `poolTimeoutMs`: longest wait for the workers before the queued messages are stepped anyway
+     * (verified inline) and the workers are left alone for 30 s.
      */
     crypto: z
-      .strictObject({ verifyWorkers: z.number().int().min(0).max(64).default(1), minPoolItems: z.number().int().min(1).max(1_000_000).default(2) })
-      .default({ verifyWorkers: 1, minPoolItems: 2 }),
+      .strictObject({
+        verifyWorkers: z.number().int().min(0).max(64).default(1),
+        minPoolItems: z.number().int().min(1).max(1_000_000).default(2),
+        poolTimeoutMs: z.number().int().min(10).max(600_000).default(5000),
+      })
+      .default({ verifyWorkers: 1, minPoolItems: 2, poolTimeoutMs: 5000 }),
   })
   .superRefine((c, ctx) => {
     if (c.consensus.leaderElection !== undefined && c.consensus.type !== 'hotstuff') {

@@ -178,7 +178,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     validators,
     signer,
     verifiedCache,
-    ...(pool ? { batchVerifier: pool, minPoolItems: config.crypto.minPoolItems } : {}),
+    ...(pool ? { batchVerifier: pool, minPoolItems: config.crypto.minPoolItems, poolTimeoutMs: config.crypto.poolTimeoutMs } : {}),
     storage,
     transport,
     clients: local,

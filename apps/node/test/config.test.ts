@@ -35,7 +35,7 @@ describe('configuration', () => {
     expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512, maxBytes: 1048576, maxRequestBytes: 65536 } });
     expect(c.storage.type).toBe('lmdb');
     expect(c.kv.sessionWindow).toBe(4096);
-    expect(c.crypto).toEqual({ verifyWorkers: 1, minPoolItems: 2 });
+    expect(c.crypto).toEqual({ verifyWorkers: 1, minPoolItems: 2, poolTimeoutMs: 5000 });
     const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
     writeFileSync(path.join(dir, 'c.yaml'), configToYaml(c));
     expect(loadConfig(path.join(dir, 'c.yaml'))).toEqual(c);
@@ -73,6 +73,7 @@ describe('configuration', () => {
     ['a negative status interval', (c) => ({ ...c, consensus: { type: 'hotstuff', statusIntervalMs: -1 } }), /^cfg\.yaml: consensus\.statusIntervalMs: /],
     ['a fractional worker count', (c) => ({ ...c, crypto: { verifyWorkers: 1.5 } }), /^cfg\.yaml: crypto\.verifyWorkers: /],
     ['a pool threshold of 0', (c) => ({ ...c, crypto: { minPoolItems: 0 } }), /^cfg\.yaml: crypto\.minPoolItems: /],
+    ['a pool timeout of 1 ms', (c) => ({ ...c, crypto: { poolTimeoutMs: 1 } }), /^cfg\.yaml: crypto\.poolTimeoutMs: /],
     ['an unknown crypto setting', (c) => ({ ...c, crypto: { workers: 2 } }), /^cfg\.yaml: crypto: /],
   ])('names the path of %s', (_what, mutate, message) => {
     expect(errorOf(mutate(good())).message).toMatch(message);
