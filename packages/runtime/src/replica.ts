@@ -425,7 +425,7 @@ export class Replica<M, C = unknown> {
       // Cores never throw on input (interface `ProtocolCore.step`): one that does is broken, and the
       // replica stops taking part rather than act on a half-applied step (or end the process from
       // a transport callback).
-      this.fail(err as Error);
+      this.fail(err instanceof Error ? err : new Error(`core threw ${String(err)}`));
       return;
     }
     this.kick();

@@ -752,6 +752,7 @@ describe('Replica', () => {
         const step = core.step.bind(core);
         core.step = (i) => {
           if (i.type === 'message' && i.msg.kind === 'tick' && i.msg.n === 13n) throw new Error('broken core');
+          if (i.type === 'message' && i.msg.kind === 'tick' && i.msg.n === 14n) throw 'not an Error';
           step(i);
         };
         return core;
@@ -764,6 +765,14 @@ describe('Replica', () => {
     await waitFor(() => errors.length === 1, 'fatal hook');
     expect(errors[0]!.message).toBe('broken core');
     await replica.stop();
+    // A thrown non-Error is reported as an Error that says what was thrown.
+    const again = setup({ extra: { protocol, hooks: { onFatal: (e) => errors.push(e) } } });
+    await again.peer!.start();
+    await again.replica.start();
+    again.peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 14n }));
+    await waitFor(() => errors.length === 2, 'second fatal');
+    expect(errors[1]!.message).toBe('core threw not an Error');
+    await again.replica.stop();
   });
 
   it('halts (and reports) when storage fails instead of sending unpersisted promises', async () => {
