@@ -5,7 +5,7 @@ import type { CoreContext, ProtocolDefinition, RecoveredState } from '@phalanx/i
 import { hotstuffCodec } from './codec.js';
 import type { HotStuffConfig } from './config.js';
 import { HotStuffCore } from './core.js';
-import { createPreverifier } from './preverifier.js';
+import { hotstuffPreverifier } from './preverifier.js';
 import type { HotStuffMessage } from './types.js';
 
 export type { Block, QuorumCert, TimeoutCert, TimeoutVote, HotStuffMessage, CommitRule, CheckpointVote, StateCert } from './types.js';
@@ -20,7 +20,7 @@ export { roundRobin, activeRoundRobin, proofOfWork, leadingZeroBits } from './le
 export type { LeaderElection, LeaderElectionFactory, LeaderElectionParams, ProofOfWorkOptions, ViewEntry } from './leader.js';
 export { verifyCommitProof, parseCommitProof, MAX_PROOF_HEADERS } from './proof.js';
 export type { CommitProofInfo, ParsedCommitProof, VerifyCommitProofOptions } from './proof.js';
-export { createPreverifier } from './preverifier.js';
+export { hotstuffPreverifier } from './preverifier.js';
 
 /** The protocol as the runtime, the simulator and the apps see it. */
 export const hotstuff: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
@@ -30,7 +30,7 @@ export const hotstuff: ProtocolDefinition<HotStuffMessage, HotStuffConfig> = {
     return new HotStuffCore(ctx, config, recovered);
   },
   // The signature checks a message will cost the core, for the runtime's worker pool (see preverifier.ts).
-  preverifier: createPreverifier,
+  preverifier: hotstuffPreverifier,
 };
 
 import { createSimulation } from './simulation.js';

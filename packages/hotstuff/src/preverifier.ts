@@ -57,7 +57,7 @@ class Items {
 class PreverifyOverflow extends Error {}
 
 /** Builds the preverifier of one replica (its `ctx` and `config`, as its core gets them). */
-export function createPreverifier(ctx: CoreContext, config: HotStuffConfig): Preverifier<HotStuffMessage> {
+export function hotstuffPreverifier(ctx: CoreContext, config: HotStuffConfig): Preverifier<HotStuffMessage> {
   let cfg: ResolvedConfig;
   try {
     cfg = resolveConfig(config);
