@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, utf8 } from '@phalanx/codec';
 import { MAX_PREVERIFY_ITEMS } from '@phalanx/interface';
-import type { ClientRequest, CoreContext, NodeId, Preverifier, ProtocolEvent, RequestAuthenticator, Signer, Verifier, VerifyItem } from '@phalanx/interface';
+import type { ClientRequest, CoreContext, Hasher, NodeId, Preverifier, ProtocolEvent, RequestAuthenticator, Signer, Verifier, VerifyItem } from '@phalanx/interface';
 import { createRequestAuthenticator, groupMessage, signRequests } from '@phalanx/client-auth';
 import { createVerifiedCache, createVerifier, generateKeyPair, signerFromSecret } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
@@ -245,6 +245,24 @@ describe('pbft.preverifier with a verified cache in front of the core (DESIGN §
     r3.step('r0', st);
     expect(r3.commits).toEqual([1n, 2n]);
     expect(r3.misses).toBe(0);
+  });
+
+  it('stops walking a STATE once the list is full: later entries are not even hashed', () => {
+    let digests = 0;
+    const hasher: Hasher = { algorithm: 'sha256', digest: (d) => (digests++, sha256Hasher.digest(d)) };
+    const ctx: CoreContext = { self: 'r3', validators: makeValidators(4), signer: testSigner('r3'), verifier: createVerifiedCache(), rng: seededRng(1) };
+    const pre = pbft.preverifier!(ctx, { hasher, checkpointInterval: 100, watermarkWindow: 200 });
+    // 150 entries of 3 commits each: 451 items; the list is full within entry 85.
+    const entries = Array.from({ length: 150 }, (_, i) => {
+      const seq = BigInt(i + 1);
+      const batch = [req(i + 1)];
+      return { view: 0n, seq, batch, commits: ['r0', 'r1', 'r2'].map((v) => ({ voter: v, signature: vote('commit', v, 0n, seq, digestOf(batch)).signature })) };
+    });
+    const st = resign<StateMsg>('r0', { type: 'state', entries, signature: new Uint8Array(0) });
+    digests = 0;
+    expect(pre(st, 'r0')).toHaveLength(MAX_PREVERIFY_ITEMS);
+    // One batch digest per entry walked, and the walk ended at the entry that filled the list.
+    expect(digests).toBeLessThanOrEqual(Math.ceil((MAX_PREVERIFY_ITEMS - 1) / 3) + 1);
   });
 
   it('lists the checkpoint proof of the STATE piece that starts a transfer, not of later pieces', () => {
