@@ -689,6 +689,44 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('keeps an isolated peer out of the pool even when a verdict on it lands later, until the core clears it', async () => {
+    const calls: number[] = [];
+    let release: ((ok: boolean) => void) | undefined;
+    const pool: BatchVerifier = {
+      verifyBatch: (items) => {
+        calls.push(items.length);
+        return new Promise((r) => (release = (ok) => r(items.map(() => ok))));
+      },
+      close: async () => undefined,
+    };
+    const cores: CounterCore[] = [];
+    const protocol = { ...counterProtocol(cores), preverifier: () => (m: CounterMsg) => (m.kind === 'tick' ? [0, 1].map((i) => ({ publicKey: keys[1]!.publicKey, message: Uint8Array.of(Number(m.n), i), signature: new Uint8Array(64) })) : []) };
+    const { replica, peer } = setup({ extra: { protocol, verifier: { verify: () => true }, batchVerifier: pool } });
+    await peer!.start();
+    await replica.start();
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 1n }));
+    await waitFor(() => release !== undefined, 'the batch on the pool');
+    // While it is out, the core isolates r1 (reported in the Ready of a client request).
+    cores[0]!.events.push({ type: 'peer-status', peer: 'r1', status: 'isolated' });
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await waitFor(() => replica.committedHeight >= 1n, 'the first request');
+    // Then the pool calls r1's signatures invalid: a 30 s spell must not replace the isolation…
+    release!(false);
+    await waitFor(() => cores[0]!.received.length === 1, 'the first tick');
+    // …so that when the core clears r1, r1 is pooled again at once.
+    cores[0]!.events.push({ type: 'peer-status', peer: 'r1', status: 'ok' });
+    replica.submit({ client: 'c', seq: 1n, payload: payload('b') });
+    await waitFor(() => replica.committedHeight >= 2n, 'the second request');
+    release = undefined;
+    peer!.send('r0', counterCodec.encode({ kind: 'tick', n: 2n }));
+    await waitFor(() => release !== undefined || cores[0]!.received.length === 2, 'the next tick');
+    expect(calls, 'the next tick went to the pool').toEqual([2, 2]);
+    release!(true);
+    await waitFor(() => cores[0]!.received.length === 2, 'the second tick');
+    expect(calls).toEqual([2, 2]);
+    await replica.stop();
+  });
+
   it('with clientAuth and a pool, verifies client frames there and refuses a forged run like before', async () => {
     const alice = generateKeyPair('ed25519');
     const bob = generateKeyPair('ed25519');
