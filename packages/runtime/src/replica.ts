@@ -449,12 +449,15 @@ export class Replica<M, C = unknown> {
     this.hooks.onMessage?.({ from, bytes: frame.length });
     if (this.preverifyFn && this.o.batchVerifier) {
       let items: readonly VerifyItem[] = [];
-      try {
-        items = this.preverifyFn(msg, from);
-      } catch {
-        items = []; // the core will verify (and judge) the message itself
+      // Nothing is listed for a peer the pool is closed to: its walk would be thrown away.
+      if (this.poolOpenTo(`peer:${from}`)) {
+        try {
+          items = this.unverified(this.preverifyFn(msg, from));
+        } catch {
+          items = []; // the core will verify (and judge) the message itself
+        }
       }
-      if (this.queueForPool({ kind: 'message', from, msg, items: this.unverified(items) })) return;
+      if (this.queueForPool({ kind: 'message', from, msg, items })) return;
     }
     this.input({ type: 'message', from, msg });
   }
@@ -486,8 +489,7 @@ export class Replica<M, C = unknown> {
   private queueForPool(p: PendingVerify<M>): boolean {
     if (this.fatal) return false; // halted: `input` drops it
     const queued = this.verifyQueue.length > 0 || this.verifying;
-    const inline =
-      p.items.length < Math.max(1, this.o.minPoolItems ?? 2) || p.items.length > MAX_PREVERIFY_ITEMS || this.distrusted(sourceOf(p)) || this.poolDown();
+    const inline = p.items.length < Math.max(1, this.o.minPoolItems ?? 2) || p.items.length > MAX_PREVERIFY_ITEMS || !this.poolOpenTo(sourceOf(p));
     if (inline) {
       if (!queued) return false;
       // Behind queued input, still in order, but with nothing for the pool.
@@ -495,6 +497,11 @@ export class Replica<M, C = unknown> {
     } else this.verifyQueue.push(p);
     this.scheduleVerify();
     return true;
+  }
+
+  /** Whether the pool would take `source`'s signatures now (else listing them is wasted work). */
+  private poolOpenTo(source: string): boolean {
+    return !this.fatal && !this.poolDown() && !this.distrusted(source);
   }
 
   /** Whether `source`'s signatures go unverified to the core (see `queueForPool`). */
@@ -630,9 +637,11 @@ export class Replica<M, C = unknown> {
     const runs = f.sigs.map((sig, i) => groupOf(client, f.requests.slice(i * MAX_GROUP_SIZE, (i + 1) * MAX_GROUP_SIZE), sig, sha256Native));
     if (this.o.batchVerifier && auth.verifyItem) {
       const items: VerifyItem[] = [];
-      for (const run of runs) {
-        const it = auth.verifyItem(run[0]!.auth!.group);
-        if (it) items.push(it);
+      if (this.poolOpenTo(`client:${client}`)) {
+        for (const run of runs) {
+          const it = auth.verifyItem(run[0]!.auth!.group);
+          if (it) items.push(it);
+        }
       }
       if (this.queueForPool({ kind: 'client', client, frame: f, runs, items: this.unverified(items) })) return;
     }

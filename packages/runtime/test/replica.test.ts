@@ -559,7 +559,8 @@ describe('Replica', () => {
     const warnings: string[] = [];
     const logger: Logger = { ...silentLogger, warn: (_o, msg) => void warnings.push(String(msg)), child: () => logger };
     // A tick lists n signatures; n = 1000 is over the cap.
-    const protocol = { ...counterProtocol(cores), preverifier: () => (m: CounterMsg) => (m.kind === 'tick' ? Array.from({ length: Number(m.n) }, (_, i) => item(Number(m.n) % 251, i)) : []) };
+    let walks = 0;
+    const protocol = { ...counterProtocol(cores), preverifier: () => (m: CounterMsg) => (walks++, m.kind === 'tick' ? Array.from({ length: Number(m.n) }, (_, i) => item(Number(m.n) % 251, i)) : []) };
     const { replica, peer } = setup({ extra: { protocol, verifier: { verify: () => true }, batchVerifier: pool, poolTimeoutMs: 100, logger } });
     await peer!.start();
     await replica.start();
@@ -571,6 +572,7 @@ describe('Replica', () => {
     expect(calls).toEqual([2]);
     await send(3n, 2); // r1 is distrusted now: stepped at once, nothing pooled
     expect(calls).toEqual([2]);
+    expect(walks).toBe(1); // and nothing listed for it either: the walk would be wasted
     await replica.stop();
 
     // A fresh replica: an oversized list is never pooled; an isolated peer neither.
