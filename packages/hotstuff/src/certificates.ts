@@ -124,16 +124,15 @@ export const signatureListScheme: CertificateSchemeFactory = (p) => {
       verifyCertificate({ ...body, chainId: p.chainId, votes: decodeSignatureList(cert) }, p.validators, p.verifier, { threshold });
     },
     verifyItems(body, cert) {
-      // `verifyCertificate` checks every vote in order (all of them, not only a quorum's worth) and
-      // stops at the first unknown or repeated voter: so does this list.
-      const message = voteSigningBytes(p.chainId, body);
-      const seen = new Set<NodeId>();
+      // `verifyCertificate` itself, with a verifier that records what it is asked and answers yes:
+      // the same votes, in the same order, up to wherever it would refuse the certificate.
       const out: VerifyItem[] = [];
-      for (const { voter, signature } of decodeSignatureList(cert)) {
-        const member = p.validators.get(voter);
-        if (!member || seen.has(voter)) break;
-        seen.add(voter);
-        out.push({ publicKey: member.publicKey, message, signature });
+      const recorder: Verifier = { verify: (publicKey, message, signature) => (out.push({ publicKey, message, signature }), true) };
+      const votes = decodeSignatureList(cert);
+      try {
+        verifyCertificate({ ...body, chainId: p.chainId, votes }, p.validators, recorder, { threshold });
+      } catch {
+        // Refused (a repeated voter, too few): what it asked for before that stands.
       }
       return out;
     },
