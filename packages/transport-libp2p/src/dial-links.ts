@@ -6,6 +6,7 @@
  */
 import type { Libp2p } from 'libp2p';
 import { multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import type { PeerId, Stream } from '@libp2p/interface';
 import type { Logger, NodeId } from '@phalanx/interface';
 import { OutQueue } from './queues.js';
@@ -31,7 +32,7 @@ export interface DialLinksOptions {
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;
   /** Each newly opened stream, before frames are written to it (e.g. to read replies from it). */
-  readonly onStream: (id: NodeId, stream: Stream) => void;
+  readonly onStream: (id: NodeId, stream: Stream, peerId: PeerId) => void;
 }
 
 export class DialLinks {
@@ -100,9 +101,32 @@ export class DialLinks {
 
   /** Peers whose stream is open for writing. */
   connected(): NodeId[] {
-    const out: NodeId[] = [];
-    for (const l of this.links.values()) if (l.stream && l.stream.writeStatus === 'writable') out.push(l.id);
+    return this.connectedLinks().map(([id]) => id);
+  }
+
+  /** Peers whose stream is open for writing, with their PeerIds. */
+  connectedLinks(): Array<[NodeId, PeerId]> {
+    const out: Array<[NodeId, PeerId]> = [];
+    for (const l of this.links.values()) if (l.stream && l.stream.writeStatus === 'writable') out.push([l.id, l.peerId]);
     return out;
+  }
+
+  /** The configured (bootstrap) addresses of a peer. */
+  bootstrap(id: NodeId): Multiaddr[] {
+    return this.links.get(id)?.addrs.map((a) => multiaddr(a)) ?? [];
+  }
+
+  /**
+   * Dials a peer now, backoff reset: its addresses just changed (a newer signed record), so the
+   * wait before the next attempt would only delay a dial that may now succeed.
+   */
+  redial(id: NodeId): void {
+    const link = this.links.get(id);
+    if (!link || !this.node || link.stream || link.dialing) return;
+    if (link.timer) clearTimeout(link.timer);
+    link.timer = undefined;
+    link.backoff = 0;
+    void this.connect(link);
   }
 
   private scheduleReconnect(link: Link): void {
@@ -131,7 +155,7 @@ export class DialLinks {
       }
       link.stream = stream;
       link.backoff = 0;
-      this.o.onStream(link.id, stream);
+      this.o.onStream(link.id, stream, link.peerId);
       stream.addEventListener('close', () => {
         if (link.stream !== stream) return;
         link.stream = undefined;

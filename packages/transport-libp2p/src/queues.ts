@@ -32,6 +32,9 @@ export function waitDrain(stream: Stream): Promise<void> {
   });
 }
 
+/** The `stats().dropped` key for peers that are neither validators nor configured clients. */
+export const UNKNOWN = '<unknown>';
+
 export class Counters {
   framesSent = 0;
   framesReceived = 0;

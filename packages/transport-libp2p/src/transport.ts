@@ -15,17 +15,17 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ConfigError, silentLogger } from '@phalanx/interface';
 import type { DropReason, Logger, NodeId, Transport, TransportStats } from '@phalanx/interface';
 import { FrameReader } from './framing.js';
-import { Counters, InboundQueues, OutQueue, RateLimiter } from './queues.js';
+import { Counters, InboundQueues, OutQueue, RateLimiter, UNKNOWN } from './queues.js';
 import type { OutQueueOptions } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
 import { DialLinks } from './dial-links.js';
+import { AddressBook } from './address-book.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Default bound on the bytes queued per peer, each way. */
 export const DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024;
 
-/** The `stats().dropped` key for peers that are neither validators nor configured clients. */
-export const UNKNOWN = '<unknown>';
+export { UNKNOWN };
 
 export interface PeerConfig {
   readonly id: NodeId;
@@ -46,8 +46,14 @@ export interface Libp2pTransportOptions {
   readonly seed: Uint8Array;
   /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/7001`. */
   readonly listen: readonly string[];
-  /** The validator set (this node included) with each member's bootstrap addresses. */
+  /**
+   * The validator set (this node included) with each member's bootstrap addresses. A member's
+   * addresses may be missing or out of date: validators pass each other signed records of where
+   * they listen (peer discovery), so the others are found through the ones that are reachable.
+   */
   readonly validators: readonly PeerConfig[];
+  /** Addresses this validator announces in its signed record (default: what it listens on, wildcards expanded). */
+  readonly announce?: readonly string[];
   /** Clients admitted to the client protocol (and only to it). */
   readonly clients?: readonly ClientKeyConfig[];
   /** Admit any peer to the client protocol; its client id is its PeerId string. Default false. */
@@ -74,8 +80,8 @@ export interface Libp2pTransportOptions {
   readonly dropLogIntervalMs?: number;
 }
 
-export function protocolIds(network = 'default'): { consensus: string; client: string } {
-  return { consensus: `/phalanx/${network}/consensus/1`, client: `/phalanx/${network}/client/1` };
+export function protocolIds(network = 'default'): { consensus: string; client: string; peers: string } {
+  return { consensus: `/phalanx/${network}/consensus/1`, client: `/phalanx/${network}/client/1`, peers: `/phalanx/${network}/peers/1` };
 }
 
 export type FrameHandler = (from: NodeId, frame: Uint8Array) => void;
@@ -91,12 +97,13 @@ function bytesOf(data: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
 
 export class Libp2pTransport implements Transport {
   readonly self: NodeId;
-  readonly protocols: { consensus: string; client: string };
+  readonly protocols: { consensus: string; client: string; peers: string };
   private readonly opts: Libp2pTransportOptions;
   private readonly maxFrameBytes: number;
   private readonly logger: Logger;
   private readonly counters: Counters;
   private readonly links: DialLinks;
+  private readonly book: AddressBook;
   private readonly validatorByPeer = new Map<string, NodeId>();
   private readonly clientByPeer = new Map<string, NodeId>();
   private readonly limiters = new Map<NodeId, RateLimiter>();
@@ -135,9 +142,23 @@ export class Libp2pTransport implements Transport {
       logger: this.logger,
       initialBackoffMs: opts.reconnect?.initialMs ?? 50,
       maxBackoffMs: opts.reconnect?.maxMs ?? 5_000,
-      // We never read this stream (the peer writes to us on its own outbound stream), so make
-      // sure unread data cannot pile up if a misbehaving peer writes back.
-      onStream: (_id, stream) => stream.addEventListener('message', () => undefined),
+      onStream: (id, stream, peerId) => {
+        // We never read this stream (the peer writes to us on its own outbound stream), so make
+        // sure unread data cannot pile up if a misbehaving peer writes back.
+        stream.addEventListener('message', () => undefined);
+        this.book.tell(id, peerId);
+      },
+    });
+    this.book = new AddressBook({
+      self: opts.self,
+      protocol: this.protocols.peers,
+      validatorByPeer: this.validatorByPeer,
+      bootstrap: (id) => this.links.bootstrap(id),
+      connected: () => this.links.connectedLinks(),
+      onLearned: (id) => this.links.redial(id),
+      counters: this.counters,
+      logger: this.logger,
+      ...(opts.announce ? { announce: opts.announce } : {}),
     });
     opts.validators.forEach((v, i) => {
       const peerId = peerIdFromEd25519(v.publicKey, `validators[${i}].publicKey`);
@@ -213,6 +234,7 @@ export class Libp2pTransport implements Transport {
       maxInboundStreams: 8,
     });
     await node.start();
+    await this.book.start(node, this.privateKey);
     this.node = node;
     this.running = true;
     await this.links.start(node);
@@ -222,6 +244,7 @@ export class Libp2pTransport implements Transport {
     if (!this.running) return;
     this.running = false;
     this.links.stop();
+    this.book.stop();
     for (const s of this.clientSessions.values()) s.out.attach(undefined);
     this.clientSessions.clear();
     this.inbound.clear();

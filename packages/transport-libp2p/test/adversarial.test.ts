@@ -1,26 +1,11 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createLibp2p } from 'libp2p';
-import type { Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
 import { multiaddr } from '@multiformats/multiaddr';
 import { waitFor } from '@phalanx/compliance';
-import { Libp2pTransport, UNKNOWN, encodeFrames, privateKeyFromSeed, protocolIds, Libp2pClientEndpoint } from '../src/index.js';
-import { identities } from './helpers.js';
+import { Libp2pTransport, UNKNOWN, encodeFrames, protocolIds, Libp2pClientEndpoint } from '../src/index.js';
+import { identities, rawNode } from './helpers.js';
 
 const proto = protocolIds().consensus;
-
-async function rawNode(seed: Uint8Array): Promise<Libp2p> {
-  return createLibp2p({
-    privateKey: await privateKeyFromSeed(seed),
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-  });
-}
 
 describe('libp2p transport against hostile peers', () => {
   const cleanup: Array<() => Promise<void>> = [];

@@ -1,5 +1,10 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { createLibp2p } from 'libp2p';
+import type { Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
 import { privateKeyFromSeed } from '../src/index.js';
 import type { PeerConfig } from '../src/index.js';
 
@@ -30,4 +35,15 @@ export async function identities(names: readonly string[]): Promise<TestIdentity
     out.push({ id, seed, port, publicKey: key.publicKey.raw, addrs: [`/ip4/127.0.0.1/tcp/${port}`] });
   }
   return out;
+}
+
+/** A bare libp2p node with the given identity, driven by hand (a hostile peer, or a stranger). */
+export async function rawNode(seed: Uint8Array): Promise<Libp2p> {
+  return createLibp2p({
+    privateKey: await privateKeyFromSeed(seed),
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+  });
 }
