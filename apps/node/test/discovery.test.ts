@@ -1,19 +1,25 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { basePort, phalanx, start, waitFor } from './cli-helpers.js';
 
 // Four replica processes whose configurations are out of date: each has its own address and r0's
-// right, and every other validator at an address where nothing listens (as if they had moved).
-// r0's own copy has nobody's address. Only the signed address records the replicas pass each
-// other (transport-libp2p's peer discovery) can link r1, r2 and r3 to one another.
+// right, and every other validator at an address that accepts connections and never answers (as
+// if they had moved and a firewall swallowed the old address). r0's own copy has nobody's address.
+// Only the signed address records the replicas pass each other (transport-libp2p's peer discovery)
+// can link r1, r2 and r3 to one another.
 describe('peer discovery between replica processes', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-discovery-'));
   const replicas: Array<ReturnType<typeof start>> = [];
+  const sockets: net.Socket[] = [];
+  const blackholes: net.Server[] = [];
   afterAll(() => {
     for (const r of replicas) r.child.kill('SIGKILL');
+    for (const s of sockets) s.destroy();
+    for (const b of blackholes) b.close();
   });
 
   it('links every replica to every other one from stale bootstrap lists, and commits', async () => {
@@ -22,8 +28,13 @@ describe('peer discovery between replica processes', () => {
     expect(k.code).toBe(0);
     const doc = parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8')) as { nodes: Array<{ id: string; address: string; http: string }> };
     const nodes = doc.nodes.map((n) => ({ ...n }));
-    // Nothing listens here: base+900.. is inside the block basePort() checked, and unused by keygen.
+    // base+900.. is unused by keygen; basePort() leaves it below the ephemeral port range.
     const moved = (i: number): string => `/ip4/127.0.0.1/tcp/${base + 900 + i}`;
+    for (let i = 0; i < 4; i++) {
+      const srv = net.createServer((sock) => void sockets.push(sock));
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(base + 900 + i, '127.0.0.1', () => resolve()));
+      blackholes.push(srv);
+    }
     nodes.forEach((me, i) => {
       const own = {
         ...doc,
@@ -45,6 +56,7 @@ describe('peer discovery between replica processes', () => {
     );
     const writes = nodes.map((n, i) => fetch(`http://${n.http}/kv/d${i}`, { method: 'PUT', body: `v${i}` }).then((r) => r.status));
     expect(await Promise.all(writes)).toEqual([200, 200, 200, 200]);
+    expect(sockets.length).toBeGreaterThan(0); // the stale addresses were dialled, and swallowed
     await waitFor('equal state digests', async () => {
       const s = await Promise.all(nodes.map(async (n) => (await (await fetch(`http://${n.http}/status?digest=1`)).json()) as Record<string, string>));
       return new Set(s.map((x) => `${x.committedHeight}/${x.stateDigest}`)).size === 1 && Number(s[0]!.committedHeight) > 0 ? true : undefined;

@@ -8,10 +8,12 @@
  * names only some of the set, or an old address of a peer that moved, finds the rest through the
  * peers it reaches.
  *
- * A record is believed only when signed by the validator it names: a peer can relay addresses
- * but not forge them. Replays of older records lose to newer ones (libp2p's peer store keeps the
- * highest sequence number), and the configured bootstrap addresses are kept beside the learned
- * ones, so a replayed stale record cannot cut a replica off from an address that works.
+ * A record is believed only when signed by the validator it names: a peer can relay addresses but
+ * not forge them. Each validator's highest sequence number wins, checked before the signature (a
+ * replay costs no verification) and again, with no await in between, when the record is stored. A
+ * validator's record is replaced at most once per `minUpdateMs`, so one that keeps re-signing cannot
+ * make the set push and verify its records without end. Learned addresses never replace the
+ * configured ones: the links dial the two in turn (dial-links.ts).
  */
 import type { Libp2p } from 'libp2p';
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface';
@@ -21,7 +23,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import type { Logger, NodeId } from '@phalanx/interface';
 import { encodeFrames, FrameReader } from './framing.js';
-import { RateLimiter, UNKNOWN } from './queues.js';
+import { RateLimiter } from './queues.js';
 import type { Counters } from './queues.js';
 
 /** A signed record larger than this is refused unread (a few dozen multiaddrs fit easily). */
@@ -34,12 +36,12 @@ export interface AddressBookOptions {
   readonly protocol: string;
   /** Validators by PeerId string (self included). */
   readonly validatorByPeer: ReadonlyMap<string, NodeId>;
-  /** The configured (bootstrap) addresses of a validator, kept beside what it announces. */
-  readonly bootstrap: (id: NodeId) => readonly Multiaddr[];
+  /** The id drops from a non-validator are counted under (a configured client's, or `UNKNOWN`). */
+  readonly nameOf: (peer: string) => string;
   /** PeerIds of the validators whose outbound link is open now (where new records are pushed). */
   readonly connected: () => ReadonlyArray<readonly [NodeId, PeerId]>;
-  /** Called after a newer record of `id` was stored: its link should dial again now. */
-  readonly onLearned: (id: NodeId) => void;
+  /** Called with the addresses of a newer record of `id` (its link dials them). */
+  readonly onLearned: (id: NodeId, addrs: readonly string[]) => void;
   readonly counters: Counters;
   readonly logger: Logger;
   /** Addresses this validator announces (default: what libp2p listens on, wildcards expanded). */
@@ -48,6 +50,18 @@ export interface AddressBookOptions {
   readonly pushDelayMs?: number;
   /** Record streams accepted per validator: per second, and burst. Default 2/s, burst 8. */
   readonly streamRate?: { readonly perSecond: number; readonly burst: number };
+  /** Shortest time between two accepted records of one validator. Default 10 s. */
+  readonly minUpdateMs?: number;
+  /** A record stream still open after this long is aborted. Default 10 s. */
+  readonly streamTimeoutMs?: number;
+}
+
+interface Known {
+  readonly record: Uint8Array;
+  readonly seq: bigint;
+  /** Who relayed it (not sent back there). */
+  readonly via: NodeId;
+  readonly at: number;
 }
 
 const withoutPeerId = (ma: Multiaddr): Multiaddr => {
@@ -59,8 +73,8 @@ const withoutPeerId = (ma: Multiaddr): Multiaddr => {
 export class AddressBook {
   private node: Libp2p | undefined;
   private own: Uint8Array | undefined;
-  /** The newest record accepted per validator, as received (what is relayed), and who sent it. */
-  private readonly known = new Map<NodeId, { readonly record: Uint8Array; readonly via: NodeId }>();
+  /** The newest record accepted per validator, as received (what is relayed). */
+  private readonly known = new Map<NodeId, Known>();
   /** Learned since the last push. */
   private readonly fresh = new Set<NodeId>();
   private pushTimer: NodeJS.Timeout | undefined;
@@ -94,6 +108,8 @@ export class AddressBook {
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.pushTimer = undefined;
     this.fresh.clear();
+    this.known.clear();
+    this.limiters.clear();
   }
 
   /** Sends `id` every record known (its own excepted): called whenever a link to it opens. */
@@ -143,7 +159,7 @@ export class AddressBook {
       return;
     }
     if (!from || from === this.o.self) {
-      this.o.counters.drop(from ?? UNKNOWN, 'unknown-peer', `peer-record protocol refused for ${key}`);
+      this.o.counters.drop(from ?? this.o.nameOf(key), 'unknown-peer', `peer-record protocol refused for ${key}`);
       stream.abort(new Error('not a validator'));
       return;
     }
@@ -160,67 +176,96 @@ export class AddressBook {
     // One record per validator, twice over for a relay that races an update.
     const max = 2 * this.o.validatorByPeer.size;
     let count = 0;
+    let ended = false;
+    const end = (why: string): void => {
+      ended = true;
+      stream.abort(new Error(why));
+    };
     const reader = new FrameReader(
       MAX_RECORD_BYTES,
       (frame) => {
+        // Frames the reader had already split from the chunk that ended the stream.
+        if (ended) return;
         if (++count > max) {
-          if (count === max + 1) {
-            this.o.counters.drop(from, 'malformed', `more than ${max} peer records in one stream`);
-            stream.abort(new Error('too many peer records'));
-          }
+          this.o.counters.drop(from, 'malformed', `more than ${max} peer records in one stream`);
+          end('too many peer records');
           return;
         }
         void this.consider(from, frame.slice());
       },
-      (reason) => this.o.counters.drop(from, reason, 'peer record'),
+      (reason) => {
+        if (ended) return;
+        this.o.counters.drop(from, reason, 'peer record');
+        end(`peer record ${reason}`);
+      },
     );
+    // A sender that keeps its stream open would hold one of the two inbound stream slots.
+    const deadline = setTimeout(() => end('peer-record stream too slow'), this.o.streamTimeoutMs ?? 10_000);
+    deadline.unref?.();
     stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
     stream.addEventListener('remoteCloseWrite', () => {
       reader.end();
       void stream.close().catch(() => undefined);
     });
+    stream.addEventListener('close', () => clearTimeout(deadline));
   }
 
   /** Checks a record relayed by `from` and stores it when it is a validator's newest. */
   private async consider(from: NodeId, frame: Uint8Array): Promise<void> {
-    const node = this.node;
-    if (!node) return;
-    // Cheap checks before the signature: who it names, and how many addresses.
+    if (!this.node) return;
+    // Cheap checks before the signature: who signed it, whom it names, its addresses and sequence.
+    let envelope: RecordEnvelope;
+    let record: PeerRecord;
     let signer: PeerId;
-    let named: NodeId | undefined;
     try {
-      const envelope = RecordEnvelope.createFromProtobuf(frame);
+      envelope = RecordEnvelope.createFromProtobuf(frame);
       signer = peerIdFromPublicKey(envelope.publicKey as Parameters<typeof peerIdFromPublicKey>[0]);
-      named = this.o.validatorByPeer.get(signer.toString());
-      if (named !== undefined && PeerRecord.createFromProtobuf(envelope.payload).multiaddrs.length > MAX_RECORD_ADDRS) {
-        this.o.counters.drop(from, 'malformed', `peer record of ${named} with more than ${MAX_RECORD_ADDRS} addresses`);
-        return;
-      }
+      record = PeerRecord.createFromProtobuf(envelope.payload);
     } catch {
       this.o.counters.drop(from, 'malformed', 'undecodable peer record');
       return;
     }
+    const named = this.o.validatorByPeer.get(signer.toString());
     if (named === undefined) {
       this.o.counters.drop(from, 'unknown-peer', `peer record of ${signer.toString()}, not a validator`);
       return;
     }
-    if (named === this.o.self) return; // our own, relayed back
-    let newer: boolean;
+    if (!record.peerId.equals(signer)) {
+      this.o.counters.drop(from, 'malformed', `peer record signed by ${named} for another peer`);
+      return;
+    }
+    if (record.multiaddrs.length > MAX_RECORD_ADDRS) {
+      this.o.counters.drop(from, 'malformed', `peer record of ${named} with more than ${MAX_RECORD_ADDRS} addresses`);
+      return;
+    }
+    if (named === this.o.self || !this.wanted(named, record.seqNumber)) return;
+    let valid: boolean;
     try {
-      // Verifies the signature, the signer against the record's peer id, and the sequence number.
-      newer = await node.peerStore.consumePeerRecord(frame, { expectedPeer: signer });
+      valid = await envelope.validate(PeerRecord.DOMAIN);
     } catch {
+      valid = false;
+    }
+    if (!valid) {
       this.o.counters.drop(from, 'malformed', `peer record of ${named} with a bad signature`);
       return;
     }
-    if (!newer || this.node !== node) return;
-    // consumePeerRecord replaced the stored addresses with the record's: keep the configured ones.
-    const bootstrap = this.o.bootstrap(named);
-    if (bootstrap.length > 0) await node.peerStore.merge(signer, { multiaddrs: [...bootstrap] });
-    this.known.set(named, { record: frame, via: from });
+    // Checked again after the await: a newer record may have been stored meanwhile.
+    if (!this.node || !this.wanted(named, record.seqNumber)) return;
+    this.known.set(named, { record: frame, seq: record.seqNumber, via: from, at: Date.now() });
     this.fresh.add(named);
     this.o.logger.debug({ peer: named, via: from }, 'learned peer addresses');
-    this.o.onLearned(named);
+    // Any `/p2p/` part is cut off: the link adds its own peer's, so a record cannot point a link
+    // at another peer (whose connection would then carry frames meant for this one).
+    this.o.onLearned(
+      named,
+      record.multiaddrs.map((m) => withoutPeerId(m).toString()),
+    );
     this.schedulePush();
+  }
+
+  /** Whether a record of `named` with sequence number `seq` would replace the one held now. */
+  private wanted(named: NodeId, seq: bigint): boolean {
+    const held = this.known.get(named);
+    return !held || (seq > held.seq && Date.now() - held.at >= (this.o.minUpdateMs ?? 10_000));
   }
 }

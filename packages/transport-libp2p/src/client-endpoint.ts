@@ -87,7 +87,7 @@ export class Libp2pClientEndpoint {
     await node.start();
     this.node = node;
     this.running = true;
-    await this.links.start(node);
+    this.links.start(node);
   }
 
   async stop(): Promise<void> {

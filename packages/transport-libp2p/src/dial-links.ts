@@ -3,6 +3,12 @@
  * exponential backoff (with jitter) whenever it closes; frames to a peer wait in its `OutQueue`.
  * The validator transport (to the other validators) and the client endpoint (to the replicas)
  * both keep their outbound side this way.
+ *
+ * Every dial names its addresses: the configured ones, or those the peer announced in a signed
+ * record (`setLearned`), on alternate attempts when there are both. Nothing is left to libp2p's
+ * peer store, which forgets addresses an hour after it first saw them (after which a dropped link
+ * could not be redialled), and which would try learned and configured addresses in one sequence,
+ * where a few silent learned addresses could use up every attempt's time.
  */
 import type { Libp2p } from 'libp2p';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -16,12 +22,18 @@ interface Link {
   readonly id: NodeId;
   readonly peerId: PeerId;
   readonly addrs: readonly string[];
+  /** Addresses from the peer's newest signed record (`/p2p/<id>` added). */
+  learned: string[];
+  /** Dial attempts so far: odd ones use the learned addresses when there are both kinds. */
+  attempts: number;
   readonly out: OutQueue;
   stream?: Stream;
   dialing: boolean;
   backoff: number;
   timer?: NodeJS.Timeout;
 }
+
+const withPeer = (addr: string, peer: string): string => (addr.includes('/p2p/') ? addr : `${addr}/p2p/${peer}`);
 
 export interface DialLinksOptions {
   readonly protocol: string;
@@ -47,7 +59,9 @@ export class DialLinks {
     this.links.set(id, {
       id,
       peerId,
-      addrs: addrs.map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${key}`)),
+      addrs: addrs.map((a) => withPeer(a, key)),
+      learned: [],
+      attempts: 0,
       out: new OutQueue(id, this.o.queue, this.o.counters),
       dialing: false,
       backoff: 0,
@@ -62,12 +76,12 @@ export class DialLinks {
     return [...this.links.values()].map((l) => l.peerId);
   }
 
-  /** Dials every peer through `node` (their addresses go into its peer store first). */
-  async start(node: Libp2p): Promise<void> {
+  /** Dials every peer through `node`. */
+  start(node: Libp2p): void {
     this.node = node;
     for (const link of this.links.values()) {
-      if (link.addrs.length > 0) await node.peerStore.merge(link.peerId, { multiaddrs: link.addrs.map((a) => multiaddr(a)) });
       link.backoff = 0;
+      link.attempts = 0;
       void this.connect(link);
     }
   }
@@ -79,6 +93,7 @@ export class DialLinks {
       if (link.timer) clearTimeout(link.timer);
       link.timer = undefined;
       link.stream = undefined;
+      link.learned = [];
       link.out.attach(undefined);
       link.out.clear();
     }
@@ -111,22 +126,32 @@ export class DialLinks {
     return out;
   }
 
-  /** The configured (bootstrap) addresses of a peer. */
-  bootstrap(id: NodeId): Multiaddr[] {
-    return this.links.get(id)?.addrs.map((a) => multiaddr(a)) ?? [];
-  }
-
   /**
-   * Dials a peer now, backoff reset: its addresses just changed (a newer signed record), so the
-   * wait before the next attempt would only delay a dial that may now succeed.
+   * Sets the addresses a peer announced. When they changed and the link is down, it is dialled
+   * now at the new ones, backoff reset: the wait would only delay a dial that may now succeed.
    */
-  redial(id: NodeId): void {
+  setLearned(id: NodeId, addrs: readonly string[]): void {
     const link = this.links.get(id);
-    if (!link || !this.node || link.stream || link.dialing) return;
+    if (!link) return;
+    const key = link.peerId.toString();
+    const learned = addrs.map((a) => withPeer(a, key));
+    if (learned.length === link.learned.length && learned.every((a, i) => a === link.learned[i])) return;
+    link.learned = learned;
+    if (!this.node || link.stream || link.dialing) return;
     if (link.timer) clearTimeout(link.timer);
     link.timer = undefined;
     link.backoff = 0;
+    link.attempts = 1; // the next attempt uses the learned addresses
     void this.connect(link);
+  }
+
+  /** What the next dial of `link` tries: configured and learned addresses take turns. */
+  private dialTarget(link: Link): PeerId | Multiaddr[] {
+    const useLearned = link.learned.length > 0 && (link.addrs.length === 0 || link.attempts % 2 === 1);
+    const addrs = useLearned ? link.learned : link.addrs;
+    link.attempts++;
+    // No address at all: by PeerId, which reuses a connection the peer opened to us.
+    return addrs.length > 0 ? addrs.map((a) => multiaddr(a)) : link.peerId;
   }
 
   private scheduleReconnect(link: Link): void {
@@ -146,7 +171,8 @@ export class DialLinks {
     if (!node || link.dialing || link.stream) return;
     link.dialing = true;
     try {
-      const stream = await node.dialProtocol(link.peerId, this.o.protocol, { signal: AbortSignal.timeout(5_000) });
+      // A connection the peer opened to us is reused whichever addresses are named.
+      const stream = await node.dialProtocol(this.dialTarget(link), this.o.protocol, { signal: AbortSignal.timeout(5_000) });
       if (this.node !== node) {
         stream.abort(new Error('stopped'));
         // Restarted while this dial was in flight: dial again on the new node.
@@ -155,6 +181,7 @@ export class DialLinks {
       }
       link.stream = stream;
       link.backoff = 0;
+      link.attempts = 0;
       this.o.onStream(link.id, stream, link.peerId);
       stream.addEventListener('close', () => {
         if (link.stream !== stream) return;

@@ -19,7 +19,8 @@ import { Counters, InboundQueues, OutQueue, RateLimiter, UNKNOWN } from './queue
 import type { OutQueueOptions } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
 import { DialLinks } from './dial-links.js';
-import { AddressBook } from './address-book.js';
+import { AddressBook, MAX_RECORD_ADDRS } from './address-book.js';
+import { multiaddr } from '@multiformats/multiaddr';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Default bound on the bytes queued per peer, each way. */
@@ -128,6 +129,16 @@ export class Libp2pTransport implements Transport {
     if (!opts.validators.some((v) => v.id === opts.self)) {
       throw new ConfigError('validators', `self "${opts.self}" is not in the validator set`);
     }
+    opts.announce?.forEach((a, i) => {
+      try {
+        multiaddr(a);
+      } catch (err) {
+        throw new ConfigError(`announce[${i}]`, `not a multiaddr: ${(err as Error).message}`);
+      }
+    });
+    if ((opts.announce?.length ?? 0) > MAX_RECORD_ADDRS) {
+      throw new ConfigError('announce', `at most ${MAX_RECORD_ADDRS} addresses (peers refuse a record with more)`);
+    }
     const queueOpts = {
       queueLimit: opts.queueLimit ?? 10_000,
       queueBytes: opts.queueBytes ?? DEFAULT_QUEUE_BYTES,
@@ -153,9 +164,9 @@ export class Libp2pTransport implements Transport {
       self: opts.self,
       protocol: this.protocols.peers,
       validatorByPeer: this.validatorByPeer,
-      bootstrap: (id) => this.links.bootstrap(id),
+      nameOf: (peer) => this.clientByPeer.get(peer) ?? UNKNOWN,
       connected: () => this.links.connectedLinks(),
-      onLearned: (id) => this.links.redial(id),
+      onLearned: (id, addrs) => this.links.setLearned(id, addrs),
       counters: this.counters,
       logger: this.logger,
       ...(opts.announce ? { announce: opts.announce } : {}),
@@ -218,6 +229,8 @@ export class Libp2pTransport implements Transport {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [phalanxYamux()],
+      // A silent address gives way to the next within 2 s, inside the 5 s each dial may take.
+      connectionManager: { addressDialTimeout: 2_000 },
       connectionGater: {
         // Loopback and private addresses are where validators live in tests and private networks.
         denyDialMultiaddr: () => false,
@@ -234,10 +247,15 @@ export class Libp2pTransport implements Transport {
       maxInboundStreams: 8,
     });
     await node.start();
-    await this.book.start(node, this.privateKey);
+    try {
+      await this.book.start(node, this.privateKey);
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
     this.node = node;
     this.running = true;
-    await this.links.start(node);
+    this.links.start(node);
   }
 
   async stop(): Promise<void> {

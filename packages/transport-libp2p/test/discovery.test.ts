@@ -1,12 +1,14 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record';
 import { multiaddr } from '@multiformats/multiaddr';
+import type { Libp2p } from 'libp2p';
 import { waitFor } from '@phalanx/compliance';
-import { Libp2pTransport, MAX_RECORD_ADDRS, UNKNOWN, encodeFrames, privateKeyFromSeed, protocolIds } from '../src/index.js';
+import { FrameReader, Libp2pTransport, MAX_RECORD_ADDRS, MAX_RECORD_BYTES, UNKNOWN, encodeFrames, privateKeyFromSeed, protocolIds } from '../src/index.js';
 import type { PeerConfig } from '../src/index.js';
-import { identities, rawNode } from './helpers.js';
+import { freePort, identities, rawNode } from './helpers.js';
 import type { TestIdentity } from './helpers.js';
 
 const peersProto = protocolIds().peers;
@@ -20,6 +22,22 @@ async function signedRecord(seed: Uint8Array, addrs: readonly string[], seqNumbe
   const key = await privateKeyFromSeed(seed);
   const record = new PeerRecord({ peerId: peerIdFromPrivateKey(key), multiaddrs: addrs.map((a) => multiaddr(a)), ...(seqNumber !== undefined ? { seqNumber } : {}) });
   return (await RecordEnvelope.seal(record, key)).marshal();
+}
+
+/** A TCP port that accepts connections and never answers (a firewall that blackholes, a hung host). */
+async function silentServer(): Promise<{ addr: string; accepted: () => number; close: () => Promise<void> }> {
+  const port = await freePort();
+  const sockets: net.Socket[] = [];
+  const srv = net.createServer((sock) => void sockets.push(sock));
+  await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', () => resolve()));
+  return {
+    addr: `/ip4/127.0.0.1/tcp/${port}`,
+    accepted: () => sockets.length,
+    close: () => {
+      for (const sock of sockets) sock.destroy();
+      return new Promise<void>((resolve) => srv.close(() => resolve()));
+    },
+  };
 }
 
 describe('peer discovery from a bootstrap list', () => {
@@ -89,10 +107,14 @@ describe('peer discovery from a bootstrap list', () => {
     );
     await relay([Uint8Array.of(1, 2, 3), tampered, r1AsSignedByR2, stranger, tooMany]);
 
-    await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= 3, 'garbage, the tampered and the over-long record counted');
+    await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= 4, 'garbage, tampered, misattributed and over-long records counted');
     expect(victim.stats().dropped['r2']?.['unknown-peer']).toBe(1); // the stranger's record
-    await new Promise((r) => setTimeout(r, 500));
+    // An oversized frame ends its stream: the good record behind it is never read.
+    await relay([new Uint8Array(MAX_RECORD_BYTES + 1), good]);
+    await waitFor(() => victim.stats().dropped['r2']?.oversized === 1, 'the oversized record counted');
+    await new Promise((r) => setTimeout(r, 1000));
     expect(victim.connectedPeers()).not.toContain('r1');
+    expect(victim.stats().dropped['r2']?.malformed).toBe(4);
 
     await relay([good]);
     await waitFor(() => victim.connectedPeers().includes('r1'), 'r0 dials r1 at the address r1 signed');
@@ -108,25 +130,90 @@ describe('peer discovery from a bootstrap list', () => {
     expect(victim.stats().dropped['r2']?.malformed).toBe(before + 7);
 
     // Each stream costs the reader signature checks: a validator gets a burst of 8, then 2 a second.
-    for (let k = 0; k < 10; k++) await relay([good]).catch(() => undefined);
+    for (let k = 0; k < 14; k++) await relay([good]).catch(() => undefined);
     await waitFor(() => (victim.stats().dropped['r2']?.['rate-limited'] ?? 0) >= 1, 'record streams past the burst refused');
   });
 
-  it('a relayed stale record does not displace a configured address', async () => {
+  it('redials at the configured addresses even after the peer store forgot them (it does after an hour)', async () => {
+    const ids = await identities(['r0', 'r1']);
+    const a = await run(ids, 'r0', ['r1']);
+    const b = await run(ids, 'r1', ['r0']);
+    await waitFor(() => a.t.connectedPeers().includes('r1') && b.t.connectedPeers().includes('r0'), 'linked');
+    // Both forget each other's addresses (libp2p's MAX_ADDRESS_AGE), then the connection drops.
+    const nodeOf = (t: Libp2pTransport): Libp2p => (t as unknown as { node: Libp2p }).node;
+    const [pa, pb] = [nodeOf(a.t).peerId, nodeOf(b.t).peerId];
+    await nodeOf(a.t).peerStore.delete(pb);
+    await nodeOf(b.t).peerStore.delete(pa);
+    await nodeOf(a.t).hangUp(pb);
+    await waitFor(() => !a.t.connectedPeers().includes('r1'), 'the link to drop');
+    await waitFor(() => a.t.connectedPeers().includes('r1') && b.t.connectedPeers().includes('r0'), 'linked again', 10_000);
+  });
+
+  it('a relayed stale record at a silent address does not cut a replica off from its configured one', async () => {
     const ids = await identities(['r0', 'r1', 'r2']);
     const [, i1, i2] = ids as [TestIdentity, TestIdentity, TestIdentity];
+    const silent = await silentServer();
+    cleanup.push(silent.close);
     // r0 has r1's right address from its config; r1 is down.
     const { t: victim } = await run(ids, 'r0', ['r1']);
     const hostile = await rawNode(i2.seed);
     cleanup.push(async () => hostile.stop());
-    // A genuine record of r1 from an earlier life, at an address it no longer has.
-    const stale = await signedRecord(i1.seed, ['/ip4/127.0.0.1/tcp/9'], 1n);
+    // A genuine record of r1 from an earlier life, at an address that now swallows connections.
+    const stale = await signedRecord(i1.seed, [silent.addr], 1n);
     const s = await hostile.dialProtocol(multiaddr(victim.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000) });
     s.send(encodeFrames([stale]));
     await s.close();
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => silent.accepted() > 0, 'r0 dials the learned address');
     // r1 comes up where the config says, knowing nobody's address: only r0's dial can link them.
     await run(ids, 'r1', []);
-    await waitFor(() => victim.connectedPeers().includes('r1'), 'r0 still dials r1 at its configured address', 10_000);
+    await waitFor(() => victim.connectedPeers().includes('r1'), 'r0 still dials r1 at its configured address', 15_000);
+  });
+
+  it('keeps the newest record of each validator, and hands what it learned to a validator that links later', async () => {
+    const ids = await identities(['r0', 'r1', 'r2', 'r3']);
+    const [, i1, i2, i3] = ids as [TestIdentity, TestIdentity, TestIdentity, TestIdentity];
+    const silent = await silentServer();
+    cleanup.push(silent.close);
+    // Nobody knows anybody's address. r2 relays two genuine records of r1, newest first.
+    const { t: victim } = await run(ids, 'r0', []);
+    await run(ids, 'r1', []);
+    const hostile = await rawNode(i2.seed);
+    cleanup.push(async () => hostile.stop());
+    // The newest also names another peer's id in its address: the link must dial r1 there anyway.
+    const r3Id = peerIdFromPrivateKey(await privateKeyFromSeed(i3.seed)).toString();
+    const newest = await signedRecord(i1.seed, [`${i1.addrs[0]!}/p2p/${r3Id}`], 200n);
+    const older = await signedRecord(i1.seed, [silent.addr], 100n);
+    const s = await hostile.dialProtocol(multiaddr(victim.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000) });
+    s.send(encodeFrames([newest, older]));
+    await s.close();
+    await waitFor(() => victim.connectedPeers().includes('r1'), 'r0 dials r1 at the newest record');
+    // A still newer record, but within 10 s of the last one taken: held back (a validator that keeps
+    // re-signing cannot keep the set pushing and verifying).
+    const s2 = await hostile.dialProtocol(multiaddr(victim.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000) });
+    s2.send(encodeFrames([await signedRecord(i1.seed, [silent.addr], 300n)]));
+    await s2.close();
+    // Past the push (1 s): r3 links only now, so only the link-up hand-over can tell it of r1.
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = await rawNode(i3.seed);
+    cleanup.push(async () => late.stop());
+    const heard: Uint8Array[] = [];
+    await late.handle(protocolIds().consensus, (stream) => stream.addEventListener('message', () => undefined));
+    await late.handle(peersProto, (stream) => {
+      const reader = new FrameReader(MAX_RECORD_BYTES, (f) => heard.push(f.slice()), () => undefined);
+      stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
+    });
+    await late.dial(multiaddr(victim.listenAddrs()[0]!));
+    const seqOf = async (who: TestIdentity): Promise<bigint | undefined> => {
+      const key = (await privateKeyFromSeed(who.seed)).publicKey.toString();
+      for (const f of heard) {
+        const env = RecordEnvelope.createFromProtobuf(f);
+        if (env.publicKey.toString() === key) return PeerRecord.createFromProtobuf(env.payload).seqNumber;
+      }
+      return undefined;
+    };
+    await waitFor(() => heard.length >= 2, 'r0 hands r3 its records when their link opens');
+    expect(await seqOf(i1)).toBe(200n);
+    expect(await seqOf(ids[0]!)).toBeDefined(); // r0's own
+    expect(silent.accepted()).toBe(0); // the older record's address was never dialled
   });
 });
