@@ -11,9 +11,11 @@
  * A record is believed only when signed by the validator it names: a peer can relay addresses but
  * not forge them. Each validator's highest sequence number wins, checked before the signature (a
  * replay costs no verification) and again, with no await in between, when the record is stored. A
- * validator's record is replaced at most once per `minUpdateMs`, so one that keeps re-signing cannot
- * make the set push and verify its records without end. Learned addresses never replace the
- * configured ones: the links dial the two in turn (dial-links.ts).
+ * validator's record is replaced at most once per `minUpdateMs`; a newer one that arrives sooner
+ * waits for the end of that window, so one that keeps re-signing cannot make the set push without
+ * end. What one stream may cost is bounded: one record per validator, and the first badly signed
+ * record ends it (an honest relay only passes on records it verified). Learned addresses never
+ * replace the configured ones: the links dial the two in turn (dial-links.ts).
  */
 import type { Libp2p } from 'libp2p';
 import type { PeerId, PrivateKey, Stream, Connection } from '@libp2p/interface';
@@ -41,7 +43,7 @@ export interface AddressBookOptions {
   /** PeerIds of the validators whose outbound link is open now (where new records are pushed). */
   readonly connected: () => ReadonlyArray<readonly [NodeId, PeerId]>;
   /** Called with the addresses of a newer record of `id` (its link dials them). */
-  readonly onLearned: (id: NodeId, addrs: readonly string[]) => void;
+  readonly onLearned: (id: NodeId, addrs: readonly Multiaddr[]) => void;
   readonly counters: Counters;
   readonly logger: Logger;
   /** Addresses this validator announces (default: what libp2p listens on, wildcards expanded). */
@@ -56,25 +58,31 @@ export interface AddressBookOptions {
   readonly streamTimeoutMs?: number;
 }
 
-interface Known {
+interface Candidate {
   readonly record: Uint8Array;
   readonly seq: bigint;
+  readonly addrs: readonly Multiaddr[];
   /** Who relayed it (not sent back there). */
   readonly via: NodeId;
+}
+
+interface Known extends Candidate {
+  /** When it was taken (`performance.now()`: a clock step cannot stall updates). */
   readonly at: number;
 }
 
-const withoutPeerId = (ma: Multiaddr): Multiaddr => {
-  const s = ma.toString();
-  const at = s.indexOf('/p2p/');
-  return at < 0 ? ma : multiaddr(s.slice(0, at));
-};
+/** `ma` without its `/p2p/<id>` parts (by component: `/dns4/p2p/…` names a host, not a peer). */
+export const withoutPeerId = (ma: Multiaddr): Multiaddr => multiaddr(ma.getComponents().filter((c) => c.name !== 'p2p'));
 
 export class AddressBook {
   private node: Libp2p | undefined;
   private own: Uint8Array | undefined;
   /** The newest record accepted per validator, as received (what is relayed). */
   private readonly known = new Map<NodeId, Known>();
+  /** A verified newer record that came within `minUpdateMs` of the last one taken, and its timer. */
+  private readonly pending = new Map<NodeId, { candidate: Candidate; timer: NodeJS.Timeout }>();
+  /** The sequence number whose signature is being checked now, per validator (one at a time). */
+  private readonly checking = new Map<NodeId, bigint>();
   /** Learned since the last push. */
   private readonly fresh = new Set<NodeId>();
   private pushTimer: NodeJS.Timeout | undefined;
@@ -109,6 +117,9 @@ export class AddressBook {
     this.pushTimer = undefined;
     this.fresh.clear();
     this.known.clear();
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    this.checking.clear();
     this.limiters.clear();
   }
 
@@ -176,6 +187,9 @@ export class AddressBook {
     // One record per validator, twice over for a relay that races an update.
     const max = 2 * this.o.validatorByPeer.size;
     let count = 0;
+    /** Validators named so far in this stream: an honest relay names each at most once. */
+    const named = new Set<NodeId>();
+    let queue: Promise<void> = Promise.resolve();
     let ended = false;
     const end = (why: string): void => {
       ended = true;
@@ -191,7 +205,13 @@ export class AddressBook {
           end('too many peer records');
           return;
         }
-        void this.consider(from, frame.slice());
+        // One record at a time, so a badly signed one ends the stream before the next is checked.
+        const copy = frame.slice();
+        queue = queue.then(() => (ended ? undefined : this.consider(from, copy, named, end))).catch((err: unknown) => {
+          // Nothing in a record may take the replica down: count it and go on.
+          this.o.counters.drop(from, 'malformed', `peer record: ${(err as Error).message}`);
+          end('bad peer record');
+        });
       },
       (reason) => {
         if (ended) return;
@@ -210,8 +230,11 @@ export class AddressBook {
     stream.addEventListener('close', () => clearTimeout(deadline));
   }
 
-  /** Checks a record relayed by `from` and stores it when it is a validator's newest. */
-  private async consider(from: NodeId, frame: Uint8Array): Promise<void> {
+  /**
+   * Checks a record relayed by `from` (whose stream has named `seen` so far; `end` ends it) and
+   * takes it when it is the validator's newest.
+   */
+  private async consider(from: NodeId, frame: Uint8Array, seen: Set<NodeId>, end: (why: string) => void): Promise<void> {
     if (!this.node) return;
     // Cheap checks before the signature: who signed it, whom it names, its addresses and sequence.
     let envelope: RecordEnvelope;
@@ -230,6 +253,12 @@ export class AddressBook {
       this.o.counters.drop(from, 'unknown-peer', `peer record of ${signer.toString()}, not a validator`);
       return;
     }
+    if (seen.has(named)) {
+      this.o.counters.drop(from, 'malformed', `two peer records of ${named} in one stream`);
+      end('repeated peer record');
+      return;
+    }
+    seen.add(named);
     if (!record.peerId.equals(signer)) {
       this.o.counters.drop(from, 'malformed', `peer record signed by ${named} for another peer`);
       return;
@@ -238,34 +267,68 @@ export class AddressBook {
       this.o.counters.drop(from, 'malformed', `peer record of ${named} with more than ${MAX_RECORD_ADDRS} addresses`);
       return;
     }
-    if (named === this.o.self || !this.wanted(named, record.seqNumber)) return;
+    const seq = record.seqNumber;
+    if (named === this.o.self || !this.worthChecking(named, seq)) return;
+    this.checking.set(named, seq);
     let valid: boolean;
     try {
       valid = await envelope.validate(PeerRecord.DOMAIN);
     } catch {
       valid = false;
+    } finally {
+      this.checking.delete(named);
     }
     if (!valid) {
+      // Honest relays pass on only what they verified: the rest of this stream is not worth reading.
       this.o.counters.drop(from, 'malformed', `peer record of ${named} with a bad signature`);
+      end('badly signed peer record');
       return;
     }
-    // Checked again after the await: a newer record may have been stored meanwhile.
-    if (!this.node || !this.wanted(named, record.seqNumber)) return;
-    this.known.set(named, { record: frame, seq: record.seqNumber, via: from, at: Date.now() });
+    // Checked again after the await: a newer record may have been taken meanwhile.
+    if (!this.node || !this.newer(named, seq)) return;
+    const candidate: Candidate = { record: frame, seq, addrs: record.multiaddrs.map(withoutPeerId), via: from };
+    const held = this.known.get(named);
+    const wait = held ? held.at + (this.o.minUpdateMs ?? 10_000) - performance.now() : 0;
+    if (wait <= 0) {
+      this.take(named, candidate);
+      return;
+    }
+    const prev = this.pending.get(named);
+    if (prev) clearTimeout(prev.timer);
+    const timer = setTimeout(() => {
+      if (this.pending.get(named)?.timer !== timer) return;
+      this.pending.delete(named);
+      if (this.node && this.newer(named, candidate.seq)) this.take(named, candidate);
+    }, wait);
+    timer.unref?.();
+    this.pending.set(named, { candidate, timer });
+  }
+
+  private take(named: NodeId, c: Candidate): void {
+    const p = this.pending.get(named);
+    if (p && p.candidate.seq <= c.seq) {
+      clearTimeout(p.timer);
+      this.pending.delete(named);
+    }
+    this.known.set(named, { ...c, at: performance.now() });
     this.fresh.add(named);
-    this.o.logger.debug({ peer: named, via: from }, 'learned peer addresses');
-    // Any `/p2p/` part is cut off: the link adds its own peer's, so a record cannot point a link
-    // at another peer (whose connection would then carry frames meant for this one).
-    this.o.onLearned(
-      named,
-      record.multiaddrs.map((m) => withoutPeerId(m).toString()),
-    );
+    this.o.logger.debug({ peer: named, via: c.via }, 'learned peer addresses');
+    this.o.onLearned(named, c.addrs);
     this.schedulePush();
   }
 
-  /** Whether a record of `named` with sequence number `seq` would replace the one held now. */
-  private wanted(named: NodeId, seq: bigint): boolean {
-    const held = this.known.get(named);
-    return !held || (seq > held.seq && Date.now() - held.at >= (this.o.minUpdateMs ?? 10_000));
+  /** Whether `seq` is above the records of `named` taken and waiting. */
+  private newer(named: NodeId, seq: bigint): boolean {
+    return seq > (this.known.get(named)?.seq ?? -1n) && seq > (this.pending.get(named)?.candidate.seq ?? -1n);
+  }
+
+  /**
+   * Whether a record of `named` is worth a signature check: newer than the one taken, and none of
+   * its records waiting or in a check now. So each validator's records cost at most about two
+   * checks per `minUpdateMs` (one taken, one waiting), besides badly signed ones, which end their
+   * stream. A newer record skipped here comes again with the next link-up.
+   */
+  private worthChecking(named: NodeId, seq: bigint): boolean {
+    return this.newer(named, seq) && !this.pending.has(named) && !this.checking.has(named);
   }
 }

@@ -76,6 +76,8 @@ export class Libp2pClientEndpoint {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [phalanxYamux()],
+      // As for replicas (transport.ts): a silent address gives way to the next within 2 s.
+      connectionManager: { addressDialTimeout: 2_000 },
       connectionGater: {
         denyDialMultiaddr: () => false,
         denyDialPeer: (p) => !replicaPeers.has(p.toString()),

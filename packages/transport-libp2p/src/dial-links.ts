@@ -5,15 +5,18 @@
  * both keep their outbound side this way.
  *
  * Every dial names its addresses: the configured ones, or those the peer announced in a signed
- * record (`setLearned`), on alternate attempts when there are both. Nothing is left to libp2p's
- * peer store, which forgets addresses an hour after it first saw them (after which a dropped link
- * could not be redialled), and which would try learned and configured addresses in one sequence,
- * where a few silent learned addresses could use up every attempt's time.
+ * record (`setLearned`), taking turns when there are both (a reconnect starts with the kind that
+ * worked last). Nothing is left to libp2p's peer store, which forgets addresses an hour after it
+ * first saw them (after which a dropped link could not be redialled), and which would try learned
+ * and configured addresses in one sequence, where silent learned addresses could use up every
+ * attempt's time. Each attempt may take 2 s per address it names (libp2p's `addressDialTimeout`,
+ * set by the transport), so the last of them is reached too.
  */
 import type { Libp2p } from 'libp2p';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import type { PeerId, Stream } from '@libp2p/interface';
+import { ConfigError } from '@phalanx/interface';
 import type { Logger, NodeId } from '@phalanx/interface';
 import { OutQueue } from './queues.js';
 import type { Counters, OutQueueOptions } from './queues.js';
@@ -21,11 +24,12 @@ import type { Counters, OutQueueOptions } from './queues.js';
 interface Link {
   readonly id: NodeId;
   readonly peerId: PeerId;
-  readonly addrs: readonly string[];
-  /** Addresses from the peer's newest signed record (`/p2p/<id>` added). */
-  learned: string[];
-  /** Dial attempts so far: odd ones use the learned addresses when there are both kinds. */
-  attempts: number;
+  /** Configured addresses, each ending in this peer's `/p2p/<id>`. */
+  readonly addrs: readonly Multiaddr[];
+  /** Addresses from the peer's newest signed record, likewise. */
+  learned: Multiaddr[];
+  /** Which kind the next attempt dials when there are both. */
+  next: 'configured' | 'learned';
   readonly out: OutQueue;
   stream?: Stream;
   dialing: boolean;
@@ -33,7 +37,17 @@ interface Link {
   timer?: NodeJS.Timeout;
 }
 
-const withPeer = (addr: string, peer: string): string => (addr.includes('/p2p/') ? addr : `${addr}/p2p/${peer}`);
+/** Per named address, the time a dial attempt gets (libp2p gives each address up to 2 s). */
+const DIAL_MS_PER_ADDRESS = 2_000;
+
+/**
+ * `addr` for dialling `peer`: any `/p2p/` parts dropped, then `peer`'s appended, so no address
+ * (configured, or announced by anyone) can point a link at another peer.
+ */
+export function addressOf(addr: Multiaddr, peer: PeerId): Multiaddr {
+  const base = multiaddr(addr.getComponents().filter((c) => c.name !== 'p2p'));
+  return multiaddr(`${base.toString()}/p2p/${peer.toString()}`);
+}
 
 export interface DialLinksOptions {
   readonly protocol: string;
@@ -53,15 +67,28 @@ export class DialLinks {
 
   constructor(private readonly o: DialLinksOptions) {}
 
-  /** Registers a peer; `addrs` are bootstrap multiaddrs (`/p2p/<id>` is added when missing). */
+  /**
+   * Registers a peer; `addrs` are bootstrap multiaddrs (`/p2p/<id>` optional). Throws `ConfigError`
+   * for an address that is not a multiaddr, or that names another peer.
+   */
   add(id: NodeId, peerId: PeerId, addrs: readonly string[]): void {
-    const key = peerId.toString();
+    const parsed = addrs.map((a, i) => {
+      let ma: Multiaddr;
+      try {
+        ma = multiaddr(a);
+      } catch (err) {
+        throw new ConfigError(`${id}.addrs[${i}]`, `not a multiaddr (${a}): ${(err as Error).message}`);
+      }
+      const named = ma.getComponents().find((c) => c.name === 'p2p' && c.value !== peerId.toString());
+      if (named) throw new ConfigError(`${id}.addrs[${i}]`, `names peer ${named.value ?? '?'}, but ${id}'s key is peer ${peerId.toString()}`);
+      return addressOf(ma, peerId);
+    });
     this.links.set(id, {
       id,
       peerId,
-      addrs: addrs.map((a) => withPeer(a, key)),
+      addrs: parsed,
       learned: [],
-      attempts: 0,
+      next: 'configured',
       out: new OutQueue(id, this.o.queue, this.o.counters),
       dialing: false,
       backoff: 0,
@@ -81,7 +108,6 @@ export class DialLinks {
     this.node = node;
     for (const link of this.links.values()) {
       link.backoff = 0;
-      link.attempts = 0;
       void this.connect(link);
     }
   }
@@ -130,28 +156,24 @@ export class DialLinks {
    * Sets the addresses a peer announced. When they changed and the link is down, it is dialled
    * now at the new ones, backoff reset: the wait would only delay a dial that may now succeed.
    */
-  setLearned(id: NodeId, addrs: readonly string[]): void {
+  setLearned(id: NodeId, addrs: readonly Multiaddr[]): void {
     const link = this.links.get(id);
     if (!link) return;
-    const key = link.peerId.toString();
-    const learned = addrs.map((a) => withPeer(a, key));
-    if (learned.length === link.learned.length && learned.every((a, i) => a === link.learned[i])) return;
+    const learned = addrs.map((a) => addressOf(a, link.peerId));
+    if (learned.length === link.learned.length && learned.every((a, i) => a.equals(link.learned[i]!))) return;
     link.learned = learned;
+    link.next = 'learned';
     if (!this.node || link.stream || link.dialing) return;
     if (link.timer) clearTimeout(link.timer);
     link.timer = undefined;
     link.backoff = 0;
-    link.attempts = 1; // the next attempt uses the learned addresses
     void this.connect(link);
   }
 
-  /** What the next dial of `link` tries: configured and learned addresses take turns. */
-  private dialTarget(link: Link): PeerId | Multiaddr[] {
-    const useLearned = link.learned.length > 0 && (link.addrs.length === 0 || link.attempts % 2 === 1);
-    const addrs = useLearned ? link.learned : link.addrs;
-    link.attempts++;
-    // No address at all: by PeerId, which reuses a connection the peer opened to us.
-    return addrs.length > 0 ? addrs.map((a) => multiaddr(a)) : link.peerId;
+  /** What the next dial of `link` names: configured and learned addresses take turns. */
+  private dialTarget(link: Link): { kind: 'configured' | 'learned'; addrs: readonly Multiaddr[] } {
+    const kind = link.learned.length === 0 ? 'configured' : link.addrs.length === 0 ? 'learned' : link.next;
+    return { kind, addrs: kind === 'learned' ? link.learned : link.addrs };
   }
 
   private scheduleReconnect(link: Link): void {
@@ -170,9 +192,14 @@ export class DialLinks {
     const node = this.node;
     if (!node || link.dialing || link.stream) return;
     link.dialing = true;
+    const target = this.dialTarget(link);
     try {
-      // A connection the peer opened to us is reused whichever addresses are named.
-      const stream = await node.dialProtocol(this.dialTarget(link), this.o.protocol, { signal: AbortSignal.timeout(5_000) });
+      // A connection the peer opened to us is reused whichever addresses are named; with no
+      // address at all the dial is by PeerId, which only finds such a connection.
+      const ms = Math.max(5_000, DIAL_MS_PER_ADDRESS * target.addrs.length + 1_000);
+      const stream = await node.dialProtocol(target.addrs.length > 0 ? [...target.addrs] : link.peerId, this.o.protocol, {
+        signal: AbortSignal.timeout(ms),
+      });
       if (this.node !== node) {
         stream.abort(new Error('stopped'));
         // Restarted while this dial was in flight: dial again on the new node.
@@ -181,7 +208,7 @@ export class DialLinks {
       }
       link.stream = stream;
       link.backoff = 0;
-      link.attempts = 0;
+      link.next = target.kind; // a reconnect starts with what worked
       this.o.onStream(link.id, stream, link.peerId);
       stream.addEventListener('close', () => {
         if (link.stream !== stream) return;
@@ -192,7 +219,9 @@ export class DialLinks {
       link.out.attach(stream);
       this.o.logger.debug({ peer: link.id }, 'connected');
     } catch (err) {
-      this.o.logger.debug({ peer: link.id, err: (err as Error).message }, 'dial failed');
+      this.o.logger.debug({ peer: link.id, err: (err as Error).message, addresses: target.kind }, 'dial failed');
+      // The other kind's turn, unless new addresses were learned meanwhile (setLearned chose).
+      if (link.next === target.kind) link.next = target.kind === 'learned' ? 'configured' : 'learned';
       this.scheduleReconnect(link);
     } finally {
       link.dialing = false;

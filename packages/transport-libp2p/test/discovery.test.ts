@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -105,11 +105,13 @@ describe('peer discovery from a bootstrap list', () => {
       i1.seed,
       Array.from({ length: MAX_RECORD_ADDRS + 1 }, (_, k) => `/ip4/127.0.0.${k + 1}/tcp/${i1.port}`),
     );
-    await relay([Uint8Array.of(1, 2, 3), tampered, r1AsSignedByR2, stranger, tooMany]);
-
-    await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= 4, 'garbage, tampered, misattributed and over-long records counted');
+    await relay([Uint8Array.of(1, 2, 3), r1AsSignedByR2, stranger, tooMany]);
+    await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= 3, 'garbage, misattributed and over-long records counted');
     expect(victim.stats().dropped['r2']?.['unknown-peer']).toBe(1); // the stranger's record
-    // An oversized frame ends its stream: the good record behind it is never read.
+    // A badly signed record ends its stream (honest relays pass on only what they verified).
+    await relay([tampered, good]);
+    await waitFor(() => victim.stats().dropped['r2']?.malformed === 4, 'the tampered record counted');
+    // So does an oversized frame: the good record behind it is never read.
     await relay([new Uint8Array(MAX_RECORD_BYTES + 1), good]);
     await waitFor(() => victim.stats().dropped['r2']?.oversized === 1, 'the oversized record counted');
     await new Promise((r) => setTimeout(r, 1000));
@@ -121,17 +123,84 @@ describe('peer discovery from a bootstrap list', () => {
     expect(Object.keys(victim.stats().dropped).filter((k) => k !== 'r2')).toEqual([]);
     expect(UNKNOWN in victim.stats().dropped).toBe(false);
 
-    // At most two records per validator in one stream: the seventh of eight frames is one too many
-    // and ends the stream (six undecodable frames, then the cap).
+    // At most twice as many records as validators in one stream: the seventh of eight frames is one
+    // too many and ends the stream, before any of the six queued ahead of it is read (uncapped,
+    // each of the eight would count as undecodable).
     const before = victim.stats().dropped['r2']?.malformed ?? 0;
     await relay(Array.from({ length: 8 }, () => Uint8Array.of(7)));
-    await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= before + 7, 'six undecodable frames and the cap');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(victim.stats().dropped['r2']?.malformed).toBe(before + 7);
+    await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= before + 1, 'the cap');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(victim.stats().dropped['r2']?.malformed).toBe(before + 1);
 
     // Each stream costs the reader signature checks: a validator gets a burst of 8, then 2 a second.
-    for (let k = 0; k < 14; k++) await relay([good]).catch(() => undefined);
+    for (let k = 0; k < 24; k++) await relay([good]).catch(() => undefined);
     await waitFor(() => (victim.stats().dropped['r2']?.['rate-limited'] ?? 0) >= 1, 'record streams past the burst refused');
+  });
+
+  it('spends at most about two signature checks per validator per 10 s, and takes a held-back record later', async () => {
+    const ids = await identities(['r0', 'r1', 'r2', 'r3']);
+    const [, i1, i2, i3] = ids as [TestIdentity, TestIdentity, TestIdentity, TestIdentity];
+    const silent = await silentServer();
+    cleanup.push(silent.close);
+    // Counts every check in this process: r1's transport checks nothing until r0 links to it.
+    const checks = vi.spyOn(RecordEnvelope.prototype, 'validate');
+    cleanup.push(async () => checks.mockRestore());
+    const { t: victim } = await run(ids, 'r0', []);
+    await run(ids, 'r1', []);
+    const hostile = await rawNode(i2.seed);
+    cleanup.push(async () => hostile.stop());
+    const relay = async (records: Uint8Array[]): Promise<void> => {
+      const st = await hostile.dialProtocol(multiaddr(victim.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000) });
+      st.send(encodeFrames(records));
+      await st.close();
+    };
+    // A genuine but stale record of r1, at an address that swallows connections: taken (1 check).
+    const stale = await signedRecord(i1.seed, [silent.addr], 100n);
+    await relay([stale]);
+    await waitFor(() => silent.accepted() > 0, 'r0 dials the stale address');
+    // Replays cost nothing; a badly signed record costs one check and ends its stream, so the
+    // genuine record of r3 behind it is never checked.
+    await relay([stale]);
+    await relay([stale]);
+    const forged = (await signedRecord(i1.seed, i1.addrs, 900n)).slice();
+    forged[forged.length - 1]! ^= 1;
+    await relay([forged, await signedRecord(i3.seed, ['/ip4/127.0.0.1/tcp/1'])]);
+    await waitFor(() => victim.stats().dropped['r2']?.malformed === 1, 'the forged record counted');
+    // r1's genuine new record, within 10 s of the stale one: checked (1) and held back; a newer
+    // one while it waits is not even checked.
+    await relay([await signedRecord(i1.seed, i1.addrs, 200n)]);
+    await relay([await signedRecord(i1.seed, [silent.addr], 300n)]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(checks.mock.calls.length).toBe(3);
+    expect(victim.connectedPeers()).not.toContain('r1');
+    // The held-back record is taken when the 10 s are up: r0 links to r1 at its real address.
+    await waitFor(() => victim.connectedPeers().includes('r1'), 'r0 takes r1\'s held-back record', 15_000);
+  });
+
+  it('survives a genuine record whose address only looks like a peer id (/dns4/p2p/…)', async () => {
+    const ids = await identities(['r0', 'r1', 'r2']);
+    const [, , i2] = ids as [TestIdentity, TestIdentity, TestIdentity];
+    const { t: victim } = await run(ids, 'r0', []);
+    const hostile = await rawNode(i2.seed);
+    cleanup.push(async () => hostile.stop());
+    const st = await hostile.dialProtocol(multiaddr(victim.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000) });
+    st.send(encodeFrames([await signedRecord(i2.seed, ['/dns4/p2p/tcp/1', '/dns4/x/tcp/2/p2p/12D3KooWRCNGcnGxZohAeeSYW4HdDtDDuYYAGvxz7ez7Qjob3Va9'])]));
+    await st.close();
+    // Taken (no drop counted), dialled and failed; an unhandled rejection would fail this run.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(victim.stats().dropped).toEqual({});
+  });
+
+  it('refuses a configured address that is not a multiaddr or names another peer', async () => {
+    const ids = await identities(['r0', 'r1', 'r2']);
+    const [i0, i1, i2] = ids as [TestIdentity, TestIdentity, TestIdentity];
+    const r2Id = peerIdFromPrivateKey(await privateKeyFromSeed(i2.seed)).toString();
+    const withR1At = (addr: string): PeerConfig[] => seenBy(ids, []).map((v) => (v.id === 'r1' ? { ...v, addrs: [addr] } : v));
+    const make = (addr: string): Libp2pTransport => new Libp2pTransport({ self: 'r0', seed: i0.seed, listen: i0.addrs, validators: withR1At(addr) });
+    expect(() => make('not/a/multiaddr')).toThrow(/r1\.addrs\[0\].*not a multiaddr/);
+    expect(() => make(`${i1.addrs[0]!}/p2p/${r2Id}`)).toThrow(/r1\.addrs\[0\].*names peer/);
+    const r1Id = peerIdFromPrivateKey(await privateKeyFromSeed(i1.seed)).toString();
+    expect(() => make(`${i1.addrs[0]!}/p2p/${r1Id}`)).not.toThrow();
   });
 
   it('redials at the configured addresses even after the peer store forgot them (it does after an hour)', async () => {
