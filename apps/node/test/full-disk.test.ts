@@ -11,15 +11,15 @@ import { basePort, cli, phalanx, start, waitFor } from './cli-helpers.js';
 // with EFBIG instead of killing the process). It must halt, not crash and not carry on: alive,
 // /readyz not ready, `replica_halted 1`. The other three keep committing, and once it restarts
 // with room again it recovers from what it had made durable and catches up.
-describe('a replica whose disk fills up', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-full-disk-'));
+describe.each(['pbft', 'hotstuff'] as const)('a %s replica whose disk fills up', (protocol) => {
+  const dir = mkdtempSync(path.join(tmpdir(), `phalanx-full-disk-${protocol}-`));
   const children: Array<{ kill: (s: NodeJS.Signals) => void }> = [];
   afterAll(() => {
     for (const c of children) c.kill('SIGKILL');
   });
 
   it('halts, stays up and not ready; the others commit on; restarted with room, it catches up', async () => {
-    const k = await phalanx(['keygen', '--replicas', '4', '--out', dir, '--protocol', 'pbft', '--base-port', String(await basePort())]);
+    const k = await phalanx(['keygen', '--replicas', '4', '--out', dir, '--protocol', protocol, '--base-port', String(await basePort())]);
     expect(k.code).toBe(0);
     const cfg = path.join(dir, 'config.yaml');
     const config = loadConfig(cfg);
@@ -37,8 +37,8 @@ describe('a replica whose disk fills up', () => {
     const http = (i: number): string => config.nodes[i]!.http;
     await Promise.all(config.nodes.map((n) => waitFor(`${n.id} ready`, async () => ((await fetch(`http://${n.http}/readyz`)).ok ? true : undefined))));
 
-    // Writes of 8 KiB values through r0 until r3 halts: PBFT checkpoints store the whole state, so
-    // r3's data file outgrows the limit within a few MiB of state.
+    // Writes of 8 KiB values until r3 halts: PBFT checkpoints store the whole state, and HotStuff
+    // stores every block, so r3's data file outgrows the limit within a few MiB of writes.
     const value = 'v'.repeat(8192);
     let written = 0;
     const halted = async (): Promise<boolean> => /^replica_halted\S* 1$/m.test(await (await fetch(`http://${r3!.metrics!}/metrics`)).text());
