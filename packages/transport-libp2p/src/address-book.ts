@@ -184,8 +184,8 @@ export class AddressBook {
       stream.abort(new Error('too many peer-record streams'));
       return;
     }
-    // One record per validator, twice over for a relay that races an update.
-    const max = 2 * this.o.validatorByPeer.size;
+    // An honest relay sends at most one record per validator in a stream.
+    const max = this.o.validatorByPeer.size;
     let count = 0;
     /** Validators named so far in this stream: an honest relay names each at most once. */
     const named = new Set<NodeId>();

@@ -105,7 +105,8 @@ describe('peer discovery from a bootstrap list', () => {
       i1.seed,
       Array.from({ length: MAX_RECORD_ADDRS + 1 }, (_, k) => `/ip4/127.0.0.${k + 1}/tcp/${i1.port}`),
     );
-    await relay([Uint8Array.of(1, 2, 3), r1AsSignedByR2, stranger, tooMany]);
+    await relay([Uint8Array.of(1, 2, 3), r1AsSignedByR2, stranger]);
+    await relay([tooMany]);
     await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= 3, 'garbage, misattributed and over-long records counted');
     expect(victim.stats().dropped['r2']?.['unknown-peer']).toBe(1); // the stranger's record
     // A badly signed record ends its stream (honest relays pass on only what they verified).
@@ -123,9 +124,9 @@ describe('peer discovery from a bootstrap list', () => {
     expect(Object.keys(victim.stats().dropped).filter((k) => k !== 'r2')).toEqual([]);
     expect(UNKNOWN in victim.stats().dropped).toBe(false);
 
-    // At most twice as many records as validators in one stream: the seventh of eight frames is one
-    // too many and ends the stream, before any of the six queued ahead of it is read (uncapped,
-    // each of the eight would count as undecodable).
+    // At most one record per validator in one stream: the fourth of eight frames is one too many
+    // and ends the stream, before any of the three queued ahead of it is read (uncapped, each of
+    // the eight would count as undecodable).
     const before = victim.stats().dropped['r2']?.malformed ?? 0;
     await relay(Array.from({ length: 8 }, () => Uint8Array.of(7)));
     await waitFor(() => (victim.stats().dropped['r2']?.malformed ?? 0) >= before + 1, 'the cap');
