@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,10 +16,11 @@ describe('peer discovery between replica processes', () => {
   const replicas: Array<ReturnType<typeof start>> = [];
   const sockets: net.Socket[] = [];
   const blackholes: net.Server[] = [];
-  afterAll(() => {
-    for (const r of replicas) r.child.kill('SIGKILL');
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => (r.child.kill('SIGKILL'), r.exited)));
     for (const s of sockets) s.destroy();
     for (const b of blackholes) b.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('links every replica to every other one from stale bootstrap lists, and commits', async () => {
@@ -28,13 +29,14 @@ describe('peer discovery between replica processes', () => {
     expect(k.code).toBe(0);
     const doc = parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8')) as { nodes: Array<{ id: string; address: string; http: string }> };
     const nodes = doc.nodes.map((n) => ({ ...n }));
-    // base+900.. is unused by keygen; basePort() leaves it below the ephemeral port range.
-    const moved = (i: number): string => `/ip4/127.0.0.1/tcp/${base + 900 + i}`;
+    const ports: number[] = [];
     for (let i = 0; i < 4; i++) {
       const srv = net.createServer((sock) => void sockets.push(sock));
-      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(base + 900 + i, '127.0.0.1', () => resolve()));
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
       blackholes.push(srv);
+      ports.push((srv.address() as net.AddressInfo).port);
     }
+    const moved = (i: number): string => `/ip4/127.0.0.1/tcp/${ports[i]!}`;
     nodes.forEach((me, i) => {
       const own = {
         ...doc,

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -13,9 +14,11 @@ import { basePort, cli, phalanx, start, waitFor } from './cli-helpers.js';
 // with room again it recovers from what it had made durable and catches up.
 describe.each(['pbft', 'hotstuff'] as const)('a %s replica whose disk fills up', (protocol) => {
   const dir = mkdtempSync(path.join(tmpdir(), `phalanx-full-disk-${protocol}-`));
-  const children: Array<{ kill: (s: NodeJS.Signals) => void }> = [];
-  afterAll(() => {
-    for (const c of children) c.kill('SIGKILL');
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    // Killed and gone before the data (~100 MiB a run) is removed.
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r).kill('SIGKILL')))));
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('halts, stays up and not ready; the others commit on; restarted with room, it catches up', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,8 @@ describe('replica processes under a hostile peer', () => {
   const transports: Libp2pTransport[] = [];
   afterAll(async () => {
     for (const t of transports) await t.stop().catch(() => undefined);
-    for (const r of replicas) r.child.kill('SIGKILL');
+    await Promise.all(replicas.map((r) => (r.child.kill('SIGKILL'), r.exited)));
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('drops and counts garbage, oversized, forged and impersonating frames, refuses a stranger, and commits on', async () => {

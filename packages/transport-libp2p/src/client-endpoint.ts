@@ -15,7 +15,7 @@ import type { Logger, NodeId, TransportStats } from '@phalanx/interface';
 import { FrameReader } from './framing.js';
 import { Counters } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
-import { DialLinks } from './dial-links.js';
+import { DIAL_MS_PER_ADDRESS, DialLinks } from './dial-links.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_BYTES, protocolIds } from './transport.js';
 import type { FrameHandler, PeerConfig } from './transport.js';
 
@@ -76,8 +76,8 @@ export class Libp2pClientEndpoint {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [phalanxYamux()],
-      // As for replicas (transport.ts): a silent address gives way to the next within 2 s.
-      connectionManager: { addressDialTimeout: 2_000 },
+      // As for replicas (transport.ts): a silent address gives way to the next after 5 s.
+      connectionManager: { addressDialTimeout: DIAL_MS_PER_ADDRESS },
       connectionGater: {
         denyDialMultiaddr: () => false,
         denyDialPeer: (p) => !replicaPeers.has(p.toString()),

@@ -9,8 +9,8 @@
  * worked last). Nothing is left to libp2p's peer store, which forgets addresses an hour after it
  * first saw them (after which a dropped link could not be redialled), and which would try learned
  * and configured addresses in one sequence, where silent learned addresses could use up every
- * attempt's time. Each attempt may take 2 s per address it names (libp2p's `addressDialTimeout`,
- * set by the transport), so the last of them is reached too.
+ * attempt's time. Each attempt may take `DIAL_MS_PER_ADDRESS` per address it names (libp2p's
+ * `addressDialTimeout` is the same), so the last of them is reached too.
  */
 import type { Libp2p } from 'libp2p';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -37,8 +37,12 @@ interface Link {
   timer?: NodeJS.Timeout;
 }
 
-/** Per named address, the time a dial attempt gets (libp2p gives each address up to 2 s). */
-const DIAL_MS_PER_ADDRESS = 2_000;
+/**
+ * What libp2p gives each address of a dial (its `addressDialTimeout`, set by the transport and the
+ * client endpoint), and what a dial attempt gets per address it names: room for TCP, noise and
+ * yamux to a peer whose event loop is busy.
+ */
+export const DIAL_MS_PER_ADDRESS = 5_000;
 
 /**
  * `addr` for dialling `peer`: any `/p2p/` parts dropped, then `peer`'s appended, so no address
@@ -196,7 +200,7 @@ export class DialLinks {
     try {
       // A connection the peer opened to us is reused whichever addresses are named; with no
       // address at all the dial is by PeerId, which only finds such a connection.
-      const ms = Math.max(5_000, DIAL_MS_PER_ADDRESS * target.addrs.length + 1_000);
+      const ms = DIAL_MS_PER_ADDRESS * Math.max(1, target.addrs.length) + 1_000;
       const stream = await node.dialProtocol(target.addrs.length > 0 ? [...target.addrs] : link.peerId, this.o.protocol, {
         signal: AbortSignal.timeout(ms),
       });

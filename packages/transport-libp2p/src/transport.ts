@@ -18,7 +18,7 @@ import { FrameReader } from './framing.js';
 import { Counters, InboundQueues, OutQueue, RateLimiter, UNKNOWN } from './queues.js';
 import type { OutQueueOptions } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
-import { DialLinks } from './dial-links.js';
+import { DIAL_MS_PER_ADDRESS, DialLinks } from './dial-links.js';
 import { AddressBook, MAX_RECORD_ADDRS } from './address-book.js';
 import { multiaddr } from '@multiformats/multiaddr';
 
@@ -229,8 +229,8 @@ export class Libp2pTransport implements Transport {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [phalanxYamux()],
-      // A silent address gives way to the next within 2 s, inside the 5 s each dial may take.
-      connectionManager: { addressDialTimeout: 2_000 },
+      // A silent address gives way to the next after 5 s; each dial gets 5 s per address it names.
+      connectionManager: { addressDialTimeout: DIAL_MS_PER_ADDRESS },
       connectionGater: {
         // Loopback and private addresses are where validators live in tests and private networks.
         denyDialMultiaddr: () => false,
