@@ -23,7 +23,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import type { Logger, NodeId } from '@phalanx/interface';
+import type { DropReason, Logger, NodeId } from '@phalanx/interface';
 import { encodeFrames, FrameReader } from './framing.js';
 import { RateLimiter } from './queues.js';
 import type { Counters } from './queues.js';
@@ -40,6 +40,8 @@ export interface AddressBookOptions {
   readonly validatorByPeer: ReadonlyMap<string, NodeId>;
   /** The id drops from a non-validator are counted under (a configured client's, or `UNKNOWN`). */
   readonly nameOf: (peer: string) => string;
+  /** Whether a non-validator may use the client protocol: it is then sent the records it asks for. */
+  readonly isClient: (peer: string) => boolean;
   /** PeerIds of the validators whose outbound link is open now (where new records are pushed). */
   readonly connected: () => ReadonlyArray<readonly [NodeId, PeerId]>;
   /** Called with the addresses of a newer record of `id` (its link dials them). */
@@ -73,6 +75,47 @@ interface Known extends Candidate {
 
 /** `ma` without its `/p2p/<id>` parts (by component: `/dns4/p2p/…` names a host, not a peer). */
 export const withoutPeerId = (ma: Multiaddr): Multiaddr => multiaddr(ma.getComponents().filter((c) => c.name !== 'p2p'));
+
+/** A peer record decoded and checked in everything but its signature, or why it was refused. */
+export type RecordClaim =
+  | {
+      readonly ok: true;
+      readonly named: NodeId;
+      readonly envelope: RecordEnvelope;
+      readonly seq: bigint;
+      /** Without `/p2p/` parts. */
+      readonly addrs: readonly Multiaddr[];
+    }
+  | { readonly ok: false; readonly named?: NodeId; readonly reason: DropReason; readonly why: string };
+
+/**
+ * The cheap checks, before the signature: that `frame` decodes, that its signer is one of `byPeer`
+ * (PeerId string → id), that the record names its signer, and that it has at most
+ * `MAX_RECORD_ADDRS` addresses. Never throws.
+ */
+export function readRecord(frame: Uint8Array, byPeer: ReadonlyMap<string, NodeId>): RecordClaim {
+  let envelope: RecordEnvelope;
+  let record: PeerRecord;
+  let signer: PeerId;
+  try {
+    envelope = RecordEnvelope.createFromProtobuf(frame);
+    signer = peerIdFromPublicKey(envelope.publicKey as Parameters<typeof peerIdFromPublicKey>[0]);
+    record = PeerRecord.createFromProtobuf(envelope.payload);
+  } catch {
+    return { ok: false, reason: 'malformed', why: 'undecodable peer record' };
+  }
+  const named = byPeer.get(signer.toString());
+  if (named === undefined) return { ok: false, reason: 'unknown-peer', why: `peer record of ${signer.toString()}, not a known peer` };
+  if (!record.peerId.equals(signer)) return { ok: false, named, reason: 'malformed', why: `peer record signed by ${named} for another peer` };
+  if (record.multiaddrs.length > MAX_RECORD_ADDRS) {
+    return { ok: false, named, reason: 'malformed', why: `peer record of ${named} with more than ${MAX_RECORD_ADDRS} addresses` };
+  }
+  try {
+    return { ok: true, named, envelope, seq: record.seqNumber, addrs: record.multiaddrs.map(withoutPeerId) };
+  } catch {
+    return { ok: false, named, reason: 'malformed', why: `peer record of ${named} with an unusable address` };
+  }
+}
 
 export class AddressBook {
   private node: Libp2p | undefined;
@@ -169,18 +212,16 @@ export class AddressBook {
       stream.abort(new Error('stopping'));
       return;
     }
+    if (!from && this.o.isClient(key)) {
+      this.answerClient(stream, this.o.nameOf(key));
+      return;
+    }
     if (!from || from === this.o.self) {
       this.o.counters.drop(from ?? this.o.nameOf(key), 'unknown-peer', `peer-record protocol refused for ${key}`);
       stream.abort(new Error('not a validator'));
       return;
     }
-    let limiter = this.limiters.get(from);
-    if (!limiter) {
-      const r = this.o.streamRate ?? { perSecond: 2, burst: 8 };
-      this.limiters.set(from, (limiter = new RateLimiter(r.perSecond, r.burst)));
-    }
-    if (!limiter.take()) {
-      this.o.counters.drop(from, 'rate-limited', 'peer-record streams');
+    if (!this.admit(from)) {
       stream.abort(new Error('too many peer-record streams'));
       return;
     }
@@ -230,44 +271,54 @@ export class AddressBook {
     stream.addEventListener('close', () => clearTimeout(deadline));
   }
 
+  /** Takes a token from the stream limiter of `who` (a validator, a configured client, or `UNKNOWN`). */
+  private admit(who: string): boolean {
+    let limiter = this.limiters.get(who);
+    if (!limiter) {
+      const r = this.o.streamRate ?? { perSecond: 2, burst: 8 };
+      this.limiters.set(who, (limiter = new RateLimiter(r.perSecond, r.burst)));
+    }
+    if (limiter.take()) return true;
+    this.o.counters.drop(who, 'rate-limited', 'peer-record streams');
+    return false;
+  }
+
+  /**
+   * A client asks where the replicas are: it gets this replica's own record and every one learned,
+   * and nothing it sends is read. Clients share their limiter by name (open-access ones all share
+   * `UNKNOWN`'s), so they cannot grow the table.
+   */
+  private answerClient(stream: Stream, client: string): void {
+    if (!this.admit(client)) {
+      stream.abort(new Error('too many peer-record streams'));
+      return;
+    }
+    const records = [this.own!];
+    for (const k of this.known.values()) records.push(k.record);
+    stream.send(encodeFrames(records));
+    stream.close({ signal: AbortSignal.timeout(5_000) }).catch(() => stream.abort(new Error('peer-record stream not closed')));
+  }
+
   /**
    * Checks a record relayed by `from` (whose stream has named `seen` so far; `end` ends it) and
    * takes it when it is the validator's newest.
    */
   private async consider(from: NodeId, frame: Uint8Array, seen: Set<NodeId>, end: (why: string) => void): Promise<void> {
     if (!this.node) return;
-    // Cheap checks before the signature: who signed it, whom it names, its addresses and sequence.
-    let envelope: RecordEnvelope;
-    let record: PeerRecord;
-    let signer: PeerId;
-    try {
-      envelope = RecordEnvelope.createFromProtobuf(frame);
-      signer = peerIdFromPublicKey(envelope.publicKey as Parameters<typeof peerIdFromPublicKey>[0]);
-      record = PeerRecord.createFromProtobuf(envelope.payload);
-    } catch {
-      this.o.counters.drop(from, 'malformed', 'undecodable peer record');
+    const claim = readRecord(frame, this.o.validatorByPeer);
+    if (claim.named !== undefined) {
+      if (seen.has(claim.named)) {
+        this.o.counters.drop(from, 'malformed', `two peer records of ${claim.named} in one stream`);
+        end('repeated peer record');
+        return;
+      }
+      seen.add(claim.named);
+    }
+    if (!claim.ok) {
+      this.o.counters.drop(from, claim.reason, claim.why);
       return;
     }
-    const named = this.o.validatorByPeer.get(signer.toString());
-    if (named === undefined) {
-      this.o.counters.drop(from, 'unknown-peer', `peer record of ${signer.toString()}, not a validator`);
-      return;
-    }
-    if (seen.has(named)) {
-      this.o.counters.drop(from, 'malformed', `two peer records of ${named} in one stream`);
-      end('repeated peer record');
-      return;
-    }
-    seen.add(named);
-    if (!record.peerId.equals(signer)) {
-      this.o.counters.drop(from, 'malformed', `peer record signed by ${named} for another peer`);
-      return;
-    }
-    if (record.multiaddrs.length > MAX_RECORD_ADDRS) {
-      this.o.counters.drop(from, 'malformed', `peer record of ${named} with more than ${MAX_RECORD_ADDRS} addresses`);
-      return;
-    }
-    const seq = record.seqNumber;
+    const { named, seq, envelope } = claim;
     if (named === this.o.self || !this.worthChecking(named, seq)) return;
     this.checking.set(named, seq);
     let valid: boolean;
@@ -286,7 +337,7 @@ export class AddressBook {
     }
     // Checked again after the await: a newer record may have been taken meanwhile.
     if (!this.node || !this.newer(named, seq)) return;
-    const candidate: Candidate = { record: frame, seq, addrs: record.multiaddrs.map(withoutPeerId), via: from };
+    const candidate: Candidate = { record: frame, seq, addrs: claim.addrs, via: from };
     const held = this.known.get(named);
     const wait = held ? held.at + (this.o.minUpdateMs ?? 10_000) - performance.now() : 0;
     if (wait <= 0) {

@@ -2,6 +2,12 @@
  * A client's side of the client protocol: one libp2p node (no listening socket) holding a stream
  * to each replica, reconnecting with backoff. Frames are opaque here; `@phalanx/runtime`'s
  * `Client` puts its request/reply wire format on top.
+ *
+ * Whenever its stream to a replica opens, the client asks that replica for the replicas' signed
+ * address records (address-book.ts) and dials a replica at the addresses it announced as well as
+ * the configured ones, so a client whose configuration is out of date still finds replicas that
+ * moved. A record counts only when signed by the replica it names and newer than the one held;
+ * the first bad one ends what that replica sent.
  */
 import './polyfill.js';
 import { createLibp2p } from 'libp2p';
@@ -9,13 +15,15 @@ import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { phalanxYamux } from './muxer.js';
-import type { PrivateKey, Stream } from '@libp2p/interface';
+import type { PeerId, PrivateKey, Stream } from '@libp2p/interface';
+import { PeerRecord } from '@libp2p/peer-record';
 import { silentLogger } from '@phalanx/interface';
 import type { Logger, NodeId, TransportStats } from '@phalanx/interface';
 import { FrameReader } from './framing.js';
 import { Counters } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
 import { DIAL_MS_PER_ADDRESS, DialLinks } from './dial-links.js';
+import { MAX_RECORD_BYTES, readRecord } from './address-book.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_BYTES, protocolIds } from './transport.js';
 import type { FrameHandler, PeerConfig } from './transport.js';
 
@@ -38,6 +46,10 @@ export class Libp2pClientEndpoint {
   private readonly opts: Libp2pClientEndpointOptions;
   private readonly counters: Counters;
   private readonly links: DialLinks;
+  private readonly logger: Logger;
+  private readonly replicaByPeer = new Map<string, NodeId>();
+  /** The sequence number of the newest record taken per replica. */
+  private readonly recordSeq = new Map<NodeId, bigint>();
   private handlers: FrameHandler[] = [];
   private node: Libp2p | undefined;
   private key: PrivateKey | undefined;
@@ -50,7 +62,7 @@ export class Libp2pClientEndpoint {
     this.self = opts.self;
     this.protocol = protocolIds(opts.network).client;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    const logger = (opts.logger ?? silentLogger).child({ component: 'client-endpoint', client: opts.self });
+    const logger = (this.logger = (opts.logger ?? silentLogger).child({ component: 'client-endpoint', client: opts.self }));
     this.counters = new Counters(logger, 10_000);
     this.links = new DialLinks({
       protocol: this.protocol,
@@ -61,9 +73,16 @@ export class Libp2pClientEndpoint {
       initialBackoffMs: opts.reconnect?.initialMs ?? 50,
       maxBackoffMs: opts.reconnect?.maxMs ?? 2_000,
       // Replies come back on the stream we opened: read them from each new stream.
-      onStream: (id, stream) => this.readReplies(id, stream),
+      onStream: (id, stream, peerId) => {
+        this.readReplies(id, stream);
+        void this.askAddresses(id, peerId);
+      },
     });
-    opts.replicas.forEach((r, i) => this.links.add(r.id, peerIdFromEd25519(r.publicKey, `replicas[${i}].publicKey`), r.addrs ?? []));
+    opts.replicas.forEach((r, i) => {
+      const peerId = peerIdFromEd25519(r.publicKey, `replicas[${i}].publicKey`);
+      this.replicaByPeer.set(peerId.toString(), r.id);
+      this.links.add(r.id, peerId, r.addrs ?? []);
+    });
   }
 
   async start(): Promise<void> {
@@ -96,6 +115,7 @@ export class Libp2pClientEndpoint {
     if (!this.running) return;
     this.running = false;
     this.links.stop();
+    this.recordSeq.clear();
     const node = this.node;
     this.node = undefined;
     await node?.stop();
@@ -115,6 +135,66 @@ export class Libp2pClientEndpoint {
 
   stats(): TransportStats {
     return this.counters.snapshot();
+  }
+
+  /** Reads the replicas' address records from replica `id` and takes the newer ones. */
+  private async askAddresses(id: NodeId, peerId: PeerId): Promise<void> {
+    const node = this.node;
+    if (!node) return;
+    const frames: Uint8Array[] = [];
+    try {
+      // Negotiated up front: the client writes nothing on this stream.
+      const stream = await node.dialProtocol(peerId, protocolIds(this.opts.network).peers, { signal: AbortSignal.timeout(5_000), negotiateFully: true });
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(() => stream.abort(new Error('peer records too slow')), 10_000);
+        deadline.unref?.();
+        const reader = new FrameReader(
+          MAX_RECORD_BYTES,
+          (f) => {
+            if (frames.length < this.replicaByPeer.size) frames.push(f.slice());
+            else stream.abort(new Error('too many peer records'));
+          },
+          (reason) => {
+            this.counters.drop(id, reason, 'peer record');
+            stream.abort(new Error(`peer record ${reason}`));
+          },
+        );
+        stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
+        // Everything is in once the replica has finished its side.
+        const done = (): void => {
+          clearTimeout(deadline);
+          resolve();
+        };
+        stream.addEventListener('remoteCloseWrite', () => {
+          reader.end();
+          done();
+          stream.close({ signal: AbortSignal.timeout(5_000) }).catch(() => stream.abort(new Error('peer-record stream not closed')));
+        });
+        stream.addEventListener('close', done);
+        // Nothing to say: finish our side at once (the replica does not read it).
+        stream.close({ signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+      });
+    } catch (err) {
+      // A replica from before discovery does not speak the protocol: its configured addresses stay.
+      this.logger.debug({ replica: id, err: (err as Error).message }, 'no peer records');
+      return;
+    }
+    for (const frame of frames) {
+      const claim = readRecord(frame, this.replicaByPeer);
+      if (!claim.ok) {
+        this.counters.drop(id, claim.reason, claim.why);
+        return;
+      }
+      if (claim.seq <= (this.recordSeq.get(claim.named) ?? -1n)) continue;
+      const valid = await claim.envelope.validate(PeerRecord.DOMAIN).catch(() => false);
+      if (!valid) {
+        this.counters.drop(id, 'malformed', `peer record of ${claim.named} with a bad signature`);
+        return;
+      }
+      if (this.node !== node || claim.seq <= (this.recordSeq.get(claim.named) ?? -1n)) continue;
+      this.recordSeq.set(claim.named, claim.seq);
+      this.links.setLearned(claim.named, claim.addrs);
+    }
   }
 
   private readReplies(id: NodeId, stream: Stream): void {

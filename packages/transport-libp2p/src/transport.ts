@@ -165,6 +165,7 @@ export class Libp2pTransport implements Transport {
       protocol: this.protocols.peers,
       validatorByPeer: this.validatorByPeer,
       nameOf: (peer) => this.clientByPeer.get(peer) ?? UNKNOWN,
+      isClient: (peer) => this.clientByPeer.has(peer) || (this.opts.openClientAccess === true && !this.validatorByPeer.has(peer)),
       connected: () => this.links.connectedLinks(),
       onLearned: (id, addrs) => this.links.setLearned(id, addrs),
       counters: this.counters,

@@ -6,7 +6,7 @@ import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Libp2p } from 'libp2p';
 import { waitFor } from '@phalanx/compliance';
-import { FrameReader, Libp2pTransport, MAX_RECORD_ADDRS, MAX_RECORD_BYTES, UNKNOWN, encodeFrames, privateKeyFromSeed, protocolIds } from '../src/index.js';
+import { FrameReader, Libp2pClientEndpoint, Libp2pTransport, MAX_RECORD_ADDRS, MAX_RECORD_BYTES, UNKNOWN, encodeFrames, privateKeyFromSeed, protocolIds } from '../src/index.js';
 import type { PeerConfig } from '../src/index.js';
 import { freePort, identities, rawNode } from './helpers.js';
 import type { TestIdentity } from './helpers.js';
@@ -46,9 +46,14 @@ describe('peer discovery from a bootstrap list', () => {
     for (const c of cleanup.splice(0)) await c();
   });
 
-  async function run(ids: readonly TestIdentity[], self: string, knows: readonly string[]): Promise<{ t: Libp2pTransport; got: string[] }> {
+  async function run(
+    ids: readonly TestIdentity[],
+    self: string,
+    knows: readonly string[],
+    clients: ReadonlyArray<{ id: string; publicKey: Uint8Array }> = [],
+  ): Promise<{ t: Libp2pTransport; got: string[] }> {
     const me = ids.find((v) => v.id === self)!;
-    const t = new Libp2pTransport({ self, seed: me.seed, listen: me.addrs, validators: seenBy(ids, knows), reconnect: fastReconnect });
+    const t = new Libp2pTransport({ self, seed: me.seed, listen: me.addrs, validators: seenBy(ids, knows), clients, reconnect: fastReconnect });
     const got: string[] = [];
     t.onFrame((from, f) => got.push(`${from}:${new TextDecoder().decode(f)}`));
     await t.start();
@@ -202,6 +207,42 @@ describe('peer discovery from a bootstrap list', () => {
     expect(() => make(`${i1.addrs[0]!}/p2p/${r2Id}`)).toThrow(/r1\.addrs\[0\].*names peer/);
     const r1Id = peerIdFromPrivateKey(await privateKeyFromSeed(i1.seed)).toString();
     expect(() => make(`${i1.addrs[0]!}/p2p/${r1Id}`)).not.toThrow();
+  });
+
+  it('tells a client where the replicas are, and nothing a replica forged', async () => {
+    const all = await identities(['r0', 'r1', 'r2', 'r3', 'c0', 'c1']);
+    const ids = all.slice(0, 4);
+    const [i0, i1] = ids as [TestIdentity, TestIdentity];
+    const [c0, c1] = all.slice(4) as [TestIdentity, TestIdentity];
+    const clients = [c0, c1].map((c) => ({ id: c.id, publicKey: c.publicKey }));
+    const silent = await silentServer();
+    cleanup.push(silent.close);
+    for (const id of ['r0', 'r1', 'r2', 'r3']) await run(ids, id, ['r0', 'r1', 'r2', 'r3'], clients);
+    // c0 has r0's address right and the rest at an address that swallows connections.
+    const stale = ids.map((v) => ({ id: v.id, publicKey: v.publicKey, addrs: v.id === 'r0' ? v.addrs : [silent.addr] }));
+    const client = new Libp2pClientEndpoint({ self: 'c0', seed: c0.seed, replicas: stale, reconnect: fastReconnect });
+    await client.start();
+    cleanup.push(() => client.stop());
+    await waitFor(() => client.connectedReplicas().length === 4, 'c0 linked to all four replicas', 20_000);
+
+    // A replica that forges: r0's key on a bare node answers c1 with a tampered record of r1.
+    const fake = await rawNode(i0.seed, ['/ip4/127.0.0.1/tcp/0']);
+    cleanup.push(async () => fake.stop());
+    await fake.handle(protocolIds().client, (stream) => stream.addEventListener('message', () => undefined));
+    const tampered = (await signedRecord(i1.seed, i1.addrs)).slice();
+    tampered[tampered.length - 1]! ^= 1;
+    await fake.handle(peersProto, (stream) => {
+      stream.send(encodeFrames([tampered]));
+      void stream.close();
+    });
+    const fakeAt = fake.getMultiaddrs().map((m) => m.toString().split('/p2p/')[0]!);
+    const c1View = ids.map((v) => ({ id: v.id, publicKey: v.publicKey, addrs: v.id === 'r0' ? fakeAt : [silent.addr] }));
+    const other = new Libp2pClientEndpoint({ self: 'c1', seed: c1.seed, replicas: c1View, reconnect: fastReconnect });
+    await other.start();
+    cleanup.push(() => other.stop());
+    await waitFor(() => other.stats().dropped['r0']?.malformed === 1, 'the tampered record counted');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(other.connectedReplicas()).toEqual(['r0']);
   });
 
   it('redials at the configured addresses even after the peer store forgot them (it does after an hour)', async () => {

@@ -38,9 +38,10 @@ export async function identities(names: readonly string[]): Promise<TestIdentity
 }
 
 /** A bare libp2p node with the given identity, driven by hand (a hostile peer, or a stranger). */
-export async function rawNode(seed: Uint8Array): Promise<Libp2p> {
+export async function rawNode(seed: Uint8Array, listen: string[] = []): Promise<Libp2p> {
   return createLibp2p({
     privateKey: await privateKeyFromSeed(seed),
+    addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
