@@ -3,9 +3,9 @@
  * to each replica, reconnecting with backoff. Frames are opaque here; `@phalanx/runtime`'s
  * `Client` puts its request/reply wire format on top.
  *
- * Whenever its stream to a replica opens, the client asks that replica for the replicas' signed
- * address records (address-book.ts) and dials a replica at the addresses it announced as well as
- * the configured ones, so a client whose configuration is out of date still finds replicas that
+ * Whenever its stream to a replica opens, and (at most every 5 s) when a dial fails, the client
+ * asks a replica for the replicas' signed address records (address-book.ts) and dials a replica at
+ * the addresses it announced as well as the configured ones, so a client whose configuration is out of date still finds replicas that
  * moved. A record counts only when signed by the replica it names and newer than the one held;
  * the first bad one ends what that replica sent.
  */
@@ -26,6 +26,9 @@ import { DIAL_MS_PER_ADDRESS, DialLinks } from './dial-links.js';
 import { MAX_RECORD_BYTES, readRecord } from './address-book.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_BYTES, protocolIds } from './transport.js';
 import type { FrameHandler, PeerConfig } from './transport.js';
+
+/** Shortest time between two questions prompted by failed dials. */
+const ASK_AGAIN_MS = 5_000;
 
 export interface Libp2pClientEndpointOptions {
   readonly self: NodeId;
@@ -50,6 +53,8 @@ export class Libp2pClientEndpoint {
   private readonly replicaByPeer = new Map<string, NodeId>();
   /** The sequence number of the newest record taken per replica. */
   private readonly recordSeq = new Map<NodeId, bigint>();
+  /** When a failed dial last made the client ask (`performance.now()`). */
+  private lastAsk = -Infinity;
   private handlers: FrameHandler[] = [];
   private node: Libp2p | undefined;
   private key: PrivateKey | undefined;
@@ -77,6 +82,9 @@ export class Libp2pClientEndpoint {
         this.readReplies(id, stream);
         void this.askAddresses(id, peerId);
       },
+      // A replica that cannot be reached may have moved since the last answer: ask again, of a
+      // replica that can be, at most once per ASK_AGAIN_MS.
+      onDialFailed: () => this.askAgain(),
     });
     opts.replicas.forEach((r, i) => {
       const peerId = peerIdFromEd25519(r.publicKey, `replicas[${i}].publicKey`);
@@ -135,6 +143,16 @@ export class Libp2pClientEndpoint {
 
   stats(): TransportStats {
     return this.counters.snapshot();
+  }
+
+  private askAgain(): void {
+    const now = performance.now();
+    if (now - this.lastAsk < ASK_AGAIN_MS) return;
+    const linked = this.links.connectedLinks();
+    if (linked.length === 0) return;
+    this.lastAsk = now;
+    const [id, peerId] = linked[Math.floor(Math.random() * linked.length)]!;
+    void this.askAddresses(id, peerId);
   }
 
   /** Reads the replicas' address records from replica `id` and takes the newer ones. */

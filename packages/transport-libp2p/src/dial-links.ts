@@ -63,6 +63,8 @@ export interface DialLinksOptions {
   readonly maxBackoffMs: number;
   /** Each newly opened stream, before frames are written to it (e.g. to read replies from it). */
   readonly onStream: (id: NodeId, stream: Stream, peerId: PeerId) => void;
+  /** Each failed dial (e.g. to ask a reachable peer where this one went). */
+  readonly onDialFailed?: (id: NodeId) => void;
 }
 
 export class DialLinks {
@@ -227,6 +229,7 @@ export class DialLinks {
       // The other kind's turn, unless new addresses were learned meanwhile (setLearned chose).
       if (link.next === target.kind) link.next = target.kind === 'learned' ? 'configured' : 'learned';
       this.scheduleReconnect(link);
+      this.o.onDialFailed?.(link.id);
     } finally {
       link.dialing = false;
     }

@@ -217,13 +217,31 @@ describe('peer discovery from a bootstrap list', () => {
     const clients = [c0, c1].map((c) => ({ id: c.id, publicKey: c.publicKey }));
     const silent = await silentServer();
     cleanup.push(silent.close);
-    for (const id of ['r0', 'r1', 'r2', 'r3']) await run(ids, id, ['r0', 'r1', 'r2', 'r3'], clients);
+    const replicas = new Map<string, Libp2pTransport>();
+    for (const id of ['r0', 'r1', 'r2', 'r3']) replicas.set(id, (await run(ids, id, ['r0', 'r1', 'r2', 'r3'], clients)).t);
     // c0 has r0's address right and the rest at an address that swallows connections.
     const stale = ids.map((v) => ({ id: v.id, publicKey: v.publicKey, addrs: v.id === 'r0' ? v.addrs : [silent.addr] }));
     const client = new Libp2pClientEndpoint({ self: 'c0', seed: c0.seed, replicas: stale, reconnect: fastReconnect });
     await client.start();
     cleanup.push(() => client.stop());
     await waitFor(() => client.connectedReplicas().length === 4, 'c0 linked to all four replicas', 20_000);
+
+    // r1 moves to a new port while c0 is linked to the others: c0's dials to r1 fail, so it asks a
+    // replica again, which by then has r1's new record (held back up to 10 s after its first).
+    await replicas.get('r1')!.stop();
+    const moved = `/ip4/127.0.0.1/tcp/${await freePort()}`;
+    const r1again = new Libp2pTransport({
+      self: 'r1',
+      seed: i1.seed,
+      listen: [moved],
+      validators: ids.map((v) => ({ id: v.id, publicKey: v.publicKey, addrs: v.id === 'r1' ? [moved] : v.addrs })),
+      clients,
+      reconnect: fastReconnect,
+    });
+    await r1again.start();
+    cleanup.push(() => r1again.stop());
+    await waitFor(() => !client.connectedReplicas().includes('r1'), 'c0 to lose r1');
+    await waitFor(() => client.connectedReplicas().length === 4, 'c0 linked to r1 at its new address', 30_000);
 
     // A replica that forges: r0's key on a bare node answers c1 with a tampered record of r1.
     const fake = await rawNode(i0.seed, ['/ip4/127.0.0.1/tcp/0']);
@@ -243,7 +261,7 @@ describe('peer discovery from a bootstrap list', () => {
     await waitFor(() => other.stats().dropped['r0']?.malformed === 1, 'the tampered record counted');
     await new Promise((r) => setTimeout(r, 1000));
     expect(other.connectedReplicas()).toEqual(['r0']);
-  });
+  }, 90_000);
 
   it('redials at the configured addresses even after the peer store forgot them (it does after an hour)', async () => {
     const ids = await identities(['r0', 'r1']);
