@@ -26,6 +26,7 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import type { DropReason, Logger, NodeId } from '@phalanx/interface';
 import { encodeFrames, FrameReader } from './framing.js';
 import { RateLimiter } from './queues.js';
+import { addressOf } from './dial-links.js';
 import type { Counters } from './queues.js';
 
 /** A signed record larger than this is refused unread (a few dozen multiaddrs fit easily). */
@@ -111,7 +112,10 @@ export function readRecord(frame: Uint8Array, byPeer: ReadonlyMap<string, NodeId
     return { ok: false, named, reason: 'malformed', why: `peer record of ${named} with more than ${MAX_RECORD_ADDRS} addresses` };
   }
   try {
-    return { ok: true, named, envelope, seq: record.seqNumber, addrs: record.multiaddrs.map(withoutPeerId) };
+    // Each address as a link will dial it (with the peer id appended), so none can fail there.
+    const addrs = record.multiaddrs.map(withoutPeerId);
+    for (const a of addrs) addressOf(a, signer);
+    return { ok: true, named, envelope, seq: record.seqNumber, addrs };
   } catch {
     return { ok: false, named, reason: 'malformed', why: `peer record of ${named} with an unusable address` };
   }
@@ -213,7 +217,7 @@ export class AddressBook {
       return;
     }
     if (!from && this.o.isClient(key)) {
-      this.answerClient(stream, this.o.nameOf(key));
+      this.answerClient(stream, `client:${this.o.nameOf(key)}`);
       return;
     }
     if (!from || from === this.o.self) {
@@ -271,7 +275,7 @@ export class AddressBook {
     stream.addEventListener('close', () => clearTimeout(deadline));
   }
 
-  /** Takes a token from the stream limiter of `who` (a validator, a configured client, or `UNKNOWN`). */
+  /** Takes a token from the stream limiter of `who` (a validator's id, or `client:` and a client's name). */
   private admit(who: string): boolean {
     let limiter = this.limiters.get(who);
     if (!limiter) {
@@ -293,6 +297,11 @@ export class AddressBook {
       stream.abort(new Error('too many peer-record streams'));
       return;
     }
+    // The client has nothing to say, and may not keep the stream.
+    const deadline = setTimeout(() => stream.abort(new Error('peer-record stream too slow')), this.o.streamTimeoutMs ?? 10_000);
+    deadline.unref?.();
+    stream.addEventListener('close', () => clearTimeout(deadline));
+    stream.addEventListener('message', () => stream.abort(new Error('a client wrote on the peer-record protocol')));
     const records = [this.own!];
     for (const k of this.known.values()) records.push(k.record);
     stream.send(encodeFrames(records));
@@ -349,7 +358,11 @@ export class AddressBook {
     const timer = setTimeout(() => {
       if (this.pending.get(named)?.timer !== timer) return;
       this.pending.delete(named);
-      if (this.node && this.newer(named, candidate.seq)) this.take(named, candidate);
+      try {
+        if (this.node && this.newer(named, candidate.seq)) this.take(named, candidate);
+      } catch (err) {
+        this.o.logger.warn({ peer: named, err: (err as Error).message }, 'held-back peer record not taken');
+      }
     }, wait);
     timer.unref?.();
     this.pending.set(named, { candidate, timer });

@@ -29,6 +29,8 @@ import type { FrameHandler, PeerConfig } from './transport.js';
 
 /** Shortest time between two questions prompted by failed dials. */
 const ASK_AGAIN_MS = 5_000;
+/** Records read from one answer at most (a network larger than the client's list sends more). */
+const MAX_RECORDS_PER_ANSWER = 256;
 
 export interface Libp2pClientEndpointOptions {
   readonly self: NodeId;
@@ -80,7 +82,7 @@ export class Libp2pClientEndpoint {
       // Replies come back on the stream we opened: read them from each new stream.
       onStream: (id, stream, peerId) => {
         this.readReplies(id, stream);
-        void this.askAddresses(id, peerId);
+        this.ask(id, peerId);
       },
       // A replica that cannot be reached may have moved since the last answer: ask again, of a
       // replica that can be, at most once per ASK_AGAIN_MS.
@@ -145,6 +147,11 @@ export class Libp2pClientEndpoint {
     return this.counters.snapshot();
   }
 
+  /** `askAddresses`, whose failure is logged: nothing a replica sends may take the client down. */
+  private ask(id: NodeId, peerId: PeerId): void {
+    this.askAddresses(id, peerId).catch((err: unknown) => this.logger.warn({ replica: id, err: (err as Error).message }, 'peer records not taken'));
+  }
+
   private askAgain(): void {
     const now = performance.now();
     if (now - this.lastAsk < ASK_AGAIN_MS) return;
@@ -152,7 +159,7 @@ export class Libp2pClientEndpoint {
     if (linked.length === 0) return;
     this.lastAsk = now;
     const [id, peerId] = linked[Math.floor(Math.random() * linked.length)]!;
-    void this.askAddresses(id, peerId);
+    this.ask(id, peerId);
   }
 
   /** Reads the replicas' address records from replica `id` and takes the newer ones. */
@@ -163,13 +170,18 @@ export class Libp2pClientEndpoint {
     try {
       // Negotiated up front: the client writes nothing on this stream.
       const stream = await node.dialProtocol(peerId, protocolIds(this.opts.network).peers, { signal: AbortSignal.timeout(5_000), negotiateFully: true });
+      // Refused at once (a replica from before discovery, or past its limit): nothing will come.
+      if (stream.status !== 'open') return;
       await new Promise<void>((resolve) => {
-        const deadline = setTimeout(() => stream.abort(new Error('peer records too slow')), 10_000);
+        const deadline = setTimeout(() => {
+          stream.abort(new Error('peer records too slow'));
+          done();
+        }, 10_000);
         deadline.unref?.();
         const reader = new FrameReader(
           MAX_RECORD_BYTES,
           (f) => {
-            if (frames.length < this.replicaByPeer.size) frames.push(f.slice());
+            if (frames.length < MAX_RECORDS_PER_ANSWER) frames.push(f.slice());
             else stream.abort(new Error('too many peer records'));
           },
           (reason) => {
@@ -201,6 +213,8 @@ export class Libp2pClientEndpoint {
       const claim = readRecord(frame, this.replicaByPeer);
       if (!claim.ok) {
         this.counters.drop(id, claim.reason, claim.why);
+        // A replica this client was not configured with is no lie; anything else is.
+        if (claim.reason === 'unknown-peer') continue;
         return;
       }
       if (claim.seq <= (this.recordSeq.get(claim.named) ?? -1n)) continue;

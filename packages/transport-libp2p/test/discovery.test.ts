@@ -195,6 +195,18 @@ describe('peer discovery from a bootstrap list', () => {
     // Taken (no drop counted), dialled and failed; an unhandled rejection would fail this run.
     await new Promise((r) => setTimeout(r, 1500));
     expect(victim.stats().dropped).toEqual({});
+    // An address that decodes but does not survive a round trip through text (a host name with a
+    // slash) could not be dialled: the record is refused whole.
+    const key = await privateKeyFromSeed(i2.seed);
+    const odd = multiaddr([
+      { code: 54, name: 'dns4', value: 'x/bogus' },
+      { code: 6, name: 'tcp', value: '1' },
+    ]);
+    const bad = (await RecordEnvelope.seal(new PeerRecord({ peerId: peerIdFromPrivateKey(key), multiaddrs: [odd] }), key)).marshal();
+    const st2 = await hostile.dialProtocol(multiaddr(victim.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000) });
+    st2.send(encodeFrames([bad]));
+    await st2.close();
+    await waitFor(() => victim.stats().dropped['r2']?.malformed === 1, 'the record with an unusable address refused');
   });
 
   it('refuses a configured address that is not a multiaddr or names another peer', async () => {
@@ -219,6 +231,8 @@ describe('peer discovery from a bootstrap list', () => {
     cleanup.push(silent.close);
     const replicas = new Map<string, Libp2pTransport>();
     for (const id of ['r0', 'r1', 'r2', 'r3']) replicas.set(id, (await run(ids, id, ['r0', 'r1', 'r2', 'r3'], clients)).t);
+    // Linked before the client asks, so r0 has the others' records to give (a later ask covers the rest).
+    for (const t of replicas.values()) await waitFor(() => t.connectedPeers().length === 3, `${t.self} linked`);
     // c0 has r0's address right and the rest at an address that swallows connections.
     const stale = ids.map((v) => ({ id: v.id, publicKey: v.publicKey, addrs: v.id === 'r0' ? v.addrs : [silent.addr] }));
     const client = new Libp2pClientEndpoint({ self: 'c0', seed: c0.seed, replicas: stale, reconnect: fastReconnect });
