@@ -4,10 +4,10 @@
  * `Client` puts its request/reply wire format on top.
  *
  * Whenever its stream to a replica opens, and (at most every 5 s) when a dial fails, the client
- * asks a replica for the replicas' signed address records (address-book.ts) and dials a replica at
- * the addresses it announced as well as the configured ones, so a client whose configuration is out of date still finds replicas that
- * moved. A record counts only when signed by the replica it names and newer than the one held;
- * the first bad one ends what that replica sent.
+ * asks a replica for the replicas' signed address records (address-book.ts), and dials a replica
+ * at the addresses it announced as well as the configured ones: a client whose configuration is
+ * out of date still finds replicas that moved. A record counts only when signed by the replica it
+ * names and newer than the one held; the first bad one ends what that replica sent.
  */
 import './polyfill.js';
 import { createLibp2p } from 'libp2p';
@@ -212,9 +212,9 @@ export class Libp2pClientEndpoint {
     for (const frame of frames) {
       const claim = readRecord(frame, this.replicaByPeer);
       if (!claim.ok) {
-        this.counters.drop(id, claim.reason, claim.why);
         // A replica this client was not configured with is no lie; anything else is.
         if (claim.reason === 'unknown-peer') continue;
+        this.counters.drop(id, claim.reason, claim.why);
         return;
       }
       if (claim.seq <= (this.recordSeq.get(claim.named) ?? -1n)) continue;
