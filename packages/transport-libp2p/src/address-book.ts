@@ -217,7 +217,7 @@ export class AddressBook {
       return;
     }
     if (!from && this.o.isClient(key)) {
-      this.answerClient(stream, `client:${this.o.nameOf(key)}`);
+      this.answerClient(stream, this.o.nameOf(key));
       return;
     }
     if (!from || from === this.o.self) {
@@ -275,12 +275,16 @@ export class AddressBook {
     stream.addEventListener('close', () => clearTimeout(deadline));
   }
 
-  /** Takes a token from the stream limiter of `who` (a validator's id, or `client:` and a client's name). */
-  private admit(who: string): boolean {
-    let limiter = this.limiters.get(who);
+  /**
+   * Takes a token from the stream limiter of `who` (a validator's id, or a client's name: clients'
+   * limiters are keyed apart, so a client named like a validator has its own).
+   */
+  private admit(who: string, client = false): boolean {
+    const key = client ? `client:${who}` : who;
+    let limiter = this.limiters.get(key);
     if (!limiter) {
       const r = this.o.streamRate ?? { perSecond: 2, burst: 8 };
-      this.limiters.set(who, (limiter = new RateLimiter(r.perSecond, r.burst)));
+      this.limiters.set(key, (limiter = new RateLimiter(r.perSecond, r.burst)));
     }
     if (limiter.take()) return true;
     this.o.counters.drop(who, 'rate-limited', 'peer-record streams');
@@ -293,7 +297,7 @@ export class AddressBook {
    * `UNKNOWN`'s), so they cannot grow the table.
    */
   private answerClient(stream: Stream, client: string): void {
-    if (!this.admit(client)) {
+    if (!this.admit(client, true)) {
       stream.abort(new Error('too many peer-record streams'));
       return;
     }
