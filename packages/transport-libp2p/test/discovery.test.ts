@@ -277,6 +277,21 @@ describe('peer discovery from a bootstrap list', () => {
     expect(other.connectedReplicas()).toEqual(['r0']);
   }, 90_000);
 
+  it('ends a client\'s record stream on which the client writes', async () => {
+    const all = await identities(['r0', 'r1', 'c0']);
+    const ids = all.slice(0, 2);
+    const c0 = all[2]!;
+    const { t: replica } = await run(ids, 'r0', [], [{ id: 'c0', publicKey: c0.publicKey }]);
+    const client = await rawNode(c0.seed);
+    cleanup.push(async () => client.stop());
+    const stream = await client.dialProtocol(multiaddr(replica.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000), negotiateFully: true });
+    let closed = false;
+    stream.addEventListener('close', () => (closed = true));
+    // The answer arrives; the client keeps its side open and writes instead of closing it.
+    stream.send(Uint8Array.of(1, 2, 3));
+    await waitFor(() => closed, 'the replica to end the stream', 3_000);
+  });
+
   it('redials at the configured addresses even after the peer store forgot them (it does after an hour)', async () => {
     const ids = await identities(['r0', 'r1']);
     const a = await run(ids, 'r0', ['r1']);
