@@ -11,7 +11,7 @@
  * A record is believed only when signed by the validator it names: a peer can relay addresses but
  * not forge them. Each validator's highest sequence number wins, checked before the signature (a
  * replay costs no verification) and again, with no await in between, when the record is stored. A
- * validator's record is replaced at most once per `minUpdateMs`; a newer one that arrives sooner
+ * validator's record is replaced at most once per `MIN_UPDATE_MS`; a newer one that arrives sooner
  * waits for the end of that window, so one that keeps re-signing cannot make the set push without
  * end. What one stream may cost is bounded: one record per validator, and the first badly signed
  * record ends it (an honest relay only passes on records it verified). Learned addresses never
@@ -26,7 +26,7 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import type { DropReason, Logger, NodeId } from '@phalanx/interface';
 import { encodeFrames, FrameReader } from './framing.js';
 import { RateLimiter } from './queues.js';
-import { addressOf } from './dial-links.js';
+import { addressOf, withoutPeerId } from './dial-links.js';
 import type { Counters } from './queues.js';
 
 /** A signed record larger than this is refused unread (a few dozen multiaddrs fit easily). */
@@ -51,15 +51,16 @@ export interface AddressBookOptions {
   readonly logger: Logger;
   /** Addresses this validator announces (default: what libp2p listens on, wildcards expanded). */
   readonly announce?: readonly string[];
-  /** Delay that gathers newly learned records into one push to the connected peers. Default 1 s. */
-  readonly pushDelayMs?: number;
-  /** Record streams accepted per validator: per second, and burst. Default 2/s, burst 8. */
-  readonly streamRate?: { readonly perSecond: number; readonly burst: number };
-  /** Shortest time between two accepted records of one validator. Default 10 s. */
-  readonly minUpdateMs?: number;
-  /** A record stream still open after this long is aborted. Default 10 s. */
-  readonly streamTimeoutMs?: number;
 }
+
+/** Delay that gathers newly learned records into one push to the linked validators. */
+const PUSH_DELAY_MS = 1_000;
+/** Record streams accepted per validator (and per client name): per second, and burst. */
+const STREAM_RATE = { perSecond: 2, burst: 8 };
+/** Shortest time between two records of one validator taken. */
+const MIN_UPDATE_MS = 10_000;
+/** A record stream still open after this long is aborted. */
+const STREAM_TIMEOUT_MS = 10_000;
 
 interface Candidate {
   readonly record: Uint8Array;
@@ -74,8 +75,6 @@ interface Known extends Candidate {
   readonly at: number;
 }
 
-/** `ma` without its `/p2p/<id>` parts (by component: `/dns4/p2p/…` names a host, not a peer). */
-export const withoutPeerId = (ma: Multiaddr): Multiaddr => multiaddr(ma.getComponents().filter((c) => c.name !== 'p2p'));
 
 /** A peer record decoded and checked in everything but its signature, or why it was refused. */
 export type RecordClaim =
@@ -126,7 +125,7 @@ export class AddressBook {
   private own: Uint8Array | undefined;
   /** The newest record accepted per validator, as received (what is relayed). */
   private readonly known = new Map<NodeId, Known>();
-  /** A verified newer record that came within `minUpdateMs` of the last one taken, and its timer. */
+  /** A verified newer record that came within `MIN_UPDATE_MS` of the last one taken, and its timer. */
   private readonly pending = new Map<NodeId, { candidate: Candidate; timer: NodeJS.Timeout }>();
   /** The sequence number whose signature is being checked now, per validator (one at a time). */
   private readonly checking = new Map<NodeId, bigint>();
@@ -205,7 +204,7 @@ export class AddressBook {
         }
         void this.send(id, peerId, records);
       }
-    }, this.o.pushDelayMs ?? 1_000);
+    }, PUSH_DELAY_MS);
     this.pushTimer.unref?.();
   }
 
@@ -265,7 +264,7 @@ export class AddressBook {
       },
     );
     // A sender that keeps its stream open would hold one of the two inbound stream slots.
-    const deadline = setTimeout(() => end('peer-record stream too slow'), this.o.streamTimeoutMs ?? 10_000);
+    const deadline = setTimeout(() => end('peer-record stream too slow'), STREAM_TIMEOUT_MS);
     deadline.unref?.();
     stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
     stream.addEventListener('remoteCloseWrite', () => {
@@ -283,8 +282,7 @@ export class AddressBook {
     const key = client ? `client:${who}` : who;
     let limiter = this.limiters.get(key);
     if (!limiter) {
-      const r = this.o.streamRate ?? { perSecond: 2, burst: 8 };
-      this.limiters.set(key, (limiter = new RateLimiter(r.perSecond, r.burst)));
+      this.limiters.set(key, (limiter = new RateLimiter(STREAM_RATE.perSecond, STREAM_RATE.burst)));
     }
     if (limiter.take()) return true;
     this.o.counters.drop(who, 'rate-limited', 'peer-record streams');
@@ -302,7 +300,7 @@ export class AddressBook {
       return;
     }
     // The client has nothing to say, and may not keep the stream.
-    const deadline = setTimeout(() => stream.abort(new Error('peer-record stream too slow')), this.o.streamTimeoutMs ?? 10_000);
+    const deadline = setTimeout(() => stream.abort(new Error('peer-record stream too slow')), STREAM_TIMEOUT_MS);
     deadline.unref?.();
     stream.addEventListener('close', () => clearTimeout(deadline));
     stream.addEventListener('message', () => stream.abort(new Error('a client wrote on the peer-record protocol')));
@@ -352,7 +350,7 @@ export class AddressBook {
     if (!this.node || !this.newer(named, seq)) return;
     const candidate: Candidate = { record: frame, seq, addrs: claim.addrs, via: from };
     const held = this.known.get(named);
-    const wait = held ? held.at + (this.o.minUpdateMs ?? 10_000) - performance.now() : 0;
+    const wait = held ? held.at + MIN_UPDATE_MS - performance.now() : 0;
     if (wait <= 0) {
       this.take(named, candidate);
       return;
@@ -393,7 +391,7 @@ export class AddressBook {
   /**
    * Whether a record of `named` is worth a signature check: newer than the one taken, and none of
    * its records waiting or in a check now. So each validator's records cost at most about two
-   * checks per `minUpdateMs` (one taken, one waiting), besides badly signed ones, which end their
+   * checks per `MIN_UPDATE_MS` (one taken, one waiting), besides badly signed ones, which end their
    * stream. A newer record skipped here comes again with the next link-up.
    */
   private worthChecking(named: NodeId, seq: bigint): boolean {

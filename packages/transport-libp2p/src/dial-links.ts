@@ -49,8 +49,12 @@ export const DIAL_MS_PER_ADDRESS = 5_000;
  * (configured, or announced by anyone) can point a link at another peer.
  */
 export function addressOf(addr: Multiaddr, peer: PeerId): Multiaddr {
-  const base = multiaddr(addr.getComponents().filter((c) => c.name !== 'p2p'));
-  return multiaddr(`${base.toString()}/p2p/${peer.toString()}`);
+  return multiaddr(`${withoutPeerId(addr).toString()}/p2p/${peer.toString()}`);
+}
+
+/** `ma` without its `/p2p/<id>` parts (by component: `/dns4/p2p/…` names a host, not a peer). */
+export function withoutPeerId(ma: Multiaddr): Multiaddr {
+  return multiaddr(ma.getComponents().filter((c) => c.name !== 'p2p'));
 }
 
 export interface DialLinksOptions {

@@ -219,6 +219,12 @@ describe('peer discovery from a bootstrap list', () => {
     expect(() => make(`${i1.addrs[0]!}/p2p/${r2Id}`)).toThrow(/r1\.addrs\[0\].*names peer/);
     const r1Id = peerIdFromPrivateKey(await privateKeyFromSeed(i1.seed)).toString();
     expect(() => make(`${i1.addrs[0]!}/p2p/${r1Id}`)).not.toThrow();
+    // The addresses a validator announces are checked up front too.
+    const announcing = (announce: string[]): Libp2pTransport =>
+      new Libp2pTransport({ self: 'r0', seed: i0.seed, listen: i0.addrs, validators: seenBy(ids, []), announce });
+    expect(() => announcing(['nonsense'])).toThrow(/announce\[0\].*not a multiaddr/);
+    expect(() => announcing(Array.from({ length: MAX_RECORD_ADDRS + 1 }, (_, k) => `/ip4/10.0.0.${k + 1}/tcp/1`))).toThrow(/at most 16/);
+    expect(() => announcing(['/ip4/10.0.0.1/tcp/1'])).not.toThrow();
   });
 
   it('tells a client where the replicas are, and nothing a replica forged', async () => {
