@@ -60,6 +60,27 @@ interface Session {
   results: Map<bigint, Uint8Array>;
 }
 
+/**
+ * Drops every result at or below `floor`, whatever order it was stored in. What a session holds
+ * must depend on which results it holds, never on their insertion order: a replica restored from a
+ * snapshot (results sorted by seq) has another order than one that committed them (pipelined
+ * results commit out of order), and pruning "from the oldest insertion up to the first one still
+ * in the window" left them with different sessions, so different snapshots and checkpoint digests.
+ *
+ * Nothing at or below `oldFloor` is stored after a prune (older numbers are refused first), so only
+ * the numbers the floor passed over can go: one delete each when that is fewer than the session
+ * holds, else one pass over the session. Both are O(results held) at worst; a pass from the front
+ * of a `Map` on every command is not, because V8 steps over the slots of deleted entries until the
+ * table is rebuilt, which made each command cost O(window).
+ */
+function prune(results: Map<bigint, Uint8Array>, oldFloor: bigint, floor: bigint): void {
+  if (floor - oldFloor < BigInt(results.size)) {
+    for (let seq = oldFloor + 1n; seq <= floor; seq++) results.delete(seq);
+  } else {
+    for (const seq of results.keys()) if (seq <= floor) results.delete(seq);
+  }
+}
+
 export interface KvStoreOptions {
   /** How many recent results per client are kept for retries (default 1024). */
   readonly sessionWindow?: number;
@@ -106,16 +127,9 @@ export class KvStore implements StateMachine {
     const result = encodeResult(this.execute(req.payload));
     session.results.set(req.seq, result);
     if (req.seq > session.top) {
+      const oldFloor = session.top - this.window;
       session.top = req.seq;
-      // Prune from the oldest insertion and stop at the first result still inside the window:
-      // O(pruned) per command, not O(window). A result committed out of order behind a newer one
-      // lingers until it reaches the front; a retry of it gets its true result, the same on every
-      // replica, since all of them insert in commit order.
-      const floor = session.top - this.window;
-      for (const seq of session.results.keys()) {
-        if (seq > floor) break;
-        session.results.delete(seq);
-      }
+      prune(session.results, oldFloor, session.top - this.window);
     }
     return result;
   }
