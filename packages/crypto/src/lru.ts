@@ -9,7 +9,8 @@
  */
 import { LRUCache } from 'lru-cache';
 
-export class LruCache<K extends {}, V extends {}> {
+// lru-cache keys and values may be anything but null and undefined (an undefined value reads as a miss).
+export class LruCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>> {
   readonly #cache: LRUCache<K, V>;
 
   constructor(capacity: number) {
