@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -282,6 +283,43 @@ describe('peer discovery from a bootstrap list', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(other.connectedReplicas()).toEqual(['r0']);
   }, 90_000);
+
+  it('announces the interface addresses of a wildcard listen address, loopback left out', async (ctx) => {
+    const external = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((i) => i.family === 'IPv4' && !i.internal).map((i) => i.address));
+    if (external.length === 0) ctx.skip(); // a host with loopback only announces loopback (every other test)
+    const all = await identities(['r0', 'c0']);
+    const [r0, c0] = all as [TestIdentity, TestIdentity];
+    const replica = new Libp2pTransport({ self: 'r0', seed: r0.seed, listen: [`/ip4/0.0.0.0/tcp/${r0.port}`], validators: [{ id: 'r0', publicKey: r0.publicKey, addrs: [] }], clients: [{ id: 'c0', publicKey: c0.publicKey }] });
+    await replica.start();
+    cleanup.push(() => replica.stop());
+    const client = await rawNode(c0.seed);
+    cleanup.push(async () => client.stop());
+    const peerId = peerIdFromPrivateKey(await privateKeyFromSeed(r0.seed));
+    const stream = await client.dialProtocol(multiaddr(`/ip4/127.0.0.1/tcp/${r0.port}/p2p/${peerId.toString()}`), peersProto, { signal: AbortSignal.timeout(5_000), negotiateFully: true });
+    const frames: Uint8Array[] = [];
+    const reader = new FrameReader(MAX_RECORD_BYTES, (f) => frames.push(f.slice()), () => undefined);
+    stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
+    await waitFor(() => frames.length === 1, 'the replica\'s own record');
+    await stream.close();
+    const record = PeerRecord.createFromProtobuf(RecordEnvelope.createFromProtobuf(frames[0]!).payload);
+    const announced = record.multiaddrs.map((a) => a.toString()).sort();
+    expect(announced).toEqual(external.map((ip) => `/ip4/${ip}/tcp/${r0.port}`).sort());
+  });
+
+  it('aborts a validator\'s record stream that stays open past 10 s', async () => {
+    const ids = await identities(['r0', 'r1']);
+    const { t: replica } = await run(ids, 'r0', []);
+    const hostile = await rawNode(ids[1]!.seed);
+    cleanup.push(async () => hostile.stop());
+    // Half a frame, then silence with the stream left open: it would hold an inbound stream slot.
+    const stream = await hostile.dialProtocol(multiaddr(replica.listenAddrs()[0]!), peersProto, { signal: AbortSignal.timeout(5_000), negotiateFully: true });
+    const openedAt = Date.now();
+    let closedAfter: number | undefined;
+    stream.addEventListener('close', () => (closedAfter = Date.now() - openedAt));
+    stream.send(Uint8Array.of(0x00, 0x00, 0x01));
+    await waitFor(() => closedAfter !== undefined, 'the replica to abort the stream', 14_000);
+    expect(closedAfter).toBeGreaterThanOrEqual(9_000);
+  }, 20_000);
 
   it('ends a client\'s record stream on which the client writes', async () => {
     const all = await identities(['r0', 'r1', 'c0']);
