@@ -28,7 +28,7 @@ Runs every package's benchmark (turbo run bench), the runner's own scenarios (co
 unreplicated state machine ceiling, in-process clusters per protocol, multi-process clusters,
 the etcd comparison), then writes bench-results/latest.{json,md} and bench-results/charts/*.svg.
 
-  --quick              small sizes everywhere (PHALANX_BENCH_QUICK=1); under a minute on 2 cores
+  --quick              small sizes everywhere (PHALANX_BENCH_QUICK=1); one to two minutes on 2 cores
   --filter <pkg>       only these packages' benchmarks (package names; repeatable)
   --package-timeout <s>  stop a package benchmark after this many seconds (default 60 quick, 900 full)
   --protocols a,b      only these protocols in the cluster scenarios

@@ -285,7 +285,8 @@ describe('peer discovery from a bootstrap list', () => {
   }, 90_000);
 
   it('announces the interface addresses of a wildcard listen address, loopback left out', async (ctx) => {
-    const external = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((i) => i.family === 'IPv4' && !i.internal).map((i) => i.address));
+    // libp2p leaves link-local addresses out of a wildcard's expansion.
+    const external = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((i) => i.family === 'IPv4' && !i.internal && !i.address.startsWith('169.254.')).map((i) => i.address));
     if (external.length === 0) ctx.skip(); // a host with loopback only announces loopback (every other test)
     const all = await identities(['r0', 'c0']);
     const [r0, c0] = all as [TestIdentity, TestIdentity];
@@ -302,8 +303,13 @@ describe('peer discovery from a bootstrap list', () => {
     await waitFor(() => frames.length === 1, 'the replica\'s own record');
     await stream.close();
     const record = PeerRecord.createFromProtobuf(RecordEnvelope.createFromProtobuf(frames[0]!).payload);
-    const announced = record.multiaddrs.map((a) => a.toString()).sort();
-    expect(announced).toEqual(external.map((ip) => `/ip4/${ip}/tcp/${r0.port}`).sort());
+    const announced = record.multiaddrs.map((a) => a.toString());
+    // Interfaces may be many (at most MAX_RECORD_ADDRS are announced) and may change meanwhile:
+    // what is announced must be some of them, and never loopback.
+    expect(announced.length).toBeGreaterThan(0);
+    expect(announced.length).toBeLessThanOrEqual(MAX_RECORD_ADDRS);
+    expect(announced.filter((a) => a.startsWith('/ip4/127.'))).toEqual([]);
+    for (const a of announced) expect(external.map((ip) => `/ip4/${ip}/tcp/${r0.port}`)).toContain(a);
   });
 
   it('aborts a validator\'s record stream that stays open past 10 s', async () => {

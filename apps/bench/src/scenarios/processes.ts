@@ -16,11 +16,43 @@ export interface Managed {
   stop(graceMs?: number, signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/**
+ * Process groups started here and not yet stopped: what a signal to the runner must not leave
+ * behind. A group can outlive its leader (a testnet's replicas), so it leaves this set when `stop`
+ * is done with it, not when the leader exits.
+ */
+const live = new Set<number>();
+let onSignalInstalled = false;
+
+/**
+ * Children run in groups of their own, so a Ctrl-C or a CI `timeout` that signals the runner's group
+ * never reaches them: a bench stopped that way left a whole testnet running. On SIGINT or SIGTERM
+ * the runner kills every live group, then exits as the signal would have.
+ */
+function killChildrenOnSignal(): void {
+  if (onSignalInstalled) return;
+  onSignalInstalled = true;
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(sig, () => {
+      for (const pid of live) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      process.exit(code);
+    });
+  }
+}
+
 export function startProcess(name: string, command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: string }): Managed {
   const out = createWriteStream(opts.log, { flags: 'a' });
   const child = spawn(command, [...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
+  killChildrenOnSignal();
+  if (child.pid !== undefined) live.add(child.pid);
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.on('error', (e) => resolve(`spawn error: ${e.message}`));
@@ -47,6 +79,7 @@ export function startProcess(name: string, command: string, args: readonly strin
         if ((await Promise.race([exited, timer])) === 'timeout') signalGroup('SIGKILL');
       }
       const code = await exited;
+      if (child.pid !== undefined) live.delete(child.pid);
       out.end();
       return code;
     },
