@@ -9,12 +9,17 @@
  */
 import { LRUCache } from 'lru-cache';
 
+/** Largest capacity accepted (2^22): lru-cache preallocates ~28 bytes of index an entry, ~120 MB here. */
+const MAX_CAPACITY = 4_194_304;
+
 // lru-cache keys and values may be anything but null and undefined (an undefined value reads as a miss).
 export class LruCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>> {
   readonly #cache: LRUCache<K, V>;
 
   constructor(capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`LRU capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+      throw new RangeError(`LRU capacity must be an integer from 1 to ${MAX_CAPACITY}, got ${capacity}`);
+    }
     this.#cache = new LRUCache<K, V>({ max: capacity });
   }
 

@@ -21,5 +21,7 @@ describe('LruCache', () => {
   it('refuses a nonsensical capacity', () => {
     expect(() => new LruCache(0)).toThrow(RangeError);
     expect(() => new LruCache(1.5)).toThrow(RangeError);
+    expect(() => new LruCache(2 ** 22 + 1)).toThrow(RangeError); // lru-cache would preallocate its index for all of it
+    expect(new LruCache(2 ** 22).size).toBe(0);
   });
 });

@@ -67,9 +67,9 @@ interface Session {
  * results commit out of order), and pruning "from the oldest insertion up to the first one still
  * in the window" left them with different sessions, so different snapshots and checkpoint digests.
  *
- * Nothing at or below `oldFloor` is stored after a prune (older numbers are refused first), so only
- * the numbers the floor passed over can go: one delete each when that is fewer than the session
- * holds, else one pass over the session. Both are O(results held) at worst; a pass from the front
+ * Nothing at or below `oldFloor` is held after a prune (older numbers are refused first, and
+ * `restore` drops any a snapshot holds), so only the numbers the floor passed over can go: one
+ * delete each when that is fewer than the session holds, else one pass over the session. Both are O(results held) at worst; a pass from the front
  * of a `Map` on every command is not, because V8 steps over the slots of deleted entries until the
  * table is rebuilt, which made each command cost O(window).
  */
@@ -119,11 +119,13 @@ export class KvStore implements StateMachine {
       session = { top: 0n, results: new Map() };
       this.sessions.set(req.client, session);
     }
-    const cached = session.results.get(req.seq);
-    if (cached) return cached; // a retry or a duplicate commit: same answer, no second effect
+    // The window first: a result below it is never kept (see `prune`), and if one were, answering
+    // from it on one replica and refusing on another would split the replicas' answers.
     if (req.seq <= session.top - this.window) {
       return encodeResult({ ok: false, error: `sequence number ${req.seq} is older than this client's session window` });
     }
+    const cached = session.results.get(req.seq);
+    if (cached) return cached; // a retry or a duplicate commit: same answer, no second effect
     const result = encodeResult(this.execute(req.payload));
     session.results.set(req.seq, result);
     if (req.seq > session.top) {
@@ -212,6 +214,11 @@ export class KvStore implements StateMachine {
     if (!bytesEqual(check.snapshot(), snapshot)) {
       throw new DecodeError('snapshot: not canonical (entries must be sorted and unique)');
     }
+    // Results below the window go: snapshots written before pruning ignored insertion order (or
+    // under a larger `sessionWindow`) may hold some, and `prune` only ever removes the numbers the
+    // floor passes, so they would stay on this replica and be gone on one that committed the same
+    // commands (different snapshots, so different checkpoint digests).
+    for (const s of sessions.values()) prune(s.results, -1n, s.top - this.window);
     // Replace only after the whole snapshot parsed: a bad snapshot leaves the state untouched.
     this.data.clear();
     for (const [k, v] of data) this.data.set(k, v);

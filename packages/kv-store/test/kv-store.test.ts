@@ -60,6 +60,19 @@ describe('KvStore', () => {
     for (const kv of [a, b]) expect(run(kv, req('c', 8n, { op: 'put', key: k('y'), value: k('8') }))[0]).toMatchObject({ ok: false, error: expect.stringMatching(/older than/) });
   });
 
+  it('drops results below the window when restoring a snapshot that holds some (older versions, a larger window)', () => {
+    const commands = [10n, 8n, 13n].map((seq) => req('c', seq, { op: 'put', key: k(`${seq}`), value: k('v') }));
+    // Under a window of 8, result 8 is still kept at top 13; before results were pruned whatever
+    // their order, a window-4 replica that committed 10 before 8 kept it too.
+    const wide = new KvStore({ sessionWindow: 8 });
+    const narrow = new KvStore({ sessionWindow: 4 });
+    for (const kv of [wide, narrow]) kv.apply(commands, ctx);
+    const restored = new KvStore({ sessionWindow: 4 });
+    restored.restore(wide.snapshot());
+    expect(toHex(restored.snapshot())).toBe(toHex(narrow.snapshot()));
+    for (const kv of [restored, narrow]) expect(run(kv, commands[1]!)[0]).toMatchObject({ ok: false, error: expect.stringMatching(/older than/) });
+  });
+
   it('keeps the same sessions on a restored replica as on one that committed, for any commit order', () => {
     const seqs = fc.array(fc.record({ client: fc.constantFrom('a', 'b'), seq: fc.bigInt({ min: 1n, max: 16n }) }), { maxLength: 40 });
     fc.assert(
