@@ -5,7 +5,7 @@
  * equal on every replica (the table is a deterministic function of the committed sequence).
  */
 import { createHash } from 'node:crypto';
-import { decode, encode, readArray, readBytes, readString, readU64 } from '@phalanx/codec';
+import { decode, encode, headLength, readArray, readBytes, readString, readU64, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import type { ClientRequest, CommittedBatch, StateMachine } from '@phalanx/interface';
 
@@ -126,7 +126,19 @@ export class ReplicatedState {
       const e = this.clients.get(id)!;
       return [id, e.next, [...e.above].sort((a, b) => (a < b ? -1 : 1)), [...e.results].map(([s, r]) => [s, r.height, r.result])];
     });
-    return encode([1, this.app.snapshot(), table]);
+    const app = this.app.snapshot();
+    const rest = encode(table);
+    // `[1, app, table]` in canonical CBOR with the heads written here: one allocation and one copy
+    // of the application's bytes. The generic encoder gathers a byte string into a buffer list and
+    // concatenates it, two copies of the whole state per checkpoint: with 760k keys (~90 MB) that
+    // was a third of the replica's CPU. Same bytes as `encode` (tested).
+    const out = Buffer.allocUnsafe(2 + headLength(app.length) + app.length + rest.length);
+    out[0] = 0x83; // array(3)
+    out[1] = 0x01;
+    const at = writeHead(out, 2, 2, app.length);
+    out.set(app, at);
+    out.set(rest, at + app.length);
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
 
   restore(bytes: Uint8Array): void {

@@ -246,6 +246,28 @@ describe('Replica', () => {
     await st.close();
   });
 
+  it('stores a snapshot larger than a piece in pieces, read back whole after a restart', async () => {
+    const first = setup({ config: { checkpoint: 4n } });
+    await first.replica.start();
+    // The fixture application keeps payloads as hex strings of at most 1 MiB.
+    for (let i = 0; i < 4; i++) first.replica.submit({ client: 'c', seq: BigInt(i), payload: new Uint8Array(400_000).fill(i + 1) });
+    await first.replica.idle();
+    const digest = first.replica.stateDigest();
+    await first.replica.stop();
+    const st = openMemoryStorage({ disk: first.disk });
+    const pieces: Uint8Array[] = [];
+    for await (const c of st.snapshots.read()) pieces.push(c);
+    await st.close();
+    expect(pieces.length).toBeGreaterThan(2); // megabytes of state, in pieces of at most 1 MiB
+    expect(pieces.every((c) => c.length <= 1 << 20)).toBe(true);
+    const second = setup({ disk: first.disk, config: { checkpoint: 4n } });
+    await second.replica.start();
+    await second.replica.idle();
+    expect(second.cores[0]!.recoveredFrom!.snapshot?.height).toBe(4n);
+    expect(second.replica.stateDigest()).toEqual(digest);
+    await second.replica.stop();
+  });
+
   it('recovers hard state, log and snapshot after a graceful restart and after a crash', async () => {
     const first = setup({ config: { checkpoint: 3n, ticks: 1, tickMs: 1 } });
     await first.replica.start();

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { ClientRequest } from '@phalanx/interface';
+import { decode, encode } from '@phalanx/codec';
 import { ReplicatedState } from '../src/index.js';
 import { LogMachine } from './fixtures.js';
 
@@ -41,6 +42,20 @@ describe('ReplicatedState', () => {
     t.restore(snap);
     expect(ReplicatedState.digest(t.snapshot())).toEqual(ReplicatedState.digest(snap));
     expect(t.apply({ height: 2n, requests: [req('b', 5n)] })[0]!.duplicate).toBe(true);
+  });
+
+  it('writes the snapshot as the generic encoder would, for every size of application state', () => {
+    for (const size of [0, 1, 23, 24, 255, 256, 65_535, 65_536, 300_000]) {
+      const app = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+      const s = new ReplicatedState({ apply: (c: readonly ClientRequest[]) => c.map(() => new Uint8Array(1)), snapshot: () => app, restore: () => undefined });
+      s.apply({ height: 1n, requests: [req('a', 0n), req('b', 5n)] });
+      const snap = s.snapshot();
+      // The oracle: the strict decoder's value (it refuses any non-canonical form) encoded generically.
+      const value = decode(snap, { maxBytes: snap.length }) as [number, Uint8Array, unknown];
+      expect(value[0]).toBe(1);
+      expect(value[1]).toEqual(app);
+      expect(Buffer.from(encode(value as never)).equals(snap)).toBe(true);
+    }
   });
 
   it('bounds the out-of-order set of a client that never sends seq 0', () => {
