@@ -45,7 +45,10 @@ export interface SnapshotMeta {
 }
 
 export interface SnapshotWriter {
-  /** Appends the next chunk; chunks are kept out of sight until `commit`. */
+  /**
+   * Appends the next chunk; chunks are kept out of sight until `commit`. Writes may be issued
+   * without waiting for the previous one to settle: chunks keep the order of the calls.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Atomically installs the snapshot as the latest one (durable when this resolves). */
   commit(): Promise<void>;

@@ -403,6 +403,13 @@ export function runStorageCompliance(name: string, factory: () => Promise<Storag
       const st3 = await reopen(h, st2);
       expect(await st3.snapshots.latest()).toEqual({ height: 40n, digest: b('d40') });
       expect(Buffer.concat(await collect(st3.snapshots.read())).equals(Buffer.from(big))).toBe(true);
+      // Writes issued without waiting for each other keep the order of the calls.
+      const w5 = await st3.snapshots.begin({ height: 40n, digest: b('d40') });
+      const pending: Promise<void>[] = [];
+      for (let off = 0; off < big.length; off += 65_536) pending.push(w5.write(big.subarray(off, off + 65_536)));
+      await Promise.all(pending);
+      await w5.commit();
+      expect(Buffer.concat(await collect(st3.snapshots.read())).equals(Buffer.from(big))).toBe(true);
       const empty = await st3.snapshots.begin({ height: 41n, digest: b('d41') });
       await empty.commit();
       expect(await collect(st3.snapshots.read())).toEqual([]);
