@@ -35,7 +35,7 @@ function writeSnapshot(entries: ReadonlyArray<readonly [string, Uint8Array]>, se
   }
   // Not zeroed: every byte is written below, and zeroing a whole state's worth first cost as much
   // again (the check at the end guards the size arithmetic).
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafeSlow(size); // not a view into Node's shared pool
   let at = SNAPSHOT_HEAD.copy(out, 0);
   at = writeHead(out, at, ARRAY, entries.length);
   for (const [k, v] of entries) {
@@ -72,9 +72,10 @@ interface Session {
  *
  * Nothing at or below `oldFloor` is held after a prune (older numbers are refused first, and
  * `restore` drops any a snapshot holds), so only the numbers the floor passed over can go: one
- * delete each when that is fewer than the session holds, else one pass over the session. Both are O(results held) at worst; a pass from the front
- * of a `Map` on every command is not, because V8 steps over the slots of deleted entries until the
- * table is rebuilt, which made each command cost O(window).
+ * delete each when that is fewer than the session holds, else one pass over the session. Both are
+ * O(results held) at worst; a pass from the front of a `Map` on every command is not, because V8
+ * steps over the slots of deleted entries until the table is rebuilt, which made each command cost
+ * O(window).
  */
 function prune(results: Map<bigint, Uint8Array>, oldFloor: bigint, floor: bigint): void {
   if (floor - oldFloor < BigInt(results.size)) {

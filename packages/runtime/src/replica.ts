@@ -993,11 +993,17 @@ export class Replica<M, C = unknown> {
     const w = await this.o.storage.snapshots.begin({ height, digest: stateDigest });
     try {
       // In pieces: a store copies what it is given (the LMDB one seals each piece with a checksum),
-      // and one copy of a whole large state at once costs a fresh allocation of its size every time.
-      // All issued at once: awaiting each in turn would wait for one LMDB commit per piece.
+      // and a copy of a whole large state in one block (90 MB at 760k KV keys) was a fresh
+      // allocation that size at every checkpoint. All issued at once: awaiting each in turn would
+      // wait for one LMDB commit per piece. Each write starts in a promise, so a store that throws
+      // at once fails this like one that rejects, and the pieces all settle before `abort`.
       const pieces: Promise<void>[] = [];
-      for (let at = 0; at < snapshot.length; at += SNAPSHOT_PIECE_BYTES) pieces.push(w.write(snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES)));
-      await Promise.all(pieces);
+      for (let at = 0; at < snapshot.length; at += SNAPSHOT_PIECE_BYTES) {
+        const piece = snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES);
+        pieces.push(Promise.resolve().then(() => w.write(piece)));
+      }
+      const failed = (await Promise.allSettled(pieces)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       await w.commit();
     } catch (err) {
       await w.abort().catch(() => undefined);

@@ -837,6 +837,41 @@ describe('Replica', () => {
     await again.replica.stop();
   });
 
+  it('halts (and reports) when a snapshot piece fails, even by throwing at once, and leaves no piece unsettled', async () => {
+    const errors: Error[] = [];
+    const inner = openMemoryStorage({ disk: new MemoryDisk() });
+    let writes = 0;
+    let aborted = false;
+    const storage = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop !== 'snapshots') return Reflect.get(target, prop, receiver) as unknown;
+        return {
+          ...target.snapshots,
+          begin: async (meta: Parameters<typeof target.snapshots.begin>[0]) => {
+            const w = await target.snapshots.begin(meta);
+            return {
+              write: (chunk: Uint8Array): Promise<void> => {
+                if (++writes === 2) throw new Error('disk on fire'); // not a rejection: thrown before any promise
+                return w.write(chunk);
+              },
+              commit: () => w.commit(),
+              abort: () => ((aborted = true), w.abort()),
+            };
+          },
+        };
+      },
+    });
+    const { replica } = setup({ config: { checkpoint: 4n }, extra: { storage, hooks: { onFatal: (e) => errors.push(e) } } });
+    await replica.start();
+    for (let i = 0; i < 4; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: new Uint8Array(400_000).fill(i + 1) });
+    await waitFor(() => errors.length === 1, 'fatal hook');
+    expect(errors[0]!.message).toMatch(/disk on fire/);
+    expect(writes).toBeGreaterThan(2); // the later pieces were issued too, and settled before the abort
+    expect(aborted).toBe(true);
+    expect(await inner.snapshots.latest()).toBeUndefined();
+    await replica.stop();
+  });
+
   it('halts (and reports) when storage fails instead of sending unpersisted promises', async () => {
     const trace: string[] = [];
     const errors: Error[] = [];
