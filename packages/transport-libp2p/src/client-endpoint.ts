@@ -15,6 +15,7 @@ import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { phalanxYamux } from './muxer.js';
+import { connectionMonitor } from './connection-monitor.js';
 import type { PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { PeerRecord } from '@libp2p/peer-record';
 import { silentLogger } from '@phalanx/interface';
@@ -107,6 +108,8 @@ export class Libp2pClientEndpoint {
       streamMuxers: [phalanxYamux()],
       // As for replicas (transport.ts): a silent address gives way to the next after 5 s.
       connectionManager: { addressDialTimeout: DIAL_MS_PER_ADDRESS },
+      // As for replicas (connection-monitor.ts): a replica stalled for a few seconds keeps its link.
+      connectionMonitor: connectionMonitor(),
       connectionGater: {
         denyDialMultiaddr: () => false,
         denyDialPeer: (p) => !replicaPeers.has(p.toString()),

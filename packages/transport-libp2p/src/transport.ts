@@ -10,6 +10,7 @@ import type { Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { phalanxYamux } from './muxer.js';
+import { connectionMonitor } from './connection-monitor.js';
 import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ConfigError, silentLogger } from '@phalanx/interface';
@@ -232,6 +233,7 @@ export class Libp2pTransport implements Transport {
       streamMuxers: [phalanxYamux()],
       // A silent address gives way to the next after 5 s; each dial gets 5 s per address it names.
       connectionManager: { addressDialTimeout: DIAL_MS_PER_ADDRESS },
+      connectionMonitor: connectionMonitor(),
       connectionGater: {
         // Loopback and private addresses are where validators live in tests and private networks.
         denyDialMultiaddr: () => false,
