@@ -33,9 +33,9 @@ function writeSnapshot(entries: ReadonlyArray<readonly [string, Uint8Array]>, se
     const kl = k.length / 2;
     size += 1 + headLength(kl) + kl + headLength(v.length) + v.length;
   }
-  // Not zeroed: every byte is written below, and zeroing a whole state's worth first cost as much
-  // again (the check at the end guards the size arithmetic).
-  const out = Buffer.allocUnsafeSlow(size); // not a view into Node's shared pool
+  // Not zeroed, since every byte is written below (the check at the end guards the size
+  // arithmetic), and not a view into Node's shared pool.
+  const out = Buffer.allocUnsafeSlow(size);
   let at = SNAPSHOT_HEAD.copy(out, 0);
   at = writeHead(out, at, ARRAY, entries.length);
   for (const [k, v] of entries) {

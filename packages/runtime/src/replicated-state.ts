@@ -131,8 +131,8 @@ export class ReplicatedState {
     // `[1, app, table]` in canonical CBOR with the heads written here: one allocation and one copy
     // of the application's bytes. The generic encoder gathers a byte string into a buffer list and
     // concatenates it, two copies of the whole state per checkpoint: with 760k keys (~90 MB) that
-    // was a third of the replica's CPU. Same bytes as `encode` (tested).
-    // Not from Node's shared pool: a small snapshot would otherwise be a view into 8 KiB of others' bytes.
+    // was nearly a fifth of a replica's time. Same bytes as `encode` (tested). Not from Node's
+    // shared pool: a small snapshot would otherwise be a view into 8 KiB of others' bytes.
     const out = Buffer.allocUnsafeSlow(2 + headLength(app.length) + app.length + rest.length);
     out[0] = 0x83; // array(3)
     out[1] = 0x01;

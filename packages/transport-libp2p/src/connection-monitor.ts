@@ -12,7 +12,7 @@ type ConnectionMonitorInit = NonNullable<Libp2pOptions['connectionMonitor']>;
  * since its timer fires when it wakes. 30 s rides such stalls out; a peer that is really gone is
  * still let go of within ~40 s (without pings, TCP takes minutes to give up on a silent peer).
  */
-export const PING_TIMEOUT_MS = 30_000;
+const PING_TIMEOUT_MS = 30_000;
 
 /** The connection monitor of every Phalanx libp2p node (replica transport and client endpoint). */
 export function connectionMonitor(): ConnectionMonitorInit {
