@@ -1,6 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@phalanx/compliance';
 import { Libp2pTransport } from '../src/index.js';
@@ -27,7 +26,7 @@ describe('a validator whose event loop stalls', () => {
     await r0.start();
     cleanup.push(() => r0.stop());
     const args = { seed: [...i1.seed], listen: i1.addrs, validators: validators.map((v) => ({ ...v, publicKey: [...v.publicKey] })) };
-    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
     cleanup.push(() => void child.kill('SIGKILL'));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
