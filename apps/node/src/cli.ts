@@ -44,10 +44,17 @@ function fail(err: unknown): never {
   process.exit(usage ? 2 : 1);
 }
 
+/**
+ * Resolves on the first SIGINT or SIGTERM; later ones are ignored while the process stops. A
+ * supervisor that signals a whole process group (`timeout`, systemd, a terminal's Ctrl-C) reaches
+ * a testnet's replicas directly, and then the testnet sends each its own SIGTERM: with one-shot
+ * handlers that second signal killed the replicas halfway through their graceful stop. SIGKILL
+ * still ends a process at once (the testnet sends it after 15 s).
+ */
 function onStop(): Promise<void> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
   });
 }
 

@@ -152,8 +152,12 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     expect(bad.stderr).toMatch(/^phalanx: .+\n$/);
   });
 
-  it('stops gracefully on SIGTERM and restarts from its data directory', async () => {
+  it('stops gracefully on SIGTERM, a second one included, and restarts from its data directory', async () => {
     const r = replicas[3]!;
+    // A supervisor signalling the process group, then the testnet parent: the second SIGTERM
+    // must not cut the graceful stop short.
+    r.child.kill('SIGTERM');
+    await new Promise((res) => setTimeout(res, 20));
     r.child.kill('SIGTERM');
     expect(await r.exited).toBe(0);
     const n = config.nodes[3]!;
