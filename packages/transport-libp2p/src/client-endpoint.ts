@@ -12,10 +12,7 @@
 import './polyfill.js';
 import { createLibp2p } from 'libp2p';
 import type { Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@chainsafe/libp2p-noise';
-import { phalanxYamux } from './muxer.js';
-import { connectionMonitor } from './connection-monitor.js';
+import { nodeOptions } from './node-options.js';
 import type { PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { PeerRecord } from '@libp2p/peer-record';
 import { silentLogger } from '@phalanx/interface';
@@ -23,7 +20,7 @@ import type { Logger, NodeId, TransportStats } from '@phalanx/interface';
 import { FrameReader } from './framing.js';
 import { Counters } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
-import { DIAL_MS_PER_ADDRESS, DialLinks } from './dial-links.js';
+import { DialLinks } from './dial-links.js';
 import { MAX_RECORD_BYTES, readRecord } from './address-book.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_BYTES, protocolIds } from './transport.js';
 import type { FrameHandler, PeerConfig } from './transport.js';
@@ -103,13 +100,7 @@ export class Libp2pClientEndpoint {
     const node = await createLibp2p({
       privateKey: this.key,
       addresses: { listen: [] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [phalanxYamux()],
-      // As for replicas (transport.ts): a silent address gives way to the next after 5 s.
-      connectionManager: { addressDialTimeout: DIAL_MS_PER_ADDRESS },
-      // As for replicas (connection-monitor.ts): a replica stalled for a few seconds keeps its link.
-      connectionMonitor: connectionMonitor(),
+      ...nodeOptions(),
       connectionGater: {
         denyDialMultiaddr: () => false,
         denyDialPeer: (p) => !replicaPeers.has(p.toString()),

@@ -7,10 +7,7 @@
 import './polyfill.js';
 import { createLibp2p } from 'libp2p';
 import type { Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@chainsafe/libp2p-noise';
-import { phalanxYamux } from './muxer.js';
-import { connectionMonitor } from './connection-monitor.js';
+import { nodeOptions } from './node-options.js';
 import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ConfigError, silentLogger } from '@phalanx/interface';
@@ -19,7 +16,7 @@ import { FrameReader } from './framing.js';
 import { Counters, InboundQueues, OutQueue, RateLimiter, UNKNOWN } from './queues.js';
 import type { OutQueueOptions } from './queues.js';
 import { peerIdFromEd25519, privateKeyFromSeed } from './identity.js';
-import { DIAL_MS_PER_ADDRESS, DialLinks } from './dial-links.js';
+import { DialLinks } from './dial-links.js';
 import { AddressBook, MAX_RECORD_ADDRS } from './address-book.js';
 import { multiaddr } from '@multiformats/multiaddr';
 
@@ -166,7 +163,7 @@ export class Libp2pTransport implements Transport {
       protocol: this.protocols.peers,
       validatorByPeer: this.validatorByPeer,
       nameOf: (peer) => this.clientByPeer.get(peer) ?? UNKNOWN,
-      isClient: (peer) => this.clientByPeer.has(peer) || (this.opts.openClientAccess === true && !this.validatorByPeer.has(peer)),
+      isClient: (peer) => this.clientNameOf(peer) !== undefined,
       connected: () => this.links.connectedLinks(),
       onLearned: (id, addrs) => this.links.setLearned(id, addrs),
       counters: this.counters,
@@ -228,12 +225,7 @@ export class Libp2pTransport implements Transport {
     const node = await createLibp2p({
       privateKey: this.privateKey,
       addresses: { listen: [...this.opts.listen] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [phalanxYamux()],
-      // A silent address gives way to the next after 5 s; each dial gets 5 s per address it names.
-      connectionManager: { addressDialTimeout: DIAL_MS_PER_ADDRESS },
-      connectionMonitor: connectionMonitor(),
+      ...nodeOptions(),
       connectionGater: {
         // Loopback and private addresses are where validators live in tests and private networks.
         denyDialMultiaddr: () => false,
@@ -339,9 +331,17 @@ export class Libp2pTransport implements Transport {
     this.attachReader(stream, from, (f, frame) => this.inbound.push(f, frame));
   }
 
+  /**
+   * The name a peer is served under on the client protocol: its configured client id, or (open
+   * access) its peer id when it is not a validator; undefined for a peer that is not admitted.
+   */
+  private clientNameOf(peer: string): string | undefined {
+    return this.clientByPeer.get(peer) ?? (this.opts.openClientAccess === true && !this.validatorByPeer.has(peer) ? peer : undefined);
+  }
+
   private onClientStream(stream: Stream, connection: Connection): void {
     const key = connection.remotePeer.toString();
-    const client = this.clientByPeer.get(key) ?? (this.opts.openClientAccess && !this.validatorByPeer.has(key) ? key : undefined);
+    const client = this.clientNameOf(key);
     if (!this.running || !client) {
       this.counters.drop(this.validatorByPeer.get(key) ?? UNKNOWN, 'unknown-peer', `client protocol refused for ${key}`);
       stream.abort(new Error('not a client'));
