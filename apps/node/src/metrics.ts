@@ -36,6 +36,11 @@ export class NodeMetrics {
   });
   readonly storageErrors = new Counter({ name: 'storage_errors_total', help: 'Storage operations that failed.', registers: [this.registry] });
   readonly halted = new Gauge({ name: 'replica_halted', help: '1 once the replica stopped itself (storage failed, or its core broke its contract); it then takes no part until restarted.', registers: [this.registry] });
+  readonly timersLate = new Counter({
+    name: 'replica_timers_late_total',
+    help: 'Protocol timers that fired late after the event loop was blocked, and were re-armed once so the replica reads its messages first.',
+    registers: [this.registry],
+  });
   readonly preverified = new Counter({
     name: 'signatures_preverified_total',
     help: 'Signatures verified on the worker pool before their message or client frame was stepped, by result.',

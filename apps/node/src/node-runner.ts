@@ -202,6 +202,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
         metrics.preverified.inc({ result: 'valid' }, i.valid);
         if (i.items > i.valid) metrics.preverified.inc({ result: 'invalid' }, i.items - i.valid);
       },
+      onTimerLate: () => metrics.timersLate.inc(),
       onMalformed: (i) => metrics.misbehaviour.inc({ peer: i.peer, kind: 'malformed' }),
       onEvent: (e) => {
         if (e.type === 'view-change') metrics.viewChanges.inc();

@@ -68,6 +68,8 @@ export interface ReplicaHooks {
   onMessage?(info: { readonly from: NodeId; readonly bytes: number }): void;
   onMalformed?(info: { readonly peer: NodeId; readonly error: string }): void;
   onTimer?(info: { readonly timer: string }): void;
+  /** A timer fired `lateMs` past its time (the event loop was blocked) and was re-armed once (see `timersExtended`). */
+  onTimerLate?(info: { readonly timer: string; readonly lateMs: number }): void;
   onEvent?(event: ProtocolEvent): void;
   onClientRequest?(info: { readonly client: NodeId; readonly seq: bigint; readonly duplicate: boolean }): void;
   /** A batch came back from the worker pool: signatures sent, how many were valid, its round trip. */
@@ -152,6 +154,8 @@ export interface ReplicaMetrics {
   readonly duplicates: number;
   readonly repliesSent: number;
   readonly timersFired: number;
+  /** Timers that fired late after a blocked event loop and were re-armed once (see `armTimer`). */
+  readonly timersExtended: number;
   readonly preverified: number;
 }
 
@@ -168,6 +172,15 @@ export class ReplicaError extends Error {
     super(message, options);
     this.name = 'ReplicaError';
   }
+}
+
+/**
+ * How late a timer may fire before the replica counts itself as having been blocked (see
+ * `armTimer`): a quarter of its length, and at least 50 ms, above the few ms of jitter a busy
+ * event loop adds to every timer.
+ */
+function lateSlackMs(ms: number): number {
+  return Math.max(50, ms / 4);
 }
 
 /** Size of the pieces a snapshot is handed to storage in (see `storeSnapshot`). */
@@ -295,6 +308,7 @@ export class Replica<M, C = unknown> {
     duplicates: 0,
     repliesSent: 0,
     timersFired: 0,
+    timersExtended: 0,
     preverified: 0,
   };
 
@@ -873,16 +887,7 @@ export class Replica<M, C = unknown> {
       const prev = this.timers.get(t.id);
       if (prev) clearTimeout(prev);
       this.timers.delete(t.id);
-      if (t.op === 'set' && !this.stopping) {
-        const handle = setTimeout(() => {
-          if (this.timers.get(t.id) !== handle) return;
-          this.timers.delete(t.id);
-          this.m.timersFired++;
-          this.hooks.onTimer?.({ timer: t.id });
-          this.input({ type: 'timeout', timer: t.id });
-        }, Math.max(0, t.ms));
-        this.timers.set(t.id, handle);
-      }
+      if (t.op === 'set' && !this.stopping) this.armTimer(t.id, Math.max(0, t.ms), false);
     }
     for (const e of rd.events) {
       this.hooks.onEvent?.(e);
@@ -938,6 +943,38 @@ export class Replica<M, C = unknown> {
     this.hooks.onPersist?.({ id: d.upTo, records: d.records, bytes: d.bytes, syncMs: performance.now() - t0 });
     this.persistedUpTo(core, d.upTo);
     this.kick();
+  }
+
+  /**
+   * Steps `timeout` for `id` after `ms`, measured as time this replica was awake to hear what would
+   * have made the core cancel it. A core's timeout is a claim about its peers ("the primary has been
+   * silent for `ms`"), but a replica whose own event loop was blocked (a checkpoint of a large
+   * state, a long GC) heard nothing for that time, and Node runs due timers before it reads the
+   * sockets that filled meanwhile. Such a timer fired into a view change against a live primary:
+   * past a million KV keys every replica blocked at the same checkpoint and woke to time out.
+   * So a timer that fires late by more than `lateSlackMs(ms)` is re-armed, once, for the time it
+   * overslept (at most `ms`): its messages are read first. Once, so a peer that keeps this replica
+   * busy can stretch a timeout to at most about twice its length; timeouts only decide liveness,
+   * never safety.
+   */
+  private armTimer(id: string, ms: number, extended: boolean): void {
+    const due = performance.now() + ms;
+    const handle = setTimeout(() => {
+      if (this.timers.get(id) !== handle) return;
+      const late = performance.now() - due;
+      if (!extended && late > lateSlackMs(ms)) {
+        this.m.timersExtended++;
+        this.hooks.onTimerLate?.({ timer: id, lateMs: late });
+        this.log.debug({ timer: id, ms, lateMs: Math.round(late) }, 'timer fired late after a blocked event loop: re-armed once');
+        this.armTimer(id, Math.min(late, ms), true);
+        return;
+      }
+      this.timers.delete(id);
+      this.m.timersFired++;
+      this.hooks.onTimer?.({ timer: id });
+      this.input({ type: 'timeout', timer: id });
+    }, ms);
+    this.timers.set(id, handle);
   }
 
   /** Steps `persisted` once per id, in order (an overlapped sync may finish after a later one). */

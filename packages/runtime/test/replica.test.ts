@@ -233,6 +233,45 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  /** Blocks this thread (and so its event loop) for `ms`, as a long checkpoint or GC would. */
+  function blockEventLoop(ms: number): number {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return performance.now();
+  }
+
+  it('re-arms, once, a timer that fired late after a blocked event loop (its messages are read before it fires)', async () => {
+    const fired: number[] = [];
+    const late: number[] = [];
+    const { replica, cores } = setup({
+      config: { ticks: 1, tickMs: 100 },
+      extra: { hooks: { onTimer: () => fired.push(performance.now()), onTimerLate: (i) => late.push(i.lateMs) } },
+    });
+    await replica.start();
+    const woke = blockEventLoop(400); // the 100-ms tick is due while the loop is blocked
+    await waitFor(() => cores[0]!.ticks === 1, 'the tick');
+    // Without the re-arm it fires at once on waking; with it, about 100 ms (its length, less than
+    // the ~300 ms it overslept) later.
+    expect(fired[0]! - woke).toBeGreaterThanOrEqual(60);
+    expect(late).toHaveLength(1);
+    expect(late[0]!).toBeGreaterThan(250);
+    expect(replica.metrics()).toMatchObject({ timersFired: 1, timersExtended: 1 });
+    await replica.stop();
+  });
+
+  it('re-arms a late timer only once: blocked again, it fires on waking', async () => {
+    const fired: number[] = [];
+    const { replica, cores } = setup({ config: { ticks: 1, tickMs: 100 }, extra: { hooks: { onTimer: () => fired.push(performance.now()) } } });
+    await replica.start();
+    blockEventLoop(400);
+    // Blocked again while the re-armed timer waits: a peer that keeps the replica busy must not
+    // postpone a timeout for ever.
+    const woke = await new Promise<number>((r) => setTimeout(() => r(blockEventLoop(400)), 20));
+    await waitFor(() => cores[0]!.ticks === 1, 'the tick');
+    expect(fired[0]! - woke).toBeLessThan(60);
+    expect(replica.metrics()).toMatchObject({ timersFired: 1, timersExtended: 1 });
+    await replica.stop();
+  });
+
   it('stores a snapshot and steps `applied` with the state digest for reportState batches', async () => {
     const { replica, cores, disk } = setup({ config: { checkpoint: 2n } });
     await replica.start();
