@@ -12,6 +12,7 @@ import { ConfigError, DecodeError } from '@phalanx/interface';
 import { bytesEqual, decode, encode, headLength, readArray, readBytes, readMap, readString, readU64, toHex, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
+import { KeyOrder } from './key-order.js';
 import type { KvResult } from './commands.js';
 
 /** CBOR major types of the snapshot's items. */
@@ -20,28 +21,36 @@ const ARRAY = 4;
 const SNAPSHOT_HEAD = Buffer.from([0xa3, 0x61, 0x76, 0x01, 0x64, 0x64, 0x61, 0x74, 0x61]); // {"v": 1, "data": …
 const SESSIONS_KEY = Buffer.from([0x68, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x73]); // "sessions"
 
+/** Each hex digit's value, by character code (keys are `toHex`'s lower-case hex). */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+
 /**
  * The snapshot `{v: 1, data: [[key, value] …], sessions}` in canonical CBOR (map keys in encoded
  * byte order: "v", "data", "sessions"), written straight into one buffer: the entries are most of
  * a snapshot and every checkpoint takes one, and building them as a value tree for the generic
- * encoder cost ~3× as much. Keys go from hex to bytes in place. Same bytes as the generic encoder
- * (tested), so digests did not change.
+ * encoder cost ~3× as much. Keys go from hex to bytes in place, by table: `Buffer.write(…, 'hex')`
+ * costs a call into C++ per key (~1 s of a million-key snapshot). Same bytes as the generic
+ * encoder (tested), so digests did not change.
  */
-function writeSnapshot(entries: ReadonlyArray<readonly [string, Uint8Array]>, sessions: Uint8Array): Uint8Array {
-  let size = SNAPSHOT_HEAD.length + headLength(entries.length) + SESSIONS_KEY.length + sessions.length;
-  for (const [k, v] of entries) {
-    const kl = k.length / 2;
-    size += 1 + headLength(kl) + kl + headLength(v.length) + v.length;
+function writeSnapshot(keys: readonly string[], values: readonly Uint8Array[], sessions: Uint8Array): Uint8Array {
+  let size = SNAPSHOT_HEAD.length + headLength(keys.length) + SESSIONS_KEY.length + sessions.length;
+  for (let i = 0; i < keys.length; i++) {
+    const kl = keys[i]!.length / 2;
+    const vl = values[i]!.length;
+    size += 1 + headLength(kl) + kl + headLength(vl) + vl;
   }
   // Not zeroed, since every byte is written below (the check at the end guards the size
   // arithmetic), and not a view into Node's shared pool.
   const out = Buffer.allocUnsafeSlow(size);
   let at = SNAPSHOT_HEAD.copy(out, 0);
-  at = writeHead(out, at, ARRAY, entries.length);
-  for (const [k, v] of entries) {
+  at = writeHead(out, at, ARRAY, keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = values[i]!;
     out[at++] = 0x82; // [key, value]
     at = writeHead(out, at, BYTES, k.length / 2);
-    at += out.write(k, at, 'hex');
+    for (let c = 0; c < k.length; c += 2) out[at++] = (HEX_VALUE[k.charCodeAt(c)]! << 4) | HEX_VALUE[k.charCodeAt(c + 1)]!;
     at = writeHead(out, at, BYTES, v.length);
     out.set(v, at);
     at += v.length;
@@ -93,6 +102,8 @@ export interface KvStoreOptions {
 export class KvStore implements StateMachine {
   private readonly data = new Map<string, Uint8Array>();
   private readonly sessions = new Map<string, Session>();
+  /** `data`'s keys in snapshot order as of the last snapshot, and those added since. */
+  private order = new KeyOrder();
   private readonly window: bigint;
 
   constructor(options: KvStoreOptions = {}) {
@@ -150,9 +161,12 @@ export class KvStore implements StateMachine {
     }
     const k = toHex(cmd.key);
     switch (cmd.op) {
-      case 'put':
+      case 'put': {
+        const before = this.data.size;
         this.data.set(k, cmd.value);
+        if (this.data.size !== before) this.order.inserted(k, this.data);
         return { ok: true };
+      }
       case 'get': {
         const value = this.data.get(k);
         return value === undefined ? { ok: true } : { ok: true, value };
@@ -174,10 +188,7 @@ export class KvStore implements StateMachine {
 
   /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. */
   snapshot(): Uint8Array {
-    // Lower-case hex preserves byte order (digits sort before a-f, a prefix before its
-    // extensions), so sorting the map's own keys as strings is bytewise order without decoding
-    // each key twice per comparison.
-    const entries = [...this.data.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const { keys, values } = this.order.entries(this.data);
     const sessions: Value = [...this.sessions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([client, s]): Value => [
@@ -185,7 +196,7 @@ export class KvStore implements StateMachine {
         s.top,
         [...s.results.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([seq, r]): Value => [seq, r]),
       ]);
-    return writeSnapshot(entries, encode(sessions));
+    return writeSnapshot(keys, values, encode(sessions));
   }
 
   restore(snapshot: Uint8Array): void {
@@ -214,6 +225,7 @@ export class KvStore implements StateMachine {
     // certified: refuse it rather than let this replica's checkpoints diverge from the others'.
     const check = new KvStore({ sessionWindow: Number(this.window) });
     for (const [k, v] of data) check.data.set(k, v);
+    check.order.forget(); // its own sort of the keys, not the snapshot's order, which is what is checked
     for (const [k, v] of sessions) check.sessions.set(k, v);
     if (!bytesEqual(check.snapshot(), snapshot)) {
       throw new DecodeError('snapshot: not canonical (entries must be sorted and unique)');
@@ -226,6 +238,7 @@ export class KvStore implements StateMachine {
     // Replace only after the whole snapshot parsed: a bad snapshot leaves the state untouched.
     this.data.clear();
     for (const [k, v] of data) this.data.set(k, v);
+    this.order = check.order; // sorted by the check's snapshot: exactly these keys
     this.sessions.clear();
     for (const [k, v] of sessions) this.sessions.set(k, v);
   }
