@@ -98,7 +98,11 @@ export type ProtocolEvent =
  *  2. `send` is handed to the transport.
  *  3. `restore` (if present) is installed into the application and stored durably as its latest
  *     snapshot (a restart resumes from it), then every batch in `commit` is applied in order.
- *     Heights are consecutive: each is the previous applied height + 1.
+ *     Heights are consecutive: each is the previous applied height + 1. Applying may lag behind:
+ *     the runtime may handle later Readies (persist, send, timers) before a batch is applied, for
+ *     instance while a checkpoint's snapshot is taken, but applies batches in order, and installs
+ *     a `restore` only after everything committed before it. Cores learn of applied state only
+ *     through `applied` inputs.
  *  4. `timers` are armed or cancelled, in order.
  *  `events` are observations (metrics, logs, evidence) and may be handled at any point.
  * After (1), the runtime steps `{ type: 'persisted', upTo: persist.id }` into the core.

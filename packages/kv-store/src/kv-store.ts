@@ -12,7 +12,7 @@ import { ConfigError, DecodeError } from '@phalanx/interface';
 import { bytesEqual, decode, encode, headLength, readArray, readBytes, readMap, readString, readU64, toHex, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { decodeCommand, encodeResult } from './commands.js';
-import { KeyOrder } from './key-order.js';
+import { KeyOrder, STEP_KEYS, runSteps } from './key-order.js';
 import type { KvResult } from './commands.js';
 
 /** CBOR major types of the snapshot's items. */
@@ -33,12 +33,13 @@ for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
  * costs a call into C++ per key (~1 s of a million-key snapshot). Same bytes as the generic
  * encoder (tested), so digests did not change.
  */
-function writeSnapshot(keys: readonly string[], values: readonly Uint8Array[], sessions: Uint8Array): Uint8Array {
+function* writeSnapshot(keys: readonly string[], values: readonly Uint8Array[], sessions: Uint8Array): Generator<void, Uint8Array> {
   let size = SNAPSHOT_HEAD.length + headLength(keys.length) + SESSIONS_KEY.length + sessions.length;
   for (let i = 0; i < keys.length; i++) {
     const kl = keys[i]!.length / 2;
     const vl = values[i]!.length;
     size += 1 + headLength(kl) + kl + headLength(vl) + vl;
+    if (i % STEP_KEYS === STEP_KEYS - 1) yield;
   }
   // Not zeroed, since every byte is written below (the check at the end guards the size
   // arithmetic), and not a view into Node's shared pool.
@@ -54,6 +55,7 @@ function writeSnapshot(keys: readonly string[], values: readonly Uint8Array[], s
     at = writeHead(out, at, BYTES, v.length);
     out.set(v, at);
     at += v.length;
+    if (i % STEP_KEYS === STEP_KEYS - 1) yield;
   }
   at += SESSIONS_KEY.copy(out, at);
   out.set(sessions, at);
@@ -188,7 +190,12 @@ export class KvStore implements StateMachine {
 
   /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. */
   snapshot(): Uint8Array {
-    const { keys, values } = this.order.entries(this.data);
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps of a few thousand keys (see `StateMachine.snapshotSteps`). */
+  *snapshotSteps(): Generator<void, Uint8Array> {
+    const { keys, values } = yield* this.order.entrySteps(this.data);
     const sessions: Value = [...this.sessions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([client, s]): Value => [
@@ -196,7 +203,7 @@ export class KvStore implements StateMachine {
         s.top,
         [...s.results.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([seq, r]): Value => [seq, r]),
       ]);
-    return writeSnapshot(keys, values, encode(sessions));
+    return yield* writeSnapshot(keys, values, encode(sessions));
   }
 
   restore(snapshot: Uint8Array): void {

@@ -142,6 +142,56 @@ describe('KvStore', () => {
     );
   });
 
+  describe('snapshot in steps', () => {
+    /** A store of `n` keys, with some deleted and re-inserted after an earlier snapshot. */
+    const store = (n: number) => {
+      const kv = new KvStore();
+      const put = (i: number, seq: bigint) => kv.apply([req('c', seq, { op: 'put', key: k(`key-${(i * 7919) % n}`), value: k(`v${i}`) })], ctx);
+      for (let i = 0; i < n; i++) put(i, BigInt(i + 1));
+      kv.snapshot();
+      for (let i = 0; i < 300; i++) kv.apply([req('c', BigInt(n + 1 + i), { op: 'del', key: k(`key-${i * 3}`) })], ctx);
+      for (let i = 0; i < 200; i++) put(i * 3, BigInt(n + 301 + i));
+      for (let i = 0; i < 1000; i++) kv.apply([req('c', BigInt(n + 501 + i), { op: 'put', key: k(`new-${i}`), value: k('x') })], ctx);
+      return kv;
+    };
+    const drive = (it: Iterator<void, Uint8Array>, between?: (step: number) => void) => {
+      for (let step = 0; ; step++) {
+        const r = it.next();
+        if (r.done) return { bytes: r.value, steps: step };
+        between?.(step);
+      }
+    };
+
+    it('gives the bytes of snapshot(), a few thousand keys a step', () => {
+      const { bytes, steps } = drive(store(20_000).snapshotSteps());
+      expect(toHex(bytes)).toBe(toHex(store(20_000).snapshot()));
+      expect(steps).toBeGreaterThanOrEqual(10); // ~21k keys: merge and two passes of the writer
+    });
+
+    it('gives the same bytes when snapshot() is called between its steps, and both leave the order whole', () => {
+      const kv = store(20_000);
+      const want = toHex(store(20_000).snapshot());
+      const { bytes } = drive(kv.snapshotSteps(), (step) => {
+        if (step === 3) expect(toHex(kv.snapshot())).toBe(want);
+      });
+      expect(toHex(bytes)).toBe(want);
+      kv.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
+      const fresh = store(20_000);
+      fresh.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
+      expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
+    });
+
+    it('leaves later snapshots whole when a run of steps is abandoned', () => {
+      const kv = store(20_000);
+      const it = kv.snapshotSteps();
+      for (let i = 0; i < 4; i++) it.next();
+      kv.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
+      const fresh = store(20_000);
+      fresh.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
+      expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
+    });
+  });
+
   it('refuses a non-canonical snapshot that would restore to a state with a different digest', () => {
     const kv = new KvStore();
     run(kv, req('c', 1n, { op: 'put', key: k('a'), value: k('1') }), req('c', 2n, { op: 'put', key: k('b'), value: k('2') }));

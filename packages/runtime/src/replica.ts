@@ -8,12 +8,13 @@
  *      next sync or after `deferredSyncMs`),
  *   2. send → encoded once per message, handed to the transport,
  *   3. restore, then every committed batch applied in height order (client replies go out after
- *      each batch; `reportState` batches get their snapshot stored and an `applied` input),
+ *      each batch; `reportState` batches get their snapshot stored and an `applied` input) — by a
+ *      background loop, so later Readies do not wait for it (`applyInBackground`),
  *   4. timers armed / cancelled,
  * and `persisted` is stepped into the core after (1). Inputs arriving while a Ready is in flight
  * are stepped at once (cores are synchronous); their outputs wait for the next Ready.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
 import { DecodeError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
@@ -185,6 +186,32 @@ function lateSlackMs(ms: number): number {
 
 /** Size of the pieces a snapshot is handed to storage in (see `storeSnapshot`). */
 const SNAPSHOT_PIECE_BYTES = 1 << 20;
+/** Pieces handed to storage together, then awaited (one LMDB commit of 8 MiB). */
+const SNAPSHOT_PIECES_AT_ONCE = 8;
+/** How long a slice of checkpoint work may hold the event loop before it lets other work run. */
+const SLICE_MS = 10;
+
+/** Pauses (`setImmediate`, after pending I/O) once SLICE_MS have passed since the last pause. */
+function slices(): { pause(): Promise<void> } {
+  let since = performance.now();
+  return {
+    async pause() {
+      if (performance.now() - since < SLICE_MS) return;
+      await new Promise((r) => setImmediate(r));
+      since = performance.now();
+    },
+  };
+}
+
+/** Runs `steps` to the end, a slice at a time (see `slices`). */
+async function sliced<T>(steps: Iterator<void, T>): Promise<T> {
+  const s = slices();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await s.pause();
+  }
+}
 
 const HARD_STATE = 'core';
 
@@ -271,6 +298,10 @@ export class Replica<M, C = unknown> {
   private core: ProtocolCore<M> | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private appliedHeight = 0n;
+  /** Committed batches not yet applied, in height order (see `applyInBackground`). */
+  private applyQueue: CommittedBatch[] = [];
+  /** The loop applying `applyQueue`, while it runs. */
+  private applying: Promise<void> | undefined;
   private running = false;
   private stopping = false;
   private processing: Promise<void> | undefined;
@@ -429,8 +460,8 @@ export class Replica<M, C = unknown> {
 
   /** Resolves once processing is idle (no Ready pending). For tests and orderly shutdown. */
   async idle(): Promise<void> {
-    while (this.processing || this.kicked || this.verifying || this.overlapped > 0 || (!this.stopping && this.verifyQueue.length > 0)) {
-      await (this.processing ?? new Promise((r) => setImmediate(r)));
+    while (this.processing || this.applying || this.kicked || this.verifying || this.overlapped > 0 || (!this.stopping && this.verifyQueue.length > 0)) {
+      await (this.processing ?? this.applying ?? new Promise((r) => setImmediate(r)));
     }
   }
 
@@ -872,6 +903,9 @@ export class Replica<M, C = unknown> {
     if (rd.persist && !overlap && !deferrable) this.persistedUpTo(core, rd.persist.id);
     // 3. restore, then commits in order
     if (rd.restore) {
+      // What was committed before it is applied first (or found below it and skipped).
+      while (this.applying) await this.applying;
+      if (this.fatal) return;
       this.state.restore(rd.restore.snapshot);
       this.restores++;
       this.appliedHeight = rd.restore.height;
@@ -881,7 +915,7 @@ export class Replica<M, C = unknown> {
       await this.storeSnapshot(core, rd.restore.height, rd.restore.snapshot);
       this.log.info({ height: rd.restore.height }, 'state restored from snapshot');
     }
-    for (const batch of rd.commit) await this.applyBatch(core, batch);
+    this.applyInBackground(core, rd.commit);
     // 4. timers
     for (const t of rd.timers) {
       const prev = this.timers.get(t.id);
@@ -984,6 +1018,35 @@ export class Replica<M, C = unknown> {
     core.step({ type: 'persisted', upTo: id });
   }
 
+  /**
+   * Applies `batches` after those already queued, without holding up the Readies behind them. A
+   * checkpoint (`reportState`) encodes and stores the whole state, which takes seconds once it is
+   * large (~2.5 s for a million KV keys on this project's machines): while it was awaited here, the
+   * replica sent nothing, and a primary that went silent for seconds at every checkpoint was voted
+   * out. Now its messages go on, the cores keep ordering (PBFT up to its high watermark, which a
+   * checkpoint's own `applied` moves), and only applying, with its client replies, waits.
+   */
+  private applyInBackground(core: ProtocolCore<M>, batches: readonly CommittedBatch[]): void {
+    if (batches.length === 0) return;
+    this.applyQueue.push(...batches);
+    if (this.applying) return;
+    // Cleared in `finally`, which always runs after this assignment (like `processing` in `kick`).
+    this.applying = this.applyQueued(core).finally(() => {
+      this.applying = undefined;
+    });
+  }
+
+  private async applyQueued(core: ProtocolCore<M>): Promise<void> {
+    try {
+      for (let next = this.applyQueue.shift(); next && !this.fatal; next = this.applyQueue.shift()) {
+        await this.applyBatch(core, next);
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    }
+    if (this.fatal) this.applyQueue = [];
+  }
+
   private async applyBatch(core: ProtocolCore<M>, batch: CommittedBatch): Promise<void> {
     if (batch.height <= this.appliedHeight) return; // already in the restored state (replay after restart)
     if (batch.height !== this.appliedHeight + 1n) {
@@ -1013,10 +1076,19 @@ export class Replica<M, C = unknown> {
       ...(batch.proof ? { proof: batch.proof } : {}),
     });
     if (batch.reportState) {
-      const snapshot = this.state.snapshot();
+      // In slices, the event loop let run between them, and the state unchanged until the last:
+      // nothing else applies meanwhile (this is the only applier), and restores wait for it.
+      const snapshot = await sliced(this.state.snapshotSteps());
       // Durable before the core hears of it: the core may compact its log once the checkpoint is stable.
       const stateDigest = await this.storeSnapshot(core, batch.height, snapshot);
-      core.step({ type: 'applied', height: batch.height, stateDigest, snapshot });
+      if (this.fatal) return;
+      try {
+        core.step({ type: 'applied', height: batch.height, stateDigest, snapshot });
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(`core threw ${String(err)}`));
+        return;
+      }
+      this.kick();
     }
   }
 
@@ -1024,23 +1096,40 @@ export class Replica<M, C = unknown> {
   private async storeSnapshot(core: ProtocolCore<M>, height: bigint, snapshot: Uint8Array): Promise<Uint8Array> {
     // The snapshot is stored in a transaction of its own, and after a restart the core trusts it
     // as applied state: what the state rested on — votes whose writes were deferred — must be
-    // durable first, or a crash could keep the snapshot and lose them.
-    await this.syncDeferred(core);
-    const stateDigest = ReplicatedState.digest(snapshot);
+    // durable first, or a crash could keep the snapshot and lose them. A sync resolves once all
+    // that was staged before it is durable; with applying in the background, another sync (of a
+    // later Ready, or the deferral timer's) may have taken the deferred writes and still be running,
+    // so a sync is awaited here even when none are left to this one.
+    if (this.deferred) await this.syncDeferred(core);
+    else await this.o.storage.sync();
+    // SHA-256 of the whole (`ReplicatedState.digest`), a piece at a time with the event loop let
+    // run between slices: ~0.3-0.8 s in one go for a million KV keys.
+    const hash = createHash('sha256');
+    const hashing = slices();
+    for (let at = 0; at < snapshot.length; at += SNAPSHOT_PIECE_BYTES) {
+      hash.update(snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES));
+      await hashing.pause();
+    }
+    const stateDigest = new Uint8Array(hash.digest());
     const w = await this.o.storage.snapshots.begin({ height, digest: stateDigest });
     try {
       // In pieces: a store copies what it is given (the LMDB one seals each piece with a checksum),
       // and a copy of a whole large state in one block (90 MB at 760k KV keys) was a fresh
-      // allocation that size at every checkpoint. All issued at once: awaiting each in turn would
-      // wait for one LMDB commit per piece. Each write starts in a promise, so a store that throws
-      // at once fails this like one that rejects, and the pieces all settle before `abort`.
-      const pieces: Promise<void>[] = [];
-      for (let at = 0; at < snapshot.length; at += SNAPSHOT_PIECE_BYTES) {
-        const piece = snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES);
-        pieces.push(Promise.resolve().then(() => w.write(piece)));
+      // allocation that size at every checkpoint. Issued SNAPSHOT_PIECES_AT_ONCE together:
+      // awaiting each in turn would wait for one LMDB commit per piece, and all at once made one
+      // commit the size of the state, with the event loop blocked throughout. Each write starts in
+      // a promise, so a store that throws at once fails this like one that rejects, and the pieces
+      // all settle before `abort`.
+      const step = SNAPSHOT_PIECE_BYTES * SNAPSHOT_PIECES_AT_ONCE;
+      for (let from = 0; from < snapshot.length; from += step) {
+        const pieces: Promise<void>[] = [];
+        for (let at = from; at < Math.min(from + step, snapshot.length); at += SNAPSHOT_PIECE_BYTES) {
+          const piece = snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES);
+          pieces.push(Promise.resolve().then(() => w.write(piece)));
+        }
+        const failed = (await Promise.allSettled(pieces)).find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
-      const failed = (await Promise.allSettled(pieces)).find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
       await w.commit();
     } catch (err) {
       await w.abort().catch(() => undefined);

@@ -9,6 +9,9 @@ import { decode, encode, headLength, readArray, readBytes, readString, readU64, 
 import type { Value } from '@phalanx/codec';
 import type { ClientRequest, CommittedBatch, StateMachine } from '@phalanx/interface';
 
+/** Bytes of the application's snapshot copied per step of `snapshotSteps` (a few ms). */
+const COPY_STEP_BYTES = 8 << 20;
+
 interface ClientEntry {
   /** Every seq below `next` executed. */
   next: bigint;
@@ -121,12 +124,38 @@ export class ReplicatedState {
   }
 
   snapshot(): Uint8Array {
+    const steps = this.snapshotSteps();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * `snapshot()` in steps of a few milliseconds: the application's own steps where it has them
+   * (`StateMachine.snapshotSteps`), then the copy into the envelope 8 MiB a step. Nothing may
+   * change the state before the last step.
+   */
+  *snapshotSteps(): Generator<void, Uint8Array> {
+    let app: Uint8Array;
+    const appSteps = this.app.snapshotSteps?.();
+    if (appSteps) {
+      for (;;) {
+        const r = appSteps.next();
+        if (r.done) {
+          app = r.value;
+          break;
+        }
+        yield;
+      }
+    } else {
+      app = this.app.snapshot();
+    }
     const ids = [...this.clients.keys()].sort();
     const table: Value[] = ids.map((id) => {
       const e = this.clients.get(id)!;
       return [id, e.next, [...e.above].sort((a, b) => (a < b ? -1 : 1)), [...e.results].map(([s, r]) => [s, r.height, r.result])];
     });
-    const app = this.app.snapshot();
     const rest = encode(table);
     // `[1, app, table]` in canonical CBOR with the heads written here: one allocation and one copy
     // of the application's bytes. The generic encoder gathers a byte string into a buffer list and
@@ -137,7 +166,10 @@ export class ReplicatedState {
     out[0] = 0x83; // array(3)
     out[1] = 0x01;
     const at = writeHead(out, 2, 2, app.length);
-    out.set(app, at);
+    for (let from = 0; from < app.length; from += COPY_STEP_BYTES) {
+      if (from > 0) yield;
+      out.set(app.subarray(from, from + COPY_STEP_BYTES), at + from);
+    }
     out.set(rest, at + app.length);
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }

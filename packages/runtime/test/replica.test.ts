@@ -18,6 +18,37 @@ const validators = createValidatorSet(['r0', 'r1'].map((id, i) => ({ id, publicK
 const signer = signerFromSecret(keys[0]!.secretKey);
 const payload = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/** Blocks this thread (and so its event loop) for `ms`, as a long checkpoint or GC would. */
+function blockEventLoop(ms: number): number {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  return performance.now();
+}
+
+/**
+ * A log whose snapshot takes `steps` steps of `stepMs` each, like a large state's
+ * (`StateMachine.snapshotSteps`), and records what it saw of each run of them.
+ */
+class SlowSnapshotMachine extends LogMachine {
+  readonly runs: Array<{ start: number; end: number; entriesAtStart: number; entriesAtEnd: number }> = [];
+  constructor(
+    private readonly steps: number,
+    private readonly stepMs: number,
+    trace?: string[],
+  ) {
+    super(trace);
+  }
+  *snapshotSteps(): Generator<void, Uint8Array> {
+    const start = performance.now();
+    const entriesAtStart = this.entries.length;
+    for (let i = 0; i < this.steps; i++) {
+      blockEventLoop(this.stepMs);
+      yield;
+    }
+    this.runs.push({ start, end: performance.now(), entriesAtStart, entriesAtEnd: this.entries.length });
+    return this.snapshot();
+  }
+}
+
 function setup(opts: { config?: CounterConfig; disk?: MemoryDisk; trace?: string[]; hub?: MemoryHub; syncDelayMs?: number; extra?: Partial<ConstructorParameters<typeof Replica<CounterMsg, CounterConfig>>[0]> } = {}) {
   const hub = opts.hub ?? new MemoryHub();
   const trace = opts.trace ?? [];
@@ -233,12 +264,6 @@ describe('Replica', () => {
     await replica.stop();
   });
 
-  /** Blocks this thread (and so its event loop) for `ms`, as a long checkpoint or GC would. */
-  function blockEventLoop(ms: number): number {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-    return performance.now();
-  }
-
   it('re-arms, once, a timer that fired late after a blocked event loop (its messages are read before it fires)', async () => {
     const fired: number[] = [];
     const late: number[] = [];
@@ -269,6 +294,40 @@ describe('Replica', () => {
     await waitFor(() => cores[0]!.ticks === 1, 'the tick');
     expect(fired[0]! - woke).toBeLessThan(60);
     expect(replica.metrics()).toMatchObject({ timersFired: 1, timersExtended: 1 });
+    await replica.stop();
+  });
+
+  it('keeps handling Readies (sends, timers) while a checkpoint of a slow state is taken, the event loop let run between its steps', async () => {
+    const app = new SlowSnapshotMachine(60, 5); // ~300 ms of snapshot
+    const sends: number[] = [];
+    const { replica, peer, cores } = setup({
+      config: { checkpoint: 1n, ticks: 30, tickMs: 5 },
+      extra: { stateMachine: app, hooks: { onSend: () => sends.push(performance.now()) } },
+    });
+    await peer!.start();
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await waitFor(() => cores[0]!.applied.length === 1, 'the checkpoint');
+    const run = app.runs[0]!;
+    // Ticks fire every ~5 ms and each Ready sends one: with the checkpoint awaited in line, or taken
+    // in one go, none would leave until it ended.
+    expect(sends.filter((t) => t > run.start && t < run.end).length).toBeGreaterThanOrEqual(5);
+    await replica.stop();
+  });
+
+  it('applies nothing while a checkpoint is taken: its snapshot is the state at its height, later batches follow in order', async () => {
+    const trace: string[] = [];
+    const app = new SlowSnapshotMachine(20, 5, trace);
+    const { replica, cores } = setup({ config: { checkpoint: 2n }, extra: { stateMachine: app } });
+    await replica.start();
+    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await waitFor(() => app.runs.length === 0 && trace.includes('apply:2'), 'the first checkpoint under way');
+    for (let i = 2; i < 7; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await replica.idle();
+    expect(cores[0]!.applied).toEqual([2n, 4n, 6n]);
+    expect(app.runs.map((r) => [r.entriesAtStart, r.entriesAtEnd])).toEqual([[2, 2], [4, 4], [6, 6]]);
+    expect(trace.filter((t) => t.startsWith('apply:'))).toEqual(['apply:1', 'apply:2', 'apply:3', 'apply:4', 'apply:5', 'apply:6', 'apply:7']);
+    expect(replica.committedHeight).toBe(7n);
     await replica.stop();
   });
 
