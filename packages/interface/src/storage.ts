@@ -86,7 +86,10 @@ export interface Storage {
   /** Stages an atomic replacement of the named hard-state record. */
   putHardState(name: string, value: Uint8Array): void;
   /**
-   * Makes every staged write durable with one sync. Concurrent callers share the sync.
+   * Makes every staged write durable with one sync. Concurrent callers share the sync. Resolves only
+   * once everything staged before the call is durable: a caller arriving while a sync runs that
+   * did not take its writes waits for the next one (the runtime relies on this before it stores a
+   * checkpoint's snapshot).
    * Rejects with `StorageFullError` / `StorageError` and then refuses further writes.
    */
   sync(): Promise<void>;

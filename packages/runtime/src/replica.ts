@@ -142,6 +142,12 @@ export interface ReplicaOptions<M, C> {
    * Default 10.
    */
   readonly deferredSyncMs?: number;
+  /**
+   * Committed batches that may wait to be applied (behind a checkpoint being taken) before the
+   * replica stops handling further Readies until applying catches up. Default 256: more than
+   * PBFT's watermark window at the default checkpoint interval; HotStuff has no such bound.
+   */
+  readonly maxApplyBacklog?: number;
 }
 
 export interface ReplicaMetrics {
@@ -300,8 +306,10 @@ export class Replica<M, C = unknown> {
   private appliedHeight = 0n;
   /** Committed batches not yet applied, in height order (see `applyInBackground`). */
   private applyQueue: CommittedBatch[] = [];
-  /** The loop applying `applyQueue`, while it runs. */
-  private applying: Promise<void> | undefined;
+  /** Whether the loop applying `applyQueue` runs; cleared by the loop itself as it ends. */
+  private draining = false;
+  /** That loop, for whoever waits for it (`idle`, a restore): settled once `draining` is false. */
+  private applying: Promise<void> = Promise.resolve();
   private running = false;
   private stopping = false;
   private processing: Promise<void> | undefined;
@@ -460,8 +468,8 @@ export class Replica<M, C = unknown> {
 
   /** Resolves once processing is idle (no Ready pending). For tests and orderly shutdown. */
   async idle(): Promise<void> {
-    while (this.processing || this.applying || this.kicked || this.verifying || this.overlapped > 0 || (!this.stopping && this.verifyQueue.length > 0)) {
-      await (this.processing ?? this.applying ?? new Promise((r) => setImmediate(r)));
+    while (this.processing || this.draining || this.kicked || this.verifying || this.overlapped > 0 || (!this.stopping && this.verifyQueue.length > 0)) {
+      await (this.processing ?? (this.draining ? this.applying : new Promise((r) => setImmediate(r))));
     }
   }
 
@@ -904,7 +912,7 @@ export class Replica<M, C = unknown> {
     // 3. restore, then commits in order
     if (rd.restore) {
       // What was committed before it is applied first (or found below it and skipped).
-      while (this.applying) await this.applying;
+      while (this.draining) await this.applying;
       if (this.fatal) return;
       this.state.restore(rd.restore.snapshot);
       this.restores++;
@@ -916,6 +924,9 @@ export class Replica<M, C = unknown> {
       this.log.info({ height: rd.restore.height }, 'state restored from snapshot');
     }
     this.applyInBackground(core, rd.commit);
+    // Bounded: a core that commits faster than checkpoints are taken (HotStuff) would otherwise
+    // queue without end, in memory and in its clients' wait for replies.
+    while (this.draining && this.applyQueue.length > (this.o.maxApplyBacklog ?? 256)) await this.applying;
     // 4. timers
     for (const t of rd.timers) {
       const prev = this.timers.get(t.id);
@@ -984,11 +995,12 @@ export class Replica<M, C = unknown> {
    * have made the core cancel it. A core's timeout is a claim about its peers ("the primary has been
    * silent for `ms`"), but a replica whose own event loop was blocked (a checkpoint of a large
    * state, a long GC) heard nothing for that time, and Node runs due timers before it reads the
-   * sockets that filled meanwhile. Such a timer fired into a view change against a live primary:
-   * past a million KV keys every replica blocked at the same checkpoint and woke to time out.
+   * sockets that filled meanwhile, so such a timer can start a view change against a live primary
+   * (checkpoints no longer block the loop for long, see `applyInBackground`; a long GC or an
+   * application without `snapshotSteps` still can).
    * So a timer that fires late by more than `lateSlackMs(ms)` is re-armed, once, for the time it
    * overslept (at most `ms`): its messages are read first. Once, so a peer that keeps this replica
-   * busy can stretch a timeout to at most about twice its length; timeouts only decide liveness,
+   * busy can delay a timeout by at most `ms` beyond the stall itself; timeouts only decide liveness,
    * never safety.
    */
   private armTimer(id: string, ms: number, extended: boolean): void {
@@ -1027,13 +1039,11 @@ export class Replica<M, C = unknown> {
    * checkpoint's own `applied` moves), and only applying, with its client replies, waits.
    */
   private applyInBackground(core: ProtocolCore<M>, batches: readonly CommittedBatch[]): void {
-    if (batches.length === 0) return;
+    if (batches.length === 0 || this.fatal) return;
     this.applyQueue.push(...batches);
-    if (this.applying) return;
-    // Cleared in `finally`, which always runs after this assignment (like `processing` in `kick`).
-    this.applying = this.applyQueued(core).finally(() => {
-      this.applying = undefined;
-    });
+    if (this.draining) return;
+    this.draining = true;
+    this.applying = this.applyQueued(core);
   }
 
   private async applyQueued(core: ProtocolCore<M>): Promise<void> {
@@ -1043,8 +1053,12 @@ export class Replica<M, C = unknown> {
       }
     } catch (err) {
       this.fail(err as Error);
+    } finally {
+      // In the same turn as the last look at the queue: a batch queued a moment later must find
+      // the loop gone and start another, not be left behind by one about to end.
+      this.draining = false;
+      if (this.fatal) this.applyQueue = [];
     }
-    if (this.fatal) this.applyQueue = [];
   }
 
   private async applyBatch(core: ProtocolCore<M>, batch: CommittedBatch): Promise<void> {
@@ -1079,6 +1093,7 @@ export class Replica<M, C = unknown> {
       // In slices, the event loop let run between them, and the state unchanged until the last:
       // nothing else applies meanwhile (this is the only applier), and restores wait for it.
       const snapshot = await sliced(this.state.snapshotSteps());
+      if (this.fatal) return; // halted meanwhile: nothing more is stored
       // Durable before the core hears of it: the core may compact its log once the checkpoint is stable.
       const stateDigest = await this.storeSnapshot(core, batch.height, snapshot);
       if (this.fatal) return;

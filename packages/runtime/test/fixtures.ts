@@ -51,6 +51,8 @@ export interface CounterConfig {
   readonly deferOnMessage?: boolean;
   /** Mark the persists of requests `deferrable` too (wrong for a real core: it tests the runtime). */
   readonly deferRequests?: boolean;
+  /** On the first tick, install this state (as a state transfer would): `Ready.restore`. */
+  readonly restoreOnTick?: { readonly height: bigint; readonly snapshot: Uint8Array };
 }
 
 /**
@@ -72,6 +74,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   private send: Outbound<CounterMsg>[] = [];
   private commit: CommittedBatch[] = [];
   private timers: TimerOp[] = [];
+  private restore: { height: bigint; snapshot: Uint8Array } | undefined;
   /** Events the next Ready reports (tests put them here). */
   events: ProtocolEvent[] = [];
 
@@ -125,6 +128,12 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
       case 'timeout':
         if (input.timer === 'tick') {
           this.ticks++;
+          const r = this.cfg.restoreOnTick;
+          if (r && this.ticks === 1) {
+            this.restore = { height: r.height, snapshot: r.snapshot };
+            this.height = r.height;
+            this.nextIndex = r.height + 1n;
+          }
           (this.persist ??= { append: [] }).hardState = encode(BigInt(this.ticks));
           this.send.push({ to: 'all', msg: { kind: 'tick', n: BigInt(this.ticks) } });
           if (this.ticks < (this.cfg.ticks ?? 0)) this.timers.push({ op: 'set', id: 'tick', ms: this.cfg.tickMs ?? 10 });
@@ -140,7 +149,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   }
 
   hasReady(): boolean {
-    return !!this.persist || this.send.length > 0 || this.commit.length > 0 || this.timers.length > 0 || this.events.length > 0;
+    return !!this.persist || !!this.restore || this.send.length > 0 || this.commit.length > 0 || this.timers.length > 0 || this.events.length > 0;
   }
 
   ready(): Ready<CounterMsg> {
@@ -149,7 +158,15 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
       const p = this.persist;
       persist = { id: ++this.persistId, append: p.append, ...(p.hardState ? { hardState: p.hardState } : {}), ...(p.deferrable ? { deferrable: true } : {}) };
     }
-    const r: Ready<CounterMsg> = { ...(persist ? { persist } : {}), send: this.send, commit: this.commit, timers: this.timers, events: this.events };
+    const r: Ready<CounterMsg> = {
+      ...(persist ? { persist } : {}),
+      ...(this.restore ? { restore: this.restore } : {}),
+      send: this.send,
+      commit: this.commit,
+      timers: this.timers,
+      events: this.events,
+    };
+    this.restore = undefined;
     this.events = [];
     this.persist = undefined;
     this.send = [];
@@ -192,6 +209,7 @@ export class LogMachine implements StateMachine {
     return encode([this.entries, this.hash]);
   }
   restore(s: Uint8Array): void {
+    this.trace?.push('restore');
     const a = readArray(decode(s), 'snap', 2);
     this.entries = readArray(a[0], 'entries').map((e) => readString(e, 'e', 1 << 20));
     this.hash = readBytes(a[1], 'hash');

@@ -8,7 +8,7 @@ import { waitFor } from '@phalanx/compliance';
 import { MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
 import type { BatchVerifier, CoreContext, Logger, Verifier, VerifyItem } from '@phalanx/interface';
 import { bytesEqual, encode } from '@phalanx/codec';
-import { Client, Replica, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
+import { Client, Replica, ReplicatedState, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { RejectFrame, ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
 import type { CounterConfig, CounterCore, CounterMsg } from './fixtures.js';
@@ -329,6 +329,78 @@ describe('Replica', () => {
     expect(trace.filter((t) => t.startsWith('apply:'))).toEqual(['apply:1', 'apply:2', 'apply:3', 'apply:4', 'apply:5', 'apply:6', 'apply:7']);
     expect(replica.committedHeight).toBe(7n);
     await replica.stop();
+  });
+
+  it('applies a batch committed just as the applying loop ends (no Ready sync between them)', async () => {
+    // A request submitted from the commit hook is stepped, its Ready handled (a deferrable persist:
+    // nothing awaited) and its batch queued within the same burst of microtasks as the loop's end.
+    const trace: string[] = [];
+    let resubmitted = false;
+    const { replica, cores } = setup({
+      trace,
+      config: { deferRequests: true },
+      extra: {
+        hooks: {
+          onCommit: () => {
+            if (resubmitted) return;
+            resubmitted = true;
+            replica.submit({ client: 'c', seq: 1n, payload: payload('b') });
+          },
+        },
+      },
+    });
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await waitFor(() => cores[0]!.height === 2n, 'the second commit');
+    await replica.idle();
+    expect(trace.filter((t) => t.startsWith('apply:'))).toEqual(['apply:1', 'apply:2']);
+    expect(replica.committedHeight).toBe(2n);
+    await replica.stop();
+  });
+
+  it('installs a restore only after what was committed before it is applied, a checkpoint under way included', async () => {
+    // The state to install: five commands applied elsewhere, at height 5.
+    const donor = new ReplicatedState(new LogMachine());
+    for (let h = 1n; h <= 5n; h++) donor.apply({ height: h, requests: [{ client: 'd', seq: h - 1n, payload: payload(`d${h}`) }] });
+    const trace: string[] = [];
+    const app = new SlowSnapshotMachine(30, 5, trace); // ~150 ms
+    const { replica, cores } = setup({
+      config: { checkpoint: 2n, ticks: 1, tickMs: 60, restoreOnTick: { height: 5n, snapshot: donor.snapshot() } },
+      extra: { stateMachine: app },
+    });
+    await replica.start();
+    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await waitFor(() => app.runs.length === 1 && trace.includes('restore'), 'the restore');
+    // The checkpoint at 2 was whole: the restore came after its last step, not in the middle.
+    expect(app.runs[0]).toMatchObject({ entriesAtStart: 2, entriesAtEnd: 2 });
+    expect(trace.filter((t) => t.startsWith('apply:') || t === 'restore')).toEqual(['apply:1', 'apply:2', 'restore']);
+    expect(cores[0]!.applied).toEqual([2n]);
+    await replica.idle();
+    expect(replica.committedHeight).toBe(5n);
+    expect(app.entries).toEqual(['d:0:6431', 'd:1:6432', 'd:2:6433', 'd:3:6434', 'd:4:6435']);
+    await replica.stop();
+  });
+
+  it('stops handling Readies while more than maxApplyBacklog batches wait behind a checkpoint', async () => {
+    const run = async (maxApplyBacklog: number) => {
+      const app = new SlowSnapshotMachine(60, 5); // ~300 ms
+      const sends: number[] = [];
+      const { replica } = setup({ config: { checkpoint: 1n }, extra: { stateMachine: app, maxApplyBacklog, hooks: { onSend: () => sends.push(performance.now()) } } });
+      await replica.start();
+      replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+      await waitFor(() => app.runs.length > 0 || sends.length > 0, 'the first ack');
+      // One request per turn during the checkpoint: each its own Ready, ack and commit.
+      for (let i = 1; i <= 20; i++) {
+        replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await replica.idle();
+      const first = app.runs[0]!;
+      await replica.stop();
+      return sends.filter((t) => t > first.start && t < first.end).length;
+    };
+    expect(await run(1000)).toBeGreaterThanOrEqual(10); // acks go out while the checkpoint is taken
+    expect(await run(2)).toBeLessThanOrEqual(4); // the third queued batch holds up the next Ready
   });
 
   it('stores a snapshot and steps `applied` with the state digest for reportState batches', async () => {
