@@ -27,7 +27,7 @@ export class KeyOrder {
     if (this.added.length > 1024 && this.added.length > live.size) this.forget();
   }
 
-  /** Drops what is known of the order: the next `keys` sorts every live key. */
+  /** Drops what is known of the order: the next `entries` sorts every live key. */
   forget(): void {
     this.sorted = [];
     this.added = undefined;
