@@ -381,6 +381,23 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('stores a checkpoint only after the sync that took its deferred writes, even when another sync took them', async () => {
+    // The requests' writes are deferred; the deferral timer's sync (200 ms here) takes them while
+    // the checkpoint's snapshot (~100 ms) is still being taken, so none are left to the checkpoint.
+    const trace: string[] = [];
+    const app = new SlowSnapshotMachine(20, 5);
+    const { replica } = setup({ trace, syncDelayMs: 200, config: { checkpoint: 2n, deferRequests: true }, extra: { stateMachine: app, deferredSyncMs: 10 } });
+    await replica.start();
+    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await replica.idle();
+    const staged = trace.indexOf('append:1,2');
+    const synced = trace.indexOf('sync:end', staged);
+    expect(staged).toBeGreaterThanOrEqual(0);
+    expect(synced).toBeGreaterThan(staged);
+    expect(trace.indexOf('snapshot:2')).toBeGreaterThan(synced);
+    await replica.stop();
+  });
+
   it('stops handling Readies while more than maxApplyBacklog batches wait behind a checkpoint', async () => {
     const run = async (maxApplyBacklog: number) => {
       const app = new SlowSnapshotMachine(60, 5); // ~300 ms
