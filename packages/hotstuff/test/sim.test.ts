@@ -42,6 +42,15 @@ describe('simulator: Twins and larger clusters', () => {
     expect(stuck.failures[0]?.violations[0]?.checker).toBe('liveness');
   });
 
+  it('`applied` arriving late (a checkpoint taken in the background) with frequent snapshots, state transfer and faults', () => {
+    const late = createSimulation(hotstuff, { syncWindow: 4, stateTickMs: 200, stateChunkBytes: 1024, snapshotInterval: 3 });
+    let restores = 0;
+    for (const faults of ['late-applied+crash-restart', 'late-applied+partition', 'late-applied+chaos'] as const) {
+      restores += allPass(late, { seeds: 8, seedBase: 30_000n, n: 4, faults }).restores;
+    }
+    expect(restores).toBeGreaterThan(0);
+  });
+
   it('n = 10 (f = 3) with crash-restarts', () => {
     allPass(simulation, { seeds: 3, seedBase: 10_000n, n: 10, faults: 'crash-restart' });
   });

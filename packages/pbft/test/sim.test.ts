@@ -44,6 +44,10 @@ const PLAN: readonly [profile: string, n: number, seeds: number][] = [
   ['byzantine', 4, 10],
   ['chaos', 4, 10],
   ['chaos', 7, 4],
+  // Checkpoints' `applied` inputs arriving late, after later Readies, view changes or a restore,
+  // as when the runtime takes a large state's snapshot in the background.
+  ['late-applied+crash-restart', 4, 10],
+  ['late-applied+chaos', 4, 10],
   ['crash-leader', 7, 4],
 ];
 

@@ -69,6 +69,12 @@ export interface Scenario {
   readonly checkLiveness: boolean;
   /** Allow more than f faulty replicas (crashed + Byzantine), e.g. to show what breaks beyond f. */
   readonly allowExcessFaults?: boolean;
+  /**
+   * Time from a checkpoint's snapshot to its `applied` input. The runtime applies in the
+   * background, so `applied` may reach a core after later Readies, a view change or a restore;
+   * unset, it is stepped right after the Ready that committed the batch.
+   */
+  readonly appliedDelay?: LatencyRange;
 }
 
 
@@ -153,6 +159,8 @@ function byzantineMix(s: Scenario, ctx: ProfileContext, count: number): Scenario
 export const PROFILES: Readonly<Record<string, Profile>> = {
   none: (s) => s,
   lossy,
+  /** `applied` inputs arrive 5-300 ms late, as when a large state's checkpoint is taken in the background. */
+  'late-applied': (s) => ({ ...s, appliedDelay: { minMs: 5, maxMs: 300 } }),
   partition: partitioned,
   crash: (s, ctx) => ({
     ...s,

@@ -121,6 +121,7 @@ type Ev<M> = { t: number; seq: number } & (
   | { k: 'timer'; inst: Instance<M>; id: TimerId; gen: number }
   | { k: 'disk'; inst: Instance<M>; ready: Ready<M> }
   | { k: 'deferred-sync'; inst: Instance<M> }
+  | { k: 'applied'; inst: Instance<M>; input: Input<M> }
   | { k: 'crash'; target: Target; restartAfterMs: number | undefined }
   | { k: 'restart'; node: number }
   | { k: 'client-send'; client: number }
@@ -600,7 +601,11 @@ export class Simulation<M, C> {
         this.syncDeferred(inst);
         inst.durable.snapshot = { height: batch.height, data: snapshot };
         if (honest) this.checkers.onDigest(r.id, batch.height, digest, this.now);
-        later.push({ type: 'applied', height: batch.height, stateDigest: digest, snapshot });
+        const applied: Input<M> = { type: 'applied', height: batch.height, stateDigest: digest, snapshot };
+        const delay = this.scenario.appliedDelay;
+        // The rng is drawn only when the scenario asks for it: other scenarios replay as before.
+        if (delay) this.schedule(delay.minMs + this.rng.nextInt(delay.maxMs - delay.minMs + 1), { k: 'applied', inst, input: applied });
+        else later.push(applied);
       }
     }
     // 4. timers.
@@ -879,6 +884,11 @@ export class Simulation<M, C> {
         e.inst.pendingDisk--;
         this.complete(e.inst, e.ready);
         this.flush(e.inst);
+        break;
+      case 'applied':
+        if (!e.inst.alive) break;
+        if (this.tracing) this.trace(`applied ${e.inst.replica.id}`);
+        this.step(e.inst, e.input);
         break;
       case 'deferred-sync': {
         e.inst.deferredSyncScheduled = false;
