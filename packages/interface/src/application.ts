@@ -173,8 +173,9 @@ export interface StateMachine {
    * Optional: `snapshot()` in steps, for a state too large to encode in one go without stalling
    * its replica (a million KV keys take seconds, and a replica that answers nothing for seconds is
    * taken for a failed one). Each `next()` should do a bounded share of the work, ideally a few
-   * milliseconds; the last returns the bytes `snapshot()` would. The runtime lets other work run between steps
-   * but changes nothing until the last one: no `apply` or `restore` (it may call `snapshot()`).
+   * milliseconds; the last returns the bytes `snapshot()` would. The runtime lets other work run
+   * between steps but changes nothing until the last one: no `apply` or `restore` (it may call
+   * `snapshot()`).
    */
   snapshotSteps?(): Iterator<void, Uint8Array>;
   /** Replaces the state with one produced by `snapshot`. Throws on bytes it cannot read. */
