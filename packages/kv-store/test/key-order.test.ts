@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { KeyOrder } from '../src/key-order.js';
+import { KeyOrder, runSteps, sortInSteps } from '../src/key-order.js';
 
 /** Few short keys, so that deletes and re-inserts hit keys an earlier call ordered. */
 const hexKey = fc.uint8Array({ maxLength: 2 }).map((b) => Buffer.from(b.map((x) => x % 5)).toString('hex'));
@@ -36,6 +36,37 @@ describe('KeyOrder', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('sorts in steps like the native sort, whatever the number of runs (sortInSteps)', () => {
+    fc.assert(
+      fc.property(fc.array(hexKey, { maxLength: 60 }), fc.integer({ min: 1, max: 7 }), (keys, step) => {
+        let steps = 0;
+        const it = sortInSteps([...keys], step);
+        for (let r = it.next(); ; r = it.next()) {
+          if (r.done) {
+            expect(r.value).toEqual([...keys].sort());
+            break;
+          }
+          steps++;
+        }
+        if (keys.length > step) expect(steps).toBeGreaterThanOrEqual(Math.ceil(keys.length / step));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('orders thousands of keys added since the last snapshot (several sorted runs merged)', () => {
+    const live = new Map<string, number>();
+    const order = new KeyOrder();
+    for (let i = 0; i < 20_000; i++) {
+      const key = ((i * 7919) % 20_011).toString(16).padStart(4, '0');
+      if (!live.has(key)) {
+        live.set(key, i);
+        order.inserted(key, live);
+      }
+    }
+    expect(runSteps(order.entrySteps(live)).keys).toEqual([...live.keys()].sort());
   });
 
   it('stops tracking past the store\'s own size, and still orders every key', () => {
