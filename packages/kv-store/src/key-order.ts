@@ -27,7 +27,7 @@ export class KeyOrder {
     if (this.added.length > 1024 && this.added.length > live.size) this.forget();
   }
 
-  /** Drops what is known of the order: the next `entries` sorts every live key. */
+  /** Drops what is known of the order: the next `entrySteps` sorts every live key. */
   forget(): void {
     this.sorted = [];
     this.added = undefined;
@@ -35,13 +35,9 @@ export class KeyOrder {
 
   /**
    * The keys of `live` in ascending order, with their values (parallel arrays), and from now on the
-   * order the next call starts from. Deleted keys fall out here.
+   * order the next call starts from; deleted keys fall out here. In steps of about `STEP_KEYS` keys
+   * (see `StateMachine.snapshotSteps`); `live` must not change meanwhile.
    */
-  entries<V>(live: ReadonlyMap<string, V>): { keys: string[]; values: V[] } {
-    return runSteps(this.entrySteps(live));
-  }
-
-  /** `entries` in steps of `STEP_KEYS` keys (see `StateMachine.snapshotSteps`); `live` must not change meanwhile. */
   *entrySteps<V>(live: ReadonlyMap<string, V>): Generator<void, { keys: string[]; values: V[] }> {
     const keys: string[] = [];
     const values: V[] = [];

@@ -11,6 +11,8 @@ import type { ClientRequest, CommittedBatch, StateMachine } from '@phalanx/inter
 
 /** Bytes of the application's snapshot copied per step of `snapshotSteps` (a few ms). */
 const COPY_STEP_BYTES = 8 << 20;
+/** Bytes hashed per step of `digestSteps`. */
+const DIGEST_STEP_BYTES = 1 << 20;
 
 interface ClientEntry {
   /** Every seq below `next` executed. */
@@ -197,6 +199,20 @@ export class ReplicatedState {
   }
 
   static digest(snapshot: Uint8Array): Uint8Array {
-    return new Uint8Array(createHash('sha256').update(snapshot).digest());
+    const steps = ReplicatedState.digestSteps(snapshot);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** `digest` in steps of 1 MiB (~0.3-0.8 s in one go for a million KV keys). */
+  static *digestSteps(snapshot: Uint8Array): Generator<void, Uint8Array> {
+    const hash = createHash('sha256');
+    for (let at = 0; at < snapshot.length; at += DIGEST_STEP_BYTES) {
+      if (at > 0) yield;
+      hash.update(snapshot.subarray(at, at + DIGEST_STEP_BYTES));
+    }
+    return new Uint8Array(hash.digest());
   }
 }
