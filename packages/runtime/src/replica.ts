@@ -17,7 +17,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
-import { DecodeError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
+import { ConfigError, DecodeError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
 import type {
   BatchVerifier,
   ClientRequest,
@@ -100,7 +100,8 @@ export interface ReplicaOptions<M, C> {
   /**
    * Fewest signatures not yet in the verified cache worth a worker round trip: a message listing
    * fewer is stepped at once and the core verifies them inline (a round trip costs about two
-   * Ed25519 verifications), unless messages before it are still waiting for the pool. Default 2.
+   * Ed25519 verifications), unless messages before it are still waiting for the pool. Default 2;
+   * 0 counts as 1.
    */
   readonly minPoolItems?: number;
   /**
@@ -173,6 +174,36 @@ export const cryptoRng: Rng = {
   nextInt: (n) => (n <= 1 ? 0 : n > 2 ** 32 ? Math.floor((randomBytes(4).readUInt32BE(0) / 2 ** 32) * n) : randomInt(0, n)),
   bytes: (length) => new Uint8Array(randomBytes(length)),
 };
+
+/** Options that bound a count or a size: a positive safe integer each. */
+const COUNT_OPTIONS = ['maxApplyBacklog', 'maxMessageBytes', 'maxRequestBytes', 'resultsPerClient'] as const;
+/** Options handed to `setTimeout` as delays (ms). */
+const DELAY_OPTIONS = ['poolTimeoutMs', 'deferredSyncMs'] as const;
+/** The longest delay `setTimeout` keeps: above it Node fires after 1 ms (with only a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Refuses the numeric options no replica should run with. Unchecked they fail silently where they
+ * are used: NaN turns a bound off (`length > NaN` is never true: an unbounded apply backlog, reply
+ * cache or message size) or refuses every client frame as malformed (the decoder rejects a NaN or
+ * infinite limit); 0 results per client answers every retry with an empty result; a delay of NaN
+ * or past MAX_TIMER_MS fires after 1 ms. Values that run today keep their meaning: `minPoolItems`
+ * 0 still counts as 1, and a delay of 0 or a fraction of a millisecond is a delay.
+ */
+function validateOptions(o: Pick<ReplicaOptions<unknown, unknown>, (typeof COUNT_OPTIONS)[number] | (typeof DELAY_OPTIONS)[number] | 'minPoolItems'>): void {
+  for (const key of COUNT_OPTIONS) {
+    const v = o[key];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new ConfigError(key, `must be a positive safe integer, got ${String(v)}`);
+  }
+  const pool = o.minPoolItems;
+  if (pool !== undefined && (!Number.isSafeInteger(pool) || pool < 0)) throw new ConfigError('minPoolItems', `must be a non-negative safe integer, got ${String(pool)}`);
+  for (const key of DELAY_OPTIONS) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= MAX_TIMER_MS))) {
+      throw new ConfigError(key, `must be a number of milliseconds in 0..${MAX_TIMER_MS}, got ${String(v)}`);
+    }
+  }
+}
 
 export class ReplicaError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -345,7 +376,9 @@ export class Replica<M, C = unknown> {
     preverified: 0,
   };
 
+  /** Throws `ConfigError` (path: the option's name) for a numeric option out of its range. */
   constructor(opts: ReplicaOptions<M, C>) {
+    validateOptions(opts);
     this.o = opts;
     this.self = opts.self;
     this.log = (opts.logger ?? silentLogger).child({ component: 'replica', node: opts.self, protocol: opts.protocol.name });

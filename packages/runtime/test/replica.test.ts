@@ -5,11 +5,11 @@ import { createValidatorSet } from '@phalanx/quorum';
 import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
-import { MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
+import { ConfigError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
 import type { BatchVerifier, CoreContext, Logger, Verifier, VerifyItem } from '@phalanx/interface';
 import { bytesEqual, encode } from '@phalanx/codec';
 import { Client, Replica, ReplicatedState, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
-import type { RejectFrame, ReplyFrame } from '../src/index.js';
+import type { RejectFrame, ReplicaOptions, ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
 import type { CounterConfig, CounterCore, CounterMsg } from './fixtures.js';
 
@@ -418,6 +418,65 @@ describe('Replica', () => {
     };
     expect(await run(1000)).toBeGreaterThanOrEqual(10); // acks go out while the checkpoint is taken
     expect(await run(2)).toBeLessThanOrEqual(4); // the third queued batch holds up the next Ready
+  });
+
+  // Each value here ran silently before: NaN and Infinity turned the bound off, 0 or a fraction made one no one meant.
+  it.each<[keyof ReplicaOptions<CounterMsg, CounterConfig>, unknown]>([
+    ['maxApplyBacklog', NaN],
+    ['maxApplyBacklog', 0],
+    ['maxApplyBacklog', -1],
+    ['maxApplyBacklog', 2.5],
+    ['maxApplyBacklog', Infinity],
+    ['maxApplyBacklog', 2 ** 53],
+    ['maxApplyBacklog', '256'],
+    ['maxMessageBytes', NaN],
+    ['maxMessageBytes', 0],
+    ['maxMessageBytes', Infinity],
+    ['maxRequestBytes', NaN],
+    ['maxRequestBytes', -5],
+    ['maxRequestBytes', 0.5],
+    ['resultsPerClient', NaN],
+    ['resultsPerClient', 0],
+    ['resultsPerClient', Infinity],
+    ['minPoolItems', NaN],
+    ['minPoolItems', -1],
+    ['minPoolItems', 1.5],
+    ['minPoolItems', Infinity],
+    ['poolTimeoutMs', NaN],
+    ['poolTimeoutMs', -1],
+    ['poolTimeoutMs', Infinity],
+    ['poolTimeoutMs', 2 ** 31],
+    ['deferredSyncMs', NaN],
+    ['deferredSyncMs', -0.5],
+    ['deferredSyncMs', 2 ** 31],
+    ['deferredSyncMs', '10'],
+  ])('refuses %s = %o with a ConfigError naming the option', (option, value) => {
+    let thrown: unknown;
+    try {
+      setup({ extra: { [option]: value } });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).path).toBe(option);
+    expect((thrown as ConfigError).message).toContain(`got ${String(value)}`);
+  });
+
+  it.each<[keyof ReplicaOptions<CounterMsg, CounterConfig>, number]>([
+    ['maxApplyBacklog', 1],
+    ['maxApplyBacklog', Number.MAX_SAFE_INTEGER],
+    ['maxMessageBytes', 1],
+    ['maxRequestBytes', 1],
+    ['resultsPerClient', 1],
+    ['minPoolItems', 0],
+    ['poolTimeoutMs', 0],
+    ['poolTimeoutMs', 2 ** 31 - 1],
+    ['deferredSyncMs', 0],
+    ['deferredSyncMs', 0.5],
+  ])('accepts %s = %s, the edge of its range', async (option, value) => {
+    const { replica } = setup({ extra: { [option]: value } });
+    await replica.start();
+    await replica.stop();
   });
 
   it('stores a snapshot and steps `applied` with the state digest for reportState batches', async () => {
