@@ -6,6 +6,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Libp2p } from 'libp2p';
+import type { Stream, StreamCloseEvent } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { waitFor } from '@phalanx/compliance';
 import { FrameReader, Libp2pClientEndpoint, Libp2pTransport, MAX_RECORD_ADDRS, MAX_RECORD_BYTES, UNKNOWN, encodeFrames, privateKeyFromSeed, protocolIds } from '../src/index.js';
 import type { PeerConfig } from '../src/index.js';
@@ -41,6 +43,30 @@ async function silentServer(): Promise<{ addr: string; accepted: () => number; c
   };
 }
 
+/**
+ * Opens the peer-record protocol from `node` to `at` and reads to the end: the frames it got, and
+ * whether the stream ended in a reset (refused, or aborted by the replica) rather than closed by
+ * both sides. A reader closes its side at once, as `Libp2pClientEndpoint` does (the replica's end
+ * of the answer may already be in when the dial resolves); with `write`, it sends that instead and
+ * keeps its side open.
+ */
+async function ask(node: Libp2p, at: Multiaddr, write?: Uint8Array): Promise<{ frames: Uint8Array[]; reset: boolean }> {
+  let stream: Stream;
+  try {
+    stream = await node.dialProtocol(at, peersProto, { signal: AbortSignal.timeout(5_000), negotiateFully: true });
+  } catch {
+    return { frames: [], reset: true };
+  }
+  if (stream.status !== 'open') return { frames: [], reset: stream.status !== 'closed' };
+  const frames: Uint8Array[] = [];
+  const reader = new FrameReader(MAX_RECORD_BYTES, (f) => frames.push(f.slice()), () => undefined);
+  const closed = new Promise<StreamCloseEvent>((resolve) => stream.addEventListener('close', resolve, { once: true }));
+  stream.addEventListener('message', (evt) => reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()));
+  if (write) stream.send(write);
+  else void stream.close().catch(() => undefined);
+  return { frames, reset: (await closed).error !== undefined };
+}
+
 describe('peer discovery from a bootstrap list', () => {
   const cleanup: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -52,9 +78,10 @@ describe('peer discovery from a bootstrap list', () => {
     self: string,
     knows: readonly string[],
     clients: ReadonlyArray<{ id: string; publicKey: Uint8Array }> = [],
+    openClientAccess = false,
   ): Promise<{ t: Libp2pTransport; got: string[] }> {
     const me = ids.find((v) => v.id === self)!;
-    const t = new Libp2pTransport({ self, seed: me.seed, listen: me.addrs, validators: seenBy(ids, knows), clients, reconnect: fastReconnect });
+    const t = new Libp2pTransport({ self, seed: me.seed, listen: me.addrs, validators: seenBy(ids, knows), clients, openClientAccess, reconnect: fastReconnect });
     const got: string[] = [];
     t.onFrame((from, f) => got.push(`${from}:${new TextDecoder().decode(f)}`));
     await t.start();
@@ -423,5 +450,107 @@ describe('peer discovery from a bootstrap list', () => {
     expect(await seqOf(i1)).toBe(200n);
     expect(await seqOf(ids[0]!)).toBeDefined(); // r0's own
     expect(silent.accepted()).toBe(0); // the older record's address was never dialled
+  });
+
+  /**
+   * r0 admits any client (`openClientAccess`) and has learned r1's record, relayed by a hostile r2
+   * (r0 dialling r1 shows it took it): what r0 tells a stranger, a peer neither a validator nor a
+   * configured client, on the peer-record protocol.
+   */
+  async function openAccessReplica(): Promise<{ t: Libp2pTransport; r1: Libp2pTransport; at: Multiaddr; r1Record: Uint8Array; stranger: () => Promise<Libp2p> }> {
+    const ids = await identities(['r0', 'r1', 'r2']);
+    const [, i1, i2] = ids as [TestIdentity, TestIdentity, TestIdentity];
+    const { t } = await run(ids, 'r0', [], [], true);
+    const { t: r1 } = await run(ids, 'r1', []);
+    const at = multiaddr(t.listenAddrs()[0]!);
+    const hostile = await rawNode(i2.seed);
+    cleanup.push(async () => hostile.stop());
+    const r1Record = await signedRecord(i1.seed, i1.addrs);
+    const s = await hostile.dialProtocol(at, peersProto, { signal: AbortSignal.timeout(5_000) });
+    s.send(encodeFrames([r1Record]));
+    await s.close();
+    await waitFor(() => t.connectedPeers().includes('r1'), 'r0 takes r1\'s record and dials it');
+    const stranger = async (): Promise<Libp2p> => {
+      const node = await rawNode(new Uint8Array(randomBytes(32)));
+      cleanup.push(async () => node.stop());
+      return node;
+    };
+    return { t, r1, at, r1Record, stranger };
+  }
+
+  it('answers an open-access stranger on the peer-record protocol with its own record and those it learned', async () => {
+    const { t, at, r1Record, stranger } = await openAccessReplica();
+    const { frames, reset } = await ask(await stranger(), at);
+    expect(reset).toBe(false);
+    expect(frames).toHaveLength(2);
+    const own = PeerRecord.createFromProtobuf(RecordEnvelope.createFromProtobuf(frames[0]!).payload);
+    expect(own.peerId.toString()).toBe(t.peerId());
+    expect(own.multiaddrs.map((a) => a.toString())).toEqual([t.listenAddrs()[0]!.split('/p2p/')[0]!]);
+    expect(Uint8Array.from(frames[1]!)).toEqual(r1Record); // relayed as received
+    expect(t.stats().dropped).toEqual({});
+  });
+
+  it('makes open-access strangers share one record-stream limiter: one spends it, another is refused', async () => {
+    const { t, at, stranger } = await openAccessReplica();
+    const [a, b] = [await stranger(), await stranger()];
+    await b.dial(at); // connected up front, so its first ask follows a's refusal closely
+    // a asks until refused: the limiter's burst (8), plus what refills meanwhile (2 a second).
+    let answered = 0;
+    for (let k = 0; k < 20; k++) {
+      const r = await ask(a, at);
+      if (r.reset) break;
+      expect(r.frames).toHaveLength(2);
+      answered++;
+    }
+    expect(answered).toBeGreaterThanOrEqual(8);
+    expect(answered).toBeLessThan(20);
+    // b never asked, yet is refused before a fresh limiter's burst of 8 would be spent.
+    let bAnswered = 0;
+    for (let k = 0; k < 7; k++) {
+      const r = await ask(b, at);
+      if (r.reset) break;
+      bAnswered++;
+    }
+    expect(bAnswered).toBeLessThan(7);
+    // Refusals are counted under the one name strangers share, never under their PeerIds.
+    expect(Object.keys(t.stats().dropped)).toEqual([UNKNOWN]);
+    expect(t.stats().dropped[UNKNOWN]?.['rate-limited']).toBe(2);
+  });
+
+  it('aborts the record stream of an open-access stranger that writes on it, and keeps serving', async () => {
+    const { t, r1, at, stranger } = await openAccessReplica();
+    const got: string[] = [];
+    r1.onFrame((from, f) => got.push(`${from}:${new TextDecoder().decode(f)}`));
+    const writer = await stranger();
+    const startedAt = Date.now();
+    const written = await ask(writer, at, Uint8Array.of(1, 2, 3));
+    // At once, not when the 10-s deadline for a stream held open would end it.
+    expect(written.reset).toBe(true);
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    // The replica goes on: the same stranger and another one are answered, and its link carries frames.
+    for (const node of [writer, await stranger()]) {
+      const r = await ask(node, at);
+      expect(r.reset).toBe(false);
+      expect(r.frames).toHaveLength(2);
+    }
+    t.send('r1', new TextEncoder().encode('still here'));
+    await waitFor(() => got.includes('r0:still here'), 'a frame from r0 to r1');
+  }, 20_000);
+
+  it('refuses a stranger at connection when open access is off, before any record protocol', async () => {
+    const ids = await identities(['r0', 'r1']);
+    const { t } = await run(ids, 'r0', []);
+    const at = multiaddr(t.listenAddrs()[0]!);
+    const stranger = await rawNode(new Uint8Array(randomBytes(32)));
+    cleanup.push(async () => stranger.stop());
+    const { frames, reset } = await ask(stranger, at);
+    expect(reset).toBe(true);
+    expect(frames).toEqual([]);
+    // The gater closes the connection itself (the dialler may see it open for a moment); refusing
+    // only the stream would leave it open.
+    await waitFor(() => stranger.getConnections().length === 0, 'the connection closed by the replica');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stranger.getConnections()).toHaveLength(0);
+    expect(t.stats().dropped).toEqual({ [UNKNOWN]: { 'unknown-peer': 1 } });
   });
 });
