@@ -27,13 +27,18 @@ export type Input<M, R = ClientRequest> =
   /**
    * The application has applied every committed batch up to `height` (only reported for batches
    * marked `reportState`). `stateDigest` commits to the application state; `snapshot` is the
-   * state itself, which the core may keep to serve state transfer.
+   * state itself, which the core may keep to serve state transfer. `snapshotHash`, when given, is
+   * SHA-256 of exactly `snapshot`'s bytes: a caller that hashed the snapshot already (the runtime
+   * does, in slices, to store it) saves the core a second, synchronous pass over a state that may
+   * be hundreds of megabytes. A wrong one only makes this replica's checkpoints differ from the
+   * others', so they never become stable with its vote.
    */
   | {
       readonly type: 'applied';
       readonly height: bigint;
       readonly stateDigest: Uint8Array;
       readonly snapshot?: Uint8Array;
+      readonly snapshotHash?: Uint8Array;
     };
 
 /** What a core asks storage to make durable. Records and state are opaque bytes the core encoded. */

@@ -399,7 +399,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.onTimeout(input.timer);
         break;
       case 'applied':
-        this.onApplied(input.height, input.stateDigest, input.snapshot);
+        this.onApplied(input.height, input.stateDigest, input.snapshot, input.snapshotHash);
         break;
       case 'persisted':
         break;
@@ -499,9 +499,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return batchDigestOf(this.hasher, batch);
   }
 
-  /** The checkpoint digest binds the application digest, the snapshot bytes and the execution table. */
-  checkpointDigest(seq: bigint, stateDigest: Uint8Array, snapshot: Uint8Array, clients: Uint8Array): Uint8Array {
-    return this.checkpointDigestOf(seq, stateDigest, this.hasher.digest(snapshot), snapshot.length, this.hasher.digest(clients), clients.length);
+  /**
+   * The checkpoint digest binds the application digest, the snapshot bytes and the execution table.
+   * `snapshotHash` is SHA-256(snapshot) when the runtime computed it already (see `applied`): it
+   * is taken only when this core hashes with SHA-256 too, and saves a second pass over the state
+   * (0.3-0.8 s at a million KV keys, in one synchronous step).
+   */
+  checkpointDigest(seq: bigint, stateDigest: Uint8Array, snapshot: Uint8Array, clients: Uint8Array, snapshotHash?: Uint8Array): Uint8Array {
+    const known = snapshotHash instanceof Uint8Array && snapshotHash.length === 32 && this.hasher.algorithm === 'sha256';
+    const snapHash = known ? snapshotHash : this.hasher.digest(snapshot);
+    return this.checkpointDigestOf(seq, stateDigest, snapHash, snapshot.length, this.hasher.digest(clients), clients.length);
   }
 
   /**
@@ -1108,14 +1115,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   // ================================================================ checkpoints (§4.3)
 
-  private onApplied(height: bigint, stateDigest: Uint8Array, snapshot: Uint8Array | undefined): void {
+  private onApplied(height: bigint, stateDigest: Uint8Array, snapshot: Uint8Array | undefined, snapshotHash: Uint8Array | undefined): void {
     if (height % this.cfg.checkpointInterval !== 0n || height > this.lastExecuted || !isBytes(stateDigest)) return;
     const snap = snapshot ?? new Uint8Array(0);
+    // A hash of the snapshot given without the snapshot itself is not the empty snapshot's.
+    const snapHash = snapshot ? snapshotHash : undefined;
     const st = this.stable;
     if (height === st.seq && !st.snapshot && st.clients) {
       // The checkpoint became stable (through a NEW-VIEW) before our application reported it:
       // keep the state if it is the one 2f+1 replicas signed, so we can serve state transfer.
-      if (bytesEqual(this.checkpointDigest(height, stateDigest, snap, st.clients), st.digest)) {
+      if (bytesEqual(this.checkpointDigest(height, stateDigest, snap, st.clients, snapHash), st.digest)) {
         this.stable = { ...st, stateDigest, snapshot: snap };
         this.hardDirty = true;
       }
@@ -1124,7 +1133,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (height <= st.seq || this.myCheckpoints.has(height)) return;
     const clients = this.clientsAt.get(height);
     if (!clients) return;
-    const digest = this.checkpointDigest(height, stateDigest, snap, clients);
+    const digest = this.checkpointDigest(height, stateDigest, snap, clients, snapHash);
     const signature = this.signOwn(voteSigningBytes(this.cfg.chainId, { kind: KIND_CHECKPOINT, height, round: 0n, digest }));
     const msg: CheckpointMsg = { type: 'checkpoint', voter: this.self, seq: height, digest, signature };
     this.myCheckpoints.set(height, { digest, stateDigest, snapshot: snap, clients, msg });

@@ -127,6 +127,8 @@ export interface ClusterOptions {
   verifierFor?: (id: NodeId) => Verifier;
   /** Called before each delivered message is stepped (e.g. to pre-verify it, as a runtime does). */
   beforeMessage?: (to: NodeId, from: NodeId, msg: PbftMessage) => void;
+  /** The `snapshotHash` a replica's `applied` input carries (as the runtime's does); default none. */
+  snapshotHash?: (id: NodeId, snapshot: Uint8Array) => Uint8Array | undefined;
 }
 
 export class Cluster {
@@ -269,7 +271,8 @@ export class Cluster {
       for (const h of applied) {
         const snap = n.app.snapshot();
         n.disk.snapshot = { height: h, data: snap };
-        n.core.step({ type: 'applied', height: h, stateDigest: sha256(snap), snapshot: snap });
+        const snapshotHash = this.opts.snapshotHash?.(n.id, snap);
+        n.core.step({ type: 'applied', height: h, stateDigest: sha256(snap), snapshot: snap, ...(snapshotHash ? { snapshotHash } : {}) });
       }
     }
   }

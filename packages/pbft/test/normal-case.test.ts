@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './cluster.js';
 import { Solo, prePrepare, req } from './craft.js';
-import { TIMER_RETRANSMIT } from '../src/index.js';
+import { TIMER_RETRANSMIT, sha256 } from '../src/index.js';
 import type { PbftMessage } from '../src/index.js';
 
 describe('PBFT normal case (§4.2)', () => {
@@ -68,5 +68,57 @@ describe('retransmission (loss recovery)', () => {
     r1.core.step({ type: 'timeout', timer: TIMER_RETRANSMIT });
     r1.flush();
     expect(sentAfter(r1, mark, 'prepare')).toBe(1);
+  });
+});
+
+describe('checkpoints with the snapshot hash given (applied.snapshotHash)', () => {
+  /** A SHA-256 hasher that counts how often it is handed one of the snapshots in `given`. */
+  function countingHasher(algorithm: 'sha256' | 'blake3') {
+    const given = new WeakSet<Uint8Array>();
+    const count = { snapshotsHashed: 0 };
+    const hasher = {
+      algorithm,
+      digest(d: Uint8Array): Uint8Array {
+        if (given.has(d)) count.snapshotsHashed++;
+        return sha256(d);
+      },
+    };
+    return { given, count, hasher };
+  }
+
+  const stableAt = (c: Cluster, id: string): bigint => c.node(id).core.status().detail?.['stableCheckpoint'] as bigint;
+
+  it('takes the hash instead of hashing the snapshot again, and agrees with replicas that hash it themselves', () => {
+    const { given, count, hasher } = countingHasher('sha256');
+    // r0 and r1 are handed the hash, r2 and r3 hash the snapshot themselves: a checkpoint needs 2f+1
+    // = 3 matching votes, so it becomes stable only if both ways give the same digest.
+    const c = new Cluster({
+      n: 4,
+      config: { checkpointInterval: 2, hasher },
+      snapshotHash: (id, snap) => {
+        if (id !== 'r0' && id !== 'r1') return undefined;
+        given.add(snap);
+        return sha256(snap);
+      },
+    });
+    for (let i = 0; i < 8; i++) c.request('all');
+    expect(c.runUntil(() => c.ids.every((id) => stableAt(c, id) >= 2n))).toBe(true);
+    c.checkAgreement();
+    expect(count.snapshotsHashed).toBe(0);
+  });
+
+  it('hashes the snapshot itself when its hasher is not SHA-256', () => {
+    const { given, count, hasher } = countingHasher('blake3');
+    const c = new Cluster({
+      n: 4,
+      config: { checkpointInterval: 2, hasher },
+      snapshotHash: (_id, snap) => {
+        given.add(snap);
+        return sha256(snap);
+      },
+    });
+    for (let i = 0; i < 4; i++) c.request('all');
+    expect(c.runUntil(() => c.ids.every((id) => stableAt(c, id) >= 2n))).toBe(true);
+    expect(count.snapshotsHashed).toBeGreaterThan(0);
   });
 });

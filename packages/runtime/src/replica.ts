@@ -1125,7 +1125,9 @@ export class Replica<M, C = unknown> {
       const stateDigest = await this.storeSnapshot(core, batch.height, snapshot);
       if (this.fatal) return;
       try {
-        core.step({ type: 'applied', height: batch.height, stateDigest, snapshot });
+        // The state digest is SHA-256 of these very bytes (`ReplicatedState.digestSteps`), hashed
+        // in slices: the core need not hash them again in one go.
+        core.step({ type: 'applied', height: batch.height, stateDigest, snapshot, snapshotHash: stateDigest });
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(`core threw ${String(err)}`));
         return;

@@ -66,6 +66,8 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   readonly received: Array<{ from: string; msg: CounterMsg }> = [];
   readonly persistedUpTo: bigint[] = [];
   readonly applied: bigint[] = [];
+  /** The `applied` inputs as stepped (digest, snapshot and its hash). */
+  readonly appliedInputs: Extract<Input<CounterMsg>, { type: 'applied' }>[] = [];
   /** Every request stepped in, as the runtime handed it over. */
   readonly requests: ClientRequest[] = [];
   recoveredFrom: RecoveredState | undefined;
@@ -144,6 +146,7 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
         break;
       case 'applied':
         this.applied.push(input.height);
+        this.appliedInputs.push(input);
         break;
     }
   }

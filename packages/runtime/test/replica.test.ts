@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { MemoryDisk, openMemoryStorage } from '@phalanx/storage-memory';
@@ -485,6 +486,11 @@ describe('Replica', () => {
     for (let i = 0; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
     await replica.idle();
     expect(cores[0]!.applied).toEqual([2n, 4n]);
+    // The core is handed the snapshot's SHA-256 (the state digest), so it need not hash it again.
+    for (const a of cores[0]!.appliedInputs) {
+      expect(a.snapshotHash).toEqual(new Uint8Array(createHash('sha256').update(a.snapshot!).digest()));
+      expect(a.snapshotHash).toEqual(a.stateDigest);
+    }
     await replica.stop();
     const st = openMemoryStorage({ disk });
     const meta = await st.snapshots.latest();

@@ -601,7 +601,8 @@ export class Simulation<M, C> {
         this.syncDeferred(inst);
         inst.durable.snapshot = { height: batch.height, data: snapshot };
         if (honest) this.checkers.onDigest(r.id, batch.height, digest, this.now);
-        const applied: Input<M> = { type: 'applied', height: batch.height, stateDigest: digest, snapshot };
+        // As the runtime does: the digest is SHA-256 of the snapshot, handed over as its hash.
+        const applied: Input<M> = { type: 'applied', height: batch.height, stateDigest: digest, snapshot, snapshotHash: digest };
         const delay = this.scenario.appliedDelay;
         // The rng is drawn only when the scenario asks for it: other scenarios replay as before.
         if (delay) this.schedule(delay.minMs + this.rng.nextInt(delay.maxMs - delay.minMs + 1), { k: 'applied', inst, input: applied });
