@@ -66,8 +66,18 @@ export function encodeCommand(c: KvCommand): Uint8Array {
   return out;
 }
 
-/** The fast path of `decodeCommand`: the command if `bytes` is one in canonical form, else undefined. */
-function decodeCanonicalCommand(b: Uint8Array): KvCommand | undefined {
+/**
+ * Where the parts of a command in canonical form lie in `b` (offsets, nothing copied), or
+ * undefined for any other form. `value` is undefined for get and del.
+ */
+export interface CommandSpans {
+  readonly op: KvCommand['op'];
+  readonly key: readonly [start: number, end: number];
+  readonly value?: readonly [start: number, end: number];
+}
+
+/** The fast path of `decodeCommand`: the spans of `b` if it is a command in canonical form. */
+export function canonicalSpans(b: Uint8Array): CommandSpans | undefined {
   const head = b[0];
   if ((head !== 0xa3 && head !== 0xa2) || !matches(b, 1, OP_KEY)) return undefined;
   let at = 1 + OP_KEY.length;
@@ -77,14 +87,22 @@ function decodeCanonicalCommand(b: Uint8Array): KvCommand | undefined {
   if (!matches(b, at, KEY_KEY)) return undefined;
   const kh = readHead(b, at + KEY_KEY.length, BYTES);
   if (!kh || kh[0] > MAX_KEY_BYTES || kh[1] + kh[0] > b.length) return undefined;
-  // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the frame).
-  const key = new Uint8Array(b.subarray(kh[1], kh[1] + kh[0]));
-  at = kh[1] + kh[0];
+  const key = [kh[1], kh[1] + kh[0]] as const;
+  at = key[1];
   if (op !== 'put') return at === b.length ? { op, key } : undefined;
   if (!matches(b, at, VALUE_KEY)) return undefined;
   const vh = readHead(b, at + VALUE_KEY.length, BYTES);
   if (!vh || vh[0] > MAX_VALUE_BYTES || vh[1] + vh[0] !== b.length) return undefined;
-  return { op, key, value: new Uint8Array(b.subarray(vh[1])) };
+  return { op, key, value: [vh[1], b.length] };
+}
+
+function decodeCanonicalCommand(b: Uint8Array): KvCommand | undefined {
+  const s = canonicalSpans(b);
+  if (!s) return undefined;
+  // Copies into plain Uint8Arrays (a Buffer's slice would be a view of the frame).
+  const key = new Uint8Array(b.subarray(s.key[0], s.key[1]));
+  if (s.op !== 'put') return { op: s.op, key };
+  return { op: s.op, key, value: new Uint8Array(b.subarray(s.value![0], s.value![1])) };
 }
 
 /** Throws `DecodeError` for anything that is not a well-formed, size-bounded command. */

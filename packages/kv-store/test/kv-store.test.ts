@@ -27,6 +27,26 @@ describe('KvStore', () => {
     expect(gone).toEqual({ ok: true });
   });
 
+  it('keeps every value byte for byte (all 256 byte values, empty), through get, read, snapshot and restore', () => {
+    const kv = new KvStore();
+    const all = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
+    const values = [all, new Uint8Array(0), Uint8Array.of(0x80), Uint8Array.of(0xc3, 0x28), Uint8Array.of(0xed, 0xa0, 0x80), new Uint8Array(70_000).fill(0xff)];
+    run(kv, ...values.map((value, i) => req('c', BigInt(i + 1), { op: 'put', key: Uint8Array.of(i), value })));
+    const gets = run(kv, ...values.map((_, i) => req('c', BigInt(100 + i), { op: 'get', key: Uint8Array.of(i) })));
+    const restored = new KvStore();
+    restored.restore(kv.snapshot());
+    values.forEach((value, i) => {
+      expect(gets[i]).toEqual({ ok: true, value });
+      const read = kv.read(Uint8Array.of(i))!;
+      expect(read).toEqual(value);
+      expect(Object.getPrototypeOf(read)).toBe(Uint8Array.prototype); // its own bytes, not a Buffer view
+      read.fill(1); // a caller's copy: the stored value stays
+      expect(kv.read(Uint8Array.of(i))).toEqual(value);
+      expect(restored.read(Uint8Array.of(i))).toEqual(value);
+    });
+    expect(restored.snapshot()).toEqual(kv.snapshot());
+  });
+
   it('executes a (client, seq) once: a duplicate returns the first result without a second effect', () => {
     const kv = new KvStore();
     run(kv, req('c', 1n, { op: 'put', key: k('a'), value: k('1') }));
