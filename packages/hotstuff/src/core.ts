@@ -154,24 +154,30 @@ interface TimeoutSet {
  * Mempool identity of a command: (client, seq) plus its payload. Without client signatures a
  * Byzantine replica can inject a command under someone else's (client, seq); keying on the payload
  * too keeps the genuine command from being discarded as a duplicate of the forgery (the
- * application's exactly-once table then decides which one executes). Cached per request object:
- * the same object travels mempool → block → commit.
+ * application's exactly-once table then decides which one executes).
  */
-const keyCache = new WeakMap<ClientRequest, string>();
 function requestKey(r: ClientRequest): string {
-  let k = keyCache.get(r);
-  if (k === undefined) {
-    const p = r.payload;
-    // latin1: one character per byte, decoded natively (String.fromCharCode.apply over the bytes
-    // was 3–4% of a replica's CPU under load, four times per command with forwarding).
-    // Injective: the client id is length-prefixed (it may itself hold NULs), and a raw payload
-    // ('r') can never equal a hashed one ('h'). A key shared by two different commands would let
-    // a forged one pass as the genuine one already pending (its check is skipped as a duplicate).
-    const body = p.length <= 256 ? `r${Buffer.from(p.buffer, p.byteOffset, p.length).toString('latin1')}` : `h${toHex(sha256(p))}`;
-    k = `${r.client.length}:${r.client}\u0000${r.seq}\u0000${body}`;
-    keyCache.set(r, k);
-  }
-  return k;
+  const p = r.payload;
+  // latin1: one character per byte, decoded natively (String.fromCharCode.apply over the bytes
+  // was 3–4% of a replica's CPU under load, four times per command with forwarding).
+  // Injective: the client id is length-prefixed (it may itself hold NULs), and a raw payload
+  // ('r') can never equal a hashed one ('h'). A key shared by two different commands would let
+  // a forged one pass as the genuine one already pending (its check is skipped as a duplicate).
+  const body = p.length <= 256 ? `r${Buffer.from(p.buffer, p.byteOffset, p.length).toString('latin1')}` : `h${toHex(sha256(p))}`;
+  return `${r.client.length}:${r.client}\u0000${r.seq}\u0000${body}`;
+}
+
+/**
+ * The `requestKey`s of a block's commands, computed once per block object (checked on arrival,
+ * skipped when proposing on top of it, dropped from the pool at commit). Kept per block, not per
+ * command: a weak entry per command of the ~1,000 committed blocks the sync window holds was
+ * ~400k ephemerons for every full garbage collection to trace. Forgotten at commit.
+ */
+const blockKeys = new WeakMap<Block, readonly string[]>();
+function commandKeys(b: Block): readonly string[] {
+  let keys = blockKeys.get(b);
+  if (keys === undefined) blockKeys.set(b, (keys = b.commands.map(requestKey)));
+  return keys;
 }
 
 /**
@@ -629,7 +635,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       // commands the pool admitted after `check`. A re-sent copy of a proposal ends above (same
       // hash), so even one carrying other signatures is not checked again.
       if (this.cfg.clientAuth && !this.tree.has(toHex(hash))) {
-        const refused = this.unsignedCommand(b.commands);
+        const refused = this.unsignedCommand(b);
         if (refused !== undefined) {
           if (refused.unknown) this.ctx.logger?.warn({ from, view: String(b.view), why: refused.why }, 'hotstuff: refused a proposal with a command of a client this replica does not know (client directories out of step?)');
           else this.misbehaviour(from, 'invalid-signature', `proposal for view ${b.view}: ${refused.why}`);
@@ -671,12 +677,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    * was certified: same (client, seq, payload), so it is genuine whatever signature this copy
    * carries, and is not checked twice (gossip usually brings a block's commands before it).
    */
-  private unsignedCommand(commands: readonly ClientRequest[]): { why: string; unknown: boolean } | undefined {
+  private unsignedCommand(b: Block): { why: string; unknown: boolean } | undefined {
     const auth = this.cfg.clientAuth;
     if (!auth) return undefined;
+    const commands = b.commands;
+    const keys = commandKeys(b);
     for (let i = 0; i < commands.length; i++) {
       const c = commands[i]!;
-      const k = requestKey(c);
+      const k = keys[i]!;
       if (this.mempool.has(k) || this.committedKeys.has(k)) continue;
       const why = auth.check(c);
       if (why !== undefined) return { why: `command ${i}: ${why}`, unknown: this.unknownClient(c) };
@@ -997,11 +1005,11 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       }
     }
     this.committedWindow.set(node.key, node);
-    for (const c of node.block.commands) {
-      const k = requestKey(c);
+    for (const k of commandKeys(node.block)) {
       this.committedKeys.add(k);
       this.mempool.delete(k);
     }
+    blockKeys.delete(node.block); // the window keeps the block for sync only
   }
 
   /**
@@ -1253,9 +1261,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     // leader's block on an abandoned fork must not hold its commands hostage.
     const inBranch = new Set<string>();
     for (let x: TreeNode | undefined = parent; x && x.block.height > this.committedHeight; x = this.tree.get(toHex(x.block.parent))) {
-      for (const c of x.block.commands) inBranch.add(requestKey(c));
+      for (const k of commandKeys(x.block)) inBranch.add(k);
     }
     const commands: ClientRequest[] = [];
+    const keys: string[] = [];
     // Cut by bytes too: the proposal must fit the transport's frame (maxBlockBytes). Counted as
     // the codec writes it and as voters count it (`batchWireBytes`): a signed group once per
     // block, however many of its commands are in it (per command it would cut a block of one
@@ -1266,6 +1275,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (inBranch.has(k)) continue;
       if (commands.length > 0 && bytes.total + bytes.cost(r) > this.cfg.maxBlockBytes) break;
       commands.push(r);
+      keys.push(k);
       bytes.add(r);
     }
     const block: Block = {
@@ -1277,6 +1287,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       election,
       commands,
     };
+    blockKeys.set(block, keys);
     const { hash, cmdDigest } = blockHashParts(this.cfg.hasher, block);
     const signature = signVote(this.ctx.signer, this.cfg.chainId, this.self, proposalBody(block, hash)).signature;
     this.lastProposedView = v;
