@@ -30,8 +30,9 @@ export type Input<M, R = ClientRequest> =
    * state itself, which the core may keep to serve state transfer. `snapshotHash`, when given, is
    * SHA-256 of exactly `snapshot`'s bytes: a caller that hashed the snapshot already (the runtime
    * does, in slices, to store it) saves the core a second, synchronous pass over a state that may
-   * be hundreds of megabytes. A wrong one only makes this replica's checkpoints differ from the
-   * others', so they never become stable with its vote.
+   * be hundreds of megabytes. A wrong one is never a safety problem (peers check what they fetch
+   * against the certified hashes), but costs this replica dearly: its checkpoints differ from
+   * the others', so it fetches the state it already has at every checkpoint, and cannot serve it.
    */
   | {
       readonly type: 'applied';

@@ -33,7 +33,7 @@ for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
  * costs a call into C++ per key (~1 s of a million-key snapshot). Same bytes as the generic
  * encoder (tested), so digests did not change.
  */
-function* writeSnapshot(keys: readonly string[], values: readonly string[], sessions: Uint8Array): Generator<void, Uint8Array> {
+function* writeSnapshot(keys: readonly string[], values: readonly StoredValue[], sessions: Uint8Array): Generator<void, Uint8Array> {
   let size = SNAPSHOT_HEAD.length + headLength(keys.length) + SESSIONS_KEY.length + sessions.length;
   for (let i = 0; i < keys.length; i++) {
     const kl = keys[i]!.length / 2;
@@ -53,7 +53,11 @@ function* writeSnapshot(keys: readonly string[], values: readonly string[], sess
     at = writeHead(out, at, BYTES, k.length / 2);
     for (let c = 0; c < k.length; c += 2) out[at++] = (HEX_VALUE[k.charCodeAt(c)]! << 4) | HEX_VALUE[k.charCodeAt(c + 1)]!;
     at = writeHead(out, at, BYTES, v.length);
-    at += out.write(v, at, 'latin1');
+    if (typeof v === 'string') at += out.write(v, at, 'latin1');
+    else {
+      out.set(v, at);
+      at += v.length;
+    }
     if (i % STEP_KEYS === STEP_KEYS - 1) yield;
   }
   at += SESSIONS_KEY.copy(out, at);
@@ -62,16 +66,35 @@ function* writeSnapshot(keys: readonly string[], values: readonly string[], sess
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-/** `bytes` as a binary string: one character (U+0000..U+00FF) per byte, so its length is the byte count. */
-function binary(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+/**
+ * A value as the store holds it: up to `STRING_VALUE_MAX` bytes a binary string (one character,
+ * U+0000..U+00FF, per byte, so its length is the byte count), longer a `Uint8Array` of its own.
+ * A string is one object on the JavaScript heap, where a `Uint8Array` is a view, an ArrayBuffer
+ * and a separately allocated backing store: for small values that halved the store's memory and
+ * the time a full garbage collection takes (see the README). Large values stay off the heap: as
+ * strings they would count against V8's heap limit (~4 GB by default), which a store of large
+ * values would reach long before memory runs out.
+ */
+type StoredValue = string | Uint8Array;
+const STRING_VALUE_MAX = 256;
+
+function stored(bytes: Uint8Array): StoredValue {
+  return bytes.length <= STRING_VALUE_MAX ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1') : new Uint8Array(bytes);
 }
 
-/** The bytes of a binary string, in a plain `Uint8Array` of their own (not a view of Node's pool). */
-function bytesOf(s: string): Uint8Array {
-  const out = Buffer.allocUnsafeSlow(s.length);
-  out.write(s, 0, 'latin1');
+/** The bytes of a stored value, in a plain `Uint8Array` of their own (not a view of Node's pool). */
+function bytesOf(v: StoredValue): Uint8Array {
+  if (typeof v !== 'string') return new Uint8Array(v);
+  const out = Buffer.allocUnsafeSlow(v.length);
+  out.write(v, 0, 'latin1');
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/** The bytes of a stored value for the codec to copy at once: may be a view of Node's pool. */
+function bytesView(v: StoredValue): Uint8Array {
+  if (typeof v !== 'string') return v;
+  const b = Buffer.from(v, 'latin1');
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
 /** Longest client id a session is kept for (what the protocols accept, and what restore reads). */
@@ -113,14 +136,8 @@ export interface KvStoreOptions {
 }
 
 export class KvStore implements StateMachine {
-  /**
-   * Values as binary strings (one character per byte, see `binary`): a string is one object on
-   * the JavaScript heap, where a `Uint8Array` is a view, an ArrayBuffer and a separately allocated
-   * backing store. At a million keys that halved the heap and the time a full garbage collection
-   * takes to mark it (measured: ~670 → ~340 bytes per 100-byte entry, 420-560 → 200-250 ms), and
-   * making one costs ~0.13 µs where copying the value into its own `Uint8Array` cost ~1.2 µs.
-   */
-  private readonly data = new Map<string, string>();
+  /** Values as `stored` keeps them (small ones as binary strings). */
+  private readonly data = new Map<string, StoredValue>();
   private readonly sessions = new Map<string, Session>();
   /** `data`'s keys in snapshot order as of the last snapshot, and those added since. */
   private order = new KeyOrder();
@@ -189,7 +206,7 @@ export class KvStore implements StateMachine {
     }
     const { op } = spans;
     const k = toHex(bytes.subarray(spans.key[0], spans.key[1]));
-    const value = spans.value ? binary(bytes.subarray(spans.value[0], spans.value[1])) : undefined;
+    const value = spans.value ? stored(bytes.subarray(spans.value[0], spans.value[1])) : undefined;
     switch (op) {
       case 'put': {
         const before = this.data.size;
@@ -198,8 +215,8 @@ export class KvStore implements StateMachine {
         return { ok: true };
       }
       case 'get': {
-        const stored = this.data.get(k);
-        return stored === undefined ? { ok: true } : { ok: true, value: bytesOf(stored) };
+        const held = this.data.get(k);
+        return held === undefined ? { ok: true } : { ok: true, value: bytesView(held) };
       }
       case 'del':
         this.data.delete(k);
@@ -209,8 +226,8 @@ export class KvStore implements StateMachine {
 
   /** Local read of the last applied state (not linearizable: use a `get` command for that). */
   read(key: Uint8Array): Uint8Array | undefined {
-    const stored = this.data.get(toHex(key));
-    return stored === undefined ? undefined : bytesOf(stored);
+    const held = this.data.get(toHex(key));
+    return held === undefined ? undefined : bytesOf(held);
   }
 
   get size(): number {
@@ -241,10 +258,10 @@ export class KvStore implements StateMachine {
     // default made every replica whose state outgrew it halt on restart or state transfer).
     const m = readMap(decode(snapshot, { maxDepth: 6, maxBytes: snapshot.length }), 'snapshot', ['v', 'data', 'sessions']);
     if (m.v !== 1) throw new DecodeError(`snapshot: unsupported version ${String(m.v)}`);
-    const data = new Map<string, string>();
+    const data = new Map<string, StoredValue>();
     readArray(m.data, 'snapshot.data').forEach((e, i) => {
       const [k, v] = readArray(e, `snapshot.data[${i}]`, 2);
-      data.set(toHex(readBytes(k, `snapshot.data[${i}].key`)), binary(readBytes(v, `snapshot.data[${i}].value`)));
+      data.set(toHex(readBytes(k, `snapshot.data[${i}].key`)), stored(readBytes(v, `snapshot.data[${i}].value`)));
     });
     const sessions = new Map<string, Session>();
     readArray(m.sessions, 'snapshot.sessions').forEach((e, i) => {

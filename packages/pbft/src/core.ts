@@ -137,6 +137,8 @@ interface Stable {
   proof: readonly VoterSig[];
   stateDigest?: Uint8Array;
   snapshot?: Uint8Array;
+  /** `hasher.digest(snapshot)`, when known (served with every piece of it). */
+  snapshotHash?: Uint8Array;
   clients?: Uint8Array;
 }
 
@@ -167,6 +169,7 @@ interface MyCheckpoint {
   digest: Uint8Array;
   stateDigest: Uint8Array;
   snapshot: Uint8Array;
+  snapshotHash: Uint8Array;
   clients: Uint8Array;
   msg: CheckpointMsg;
 }
@@ -499,16 +502,19 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return batchDigestOf(this.hasher, batch);
   }
 
-  /**
-   * The checkpoint digest binds the application digest, the snapshot bytes and the execution table.
-   * `snapshotHash` is SHA-256(snapshot) when the runtime computed it already (see `applied`): it
-   * is taken only when this core hashes with SHA-256 too, and saves a second pass over the state
-   * (0.3-0.8 s at a million KV keys, in one synchronous step).
-   */
+  /** The checkpoint digest binds the application digest, the snapshot bytes and the execution table. */
   checkpointDigest(seq: bigint, stateDigest: Uint8Array, snapshot: Uint8Array, clients: Uint8Array, snapshotHash?: Uint8Array): Uint8Array {
-    const known = snapshotHash instanceof Uint8Array && snapshotHash.length === 32 && this.hasher.algorithm === 'sha256';
-    const snapHash = known ? snapshotHash : this.hasher.digest(snapshot);
-    return this.checkpointDigestOf(seq, stateDigest, snapHash, snapshot.length, this.hasher.digest(clients), clients.length);
+    return this.checkpointDigestOf(seq, stateDigest, this.snapshotHashOf(snapshot, snapshotHash), snapshot.length, this.hasher.digest(clients), clients.length);
+  }
+
+  /**
+   * `hasher.digest(snapshot)`. `given` is SHA-256(snapshot) when the runtime computed it already
+   * (see `applied`): it is taken only when this core hashes with SHA-256 too, and saves a second
+   * pass over the state (0.3-0.8 s at a million KV keys, in one synchronous step).
+   */
+  private snapshotHashOf(snapshot: Uint8Array, given: Uint8Array | undefined): Uint8Array {
+    const known = given instanceof Uint8Array && given.length === 32 && this.hasher.algorithm === 'sha256';
+    return known ? given : this.hasher.digest(snapshot);
   }
 
   /**
@@ -1118,25 +1124,27 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private onApplied(height: bigint, stateDigest: Uint8Array, snapshot: Uint8Array | undefined, snapshotHash: Uint8Array | undefined): void {
     if (height % this.cfg.checkpointInterval !== 0n || height > this.lastExecuted || !isBytes(stateDigest)) return;
     const snap = snapshot ?? new Uint8Array(0);
-    // A hash of the snapshot given without the snapshot itself is not the empty snapshot's.
-    const snapHash = snapshot ? snapshotHash : undefined;
     const st = this.stable;
-    if (height === st.seq && !st.snapshot && st.clients) {
+    const stableClients = height === st.seq && !st.snapshot ? st.clients : undefined;
+    if (!stableClients && (height <= st.seq || this.myCheckpoints.has(height))) return;
+    // Once, here: the checkpoint digest and every piece served in a state transfer carry it. A hash
+    // given without the snapshot itself is not the empty snapshot's.
+    const snapHash = this.snapshotHashOf(snap, snapshot ? snapshotHash : undefined);
+    if (stableClients) {
       // The checkpoint became stable (through a NEW-VIEW) before our application reported it:
       // keep the state if it is the one 2f+1 replicas signed, so we can serve state transfer.
-      if (bytesEqual(this.checkpointDigest(height, stateDigest, snap, st.clients, snapHash), st.digest)) {
-        this.stable = { ...st, stateDigest, snapshot: snap };
+      if (bytesEqual(this.checkpointDigest(height, stateDigest, snap, stableClients, snapHash), st.digest)) {
+        this.stable = { ...st, stateDigest, snapshot: snap, snapshotHash: snapHash };
         this.hardDirty = true;
       }
       return;
     }
-    if (height <= st.seq || this.myCheckpoints.has(height)) return;
     const clients = this.clientsAt.get(height);
     if (!clients) return;
     const digest = this.checkpointDigest(height, stateDigest, snap, clients, snapHash);
     const signature = this.signOwn(voteSigningBytes(this.cfg.chainId, { kind: KIND_CHECKPOINT, height, round: 0n, digest }));
     const msg: CheckpointMsg = { type: 'checkpoint', voter: this.self, seq: height, digest, signature };
-    this.myCheckpoints.set(height, { digest, stateDigest, snapshot: snap, clients, msg });
+    this.myCheckpoints.set(height, { digest, stateDigest, snapshot: snap, snapshotHash: snapHash, clients, msg });
     this.emit({ type: 'checkpoint', height, stateDigest });
     this.send('all', msg);
     this.checkpointSet(height).add(this.asVote(KIND_CHECKPOINT, this.self, msg));
@@ -1181,7 +1189,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const proof = set.certificate(digest)!.votes;
     const mine = this.myCheckpoints.get(seq);
     if (mine && bytesEqual(mine.digest, digest)) {
-      this.makeStable({ seq, digest, proof, stateDigest: mine.stateDigest, snapshot: mine.snapshot, clients: mine.clients });
+      this.makeStable({ seq, digest, proof, stateDigest: mine.stateDigest, snapshot: mine.snapshot, snapshotHash: mine.snapshotHash, clients: mine.clients });
     } else if (mine || this.lastExecuted < seq) {
       // Either we are behind, or our state diverged from a quorum's: fetch the agreed state (§4.3, TOCS §6.2).
       if (mine) this.ctx.logger?.error({ seq: String(seq) }, 'pbft: local checkpoint differs from the stable one');
@@ -1297,7 +1305,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.partsServed.set(to, n + 1);
     let hashes = this.servedHashes.get(cp.seq);
     if (!hashes) {
-      hashes = { snapshot: this.hasher.digest(cp.snapshot), clients: this.hasher.digest(cp.clients) };
+      hashes = { snapshot: cp.snapshotHash ?? this.hasher.digest(cp.snapshot), clients: this.hasher.digest(cp.clients) };
       this.servedHashes.set(cp.seq, hashes);
     }
     const snap = cp.snapshot.length;
@@ -1467,7 +1475,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       return;
     }
     this.singleSenderTransfers = false;
-    this.restoreCheckpoint({ seq: t.seq, digest: t.digest, proof: t.proof, stateDigest: t.stateDigest, snapshot, clients }, table);
+    this.restoreCheckpoint({ seq: t.seq, digest: t.digest, proof: t.proof, stateDigest: t.stateDigest, snapshot, snapshotHash: t.snapshotHash, clients }, table);
     // The batches committed after the checkpoint, from the replica that had its state.
     this.send(t.source, this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
   }
@@ -1486,7 +1494,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     }
     if (cp.seq === this.stable.seq) {
       // Already our stable checkpoint (adopted from a NEW-VIEW) but without its state: now we have it.
-      this.stable = { ...this.stable, ...cp };
+      this.stable = { ...this.stable, ...cp, snapshotHash: cp.snapshotHash };
       this.hardDirty = true;
     } else {
       this.makeStable(cp);
@@ -1670,7 +1678,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (plan.minS > this.stable.seq) {
       const mine = this.myCheckpoints.get(plan.minS);
       if (mine && bytesEqual(mine.digest, plan.stable.digest)) {
-        this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes, stateDigest: mine.stateDigest, snapshot: mine.snapshot, clients: mine.clients });
+        this.makeStable({ seq: plan.minS, digest: plan.stable.digest, proof: plan.stable.votes, stateDigest: mine.stateDigest, snapshot: mine.snapshot, snapshotHash: mine.snapshotHash, clients: mine.clients });
       } else {
         if (this.lastExecuted < plan.minS) this.setFetchTarget(plan.stable);
         // Executed but not yet reported by the application: keep our execution table for it (the

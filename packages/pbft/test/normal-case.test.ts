@@ -89,10 +89,10 @@ describe('checkpoints with the snapshot hash given (applied.snapshotHash)', () =
   const stableAt = (c: Cluster, id: string): bigint => c.node(id).core.status().detail?.['stableCheckpoint'] as bigint;
 
   /** Four replicas checkpointing every 2 batches; those `handed` get the hash of each snapshot (noted in `given`). */
-  function cluster(h: ReturnType<typeof countingHasher>, handed: (id: string) => boolean): Cluster {
+  function cluster(h: ReturnType<typeof countingHasher>, handed: (id: string) => boolean, maxBatchSize?: number): Cluster {
     return new Cluster({
       n: 4,
-      config: { checkpointInterval: 2, hasher: h.hasher },
+      config: { checkpointInterval: 2, hasher: h.hasher, ...(maxBatchSize ? { maxBatchSize } : {}) },
       snapshotHash: (id, snap) => {
         if (!handed(id)) return undefined;
         h.given.add(snap);
@@ -108,6 +108,21 @@ describe('checkpoints with the snapshot hash given (applied.snapshotHash)', () =
     const c = cluster(h, (id) => id === 'r0' || id === 'r1');
     for (let i = 0; i < 8; i++) c.request('all');
     expect(c.runUntil(() => c.ids.every((id) => stableAt(c, id) >= 2n))).toBe(true);
+    c.checkAgreement();
+    expect(h.count.snapshotsHashed).toBe(0);
+  });
+
+  it('serves state transfer with the hash it was given, without hashing the snapshot', () => {
+    const h = countingHasher('sha256');
+    // r0, r1 and r2 are handed the hash and make the checkpoints; r3, cut off, catches up by state transfer from them.
+    const c = cluster(h, (id) => id !== 'r3', 1);
+    let isolated = true;
+    c.filter = (p) => !isolated || (p.to !== 'r3' && p.from !== 'r3');
+    for (let i = 0; i < 12; i++) c.request('r0');
+    expect(c.runUntil(() => ['r0', 'r1', 'r2'].every((id) => stableAt(c, id) >= 4n))).toBe(true);
+    isolated = false;
+    for (let i = 0; i < 4; i++) c.request('r0');
+    expect(c.runUntil(() => c.node('r3').events.some((e) => e.type === 'state-transfer' && e.phase === 'completed'), 400_000)).toBe(true);
     c.checkAgreement();
     expect(h.count.snapshotsHashed).toBe(0);
   });

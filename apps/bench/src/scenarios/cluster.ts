@@ -189,10 +189,9 @@ export function runCluster(opts: ClusterOptions): ClusterResult {
     }
     if (batch.reportState) {
       const snapshot = kvs[node]!.snapshot();
-      local.push({
-        node,
-        input: { type: 'applied', height: batch.height, stateDigest: new Uint8Array(createHash('sha256').update(snapshot).digest()), snapshot },
-      });
+      const digest = new Uint8Array(createHash('sha256').update(snapshot).digest());
+      // As the runtime does: the digest is SHA-256 of the snapshot, handed over as its hash.
+      local.push({ node, input: { type: 'applied', height: batch.height, stateDigest: digest, snapshot, snapshotHash: digest } });
     }
   };
 
