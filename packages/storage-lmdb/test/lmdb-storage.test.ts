@@ -239,6 +239,21 @@ describe('LmdbStorage when writes fail', () => {
     await st.close();
   });
 
+  it('a snapshot that outgrows the disk gives StorageFullError and stops writes (three runs)', () => {
+    // The child reports only if it did not crash (see `write` in makeSnapshots for the crashes
+    // snapshot pieces on lmdb-js's write thread caused in the real-process full-disk test).
+    for (let run = 0; run < 3; run++) {
+      const out = execFileSync('sh', ['-c', `trap '' XFSZ; ulimit -f 98304; exec "${process.execPath}" "${fixture('full-snapshot-child.mjs')}" "${newDir()}"`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const report = JSON.parse(out.trim().split('\n').pop()!) as Record<string, string | number>;
+      expect(report.stored).toBeGreaterThan(0);
+      expect(report.error).toBe('StorageFullError');
+      expect(report.afterSync).toBe('StorageError');
+    }
+  });
+
   it.skipIf(process.getuid?.() === 0)('a read-only directory gives a StorageError on open', async () => {
     const dir = newDir();
     fs.chmodSync(dir, 0o500);
