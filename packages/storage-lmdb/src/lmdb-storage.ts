@@ -552,8 +552,10 @@ export class LmdbStorage implements Storage {
             // now and then (double free, SIGSEGV: the real-process full-disk test, ~1 run in 4-6),
             // where a failed transaction on this thread throws and the replica halts.
             for (let at = 0; at < chunk.byteLength; at += SNAPSHOT_TXN_BYTES) {
-              if (at > 0) await new Promise((r) => setImmediate(r));
-              check();
+              if (at > 0) {
+                await new Promise((r) => setImmediate(r));
+                check();
+              }
               const key = chunkKey(gen, chunks++);
               const piece = chunk.subarray(at, at + SNAPSHOT_TXN_BYTES);
               try {
