@@ -223,24 +223,31 @@ function lateSlackMs(ms: number): number {
 
 /** Size of the pieces a snapshot is handed to storage in (see `storeSnapshot`). */
 const SNAPSHOT_PIECE_BYTES = 1 << 20;
-/** Pieces handed to storage together, then awaited (see `storeSnapshot`). */
-const SNAPSHOT_PIECES_AT_ONCE = 8;
 /** How long a slice of checkpoint work may hold the event loop before it lets other work run. */
 const SLICE_MS = 10;
 
 /**
- * Runs `steps` to the end, SLICE_MS at a time: between slices it lets other work run
- * (`setImmediate`, after pending I/O).
+ * A clock for work done in slices: `pause()` lets other work run (`setImmediate`, after pending
+ * I/O) once the current slice has held the event loop SLICE_MS, and returns at once otherwise.
  */
-async function sliced<T>(steps: Iterator<void, T>): Promise<T> {
+function slices(): { pause(): Promise<void> | undefined } {
   let since = performance.now();
+  return {
+    pause() {
+      if (performance.now() - since < SLICE_MS) return undefined;
+      return new Promise<void>((r) => setImmediate(r)).then(() => void (since = performance.now()));
+    },
+  };
+}
+
+/** Runs `steps` to the end, SLICE_MS at a time, letting other work run between slices. */
+async function sliced<T>(steps: Iterator<void, T>): Promise<T> {
+  const clock = slices();
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
-    if (performance.now() - since >= SLICE_MS) {
-      await new Promise((r) => setImmediate(r));
-      since = performance.now();
-    }
+    const p = clock.pause();
+    if (p) await p;
   }
 }
 
@@ -1151,21 +1158,16 @@ export class Replica<M, C = unknown> {
     try {
       // In pieces: a store copies what it is given (the LMDB one seals each piece with a checksum),
       // and a copy of a whole large state in one block (90 MB at 760k KV keys) was a fresh
-      // allocation that size at every checkpoint. Issued SNAPSHOT_PIECES_AT_ONCE together, then
-      // awaited: all at once held the event loop for the whole state. (The LMDB store now commits
-      // each piece on this thread, so a group's 8 commits run back to back: up to ~40 ms held, and
-      // the groups follow one another without a pause either.) Each write starts in
-      // a promise, so a store that throws at once fails this like one that rejects, and the pieces
-      // all settle before `abort`.
-      const step = SNAPSHOT_PIECE_BYTES * SNAPSHOT_PIECES_AT_ONCE;
-      for (let from = 0; from < snapshot.length; from += step) {
-        const pieces: Promise<void>[] = [];
-        for (let at = from; at < Math.min(from + step, snapshot.length); at += SNAPSHOT_PIECE_BYTES) {
-          const piece = snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES);
-          pieces.push(Promise.resolve().then(() => w.write(piece)));
-        }
-        const failed = (await Promise.allSettled(pieces)).find((r) => r.status === 'rejected');
-        if (failed) throw failed.reason;
+      // allocation that size at every checkpoint. One piece at a time, the event loop let run
+      // between slices: the LMDB store commits each piece on this thread (1-5 ms), and pieces
+      // issued together — or awaited only as microtasks — held the loop for the whole state
+      // (~120 commits at a million keys). A store that throws at once fails this like one that
+      // rejects, and no piece is left in flight when `abort` runs.
+      const clock = slices();
+      for (let at = 0; at < snapshot.length; at += SNAPSHOT_PIECE_BYTES) {
+        await w.write(snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES));
+        const p = clock.pause();
+        if (p) await p;
       }
       await w.commit();
     } catch (err) {

@@ -7,7 +7,7 @@ import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
 import { ConfigError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
-import type { BatchVerifier, CoreContext, Logger, Verifier, VerifyItem } from '@phalanx/interface';
+import type { BatchVerifier, CoreContext, Logger, SnapshotMeta, SnapshotWriter, Storage, Verifier, VerifyItem } from '@phalanx/interface';
 import { bytesEqual, encode } from '@phalanx/codec';
 import { Client, Replica, ReplicatedState, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { RejectFrame, ReplicaOptions, ReplyFrame } from '../src/index.js';
@@ -23,6 +23,22 @@ const payload = (s: string): Uint8Array => new TextEncoder().encode(s);
 function blockEventLoop(ms: number): number {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
   return performance.now();
+}
+
+/** `storage` with each snapshot writer it begins passed through `wrap` (what `wrap` leaves out is the real writer's). */
+function wrapSnapshotWriter(storage: Storage, wrap: (w: SnapshotWriter) => Partial<SnapshotWriter>): Storage {
+  return new Proxy(storage, {
+    get(target, prop, receiver) {
+      if (prop !== 'snapshots') return Reflect.get(target, prop, receiver) as unknown;
+      return {
+        ...target.snapshots,
+        begin: async (meta: SnapshotMeta): Promise<SnapshotWriter> => {
+          const w = await target.snapshots.begin(meta);
+          return { write: (c) => w.write(c), commit: () => w.commit(), abort: () => w.abort(), ...wrap(w) };
+        },
+      };
+    },
+  });
 }
 
 /**
@@ -1089,38 +1105,65 @@ describe('Replica', () => {
     await again.replica.stop();
   });
 
-  it('halts (and reports) when a snapshot piece fails, even by throwing at once, and leaves no piece unsettled', async () => {
+  it('halts (and reports) when a snapshot piece fails, even by throwing at once, and leaves no piece in flight', async () => {
     const errors: Error[] = [];
     const inner = openMemoryStorage({ disk: new MemoryDisk() });
     let writes = 0;
     let aborted = false;
-    const storage = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop !== 'snapshots') return Reflect.get(target, prop, receiver) as unknown;
-        return {
-          ...target.snapshots,
-          begin: async (meta: Parameters<typeof target.snapshots.begin>[0]) => {
-            const w = await target.snapshots.begin(meta);
-            return {
-              write: (chunk: Uint8Array): Promise<void> => {
-                if (++writes === 2) throw new Error('disk on fire'); // not a rejection: thrown before any promise
-                return w.write(chunk);
-              },
-              commit: () => w.commit(),
-              abort: () => ((aborted = true), w.abort()),
-            };
-          },
-        };
+    const storage = wrapSnapshotWriter(inner, (w) => ({
+      write: (chunk) => {
+        if (++writes === 2) throw new Error('disk on fire'); // not a rejection: thrown before any promise
+        return w.write(chunk);
       },
-    });
+      abort: () => ((aborted = true), w.abort()),
+    }));
     const { replica } = setup({ config: { checkpoint: 4n }, extra: { storage, hooks: { onFatal: (e) => errors.push(e) } } });
     await replica.start();
     for (let i = 0; i < 4; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: new Uint8Array(400_000).fill(i + 1) });
     await waitFor(() => errors.length === 1, 'fatal hook');
     expect(errors[0]!.message).toMatch(/disk on fire/);
-    expect(writes).toBeGreaterThan(2); // the later pieces were issued too, and settled before the abort
+    expect(writes).toBe(2); // no piece after the failed one was issued
     expect(aborted).toBe(true);
     expect(await inner.snapshots.latest()).toBeUndefined();
+    await replica.stop();
+  });
+
+  it('writes a snapshot one piece at a time and lets the event loop run between slow pieces', async () => {
+    // A store that commits each piece on this thread (as the LMDB one does) for longer than a
+    // slice: other work must get its turn between pieces, not only once the whole state is stored.
+    const inner = openMemoryStorage({ disk: new MemoryDisk() });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let ticks = 0;
+    let committed = false;
+    const ticksAtWrite: number[] = [];
+    const storage = wrapSnapshotWriter(inner, (w) => ({
+      write: async (chunk) => {
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        ticksAtWrite.push(ticks);
+        blockEventLoop(15);
+        try {
+          await w.write(chunk);
+        } finally {
+          inFlight--;
+        }
+      },
+      commit: () => w.commit().then(() => void (committed = true)),
+    }));
+    let ticking = true;
+    const tick = (): void => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const { replica } = setup({ config: { checkpoint: 4n }, extra: { storage } });
+    await replica.start();
+    for (let i = 0; i < 4; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: new Uint8Array(1_000_000).fill(i + 1) });
+    await waitFor(() => committed, 'snapshot stored');
+    ticking = false;
+    expect(ticksAtWrite.length).toBeGreaterThanOrEqual(4);
+    expect(mostInFlight).toBe(1);
+    for (let i = 1; i < ticksAtWrite.length; i++) expect(ticksAtWrite[i]!, `event loop ran before piece ${i}`).toBeGreaterThan(ticksAtWrite[i - 1]!);
     await replica.stop();
   });
 
