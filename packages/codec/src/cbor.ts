@@ -17,26 +17,15 @@
  * (cborg makes it an own property, which `Object.assign` or a for-in copy would turn into a
  * prototype change; no consensus message needs it).
  */
-import { encode as cborEncode, decode as cborDecode, rfc8949EncodeOptions, Tokenizer, Type } from 'cborg';
+import { decode as cborDecode, Tokenizer, Type } from 'cborg';
 import type { Token } from 'cborg';
-import { DecodeError, PhalanxError } from '@phalanx/interface';
+import { DecodeError } from '@phalanx/interface';
+import { encodeCanonical } from './encoder.js';
+import { MAX_DEPTH_LIMIT } from './value.js';
+import type { Value } from './value.js';
 
-export type Value =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | readonly Value[]
-  | { readonly [key: string]: Value };
-
-/** A value that cannot be encoded (a float, an unsafe integer, a function …): a caller bug. */
-export class EncodeError extends PhalanxError {
-  constructor(message: string) {
-    super('ENCODE', message);
-  }
-}
+export type { Value } from './value.js';
+export { EncodeError } from './errors.js';
 
 export interface DecodeLimits {
   /** Largest input accepted, in bytes. Default 16 MiB. */
@@ -48,47 +37,15 @@ export interface DecodeLimits {
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 32;
 
-const U64_MAX = (1n << 64n) - 1n;
-/** With the `u` flag a surrogate pair is one code point, so only unpaired halves match. */
-const LONE_SURROGATE = /\p{Surrogate}/u;
-/** Deepest `maxDepth` a caller may ask for: the decoder recurses once per level. */
-export const MAX_DEPTH_LIMIT = 1024;
+export { MAX_DEPTH_LIMIT } from './value.js';
 
-const encodeOptions = {
-  ...rfc8949EncodeOptions,
-  typeEncoders: {
-    number: (n: number): Token[] | null => {
-      if (!Number.isSafeInteger(n)) {
-        throw new EncodeError(`cannot encode ${n}: only safe integers are allowed (no floats)`);
-      }
-      return null; // let cborg pick the shortest integer form
-    },
-    bigint: (n: bigint): Token[] | null => {
-      if (n > U64_MAX || n < -U64_MAX - 1n) {
-        throw new EncodeError(`cannot encode ${n}: integers are limited to 64 bits`);
-      }
-      return null;
-    },
-    string: (str: string): Token[] | null => {
-      // A lone surrogate would be written as U+FFFD: two different strings, one encoding, and a
-      // signature over one would also cover the other. Refuse it (map keys come through here too).
-      if (LONE_SURROGATE.test(str)) throw new EncodeError('cannot encode a string with a lone UTF-16 surrogate (not valid Unicode)');
-      return null;
-    },
-    undefined: (): Token[] | null => {
-      throw new EncodeError('cannot encode undefined (use null or omit the field)');
-    },
-  },
-};
-
-/** Canonical bytes of `value`. Throws `EncodeError` for values outside the data model. */
+/**
+ * Canonical bytes of `value`. Throws `EncodeError` for values outside the data model: floats and
+ * unsafe integers, integers beyond 64 bits, `undefined`, strings with a lone surrogate, objects
+ * that are not plain, nesting deeper than `MAX_DEPTH_LIMIT`.
+ */
 export function encode(value: Value): Uint8Array {
-  try {
-    return cborEncode(value, encodeOptions);
-  } catch (err) {
-    if (err instanceof EncodeError) throw err;
-    throw new EncodeError(`cannot encode value: ${(err as Error).message}`);
-  }
+  return encodeCanonical(value);
 }
 
 const decodeOptions = {
