@@ -1,10 +1,11 @@
 /**
- * Canonical CBOR on cborg. We use the RFC 8949 §4.2.1 "core deterministic encoding"
+ * Canonical CBOR: our own encoder (`encoder.ts`), cborg's decoder. We use the RFC 8949 §4.2.1
+ * "core deterministic encoding"
  * (shortest integer and length forms, definite lengths, map keys sorted bytewise) restricted to
  * a small data model: null, booleans, integers (no floats: they have several encodings of one
  * value and no place in signed consensus data), strings, byte strings, arrays and string-keyed maps.
  *
- * cborg encodes canonically, and its strict decode mode refuses non-minimal integers and lengths,
+ * cborg's strict decode mode refuses non-minimal integers and lengths,
  * and with `useMaps: false` refuses simple values and keys that are not text strings, but it does
  * not check map key order or UTF-8 validity. So `decode` runs cborg with a tokenizer that enforces
  * the rest as the tokens stream by — before anything is allocated: floats, tags, indefinite
