@@ -11,6 +11,7 @@
  * cborg's with the codec's options (property-tested in `test/encoder.test.ts`).
  */
 import { compareBytes } from './bytes.js';
+import { headLength, writeHead } from './head.js';
 import { EncodeError } from './errors.js';
 import { MAX_DEPTH_LIMIT } from './value.js';
 import type { Value } from './value.js';
@@ -19,6 +20,7 @@ const U64_MAX = (1n << 64n) - 1n;
 const U32_LIMIT = 0x1_0000_0000;
 /** With the `u` flag a surrogate pair is one code point, so only unpaired halves match. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
+const LONE_SURROGATE_MESSAGE = 'cannot encode a string with a lone UTF-16 surrogate (not valid Unicode)';
 /** Scratch kept between calls; one grown past this (a large snapshot) is let go after the call. */
 const KEEP_BYTES = 1 << 20;
 const UTF8 = new TextEncoder();
@@ -109,7 +111,7 @@ class Writer {
     }
     // A lone surrogate would be written as U+FFFD: two different strings, one encoding, and a
     // signature over one would also cover the other. Refuse it (map keys come through here too).
-    if (LONE_SURROGATE.test(s)) throw new EncodeError('cannot encode a string with a lone UTF-16 surrogate (not valid Unicode)');
+    if (LONE_SURROGATE.test(s)) throw new EncodeError(LONE_SURROGATE_MESSAGE);
     const u = UTF8.encode(s);
     this.head(3, u.length);
     this.reserve(u.length);
@@ -188,10 +190,13 @@ class Writer {
   }
 }
 
+/** A map key's canonical encoding (a text string), to sort the keys by. */
 function encodedKey(k: string): Uint8Array {
-  const w = new Writer();
-  w.text(k);
-  return w.buf.slice(0, w.at);
+  if (LONE_SURROGATE.test(k)) throw new EncodeError(LONE_SURROGATE_MESSAGE);
+  const u = UTF8.encode(k);
+  const out = new Uint8Array(headLength(u.length) + u.length);
+  out.set(u, writeHead(out, 0, 3, u.length));
+  return out;
 }
 
 const shared = new Writer();
