@@ -190,12 +190,24 @@ class Writer {
   }
 }
 
+/**
+ * Map keys' encodings, by key: the same few keys ("type", "view", …) come back in every message,
+ * and encoding and sorting them afresh cost more than the rest of a small map.
+ */
+const keyEncodings = new Map<string, Uint8Array>();
+/** Most keys remembered; past it the cache starts over (keys are names, not data, in practice). */
+const KEY_CACHE_LIMIT = 4096;
+
 /** A map key's canonical encoding (a text string), to sort the keys by. */
 function encodedKey(k: string): Uint8Array {
+  let out = keyEncodings.get(k);
+  if (out !== undefined) return out;
   if (LONE_SURROGATE.test(k)) throw new EncodeError(LONE_SURROGATE_MESSAGE);
   const u = UTF8.encode(k);
-  const out = new Uint8Array(headLength(u.length) + u.length);
+  out = new Uint8Array(headLength(u.length) + u.length);
   out.set(u, writeHead(out, 0, 3, u.length));
+  if (keyEncodings.size >= KEY_CACHE_LIMIT) keyEncodings.clear();
+  keyEncodings.set(k, out);
   return out;
 }
 

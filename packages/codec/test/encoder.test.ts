@@ -56,6 +56,12 @@ describe('encode: the same bytes as cborg with RFC 8949 §4.2.1 options', () => 
     expect(Buffer.from(encode(v)).equals(oracle(v))).toBe(true);
   });
 
+  it('for maps with more distinct keys than the key cache holds, twice over', () => {
+    const wide = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])) as Value;
+    for (let i = 0; i < 3; i++) expect(Buffer.from(encode(wide)).equals(oracle(wide))).toBe(true);
+    expect(Buffer.from(encode({ k1: 1, k0: 0 })).equals(oracle({ k0: 0, k1: 1 }))).toBe(true);
+  });
+
   it('for objects without a prototype and Buffers', () => {
     const bare = Object.assign(Object.create(null) as Record<string, Value>, { k: Buffer.from('abc') });
     expect(Buffer.from(encode(bare)).equals(oracle(bare))).toBe(true);
