@@ -5,7 +5,7 @@
  * every replica until they resolve, and given up after a timeout.
  */
 import { bytesEqual } from '@phalanx/codec';
-import { PhalanxError } from '@phalanx/interface';
+import { ConfigError, PhalanxError } from '@phalanx/interface';
 import type { NodeId, Signer } from '@phalanx/interface';
 import { MAX_GROUP_SIZE, signGroup } from '@phalanx/client-auth';
 import { sha256Native } from '@phalanx/crypto';
@@ -163,12 +163,13 @@ export class Client {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
+  /** Throws `ConfigError` (path: the option's name) for a `quorum` or `maxInFlight` out of its range. */
   constructor(opts: ClientOptions) {
     if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
-      throw new RangeError(`quorum must be in [1, ${opts.replicas.length}]`);
+      throw new ConfigError('quorum', `must be an integer from 1 to ${opts.replicas.length} (the number of replicas), got ${String(opts.quorum)}`);
     }
     const max = opts.maxInFlight ?? 1024;
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${String(max)}`);
+    if (!Number.isSafeInteger(max) || max < 1) throw new ConfigError('maxInFlight', `must be a positive safe integer, got ${String(max)}`);
     this.o = opts;
     this.id = opts.endpoint.self;
     this.nextSeq = opts.firstSeq ?? 0n;

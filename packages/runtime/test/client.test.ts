@@ -1,9 +1,11 @@
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
+import { ConfigError } from '@phalanx/interface';
 import { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import { framesOf } from '../src/wire.js';
 import type { RejectCode, RejectFrame } from '../src/wire.js';
+import type { ClientOptions } from '../src/index.js';
 
 /** Fake replicas on the client plane: each answers with whatever `answer` says. */
 function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { reject: RejectCode } | undefined, leader?: string) {
@@ -187,6 +189,42 @@ describe('Client', () => {
     await c.stop();
     expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 6 }, () => 'client stopped'));
     expect(() => new Client({ endpoint: hub.client('d'), replicas: ids, quorum: 2, maxInFlight: 0 })).toThrow(/maxInFlight/);
+  });
+
+  // Four replicas: a quorum is an integer from 1 to 4; a window a positive safe integer.
+  it.each<[keyof ClientOptions, unknown]>([
+    ['quorum', 0],
+    ['quorum', 5],
+    ['quorum', 1.5],
+    ['quorum', NaN],
+    ['quorum', '2'],
+    ['maxInFlight', 0],
+    ['maxInFlight', -1],
+    ['maxInFlight', 2.5],
+    ['maxInFlight', NaN],
+    ['maxInFlight', Infinity],
+    ['maxInFlight', 2 ** 53],
+  ])('refuses %s = %o with a ConfigError naming the option', (option, value) => {
+    const options = { endpoint: new MemoryHub().client('c'), replicas: ['r0', 'r1', 'r2', 'r3'], quorum: 2, [option]: value };
+    let thrown: unknown;
+    try {
+      new Client(options as ClientOptions);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).path).toBe(option);
+    expect((thrown as ConfigError).message).toContain(`got ${String(value)}`);
+  });
+
+  it.each<[keyof ClientOptions, number]>([
+    ['quorum', 1],
+    ['quorum', 4],
+    ['maxInFlight', 1],
+    ['maxInFlight', Number.MAX_SAFE_INTEGER],
+  ])('accepts %s = %s, the edge of its range', (option, value) => {
+    const c = new Client({ endpoint: new MemoryHub().client('c'), replicas: ['r0', 'r1', 'r2', 'r3'], quorum: 2, [option]: value });
+    expect(c.sequence).toBe(0n);
   });
 
   it('follows the leader hint of matching replies for first attempts, and retries to everyone', async () => {
