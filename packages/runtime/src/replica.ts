@@ -17,7 +17,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
-import { ConfigError, DecodeError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
+import { ConfigError, DecodeError, MAX_PREVERIFY_ITEMS, PhalanxError, silentLogger } from '@phalanx/interface';
 import type {
   BatchVerifier,
   ClientRequest,
@@ -205,10 +205,10 @@ function validateOptions(o: Pick<ReplicaOptions<unknown, unknown>, (typeof COUNT
   }
 }
 
-export class ReplicaError extends Error {
+/** The core broke the replica's contract (e.g. committed heights out of order): fatal (`hooks.onFatal`). */
+export class ReplicaError extends PhalanxError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ReplicaError';
+    super('REPLICA', message, options);
   }
 }
 
@@ -312,8 +312,10 @@ const POOL_DISTRUST_MS = 30_000;
 const MAX_POOL_BATCH = 4 * MAX_PREVERIFY_ITEMS;
 
 /** Raised (and logged) when the worker pool does not answer within `poolTimeoutMs`. */
-export class PoolTimeoutError extends Error {
-  override readonly name = 'PoolTimeoutError';
+export class PoolTimeoutError extends PhalanxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('POOL_TIMEOUT', message, options);
+  }
 }
 
 function sourceOf(p: { readonly kind: 'message'; readonly from: NodeId } | { readonly kind: 'client'; readonly client: NodeId }): string {

@@ -6,10 +6,10 @@ import { createValidatorSet } from '@phalanx/quorum';
 import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
-import { ConfigError, MAX_PREVERIFY_ITEMS, silentLogger } from '@phalanx/interface';
+import { ConfigError, MAX_PREVERIFY_ITEMS, PhalanxError, silentLogger } from '@phalanx/interface';
 import type { BatchVerifier, CoreContext, Logger, SnapshotMeta, SnapshotWriter, Storage, Verifier, VerifyItem } from '@phalanx/interface';
 import { bytesEqual, encode } from '@phalanx/codec';
-import { Client, Replica, ReplicatedState, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
+import { Client, PoolTimeoutError, Replica, ReplicaError, ReplicatedState, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { RejectFrame, ReplicaOptions, ReplyFrame } from '../src/index.js';
 import { LogMachine, counterCodec, counterProtocol, traceStorage, traceTransport } from './fixtures.js';
 import type { CounterConfig, CounterCore, CounterMsg } from './fixtures.js';
@@ -494,6 +494,21 @@ describe('Replica', () => {
     const { replica } = setup({ extra: { [option]: value } });
     await replica.start();
     await replica.stop();
+  });
+
+  // What a caller (an `onFatal` hook, a log reader) may match on: the class, its name and a stable code.
+  it.each([
+    ['ReplicaError', ReplicaError, 'REPLICA'],
+    ['PoolTimeoutError', PoolTimeoutError, 'POOL_TIMEOUT'],
+  ] as const)('%s is a PhalanxError with its name and code', (name, ErrorClass, code) => {
+    const cause = new Error('underneath');
+    const err = new ErrorClass('what happened', { cause });
+    expect(err).toBeInstanceOf(ErrorClass);
+    expect(err).toBeInstanceOf(PhalanxError);
+    expect(err.name).toBe(name);
+    expect(err.code).toBe(code);
+    expect(err.message).toBe('what happened');
+    expect(err.cause).toBe(cause);
   });
 
   it('stores a snapshot and steps `applied` with the state digest for reportState batches', async () => {
