@@ -131,7 +131,9 @@ const configSchema = z
      * not yet verified that a message needs to go to the workers; below it the replica verifies
      * inline, since a round trip to a worker costs about two Ed25519 verifications.
      * `poolTimeoutMs`: longest wait for the workers before the queued messages are stepped anyway
-     * (verified inline) and the workers are left alone for 30 s.
+     * (verified inline) and the workers are left alone for 30 s. Both ranges lie inside what the
+     * Replica accepts (it throws ConfigError outside them); `minPoolItems` 0, which the Replica
+     * takes as 1, is refused here rather than offered as a second spelling of 1.
      */
     crypto: z
       .strictObject({

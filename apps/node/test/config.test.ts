@@ -73,6 +73,7 @@ describe('configuration', () => {
     ['a negative status interval', (c) => ({ ...c, consensus: { type: 'hotstuff', statusIntervalMs: -1 } }), /^cfg\.yaml: consensus\.statusIntervalMs: /],
     ['a fractional worker count', (c) => ({ ...c, crypto: { verifyWorkers: 1.5 } }), /^cfg\.yaml: crypto\.verifyWorkers: /],
     ['a pool threshold of 0', (c) => ({ ...c, crypto: { minPoolItems: 0 } }), /^cfg\.yaml: crypto\.minPoolItems: /],
+    ['a fractional pool threshold', (c) => ({ ...c, crypto: { minPoolItems: 1.5 } }), /^cfg\.yaml: crypto\.minPoolItems: /],
     ['a pool timeout of 1 ms', (c) => ({ ...c, crypto: { poolTimeoutMs: 1 } }), /^cfg\.yaml: crypto\.poolTimeoutMs: /],
     ['an unknown crypto setting', (c) => ({ ...c, crypto: { workers: 2 } }), /^cfg\.yaml: crypto: /],
   ])('names the path of %s', (_what, mutate, message) => {
