@@ -26,9 +26,9 @@ export interface ClientOptions {
   readonly replicas: readonly NodeId[];
   /** Matching replies that make a result final: f+1 for BFT protocols, 1 for crash-fault ones. */
   readonly quorum: number;
-  /** Resend an unanswered request to every replica after this long (doubling, up to 8x). Default 1000 ms. */
+  /** Resend an unanswered request to every replica after this long (doubling, up to 8x). Default 1000 ms; at least 1. */
   readonly retryMs?: number;
-  /** Give up on a request after this long. Default 30 s. */
+  /** Give up on a request after this long. Default 30 s; more than 0, `Infinity` for never. */
   readonly timeoutMs?: number;
   /**
    * Sequence numbers in flight at once: a request is sent only while its seq is less than
@@ -163,13 +163,18 @@ export class Client {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
-  /** Throws `ConfigError` (path: the option's name) for a `quorum` or `maxInFlight` out of its range. */
+  /** Throws `ConfigError` (path: the option's name) for a `quorum`, `maxInFlight`, `retryMs` or `timeoutMs` out of its range. */
   constructor(opts: ClientOptions) {
     if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
       throw new ConfigError('quorum', `must be an integer from 1 to ${opts.replicas.length} (the number of replicas), got ${String(opts.quorum)}`);
     }
     const max = opts.maxInFlight ?? 1024;
     if (!Number.isSafeInteger(max) || max < 1) throw new ConfigError('maxInFlight', `must be a positive safe integer, got ${String(max)}`);
+    // A retry interval under 1 ms (or NaN) resends in a tight loop; a NaN deadline never passes.
+    const retry = opts.retryMs ?? 1_000;
+    if (typeof retry !== 'number' || !Number.isFinite(retry) || retry < 1) throw new ConfigError('retryMs', `must be a finite number of ms, at least 1, got ${String(retry)}`);
+    const timeout = opts.timeoutMs ?? 30_000;
+    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) throw new ConfigError('timeoutMs', `must be more than 0 ms (Infinity: never), got ${String(timeout)}`);
     this.o = opts;
     this.id = opts.endpoint.self;
     this.nextSeq = opts.firstSeq ?? 0n;

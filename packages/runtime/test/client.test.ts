@@ -191,7 +191,8 @@ describe('Client', () => {
     expect(() => new Client({ endpoint: hub.client('d'), replicas: ids, quorum: 2, maxInFlight: 0 })).toThrow(/maxInFlight/);
   });
 
-  // Four replicas: a quorum is an integer from 1 to 4; a window a positive safe integer.
+  // Four replicas: a quorum is an integer from 1 to 4; a window a positive safe integer; a retry
+  // interval at least 1 ms and finite; a timeout above 0 (Infinity: never).
   it.each<[keyof ClientOptions, unknown]>([
     ['quorum', 0],
     ['quorum', 5],
@@ -204,6 +205,16 @@ describe('Client', () => {
     ['maxInFlight', NaN],
     ['maxInFlight', Infinity],
     ['maxInFlight', 2 ** 53],
+    ['retryMs', 0],
+    ['retryMs', 0.5],
+    ['retryMs', -5],
+    ['retryMs', NaN],
+    ['retryMs', Infinity],
+    ['retryMs', '100'],
+    ['timeoutMs', 0],
+    ['timeoutMs', -1],
+    ['timeoutMs', NaN],
+    ['timeoutMs', '100'],
   ])('refuses %s = %o with a ConfigError naming the option', (option, value) => {
     const options = { endpoint: new MemoryHub().client('c'), replicas: ['r0', 'r1', 'r2', 'r3'], quorum: 2, [option]: value };
     let thrown: unknown;
@@ -222,6 +233,9 @@ describe('Client', () => {
     ['quorum', 4],
     ['maxInFlight', 1],
     ['maxInFlight', Number.MAX_SAFE_INTEGER],
+    ['retryMs', 1],
+    ['timeoutMs', 0.5],
+    ['timeoutMs', Infinity],
   ])('accepts %s = %s, the edge of its range', (option, value) => {
     const c = new Client({ endpoint: new MemoryHub().client('c'), replicas: ['r0', 'r1', 'r2', 'r3'], quorum: 2, [option]: value });
     expect(c.sequence).toBe(0n);
