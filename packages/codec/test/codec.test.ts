@@ -290,3 +290,50 @@ describe('decode checks canonical form while tokenizing, with the accept set of 
     expect(oracle(hex('a2616201626161' + '02')).ok).toBe(true);
   });
 });
+
+describe('decode at the edges of the head forms', () => {
+  // Every argument size one step below where it is needed, for integers and lengths alike
+  // (RFC 8949 §4.2.1: the shortest form only).
+  it.each<[string, string]>([
+    ['0 in one extra byte', '1800'],
+    ['23 in one extra byte', '1817'],
+    ['255 in two bytes', '1900ff'],
+    ['1 in two bytes', '190001'],
+    ['65535 in four bytes', '1a0000ffff'],
+    ['2^32 − 1 in eight bytes', '1b00000000ffffffff'],
+    ['1 in eight bytes', '1b0000000000000001'],
+    ['−256 in four bytes', '3a000000ff'],
+    ['a 1-byte string length in two bytes', '59000161'],
+    ['an array length in four bytes', '9a0000000101'],
+    ['a map length in eight bytes', 'bb0000000000000001616101'],
+  ])('refuses %s', (_what, h) => {
+    expect(() => decode(hex(h))).toThrow(/more bytes than necessary/);
+  });
+
+  it('returns integers as numbers while safe and as bigints beyond, at both ends', () => {
+    expect(decode(encode(2 ** 53 - 1))).toBe(2 ** 53 - 1);
+    expect(decode(encode(2n ** 53n))).toBe(2n ** 53n);
+    expect(decode(encode(2n ** 64n - 1n))).toBe(2n ** 64n - 1n);
+    expect(decode(encode(-(2 ** 53 - 1)))).toBe(-(2 ** 53 - 1));
+    expect(decode(encode(-(2n ** 53n)))).toBe(-(2n ** 53n));
+    expect(decode(encode(-(2n ** 64n)))).toBe(-(2n ** 64n));
+    expect(decode(encode(2 ** 32))).toBe(2 ** 32);
+    expect(decode(encode(-(2 ** 32) - 1))).toBe(-(2 ** 32) - 1);
+  });
+
+  it('refuses, before reading them, more map entries or items than bytes remain, and names floats as floats', () => {
+    expect(() => decode(hex('a36161016162'))).toThrow(/declares 3/); // 3 entries need at least 6 bytes, 5 remain
+    expect(() => decode(hex('83010203'.slice(0, 6)))).toThrow(/declares 3/);
+    expect(() => decode(hex('f93c00'))).toThrow(/float/);
+    expect(() => decode(hex('fa3f800000'))).toThrow(/float/);
+    expect(() => decode(hex('fb3ff0000000000000'))).toThrow(/float/);
+  });
+
+  it('copies byte strings out of a Buffer input: the result does not change with it', () => {
+    const input = Buffer.from(encode([new Uint8Array([1, 2, 3])]));
+    const v = decode(input) as Uint8Array[];
+    input.fill(0);
+    expect(Object.getPrototypeOf(v[0])).toBe(Uint8Array.prototype);
+    expect([...v[0]!]).toEqual([1, 2, 3]);
+  });
+});
