@@ -42,7 +42,8 @@ export function fromHex(hex: string): Uint8Array {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: keep a leading U+FEFF (by default it is dropped, and two byte strings decode alike).
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export const utf8 = {
   encode: (s: string): Uint8Array => encoder.encode(s),
   decode: (b: Uint8Array): string => {

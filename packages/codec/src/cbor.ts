@@ -18,6 +18,7 @@
 import { DecodeError } from '@phalanx/interface';
 import { decodeCanonical } from './decoder.js';
 import { encodeCanonical } from './encoder.js';
+import { EncodeError } from './errors.js';
 import { MAX_DEPTH_LIMIT } from './value.js';
 import type { Value } from './value.js';
 
@@ -42,7 +43,13 @@ export { MAX_DEPTH_LIMIT } from './value.js';
  * that are not plain, nesting deeper than `MAX_DEPTH_LIMIT`.
  */
 export function encode(value: Value): Uint8Array {
-  return encodeCanonical(value);
+  try {
+    return encodeCanonical(value);
+  } catch (err) {
+    // A throwing getter or Proxy trap, a revoked Proxy: the value is not one of the data model.
+    if (err instanceof EncodeError) throw err;
+    throw new EncodeError(`cannot encode value: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /**

@@ -6,9 +6,10 @@
  * first turns the value into a token object per item, then the tokens into bytes, through a
  * chunked byte list. For the values consensus encodes at every step — batches of hundreds of
  * requests, votes, signing bytes — that was ~10% of a replica's CPU and much of its young-generation
- * garbage. Here each item is written as it is visited; the only allocations are the result and,
- * for values larger than any before, a bigger scratch buffer. The output is byte-identical to
- * cborg's with the codec's options (property-tested in `test/encoder.test.ts`).
+ * garbage. Here each item is written as it is visited; what it allocates is the result, a key
+ * list per map, the bytes of non-ASCII text and, for values larger than any before, a bigger
+ * scratch buffer. The output is byte-identical to cborg's with the codec's options
+ * (property-tested in `test/encoder.test.ts`).
  */
 import { compareBytes } from './bytes.js';
 import { headLength, writeHead } from './head.js';
@@ -146,9 +147,9 @@ class Writer {
           return;
         }
         if (v instanceof Uint8Array) return this.bytes(v);
-        if (depth >= MAX_DEPTH_LIMIT) throw new EncodeError(`cannot encode arrays or maps nested deeper than ${MAX_DEPTH_LIMIT}`);
         if (Array.isArray(v)) {
           const a = v as readonly Value[];
+          if (a.length > 0) this.deeper(depth);
           this.head(4, a.length);
           for (let i = 0; i < a.length; i++) this.value(a[i]!, depth + 1);
           return;
@@ -161,6 +162,14 @@ class Writer {
     }
   }
 
+  /**
+   * Refuses a non-empty array or map inside MAX_DEPTH_LIMIT others: `decode` counts nesting the
+   * same way (empty containers open nothing), so whatever this writes it can read back.
+   */
+  private deeper(depth: number): void {
+    if (depth >= MAX_DEPTH_LIMIT) throw new EncodeError(`cannot encode arrays or maps nested deeper than ${MAX_DEPTH_LIMIT}`);
+  }
+
   private map(v: { readonly [key: string]: Value }, depth: number): void {
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto !== Object.prototype && proto !== null) {
@@ -168,6 +177,7 @@ class Writer {
     }
     // §4.2.1: entries in the bytewise order of the keys' encodings.
     const keys = Object.keys(v).map((k) => ({ k, enc: encodedKey(k) }));
+    if (keys.length > 0) this.deeper(depth);
     keys.sort((a, b) => compareBytes(a.enc, b.enc));
     this.head(5, keys.length);
     for (const { k, enc } of keys) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decode as cborgDecode } from 'cborg';
 import { DecodeError } from '@phalanx/interface';
-import { decode, encode, EncodeError, fromHex, toHex } from '../src/index.js';
+import { decode, encode, EncodeError, fromHex, toHex, utf8 } from '../src/index.js';
 import type { Value } from '../src/index.js';
 
 // Values of the data model: integers (number or 64-bit bigint), strings, bytes, arrays, string-keyed maps.
@@ -12,6 +12,8 @@ const leaf = fc.oneof(
   fc.maxSafeInteger(),
   fc.bigInt({ min: -(1n << 64n), max: (1n << 64n) - 1n }),
   fc.string(),
+  fc.string({ unit: 'binary', maxLength: 12 }), // any code point: multi-byte UTF-8, U+FEFF included
+  fc.constantFrom('\ufeff', '\ufeffa', 'a\ufeff'),
   fc.uint8Array({ maxLength: 64 }),
 );
 const value: fc.Arbitrary<Value> = fc.letrec<{ v: Value }>((tie) => ({
@@ -220,11 +222,19 @@ function mine(bytes: Uint8Array): { ok: true; value: Value } | { ok: false } {
   }
 }
 
-describe('decode checks canonical form while tokenizing, with the accept set of decode-then-re-encode', () => {
+const hasBom = (b: Uint8Array): boolean => toHex(b).includes('efbbbf');
+
+describe('decode checks canonical form while reading, with the accept set of decode-then-re-encode', () => {
   const same = (bytes: Uint8Array): void => {
     const a = mine(bytes);
     const b = oracle(bytes);
     if (!a.ok && b.ok && JSON.stringify(normalise(b.value)).includes('"__proto__"')) return;
+    // cborg drops a leading U+FEFF from text, so the oracle refuses such text (it re-encodes
+    // shorter) though it is canonical: there, decode must accept and re-encode to the input.
+    if (a.ok && !b.ok && hasBom(bytes)) {
+      expect(toHex(encode(a.value))).toBe(toHex(bytes));
+      return;
+    }
     expect(a.ok, `${toHex(bytes)}: decode ${a.ok ? 'accepts' : 'refuses'}, the oracle ${b.ok ? 'accepts' : 'refuses'}`).toBe(b.ok);
     if (a.ok && b.ok) expect(normalise(a.value)).toEqual(normalise(b.value));
   };
@@ -335,5 +345,27 @@ describe('decode at the edges of the head forms', () => {
     input.fill(0);
     expect(Object.getPrototypeOf(v[0])).toBe(Uint8Array.prototype);
     expect([...v[0]!]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('decode keeps text as written', () => {
+  it('keeps a leading U+FEFF: its bytes are not another string\'s', () => {
+    expect(decode(hex('63efbbbf'))).toBe('\ufeff');
+    expect(decode(hex('64efbbbf61'))).toBe('\ufeffa');
+    expect(decode(encode(['\ufeffx', { '\ufeffk': 1 }]))).toEqual(['\ufeffx', { '\ufeffk': 1 }]);
+    expect(utf8.decode(hex('efbbbf61'))).toBe('\ufeffa');
+  });
+
+  it('keeps two map keys that differ only by a leading U+FEFF apart', () => {
+    // {"a": 1, "\uFEFFa": 2} in encoding order: before the fix the second overwrote the first.
+    expect(decode(hex('a2616101' + '64efbbbf61' + '02'))).toEqual({ a: 1, '\ufeffa': 2 });
+  });
+
+  it('returns one frozen empty view for every empty byte string', () => {
+    const v = decode(hex('824040')) as Uint8Array[];
+    expect(v[0]).toBe(v[1]);
+    expect(v[0]!.length).toBe(0);
+    expect(Object.isFrozen(v[0])).toBe(true);
+    expect(encode(v)).toEqual(hex('824040'));
   });
 });

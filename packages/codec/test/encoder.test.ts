@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encode as cborgEncode, rfc8949EncodeOptions } from 'cborg';
-import { encode, EncodeError } from '../src/index.js';
+import { decode, encode, EncodeError } from '../src/index.js';
 import type { Value } from '../src/index.js';
 import { MAX_DEPTH_LIMIT } from '../src/value.js';
 
@@ -111,17 +111,40 @@ describe('encode: what is outside the data model', () => {
     expect(() => encode(v as Value)).toThrow(EncodeError);
   });
 
-  it('refuses nesting deeper than decode can read, and accepts it up to there', () => {
-    const nest = (depth: number): Value => {
-      let v: Value = [];
-      for (let i = 1; i < depth; i++) v = [v];
+  it('refuses nesting deeper than decode can read, and accepts it up to there, counted as decode counts', () => {
+    // `levels` non-empty arrays around `inner`.
+    const nest = (levels: number, inner: Value): Value => {
+      let v: Value = [inner];
+      for (let i = 1; i < levels; i++) v = [v];
       return v;
     };
-    expect(Buffer.from(encode(nest(MAX_DEPTH_LIMIT))).equals(oracle(nest(MAX_DEPTH_LIMIT)))).toBe(true);
-    expect(() => encode(nest(MAX_DEPTH_LIMIT + 1))).toThrow(/nested deeper than 1024/);
+    const deepest = nest(MAX_DEPTH_LIMIT, 0);
+    expect(Buffer.from(encode(deepest)).equals(oracle(deepest))).toBe(true);
+    expect(decode(encode(deepest), { maxDepth: MAX_DEPTH_LIMIT })).toEqual(deepest);
+    expect(() => encode(nest(MAX_DEPTH_LIMIT + 1, 0))).toThrow(/nested deeper than 1024/);
+    expect(() => encode(nest(MAX_DEPTH_LIMIT, { a: 1 }))).toThrow(/nested deeper than 1024/);
+    // An empty array or map opens no level, for decode as for encode.
+    for (const empty of [[], {}] as Value[]) {
+      const v = nest(MAX_DEPTH_LIMIT, empty);
+      expect(decode(encode(v), { maxDepth: MAX_DEPTH_LIMIT })).toEqual(v);
+    }
     const cyclic: Value[] = [];
     cyclic.push(cyclic);
     expect(() => encode(cyclic)).toThrow(EncodeError);
+  });
+
+  it('reports a getter or Proxy that throws as an EncodeError', () => {
+    const throwing = Object.defineProperty({}, 'a', {
+      enumerable: true,
+      get(): never {
+        throw new Error('getter failed');
+      },
+    }) as Value;
+    expect(() => encode(throwing)).toThrow(EncodeError);
+    expect(() => encode(throwing)).toThrow(/getter failed/);
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    expect(() => encode([revocable.proxy as Value])).toThrow(EncodeError);
   });
 
   it('leaves the shared scratch usable after a refusal midway', () => {
