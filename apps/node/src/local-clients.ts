@@ -8,7 +8,7 @@
 import { PhalanxError } from '@phalanx/interface';
 import { seqFloor } from './seq-reservation.js';
 import type { NodeId, Signer } from '@phalanx/interface';
-import { Client } from '@phalanx/runtime';
+import { Client, ClientNotRunningError } from '@phalanx/runtime';
 import type { ClientEndpoint, ClientPlane } from '@phalanx/runtime';
 
 /** The HTTP API has as many commands in flight as it may: the caller should retry later (HTTP 503). */
@@ -148,7 +148,7 @@ export class LocalClients implements ClientPlane {
   async submit(payload: Uint8Array): Promise<Uint8Array> {
     if (!this.handler) throw new Error('replica not started');
     if (this.inFlight >= this.maxInFlight) throw new LocalBusyError(this.maxInFlight);
-    if (this.abandoned) throw new Error('client stopped');
+    if (this.abandoned) throw new ClientNotRunningError('client stopped');
     this.inFlight++;
     try {
       if (!this.client) {
@@ -168,7 +168,7 @@ export class LocalClients implements ClientPlane {
       // The client numbers commands in submit order, so this one's seq is at most first + index:
       // make sure that much is reserved before it can go out.
       await this.seqs.cover(this.submitted++);
-      if (this.abandoned) throw new Error('client stopped');
+      if (this.abandoned) throw new ClientNotRunningError('client stopped');
       return (await client.submit(payload)).result;
     } finally {
       this.inFlight--;

@@ -88,6 +88,16 @@ export class ClientTimeoutError extends PhalanxError {
 }
 
 /**
+ * The client is not running: `submit` before `start`, or a request still in flight or waiting for
+ * room when `stop` was called (it may still commit; the client no longer waits for it).
+ */
+export class ClientNotRunningError extends PhalanxError {
+  constructor(message: 'client not started' | 'client stopped') {
+    super('CLIENT_NOT_RUNNING', message);
+  }
+}
+
+/**
  * `quorum` replicas say the request was executed but its result is no longer in their reply
  * cache (the client fell too far behind): it committed exactly once, and its result is lost.
  */
@@ -193,7 +203,7 @@ export class Client {
   /** Rejects everything in flight and closes the endpoint. */
   async stop(): Promise<void> {
     this.running = false;
-    for (const p of [...this.pending.values()]) this.finish(p, new Error('client stopped'));
+    for (const p of [...this.pending.values()]) this.finish(p, new ClientNotRunningError('client stopped'));
     // Waiting submitters are launched by `admit` as slots free up; launched now, they reject.
     this.admit();
     this.disarm();
@@ -214,13 +224,13 @@ export class Client {
    * included: a caller that gave up at its own deadline is not followed by a late first send.
    */
   async submit(payload: Uint8Array): Promise<ClientResult> {
-    if (!this.running) throw new Error('client not started');
+    if (!this.running) throw new ClientNotRunningError('client not started');
     const timeoutMs = this.o.timeoutMs ?? 30_000;
     const deadline = performance.now() + timeoutMs;
     return new Promise<ClientResult>((resolve, reject) => {
       const launch = (): void => {
         if (!this.running) {
-          reject(new Error('client stopped'));
+          reject(new ClientNotRunningError('client stopped'));
           return;
         }
         if (performance.now() >= deadline) {

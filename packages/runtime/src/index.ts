@@ -1,6 +1,6 @@
 export { Replica, ReplicaError, PoolTimeoutError, readRecoveredState, cryptoRng } from './replica.js';
 export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane } from './replica.js';
-export { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from './client.js';
+export { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from './client.js';
 export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';
 export { ReplicatedState } from './replicated-state.js';
 export type { AppliedRequest, CachedResult } from './replicated-state.js';

@@ -2,7 +2,7 @@ import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
 import { ConfigError } from '@phalanx/interface';
-import { Client, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
+import { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import { framesOf } from '../src/wire.js';
 import type { RejectCode, RejectFrame } from '../src/wire.js';
 import type { ClientOptions } from '../src/index.js';
@@ -181,12 +181,20 @@ describe('Client', () => {
     await c.stop();
   });
 
-  it('rejects the submits still waiting for room when it stops', async () => {
+  it('rejects the submits in flight and still waiting for room when it stops, and any before it starts, with ClientNotRunningError', async () => {
     const { hub, ids } = fakeCluster(() => undefined);
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, maxInFlight: 2 });
+    await expect(c.submit(Uint8Array.of(0))).rejects.toThrow(ClientNotRunningError);
+    await expect(c.submit(Uint8Array.of(0))).rejects.toThrow('client not started');
     await c.start();
-    const outcomes = Array.from({ length: 6 }, () => c.submit(Uint8Array.of(0)).then(() => 'resolved', (e: Error) => e.message));
+    const outcomes = Array.from({ length: 6 }, () =>
+      c.submit(Uint8Array.of(0)).then(
+        () => 'resolved',
+        (e: unknown) => (e instanceof ClientNotRunningError && e.code === 'CLIENT_NOT_RUNNING' ? e.message : `other: ${String(e)}`),
+      ),
+    );
     await c.stop();
+    // Two were in flight, four waiting for room: all six end the same way.
     expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 6 }, () => 'client stopped'));
     expect(() => new Client({ endpoint: hub.client('d'), replicas: ids, quorum: 2, maxInFlight: 0 })).toThrow(/maxInFlight/);
   });
