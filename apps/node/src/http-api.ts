@@ -22,6 +22,13 @@ class HttpDeadlineError extends PhalanxError {
   }
 }
 
+/** A request body over the limit: the request is at fault (413), whatever else throws a RangeError. */
+class BodyTooLargeError extends PhalanxError {
+  constructor(limit: number) {
+    super('HTTP_BODY_TOO_LARGE', `body larger than ${limit} bytes`);
+  }
+}
+
 export interface NodeHandle {
   /** Orders `payload` through consensus and resolves with this replica's result bytes. */
   submit(payload: Uint8Array): Promise<Uint8Array>;
@@ -43,15 +50,20 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array>
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > limit) {
-        reject(new RangeError(`body larger than ${limit} bytes`));
-        req.destroy();
+        // Not `req.destroy()`: that reset the connection before the 413 could go out, and the
+        // caller saw "connection reset" instead of why. The answer closes the connection
+        // (`connection: close`), so the rest of the upload is not read.
+        req.off('data', onData);
+        chunks.length = 0;
+        reject(new BodyTooLargeError(limit));
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
     req.on('error', reject);
   });
@@ -107,7 +119,8 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       // may still commit), so 504, not a failure the caller could safely retry. Anything else
       // (the node stopping): unavailable.
       if (err instanceof LocalBusyError) return json(res, 503, { error: err.message }, { 'retry-after': '1' });
-      if (err instanceof RangeError || (err instanceof ClientRejectedError && err.reason === 'too-large')) return json(res, 413, { error: err.message });
+      if (err instanceof BodyTooLargeError) return json(res, 413, { error: err.message }, { connection: 'close' });
+      if (err instanceof ClientRejectedError && err.reason === 'too-large') return json(res, 413, { error: err.message });
       if (err instanceof ClientRejectedError) return json(res, 400, { error: err.message });
       if (err instanceof ClientTimeoutError || err instanceof HttpDeadlineError) return json(res, 504, { error: err.message });
       // Executed, but the replica no longer holds the result: the write happened; do not repeat it blindly.

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { encodeResult } from '@phalanx/kv-store';
-import { ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
+import { MAX_VALUE_BYTES, encodeResult } from '@phalanx/kv-store';
+import { ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
 import { SeqReservationError } from '../src/seq-reservation.js';
 import { createHttpApi } from '../src/http-api.js';
 import type { NodeHandle } from '../src/http-api.js';
@@ -40,6 +40,24 @@ describe('HTTP API status codes', () => {
     // An unreadable seq reservation is permanent until an operator acts: not a 503 to retry.
     expect((await put(async () => Promise.reject(new SeqReservationError('/d/local-client-seq', 'not a seq reservation')))).status).toBe(500);
     expect((await put(async () => Promise.reject(new Error('replica stopping')))).status).toBe(503);
+    expect((await put(async () => Promise.reject(new ClientNotRunningError('client stopped')))).status).toBe(503);
+    // A RangeError from inside the node is not the caller's oversized body.
+    expect((await put(async () => Promise.reject(new RangeError('some internal bound')))).status).toBe(503);
+  });
+
+  it('answers 413 to a body over the value limit, before submitting anything, and closes the connection', async () => {
+    let submitted = 0;
+    const a = await api(async () => {
+      submitted++;
+      return encodeResult({ ok: true });
+    });
+    servers.push(a.server);
+    // Before, the server reset the connection without answering: fetch failed with no status.
+    const r = await fetch(`${a.url}/kv/k`, { method: 'PUT', body: new Uint8Array(MAX_VALUE_BYTES + 1) });
+    expect(r.status).toBe(413);
+    expect(r.headers.get('connection')).toBe('close');
+    expect(((await r.json()) as { error: string }).error).toMatch(/body larger than/);
+    expect(submitted).toBe(0);
   });
 
   it('answers 504 "outcome unknown" when its own deadline passes first', async () => {
