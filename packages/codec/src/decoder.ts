@@ -90,7 +90,7 @@ class Reader {
       case 4: {
         // Every item takes at least one byte: a longer declaration is a lie, refused before allocating.
         this.span(n, start);
-        if (n > 0 && depth >= this.maxDepth) throw new DecodeError(`nesting deeper than ${this.maxDepth} at byte ${start}`);
+        this.opens(n, depth, start);
         const out = new Array<Value>(n);
         for (let i = 0; i < n; i++) out[i] = this.item(depth + 1);
         return out;
@@ -98,7 +98,7 @@ class Reader {
       default: {
         // A map: 2n items. Keys are text, in strictly increasing order of their encodings (§4.2.1).
         if (n * 2 > b.length - this.pos) throw new DecodeError(`map at byte ${start} declares ${n} entries but only ${b.length - this.pos} bytes remain`);
-        if (n > 0 && depth >= this.maxDepth) throw new DecodeError(`nesting deeper than ${this.maxDepth} at byte ${start}`);
+        this.opens(n, depth, start);
         const out: Record<string, Value> = {};
         let prevStart = -1;
         let prevEnd = -1;
@@ -118,6 +118,11 @@ class Reader {
         return out;
       }
     }
+  }
+
+  /** A container of `n` items at `depth`: a non-empty one opens a level, which `maxDepth` bounds. */
+  private opens(n: number, depth: number, start: number): void {
+    if (n > 0 && depth >= this.maxDepth) throw new DecodeError(`nesting deeper than ${this.maxDepth} at byte ${start}`);
   }
 
   private simple(ai: number, start: number): Value {

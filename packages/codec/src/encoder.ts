@@ -45,27 +45,9 @@ class Writer {
 
   /** Shortest head (§4.2.1) of major type `major` with argument `n`, a non-negative safe integer. */
   head(major: number, n: number): void {
-    this.reserve(9);
-    const b = this.buf;
-    const m = major << 5;
-    if (n < 24) {
-      b[this.at++] = m | n;
-    } else if (n < 0x100) {
-      b[this.at++] = m | 24;
-      b[this.at++] = n;
-    } else if (n < 0x10000) {
-      b[this.at++] = m | 25;
-      b[this.at++] = n >>> 8;
-      b[this.at++] = n & 0xff;
-    } else if (n < U32_LIMIT) {
-      b[this.at++] = m | 26;
-      this.view.setUint32(this.at, n);
-      this.at += 4;
-    } else {
-      b[this.at++] = m | 27;
-      this.view.setBigUint64(this.at, BigInt(n));
-      this.at += 8;
-    }
+    if (n >= U32_LIMIT) return this.bigHead(major, BigInt(n));
+    this.reserve(5);
+    this.at = writeHead(this.buf, this.at, major, n);
   }
 
   /** As `head`, for an argument given as a bigint in [0, 2^64). */
