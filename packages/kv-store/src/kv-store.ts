@@ -78,8 +78,10 @@ function* writeSnapshot(keys: readonly string[], values: readonly StoredValue[],
 type StoredValue = string | Uint8Array;
 const STRING_VALUE_MAX = 256;
 
-function stored(bytes: Uint8Array): StoredValue {
-  return bytes.length <= STRING_VALUE_MAX ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1') : new Uint8Array(bytes);
+/** `owned`: `bytes` is already a copy of its own (the codec's), kept as it is when large. */
+function stored(bytes: Uint8Array, owned = false): StoredValue {
+  if (bytes.length <= STRING_VALUE_MAX) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  return owned ? bytes : new Uint8Array(bytes);
 }
 
 /** The bytes of a stored value, in a plain `Uint8Array` of their own (not a view of Node's pool). */
@@ -261,7 +263,7 @@ export class KvStore implements StateMachine {
     const data = new Map<string, StoredValue>();
     readArray(m.data, 'snapshot.data').forEach((e, i) => {
       const [k, v] = readArray(e, `snapshot.data[${i}]`, 2);
-      data.set(toHex(readBytes(k, `snapshot.data[${i}].key`)), stored(readBytes(v, `snapshot.data[${i}].value`)));
+      data.set(toHex(readBytes(k, `snapshot.data[${i}].key`)), stored(readBytes(v, `snapshot.data[${i}].value`), true));
     });
     const sessions = new Map<string, Session>();
     readArray(m.sessions, 'snapshot.sessions').forEach((e, i) => {
