@@ -5,7 +5,7 @@
  * object, whatever the number of commands that point at it.
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { utf8 } from '@phalanx/codec';
+import { U64_MAX, utf8 } from '@phalanx/codec';
 import type { ClientRequest, Hasher, NodeId, RequestAuthenticator, SignedRequestGroup, Signer, Verifier, VerifyItem } from '@phalanx/interface';
 
 /** Most commands under one signature: bounds the digests a batch carries for one partly included group. */
@@ -14,8 +14,6 @@ export const MAX_GROUP_SIZE = 128;
 export const GROUP_DOMAIN = 'phalanx/client-requests/1';
 
 const portable: Hasher = { algorithm: 'sha256', digest: (d) => nobleSha256(d) };
-
-const U64_MAX = (1n << 64n) - 1n;
 
 /** SHA-256(u64be(seq) ‖ payload): a command's digest inside its group. The client is bound by the group. */
 export function requestDigest(seq: bigint, payload: Uint8Array, hasher: Hasher = portable): Uint8Array {

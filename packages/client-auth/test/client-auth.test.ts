@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { decode, encode } from '@phalanx/codec';
 import { DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
-import type { ClientRequest, VerifyItem } from '@phalanx/interface';
+import type { ClientRequest, SignedRequestGroup, VerifyItem } from '@phalanx/interface';
+import type { Value } from '@phalanx/codec';
 import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import {
   MAX_GROUP_SIZE,
@@ -145,6 +147,94 @@ describe('request lists on the wire', () => {
     expect(bad((v) => (v.r[0] = v.r[0]!.slice(0, 4)))).toThrow(DecodeError);
     expect(bad((v) => ((v.g = []), (v.r = v.r.map((x) => x.slice(0, 3)))))).toThrow(/empty \(a list with no signed command is a plain array\)/);
   });
+
+  /**
+   * The rules for one command of a list, written out plainly (no fast path, no error paths): the
+   * oracle for `readRequestList`, whose per-command fast path must accept exactly this.
+   */
+  function specCommand(x: unknown, lim: typeof LIMITS, groups: readonly SignedRequestGroup[] | undefined): ClientRequest | undefined {
+    if (!Array.isArray(x) || !(x.length === 3 || (groups && x.length === 5))) return undefined;
+    const [client, seq, payload, gi, index] = x as unknown[];
+    if (typeof client !== 'string' || client.length > lim.maxIdLength) return undefined;
+    if (!(payload instanceof Uint8Array) || payload.length > lim.maxPayloadBytes) return undefined;
+    const s = typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? BigInt(seq) : seq;
+    if (typeof s !== 'bigint' || s < 0n || s >= 2n ** 64n) return undefined;
+    if (x.length === 3) return { client, seq: s, payload };
+    if (typeof gi !== 'number' || !Number.isSafeInteger(gi) || gi < 0 || gi >= groups!.length) return undefined;
+    const group = groups![gi]!;
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || index >= group.digests.length) return undefined;
+    if (group.client !== client) return undefined;
+    return { client, seq: s, payload, auth: { group, index } };
+  }
+
+  it('reads each command as the plain rules say, and names the first bad one (property, against mutated lists)', () => {
+    const lim = { ...LIMITS, maxIdLength: 6, maxPayloadBytes: 4 };
+    const signed = [...signRequests(aliceSigner, 'alice', items(3), { chainId: 'test' }), ...signRequests(signerFromSecret(bob.secretKey), 'bob', items(2, 9n), { chainId: 'test' })];
+    // Every value meets every position often: each is a boundary of one of the rules.
+    const values: Value[] = ['alice', 'bob', 'bobby', 'toolong', '', 0, 1, 2, 3, -1, 1.5, 2 ** 53 - 1, 2 ** 53, 0n, -1n, 2n ** 53n, 2n ** 64n - 1n, 2n ** 64n, -(2n ** 64n), null, true, new Uint8Array(0), new Uint8Array(4), new Uint8Array(5), []];
+    const mutation = fc.tuple(fc.nat(), fc.nat(4), fc.nat(values.length - 1), fc.constantFrom('set', 'set', 'cut', 'grow'));
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(mutation, { maxLength: 3 }), (withSigs, muts) => {
+        const list = signed.map((r) => ({ ...(withSigs ? r : { client: r.client, seq: r.seq }), payload: r.payload.subarray(0, 2) }));
+        const v = requestListValue(list) as Value;
+        const cmds = (Array.isArray(v) ? v : (v as { r: Value[][] }).r) as Value[][];
+        for (const [at, pos, vi, how] of muts) {
+          const c = cmds[at % cmds.length]!;
+          const value = values[vi]!;
+          if (how === 'set' && c.length > 0) c[pos % c.length] = value;
+          else if (how === 'cut') c.length = Math.min(c.length, pos);
+          else if (c.length < 6) c.push(value);
+        }
+        // Read as decoded from the wire when it encodes, and as given (callers pass any Value) always.
+        for (const back of [...encodes(v), v]) check(back);
+      }),
+      { numRuns: 3000 },
+    );
+
+    function check(back: Value): void {
+      let groups: SignedRequestGroup[] | undefined;
+      let expected: (ClientRequest | undefined)[];
+      let got: ClientRequest[] | DecodeError;
+      try {
+        got = readRequestList(back, 'list', lim);
+      } catch (err) {
+        expect(err).toBeInstanceOf(DecodeError);
+        got = err as DecodeError;
+      }
+      if (Array.isArray(back)) {
+        expected = back.map((x) => specCommand(x, lim, undefined));
+      } else {
+        // The groups are never mutated here: read them back as the reader does, to compare commands.
+        groups = (back as { g: Value[][] }).g.map((g) => {
+          const blob = g[2] as Uint8Array;
+          return { client: g[0] as string, signature: g[1] as Uint8Array, digests: Array.from({ length: blob.length / 32 }, (_, i) => blob.subarray(32 * i, 32 * i + 32)) };
+        });
+        expected = (back as { r: Value[] }).r.map((x) => specCommand(x, lim, groups));
+      }
+      const bad = expected.findIndex((x) => x === undefined);
+      const unused = groups?.findIndex((_, gi) => !expected.some((x) => x?.auth?.group === groups![gi])) ?? -1;
+      if (bad >= 0) {
+        expect(got).toBeInstanceOf(DecodeError);
+        expect((got as DecodeError).message).toMatch(new RegExp(`^list${groups ? '\\.r' : ''}\\[${bad}\\]`));
+      } else if (unused >= 0) {
+        expect((got as DecodeError).message).toMatch(/no command uses this group/);
+      } else {
+        expect(got).not.toBeInstanceOf(DecodeError);
+        const norm = (r: ClientRequest) => [r.client, r.seq, r.payload, r.auth?.index, r.auth?.group.client, r.auth?.group.digests.length];
+        expect((got as ClientRequest[]).map(norm)).toEqual((expected as ClientRequest[]).map(norm));
+        // Commands of one group share its object: a batch's digests and signature are held once.
+        for (const r of got as ClientRequest[]) if (r.auth) expect((got as ClientRequest[]).find((o) => o.auth?.group.client === r.auth!.group.client)!.auth!.group).toBe(r.auth.group);
+      }
+    }
+  });
+
+  function encodes(v: Value): Value[] {
+    try {
+      return [decode(encode(v))];
+    } catch {
+      return []; // a float or an integer past CBOR's range: no frame carries it
+    }
+  }
 
   it('counts a group once per batch, and requestBatches cuts by that count', () => {
     const signed = signRequests(aliceSigner, 'alice', items(MAX_GROUP_SIZE), { chainId: 'test' });

@@ -14,10 +14,9 @@
 import { compareBytes } from './bytes.js';
 import { headLength, writeHead } from './head.js';
 import { EncodeError } from './errors.js';
-import { MAX_DEPTH_LIMIT } from './value.js';
+import { MAX_DEPTH_LIMIT, U64_MAX } from './value.js';
 import type { Value } from './value.js';
 
-const U64_MAX = (1n << 64n) - 1n;
 const U32_LIMIT = 0x1_0000_0000;
 /** With the `u` flag a surrogate pair is one code point, so only unpaired halves match. */
 const LONE_SURROGATE = /\p{Surrogate}/u;

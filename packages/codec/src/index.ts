@@ -2,5 +2,6 @@ export { encode, decode, EncodeError, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } fro
 export type { Value, DecodeLimits } from './cbor.js';
 export { bytesEqual, compareBytes, concatBytes, toHex, fromHex, utf8 } from './bytes.js';
 export { readMap, readArray, readBytes, readString, readBool, readU64, readUint, readOptional } from './read.js';
+export { U64_MAX } from './value.js';
 export { signingBytes } from './signing.js';
 export { headLength, writeHead, readHead } from './head.js';

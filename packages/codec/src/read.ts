@@ -5,6 +5,7 @@
  */
 import { DecodeError } from '@phalanx/interface';
 import type { Value } from './cbor.js';
+import { U64_MAX } from './value.js';
 
 type Obj = { readonly [key: string]: Value };
 
@@ -55,10 +56,12 @@ export function readBool(v: Value | undefined, path: string): boolean {
   return v;
 }
 
+
 /** A non-negative integer of up to 64 bits, as a bigint whatever form it was decoded in. */
 export function readU64(v: Value | undefined, path: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v;
+  // A constant bound: `1n << 64n` written here allocated a bigint on every call.
+  if (typeof v === 'bigint' && v >= 0n && v <= U64_MAX) return v;
   return fail(path, 'unsigned 64-bit integer', v);
 }
 

@@ -14,3 +14,6 @@ export type Value =
  * once per level), and the most `encode` writes.
  */
 export const MAX_DEPTH_LIMIT = 1024;
+
+/** The largest unsigned 64-bit integer: what `readU64` accepts at most, and the largest CBOR head argument. */
+export const U64_MAX = (1n << 64n) - 1n;

@@ -9,7 +9,7 @@
  * height, one proof). Per-frame costs (framing, encryption, decoding, the proof's bytes) are then
  * paid per batch, not per command, which is what lets the client protocol keep up with consensus.
  */
-import { decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import { U64_MAX, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError, chunkBySize } from '@phalanx/interface';
 import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
@@ -134,6 +134,13 @@ function readPairs<T>(v: Value | undefined, path: string, make: (seq: bigint, by
   const items = readArray(v, path, MAX_FRAME_ITEMS);
   if (items.length === 0) throw new DecodeError(`${path}: empty`);
   return items.map((item, i) => {
+    // Well-formed pairs are read without building error paths (three strings per item, as costly
+    // as decoding the item); a bad one is read again below, which names what is wrong.
+    if (Array.isArray(item) && item.length === 2 && item[1] instanceof Uint8Array) {
+      const seq = item[0];
+      if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) return make(BigInt(seq), item[1]);
+      if (typeof seq === 'bigint' && seq >= 0n && seq <= U64_MAX) return make(seq, item[1]);
+    }
     const pair = readArray(item, `${path}[${i}]`, 2);
     if (pair.length !== 2) throw new DecodeError(`${path}[${i}]: expected [seq, bytes]`);
     return make(readU64(pair[0], `${path}[${i}].seq`), readBytes(pair[1], `${path}[${i}].bytes`));

@@ -1,6 +1,7 @@
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
 import { encode } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
 import { ConfigError } from '@phalanx/interface';
 import { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import { framesOf } from '../src/wire.js';
@@ -326,6 +327,33 @@ describe('Client', () => {
     expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: many }))).toThrow();
     expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: [[1n]] }))).toThrow(/seq, bytes/);
     expect(() => decodeClientFrame(encode({ v: 3, t: 1, height: 1n, results: [[1n, 'text']] }))).toThrow();
+    // Each item of a list is checked, the bad one named: every field at its bounds, in both lists.
+    const okItem = [5n, Uint8Array.of(1)];
+    const items: [Value, string | undefined][] = [
+      [[0, new Uint8Array(0)], undefined],
+      [[2n ** 64n - 1n, Uint8Array.of(2)], undefined],
+      [[-1, Uint8Array.of(2)], 'seq'],
+      [[-(2n ** 64n), Uint8Array.of(2)], 'seq'],
+      [['1', Uint8Array.of(2)], 'seq'],
+      [[1n, 'text'], 'bytes'],
+      [[1n, [1]], 'bytes'],
+      [[1n], ''],
+      [[1n, Uint8Array.of(2), 3], ''],
+      [{ seq: 1n }, ''],
+    ];
+    for (const [item, field] of items) {
+      for (const [list, frame] of [
+        ['reqs', { v: 3, t: 0, reqs: [okItem, item] }],
+        ['results', { v: 3, t: 1, height: 1n, results: [okItem, item] }],
+      ] as const) {
+        const read = () => decodeClientFrame(encode(frame as never));
+        if (field === undefined) {
+          const f = read();
+          const back = f.type === 'request' ? f.requests.map((r) => [r.seq, r.payload]) : f.type === 'reply' ? f.results.map((r) => [r.seq, r.result]) : [];
+          expect(back).toEqual([okItem, [BigInt(item[0] as number | bigint), item[1]]]);
+        } else expect(read).toThrow(new RegExp(`^client\\.${list}\\[1\\]${field && `\\.${field}`}`));
+      }
+    }
     expect(() => encodeClientFrame({ type: 'request', requests: [] })).toThrow(RangeError);
     // one signature per run of 128 requests, no more, no fewer
     const reqs = Array.from({ length: 129 }, (_, i) => [BigInt(i), Uint8Array.of(0)]);
