@@ -329,7 +329,7 @@ describe('Client', () => {
     expect(() => decodeClientFrame(encode({ v: 3, t: 1, height: 1n, results: [[1n, 'text']] }))).toThrow();
     // Each item of a list is checked, the bad one named: every field at its bounds, in both lists.
     const okItem = [5n, Uint8Array.of(1)];
-    const items: [Value, string | undefined][] = [
+    const items: [readonly Value[] | { seq: bigint }, string | undefined][] = [
       [[0, new Uint8Array(0)], undefined],
       [[2n ** 64n - 1n, Uint8Array.of(2)], undefined],
       [[-1, Uint8Array.of(2)], 'seq'],
@@ -350,7 +350,8 @@ describe('Client', () => {
         if (field === undefined) {
           const f = read();
           const back = f.type === 'request' ? f.requests.map((r) => [r.seq, r.payload]) : f.type === 'reply' ? f.results.map((r) => [r.seq, r.result]) : [];
-          expect(back).toEqual([okItem, [BigInt(item[0] as number | bigint), item[1]]]);
+          const [seq, bytes] = item as readonly Value[];
+          expect(back).toEqual([okItem, [BigInt(seq as number | bigint), bytes]]);
         } else expect(read).toThrow(new RegExp(`^client\\.${list}\\[1\\]${field && `\\.${field}`}`));
       }
     }
