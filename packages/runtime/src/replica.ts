@@ -18,6 +18,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
 import { ConfigError, DecodeError, MAX_PREVERIFY_ITEMS, PhalanxError, silentLogger } from '@phalanx/interface';
+import { ReplicaError } from './errors.js';
 import type {
   BatchVerifier,
   ClientRequest,
@@ -202,13 +203,6 @@ function validateOptions(o: Pick<ReplicaOptions<unknown, unknown>, (typeof COUNT
     if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= MAX_TIMER_MS))) {
       throw new ConfigError(key, `must be a number of milliseconds in 0..${MAX_TIMER_MS}, got ${String(v)}`);
     }
-  }
-}
-
-/** The core broke the replica's contract (e.g. committed heights out of order): fatal (`hooks.onFatal`). */
-export class ReplicaError extends PhalanxError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('REPLICA', message, options);
   }
 }
 
