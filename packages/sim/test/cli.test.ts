@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { ConfigError } from '@phalanx/interface';
 import { main, parseArgs } from '../src/cli.js';
 import { toyAdapter } from './fixtures/toy-bft.js';
 import type { SimAdapter } from '../src/index.js';
@@ -47,5 +48,16 @@ describe('pnpm sim', () => {
     expect(parseArgs(['--protocol', 'x', '--faults', 'lossy+crash']).faults).toBe('lossy+crash');
     expect(() => parseArgs(['--protocol', 'x', '--seed', 'zz'])).toThrow(/not a seed/);
     expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(/integer >= 1/);
+  });
+
+  it('names the flag a bad argument came from in a ConfigError', () => {
+    const refused = (path: string, message: string | RegExp) => expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path, message: typeof message === 'string' ? message : expect.stringMatching(message) });
+    expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(refused('--seeds', '--seeds: expected an integer >= 1, got "0"'));
+    expect(() => parseArgs(['--protocol', 'x', '--n'])).toThrow(refused('--n', '--n: needs a value'));
+    expect(() => parseArgs(['--protocol', 'x', '--seed', 'zz'])).toThrow(refused('--seed', /^--seed: not a seed: "zz"/));
+    expect(() => parseArgs(['--protocol', 'x', '--seed-base', 'zz'])).toThrow(refused('--seed-base', /^--seed-base: not a seed: "zz"/));
+    expect(() => parseArgs(['--protocol', 'x', '--faults', 'nope'])).toThrow(refused('faults', /^faults: unknown fault profile "nope"/));
+    expect(() => parseArgs(['--protocol', 'x', '--bogus'])).toThrow(refused('--bogus', /^--bogus: unknown option\nusage: pnpm sim/));
+    expect(() => parseArgs(['--seeds', '3'])).toThrow(refused('--protocol', /^--protocol: required \(or --module\)\nusage: pnpm sim/));
   });
 });
