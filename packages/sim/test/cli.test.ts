@@ -41,16 +41,10 @@ describe('pnpm sim', () => {
     expect(out).toHaveLength(11);
   });
 
-  it('rejects bad arguments with a usage message', async () => {
+  it('rejects bad arguments with a usage message and a ConfigError naming the flag', async () => {
     expect((await run(['--seeds', '3'], correct)).code).toBe(2);
-    expect(() => parseArgs(['--protocol', 'x', '--faults', 'nope'])).toThrow(/unknown fault profile/);
     expect(() => parseArgs(['--protocol', 'x', '--faults', 'lossy+nope'])).toThrow(/unknown fault profile "nope"/);
     expect(parseArgs(['--protocol', 'x', '--faults', 'lossy+crash']).faults).toBe('lossy+crash');
-    expect(() => parseArgs(['--protocol', 'x', '--seed', 'zz'])).toThrow(/not a seed/);
-    expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(/integer >= 1/);
-  });
-
-  it('names the flag a bad argument came from in a ConfigError', () => {
     const refused = (path: string, message: string | RegExp) => expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path, message: typeof message === 'string' ? message : expect.stringMatching(message) });
     expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(refused('--seeds', '--seeds: expected an integer >= 1, got "0"'));
     expect(() => parseArgs(['--protocol', 'x', '--n'])).toThrow(refused('--n', '--n: needs a value'));
