@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidatorSet } from '@phalanx/quorum';
+import { ArgumentError, ConfigError } from '@phalanx/interface';
 import type { ProtocolDefinition } from '@phalanx/interface';
 import { runCluster, ClusterSafetyError, type ClusterOptions } from '../src/scenarios/cluster.js';
 import { replicaSigner, replicaVerifier, replicaSeed } from '../src/scenarios/keys.js';
@@ -10,6 +11,7 @@ import { findDefinition, isProtocolDefinition, loadProtocol, PROTOCOLS } from '.
 import { clusterRecords, faultsTolerated, runProtocolCluster, SEED_LATENCY_CLAIM, seedThroughputClaim } from '../src/scenarios/cluster-scenario.js';
 import { toy, type ToyConfig } from './toy-protocol.js';
 import { tempDir } from './temp-dir.js';
+import { seededRng } from '../src/scenarios/rng.js';
 
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -112,6 +114,21 @@ describe('in-process cluster harness', () => {
     expect(seedThroughputClaim('toy', 4)).toBeUndefined();
   });
 
+  it('refuses options that do not name one signer per replica with ConfigError (path signers)', () => {
+    const refused = expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'signers', message: 'signers: need one signer per replica id' });
+    const four = options(4, {});
+    expect(() => runCluster({ ...four, signers: four.signers.slice(1) })).toThrow(refused);
+    expect(() => runCluster({ ...four, ids: [], signers: [] })).toThrow(refused);
+  });
+
+  it("the scenarios' seeded Rng refuses a nextInt bound outside (0, 2^32] with ArgumentError", () => {
+    const rng = seededRng(1);
+    expect(rng.nextInt(5)).toBeLessThan(5);
+    for (const n of [0, -1, Number.NaN, 2 ** 32 + 1]) {
+      expect(() => rng.nextInt(n)).toThrow(expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'n', message: `nextInt bound must be in (0, 2^32], got ${n}` }));
+    }
+  });
+
   it('knows f for each fault model', () => {
     expect([4, 7, 16, 31].map((n) => faultsTolerated('bft', n))).toEqual([1, 2, 5, 10]);
     expect(faultsTolerated('cft', 5)).toBe(2);
@@ -160,6 +177,6 @@ describe('kv-store commands for the scenarios', () => {
       expect(decodeCommand(c)).toMatchObject({ op: 'put' });
     }
     expect(kvStorePut(1, 300).length).toBe(300);
-    expect(() => kvStorePut(1, 3)).toThrow(RangeError);
+    expect(() => kvStorePut(1, 3)).toThrow(expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'bytes', message: 'cannot build a 3-byte kv-store put for key k1' }));
   });
 });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { PhalanxError } from '@phalanx/interface';
+import { ConfigError, PhalanxError } from '@phalanx/interface';
 import { loadConfig, protocols } from './config.js';
 import type { ProtocolName } from './config.js';
 import { keygen } from './keygen.js';
@@ -61,7 +61,8 @@ function onStop(): Promise<void> {
 async function httpOf(configFile: string, node?: string): Promise<string[]> {
   const config = loadConfig(configFile);
   const nodes = node ? config.nodes.filter((n) => n.id === node) : config.nodes;
-  if (nodes.length === 0) throw new Error(`no node "${node}" in ${configFile}`);
+  // A ConfigError, so the CLI exits 2 (bad usage) like for any other wrong argument.
+  if (nodes.length === 0) throw new ConfigError('--node', `no node "${node}" in ${configFile}`);
   return nodes.map((n) => n.http);
 }
 

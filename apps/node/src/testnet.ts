@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@phalanx/interface';
 import type { NetworkConfig } from './config.js';
 import { loadConfig } from './config.js';
 
@@ -73,7 +74,7 @@ async function getJson(url: string, timeoutMs = 1000): Promise<Record<string, un
 export async function runTestnet(opts: TestnetOptions): Promise<TestnetSummary> {
   const { dir, config, out } = opts;
   const configFile = path.join(dir, 'config.yaml');
-  if (!existsSync(configFile)) throw new Error(`${configFile} is missing (run keygen first)`);
+  if (!existsSync(configFile)) throw new ConfigError(configFile, 'is missing (run keygen first)');
   loadConfig(configFile); // refuse to start on a config the replicas would refuse
   const replicas = config.nodes.map((n) => startReplica(dir, configFile, n.id, n.http, opts.logLevel ?? 'warn'));
   let stopping = false;

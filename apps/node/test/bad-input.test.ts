@@ -104,4 +104,10 @@ describe('bad input to the CLI', () => {
     expect(usage.stderr).toMatch(/--window must be a non-negative integer/);
     oneLine(await phalanx(['get', 'k', '--config', path.join(dir, 'config.yaml'), '--key', path.join(dir, 'no-such-key.json')]), 2, /no-such-key/);
   });
+
+  it('a --node that is not in the configuration is bad usage (exit 2), named by the flag', async () => {
+    for (const args of [['get', 'k'], ['put', 'k', 'v'], ['del', 'k']]) {
+      oneLine(await phalanx([...args, '--config', cfg, '--node', 'r9']), 2, /^phalanx: --node: no node "r9" in .*config\.yaml\n$/);
+    }
+  });
 });

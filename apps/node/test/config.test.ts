@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@phalanx/interface';
@@ -7,6 +7,7 @@ import { awaitReplicas, openBftClient } from '../src/bft-client.js';
 import { configToYaml, loadConfig, validateConfig } from '../src/config.js';
 import { keygen } from '../src/keygen.js';
 import { protocolFor } from '../src/node-runner.js';
+import { runTestnet } from '../src/testnet.js';
 import { createRequestAuthenticator } from '@phalanx/client-auth';
 import { verifier } from '@phalanx/crypto';
 
@@ -156,6 +157,17 @@ describe('configuration', () => {
     expect(() => loadConfig(path.join(dir, 'bad.yaml'))).toThrow(/bad\.yaml: not valid YAML/);
     writeFileSync(path.join(dir, 'dup.yaml'), 'version: 1\nversion: 1\n');
     expect(() => loadConfig(path.join(dir, 'dup.yaml'))).toThrow(/not valid YAML/);
+  });
+
+  it('a testnet whose config.yaml is gone is a ConfigError naming the file (the CLI exits 2), before any replica starts', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(file, configToYaml(validateConfig(good())));
+    const config = loadConfig(file);
+    rmSync(file);
+    await expect(runTestnet({ dir, config, durationSec: 0, clients: 0, out: process.stdout, stopSignal: new Promise<void>(() => undefined) })).rejects.toThrow(
+      expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: file, message: `${file}: is missing (run keygen first)` }),
+    );
   });
 });
 

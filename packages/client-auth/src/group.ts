@@ -5,7 +5,8 @@
  * object, whatever the number of commands that point at it.
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { U64_MAX, utf8 } from '@phalanx/codec';
+import { EncodeError, U64_MAX, utf8 } from '@phalanx/codec';
+import { ArgumentError } from '@phalanx/interface';
 import type { ClientRequest, Hasher, NodeId, RequestAuthenticator, SignedRequestGroup, Signer, Verifier, VerifyItem } from '@phalanx/interface';
 
 /** Most commands under one signature: bounds the digests a batch carries for one partly included group. */
@@ -15,11 +16,14 @@ export const GROUP_DOMAIN = 'phalanx/client-requests/1';
 
 const portable: Hasher = { algorithm: 'sha256', digest: (d) => nobleSha256(d) };
 
-/** SHA-256(u64be(seq) ‖ payload): a command's digest inside its group. The client is bound by the group. */
+/**
+ * SHA-256(u64be(seq) ‖ payload): a command's digest inside its group. The client is bound by the
+ * group. A seq outside u64 cannot be written there: `EncodeError`.
+ */
 export function requestDigest(seq: bigint, payload: Uint8Array, hasher: Hasher = portable): Uint8Array {
   // setBigUint64 silently wraps modulo 2^64: without this, seq 2^64 + 5 (or -1) would get the
   // digest of seq 5 (or 2^64 - 1), so a signature over one would pass for the other.
-  if (seq < 0n || seq > U64_MAX) throw new RangeError(`a command seq is a u64, got ${seq}`);
+  if (seq < 0n || seq > U64_MAX) throw new EncodeError(`a command seq is a u64, got ${seq}`);
   const buf = new Uint8Array(8 + payload.length);
   new DataView(buf.buffer).setBigUint64(0, seq);
   buf.set(payload, 8);
@@ -38,7 +42,7 @@ export interface SigningScope {
 
 /**
  * What the client signs: SHA-256(domain ‖ 0 ‖ u32be(len chainId) ‖ chainId ‖ u32be(len client) ‖
- * client ‖ u32be(count) ‖ digests).
+ * client ‖ u32be(count) ‖ digests). A digest of another length than 32 bytes is an `ArgumentError`.
  */
 export function groupMessage(client: NodeId, digests: readonly Uint8Array[], scope: SigningScope): Uint8Array {
   const domain = utf8.encode(GROUP_DOMAIN);
@@ -57,7 +61,7 @@ export function groupMessage(client: NodeId, digests: readonly Uint8Array[], sco
   view.setUint32(at, digests.length);
   at += 4;
   for (const d of digests) {
-    if (d.length !== 32) throw new RangeError(`a command digest is 32 bytes, got ${d.length}`);
+    if (d.length !== 32) throw new ArgumentError('digests', `a command digest is 32 bytes, got ${d.length}`);
     buf.set(d, at);
     at += 32;
   }
@@ -76,6 +80,11 @@ export interface UnsignedRequest {
  */
 const builtFromBytes = new WeakSet<ClientRequest>();
 
+/** `ArgumentError` unless `items` can be one signed group (1..`MAX_GROUP_SIZE` commands). */
+function checkGroupSize(items: readonly UnsignedRequest[]): void {
+  if (items.length === 0 || items.length > MAX_GROUP_SIZE) throw new ArgumentError('items', `a signed group has 1..${MAX_GROUP_SIZE} commands, got ${items.length}`);
+}
+
 function attach(client: NodeId, items: readonly UnsignedRequest[], digests: Uint8Array[], signature: Uint8Array): ClientRequest[] {
   const group: SignedRequestGroup = { client, digests, signature };
   return items.map((r, index) => {
@@ -90,13 +99,13 @@ function attach(client: NodeId, items: readonly UnsignedRequest[], digests: Uint
  * it. Used by a replica rebuilding a group from a client's frame. The signature is not checked here.
  */
 export function groupOf(client: NodeId, items: readonly UnsignedRequest[], signature: Uint8Array, hasher: Hasher = portable): ClientRequest[] {
-  if (items.length === 0 || items.length > MAX_GROUP_SIZE) throw new RangeError(`a signed group has 1..${MAX_GROUP_SIZE} commands, got ${items.length}`);
+  checkGroupSize(items);
   return attach(client, items, items.map((r) => requestDigest(r.seq, r.payload, hasher)), signature);
 }
 
 /** The signature over one group of 1..`MAX_GROUP_SIZE` of `client`'s commands (what a client frame carries per run). */
 export function signGroup(signer: Signer, client: NodeId, items: readonly UnsignedRequest[], scope: SigningScope): Uint8Array {
-  if (items.length === 0 || items.length > MAX_GROUP_SIZE) throw new RangeError(`a signed group has 1..${MAX_GROUP_SIZE} commands, got ${items.length}`);
+  checkGroupSize(items);
   const hasher = scope.hasher ?? portable;
   return signer.sign(groupMessage(client, items.map((r) => requestDigest(r.seq, r.payload, hasher)), scope));
 }

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decode, encode } from '@phalanx/codec';
-import { DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
+import { EncodeError, decode, encode } from '@phalanx/codec';
+import { ArgumentError, DecodeError, batchWireBytes, requestBatches, requestWireBytes } from '@phalanx/interface';
 import type { ClientRequest, SignedRequestGroup, VerifyItem } from '@phalanx/interface';
 import type { Value } from '@phalanx/codec';
 import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
 import {
   MAX_GROUP_SIZE,
   createRequestAuthenticator,
+  groupMessage,
   groupOf,
   readRequestList,
   requestListValue,
@@ -64,7 +65,24 @@ describe('signed command groups', () => {
     // A seq outside u64 must not pass for the one it wraps to in the digest (seq 0 signed above).
     expect(auth.check({ ...r0!, seq: 1n << 64n })).toMatch(/not a u64/);
     expect(auth.check({ ...r1!, seq: -((1n << 64n) - 1n) })).toMatch(/not a u64/);
-    expect(() => signRequests(aliceSigner, 'alice', [{ seq: -1n, payload: r0!.payload }], { chainId: 'test' })).toThrow(RangeError);
+    expect(() => signRequests(aliceSigner, 'alice', [{ seq: -1n, payload: r0!.payload }], { chainId: 'test' })).toThrow(EncodeError);
+  });
+
+  it('refuses what cannot be signed with named errors: a seq outside u64, a group of 0 or over MAX_GROUP_SIZE, a digest not of 32 bytes', () => {
+    const scope = { chainId: 'test' };
+    for (const seq of [-1n, 1n << 64n]) {
+      expect(() => signRequests(aliceSigner, 'alice', [{ seq, payload: Uint8Array.of(1) }], scope)).toThrow(
+        expect.objectContaining({ constructor: EncodeError, code: 'ENCODE', message: `a command seq is a u64, got ${seq}` }),
+      );
+    }
+    for (const n of [0, MAX_GROUP_SIZE + 1]) {
+      const tooMany = expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'items', message: `a signed group has 1..${MAX_GROUP_SIZE} commands, got ${n}` });
+      expect(() => signGroup(aliceSigner, 'alice', items(n), scope)).toThrow(tooMany);
+      expect(() => groupOf('alice', items(n), new Uint8Array(64))).toThrow(tooMany);
+    }
+    expect(() => groupMessage('alice', [new Uint8Array(32), new Uint8Array(31)], scope)).toThrow(
+      expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'digests', message: 'a command digest is 32 bytes, got 31' }),
+    );
   });
 
   it('a group rebuilt from a frame checks like the original (the replica rebuilds what the client sent)', () => {

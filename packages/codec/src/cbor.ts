@@ -15,7 +15,7 @@
  * object would make it an own property, which `Object.assign` or a for-in copy turns into a
  * prototype change; no consensus message needs it).
  */
-import { DecodeError } from '@phalanx/interface';
+import { ConfigError, DecodeError } from '@phalanx/interface';
 import { decodeCanonical } from './decoder.js';
 import { encodeCanonical } from './encoder.js';
 import { EncodeError } from './errors.js';
@@ -55,16 +55,18 @@ export function encode(value: Value): Uint8Array {
 /**
  * Decodes canonical bytes. Throws `DecodeError` for anything else: truncated or trailing
  * bytes, non-minimal forms, unsorted or duplicate map keys, floats, tags, oversized input,
- * lengths beyond the input, nesting deeper than `maxDepth`.
+ * lengths beyond the input, nesting deeper than `maxDepth`. Limits that would switch a bound
+ * off throw `ConfigError` (path: the limit).
  * Byte strings in the result are copies: they never keep a large input alive, and each costs a copy.
  */
 export function decode(bytes: Uint8Array, limits: DecodeLimits = {}): Value {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
-  // A NaN or fractional limit would make every comparison false and switch the bound off.
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`decode: maxBytes must be a non-negative integer, got ${maxBytes}`);
+  // A NaN or fractional limit would make every comparison false and switch the bound off: the
+  // caller's setting is wrong, not the input, hence ConfigError and not DecodeError.
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new ConfigError('maxBytes', `decode limit must be a non-negative integer, got ${maxBytes}`);
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > MAX_DEPTH_LIMIT) {
-    throw new RangeError(`decode: maxDepth must be an integer in 0..${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
+    throw new ConfigError('maxDepth', `decode limit must be an integer in 0..${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
   }
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('input is not a Uint8Array');
   if (bytes.length === 0) throw new DecodeError('empty input');

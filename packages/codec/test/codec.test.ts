@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decode as cborgDecode } from 'cborg';
-import { DecodeError } from '@phalanx/interface';
+import { ConfigError, DecodeError } from '@phalanx/interface';
 import { decode, encode, EncodeError, fromHex, toHex, utf8 } from '../src/index.js';
 import type { Value } from '../src/index.js';
 
@@ -155,10 +155,11 @@ describe('decode rejects every malformed input class', () => {
     );
   });
 
-  it('refuses limits that would switch a bound off', () => {
+  it('refuses limits that would switch a bound off with ConfigError naming the limit', () => {
     const bytes = encode([[[1]]]);
-    for (const limits of [{ maxDepth: Number.NaN }, { maxBytes: Number.NaN }, { maxDepth: 1.5 }, { maxDepth: -1 }, { maxDepth: 1e9 }, { maxBytes: Infinity }]) {
-      expect(() => decode(bytes, limits)).toThrow(RangeError);
+    for (const limits of [{ maxDepth: Number.NaN }, { maxBytes: Number.NaN }, { maxDepth: 1.5 }, { maxDepth: -1 }, { maxDepth: 1e9 }, { maxBytes: Infinity }, { maxBytes: -1 }]) {
+      const [path, value] = Object.entries(limits)[0]!;
+      expect(() => decode(bytes, limits)).toThrow(expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path, message: expect.stringMatching(new RegExp(`^${path}: decode limit must be .*, got ${value}$`)) }));
     }
     expect(decode(bytes, { maxDepth: 3, maxBytes: bytes.length })).toEqual([[[1]]]);
   });

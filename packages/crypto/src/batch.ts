@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CryptoError } from '@phalanx/interface';
+import { ConfigError, CryptoError } from '@phalanx/interface';
 import type { BatchVerifier, VerifyItem } from '@phalanx/interface';
 import { packItems } from './batch-protocol.js';
 import type { BatchRequest, BatchResponse } from './batch-protocol.js';
@@ -66,7 +66,7 @@ class WorkerBatchVerifier implements BatchVerifier {
 
   constructor(options: BatchVerifierOptions) {
     const n = options.workers ?? availableParallelism();
-    if (!Number.isSafeInteger(n) || n < 1) throw new CryptoError(`batch verifier needs at least one worker, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('workers', `batch verifier needs at least one worker, got ${n}`);
     this.#minChunk = Math.max(1, options.minChunk ?? 16);
     this.#ed25519 = options.ed25519 ?? 'native';
     this.#script = options.workerScript ?? resolveWorkerScript();
@@ -158,7 +158,10 @@ class WorkerBatchVerifier implements BatchVerifier {
   }
 }
 
-/** Starts a pool of verifier workers. Call `close()` when done. */
+/**
+ * Starts a pool of verifier workers. Call `close()` when done. Throws `ConfigError` (path `workers`)
+ * for a worker count that is not a positive integer.
+ */
 export function createBatchVerifier(options: BatchVerifierOptions = {}): BatchVerifier & { readonly workerCount: number } {
   return new WorkerBatchVerifier(options);
 }

@@ -153,7 +153,7 @@ export const DEFAULT_KEY_CACHE_SIZE = 4096;
 /** `false` caches "this key breaks rule 1", so a Byzantine key costs one decode, not one per message. */
 let keyCache = new LruCache<string, KeyObject | false>(DEFAULT_KEY_CACHE_SIZE);
 
-/** Resizes (and empties) the native path's KeyObject cache for this thread. */
+/** Resizes (and empties) the native path's KeyObject cache for this thread. `ConfigError` (path `capacity`) outside 1..2^22. */
 export function setEd25519KeyCacheSize(capacity: number): void {
   keyCache = new LruCache<string, KeyObject | false>(capacity);
 }

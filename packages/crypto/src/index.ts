@@ -47,6 +47,6 @@ export {
   signerFromKeyFile,
 } from './key-file.js';
 export type { KeyFileJson, LoadedKey, ReadKeyFileOptions } from './key-file.js';
-export { LruCache } from './lru.js';
+export { LruCache, checkLruCapacity } from './lru.js';
 export { createVerifiedCache } from './verified-cache.js';
 export type { VerifiedCache, VerifiedCacheOptions } from './verified-cache.js';

@@ -11,7 +11,7 @@ import { LruCache } from './lru.js';
 import { verifier as defaultVerifier } from './signatures.js';
 
 export interface VerifiedCacheOptions {
-  /** Entries kept (LRU). Default 65,536 (about 6 MB). */
+  /** Entries kept (LRU). Default 65,536 (about 6 MB). 1 to 2^22, else `ConfigError` (path `capacity`). */
   readonly capacity?: number;
   /** Verifier used on a miss. Default: this package's native-path verifier. */
   readonly verifier?: Verifier;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CryptoError } from '@phalanx/interface';
+import { ConfigError, CryptoError } from '@phalanx/interface';
 import type { VerifyItem } from '@phalanx/interface';
 import { createBatchVerifier, resolveWorkerScript } from '../src/batch.js';
 import { createVerifier, generateKeyPair, signerFromSecret } from '../src/signatures.js';
@@ -135,7 +135,11 @@ describe('batch verifier pool', () => {
     }
   });
 
-  it('refuses a nonsensical worker count', () => {
-    expect(() => createBatchVerifier({ workers: 0 })).toThrow(CryptoError);
+  it('refuses a nonsensical worker count with ConfigError naming the option', () => {
+    for (const workers of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createBatchVerifier({ workers })).toThrow(
+        expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'workers', message: `workers: batch verifier needs at least one worker, got ${workers}` }),
+      );
+    }
   });
 });

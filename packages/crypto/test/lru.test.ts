@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LruCache } from '../src/lru.js';
+import { ConfigError } from '@phalanx/interface';
+import { LruCache, checkLruCapacity } from '../src/lru.js';
+import { setEd25519KeyCacheSize } from '../src/ed25519.js';
+import { createVerifiedCache } from '../src/verified-cache.js';
 
 describe('LruCache', () => {
   it('evicts the least recently used entry and refreshes on get and set', () => {
@@ -18,10 +21,18 @@ describe('LruCache', () => {
     expect(c.size).toBe(0);
   });
 
-  it('refuses a nonsensical capacity', () => {
-    expect(() => new LruCache(0)).toThrow(RangeError);
-    expect(() => new LruCache(1.5)).toThrow(RangeError);
-    expect(() => new LruCache(2 ** 22 + 1)).toThrow(RangeError); // lru-cache would preallocate its index for all of it
+  it('refuses a nonsensical capacity with ConfigError (path capacity), from every option that sets one', () => {
+    const refused = (capacity: number) =>
+      expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'capacity', message: `capacity: LRU capacity must be an integer from 1 to 4194304, got ${capacity}` });
+    // 2^22 + 1: lru-cache would preallocate its index for all of it.
+    for (const capacity of [0, 1.5, Number.NaN, 2 ** 22 + 1]) {
+      expect(() => new LruCache(capacity)).toThrow(refused(capacity));
+      expect(() => createVerifiedCache({ capacity })).toThrow(refused(capacity));
+      expect(() => setEd25519KeyCacheSize(capacity)).toThrow(refused(capacity));
+    }
     expect(new LruCache(2 ** 22).size).toBe(0);
+    // An option further down names itself.
+    expect(() => checkLruCapacity(0, 'verifiedCacheSize')).toThrow(expect.objectContaining({ constructor: ConfigError, path: 'verifiedCacheSize' }));
+    expect(() => checkLruCapacity(2 ** 22, 'verifiedCacheSize')).not.toThrow();
   });
 });

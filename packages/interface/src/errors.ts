@@ -22,6 +22,19 @@ export class ConfigError extends PhalanxError {
   }
 }
 
+/**
+ * A function was called outside its documented contract (an argument out of range, an empty list
+ * where one item is needed, a key twice): the calling code is wrong, not configuration or input.
+ * `argument` names the parameter; the message is the thrower's own, not prefixed with it.
+ */
+export class ArgumentError extends PhalanxError {
+  readonly argument: string;
+  constructor(argument: string, message: string, options?: { cause?: unknown }) {
+    super('ARGUMENT', message, options);
+    this.argument = argument;
+  }
+}
+
 /** Fewer replicas than a fault model needs (e.g. n < 3f+1 for BFT). */
 export class InsufficientReplicasError extends ConfigError {
   readonly needed: number;

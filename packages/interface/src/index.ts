@@ -38,6 +38,7 @@ export type { DropReason, TransportStats, Transport } from './transport.js';
 export {
   PhalanxError,
   ConfigError,
+  ArgumentError,
   InsufficientReplicasError,
   DecodeError,
   CryptoError,

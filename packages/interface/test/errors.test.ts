@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ArgumentError,
   ConfigError,
   CorruptionError,
   DataDirMismatchError,
@@ -19,6 +20,7 @@ describe('named errors', () => {
     const cases: Array<[PhalanxError, string, string, RegExp]> = [
       [new ConfigError('nodes[2].address', 'not a multiaddr'), 'ConfigError', 'CONFIG', /^nodes\[2\]\.address: not a multiaddr$/],
       [new InsufficientReplicasError(4, 3, 'n >= 3f+1'), 'InsufficientReplicasError', 'CONFIG', /need at least 4 replicas, have 3/],
+      [new ArgumentError('n', 'nextInt: n must be an integer in (0, 2^32], got 0'), 'ArgumentError', 'ARGUMENT', /^nextInt: n must be/],
       [new DecodeError('truncated'), 'DecodeError', 'DECODE', /truncated/],
       [new KeyFileError('/k.json', 'mode 0644 is readable by others'), 'KeyFileError', 'KEY_FILE', /^\/k\.json: mode 0644/],
       [new UnknownPeerError('12D3Koo'), 'UnknownPeerError', 'UNKNOWN_PEER', /12D3Koo: not a member/],
@@ -34,6 +36,7 @@ describe('named errors', () => {
       expect(err.message).toMatch(message);
     }
     expect(new InsufficientReplicasError(7, 6, 'x')).toMatchObject({ needed: 7, actual: 6, path: 'validators' });
+    expect(new ArgumentError('items', 'empty')).toMatchObject({ argument: 'items', message: 'empty' });
     expect(new StorageFullError('x')).toBeInstanceOf(StorageError);
     expect(new CorruptionError('f', 'r', 'm')).toMatchObject({ file: 'f', record: 'r' });
   });

@@ -4,7 +4,7 @@
  * 2q - n >= f + 1. Liveness needs a quorum of honest replicas: q <= n - f. Both hold for
  * q = ceil((n + f + 1) / 2) whenever n >= 3f + 1 (Castro & Liskov §3; Bracha & Toueg 1985).
  */
-import { InsufficientReplicasError } from '@phalanx/interface';
+import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
 
 /** Largest f with n >= 3f + 1. */
 export function faultTolerance(n: number): number {
@@ -58,15 +58,17 @@ export function weakQuorumPower(totalPower: number): number {
   return faultPower(totalPower) + 1;
 }
 
+// Counts and power come from the configured validator set, so a nonsense one is a ConfigError;
+// its path is the parameter's name (n, f, totalPower).
 function assertCount(n: number): void {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`replica count must be a positive integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('n', `replica count must be a positive integer, got ${n}`);
 }
 
 /** A negative or fractional f would shrink quorums below intersection (f = -1 gives n/2). */
 function assertFaults(f: number): void {
-  if (!Number.isSafeInteger(f) || f < 0) throw new RangeError(`fault count must be a non-negative integer, got ${f}`);
+  if (!Number.isSafeInteger(f) || f < 0) throw new ConfigError('f', `fault count must be a non-negative integer, got ${f}`);
 }
 
 function assertPower(p: number): void {
-  if (!Number.isSafeInteger(p) || p < 1) throw new RangeError(`total power must be a positive integer, got ${p}`);
+  if (!Number.isSafeInteger(p) || p < 1) throw new ConfigError('totalPower', `total power must be a positive integer, got ${p}`);
 }

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { InsufficientReplicasError } from '@phalanx/interface';
+import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
 import {
   assertBftSize,
   faultPower,
   faultTolerance,
   quorumPower,
   quorumSize,
+  weakQuorumPower,
   weakQuorumSize,
 } from '../src/index.js';
 
@@ -35,14 +36,23 @@ describe('thresholds for n = 3f+1', () => {
     expect(() => assertBftSize(4)).not.toThrow();
   });
 
-  it('rejects nonsense counts', () => {
-    expect(() => faultTolerance(0)).toThrow(RangeError);
-    expect(() => quorumPower(1.5)).toThrow(RangeError);
+  it('rejects nonsense counts with ConfigError naming the parameter', () => {
+    const refused = (path: string, message: string) => expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path, message: `${path}: ${message}` });
+    for (const n of [0, -4, 4.5, Number.NaN]) {
+      for (const fn of [faultTolerance, quorumSize, weakQuorumSize, assertBftSize]) {
+        expect(() => fn(n)).toThrow(refused('n', `replica count must be a positive integer, got ${n}`));
+      }
+    }
+    for (const p of [0, 1.5, Number.NaN, 2 ** 53]) {
+      for (const fn of [quorumPower, faultPower, weakQuorumPower]) {
+        expect(() => fn(p)).toThrow(refused('totalPower', `total power must be a positive integer, got ${p}`));
+      }
+    }
     // A bad f must not quietly shrink the quorum: f = -1 would give 2 of 4, which need not intersect.
     for (const f of [-1, 0.5, Number.NaN]) {
-      expect(() => quorumSize(4, f)).toThrow(RangeError);
-      expect(() => weakQuorumSize(4, f)).toThrow(RangeError);
-      expect(() => assertBftSize(4, f)).toThrow(RangeError);
+      for (const fn of [quorumSize, weakQuorumSize, assertBftSize]) {
+        expect(() => fn(4, f)).toThrow(refused('f', `fault count must be a non-negative integer, got ${f}`));
+      }
     }
     expect(quorumSize(4, 0)).toBe(3);
   });

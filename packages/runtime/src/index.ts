@@ -1,4 +1,5 @@
-export { Replica, ReplicaError, PoolTimeoutError, readRecoveredState, cryptoRng } from './replica.js';
+export { Replica, PoolTimeoutError, readRecoveredState, cryptoRng } from './replica.js';
+export { ReplicaError } from './errors.js';
 export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane } from './replica.js';
 export { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from './client.js';
 export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';

@@ -15,9 +15,10 @@
  * are stepped at once (cores are synchronous); their outputs wait for the next Ready.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { createVerifiedCache, sha256Native } from '@phalanx/crypto';
+import { checkLruCapacity, createVerifiedCache, sha256Native } from '@phalanx/crypto';
 import type { VerifiedCache } from '@phalanx/crypto';
 import { ConfigError, DecodeError, MAX_PREVERIFY_ITEMS, PhalanxError, silentLogger } from '@phalanx/interface';
+import { ReplicaError } from './errors.js';
 import type {
   BatchVerifier,
   ClientRequest,
@@ -190,7 +191,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * or past MAX_TIMER_MS fires after 1 ms. Values that run today keep their meaning: `minPoolItems`
  * 0 still counts as 1, and a delay of 0 or a fraction of a millisecond is a delay.
  */
-function validateOptions(o: Pick<ReplicaOptions<unknown, unknown>, (typeof COUNT_OPTIONS)[number] | (typeof DELAY_OPTIONS)[number] | 'minPoolItems'>): void {
+function validateOptions(
+  o: Pick<ReplicaOptions<unknown, unknown>, (typeof COUNT_OPTIONS)[number] | (typeof DELAY_OPTIONS)[number] | 'minPoolItems' | 'verifiedCache' | 'verifiedCacheSize'>,
+): void {
   for (const key of COUNT_OPTIONS) {
     const v = o[key];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new ConfigError(key, `must be a positive safe integer, got ${String(v)}`);
@@ -203,13 +206,9 @@ function validateOptions(o: Pick<ReplicaOptions<unknown, unknown>, (typeof COUNT
       throw new ConfigError(key, `must be a number of milliseconds in 0..${MAX_TIMER_MS}, got ${String(v)}`);
     }
   }
-}
-
-/** The core broke the replica's contract (e.g. committed heights out of order): fatal (`hooks.onFatal`). */
-export class ReplicaError extends PhalanxError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('REPLICA', message, options);
-  }
+  // Checked here, not by the cache it sizes, so the error names this option; unused (and unchecked,
+  // as before) when a cache is passed in.
+  if (o.verifiedCache === undefined && o.verifiedCacheSize !== undefined) checkLruCapacity(o.verifiedCacheSize, 'verifiedCacheSize');
 }
 
 /**

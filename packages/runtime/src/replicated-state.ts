@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import { decode, encode, headLength, readArray, readBytes, readString, readU64, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
+import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, CommittedBatch, StateMachine } from '@phalanx/interface';
+import { ReplicaError } from './errors.js';
 
 /** Bytes of the application's snapshot copied per step of `snapshotSteps` (a few ms). */
 const COPY_STEP_BYTES = 8 << 20;
@@ -70,7 +72,10 @@ export class ReplicatedState {
     return this.clients.get(client)?.results.get(seq);
   }
 
-  /** Applies a committed batch, skipping (client, seq) pairs that already executed. */
+  /**
+   * Applies a committed batch, skipping (client, seq) pairs that already executed. Throws
+   * `ReplicaError` when the application returns another number of results than it got commands.
+   */
   apply(batch: CommittedBatch): AppliedRequest[] {
     const fresh: ClientRequest[] = [];
     // Per request: an AppliedRequest (duplicate of an earlier batch), or the index into `fresh`
@@ -93,7 +98,7 @@ export class ReplicatedState {
     }
     const results = fresh.length > 0 ? this.app.apply(fresh, { height: batch.height }) : [];
     if (results.length !== fresh.length) {
-      throw new Error(`StateMachine.apply returned ${results.length} results for ${fresh.length} commands`);
+      throw new ReplicaError(`StateMachine.apply returned ${results.length} results for ${fresh.length} commands`);
     }
     fresh.forEach((request, k) => this.record(request.client, request.seq, { height: batch.height, result: results[k]! }));
     return out.map((o, i) => {
@@ -176,9 +181,10 @@ export class ReplicatedState {
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
 
+  /** Installs a snapshot from `snapshot()`; throws `DecodeError` for bytes that are not one. */
   restore(bytes: Uint8Array): void {
     const a = readArray(decode(bytes, { maxBytes: Number.MAX_SAFE_INTEGER }), 'snapshot', 3);
-    if (a[0] !== 1) throw new Error('snapshot: unknown runtime snapshot version');
+    if (a[0] !== 1) throw new DecodeError('snapshot: unknown runtime snapshot version');
     const app = readBytes(a[1], 'snapshot.app');
     const rows = readArray(a[2], 'snapshot.clients');
     const clients = new Map<string, ClientEntry>();

@@ -9,7 +9,7 @@
  * height, one proof). Per-frame costs (framing, encryption, decoding, the proof's bytes) are then
  * paid per batch, not per command, which is what lets the client protocol keep up with consensus.
  */
-import { U64_MAX, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import { EncodeError, U64_MAX, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError, chunkBySize } from '@phalanx/interface';
 import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
@@ -92,13 +92,15 @@ export type ClientFrame = RequestFrame | ReplyFrame | RejectFrame;
 
 const CODES: readonly RejectCode[] = ['expired', 'unavailable', 'too-large', 'malformed', 'unauthenticated'];
 
-function checkSigs(sigs: number, requests: number): void {
+/** What is wrong with `sigs` signatures over `requests` requests, or undefined when they match. */
+function sigsMismatch(sigs: number, requests: number): string | undefined {
   const groups = Math.ceil(requests / MAX_GROUP_SIZE);
-  if (sigs !== groups) throw new RangeError(`${requests} requests are ${groups} signed groups, got ${sigs} signatures`);
+  return sigs === groups ? undefined : `${requests} requests are ${groups} signed groups, got ${sigs} signatures`;
 }
 
+// A frame the decoder would refuse is the caller's mistake, so encoding it is an EncodeError.
 function checkCount(n: number, what: string): void {
-  if (n < 1 || n > MAX_FRAME_ITEMS) throw new RangeError(`a ${what} frame carries 1..${MAX_FRAME_ITEMS} items, got ${n}`);
+  if (n < 1 || n > MAX_FRAME_ITEMS) throw new EncodeError(`a ${what} frame carries 1..${MAX_FRAME_ITEMS} items, got ${n}`);
 }
 
 export function encodeClientFrame(f: ClientFrame): Uint8Array {
@@ -109,7 +111,8 @@ export function encodeClientFrame(f: ClientFrame): Uint8Array {
       // Pairs, not maps: arrays need no key sorting on encode and no key checks on decode.
       v = { v: CLIENT_WIRE_VERSION, t: 0, reqs: f.requests.map((r) => [r.seq, r.payload]) };
       if (f.sigs) {
-        checkSigs(f.sigs.length, f.requests.length);
+        const wrong = sigsMismatch(f.sigs.length, f.requests.length);
+        if (wrong !== undefined) throw new EncodeError(wrong);
         v['sigs'] = [...f.sigs];
       }
       break;
@@ -158,11 +161,8 @@ export function decodeClientFrame(bytes: Uint8Array, maxBytes = 16 * 1024 * 1024
     const requests = readPairs(m['reqs'], 'client.reqs', (seq, payload) => ({ seq, payload }));
     if (m['sigs'] === undefined) return { type: 'request', requests };
     const sigs = readArray(m['sigs'], 'client.sigs', Math.ceil(MAX_FRAME_ITEMS / MAX_GROUP_SIZE)).map((x, i) => readBytes(x, `client.sigs[${i}]`, { max: MAX_SIGNATURE_BYTES }));
-    try {
-      checkSigs(sigs.length, requests.length);
-    } catch (err) {
-      throw new DecodeError(`client.sigs: ${(err as Error).message}`);
-    }
+    const wrong = sigsMismatch(sigs.length, requests.length);
+    if (wrong !== undefined) throw new DecodeError(`client.sigs: ${wrong}`);
     return { type: 'request', requests, sigs };
   }
   if (t === 1) {

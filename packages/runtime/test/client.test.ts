@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
 import { MemoryHub } from '@phalanx/transport-memory';
-import { encode } from '@phalanx/codec';
+import { EncodeError, encode } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { ConfigError } from '@phalanx/interface';
 import { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, decodeClientFrame, encodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
@@ -63,7 +63,7 @@ describe('reject frames', () => {
     expect(decodeClientFrame(encodeClientFrame({ ...one, more: [] }))).toEqual(one);
     expect(() => decodeClientFrame(encode({ v: 3, t: 2, seq: 5n, code: 0, message: 'x', more: [] }))).toThrow(/client\.more: empty/);
     const over = Array.from({ length: MAX_FRAME_ITEMS }, (_, i) => BigInt(i));
-    expect(() => encodeClientFrame({ ...one, more: over })).toThrow(RangeError);
+    expect(() => encodeClientFrame({ ...one, more: over })).toThrow(EncodeError);
     expect(() => decodeClientFrame(encode({ v: 3, t: 2, seq: 5n, code: 0, message: 'x', more: over }))).toThrow(/client\.more/);
   });
 });
@@ -355,11 +355,26 @@ describe('Client', () => {
         } else expect(read).toThrow(new RegExp(`^client\\.${list}\\[1\\]${field && `\\.${field}`}`));
       }
     }
-    expect(() => encodeClientFrame({ type: 'request', requests: [] })).toThrow(RangeError);
+    expect(() => encodeClientFrame({ type: 'request', requests: [] })).toThrow(EncodeError);
     // one signature per run of 128 requests, no more, no fewer
     const reqs = Array.from({ length: 129 }, (_, i) => [BigInt(i), Uint8Array.of(0)]);
     expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs, sigs: [Uint8Array.of(1)] }))).toThrow(/2 signed groups, got 1/);
     expect(() => decodeClientFrame(encode({ v: 3, t: 0, reqs: reqs.slice(0, 1), sigs: [] }))).toThrow(/1 signed groups, got 0/);
-    expect(() => encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: Uint8Array.of(1) }], sigs: [] })).toThrow(RangeError);
+    expect(() => encodeClientFrame({ type: 'request', requests: [{ seq: 0n, payload: Uint8Array.of(1) }], sigs: [] })).toThrow(EncodeError);
+  });
+
+  it('refuses to encode a frame the decoder would refuse with EncodeError (code ENCODE), saying what is wrong', () => {
+    const req = (n: number) => Array.from({ length: n }, (_, i) => ({ seq: BigInt(i), payload: Uint8Array.of(0) }));
+    const res = (n: number) => Array.from({ length: n }, (_, i) => ({ seq: BigInt(i), result: Uint8Array.of(0) }));
+    const cases: Array<[Parameters<typeof encodeClientFrame>[0], string]> = [
+      [{ type: 'request', requests: [] }, `a request frame carries 1..${MAX_FRAME_ITEMS} items, got 0`],
+      [{ type: 'request', requests: req(MAX_FRAME_ITEMS + 1) }, `a request frame carries 1..${MAX_FRAME_ITEMS} items, got ${MAX_FRAME_ITEMS + 1}`],
+      [{ type: 'reply', height: 1n, results: res(0) }, `a reply frame carries 1..${MAX_FRAME_ITEMS} items, got 0`],
+      [{ type: 'reject', seq: 0n, code: 'expired', message: 'x', more: req(MAX_FRAME_ITEMS).map((r) => r.seq) }, `a reject frame carries 1..${MAX_FRAME_ITEMS} items, got ${MAX_FRAME_ITEMS + 1}`],
+      [{ type: 'request', requests: req(129), sigs: [Uint8Array.of(1)] }, '129 requests are 2 signed groups, got 1 signatures'],
+    ];
+    for (const [frame, message] of cases) {
+      expect(() => encodeClientFrame(frame)).toThrow(expect.objectContaining({ constructor: EncodeError, code: 'ENCODE', message }));
+    }
   });
 });

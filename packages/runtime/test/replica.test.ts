@@ -467,6 +467,9 @@ describe('Replica', () => {
     ['deferredSyncMs', -0.5],
     ['deferredSyncMs', 2 ** 31],
     ['deferredSyncMs', '10'],
+    ['verifiedCacheSize', 0],
+    ['verifiedCacheSize', NaN],
+    ['verifiedCacheSize', 2 ** 22 + 1],
   ])('refuses %s = %o with a ConfigError naming the option', (option, value) => {
     let thrown: unknown;
     try {
@@ -490,6 +493,7 @@ describe('Replica', () => {
     ['poolTimeoutMs', 2 ** 31 - 1],
     ['deferredSyncMs', 0],
     ['deferredSyncMs', 0.5],
+    ['verifiedCacheSize', 1],
   ])('accepts %s = %s, the edge of its range', async (option, value) => {
     const { replica } = setup({ extra: { [option]: value } });
     await replica.start();

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
+import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest } from '@phalanx/interface';
 import { decode, encode } from '@phalanx/codec';
-import { ReplicatedState } from '../src/index.js';
+import { ReplicaError, ReplicatedState } from '../src/index.js';
 import { LogMachine } from './fixtures.js';
 
 const req = (client: string, seq: bigint): ClientRequest => ({ client, seq, payload: Uint8Array.of(Number(seq % 256n)) });
@@ -56,6 +57,23 @@ describe('ReplicatedState', () => {
       expect(value[1]).toEqual(app);
       expect(Buffer.from(encode(value as never)).equals(snap)).toBe(true);
     }
+  });
+
+  it('refuses an application that returns too few or too many results with ReplicaError (code REPLICA)', () => {
+    for (const extra of [-1, 1]) {
+      const app = { apply: (c: readonly ClientRequest[]) => Array.from({ length: c.length + extra }, () => new Uint8Array(0)), snapshot: () => new Uint8Array(0), restore: () => undefined };
+      const s = new ReplicatedState(app);
+      expect(() => s.apply({ height: 1n, requests: [req('a', 0n), req('a', 1n)] })).toThrow(
+        expect.objectContaining({ constructor: ReplicaError, code: 'REPLICA', message: `StateMachine.apply returned ${2 + extra} results for 2 commands` }),
+      );
+      expect(s.executed('a', 0n)).toBe(false); // nothing recorded for the batch
+    }
+  });
+
+  it('refuses a snapshot of another version with DecodeError (code DECODE)', () => {
+    const s = new ReplicatedState(new LogMachine());
+    const other = encode([2, new Uint8Array(0), []]);
+    expect(() => s.restore(other)).toThrow(expect.objectContaining({ constructor: DecodeError, code: 'DECODE', message: 'snapshot: unknown runtime snapshot version' }));
   });
 
   it('bounds the out-of-order set of a client that never sends seq 0', () => {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { PROFILES, assertProfile } from './scenario.js';
 import { simulate, formatSeed } from './simulator.js';
 import { runSeeds, formatFailure, parseSeed, loadAdapter, realKeys } from './runner.js';
+import { ConfigError } from '@phalanx/interface';
 import type { SignatureScheme } from '@phalanx/interface';
 import type { SimAdapter } from './types.js';
 
@@ -44,13 +45,13 @@ export function parseArgs(argv: readonly string[]): Args {
     const flag = argv[i]!;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
+      if (v === undefined) throw new ConfigError(flag, 'needs a value');
       return v;
     };
     const int = (min: number): number => {
       const v = value();
       const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got "${v}"`);
+      if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(flag, `expected an integer >= ${min}, got "${v}"`);
       return n;
     };
     switch (flag) {
@@ -69,11 +70,11 @@ export function parseArgs(argv: readonly string[]): Args {
         break;
       case '--seed-base': {
         const v = value();
-        out.seedBase = v === 'random' ? randomBytes(8).readBigUInt64BE() : parseSeed(v);
+        out.seedBase = v === 'random' ? randomBytes(8).readBigUInt64BE() : parseSeed(v, flag);
         break;
       }
       case '--seed':
-        out.seed = parseSeed(value());
+        out.seed = parseSeed(value(), flag);
         break;
       case '--n':
         out.n = int(1);
@@ -89,12 +90,13 @@ export function parseArgs(argv: readonly string[]): Args {
         break;
       case '--help':
       case '-h':
+        // Not a mistake: `main` prints the usage this carries (exit code 2, as for one).
         throw new Error(USAGE);
       default:
-        throw new Error(`unknown option "${flag}"\n${USAGE}`);
+        throw new ConfigError(flag, `unknown option\n${USAGE}`);
     }
   }
-  if (!out.protocol && !out.module) throw new Error(`--protocol or --module is required\n${USAGE}`);
+  if (!out.protocol && !out.module) throw new ConfigError('--protocol', `required (or --module)\n${USAGE}`);
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { ArgumentError } from '@phalanx/interface';
 import type { Rng } from '@phalanx/interface';
 
 const TWO_32 = 4294967296;
@@ -68,7 +69,7 @@ export class Xoshiro128 implements SimRng {
 
   /** Unbiased: rejects the top sliver of the 32-bit range that would favour small values. */
   nextInt(n: number): number {
-    if (!(n > 0 && n <= TWO_32) || !Number.isInteger(n)) throw new RangeError(`nextInt: n must be an integer in (0, 2^32], got ${n}`);
+    if (!(n > 0 && n <= TWO_32) || !Number.isInteger(n)) throw new ArgumentError('n', `nextInt: n must be an integer in (0, 2^32], got ${n}`);
     const limit = TWO_32 - (TWO_32 % n);
     for (;;) {
       const x = this.nextU32();
@@ -99,7 +100,7 @@ export class Xoshiro128 implements SimRng {
   }
 
   pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new RangeError('pick: empty list');
+    if (items.length === 0) throw new ArgumentError('items', 'pick: empty list');
     return items[this.nextInt(items.length)] as T;
   }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { ConfigError, CryptoError } from '@phalanx/interface';
 import type { NodeId, Signer, SignatureScheme, Verifier } from '@phalanx/interface';
 import type { KeyProvider } from './stub-crypto.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -89,10 +90,10 @@ export function formatFailure(r: SimResult): string {
   return lines.join('\n');
 }
 
-/** Accepts 0x-prefixed hex or decimal. */
-export function parseSeed(text: string): bigint {
+/** Accepts 0x-prefixed hex or decimal; anything else is a `ConfigError` with `path` (the option it came from). */
+export function parseSeed(text: string, path = 'seed'): bigint {
   const t = text.trim();
-  if (!/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/.test(t)) throw new RangeError(`not a seed: "${text}" (use 0x… hex or decimal)`);
+  if (!/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/.test(t)) throw new ConfigError(path, `not a seed: "${text}" (use 0x… hex or decimal)`);
   return BigInt.asUintN(64, BigInt(t));
 }
 
@@ -103,7 +104,8 @@ function isAdapter(x: unknown): x is SimAdapter<unknown, unknown> {
 /**
  * Finds a protocol's adapter: the `simulation` export of `@phalanx/<name>` (or of the module at
  * `modulePath`). Falls back to the workspace's `packages/<name>/dist/index.js`, so the CLI works
- * from the repo root without the sim package depending on every protocol.
+ * from the repo root without the sim package depending on every protocol. When none loads: a
+ * `ConfigError` (path `protocol`, or `module`) listing what was tried.
  */
 export async function loadAdapter(name: string, modulePath?: string): Promise<SimAdapter<unknown, unknown>> {
   const tried: string[] = [];
@@ -127,7 +129,7 @@ export async function loadAdapter(name: string, modulePath?: string): Promise<Si
     if (isAdapter(adapter)) return adapter;
     tried.push(`${spec}: no \`simulation\` export with { definition, config }`);
   }
-  throw new Error(`cannot load protocol "${name}":\n  ${tried.join('\n  ')}`);
+  throw new ConfigError(modulePath ? 'module' : 'protocol', `cannot load ${JSON.stringify(modulePath ?? name)}:\n  ${tried.join('\n  ')}`);
 }
 
 /** The slice of @phalanx/crypto `realKeys` uses (imported dynamically: sim does not depend on it). */
@@ -150,11 +152,12 @@ async function importWorkspace(name: string): Promise<Record<string, unknown>> {
 /**
  * Real signatures from @phalanx/crypto (e.g. 'ed25519', 'ml-dsa-44'), with keys derived from each
  * replica id so runs stay reproducible. Slower than `createStubKeys` by two orders of magnitude.
+ * A scheme @phalanx/crypto does not have is a `CryptoError`.
  */
 export async function realKeys(scheme: SignatureScheme): Promise<KeyProvider> {
   const c = (await importWorkspace('crypto')) as unknown as CryptoModule;
   const size = c.SCHEME_SIZES[scheme]?.secret;
-  if (size === undefined) throw new RangeError(`@phalanx/crypto has no scheme "${scheme}"`);
+  if (size === undefined) throw new CryptoError(`@phalanx/crypto has no scheme "${scheme}"`);
   const signers = new Map<NodeId, Signer>();
   return {
     verifier: c.verifier,

@@ -1,3 +1,4 @@
+import { ConfigError } from '@phalanx/interface';
 import type { NodeId } from '@phalanx/interface';
 import type { Xoshiro128 } from './rng.js';
 import type { AdversaryName } from './adversaries.js';
@@ -199,10 +200,13 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
 
 export type ProfileName = keyof typeof PROFILES;
 
-/** Checks a profile name; `a+b` composes profiles left to right (e.g. `lossy+crash-restart`). */
+/**
+ * Checks a profile name; `a+b` composes profiles left to right (e.g. `lossy+crash-restart`). An
+ * unknown one is a `ConfigError` with path `faults`.
+ */
 export function assertProfile(profile: string): void {
   for (const part of profile.split('+')) {
-    if (!PROFILES[part]) throw new RangeError(`unknown fault profile "${part}" (known: ${Object.keys(PROFILES).join(', ')}; compose with +)`);
+    if (!PROFILES[part]) throw new ConfigError('faults', `unknown fault profile "${part}" (known: ${Object.keys(PROFILES).join(', ')}; compose with +)`);
   }
 }
 

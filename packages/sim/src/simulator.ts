@@ -11,7 +11,7 @@ import type {
   Ready,
   TimerId,
 } from '@phalanx/interface';
-import { DecodeError, silentLogger } from '@phalanx/interface';
+import { ConfigError, DecodeError, silentLogger } from '@phalanx/interface';
 import { createValidatorSet, faultTolerance, verifyEvidence } from '@phalanx/quorum';
 import { toHex, utf8 } from '@phalanx/codec';
 import { createRng } from './rng.js';
@@ -272,7 +272,7 @@ export class Simulation<M, C> {
         : Math.max(this.scenario.gstMs, ...this.scenario.crashes.map((c) => c.atMs + (c.restartAfterMs ?? 0))) + 100;
     const faulty = new Set<Target>([...this.scenario.byzantine.map((b) => b.target), ...this.scenario.crashes.map((c) => c.target)]);
     if (faulty.size > f && !this.scenario.allowExcessFaults) {
-      throw new RangeError(`scenario makes ${faulty.size} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
+      throw new ConfigError('faults', `scenario makes ${faulty.size} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
     }
     this.keys = options.keys ?? createStubKeys(Number(this.seed & 0xffffn));
     const ids = Array.from({ length: n }, (_, i) => `r${i}`);

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { ConfigError } from '@phalanx/interface';
 import { main, parseArgs } from '../src/cli.js';
 import { toyAdapter } from './fixtures/toy-bft.js';
 import type { SimAdapter } from '../src/index.js';
@@ -40,12 +41,17 @@ describe('pnpm sim', () => {
     expect(out).toHaveLength(11);
   });
 
-  it('rejects bad arguments with a usage message', async () => {
+  it('rejects bad arguments with a usage message and a ConfigError naming the flag', async () => {
     expect((await run(['--seeds', '3'], correct)).code).toBe(2);
-    expect(() => parseArgs(['--protocol', 'x', '--faults', 'nope'])).toThrow(/unknown fault profile/);
     expect(() => parseArgs(['--protocol', 'x', '--faults', 'lossy+nope'])).toThrow(/unknown fault profile "nope"/);
     expect(parseArgs(['--protocol', 'x', '--faults', 'lossy+crash']).faults).toBe('lossy+crash');
-    expect(() => parseArgs(['--protocol', 'x', '--seed', 'zz'])).toThrow(/not a seed/);
-    expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(/integer >= 1/);
+    const refused = (path: string, message: string | RegExp) => expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path, message: typeof message === 'string' ? message : expect.stringMatching(message) });
+    expect(() => parseArgs(['--protocol', 'x', '--seeds', '0'])).toThrow(refused('--seeds', '--seeds: expected an integer >= 1, got "0"'));
+    expect(() => parseArgs(['--protocol', 'x', '--n'])).toThrow(refused('--n', '--n: needs a value'));
+    expect(() => parseArgs(['--protocol', 'x', '--seed', 'zz'])).toThrow(refused('--seed', /^--seed: not a seed: "zz"/));
+    expect(() => parseArgs(['--protocol', 'x', '--seed-base', 'zz'])).toThrow(refused('--seed-base', /^--seed-base: not a seed: "zz"/));
+    expect(() => parseArgs(['--protocol', 'x', '--faults', 'nope'])).toThrow(refused('faults', /^faults: unknown fault profile "nope"/));
+    expect(() => parseArgs(['--protocol', 'x', '--bogus'])).toThrow(refused('--bogus', /^--bogus: unknown option\nusage: pnpm sim/));
+    expect(() => parseArgs(['--seeds', '3'])).toThrow(refused('--protocol', /^--protocol: required \(or --module\)\nusage: pnpm sim/));
   });
 });

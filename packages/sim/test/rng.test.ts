@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { ArgumentError } from '@phalanx/interface';
 import { Xoshiro128, createRng } from '../src/rng.js';
 
 /** An independent BigInt transcription of xoshiro128** 1.1 (Blackman & Vigna) to check against. */
@@ -42,8 +43,10 @@ describe('xoshiro128**', () => {
     const counts = new Array<number>(7).fill(0);
     for (let i = 0; i < 70_000; i++) counts[g.nextInt(7)]!++;
     for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(600);
-    expect(() => g.nextInt(0)).toThrow(RangeError);
-    expect(() => g.nextInt(1.5)).toThrow(RangeError);
+    for (const n of [0, 1.5, -1, Number.NaN, 2 ** 32 + 1]) {
+      expect(() => g.nextInt(n)).toThrow(expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'n', message: `nextInt: n must be an integer in (0, 2^32], got ${n}` }));
+    }
+    expect(() => g.pick([])).toThrow(expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'items', message: 'pick: empty list' }));
     expect(g.nextInt(2 ** 32)).toBeLessThan(2 ** 32);
   });
 

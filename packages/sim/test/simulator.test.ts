@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import type { CoreContext, Input, ProtocolCore, ProtocolDefinition, Ready, RecoveredState } from '@phalanx/interface';
-import { DecodeError } from '@phalanx/interface';
+import { ConfigError, CryptoError, DecodeError } from '@phalanx/interface';
 import { encode, decode, readArray, readU64 } from '@phalanx/codec';
-import { simulate, runSeeds, formatFailure, parseSeed, replayCommand, createStubKeys } from '../src/index.js';
+import { simulate, runSeeds, formatFailure, parseSeed, replayCommand, createStubKeys, assertProfile, loadAdapter, realKeys } from '../src/index.js';
 import type { SimAdapter } from '../src/index.js';
 import { toyAdapter, toyCodec } from './fixtures/toy-bft.js';
 
@@ -24,7 +24,16 @@ describe('determinism', () => {
     expect(line).toBe('pnpm sim --protocol pbft --seed 0xdeadbeef --faults crash-restart --n 7');
     expect(parseSeed('0xdeadbeef')).toBe(0xdeadbeefn);
     expect(parseSeed('12')).toBe(12n);
-    expect(() => parseSeed('0xzz')).toThrow(RangeError);
+    expect(() => parseSeed('0xzz')).toThrow(expect.objectContaining({ constructor: ConfigError, path: 'seed', message: 'seed: not a seed: "0xzz" (use 0x… hex or decimal)' }));
+    expect(() => parseSeed('-1', '--seed-base')).toThrow(expect.objectContaining({ constructor: ConfigError, path: '--seed-base' }));
+  });
+
+  it('names what is wrong with a fault profile, a protocol or a scheme', async () => {
+    expect(() => assertProfile('lossy+nope')).toThrow(expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'faults', message: expect.stringMatching(/^faults: unknown fault profile "nope" \(known: none, /) }));
+    expect(() => simulate(toyAdapter(), { seed: 1, faults: 'nope' })).toThrow(expect.objectContaining({ constructor: ConfigError, path: 'faults' }));
+    await expect(loadAdapter('no-such-protocol')).rejects.toThrow(expect.objectContaining({ constructor: ConfigError, path: 'protocol', message: expect.stringMatching(/^protocol: cannot load "no-such-protocol":\n {2}@phalanx\/no-such-protocol: /) }));
+    await expect(loadAdapter('module', '/no/such/adapter.js')).rejects.toThrow(expect.objectContaining({ constructor: ConfigError, path: 'module', message: expect.stringMatching(/^module: cannot load "\/no\/such\/adapter\.js":/) }));
+    await expect(realKeys('rot13' as never)).rejects.toThrow(expect.objectContaining({ constructor: CryptoError, code: 'CRYPTO', message: '@phalanx/crypto has no scheme "rot13"' }));
   });
 });
 
@@ -208,7 +217,9 @@ describe('crash-restart', () => {
 describe('fault budget', () => {
   it('refuses more than f faulty replicas unless the scenario says so', () => {
     const scenario = { byzantine: [{ target: 1, adversary: 'silent' as const }], crashes: [{ target: 2, atMs: 10 }] };
-    expect(() => simulate(toyAdapter(), { seed: 1, scenario })).toThrow(/tolerates f=1/);
+    expect(() => simulate(toyAdapter(), { seed: 1, scenario })).toThrow(
+      expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'faults', message: 'faults: scenario makes 2 replicas faulty but n=4 tolerates f=1 (set allowExcessFaults to mean it)' }),
+    );
     const r = simulate(toyAdapter(), { seed: 1, scenario: { ...scenario, allowExcessFaults: true, checkLiveness: false, livenessBoundMs: 500 } });
     expect(r.stats.crashes).toBe(1);
   });

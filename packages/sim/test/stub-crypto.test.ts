@@ -32,6 +32,14 @@ describe('stub crypto', () => {
     expect(keys.verifier.verify(r0.publicKey, msg, new Uint8Array(3))).toBe(false);
   });
 
+  it('reads a key id with a leading U+FEFF as it is: another key than the id without it', () => {
+    const bom = keys.signer('\uFEFFr0');
+    expect(bom.publicKey).toEqual(Uint8Array.of(0xf5, 0xef, 0xbb, 0xbf, ...utf8.encode('r0')));
+    expect(keys.verifier.verify(bom.publicKey, msg, bom.sign(msg))).toBe(true);
+    expect(keys.verifier.verify(bom.publicKey, msg, r0.sign(msg))).toBe(false);
+    expect(keys.verifier.verify(r0.publicKey, msg, bom.sign(msg))).toBe(false);
+  });
+
   it('keyrings with different salts do not accept each other', () => {
     const other = createStubKeys(2);
     expect(other.verifier.verify(r0.publicKey, msg, r0.sign(msg))).toBe(false);

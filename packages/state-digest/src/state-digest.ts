@@ -1,4 +1,5 @@
 import { bytesEqual, compareBytes } from '@phalanx/codec';
+import { ArgumentError } from '@phalanx/interface';
 import { EMPTY_ROOT, leafHash, pathOf, rootFromProof, rootOf } from './merkle.js';
 import type { Hash, InclusionProof } from './merkle.js';
 
@@ -7,11 +8,11 @@ export type Entry = readonly [key: Uint8Array, value: Uint8Array];
 /** Bytewise order, shorter first on a common prefix (the order every replica must agree on). */
 export const compareKeys: (a: Uint8Array, b: Uint8Array) => number = compareBytes;
 
-/** The digest of a whole state given as key/value pairs in any order. Duplicate keys throw. */
+/** The digest of a whole state given as key/value pairs in any order. Duplicate keys are an `ArgumentError`. */
 export function stateDigest(entries: Iterable<Entry>): Hash {
   const sorted = [...entries].sort((x, y) => compareKeys(x[0], y[0]));
   for (let i = 1; i < sorted.length; i++) {
-    if (compareKeys(sorted[i - 1]![0], sorted[i]![0]) === 0) throw new RangeError('stateDigest: duplicate key');
+    if (compareKeys(sorted[i - 1]![0], sorted[i]![0]) === 0) throw new ArgumentError('entries', 'stateDigest: duplicate key');
   }
   return rootOf(sorted.map(([k, v]) => leafHash(k, v)));
 }

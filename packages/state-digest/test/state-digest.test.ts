@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { ArgumentError } from '@phalanx/interface';
 import { EMPTY_ROOT, MerkleMap, leafHash, nodeHash, stateDigest, stateDigestAsync, verifyAbsence, verifyInclusion } from '../src/index.js';
 import type { Entry } from '../src/index.js';
 
@@ -29,7 +30,10 @@ describe('state digest', () => {
   it('does not depend on insertion order and rejects duplicate keys', () => {
     const e = entries(10);
     expect(stateDigest([...e].reverse())).toEqual(stateDigest(e));
-    expect(() => stateDigest([...e, e[3]!])).toThrow(RangeError);
+    const duplicate = expect.objectContaining({ constructor: ArgumentError, code: 'ARGUMENT', argument: 'entries', message: 'stateDigest: duplicate key' });
+    expect(() => stateDigest([...e, e[3]!])).toThrow(duplicate);
+    // the same key with another value is a duplicate too
+    expect(() => stateDigest([...e, [e[3]![0], b('other')]])).toThrow(duplicate);
   });
 
   it('digests an async source the same way', async () => {

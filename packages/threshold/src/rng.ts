@@ -5,6 +5,7 @@
  * simulation only — never use it for real keys.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ArgumentError } from '@phalanx/interface';
 import type { Rng } from '@phalanx/interface';
 import { utf8 } from '@phalanx/codec';
 
@@ -17,7 +18,7 @@ function fromBytes(bytes: (n: number) => Uint8Array): Rng {
     nextU32: u32,
     nextFloat: () => u32() / 2 ** 32,
     nextInt: (n: number) => {
-      if (!(n > 0 && n <= 2 ** 32)) throw new RangeError(`nextInt bound ${n} not in (0, 2^32]`);
+      if (!(n > 0 && n <= 2 ** 32)) throw new ArgumentError('n', `nextInt bound ${n} not in (0, 2^32]`);
       // Rejection sampling keeps the result uniform.
       const limit = 2 ** 32 - (2 ** 32 % n);
       for (;;) {

@@ -5,6 +5,7 @@
  * and per destination the order of frames is preserved. Tests inject faults through the hub:
  * partitions, blocked links, random drops (with a caller-supplied random source) and a filter.
  */
+import { ConfigError } from '@phalanx/interface';
 import type { DropReason, NodeId, Transport, TransportStats } from '@phalanx/interface';
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -90,20 +91,26 @@ export class MemoryHub {
     this.random = opts.random ?? Math.random;
   }
 
-  /** Creates (and registers) the transport of validator `id`. */
+  /** Creates (and registers) the transport of validator `id`; an id already on the hub is a `ConfigError` (path `id`). */
   transport(id: NodeId, opts: MemoryTransportOptions = {}): MemoryTransport {
-    if (this.validators.has(id) || this.clients.has(id)) throw new Error(`duplicate endpoint id ${id}`);
+    this.assertNewId(id);
     const t = new MemoryTransport(this, id, opts);
     this.validators.set(id, t);
     return t;
   }
 
-  /** Creates the endpoint of client `id`, which talks to validators on the client plane only. */
+  /** Creates the endpoint of client `id`, which talks to validators on the client plane only. Ids are unique as for `transport`. */
   client(id: NodeId): MemoryClientEndpoint {
-    if (this.validators.has(id) || this.clients.has(id)) throw new Error(`duplicate endpoint id ${id}`);
+    this.assertNewId(id);
     const c = new MemoryClientEndpoint(this, id);
     this.clients.set(id, c);
     return c;
+  }
+
+  // Ids come from the network's configuration (validators and clients share one space), so a
+  // repeated one is a ConfigError.
+  private assertNewId(id: NodeId): void {
+    if (this.validators.has(id) || this.clients.has(id)) throw new ConfigError('id', `duplicate endpoint id ${id}`);
   }
 
   validatorIds(): NodeId[] {
@@ -133,9 +140,9 @@ export class MemoryHub {
     this.blocked.delete(`${from}\u0000${to}`);
   }
 
-  /** Drops each frame independently with probability `p` (uses the hub's random source). */
+  /** Drops each frame independently with probability `p` (uses the hub's random source); `ConfigError` (path `p`) outside [0, 1]. */
   setDropRate(p: number): void {
-    if (!(p >= 0 && p <= 1)) throw new RangeError('drop rate must be in [0, 1]');
+    if (!(p >= 0 && p <= 1)) throw new ConfigError('p', 'drop rate must be in [0, 1]');
     this.dropRate = p;
   }
 

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { ConfigError } from '@phalanx/interface';
 import { MemoryHub } from '../src/index.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -44,6 +45,28 @@ describe('memory hub fault injection', () => {
     ts[0]!.send('r1', Uint8Array.of(2));
     await tick();
     expect(got[1]).toEqual([['r0', 2]]);
+  });
+
+  it('refuses a drop rate outside [0, 1] with ConfigError, keeping the rate it had', async () => {
+    const { hub, ts, got } = await cluster(2);
+    for (const p of [-0.1, 1.5, Number.NaN]) {
+      expect(() => hub.setDropRate(p)).toThrow(expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'p', message: 'p: drop rate must be in [0, 1]' }));
+    }
+    ts[0]!.send('r1', Uint8Array.of(1));
+    await tick();
+    expect(got[1]).toEqual([['r0', 1]]);
+  });
+
+  it('refuses an endpoint id already on the hub, validator or client, with ConfigError', () => {
+    const hub = new MemoryHub();
+    hub.transport('r0');
+    hub.client('c0');
+    for (const id of ['r0', 'c0']) {
+      const duplicate = expect.objectContaining({ constructor: ConfigError, code: 'CONFIG', path: 'id', message: `id: duplicate endpoint id ${id}` });
+      expect(() => hub.transport(id)).toThrow(duplicate);
+      expect(() => hub.client(id)).toThrow(duplicate);
+    }
+    expect(hub.validatorIds()).toEqual(['r0']);
   });
 
   it('counts queue-full drops per peer past the queue limit', async () => {

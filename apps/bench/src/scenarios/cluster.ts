@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { latencyRecorder, kvPutOfSize, ReferenceKv, type LatencySummary } from '@phalanx/bench-kit';
+import { ConfigError } from '@phalanx/interface';
 import type { StateMachine } from '@phalanx/interface';
 import type {
   ClientRequest,
@@ -124,7 +125,7 @@ function mergeRecorders(a: ReturnType<typeof latencyRecorder>, b: ReturnType<typ
 
 export function runCluster(opts: ClusterOptions): ClusterResult {
   const n = opts.ids.length;
-  if (n === 0 || opts.signers.length !== n) throw new RangeError('need one signer per replica id');
+  if (n === 0 || opts.signers.length !== n) throw new ConfigError('signers', 'need one signer per replica id');
   const index = new Map(opts.ids.map((id, i) => [id, i]));
   const cores: ProtocolCore<unknown>[] = opts.ids.map((self, i) => {
     const ctx: CoreContext = {

@@ -1,3 +1,4 @@
+import { ArgumentError } from '@phalanx/interface';
 import type { Rng } from '@phalanx/interface';
 
 /** Seeded SplitMix32-style generator: repeatable runs, no Math.random. */
@@ -14,7 +15,7 @@ export function seededRng(seed: number): Rng {
     nextU32,
     nextFloat: () => nextU32() / 2 ** 32,
     nextInt(n: number): number {
-      if (!(n > 0 && n <= 2 ** 32)) throw new RangeError(`nextInt bound must be in (0, 2^32], got ${n}`);
+      if (!(n > 0 && n <= 2 ** 32)) throw new ArgumentError('n', `nextInt bound must be in (0, 2^32], got ${n}`);
       return Math.floor((nextU32() / 2 ** 32) * n);
     },
     bytes(length: number): Uint8Array {

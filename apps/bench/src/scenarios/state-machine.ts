@@ -7,11 +7,12 @@
  */
 import { measure, measureUnreplicatedKv, sized, type BenchRecord, type Ceiling, type Measurement } from '@phalanx/bench-kit';
 import { KvStore, encodeCommand } from '@phalanx/kv-store';
+import { ArgumentError } from '@phalanx/interface';
 import type { ClientRequest } from '@phalanx/interface';
 
 export const COMMAND_BYTES = 100;
 
-/** A kv-store put command whose encoded form is exactly `bytes` long (CBOR overhead included). */
+/** A kv-store put command whose encoded form is exactly `bytes` long (CBOR overhead included); `ArgumentError` when none is. */
 export function kvStorePut(i: number, bytes = COMMAND_BYTES): Uint8Array {
   const key = new TextEncoder().encode(`k${i}`);
   const put = (v: number): Uint8Array => encodeCommand({ op: 'put', key, value: new Uint8Array(v).fill(i & 0xff) });
@@ -23,7 +24,7 @@ export function kvStorePut(i: number, bytes = COMMAND_BYTES): Uint8Array {
     v += bytes - len;
     if (v < 0) break;
   }
-  throw new RangeError(`cannot build a ${bytes}-byte kv-store put for key k${i}`);
+  throw new ArgumentError('bytes', `cannot build a ${bytes}-byte kv-store put for key k${i}`);
 }
 
 export function measureKvStore(applyBatch: number, opts: { minTimeMs: number; warmupMs: number }): Measurement {

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { runSeeds, formatFailure } from '@phalanx/sim';
 import type { SimAdapter, SeedsReport, Scenario, ClusterInfo, SimHooks, SimCapabilities } from '@phalanx/sim';
+import { ConfigError } from '@phalanx/interface';
 import type { NodeId, ProtocolDefinition } from '@phalanx/interface';
 
 /** One compliance scenario: a cluster size and a fault profile of `@phalanx/sim`. */
@@ -57,11 +58,12 @@ export interface ProtocolComplianceOptions<M = unknown, C = unknown> {
   readonly timeoutMs?: number;
 }
 
+// A bad environment variable is a ConfigError whose path is the variable.
 function envSeeds(): number | undefined {
   const v = process.env.PHALANX_SEEDS;
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`PHALANX_SEEDS must be a positive integer, got "${v}"`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('PHALANX_SEEDS', `must be a positive integer, got "${v}"`);
   return n;
 }
 
@@ -69,7 +71,14 @@ function envSeedBase(): bigint | undefined {
   const v = process.env.PHALANX_SEED_BASE;
   if (v === undefined || v === '') return undefined;
   if (v === 'random') return BigInt(Math.floor(Math.random() * 2 ** 48));
-  return BigInt.asUintN(64, BigInt(v));
+  let base: bigint;
+  try {
+    base = BigInt(v);
+  } catch {
+    // BigInt's own SyntaxError ("Cannot convert zz to a BigInt") named neither the variable nor what it takes.
+    throw new ConfigError('PHALANX_SEED_BASE', `must be 0x… hex, decimal or "random", got "${v}"`);
+  }
+  return BigInt.asUintN(64, base);
 }
 
 /** A fixed, distinct seed base per scenario name (FNV-1a), so CI is reproducible but scenarios differ. */
