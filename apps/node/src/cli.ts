@@ -58,12 +58,17 @@ function onStop(): Promise<void> {
   });
 }
 
-async function httpOf(configFile: string, node?: string): Promise<string[]> {
+/** The configured replicas, or only `node`: one the configuration lacks is bad usage. */
+function nodesOf(configFile: string, node?: string): { readonly id: string; readonly http: string }[] {
   const config = loadConfig(configFile);
   const nodes = node ? config.nodes.filter((n) => n.id === node) : config.nodes;
   // A ConfigError, so the CLI exits 2 (bad usage) like for any other wrong argument.
   if (nodes.length === 0) throw new ConfigError('--node', `no node "${node}" in ${configFile}`);
-  return nodes.map((n) => n.http);
+  return nodes;
+}
+
+async function httpOf(configFile: string, node?: string): Promise<string[]> {
+  return nodesOf(configFile, node).map((n) => n.http);
 }
 
 /** A KV command through the BFT client: f+1 replicas must return the same result. */
@@ -185,8 +190,8 @@ export function buildProgram(): Command {
     .requiredOption('--config <file>', 'network configuration')
     .option('--node <id>', 'only this replica')
     .action(async (o: { config: string; node?: string }) => {
-      const config = loadConfig(o.config);
-      for (const n of config.nodes.filter((x) => !o.node || x.id === o.node)) {
+      // An unknown --node printed nothing and exited 0, as if there were nothing to report.
+      for (const n of nodesOf(o.config, o.node)) {
         try {
           const s = (await (await fetch(`http://${n.http}/status`, { signal: AbortSignal.timeout(2000) })).json()) as Record<string, unknown>;
           process.stdout.write(`${n.id}\tview ${String(s.view)}\tleader ${String(s.leader ?? '-')}\theight ${String(s.committedHeight)}\tpeers ${String(s.connectedPeers ?? '?')}\n`);

@@ -106,7 +106,7 @@ describe('bad input to the CLI', () => {
   });
 
   it('a --node that is not in the configuration is bad usage (exit 2), named by the flag', async () => {
-    for (const args of [['get', 'k'], ['put', 'k', 'v'], ['del', 'k']]) {
+    for (const args of [['get', 'k'], ['put', 'k', 'v'], ['del', 'k'], ['status']]) {
       oneLine(await phalanx([...args, '--config', cfg, '--node', 'r9']), 2, /^phalanx: --node: no node "r9" in .*config\.yaml\n$/);
     }
   });
