@@ -41,7 +41,19 @@ export function requestListValue(requests: readonly ClientRequest[]): Value {
 
 /** Reads what `requestListValue` wrote. Every group must be used, every position inside its group. */
 export function readRequestList(v: Value | undefined, path: string, lim: RequestListLimits): ClientRequest[] {
-  if (Array.isArray(v)) return readArray(v, path, lim.maxRequests).map((x, i) => wellFormed(x, lim, undefined, undefined) ?? readPlain(x, `${path}[${i}]`, lim, 3));
+  return readList(v, path, lim, true);
+}
+
+/**
+ * `readRequestList` with every command read through the checking readers (no fast path): the
+ * reference the tests hold the fast path to. Not exported from the package.
+ */
+export function readRequestListChecked(v: Value | undefined, path: string, lim: RequestListLimits): ClientRequest[] {
+  return readList(v, path, lim, false);
+}
+
+function readList(v: Value | undefined, path: string, lim: RequestListLimits, fastPath: boolean): ClientRequest[] {
+  if (Array.isArray(v)) return readArray(v, path, lim.maxRequests).map((x, i) => (fastPath ? wellFormed(x, lim, undefined, undefined) : undefined) ?? readPlain(x, `${path}[${i}]`, lim, 3));
   const m = readMap(v, path, ['g', 'r']);
   const rawGroups = readArray(m['g'], `${path}.g`, lim.maxRequests);
   // One encoding per list: a list with nothing signed has only the plain form.
@@ -65,7 +77,7 @@ export function readRequestList(v: Value | undefined, path: string, lim: Request
   });
   const used = new Array<boolean>(groups.length).fill(false);
   const list = readArray(m['r'], `${path}.r`, lim.maxRequests).map((x, i): ClientRequest => {
-    const fast = wellFormed(x, lim, groups, used);
+    const fast = fastPath ? wellFormed(x, lim, groups, used) : undefined;
     if (fast) return fast;
     const p = `${path}.r[${i}]`;
     const a = readArray(x, p, 5);
@@ -88,15 +100,16 @@ export function readRequestList(v: Value | undefined, path: string, lim: Request
  * readers below take; `undefined` otherwise, and the caller reads it again with them, which names
  * what is wrong. Lists of thousands of requests arrive in every batch and block, and building those
  * paths (six strings per request) cost about as much as decoding the CBOR. Accepts nothing the
- * checking path refuses, and returns what it would: the two are tested against each other.
- * `groups` undefined: the plain form, `[client, seq, payload]` only.
+ * checking path refuses, and returns what it would (`readRequestListChecked`: the tests compare the
+ * two on mutated lists). `groups` undefined: the plain form, `[client, seq, payload]` only.
  */
 function wellFormed(x: Value, lim: RequestListLimits, groups: readonly SignedRequestGroup[] | undefined, used: boolean[] | undefined): ClientRequest | undefined {
   if (!Array.isArray(x) || (x.length !== 3 && (x.length !== 5 || !groups))) return undefined;
   const client = x[0];
   const seq = x[1];
   const payload = x[2];
-  if (typeof client !== 'string' || client.length > lim.maxIdLength) return undefined;
+  // `?? 1024`: readString's own default, for a caller (untyped) that leaves the limit out.
+  if (typeof client !== 'string' || client.length > (lim.maxIdLength ?? 1024)) return undefined;
   if (!(payload instanceof Uint8Array) || payload.length > lim.maxPayloadBytes) return undefined;
   let s: bigint;
   if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) s = BigInt(seq);

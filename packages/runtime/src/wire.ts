@@ -142,6 +142,7 @@ function readPairs<T>(v: Value | undefined, path: string, make: (seq: bigint, by
     if (Array.isArray(item) && item.length === 2 && item[1] instanceof Uint8Array) {
       const seq = item[0];
       if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) return make(BigInt(seq), item[1]);
+      // The decoder yields no bigint past U64_MAX; the bound keeps this path readU64's for any Value.
       if (typeof seq === 'bigint' && seq >= 0n && seq <= U64_MAX) return make(seq, item[1]);
     }
     const pair = readArray(item, `${path}[${i}]`, 2);
