@@ -56,7 +56,6 @@ export function readBool(v: Value | undefined, path: string): boolean {
   return v;
 }
 
-
 /** A non-negative integer of up to 64 bits, as a bigint whatever form it was decoded in. */
 export function readU64(v: Value | undefined, path: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
