@@ -18,7 +18,8 @@ function fromBytes(bytes: (n: number) => Uint8Array): Rng {
     nextU32: u32,
     nextFloat: () => u32() / 2 ** 32,
     nextInt: (n: number) => {
-      if (!(n > 0 && n <= 2 ** 32)) throw new ArgumentError('n', `nextInt bound ${n} not in (0, 2^32]`);
+      // An integer: `x % 1.5` would hand back fractions from an "integer" source.
+      if (!(n > 0 && n <= 2 ** 32) || !Number.isInteger(n)) throw new ArgumentError('n', `nextInt bound ${n} not an integer in (0, 2^32]`);
       // Rejection sampling keeps the result uniform.
       const limit = 2 ** 32 - (2 ** 32 % n);
       for (;;) {

@@ -15,7 +15,8 @@ export function seededRng(seed: number): Rng {
     nextU32,
     nextFloat: () => nextU32() / 2 ** 32,
     nextInt(n: number): number {
-      if (!(n > 0 && n <= 2 ** 32)) throw new ArgumentError('n', `nextInt bound must be in (0, 2^32], got ${n}`);
+      // An integer, as the interface says: a fractional bound has no uniform integers below it.
+      if (!(n > 0 && n <= 2 ** 32) || !Number.isInteger(n)) throw new ArgumentError('n', `nextInt bound must be an integer in (0, 2^32], got ${n}`);
       return Math.floor((nextU32() / 2 ** 32) * n);
     },
     bytes(length: number): Uint8Array {
