@@ -6,7 +6,7 @@
  * encoding (they hash client, seq and payload), so the same commands keep their identity however
  * their signatures travel.
  */
-import { U64_MAX, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import { readArray, readBytes, readMap, readString, readU64, readUint, u64Of } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError } from '@phalanx/interface';
 import type { ClientRequest, SignedRequestGroup } from '@phalanx/interface';
@@ -111,10 +111,8 @@ function wellFormed(x: Value, lim: RequestListLimits, groups: readonly SignedReq
   // `?? 1024`: readString's own default, for a caller (untyped) that leaves the limit out.
   if (typeof client !== 'string' || client.length > (lim.maxIdLength ?? 1024)) return undefined;
   if (!(payload instanceof Uint8Array) || payload.length > lim.maxPayloadBytes) return undefined;
-  let s: bigint;
-  if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) s = BigInt(seq);
-  else if (typeof seq === 'bigint' && seq >= 0n && seq <= U64_MAX) s = seq;
-  else return undefined;
+  const s = u64Of(seq);
+  if (s === undefined) return undefined;
   if (x.length === 3) return { client, seq: s, payload };
   const gi = x[3];
   const index = x[4];

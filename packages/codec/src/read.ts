@@ -56,12 +56,20 @@ export function readBool(v: Value | undefined, path: string): boolean {
   return v;
 }
 
+/**
+ * `v` as a bigint if it is a non-negative integer of up to 64 bits (in either decoded form), else
+ * undefined: `readU64` without building an error, for loops that read the good case without paths.
+ */
+export function u64Of(v: Value | undefined): bigint | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
+  // A constant bound: `1n << 64n` written here allocated a bigint on every call.
+  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : undefined;
+  return undefined;
+}
+
 /** A non-negative integer of up to 64 bits, as a bigint whatever form it was decoded in. */
 export function readU64(v: Value | undefined, path: string): bigint {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  // A constant bound: `1n << 64n` written here allocated a bigint on every call.
-  if (typeof v === 'bigint' && v >= 0n && v <= U64_MAX) return v;
-  return fail(path, 'unsigned 64-bit integer', v);
+  return u64Of(v) ?? fail(path, 'unsigned 64-bit integer', v);
 }
 
 /** A non-negative safe integer as a number (counts, indices, small enums). */

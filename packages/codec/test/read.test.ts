@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '@phalanx/interface';
-import { decode, encode, readArray, readBytes, readMap, readString, readU64, readUint, signingBytes, utf8, fromHex, compareBytes, concatBytes } from '../src/index.js';
+import { decode, encode, readArray, readBytes, readMap, readString, readU64, readUint, u64Of, signingBytes, utf8, fromHex, compareBytes, concatBytes } from '../src/index.js';
 
 describe('typed readers name the path of what is wrong', () => {
   const msg = decode(encode({ seq: 5, digest: new Uint8Array(32), batch: [1, 2, 3], who: 'r1' }));
@@ -19,6 +19,9 @@ describe('typed readers name the path of what is wrong', () => {
     expect(() => readArray(m.batch, 'msg.batch', 2)).toThrow(/msg.batch: 3 items exceed the limit of 2/);
     expect(() => readMap(msg, 'msg', ['seq'])).toThrow(/unexpected field/);
     expect(() => readU64(-1, 'x')).toThrow(DecodeError);
+    // u64Of: the same range in both decoded forms, undefined outside it
+    expect([0, 2 ** 53 - 1, 0n, 2n ** 64n - 1n].map((v) => u64Of(v))).toEqual([0n, 2n ** 53n - 1n, 0n, 2n ** 64n - 1n]);
+    expect([-1, 1.5, 2 ** 53, -1n, 2n ** 64n, '1', null, undefined].map((v) => u64Of(v))).toEqual(new Array(8).fill(undefined));
     expect(() => readUint(7, 'x', 6)).toThrow(/exceeds 6/);
     expect(() => readMap([1], 'msg')).toThrow(/expected map, got array/);
   });

@@ -9,7 +9,7 @@
  * height, one proof). Per-frame costs (framing, encryption, decoding, the proof's bytes) are then
  * paid per batch, not per command, which is what lets the client protocol keep up with consensus.
  */
-import { EncodeError, U64_MAX, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint } from '@phalanx/codec';
+import { EncodeError, decode, encode, readArray, readBytes, readMap, readString, readU64, readUint, u64Of } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { DecodeError, chunkBySize } from '@phalanx/interface';
 import { MAX_GROUP_SIZE } from '@phalanx/client-auth';
@@ -140,10 +140,8 @@ function readPairs<T>(v: Value | undefined, path: string, make: (seq: bigint, by
     // Well-formed pairs are read without building error paths (three strings per item, as costly
     // as decoding the item); a bad one is read again below, which names what is wrong.
     if (Array.isArray(item) && item.length === 2 && item[1] instanceof Uint8Array) {
-      const seq = item[0];
-      if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) return make(BigInt(seq), item[1]);
-      // The decoder yields no bigint past U64_MAX; the bound keeps this path readU64's for any Value.
-      if (typeof seq === 'bigint' && seq >= 0n && seq <= U64_MAX) return make(seq, item[1]);
+      const seq = u64Of(item[0]);
+      if (seq !== undefined) return make(seq, item[1]);
     }
     const pair = readArray(item, `${path}[${i}]`, 2);
     if (pair.length !== 2) throw new DecodeError(`${path}[${i}]: expected [seq, bytes]`);
