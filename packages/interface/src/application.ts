@@ -175,7 +175,8 @@ export interface StateMachine {
    * taken for a failed one). Each `next()` should do a bounded share of the work, ideally a few
    * milliseconds; the last returns the bytes `snapshot()` would. The runtime lets other work run
    * between steps but changes nothing until the last one: no `apply` or `restore` (it may call
-   * `snapshot()`).
+   * `snapshot()`). The bytes may be the machine's own, kept to build its next snapshot from
+   * (`@phalanx/kv-store` does): a caller reads or copies them and never modifies them.
    */
   snapshotSteps?(): Iterator<void, Uint8Array>;
   /** Replaces the state with one produced by `snapshot`. Throws on bytes it cannot read. */

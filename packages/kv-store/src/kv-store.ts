@@ -12,58 +12,27 @@ import { ConfigError, DecodeError } from '@phalanx/interface';
 import { bytesEqual, decode, encode, headLength, readArray, readBytes, readMap, readString, readU64, toHex, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
 import { canonicalSpans, decodeCommandGeneric, encodeCommand, encodeResult } from './commands.js';
-import { KeyOrder, STEP_KEYS, runSteps } from './key-order.js';
+import { EntryCache } from './entry-cache.js';
+import type { SnapshotFrame, StoredValue } from './entry-cache.js';
+import { runSteps } from './key-order.js';
 import type { KvResult } from './commands.js';
 
-/** CBOR major types of the snapshot's items. */
-const BYTES = 2;
-const ARRAY = 4;
 const SNAPSHOT_HEAD = Buffer.from([0xa3, 0x61, 0x76, 0x01, 0x64, 0x64, 0x61, 0x74, 0x61]); // {"v": 1, "data": …
 const SESSIONS_KEY = Buffer.from([0x68, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x73]); // "sessions"
-
-/** Each hex digit's value, by character code (keys are `toHex`'s lower-case hex). */
-const HEX_VALUE = new Uint8Array(128);
-for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+const ARRAY = 4;
 
 /**
  * The snapshot `{v: 1, data: [[key, value] …], sessions}` in canonical CBOR (map keys in encoded
- * byte order: "v", "data", "sessions"), written straight into one buffer: the entries are most of
- * a snapshot and every checkpoint takes one, and building them as a value tree for the generic
- * encoder cost ~3× as much. Keys go from hex to bytes in place, by table: `Buffer.write(…, 'hex')`
- * costs a call into C++ per key (~1 s of a million-key snapshot). Same bytes as the generic
- * encoder (tested), so digests did not change.
+ * byte order: "v", "data", "sessions"), written by the `EntryCache` straight into one buffer: head,
+ * entries, then this tail. Building the entries as a value tree for the generic encoder cost ~3×
+ * as much. Same bytes as the generic encoder (tested), so digests did not change.
  */
-function* writeSnapshot(keys: readonly string[], values: readonly StoredValue[], sessions: Uint8Array): Generator<void, Uint8Array> {
-  let size = SNAPSHOT_HEAD.length + headLength(keys.length) + SESSIONS_KEY.length + sessions.length;
-  for (let i = 0; i < keys.length; i++) {
-    const kl = keys[i]!.length / 2;
-    const vl = values[i]!.length;
-    size += 1 + headLength(kl) + kl + headLength(vl) + vl;
-    if (i % STEP_KEYS === STEP_KEYS - 1) yield;
-  }
-  // Not zeroed, since every byte is written below (the check at the end guards the size
-  // arithmetic), and not a view into Node's shared pool.
-  const out = Buffer.allocUnsafeSlow(size);
-  let at = SNAPSHOT_HEAD.copy(out, 0);
-  at = writeHead(out, at, ARRAY, keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const v = values[i]!;
-    out[at++] = 0x82; // [key, value]
-    at = writeHead(out, at, BYTES, k.length / 2);
-    for (let c = 0; c < k.length; c += 2) out[at++] = (HEX_VALUE[k.charCodeAt(c)]! << 4) | HEX_VALUE[k.charCodeAt(c + 1)]!;
-    at = writeHead(out, at, BYTES, v.length);
-    if (typeof v === 'string') at += out.write(v, at, 'latin1');
-    else {
-      out.set(v, at);
-      at += v.length;
-    }
-    if (i % STEP_KEYS === STEP_KEYS - 1) yield;
-  }
-  at += SESSIONS_KEY.copy(out, at);
-  out.set(sessions, at);
-  if (at + sessions.length !== size) throw new Error(`kv-store snapshot: wrote ${at + sessions.length} of ${size} bytes`);
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+function snapshotFrame(sessions: Uint8Array): SnapshotFrame {
+  return (count) => {
+    const head = Buffer.allocUnsafe(SNAPSHOT_HEAD.length + headLength(count));
+    writeHead(head, SNAPSHOT_HEAD.copy(head, 0), ARRAY, count);
+    return { head, tail: Buffer.concat([SESSIONS_KEY, sessions]) };
+  };
 }
 
 /**
@@ -75,7 +44,6 @@ function* writeSnapshot(keys: readonly string[], values: readonly StoredValue[],
  * strings they would count against V8's heap limit (~4 GB by default), which a store of large
  * values would reach long before memory runs out.
  */
-type StoredValue = string | Uint8Array;
 const STRING_VALUE_MAX = 256;
 
 /** `owned`: `bytes` is already a copy of its own (the codec's), kept as it is when large. */
@@ -141,8 +109,8 @@ export class KvStore implements StateMachine {
   /** Values as `stored` keeps them (small ones as binary strings). */
   private readonly data = new Map<string, StoredValue>();
   private readonly sessions = new Map<string, Session>();
-  /** `data`'s keys in snapshot order as of the last snapshot, and those added since. */
-  private order = new KeyOrder();
+  /** `data`'s entries as the last snapshot encoded them, and the keys touched since. */
+  private entries = new EntryCache();
   private readonly window: bigint;
 
   constructor(options: KvStoreOptions = {}) {
@@ -211,9 +179,8 @@ export class KvStore implements StateMachine {
     const value = spans.value ? stored(bytes.subarray(spans.value[0], spans.value[1])) : undefined;
     switch (op) {
       case 'put': {
-        const before = this.data.size;
         this.data.set(k, value!);
-        if (this.data.size !== before) this.order.inserted(k, this.data);
+        this.entries.touch(k, this.data);
         return { ok: true };
       }
       case 'get': {
@@ -221,7 +188,7 @@ export class KvStore implements StateMachine {
         return held === undefined ? { ok: true } : { ok: true, value: bytesView(held) };
       }
       case 'del':
-        this.data.delete(k);
+        if (this.data.delete(k)) this.entries.touch(k, this.data);
         return { ok: true };
     }
   }
@@ -236,14 +203,17 @@ export class KvStore implements StateMachine {
     return this.data.size;
   }
 
-  /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. */
+  /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. A copy of its own. */
   snapshot(): Uint8Array {
-    return runSteps(this.snapshotSteps());
+    return new Uint8Array(runSteps(this.snapshotSteps()));
   }
 
-  /** `snapshot()` in steps of a few thousand keys (see `StateMachine.snapshotSteps`). */
+  /**
+   * `snapshot()` in steps (see `StateMachine.snapshotSteps`), a few thousand keys each. The bytes
+   * are shared with the store, which reads them again for its next snapshot: read them, copy them,
+   * never modify them.
+   */
   *snapshotSteps(): Generator<void, Uint8Array> {
-    const { keys, values } = yield* this.order.entrySteps(this.data);
     const sessions: Value = [...this.sessions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([client, s]): Value => [
@@ -251,7 +221,7 @@ export class KvStore implements StateMachine {
         s.top,
         [...s.results.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([seq, r]): Value => [seq, r]),
       ]);
-    return yield* writeSnapshot(keys, values, encode(sessions));
+    return yield* this.entries.snapshotSteps(this.data, snapshotFrame(encode(sessions)));
   }
 
   restore(snapshot: Uint8Array): void {
@@ -280,7 +250,7 @@ export class KvStore implements StateMachine {
     // certified: refuse it rather than let this replica's checkpoints diverge from the others'.
     const check = new KvStore({ sessionWindow: Number(this.window) });
     for (const [k, v] of data) check.data.set(k, v);
-    check.order.forget(); // its own sort of the keys, not the snapshot's order, which is what is checked
+    check.entries.forget(); // its own sort and encoding of the keys, not the snapshot's order and bytes, which are what is checked
     for (const [k, v] of sessions) check.sessions.set(k, v);
     if (!bytesEqual(check.snapshot(), snapshot)) {
       throw new DecodeError('snapshot: not canonical (entries must be sorted and unique)');
@@ -293,7 +263,7 @@ export class KvStore implements StateMachine {
     // Replace only after the whole snapshot parsed: a bad snapshot leaves the state untouched.
     this.data.clear();
     for (const [k, v] of data) this.data.set(k, v);
-    this.order = check.order; // sorted by the check's snapshot: exactly these keys
+    this.entries = check.entries; // encoded by the check's snapshot: exactly these entries
     this.sessions.clear();
     for (const [k, v] of sessions) this.sessions.set(k, v);
   }
