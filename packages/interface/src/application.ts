@@ -176,7 +176,8 @@ export interface StateMachine {
    * milliseconds; the last returns the bytes `snapshot()` would. The runtime lets other work run
    * between steps but changes nothing until the last one: no `apply` or `restore` (it may call
    * `snapshot()`). The bytes may be the machine's own, kept to build its next snapshot from
-   * (`@phalanx/kv-store` does): a caller reads or copies them and never modifies them.
+   * (`@phalanx/kv-store` does): a caller reads or copies them and never modifies them, and the
+   * machine never writes them again once returned (a caller may copy them in slices).
    */
   snapshotSteps?(): Iterator<void, Uint8Array>;
   /** Replaces the state with one produced by `snapshot`. Throws on bytes it cannot read. */

@@ -22,8 +22,10 @@ const HEX_VALUE = new Uint8Array(128);
 for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
 
 const BYTES = 2;
-/** Old entries whose keys and offsets are carried over per step (a tight loop: ~1 ms). */
-const COPY_STEP_KEYS = 1 << 16;
+/** Cached entries carried over per step: at most this many keys (a tight loop: ~1 ms)… */
+export const COPY_STEP_KEYS = 1 << 16;
+/** …and at most this many bytes (~6 ms into fresh memory here, where the page faults cost most). */
+export const COPY_STEP_BYTES = 2 << 20;
 /** Tracking past this many touched keys (and past the store's size) costs more than a rebuild. */
 const TRACK_MIN = 1024;
 
@@ -78,11 +80,12 @@ export class EntryCache {
 
   /**
    * The snapshot `frame(count).head ‖ entries of live in ascending key order ‖ frame(count).tail`,
-   * and from now on what the next call starts from. The entries' bytes in it are the cache's own:
-   * the result must not be modified, and is the caller's to keep only as a copy. In steps of about `STEP_KEYS` touched keys or `COPY_STEP_KEYS` carried-over ones
-   * (see `StateMachine.snapshotSteps`); `live` must not change meanwhile. Nothing cached changes
-   * before the last step (but for sorting the touched keys in place): a computation left
-   * unfinished leaves the cache as it was.
+   * and from now on what the next call starts from. A new buffer every time, which the cache reads
+   * again for the next snapshot and never writes after returning it: the caller must not modify
+   * it. In steps of about `STEP_KEYS` touched keys, or `COPY_STEP_KEYS` carried-over keys or
+   * `COPY_STEP_BYTES` bytes, whichever comes first (see `StateMachine.snapshotSteps`); `live`
+   * must not change meanwhile. Nothing cached changes before the last step (but for sorting the
+   * touched keys in place): a computation left unfinished leaves the cache as it was.
    */
   *snapshotSteps(live: ReadonlyMap<string, StoredValue>, frame: SnapshotFrame): Generator<void, Uint8Array> {
     const tracked = this.touched;
@@ -100,6 +103,7 @@ export class EntryCache {
     let count = old.length;
     let lo = 0;
     for (let i = 0; i < sorted.length; i++) {
+      if (i % STEP_KEYS === STEP_KEYS - 1) yield; // repeats count too: a hot key may be most of them
       const k = sorted[i]!;
       if (i > 0 && k === sorted[i - 1]) continue;
       let hi = old.length;
@@ -120,7 +124,6 @@ export class EntryCache {
       keys.push(k);
       at.push(lo);
       values.push(v);
-      if (i % STEP_KEYS === STEP_KEYS - 1) yield;
     }
 
     // Pass 2: the runs of cached entries between touched keys copied as bytes, touched ones
@@ -136,26 +139,52 @@ export class EntryCache {
     let w = base;
     let n = 0;
     let from = 0;
-    let carried = 0;
+    let carriedKeys = 0;
+    let carriedBytes = 0;
     for (let u = 0; u <= keys.length; u++) {
       const to = u < keys.length ? at[u]! : old.length;
-      if (to > from) {
-        out.set(oldBytes.subarray(oldOffsets[from], oldOffsets[to]), w);
+      // The run of cached entries before this touched key, in pieces that fill what is left of
+      // this step's key and byte budgets; a step ends when either is spent.
+      while (from < to) {
+        const byteRoom = COPY_STEP_BYTES - carriedBytes;
+        let end = Math.min(to, from + COPY_STEP_KEYS - carriedKeys);
+        if (oldOffsets[end]! - oldOffsets[from]! > byteRoom) {
+          // The last entry that still fits (one at least in a fresh step: an entry may exceed the budget alone).
+          let lo = carriedBytes === 0 ? from + 1 : from;
+          let hi = end;
+          while (lo < hi) {
+            const mid = (lo + hi + 1) >>> 1;
+            if (oldOffsets[mid]! - oldOffsets[from]! <= byteRoom) lo = mid;
+            else hi = mid - 1;
+          }
+          end = lo;
+        }
+        const bytes = oldOffsets[end]! - oldOffsets[from]!;
+        out.set(oldBytes.subarray(oldOffsets[from], oldOffsets[end]), w);
         const shift = w - base - oldOffsets[from]!;
-        for (let j = from; j < to; j++) {
+        for (let j = from; j < end; j++) {
           newKeys[n] = old[j]!;
           offsets[n++] = oldOffsets[j]! + shift;
-          if (++carried % COPY_STEP_KEYS === 0) yield;
         }
-        w += oldOffsets[to]! - oldOffsets[from]!;
-        from = to;
+        w += bytes;
+        carriedKeys += end - from;
+        carriedBytes += bytes;
+        from = end;
+        if (from < to || carriedKeys >= COPY_STEP_KEYS || carriedBytes >= COPY_STEP_BYTES) {
+          carriedKeys = 0;
+          carriedBytes = 0;
+          yield;
+        }
       }
       if (u === keys.length) break;
       const k = keys[u]!;
-      if (to < old.length && old[to] === k) from = to + 1; // its cached entry is stale
+      // A cached key: its entry is stale. Its string is the one the map holds (a replacing put's
+      // key is an equal string of its own), so the cache keeps no second copy of it.
+      const cached = to < old.length && old[to] === k ? old[to] : undefined;
+      if (cached !== undefined) from = to + 1;
       const v = values[u];
       if (v !== undefined) {
-        newKeys[n] = k;
+        newKeys[n] = cached ?? k;
         offsets[n++] = w - base;
         w = writeEntry(out, w, k, v);
       }

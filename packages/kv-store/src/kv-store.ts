@@ -252,7 +252,7 @@ export class KvStore implements StateMachine {
     for (const [k, v] of data) check.data.set(k, v);
     check.entries.forget(); // its own sort and encoding of the keys, not the snapshot's order and bytes, which are what is checked
     for (const [k, v] of sessions) check.sessions.set(k, v);
-    if (!bytesEqual(check.snapshot(), snapshot)) {
+    if (!bytesEqual(runSteps(check.snapshotSteps()), snapshot)) {
       throw new DecodeError('snapshot: not canonical (entries must be sorted and unique)');
     }
     // Results below the window go: snapshots written before pruning ignored insertion order (or

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encode, headLength } from '@phalanx/codec';
-import { EntryCache } from '../src/entry-cache.js';
+import { COPY_STEP_BYTES, EntryCache } from '../src/entry-cache.js';
 import type { SnapshotFrame, StoredValue } from '../src/entry-cache.js';
 import { runSteps } from '../src/key-order.js';
 
@@ -104,6 +104,59 @@ describe('EntryCache', () => {
     for (; !r.done; r = it.next()) steps++;
     expect(steps).toBeGreaterThanOrEqual(2); // 150k carried-over keys are more than one step
     expectEntries(r.value, reference(s.live));
+  });
+
+  it('leaves the cache as it was when a computation that really paused is abandoned, wherever it stops', () => {
+    const s = store();
+    const key = (i: number): string => i.toString(16).padStart(6, '0');
+    for (let i = 0; i < 12_000; i++) s.set(key(i * 3), `v${i}`);
+    s.snapshot();
+    for (let i = 0; i < 9000; i++) s.set(key(i * 2), `w${i}`); // more touched keys than a step takes
+    let steps = 0;
+    for (const it = s.cache.snapshotSteps(s.live, frame); !it.next().done; ) steps++;
+    expect(steps).toBeGreaterThan(3);
+    for (let i = 0; i < 9000; i++) s.set(key(i * 2), `x${i}`);
+    for (let stop = 1; stop < steps; stop++) {
+      const it = s.cache.snapshotSteps(s.live, frame);
+      for (let i = 0; i < stop; i++) expect(it.next().done).toBe(false);
+    }
+    s.set(key(1), 'after');
+    expectEntries(s.snapshot(), reference(s.live));
+  });
+
+  it('carries a large unchanged state over in steps of bounded bytes and keys', () => {
+    const s = store();
+    const key = (i: number): string => i.toString(16).padStart(8, '0');
+    const v = 'x'.repeat(100);
+    for (let i = 0; i < 300_000; i++) s.set(key(i), v);
+    s.snapshot();
+    s.set('ffffffff', 'one touched key, after ~33 MB of unchanged entries');
+    // Counts the bytes copied by TypedArray.prototype.set in each step (run copies, head and tail).
+    const proto = Uint8Array.prototype as unknown as { set(src: ArrayLike<number>, offset?: number): void };
+    const original = proto.set;
+    let copied = 0;
+    let most = 0;
+    let steps = 0;
+    proto.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number): void {
+      copied += src.length;
+      original.call(this, src, offset);
+    };
+    try {
+      const it = s.cache.snapshotSteps(s.live, frame);
+      for (let r = it.next(); ; r = it.next()) {
+        most = Math.max(most, copied);
+        copied = 0;
+        if (r.done) {
+          expectEntries(r.value, reference(s.live));
+          break;
+        }
+        steps++;
+      }
+    } finally {
+      proto.set = original;
+    }
+    expect(steps).toBeGreaterThanOrEqual(Math.floor((300_000 * 100) / COPY_STEP_BYTES)); // entries of 108 bytes
+    expect(most).toBeLessThanOrEqual(COPY_STEP_BYTES + 200);
   });
 
   it('stops tracking past the store\'s own size, still encodes every entry, and tracks again after', () => {

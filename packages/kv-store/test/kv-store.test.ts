@@ -174,15 +174,18 @@ describe('KvStore', () => {
   });
 
   describe('snapshot in steps', () => {
-    /** A store of `n` keys, with some deleted and re-inserted after an earlier snapshot. */
+    /**
+     * A store of `n` keys, with some deleted, re-inserted, replaced and added after an earlier
+     * snapshot: ~11k touched keys, more than two steps' worth, so the next snapshot really pauses.
+     */
     const store = (n: number) => {
       const kv = new KvStore();
       const put = (i: number, seq: bigint) => kv.apply([req('c', seq, { op: 'put', key: k(`key-${(i * 7919) % n}`), value: k(`v${i}`) })], ctx);
       for (let i = 0; i < n; i++) put(i, BigInt(i + 1));
       kv.snapshot();
-      for (let i = 0; i < 300; i++) kv.apply([req('c', BigInt(n + 1 + i), { op: 'del', key: k(`key-${i * 3}`) })], ctx);
-      for (let i = 0; i < 200; i++) put(i * 3, BigInt(n + 301 + i));
-      for (let i = 0; i < 1000; i++) kv.apply([req('c', BigInt(n + 501 + i), { op: 'put', key: k(`new-${i}`), value: k('x') })], ctx);
+      for (let i = 0; i < 3000; i++) kv.apply([req('c', BigInt(n + 1 + i), { op: 'del', key: k(`key-${i * 3}`) })], ctx);
+      for (let i = 0; i < 2000; i++) put(i * 3, BigInt(n + 3001 + i));
+      for (let i = 0; i < 6000; i++) kv.apply([req('c', BigInt(n + 5001 + i), { op: 'put', key: k(`new-${i}`), value: k('x') })], ctx);
       return kv;
     };
     const drive = (it: Iterator<void, Uint8Array>, between?: (step: number) => void) => {
@@ -201,26 +204,33 @@ describe('KvStore', () => {
       expect(drive(fresh.snapshotSteps()).steps).toBeGreaterThanOrEqual(10); // 20k new keys: sorted in runs, merged, located, encoded
     });
 
-    it('gives the same bytes when snapshot() is called between its steps, and both leave the order whole', () => {
-      const kv = store(20_000);
+    it('gives the same bytes when snapshot() is called between its steps, and both leave the cache whole', () => {
       const want = toHex(store(20_000).snapshot());
-      const { bytes } = drive(kv.snapshotSteps(), (step) => {
-        if (step === 3) expect(toHex(kv.snapshot())).toBe(want);
-      });
-      expect(toHex(bytes)).toBe(want);
-      kv.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
-      const fresh = store(20_000);
-      fresh.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
-      expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
+      for (const at of [0, 2, 5]) {
+        const kv = store(20_000);
+        const { bytes, steps } = drive(kv.snapshotSteps(), (step) => {
+          if (step === at) expect(toHex(kv.snapshot())).toBe(want);
+        });
+        expect(steps).toBeGreaterThan(at);
+        expect(toHex(bytes)).toBe(want);
+        kv.apply([req('c', 99_999n, { op: 'put', key: k('key-3'), value: k('y') })], ctx);
+        const fresh = store(20_000);
+        fresh.apply([req('c', 99_999n, { op: 'put', key: k('key-3'), value: k('y') })], ctx);
+        expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
+      }
     });
 
-    it('leaves later snapshots whole when a run of steps is abandoned', () => {
+    it('leaves later snapshots whole when a run of steps is abandoned, wherever it stops', () => {
       const kv = store(20_000);
-      const it = kv.snapshotSteps();
-      for (let i = 0; i < 4; i++) it.next();
-      kv.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
+      const { steps } = drive(store(20_000).snapshotSteps());
+      expect(steps).toBeGreaterThan(3);
+      for (let stop = 1; stop < steps; stop++) {
+        const it = kv.snapshotSteps();
+        for (let i = 0; i < stop; i++) expect(it.next().done).toBe(false);
+      }
+      kv.apply([req('c', 99_999n, { op: 'put', key: k('key-3'), value: k('y') })], ctx);
       const fresh = store(20_000);
-      fresh.apply([req('c', 99_999n, { op: 'put', key: k('after'), value: k('y') })], ctx);
+      fresh.apply([req('c', 99_999n, { op: 'put', key: k('key-3'), value: k('y') })], ctx);
       expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
     });
   });
