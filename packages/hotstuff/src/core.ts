@@ -232,8 +232,15 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   private readonly children = new Map<string, Set<string>>();
   private root: TreeNode;
   private committedHeight = 0n;
-  /** Recently committed blocks kept to serve block sync (bounded by `syncWindow`). */
-  private readonly committedWindow = new Map<string, TreeNode>();
+  /**
+   * Recently committed blocks kept to serve block sync (bounded by `syncWindow`), as their log
+   * records: the commit proof frames the block, and is already encoded. As decoded blocks, the
+   * ~1,000 of them under load were ~400k commands, each an object, a bigint and a payload with its
+   * own ArrayBuffer, for every full garbage collection to trace and every young one to sweep.
+   */
+  private readonly committedWindow = new Map<string, Uint8Array>();
+  /** The window block `findBlock` decoded last (`leaderOf` may ask for the same one again and again). */
+  private windowNode: TreeNode | undefined;
   private readonly windowOrder: string[] = [];
   private windowAt = 0;
   private lastNonEmptyHeight = 0n;
@@ -974,7 +981,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.commits.push({ height: node.block.height, requests: node.block.commands, proof, ...mark });
       this.append.push({ index: node.block.height, data: proof });
       if (mark.reportState) this.keepSnapshotProof(node.block.height, node.hash, proof);
-      this.rememberCommitted(node);
+      this.rememberCommitted(node, proof);
     }
     this.root = target;
     this.committedHeight = target.block.height;
@@ -992,19 +999,22 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     return this.cfg.snapshotInterval > 0 && height % BigInt(this.cfg.snapshotInterval) === 0n ? { reportState: true } : {};
   }
 
-  private rememberCommitted(node: TreeNode): void {
-    // Committed: the log holds it now, and the sync window keeps this node long after the hard
-    // state dropped it — its hard-state encoding would double the window's memory.
+  /** `record`: the block's log record (its commit proof), which the sync window keeps. */
+  private rememberCommitted(node: TreeNode, record: Uint8Array): void {
+    // Committed: the log holds it now, and the sync window keeps its record long after the hard
+    // state dropped it.
     node.durable = undefined;
     if (!this.committedWindow.has(node.key)) {
       if (this.windowOrder.length < this.cfg.syncWindow) this.windowOrder.push(node.key);
       else {
-        this.committedWindow.delete(this.windowOrder[this.windowAt]!);
+        const gone = this.windowOrder[this.windowAt]!;
+        this.committedWindow.delete(gone);
+        if (this.windowNode?.key === gone) this.windowNode = undefined;
         this.windowOrder[this.windowAt] = node.key;
         this.windowAt = (this.windowAt + 1) % this.cfg.syncWindow;
       }
     }
-    this.committedWindow.set(node.key, node);
+    this.committedWindow.set(node.key, record);
     for (const k of commandKeys(node.block)) {
       this.committedKeys.add(k);
       this.mempool.delete(k);
@@ -1331,7 +1341,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   }
 
   private findBlock(key: string): TreeNode | undefined {
-    return this.tree.get(key) ?? this.committedWindow.get(key);
+    const node = this.tree.get(key);
+    if (node) return node;
+    if (this.windowNode?.key === key) return this.windowNode;
+    const record = this.committedWindow.get(key);
+    if (!record) return undefined;
+    // Our own record (built at commit, or read back from our log): trusted, not re-verified.
+    const block = proofBlock(record, this.cfg.hasher);
+    return (this.windowNode = this.makeNode(block, blockHash(this.cfg.hasher, block)));
   }
 
   private onRequestBlocks(from: NodeId, hash: Uint8Array, count: number): void {
@@ -1852,7 +1869,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     }
     this.committedHeight = height;
     if (this.appliedFloor <= height) this.appliedFloor = 0n;
-    this.rememberCommitted(this.root);
+    this.rememberCommitted(this.root, acc.proof);
     this.rootRecord = { index: height, data: acc.proof };
     this.compactTarget = height;
     this.compactedTo = height;
@@ -2069,7 +2086,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (mark.reportState) this.keepSnapshotProof(rec.index, blockHash(this.cfg.hasher, block), rec.data);
       if (inWindow) {
         last = this.makeNode(block, blockHash(this.cfg.hasher, block));
-        this.rememberCommitted(last);
+        this.rememberCommitted(last, rec.data);
       }
     }
     if (last) {

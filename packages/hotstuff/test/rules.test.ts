@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { verifyEvidence } from '@phalanx/quorum';
-import { genesisQC, roundRobin, sha256Hasher, verifyCommitProof } from '../src/index.js';
+import { blockHash, genesisQC, roundRobin, sha256Hasher, verifyCommitProof } from '../src/index.js';
+import { toHex } from '@phalanx/codec';
 import { encodeCommitProof } from '../src/proof.js';
 import { Solo } from './solo.js';
 import { fakeVerifier, req } from './harness.js';
@@ -247,6 +248,34 @@ describe('memory bounds', () => {
     expect(maxTree).toBeLessThanOrEqual(4);
     expect(s.detail('committedWindow')).toBe(16);
     expect(s.detail('trackedViews') as number).toBeLessThan(20);
+  });
+
+  it('keeps the sync window\'s blocks as their encoded log records, and serves block sync from them', () => {
+    const s = new Solo('r0', { syncWindow: 16, snapshotInterval: 0 });
+    let qc = s.craft.genesis;
+    const made: Made[] = [];
+    for (let v = 1n; v <= 40n; v++) {
+      const m = s.craft.block(qc, v, [req('c', Number(v)), req('d', Number(v))]);
+      s.from(m.block.proposer, s.craft.proposal(m));
+      qc = s.craft.qc(m);
+      made.push(m);
+    }
+    // Three-chain: the QC on block 39 (in block 40) commits block 37; the window holds 22..37.
+    expect(s.commits.at(-1)!.height).toBe(37n);
+    const window = (s.core as unknown as { committedWindow: Map<string, unknown> }).committedWindow;
+    expect(window.size).toBe(16);
+    for (const record of window.values()) expect(record).toBeInstanceOf(Uint8Array);
+    s.sent = [];
+    s.from('r1', { type: 'request-blocks', hash: made[29]!.hash, count: 8 });
+    const blocks = s.take('blocks').flatMap((m) => m.msg.blocks);
+    expect(blocks.map((b) => toHex(blockHash(sha256Hasher, b)))).toEqual(made.slice(22, 30).reverse().map((m) => toHex(m.hash)));
+    expect(blocks.map((b) => b.commands)).toEqual(made.slice(22, 30).reverse().map((m) => m.block.commands));
+    // Walking down from the tree into the window: 39 (tree), 38, 37 (root), 36 … (window).
+    s.from('r1', { type: 'request-blocks', hash: made[38]!.hash, count: 6 });
+    expect(s.take('blocks').flatMap((m) => m.msg.blocks).map((b) => b.height)).toEqual([39n, 38n, 37n, 36n, 35n, 34n]);
+    // Out of the window: nothing to serve.
+    s.from('r1', { type: 'request-blocks', hash: made[4]!.hash, count: 8 });
+    expect(s.take('blocks')).toEqual([]);
   });
 
   it('a replica flooding proposals for far views with forged QCs adds no tracked state', () => {
