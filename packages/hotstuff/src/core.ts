@@ -239,7 +239,10 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
    * own ArrayBuffer, for every full garbage collection to trace and every young one to sweep.
    */
   private readonly committedWindow = new Map<string, Uint8Array>();
-  /** The window block `findBlock` decoded last (`leaderOf` may ask for the same one again and again). */
+  /**
+   * The window block `findBlock` decoded last: `leaderOf` asks for the high QC's block on every
+   * status, which is a window block only in the rare case that it is committed and left the tree.
+   */
   private windowNode: TreeNode | undefined;
   private readonly windowOrder: string[] = [];
   private windowAt = 0;
@@ -1019,7 +1022,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       this.committedKeys.add(k);
       this.mempool.delete(k);
     }
-    blockKeys.delete(node.block); // the window keeps the block for sync only
+    blockKeys.delete(node.block); // the tree may still hold the root; its keys are not needed again
   }
 
   /**
@@ -1347,8 +1350,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const record = this.committedWindow.get(key);
     if (!record) return undefined;
     // Our own record (built at commit, or read back from our log): trusted, not re-verified.
-    const block = proofBlock(record, this.cfg.hasher);
-    return (this.windowNode = this.makeNode(block, blockHash(this.cfg.hasher, block)));
+    const m = readMap(decode(record, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof');
+    const { block, hash, cmdDigest } = proofTarget(m.block, this.cfg.hasher);
+    return (this.windowNode = this.makeNode(block, hash, cmdDigest));
   }
 
   private onRequestBlocks(from: NodeId, hash: Uint8Array, count: number): void {
@@ -1362,7 +1366,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       if (blocks.length > 0 && bytes + size > this.cfg.maxBlockBytes) break;
       blocks.push(node.block);
       bytes += size;
-      node = this.findBlock(toHex(node.block.parent));
+      // Not one block further than the answer takes: a window block is decoded to be looked at.
+      node = blocks.length < limit ? this.findBlock(toHex(node.block.parent)) : undefined;
     }
     if (blocks.length > 0) this.send.push({ to: from, msg: { type: 'blocks', blocks } });
   }

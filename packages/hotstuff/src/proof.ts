@@ -91,15 +91,16 @@ function headerFromValue(v: Value | undefined, path: string, hasher: Hasher): He
 
 /**
  * A `framedBlockValue` (the committed block of a proof, or a block of the hard state) with its
- * commands parsed from their frame, and its hash. Does not verify. `path` names it in errors.
+ * commands parsed from their frame, its hash and its commands' digest. Does not verify. `path` names it in errors.
  */
-export function proofTarget(v: Value | undefined, hasher: Hasher, path = 'proof.block'): { block: Block; hash: Uint8Array } {
+export function proofTarget(v: Value | undefined, hasher: Hasher, path = 'proof.block'): { block: Block; hash: Uint8Array; cmdDigest: Uint8Array } {
   const a = readArray(v, path);
   if (a.length !== 7) throw new DecodeError(`${path}: expected 7 fields`);
   const frame = readBytes(a[6], `${path}.commands`, { max: LIMITS.maxFrameBytes });
   const block: Block = { ...blockHeaderFields(a, path), commands: parseCommandFrame(frame, `${path}.commands`) };
-  const hash = hasher.digest(encode([block.parent, block.height, block.view, block.proposer, a[4]!, block.election, hasher.digest(frame)]));
-  return { block, hash };
+  const cmdDigest = hasher.digest(frame);
+  const hash = hasher.digest(encode([block.parent, block.height, block.view, block.proposer, a[4]!, block.election, cmdDigest]));
+  return { block, hash, cmdDigest };
 }
 
 /** A commit proof whose structure checked out, with the certificates still to verify. */

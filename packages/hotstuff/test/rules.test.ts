@@ -276,6 +276,17 @@ describe('memory bounds', () => {
     // Out of the window: nothing to serve.
     s.from('r1', { type: 'request-blocks', hash: made[4]!.hash, count: 8 });
     expect(s.take('blocks')).toEqual([]);
+    // The block decoded last is kept at hand, but not past its eviction from the window.
+    s.from('r1', { type: 'request-blocks', hash: made[22]!.hash, count: 1 });
+    expect(s.take('blocks').flatMap((m) => m.msg.blocks).map((b) => b.height)).toEqual([23n]);
+    for (let v = 41n; v <= 48n; v++) {
+      const m = s.craft.block(qc, v);
+      s.from(m.block.proposer, s.craft.proposal(m));
+      qc = s.craft.qc(m);
+    }
+    expect(s.commits.at(-1)!.height).toBe(45n); // the window now holds 30..45
+    s.from('r1', { type: 'request-blocks', hash: made[22]!.hash, count: 1 });
+    expect(s.take('blocks')).toEqual([]);
   });
 
   it('a replica flooding proposals for far views with forged QCs adds no tracked state', () => {
