@@ -248,6 +248,7 @@ export function buildProgram(): Command {
           `${r.ok} puts in ${r.seconds.toFixed(1)} s: ${Math.round(r.opsPerSec)} ops/s, window ${r.window}, ${r.valueBytes} B values` +
             (l ? `; latency p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms` : '') +
             (r.failed ? `; ${r.failed} failed (${r.errors.join('; ')})` : '') +
+            `; ${r.resends} resent (wait ${Math.round(r.retryTimeoutMs)} ms)` +
             '\n',
         );
       }

@@ -37,6 +37,10 @@ export interface LoadPhase {
 export interface LoadResult extends LoadPhase {
   readonly client: string;
   readonly valueBytes: number;
+  /** Requests resent to every replica during the measured phase (unanswered within the client's wait). */
+  readonly resends: number;
+  /** The client's wait before a resend at the end of the run (adapts to commit latency; `Client.retryTimeoutMs`). */
+  readonly retryTimeoutMs: number;
   readonly light?: LoadPhase;
   readonly errors: readonly string[];
 }
@@ -94,8 +98,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     await drive(1, performance.now() + Math.min(0.3, o.warmupSec ?? 1) * 1000, false);
     const light = lightSec > 0 ? await drive(1, performance.now() + lightSec * 1000, true) : undefined;
     await drive(o.window, performance.now() + (o.warmupSec ?? 1) * 1000, false);
+    const resendsBefore = open.client.resends;
     const main = await drive(o.window, performance.now() + o.durationSec * 1000, true);
-    return { client: open.id, ...main, valueBytes: o.valueBytes, ...(light ? { light } : {}), errors: [...errors] };
+    return {
+      client: open.id,
+      ...main,
+      valueBytes: o.valueBytes,
+      resends: open.client.resends - resendsBefore,
+      retryTimeoutMs: open.client.retryTimeoutMs,
+      ...(light ? { light } : {}),
+      errors: [...errors],
+    };
   } finally {
     await open.close();
   }

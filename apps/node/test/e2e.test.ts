@@ -84,8 +84,10 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     const load = await phalanx(['load', '--config', cfg, '--key', key, '--duration', '1', '--warmup', '0.2', '--light', '0.5', '--window', '32', '--json']);
     expect(load.code).toBe(0);
     type Phase = { ok: number; failed: number; window: number; latency: { p50: number } };
-    const r = JSON.parse(load.stdout) as Phase & { light: Phase };
+    const r = JSON.parse(load.stdout) as Phase & { light: Phase; resends: number; retryTimeoutMs: number };
     expect(r).toMatchObject({ failed: 0, window: 32, light: { failed: 0, window: 1 } });
+    expect(r.resends).toBeGreaterThanOrEqual(0);
+    expect(r.retryTimeoutMs).toBeGreaterThanOrEqual(1000); // the default retryMs is the least wait
     expect(r.ok).toBeGreaterThan(0);
     expect(r.light.ok).toBeGreaterThan(0);
     expect(r.latency.p50).toBeGreaterThan(0);

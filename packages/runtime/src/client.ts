@@ -26,7 +26,11 @@ export interface ClientOptions {
   readonly replicas: readonly NodeId[];
   /** Matching replies that make a result final: f+1 for BFT protocols, 1 for crash-fault ones. */
   readonly quorum: number;
-  /** Resend an unanswered request to every replica after this long (doubling, up to 8x). Default 1000 ms; at least 1. */
+  /**
+   * The least time an unanswered request waits before it is resent to every replica (doubling
+   * with each resend, up to 8x). Default 1000 ms; at least 1. The wait adapts upwards to the
+   * commit latency the client observes (`retryTimeoutMs`), so a slow system is not sent more.
+   */
   readonly retryMs?: number;
   /** Give up on a request after this long. Default 30 s; more than 0, `Infinity` for never. */
   readonly timeoutMs?: number;
@@ -126,6 +130,9 @@ export class ClientRejectedError extends PhalanxError {
 /** Refusals that no retry can change (the others — `expired`, `unavailable` — may pass). */
 const PERMANENT_REJECTS: ReadonlySet<RejectCode> = new Set(['too-large', 'malformed', 'unauthenticated']);
 
+/** The longest first wait before a resend, however slow commits have been (RFC 6298 §2.5: ≥ 60 s). */
+export const MAX_RETRY_MS = 60_000;
+
 /** One replica's answer to a pending request: the result, and the frame it came in (height, proof, leader). */
 interface Reply {
   readonly from: NodeId;
@@ -145,7 +152,8 @@ interface Pending {
   /** At most one per replica: a replica's later reply replaces its earlier one. */
   readonly replies: Reply[];
   rejects?: Map<NodeId, RejectCode>;
-  /** `performance.now()` times: when to resend to everyone who has not answered, and when to give up. */
+  /** `performance.now()` times: when first sent, when to resend to everyone who has not answered, and when to give up. */
+  sentAt: number;
   retryAt: number;
   readonly deadline: number;
   retries: number;
@@ -172,6 +180,20 @@ export class Client {
   /** The one timer for every retry and deadline, armed for the earliest of them (`timerAt`). */
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /**
+   * Smoothed latency from first send to a decided result, and its mean deviation (RFC 6298 §2),
+   * sampled only from requests never resent (Karn's rule: an answer to a resent request does not
+   * say which attempt it answers). `undefined` until the first sample.
+   */
+  private srtt: number | undefined;
+  private rttvar = 0;
+  /**
+   * RFC 6298 §5.5: the wait doubles when it expires, and stays doubled until a sample comes in.
+   * Without it a system slower than the wait would never yield a sample (every request resent).
+   * Doubled once per expiry of the client's timer, however many requests it resends.
+   */
+  private backedOff = 1;
+  private resendCount = 0;
 
   /** Throws `ConfigError` (path: the option's name) for a `quorum`, `maxInFlight`, `retryMs` or `timeoutMs` out of its range. */
   constructor(opts: ClientOptions) {
@@ -214,6 +236,37 @@ export class Client {
     return this.pending.size;
   }
 
+  /** Requests resent since the start (each resend of each request counts once). */
+  get resends(): number {
+    return this.resendCount;
+  }
+
+  /**
+   * How long a request now waits for its answers before it is resent: RFC 6298's retransmission
+   * timeout, SRTT + 4·RTTVAR over the latencies of requests answered at their first attempt, never
+   * below `retryMs` nor above `MAX_RETRY_MS`, doubled after an expiry until the next sample. A
+   * request's own resends wait 2x, 4x, then 8x it. Under load, commit
+   * latency can approach a fixed `retryMs`, and resending to every replica because the system is
+   * merely slow adds load to it. The price: a first attempt lost to a failed leader waits longer.
+   */
+  get retryTimeoutMs(): number {
+    const floor = this.o.retryMs ?? 1_000;
+    const estimate = this.srtt === undefined ? floor : Math.max(floor, this.srtt + 4 * this.rttvar);
+    return Math.min(MAX_RETRY_MS, estimate * this.backedOff);
+  }
+
+  /** One latency sample (RFC 6298 §2.2–2.3, α = 1/8, β = 1/4). */
+  private sampleLatency(ms: number): void {
+    this.backedOff = 1;
+    if (this.srtt === undefined) {
+      this.srtt = ms;
+      this.rttvar = ms / 2;
+      return;
+    }
+    this.rttvar += (Math.abs(this.srtt - ms) - this.rttvar) / 4;
+    this.srtt += (ms - this.srtt) / 8;
+  }
+
   /** The seq the next `submit` will use. */
   get sequence(): bigint {
     return this.nextSeq;
@@ -242,6 +295,7 @@ export class Client {
           seq,
           payload,
           replies: [],
+          sentAt: performance.now(),
           retryAt: Infinity,
           deadline,
           retries: 0,
@@ -287,8 +341,7 @@ export class Client {
   private transmit(p: Pending): void {
     if (p.retries === 0 && this.firstTarget !== undefined) this.enqueue(this.firstTarget, p);
     else for (const r of this.o.replicas) if (!p.replies.some((x) => x.from === r)) this.enqueue(r, p);
-    const base = this.o.retryMs ?? 1_000;
-    p.retryAt = performance.now() + base * Math.min(8, 2 ** p.retries);
+    p.retryAt = performance.now() + this.retryTimeoutMs * Math.min(8, 2 ** p.retries);
     this.arm(Math.min(p.retryAt, p.deadline));
   }
 
@@ -318,6 +371,7 @@ export class Client {
     // `timerAt`: count anything due within that slack as due, instead of re-arming for a sub-ms wait.
     const now = performance.now() + 1;
     let next = Infinity;
+    let resent = false;
     for (const p of this.pending.values()) {
       if (p.deadline <= now) {
         const why = `${p.replies.length} replies, ${p.rejects?.size ?? 0} rejects, ${p.retries} retries`;
@@ -325,6 +379,9 @@ export class Client {
         continue;
       }
       if (p.retryAt <= now) {
+        if (!resent && this.retryTimeoutMs < MAX_RETRY_MS) this.backedOff *= 2;
+        resent = true;
+        this.resendCount++;
         p.retries++;
         this.transmit(p);
       }
@@ -431,6 +488,7 @@ export class Client {
       if (hint !== undefined && matching.every((r) => r.frame.leader === hint)) this.setFirstTarget(hint);
     }
     const proof = matching.find((r) => r.frame.proof)?.frame.proof;
+    if (p.retries === 0) this.sampleLatency(performance.now() - p.sentAt);
     this.finish(p, {
       seq: p.seq,
       result,

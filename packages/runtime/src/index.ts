@@ -1,7 +1,7 @@
 export { Replica, PoolTimeoutError, readRecoveredState, cryptoRng } from './replica.js';
 export { ReplicaError } from './errors.js';
 export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane } from './replica.js';
-export { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from './client.js';
+export { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, MAX_RETRY_MS } from './client.js';
 export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';
 export { ReplicatedState } from './replicated-state.js';
 export type { AppliedRequest, CachedResult } from './replicated-state.js';

@@ -151,6 +151,42 @@ describe('Client', () => {
     await c.stop();
   });
 
+  it('waits longer before resending when commits are slower than retryMs, and resends little (RFC 6298)', async () => {
+    // Replicas that answer 60 ms after a request arrives. A fixed 20-ms wait resent every request
+    // twice (at 20 ms and 60 ms) to the replicas that had not answered.
+    const hub = new MemoryHub();
+    const ids = ['r0', 'r1', 'r2', 'r3'];
+    let received = 0;
+    for (const id of ids) {
+      const t = hub.transport(id, { peers: ids });
+      void t.start();
+      t.clients.onFrame((client, frame) => {
+        const f = decodeClientFrame(frame);
+        if (f.type !== 'request') return;
+        received += f.requests.length;
+        const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
+        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), 60);
+      });
+    }
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20 });
+    await c.start();
+    expect(c.retryTimeoutMs).toBe(20); // no sample yet: retryMs
+    for (let i = 0; i < 20; i++) await c.submit(Uint8Array.of(0));
+    expect(c.retryTimeoutMs).toBeGreaterThanOrEqual(60);
+    // 80 first sends; the first requests are resent while the wait backs off, then none are.
+    expect(received).toBeLessThan(80 + 12);
+    await c.stop();
+  });
+
+  it('keeps retryMs as its wait when answers come faster', async () => {
+    const { hub, ids } = fakeCluster(() => Uint8Array.of(1));
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20 });
+    await c.start();
+    for (let i = 0; i < 10; i++) await c.submit(Uint8Array.of(0));
+    expect(c.retryTimeoutMs).toBe(20);
+    await c.stop();
+  });
+
   it('pipelines with a bounded window and numbers requests from firstSeq', async () => {
     const { hub, ids } = fakeCluster((_r, seq) => Uint8Array.of(Number(seq)));
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 3, maxInFlight: 4, firstSeq: 10n });
