@@ -190,9 +190,11 @@ export class Client {
   /**
    * RFC 6298 §5.5: the wait doubles when it expires, and stays doubled until a sample comes in.
    * Without it a system slower than the wait would never yield a sample (every request resent).
-   * Doubled once per expiry of the client's timer, however many requests it resends.
+   * Doubled at most once per wait: in a stall, thousands of pipelined requests fall due one after
+   * another, and doubling at each of the timer's firings took the wait to its ceiling at once.
    */
   private backedOff = 1;
+  private backedOffAt = -Infinity;
   private resendCount = 0;
 
   /** Throws `ConfigError` (path: the option's name) for a `quorum`, `maxInFlight`, `retryMs` or `timeoutMs` out of its range. */
@@ -379,7 +381,10 @@ export class Client {
         continue;
       }
       if (p.retryAt <= now) {
-        if (!resent && this.retryTimeoutMs < MAX_RETRY_MS) this.backedOff *= 2;
+        if (!resent && now - this.backedOffAt >= this.retryTimeoutMs && this.retryTimeoutMs < MAX_RETRY_MS) {
+          this.backedOff *= 2;
+          this.backedOffAt = now;
+        }
         resent = true;
         this.resendCount++;
         p.retries++;

@@ -178,6 +178,31 @@ describe('Client', () => {
     await c.stop();
   });
 
+  it('backs its wait off once per wait, not once per request, when a whole window falls due in a stall', async () => {
+    // Replicas that hold every answer for 150 ms: 64 pipelined requests all fall due, one after
+    // another, during the stall.
+    const hub = new MemoryHub();
+    const ids = ['r0', 'r1', 'r2', 'r3'];
+    for (const id of ids) {
+      const t = hub.transport(id, { peers: ids });
+      void t.start();
+      t.clients.onFrame((client, frame) => {
+        const f = decodeClientFrame(frame);
+        if (f.type !== 'request') return;
+        const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
+        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), 150);
+      });
+    }
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20, maxInFlight: 64 });
+    await c.start();
+    const all = Promise.all(Array.from({ length: 64 }, (_, i) => new Promise((r) => setTimeout(r, i)).then(() => c.submit(Uint8Array.of(0)))));
+    await new Promise((r) => setTimeout(r, 100));
+    // 100 ms of stall with a 20-ms wait: at most a handful of doublings (20 → 40 → 80 → 160), not one per request.
+    expect(c.retryTimeoutMs).toBeLessThanOrEqual(320);
+    await all;
+    await c.stop();
+  });
+
   it('keeps retryMs as its wait when answers come faster', async () => {
     const { hub, ids } = fakeCluster(() => Uint8Array.of(1));
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20 });
