@@ -348,6 +348,74 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('applies the batches after a checkpoint while its snapshot is being stored; the core hears `applied` after the store, and a stop waits for it', async () => {
+    const trace: string[] = [];
+    const disk = new MemoryDisk();
+    const inner = openMemoryStorage({ disk });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let committing = false;
+    let committed = false;
+    const storage = wrapSnapshotWriter(inner, (w) => ({
+      commit: async () => {
+        committing = true;
+        await held;
+        await w.commit();
+        committed = true;
+      },
+    }));
+    const { replica, cores, app } = setup({ trace, config: { checkpoint: 2n }, extra: { storage } });
+    await replica.start();
+    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await waitFor(() => committing, 'the checkpoint at 2 being stored');
+    for (let i = 2; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    // Batches 3 and 4 apply (and would answer their clients) while the store at 2 is held.
+    await waitFor(() => app.entries.length === 5, 'batches 3-5 applied');
+    expect(committed).toBe(false);
+    expect(cores[0]!.applied).toEqual([]);
+    const stopped = replica.stop();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(committed).toBe(false); // the stop is waiting for the store
+    release();
+    await stopped;
+    expect(committed).toBe(true);
+    // The checkpoint at 4 was taken at 4 (not later) and stored after the one at 2.
+    expect(cores[0]!.applied).toEqual([2n, 4n]);
+    expect((await openMemoryStorage({ disk }).snapshots.latest())!.height).toBe(4n);
+  });
+
+  it('installs a restore only after a checkpoint being stored is stored, so the restored state is the latest snapshot', async () => {
+    const donor = new ReplicatedState(new LogMachine());
+    for (let h = 1n; h <= 5n; h++) donor.apply({ height: h, requests: [{ client: 'd', seq: h - 1n, payload: payload(`d${h}`) }] });
+    const trace: string[] = [];
+    const disk = new MemoryDisk();
+    const inner = openMemoryStorage({ disk });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let committedAt: number | undefined;
+    const storage = wrapSnapshotWriter(inner, (w) => ({
+      commit: async () => {
+        if (committedAt === undefined) await held; // the checkpoint at 2; the restore's own store is not held
+        await w.commit();
+        committedAt ??= trace.length;
+      },
+    }));
+    const { replica } = setup({
+      trace,
+      config: { checkpoint: 2n, ticks: 1, tickMs: 60, restoreOnTick: { height: 5n, snapshot: donor.snapshot() } },
+      extra: { storage },
+    });
+    await replica.start();
+    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await new Promise((r) => setTimeout(r, 150)); // the restore's tick came while the store at 2 is held
+    expect(trace).not.toContain('restore');
+    release();
+    await waitFor(() => trace.includes('restore'), 'the restore');
+    expect(trace.indexOf('restore')).toBeGreaterThanOrEqual(committedAt!);
+    await replica.stop();
+    expect((await openMemoryStorage({ disk }).snapshots.latest())!.height).toBe(5n);
+  });
+
   it('applies a batch committed just as the applying loop ends (no Ready sync between them)', async () => {
     // A request submitted from the commit hook is stepped, its Ready handled (a deferrable persist:
     // nothing awaited) and its batch queued within the same burst of microtasks as the loop's end.
