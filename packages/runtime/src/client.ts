@@ -29,7 +29,8 @@ export interface ClientOptions {
   /**
    * The least time an unanswered request waits before it is resent to every replica (doubling
    * with each resend, up to 8x). Default 1000 ms; at least 1. The wait adapts upwards to the
-   * commit latency the client observes (`retryTimeoutMs`), so a slow system is not sent more.
+   * commit latency the client observes (`retryTimeoutMs`), so a slow system is not sent more, but
+   * never past a quarter of `timeoutMs`.
    */
   readonly retryMs?: number;
   /** Give up on a request after this long. Default 30 s; more than 0, `Infinity` for never. */
@@ -132,6 +133,8 @@ const PERMANENT_REJECTS: ReadonlySet<RejectCode> = new Set(['too-large', 'malfor
 
 /** The longest first wait before a resend, however slow commits have been (RFC 6298 §2.5: ≥ 60 s). */
 export const MAX_RETRY_MS = 60_000;
+/** RFC 6298's G: the least margin over the smoothed latency. */
+const CLOCK_GRANULARITY_MS = 10;
 
 /** One replica's answer to a pending request: the result, and the frame it came in (height, proof, leader). */
 interface Reply {
@@ -253,8 +256,21 @@ export class Client {
    */
   get retryTimeoutMs(): number {
     const floor = this.o.retryMs ?? 1_000;
-    const estimate = this.srtt === undefined ? floor : Math.max(floor, this.srtt + 4 * this.rttvar);
-    return Math.min(MAX_RETRY_MS, estimate * this.backedOff);
+    // RFC 6298 §2.3: SRTT + max(G, 4·RTTVAR). Without the clock-granularity term, a steady latency
+    // decays RTTVAR towards 0 and answers a millisecond late are resent.
+    const estimate = this.srtt === undefined ? floor : Math.max(floor, this.srtt + Math.max(CLOCK_GRANULARITY_MS, 4 * this.rttvar));
+    return Math.min(this.waitCeiling(), estimate * this.backedOff);
+  }
+
+  /**
+   * The longest first wait: a quarter of `timeoutMs` (at most `MAX_RETRY_MS`), so a request goes to
+   * every replica well before its deadline however slow answers have been; never below `retryMs`.
+   * Without it, first attempts that go to the leader alone (`followLeader`) and a wait grown past
+   * the deadline would leave a failed or censoring leader as the only replica ever asked.
+   */
+  private waitCeiling(): number {
+    const floor = this.o.retryMs ?? 1_000;
+    return Math.max(floor, Math.min(MAX_RETRY_MS, (this.o.timeoutMs ?? 30_000) / 4));
   }
 
   /** One latency sample (RFC 6298 §2.2–2.3, α = 1/8, β = 1/4). */
@@ -343,7 +359,11 @@ export class Client {
   private transmit(p: Pending): void {
     if (p.retries === 0 && this.firstTarget !== undefined) this.enqueue(this.firstTarget, p);
     else for (const r of this.o.replicas) if (!p.replies.some((x) => x.from === r)) this.enqueue(r, p);
-    p.retryAt = performance.now() + this.retryTimeoutMs * Math.min(8, 2 ** p.retries);
+    // A request's own resends wait 2x, 4x, then 8x the wait, within 8x retryMs or the ceiling,
+    // whichever is longer: the client-wide back-off and this one must not compound without bound.
+    const floor = this.o.retryMs ?? 1_000;
+    const wait = Math.min(Math.max(this.waitCeiling(), 8 * floor), this.retryTimeoutMs * Math.min(8, 2 ** p.retries));
+    p.retryAt = performance.now() + wait;
     this.arm(Math.min(p.retryAt, p.deadline));
   }
 

@@ -1096,7 +1096,8 @@ export class Replica<M, C = unknown> {
           await this.applyBatch(core, next);
         }
         // Ends in the same turn as its last look at the queue (see `finally`).
-        if (this.fatal || (this.storesInFlight === 0 && this.applyQueue.length === 0)) break;
+        // Not before a store under way ends, halted or not: a stop must not close storage under it.
+        if (this.storesInFlight === 0 && (this.fatal || this.applyQueue.length === 0)) break;
         // A checkpoint still being stored keeps the loop (and so `draining`) alive, as restores
         // and stops need, until it is stored or more batches come to be applied.
         await new Promise<void>((r) => (this.wake = r));
@@ -1141,6 +1142,10 @@ export class Replica<M, C = unknown> {
       ...(batch.proof ? { proof: batch.proof } : {}),
     });
     if (batch.reportState) {
+      // One store behind at most: each holds a whole snapshot, and a core that commits faster than
+      // states are stored (HotStuff) would otherwise queue them without bound.
+      if (this.storesInFlight > 0) await this.storing;
+      if (this.fatal) return;
       // In slices, the event loop let run between them, and the state unchanged until the last:
       // nothing else applies meanwhile (this is the only applier), and restores wait for it.
       const snapshot = await sliced(this.state.snapshotSteps());
@@ -1191,6 +1196,7 @@ export class Replica<M, C = unknown> {
       // rejects, and no piece is left in flight when `abort` runs.
       const clock = slices();
       for (let at = 0; at < snapshot.length; at += SNAPSHOT_PIECE_BYTES) {
+        if (this.fatal) throw this.fatal; // halted: stop writing (the piece already begun is aborted)
         await w.write(snapshot.subarray(at, at + SNAPSHOT_PIECE_BYTES));
         const p = clock.pause();
         if (p) await p;

@@ -348,7 +348,7 @@ describe('Replica', () => {
     await replica.stop();
   });
 
-  it('applies the batches after a checkpoint while its snapshot is being stored; the core hears `applied` after the store, and a stop waits for it', async () => {
+  it('applies the batches after a checkpoint while its snapshot is being stored, up to the next checkpoint; the core hears `applied` after the store, and a stop waits for it', async () => {
     const trace: string[] = [];
     const disk = new MemoryDisk();
     const inner = openMemoryStorage({ disk });
@@ -369,8 +369,11 @@ describe('Replica', () => {
     for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
     await waitFor(() => committing, 'the checkpoint at 2 being stored');
     for (let i = 2; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
-    // Batches 3 and 4 apply (and would answer their clients) while the store at 2 is held.
-    await waitFor(() => app.entries.length === 5, 'batches 3-5 applied');
+    // Batches 3 and 4 apply (and would answer their clients) while the store at 2 is held; the
+    // checkpoint at 4 waits for it before taking its own snapshot (one store behind at most).
+    await waitFor(() => app.entries.length === 4, 'batches 3 and 4 applied');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(app.entries.length).toBe(4);
     expect(committed).toBe(false);
     expect(cores[0]!.applied).toEqual([]);
     const stopped = replica.stop();
@@ -379,6 +382,7 @@ describe('Replica', () => {
     release();
     await stopped;
     expect(committed).toBe(true);
+    expect(app.entries.length).toBe(5);
     // The checkpoint at 4 was taken at 4 (not later) and stored after the one at 2.
     expect(cores[0]!.applied).toEqual([2n, 4n]);
     expect((await openMemoryStorage({ disk }).snapshots.latest())!.height).toBe(4n);
