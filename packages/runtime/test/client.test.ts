@@ -41,6 +41,25 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { re
   return { hub, ids, received, frames };
 }
 
+/** Fake replicas that answer every request, all of them, `delayMs` after it arrives; `received` counts requests. */
+function slowCluster(delayMs: number) {
+  const hub = new MemoryHub();
+  const ids = ['r0', 'r1', 'r2', 'r3'];
+  const stats = { received: 0 };
+  for (const id of ids) {
+    const t = hub.transport(id, { peers: ids });
+    void t.start();
+    t.clients.onFrame((client, frame) => {
+      const f = decodeClientFrame(frame);
+      if (f.type !== 'request') return;
+      stats.received += f.requests.length;
+      const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
+      setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), delayMs);
+    });
+  }
+  return { hub, ids, stats };
+}
+
 describe('framesOf (client frames by count and bytes)', () => {
   it('keeps each frame under ~1 MiB of payload and 4,096 items; a bigger item goes alone', () => {
     const sizes = (xs: number[]) => framesOf(xs, (x) => x).map((f) => f.length);
@@ -154,20 +173,7 @@ describe('Client', () => {
   it('waits longer before resending when commits are slower than retryMs, and resends little (RFC 6298)', async () => {
     // Replicas that answer 60 ms after a request arrives. A fixed 20-ms wait resent every request
     // twice (at 20 ms and 60 ms) to the replicas that had not answered.
-    const hub = new MemoryHub();
-    const ids = ['r0', 'r1', 'r2', 'r3'];
-    let received = 0;
-    for (const id of ids) {
-      const t = hub.transport(id, { peers: ids });
-      void t.start();
-      t.clients.onFrame((client, frame) => {
-        const f = decodeClientFrame(frame);
-        if (f.type !== 'request') return;
-        received += f.requests.length;
-        const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
-        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), 60);
-      });
-    }
+    const { hub, ids, stats } = slowCluster(60);
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20 });
     await c.start();
     expect(c.retryTimeoutMs).toBe(20); // no sample yet: retryMs
@@ -175,25 +181,14 @@ describe('Client', () => {
     expect(c.retryTimeoutMs).toBeGreaterThanOrEqual(60);
     // 80 first sends; the first requests are resent while the wait backs off, then almost none are
     // (a fixed 20-ms wait resent each to the two or three replicas not yet answered, twice: ~180).
-    expect(received).toBeLessThan(80 + 30);
+    expect(stats.received).toBeLessThan(80 + 30);
     await c.stop();
   });
 
   it('backs its wait off once per wait, not once per request, when a whole window falls due in a stall', async () => {
     // Replicas that hold every answer for 150 ms: 64 pipelined requests all fall due, one after
     // another, during the stall.
-    const hub = new MemoryHub();
-    const ids = ['r0', 'r1', 'r2', 'r3'];
-    for (const id of ids) {
-      const t = hub.transport(id, { peers: ids });
-      void t.start();
-      t.clients.onFrame((client, frame) => {
-        const f = decodeClientFrame(frame);
-        if (f.type !== 'request') return;
-        const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
-        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), 150);
-      });
-    }
+    const { hub, ids } = slowCluster(150);
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 20, maxInFlight: 64 });
     await c.start();
     const all = Promise.all(Array.from({ length: 64 }, (_, i) => new Promise((r) => setTimeout(r, i)).then(() => c.submit(Uint8Array.of(0)))));
@@ -206,18 +201,7 @@ describe('Client', () => {
 
   it('never lets the wait grow past a quarter of timeoutMs, so a request reaches every replica before its deadline', async () => {
     // Answers after 120 ms would set the wait near 3x that; with timeoutMs 200 it stays at 50 ms.
-    const hub = new MemoryHub();
-    const ids = ['r0', 'r1', 'r2', 'r3'];
-    for (const id of ids) {
-      const t = hub.transport(id, { peers: ids });
-      void t.start();
-      t.clients.onFrame((client, frame) => {
-        const f = decodeClientFrame(frame);
-        if (f.type !== 'request') return;
-        const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
-        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), 120);
-      });
-    }
+    const { hub, ids } = slowCluster(120);
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 5, timeoutMs: 200 });
     await c.start();
     for (let i = 0; i < 5; i++) await c.submit(Uint8Array.of(0));
