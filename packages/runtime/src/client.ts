@@ -248,11 +248,11 @@ export class Client {
 
   /**
    * How long a request now waits for its answers before it is resent: RFC 6298's retransmission
-   * timeout, SRTT + 4·RTTVAR over the latencies of requests answered at their first attempt, never
-   * below `retryMs` nor above `MAX_RETRY_MS`, doubled after an expiry until the next sample. A
-   * request's own resends wait 2x, 4x, then 8x it. Under load, commit
-   * latency can approach a fixed `retryMs`, and resending to every replica because the system is
-   * merely slow adds load to it. The price: a first attempt lost to a failed leader waits longer.
+   * timeout, SRTT + max(G, 4·RTTVAR) over the latencies of requests answered at their first
+   * attempt, doubled after an expiry until the next sample, never below `retryMs` nor above
+   * `waitCeiling` (a quarter of `timeoutMs`, at most `MAX_RETRY_MS`). Under load, commit latency
+   * can approach a fixed `retryMs`, and resending to every replica because the system is merely
+   * slow adds load to it. The price: a first attempt lost to a failed leader waits longer.
    */
   get retryTimeoutMs(): number {
     const floor = this.o.retryMs ?? 1_000;
@@ -401,7 +401,7 @@ export class Client {
         continue;
       }
       if (p.retryAt <= now) {
-        if (!resent && now - this.backedOffAt >= this.retryTimeoutMs && this.retryTimeoutMs < MAX_RETRY_MS) {
+        if (!resent && now - this.backedOffAt >= this.retryTimeoutMs && this.retryTimeoutMs < this.waitCeiling()) {
           this.backedOff *= 2;
           this.backedOffAt = now;
         }
