@@ -1350,8 +1350,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     const record = this.committedWindow.get(key);
     if (!record) return undefined;
     // Our own record (built at commit, or read back from our log): trusted, not re-verified.
-    const m = readMap(decode(record, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof');
-    const { block, hash, cmdDigest } = proofTarget(m.block, this.cfg.hasher);
+    const { block, hash, cmdDigest } = proofBlock(record, this.cfg.hasher);
     return (this.windowNode = this.makeNode(block, hash, cmdDigest));
   }
 
@@ -2067,7 +2066,7 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
     if (!snap || snap.height === 0n || this.cfg.snapshotInterval === 0 || snap.height % BigInt(this.cfg.snapshotInterval) !== 0n) return;
     const rec = r.log.find((x) => x.index === snap.height);
     if (!rec) return;
-    const hash = blockHash(this.cfg.hasher, proofBlock(rec.data, this.cfg.hasher));
+    const { hash } = proofBlock(rec.data, this.cfg.hasher);
     this.serveAndSign({ height: snap.height, block: hash, state: this.stateHasher.digest(snap.data), snapshot: snap.data, proof: rec.data, servedAtTick: Number.NEGATIVE_INFINITY });
   }
 
@@ -2083,14 +2082,14 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       const deliver = rec.index > r.appliedHeight; // persisted but not yet applied: hand it out again
       const inWindow = i >= start;
       if (!deliver && !inWindow) continue;
-      const block = proofBlock(rec.data, this.cfg.hasher); // our own record: trusted, not re-verified
+      const { block, hash, cmdDigest } = proofBlock(rec.data, this.cfg.hasher); // our own record: trusted, not re-verified
       // Re-delivered heights keep their snapshot marks: a crash between storing a block and its
       // snapshot must not skip that snapshot (the log bound rests on it).
       const mark = deliver ? this.snapshotMark(rec.index) : {};
       if (deliver) this.commits.push({ height: rec.index, requests: block.commands, proof: rec.data, ...mark });
-      if (mark.reportState) this.keepSnapshotProof(rec.index, blockHash(this.cfg.hasher, block), rec.data);
+      if (mark.reportState) this.keepSnapshotProof(rec.index, hash, rec.data);
       if (inWindow) {
-        last = this.makeNode(block, blockHash(this.cfg.hasher, block));
+        last = this.makeNode(block, hash, cmdDigest);
         this.rememberCommitted(last, rec.data);
       }
     }
@@ -2193,7 +2192,8 @@ function authEncodable(r: ClientRequest): boolean {
   return Number.isInteger(a.index) && a.index >= 0 && a.index < g.digests.length;
 }
 
-function proofBlock(bytes: Uint8Array, hasher: Hasher): Block {
+/** The block of a commit proof from our own log or window (trusted: not re-verified), with its hash and commands digest. */
+function proofBlock(bytes: Uint8Array, hasher: Hasher): ReturnType<typeof proofTarget> {
   const m = readMap(decode(bytes, { maxBytes: LIMITS.maxFrameBytes, maxDepth: 8 }), 'proof');
-  return proofTarget(m.block, hasher).block;
+  return proofTarget(m.block, hasher);
 }

@@ -36,8 +36,8 @@ function snapshotFrame(sessions: Uint8Array): SnapshotFrame {
 }
 
 /**
- * A value as the store holds it: up to `STRING_VALUE_MAX` bytes a binary string (one character,
- * U+0000..U+00FF, per byte, so its length is the byte count), longer a `Uint8Array` of its own.
+ * The longest value the store holds as a binary string (`StoredValue`: one character, U+0000..U+00FF,
+ * per byte, so its length is the byte count); longer values are a `Uint8Array` of their own.
  * A string is one object on the JavaScript heap, where a `Uint8Array` is a view, an ArrayBuffer
  * and a separately allocated backing store: for small values that halved the store's memory and
  * the time a full garbage collection takes (see the README). Large values stay off the heap: as
