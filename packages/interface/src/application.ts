@@ -161,6 +161,12 @@ export interface ApplyContext {
   readonly height: bigint;
 }
 
+/** Space a caller of `StateMachine.snapshotSteps` asks to have free around the snapshot's bytes. */
+export interface SnapshotRoom {
+  readonly before: number;
+  readonly after: number;
+}
+
 export interface StateMachine {
   /**
    * Applies `commands` in order and returns one result per command. Must be deterministic:
@@ -178,8 +184,22 @@ export interface StateMachine {
    * `snapshot()`). The bytes may be the machine's own, kept to build its next snapshot from
    * (`@phalanx/kv-store` does): a caller reads or copies them and never modifies them, and the
    * machine never writes them again once returned (a caller may copy them in slices).
+   *
+   * `room` asks for writable space around the bytes in their `ArrayBuffer`: at least `before` bytes
+   * before `byteOffset` and `after` bytes after the end. A caller that wraps the snapshot in a frame
+   * of its own (the runtime's `[version, app, clients]`) writes the frame there instead of copying
+   * the whole state into a new buffer, which for a large state is a state-sized allocation and its
+   * page faults at every checkpoint. Only a machine that sets `leavesSnapshotRoom` gives it; the
+   * caller still checks the space is there, and copies when it is not.
    */
-  snapshotSteps?(): Iterator<void, Uint8Array>;
+  snapshotSteps?(room?: SnapshotRoom): Iterator<void, Uint8Array>;
+  /**
+   * Optional: true when `snapshotSteps(room)` leaves the room asked for around its bytes, in a
+   * buffer of the snapshot's own, and never reads or writes those bytes: they belong to the caller.
+   * Without it a caller never writes outside the bytes returned (they may be a view into memory
+   * the machine uses).
+   */
+  readonly leavesSnapshotRoom?: boolean;
   /** Replaces the state with one produced by `snapshot`. Throws on bytes it cannot read. */
   restore(snapshot: Uint8Array): void;
 }

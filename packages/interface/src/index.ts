@@ -3,7 +3,7 @@ export type { SignatureScheme, Signer, Verifier, VerifyItem, BatchVerifier, Hash
 export type { Rng } from './rng.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
-export type { ClientRequest, ApplyContext, StateMachine, CommittedBatch, RequestAuth, RequestAuthenticator, SignedRequestGroup } from './application.js';
+export type { ClientRequest, ApplyContext, SnapshotRoom, StateMachine, CommittedBatch, RequestAuth, RequestAuthenticator, SignedRequestGroup } from './application.js';
 export { BatchBytes, batchWireBytes, chunkBySize, groupWireBytes, requestBatches, requestWireBytes, unknownClient } from './application.js';
 export type { SignedVote, EquivocationEvidence } from './evidence.js';
 export type {

@@ -12,6 +12,8 @@
  * comparison — `Array.prototype.sort` without a comparator, and `<` — is the canonical order.
  */
 import { headLength, writeHead } from '@phalanx/codec';
+import { ArgumentError } from '@phalanx/interface';
+import type { SnapshotRoom } from '@phalanx/interface';
 import { STEP_KEYS, sortInSteps } from './key-order.js';
 
 /** A value as the store holds it: a binary string (one character per byte) or bytes of its own. */
@@ -43,6 +45,15 @@ function writeEntry(out: Buffer, at: number, key: string, value: StoredValue): n
   if (typeof value === 'string') return at + out.write(value, at, 'latin1');
   out.set(value, at);
   return at + value.length;
+}
+
+const NO_ROOM: SnapshotRoom = { before: 0, after: 0 };
+/** Room asked for around a snapshot: a small non-negative integer (a frame's head and tail). */
+const ROOM_MAX = 1 << 20;
+
+function roomBytes(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n > ROOM_MAX) throw new ArgumentError(`room.${name}`, `must be an integer from 0 to ${ROOM_MAX}, got ${String(n)}`);
+  return n;
 }
 
 /** What a snapshot holds around its entries: `head` given their number, and `tail`. */
@@ -85,9 +96,10 @@ export class EntryCache {
    * it. In steps of about `STEP_KEYS` touched keys, or `COPY_STEP_KEYS` carried-over keys or
    * `COPY_STEP_BYTES` bytes, whichever comes first (see `StateMachine.snapshotSteps`); `live`
    * must not change meanwhile. Nothing cached changes before the last step (but for sorting the
-   * touched keys in place): a computation left unfinished leaves the cache as it was.
+   * touched keys in place): a computation left unfinished leaves the cache as it was. `room`: free
+   * bytes left before and after the snapshot in its buffer, for the caller (never read here).
    */
-  *snapshotSteps(live: ReadonlyMap<string, StoredValue>, frame: SnapshotFrame): Generator<void, Uint8Array> {
+  *snapshotSteps(live: ReadonlyMap<string, StoredValue>, frame: SnapshotFrame, room: SnapshotRoom = NO_ROOM): Generator<void, Uint8Array> {
     const tracked = this.touched;
     const old = tracked ? this.keys : [];
     const oldOffsets = tracked ? this.offsets : new Float64Array(1);
@@ -131,9 +143,11 @@ export class EntryCache {
     // costs more than the copy into it on these machines (~2.8 ms per MB of page faults, against
     // ~0.07 for a copy into memory already touched). Not zeroed: every byte is written (checked).
     const { head, tail } = frame(count);
-    const out = Buffer.allocUnsafeSlow(head.length + size + tail.length);
-    out.set(head, 0);
-    const base = head.length;
+    const before = roomBytes(room.before, 'before');
+    const total = head.length + size + tail.length;
+    const out = Buffer.allocUnsafeSlow(before + total + roomBytes(room.after, 'after'));
+    out.set(head, before);
+    const base = before + head.length;
     const newKeys = new Array<string>(count);
     const offsets = new Float64Array(count + 1);
     let w = base;
@@ -197,6 +211,6 @@ export class EntryCache {
     this.offsets = offsets;
     this.bytes = new Uint8Array(out.buffer, out.byteOffset + base, size);
     this.touched = [];
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    return new Uint8Array(out.buffer, out.byteOffset + before, total);
   }
 }

@@ -7,7 +7,7 @@
  * committed twice because it reached two leaders, returns its first result instead of running
  * again. Pipelined clients may commit out of order within the window; older numbers are refused.
  */
-import type { ApplyContext, ClientRequest, StateMachine } from '@phalanx/interface';
+import type { ApplyContext, ClientRequest, SnapshotRoom, StateMachine } from '@phalanx/interface';
 import { ConfigError, DecodeError } from '@phalanx/interface';
 import { bytesEqual, decode, encode, headLength, readArray, readBytes, readMap, readString, readU64, toHex, writeHead } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
@@ -203,6 +203,9 @@ export class KvStore implements StateMachine {
     return this.data.size;
   }
 
+  /** `snapshotSteps(room)` leaves the room asked for: each snapshot has a buffer of its own. */
+  readonly leavesSnapshotRoom = true;
+
   /** Canonical: entries and sessions sorted, so equal states give equal bytes on every replica. A copy of its own. */
   snapshot(): Uint8Array {
     return new Uint8Array(runSteps(this.snapshotSteps()));
@@ -211,9 +214,10 @@ export class KvStore implements StateMachine {
   /**
    * `snapshot()` in steps (see `StateMachine.snapshotSteps`), a few thousand keys each. The bytes
    * are shared with the store, which reads them again for its next snapshot: read them, copy them,
-   * never modify them.
+   * never modify them. With `room`, they sit in a buffer with that much free space around them for
+   * the caller's own frame (see `StateMachine.snapshotSteps`).
    */
-  *snapshotSteps(): Generator<void, Uint8Array> {
+  *snapshotSteps(room?: SnapshotRoom): Generator<void, Uint8Array> {
     const sessions: Value = [...this.sessions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([client, s]): Value => [
@@ -221,7 +225,7 @@ export class KvStore implements StateMachine {
         s.top,
         [...s.results.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([seq, r]): Value => [seq, r]),
       ]);
-    return yield* this.entries.snapshotSteps(this.data, snapshotFrame(encode(sessions)));
+    return yield* this.entries.snapshotSteps(this.data, snapshotFrame(encode(sessions)), room);
   }
 
   restore(snapshot: Uint8Array): void {

@@ -15,7 +15,8 @@ const value: fc.Arbitrary<StoredValue> = fc.oneof(
 const step = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('set' as const), key: hexKey, value }), weight: 6 },
   { arbitrary: fc.record({ op: fc.constant('del' as const), key: hexKey }), weight: 3 },
-  { arbitrary: fc.record({ op: fc.constant('snapshot' as const) }), weight: 1 },
+  // `room`: space asked for around the bytes, which the test then scribbles over, as a caller may.
+  { arbitrary: fc.record({ op: fc.constant('snapshot' as const), room: fc.option(fc.record({ before: fc.nat(12), after: fc.nat(40) }), { nil: undefined }) }), weight: 1 },
   // Runs some steps of a snapshot and drops it: nothing cached may change.
   { arbitrary: fc.record({ op: fc.constant('abandon' as const), steps: fc.integer({ min: 0, max: 3 }) }), weight: 1 },
 );
@@ -59,11 +60,23 @@ describe('EntryCache', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
         const s = store();
+        let last: ArrayBufferLike | undefined;
         for (const x of steps) {
           if (x.op === 'set') s.set(x.key, x.value);
           else if (x.op === 'del') s.del(x.key);
-          else if (x.op === 'snapshot') expectEntries(s.snapshot(), reference(s.live));
-          else {
+          else if (x.op === 'snapshot') {
+            const got = runSteps(s.cache.snapshotSteps(s.live, frame, x.room));
+            expectEntries(got, reference(s.live));
+            // A buffer of its own every time, with the room asked for, which is the caller's to write.
+            expect(got.buffer).not.toBe(last);
+            last = got.buffer;
+            const before = x.room?.before ?? 0;
+            const after = x.room?.after ?? 0;
+            expect(got.byteOffset).toBeGreaterThanOrEqual(before);
+            expect(got.buffer.byteLength - got.byteOffset - got.length).toBeGreaterThanOrEqual(after);
+            new Uint8Array(got.buffer, got.byteOffset - before, before).fill(0x5a);
+            new Uint8Array(got.buffer, got.byteOffset + got.length, after).fill(0xa5);
+          } else {
             const it = s.cache.snapshotSteps(s.live, frame);
             for (let i = 0; i < x.steps; i++) it.next();
           }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ConfigError, DecodeError } from '@phalanx/interface';
+import { ArgumentError, ConfigError, DecodeError } from '@phalanx/interface';
 import type { ClientRequest } from '@phalanx/interface';
 import { bytesEqual, encode, toHex, utf8 } from '@phalanx/codec';
 import { KvStore, decodeCommand, decodeResult, encodeCommand } from '../src/index.js';
 import type { KvCommand } from '../src/index.js';
+import { runSteps } from '../src/key-order.js';
 
 const k = (s: string) => utf8.encode(s);
 const req = (client: string, seq: bigint, c: KvCommand): ClientRequest => ({ client, seq, payload: encodeCommand(c) });
@@ -244,6 +245,29 @@ describe('KvStore', () => {
     kv.snapshot().fill(0);
     kv.apply([req('c', 51n, { op: 'put', key: k('key-51'), value: k('v51') })], ctx);
     fresh.apply([req('c', 51n, { op: 'put', key: k('key-51'), value: k('v51') })], ctx);
+    expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
+  });
+
+  it('leaves the room a caller asks for around its stepped snapshot, which the caller may write, and refuses a room out of range', () => {
+    const kv = new KvStore();
+    const fresh = new KvStore();
+    expect(kv.leavesSnapshotRoom).toBe(true);
+    for (const s of [kv, fresh]) {
+      for (let n = 1; n <= 50; n++) s.apply([req('c', BigInt(n), { op: 'put', key: k(`key-${n}`), value: k(`v${n}`) })], ctx);
+    }
+    const room = { before: 11, after: 100 };
+    const got = runSteps(kv.snapshotSteps(room));
+    expect(toHex(got)).toBe(toHex(fresh.snapshot()));
+    expect(got.byteOffset).toBeGreaterThanOrEqual(room.before);
+    expect(got.buffer.byteLength - got.byteOffset - got.length).toBeGreaterThanOrEqual(room.after);
+    // The caller's frame, written around the bytes: the store's next snapshot is unaffected.
+    new Uint8Array(got.buffer, got.byteOffset - room.before, room.before).fill(0xff);
+    new Uint8Array(got.buffer, got.byteOffset + got.length, room.after).fill(0xff);
+    for (const s of [kv, fresh]) s.apply([req('c', 51n, { op: 'put', key: k('key-51'), value: k('v51') })], ctx);
+    expect(toHex(runSteps(kv.snapshotSteps(room)))).toBe(toHex(fresh.snapshot()));
+    for (const bad of [{ before: -1, after: 0 }, { before: 0, after: 1.5 }, { before: 0, after: 2 ** 21 }]) {
+      expect(() => runSteps(kv.snapshotSteps(bad))).toThrow(ArgumentError);
+    }
     expect(toHex(kv.snapshot())).toBe(toHex(fresh.snapshot()));
   });
 

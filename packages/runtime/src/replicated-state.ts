@@ -13,6 +13,16 @@ import { ReplicaError } from './errors.js';
 
 /** Bytes of the application's snapshot copied per step of `snapshotSteps` (a few ms). */
 const COPY_STEP_BYTES = 8 << 20;
+/** The longest envelope head: array(3), the version, and a byte string's head (at most 9 bytes). */
+const ENVELOPE_HEAD_MAX = 11;
+
+/** Writes `[1, <bytes of appLength>` — the envelope up to the application's bytes — at the start of `out`. */
+function writeEnvelopeHead(out: Buffer, appLength: number): void {
+  out[0] = 0x83; // array(3)
+  out[1] = 0x01;
+  writeHead(out, 2, 2, appLength);
+}
+
 /** Bytes hashed per step of `digestSteps`. */
 const DIGEST_STEP_BYTES = 1 << 20;
 
@@ -140,12 +150,21 @@ export class ReplicatedState {
 
   /**
    * `snapshot()` in steps of a few milliseconds: the application's own steps where it has them
-   * (`StateMachine.snapshotSteps`), then the copy into the envelope 8 MiB a step. Nothing may
-   * change the state before the last step.
+   * (`StateMachine.snapshotSteps`), then, unless the application left room around its bytes, the
+   * copy into the envelope 8 MiB a step. Nothing may change the state before the last step.
    */
   *snapshotSteps(): Generator<void, Uint8Array> {
+    // The client table first: the state does not change until the last step, and its size is the
+    // room asked for after the application's bytes.
+    const ids = [...this.clients.keys()].sort();
+    const table: Value[] = ids.map((id) => {
+      const e = this.clients.get(id)!;
+      return [id, e.next, [...e.above].sort((a, b) => (a < b ? -1 : 1)), [...e.results].map(([s, r]) => [s, r.height, r.result])];
+    });
+    const rest = encode(table);
     let app: Uint8Array;
-    const appSteps = this.app.snapshotSteps?.();
+    const roomy = this.app.leavesSnapshotRoom === true;
+    const appSteps = this.app.snapshotSteps?.(roomy ? { before: ENVELOPE_HEAD_MAX, after: rest.length } : undefined);
     if (appSteps) {
       for (;;) {
         const r = appSteps.next();
@@ -158,26 +177,29 @@ export class ReplicatedState {
     } else {
       app = this.app.snapshot();
     }
-    const ids = [...this.clients.keys()].sort();
-    const table: Value[] = ids.map((id) => {
-      const e = this.clients.get(id)!;
-      return [id, e.next, [...e.above].sort((a, b) => (a < b ? -1 : 1)), [...e.results].map(([s, r]) => [s, r.height, r.result])];
-    });
-    const rest = encode(table);
-    // `[1, app, table]` in canonical CBOR with the heads written here: one allocation and one copy
-    // of the application's bytes. The generic encoder gathers a byte string into a buffer list and
-    // concatenates it, two copies of the whole state per checkpoint: with 760k keys (~90 MB) that
-    // was nearly a fifth of a replica's time. Same bytes as `encode` (tested). Not from Node's
-    // shared pool: a small snapshot would otherwise be a view into 8 KiB of others' bytes.
-    const out = Buffer.allocUnsafeSlow(2 + headLength(app.length) + app.length + rest.length);
-    out[0] = 0x83; // array(3)
-    out[1] = 0x01;
-    const at = writeHead(out, 2, 2, app.length);
+    // `[1, app, table]` in canonical CBOR with the heads written here. The generic encoder gathers
+    // a byte string into a buffer list and concatenates it, two copies of the whole state per
+    // checkpoint: with 760k keys (~90 MB) that was nearly a fifth of a replica's time. Same bytes
+    // as `encode` (tested).
+    const headBytes = 2 + headLength(app.length);
+    const total = headBytes + app.length + rest.length;
+    const room = app.buffer.byteLength - app.byteOffset - app.length;
+    if (roomy && appSteps && app.byteOffset >= headBytes && room >= rest.length && app.buffer instanceof ArrayBuffer) {
+      // The application left room around its bytes (`SnapshotRoom`): the frame is written there,
+      // and the state is neither copied nor given a second state-sized buffer (and its page faults).
+      const out = Buffer.from(app.buffer, app.byteOffset - headBytes, total);
+      writeEnvelopeHead(out, app.length);
+      out.set(rest, headBytes + app.length);
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    }
+    // Not from Node's shared pool: a small snapshot would otherwise be a view into 8 KiB of others' bytes.
+    const out = Buffer.allocUnsafeSlow(total);
+    writeEnvelopeHead(out, app.length);
     for (let from = 0; from < app.length; from += COPY_STEP_BYTES) {
       if (from > 0) yield;
-      out.set(app.subarray(from, from + COPY_STEP_BYTES), at + from);
+      out.set(app.subarray(from, from + COPY_STEP_BYTES), headBytes + from);
     }
-    out.set(rest, at + app.length);
+    out.set(rest, headBytes + app.length);
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
 

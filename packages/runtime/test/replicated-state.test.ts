@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { DecodeError } from '@phalanx/interface';
-import type { ClientRequest } from '@phalanx/interface';
-import { decode, encode } from '@phalanx/codec';
+import type { ClientRequest, StateMachine } from '@phalanx/interface';
+import { decode, encode, headLength } from '@phalanx/codec';
 import { ReplicaError, ReplicatedState } from '../src/index.js';
 import { LogMachine } from './fixtures.js';
 
@@ -57,6 +57,90 @@ describe('ReplicatedState', () => {
       expect(value[1]).toEqual(app);
       expect(Buffer.from(encode(value as never)).equals(snap)).toBe(true);
     }
+  });
+
+  /** An application whose snapshot is `app`'s bytes, returned in a buffer with the room it is asked for (or `extra` more). */
+  function roomyApp(app: Uint8Array, extra = 0) {
+    const asked: ({ before: number; after: number } | undefined)[] = [];
+    const buffers: ArrayBufferLike[] = [];
+    const machine: StateMachine = {
+      apply: (c: readonly ClientRequest[]) => c.map(() => new Uint8Array(1)),
+      snapshot: () => app,
+      restore: () => undefined,
+      leavesSnapshotRoom: true,
+      // eslint-disable-next-line require-yield
+      *snapshotSteps(room?: { before: number; after: number }) {
+        asked.push(room);
+        const before = (room?.before ?? 0) + extra;
+        const buf = new Uint8Array(before + app.length + (room?.after ?? 0) + extra).fill(0xee);
+        buf.set(app, before);
+        buffers.push(buf.buffer);
+        return buf.subarray(before, before + app.length);
+      },
+    };
+    return { machine, asked, buffers };
+  }
+
+  it('writes its envelope into the room an application leaves around its snapshot: same bytes, no copy of the state', () => {
+    for (const size of [0, 23, 24, 256, 65_536, 300_000]) {
+      for (const extra of [0, 5]) {
+        const app = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+        const copying = new ReplicatedState({ apply: (c: readonly ClientRequest[]) => c.map(() => new Uint8Array(1)), snapshot: () => app, restore: () => undefined });
+        const { machine, asked, buffers } = roomyApp(app, extra);
+        const roomy = new ReplicatedState(machine);
+        for (const s of [copying, roomy]) s.apply({ height: 1n, requests: [req('a', 0n), req('b', 5n)] });
+        const want = copying.snapshot();
+        const got = roomy.snapshot();
+        expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+        // The envelope is a view into the application's own buffer: the state was not copied.
+        expect(got.buffer).toBe(buffers[0]);
+        // Room for the longest head before, the client table after.
+        expect(asked[0]!.before).toBeGreaterThanOrEqual(2 + 9);
+        expect(asked[0]!.after).toBe(want.length - (2 + headLength(size)) - size);
+      }
+    }
+  });
+
+  it('copies a snapshot whose room is missing, and never writes around one of an application that does not leave room', () => {
+    const app = new Uint8Array(1000).map((_, i) => i & 0xff);
+    const apply = (c: readonly ClientRequest[]) => c.map(() => new Uint8Array(1));
+    const expected = () => {
+      const reference = new ReplicatedState({ apply, snapshot: () => app, restore: () => undefined });
+      reference.apply({ height: 1n, requests: [req('a', 0n)] });
+      return Buffer.from(reference.snapshot());
+    };
+    // It says it leaves room, but leaves one byte too few after: copied, its buffer untouched.
+    const short = roomyApp(app);
+    const shortMachine: StateMachine = {
+      ...short.machine,
+      snapshotSteps: (room?: { before: number; after: number }) => short.machine.snapshotSteps!(room && { before: room.before, after: room.after - 1 }),
+    };
+    // No `leavesSnapshotRoom`: its bytes are a view into memory it keeps using, with bytes around them.
+    const arena = new Uint8Array(app.length + 64).fill(0xaa);
+    arena.set(app, 32);
+    const view = arena.subarray(32, 32 + app.length);
+    const asked: unknown[] = [];
+    const viewMachine: StateMachine = {
+      apply,
+      snapshot: () => view,
+      restore: () => undefined,
+      // eslint-disable-next-line require-yield
+      *snapshotSteps(room?: { before: number; after: number }) {
+        asked.push(room);
+        return view;
+      },
+    };
+    for (const [m, own] of [[shortMachine, () => short.buffers[0]], [viewMachine, () => arena.buffer]] as const) {
+      const s = new ReplicatedState(m);
+      s.apply({ height: 1n, requests: [req('a', 0n)] });
+      const got = s.snapshot();
+      expect(Buffer.from(got).equals(expected())).toBe(true);
+      expect(got.buffer).not.toBe(own());
+    }
+    expect(asked).toEqual([undefined]);
+    const untouched = (bytes: Uint8Array, from: number, to: number, fill: number) => bytes.every((b, i) => (i >= from && i < to) || b === fill);
+    expect(untouched(arena, 32, 32 + app.length, 0xaa)).toBe(true);
+    expect(untouched(new Uint8Array(short.buffers[0]!), 11, 11 + app.length, 0xee)).toBe(true);
   });
 
   it('refuses an application that returns too few or too many results with ReplicaError (code REPLICA)', () => {
