@@ -41,8 +41,11 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { re
   return { hub, ids, received, frames };
 }
 
-/** Fake replicas that answer every request, all of them, `delayMs` after it arrives; `received` counts requests. */
-function slowCluster(delayMs: number) {
+/**
+ * Fake replicas that answer every request, all of them, `delayMs` after it arrives (or after
+ * `delayMs(seq)`, to hold some requests longer than others); `received` counts requests.
+ */
+function slowCluster(delayMs: number | ((seq: bigint) => number)) {
   const hub = new MemoryHub();
   const ids = ['r0', 'r1', 'r2', 'r3'];
   const stats = { received: 0 };
@@ -53,8 +56,15 @@ function slowCluster(delayMs: number) {
       const f = decodeClientFrame(frame);
       if (f.type !== 'request') return;
       stats.received += f.requests.length;
-      const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
-      setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), delayMs);
+      if (typeof delayMs === 'number') {
+        const results = f.requests.map((r) => ({ seq: r.seq, result: Uint8Array.of(1) }));
+        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), delayMs);
+        return;
+      }
+      for (const r of f.requests) {
+        const results = [{ seq: r.seq, result: Uint8Array.of(1) }];
+        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), delayMs(r.seq));
+      }
     });
   }
   return { hub, ids, stats };
@@ -196,6 +206,39 @@ describe('Client', () => {
     // 100 ms of stall with a 20-ms wait: at most a handful of doublings (20 → 40 → 80 → 160), not one per request.
     expect(c.retryTimeoutMs).toBeLessThanOrEqual(320);
     await all;
+    await c.stop();
+  });
+
+  it("samples latency only from requests answered at their first attempt (Karn's rule): slow answers to resent requests leave the wait alone", async () => {
+    // Seqs 10–13 are held 500 ms, long past their first resend (due at about 50 ms): an answer to a
+    // resent request may answer either attempt, so its latency says nothing. Sampled anyway, four
+    // ~500-ms latencies would take SRTT + 4·RTTVAR to about 1 s, and three fast samples after them
+    // would still leave it near there; from fast samples alone it stays near retryMs.
+    const { hub, ids } = slowCluster((seq) => (seq >= 10n && seq < 14n ? 500 : 0));
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 50 });
+    await c.start();
+    for (let i = 0; i < 10; i++) await c.submit(Uint8Array.of(0)); // fast: the estimate settles at retryMs
+    await Promise.all(Array.from({ length: 4 }, () => c.submit(Uint8Array.of(0))));
+    expect(c.resends).toBeGreaterThanOrEqual(4); // each slow one was resent, so none is a sample
+    // Fast first attempts: samples, which also end the back-off the stall caused (see the next test).
+    for (let i = 0; i < 3; i++) await c.submit(Uint8Array.of(0));
+    expect(c.retryTimeoutMs).toBeLessThan(250);
+    await c.stop();
+  });
+
+  it('ends the back-off at the next sample: after a stall, one fast answer to a first attempt brings the wait back down (RFC 6298 §5.5)', async () => {
+    // Seq 0 is held 900 ms: resent at about 100 and 500 ms, the wait doubling to 200, then 400 ms.
+    // Its answer is no sample (it was resent), so the wait stays doubled until seq 1, answered at
+    // once at its first attempt, gives one. The estimate itself was retryMs (no sample yet) and a
+    // sample never takes it below that, so without the reset the wait could only stay or grow.
+    const { hub, ids } = slowCluster((seq) => (seq === 0n ? 900 : 0));
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 100 });
+    await c.start();
+    await c.submit(Uint8Array.of(0));
+    const stalled = c.retryTimeoutMs;
+    expect(stalled).toBeGreaterThanOrEqual(200); // backed off at least once
+    await c.submit(Uint8Array.of(0));
+    expect(c.retryTimeoutMs).toBeLessThan(stalled);
     await c.stop();
   });
 

@@ -388,6 +388,53 @@ describe('Replica', () => {
     expect((await openMemoryStorage({ disk }).snapshots.latest())!.height).toBe(4n);
   });
 
+  it('halts when a checkpoint being stored behind later batches fails: no `applied` for it, nothing more applied or stored, and a stop still ends', async () => {
+    // As above, but the held store fails when it is let go, while batch 5 waits behind the
+    // checkpoint at 4 (which waits for the one at 2). The store runs detached from the applying
+    // loop, so its failure must still reach `fail`, and end that loop: a swallowed error would let
+    // the replica go on applying above a checkpoint it never stored, and a loop that never hears the
+    // failed store end would wait for it for ever, and `stop` with it.
+    const errors: Error[] = [];
+    const disk = new MemoryDisk();
+    const inner = openMemoryStorage({ disk });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let begun = 0;
+    let committing = false;
+    let aborted = false;
+    const storage = wrapSnapshotWriter(inner, (w) => {
+      begun++;
+      return {
+        commit: async () => {
+          committing = true;
+          await held;
+          throw new Error('disk on fire');
+        },
+        abort: () => ((aborted = true), w.abort()),
+      };
+    });
+    const { replica, cores, app } = setup({ config: { checkpoint: 2n }, extra: { storage, hooks: { onFatal: (e) => errors.push(e) } } });
+    await replica.start();
+    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await waitFor(() => committing, 'the checkpoint at 2 being stored');
+    for (let i = 2; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    await waitFor(() => app.entries.length === 4, 'batches 3 and 4 applied');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(app.entries.length).toBe(4); // batch 5 waits behind the checkpoint at 4
+    release();
+    await waitFor(() => errors.length === 1, 'fatal hook');
+    expect(errors[0]!.message).toMatch(/disk on fire/);
+    expect(aborted).toBe(true);
+    // Bounded, so a hang fails here instead of at the test's timeout (a stop takes milliseconds).
+    const stopped = await Promise.race([replica.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 5_000, 'still stopping after 5 s').unref())]);
+    expect(stopped).toBe('stopped');
+    expect(cores[0]!.applied).toEqual([]); // the core never hears of a checkpoint that is not durable
+    expect(app.entries.length).toBe(4); // batch 5 dropped with the halt
+    expect(replica.committedHeight).toBe(4n);
+    expect(begun).toBe(1); // the checkpoint at 4 was never stored
+    expect(await openMemoryStorage({ disk }).snapshots.latest()).toBeUndefined();
+  });
+
   it('installs a restore only after a checkpoint being stored is stored, so the restored state is the latest snapshot', async () => {
     const donor = new ReplicatedState(new LogMachine());
     for (let h = 1n; h <= 5n; h++) donor.apply({ height: h, requests: [{ client: 'd', seq: h - 1n, payload: payload(`d${h}`) }] });
