@@ -30,7 +30,8 @@ export interface ClientOptions {
    * The least time an unanswered request waits before it is resent to every replica (doubling
    * with each resend, up to 8x). Default 1000 ms; at least 1. The wait adapts upwards to the
    * commit latency the client observes (`retryTimeoutMs`), so a slow system is not sent more, but
-   * never past a quarter of `timeoutMs`.
+   * never past a quarter of `timeoutMs`. While nothing is decided at all, only the oldest request
+   * due is resent per wait; the others are resent once something is decided without them.
    */
   readonly retryMs?: number;
   /** Give up on a request after this long. Default 30 s; more than 0, `Infinity` for never. */
@@ -155,9 +156,15 @@ interface Pending {
   /** At most one per replica: a replica's later reply replaces its earlier one. */
   readonly replies: Reply[];
   rejects?: Map<NodeId, RejectCode>;
-  /** `performance.now()` times: when first sent, when to resend to everyone who has not answered, and when to give up. */
+  /**
+   * `performance.now()` times: when first sent, when last sent (first or resent), when to resend to
+   * everyone who has not answered, and when to give up.
+   */
   sentAt: number;
+  lastSentAt: number;
   retryAt: number;
+  /** `targetChanges` when last sent. */
+  targetEpoch: number;
   readonly deadline: number;
   retries: number;
   resolve(r: ClientResult): void;
@@ -199,6 +206,12 @@ export class Client {
   private backedOff = 1;
   private backedOffAt = -Infinity;
   private resendCount = 0;
+  /** When a request was last resent while others due stayed back (see `tick`). */
+  private lastProbeAt = -Infinity;
+  /** The highest seq decided so far, and when it was first sent: a request it overtook was likely lost. */
+  private topDecided = { seq: -1n, sentAt: -Infinity };
+  /** Changes of `firstTarget`: a request first sent to a leader since replaced was likely lost with it. */
+  private targetChanges = 0;
 
   /** Throws `ConfigError` (path: the option's name) for a `quorum`, `maxInFlight`, `retryMs` or `timeoutMs` out of its range. */
   constructor(opts: ClientOptions) {
@@ -314,7 +327,9 @@ export class Client {
           payload,
           replies: [],
           sentAt: performance.now(),
+          lastSentAt: -Infinity,
           retryAt: Infinity,
+          targetEpoch: 0,
           deadline,
           retries: 0,
           resolve,
@@ -353,7 +368,9 @@ export class Client {
 
   /** Changes where first attempts go (e.g. after learning of a new leader); undefined = everyone. */
   setFirstTarget(replica: NodeId | undefined): void {
-    this.firstTarget = replica !== undefined && this.o.replicas.includes(replica) ? replica : undefined;
+    const target = replica !== undefined && this.o.replicas.includes(replica) ? replica : undefined;
+    if (target !== this.firstTarget) this.targetChanges++;
+    this.firstTarget = target;
   }
 
   private transmit(p: Pending): void {
@@ -363,7 +380,9 @@ export class Client {
     // whichever is longer: the client-wide back-off and this one must not compound without bound.
     const floor = this.o.retryMs ?? 1_000;
     const wait = Math.min(Math.max(this.waitCeiling(), 8 * floor), this.retryTimeoutMs * Math.min(8, 2 ** p.retries));
-    p.retryAt = performance.now() + wait;
+    p.lastSentAt = performance.now();
+    p.targetEpoch = this.targetChanges;
+    p.retryAt = p.lastSentAt + wait;
     this.arm(Math.min(p.retryAt, p.deadline));
   }
 
@@ -394,11 +413,27 @@ export class Client {
     const now = performance.now() + 1;
     let next = Infinity;
     let resent = false;
+    let probed = false;
+    const held: Pending[] = [];
     for (const p of this.pending.values()) {
       if (p.deadline <= now) {
         const why = `${p.replies.length} replies, ${p.rejects?.size ?? 0} rejects, ${p.retries} retries`;
         this.finish(p, new ClientTimeoutError(p.seq, this.o.timeoutMs ?? 30_000, why));
         continue;
+      }
+      if (p.retryAt <= now && this.mayWait(p, now)) {
+        // Nothing says this request was lost: it may only be queued behind a stall (a checkpoint
+        // of a large state, a view change) or a slow pipeline, and resending a whole pipelined
+        // window to every replica adds to the load the system is working through (4,096 requests,
+        // four times over, at each stall). One request goes out per wait, the oldest due (pending
+        // is in seq order), as TCP resends only its oldest segment on a timeout (RFC 6298 §5.4);
+        // the others wait for the next.
+        if (probed || now - this.lastProbeAt < this.retryTimeoutMs) {
+          held.push(p);
+          continue;
+        }
+        probed = true;
+        this.lastProbeAt = now;
       }
       if (p.retryAt <= now) {
         if (!resent && now - this.backedOffAt >= this.retryTimeoutMs && this.retryTimeoutMs < this.waitCeiling()) {
@@ -412,7 +447,25 @@ export class Client {
       }
       next = Math.min(next, p.retryAt, p.deadline);
     }
+    // Due at the next probe, with the wait as this round's resends left it.
+    for (const p of held) {
+      p.retryAt = Math.max(now, this.lastProbeAt + this.retryTimeoutMs);
+      next = Math.min(next, p.retryAt, p.deadline);
+    }
     if (next < Infinity) this.arm(next);
+  }
+
+  /**
+   * Whether a due request may stay back while an older one probes (see `tick`). Not when there is
+   * a sign it was lost: a later request, sent after it, was decided first (the pipeline is in seq
+   * order), or the leader it went to has been replaced. Nor past a quarter of `timeoutMs` from its
+   * first send (`waitCeiling`): a leader that lets the probes through and drops the rest must not
+   * keep this client's requests from every other replica, which would see them and replace it.
+   */
+  private mayWait(p: Pending, now: number): boolean {
+    if (p.targetEpoch !== this.targetChanges) return false;
+    if (this.topDecided.seq > p.seq && this.topDecided.sentAt >= p.lastSentAt) return false;
+    return now - p.sentAt < this.waitCeiling();
   }
 
   private enqueue(replica: NodeId, p: Pending): void {
@@ -513,6 +566,7 @@ export class Client {
       if (hint !== undefined && matching.every((r) => r.frame.leader === hint)) this.setFirstTarget(hint);
     }
     const proof = matching.find((r) => r.frame.proof)?.frame.proof;
+    if (p.seq > this.topDecided.seq) this.topDecided = { seq: p.seq, sentAt: p.sentAt };
     if (p.retries === 0) this.sampleLatency(performance.now() - p.sentAt);
     this.finish(p, {
       seq: p.seq,

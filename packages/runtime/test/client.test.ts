@@ -9,7 +9,7 @@ import type { RejectCode, RejectFrame } from '../src/wire.js';
 import type { ClientOptions } from '../src/index.js';
 
 /** Fake replicas on the client plane: each answers with whatever `answer` says. */
-function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { reject: RejectCode } | undefined, leader?: string) {
+function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { reject: RejectCode } | undefined, leaderHint?: string | (() => string)) {
   const hub = new MemoryHub();
   const ids = ['r0', 'r1', 'r2', 'r3'];
   /** Requests received per replica, and frames they came in. */
@@ -35,6 +35,7 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { re
         return result ? [{ seq: r.seq, result }] : [];
       });
       for (const [code, [seq, ...more]] of rejects) t.clients.send(client, encodeClientFrame({ type: 'reject', seq: seq!, ...(more.length > 0 ? { more } : {}), code, message: 'no' }));
+      const leader = typeof leaderHint === 'function' ? leaderHint() : leaderHint;
       if (results.length > 0) t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results, ...(leader ? { leader } : {}) }));
     });
   }
@@ -45,7 +46,7 @@ function fakeCluster(answer: (replica: string, seq: bigint) => Uint8Array | { re
  * Fake replicas that answer every request, all of them, `delayMs` after it arrives (or after
  * `delayMs(seq)`, to hold some requests longer than others); `received` counts requests.
  */
-function slowCluster(delayMs: number | ((seq: bigint) => number)) {
+function slowCluster(delayMs: number | ((seq: bigint) => number | undefined)) {
   const hub = new MemoryHub();
   const ids = ['r0', 'r1', 'r2', 'r3'];
   const stats = { received: 0 };
@@ -63,7 +64,9 @@ function slowCluster(delayMs: number | ((seq: bigint) => number)) {
       }
       for (const r of f.requests) {
         const results = [{ seq: r.seq, result: Uint8Array.of(1) }];
-        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), delayMs(r.seq));
+        const ms = delayMs(r.seq);
+        if (ms === undefined) continue; // dropped
+        setTimeout(() => t.clients.send(client, encodeClientFrame({ type: 'reply', height: 7n, results })), ms);
       }
     });
   }
@@ -210,18 +213,24 @@ describe('Client', () => {
   });
 
   it("samples latency only from requests answered at their first attempt (Karn's rule): slow answers to resent requests leave the wait alone", async () => {
-    // Seqs 10–13 are held 500 ms, long past their first resend (due at about 50 ms): an answer to a
-    // resent request may answer either attempt, so its latency says nothing. Sampled anyway, four
-    // ~500-ms latencies would take SRTT + 4·RTTVAR to about 1 s, and three fast samples after them
-    // would still leave it near there; from fast samples alone it stays near retryMs.
-    const { hub, ids } = slowCluster((seq) => (seq >= 10n && seq < 14n ? 500 : 0));
+    // Seqs 10, 12, 14 and 16 are held 500 ms, long past their first resend (due at about 50 ms): an
+    // answer to a resent request may answer either attempt, so its latency says nothing. Sampled
+    // anyway, four ~500-ms latencies would take SRTT + 4·RTTVAR to several hundred ms, and the fast
+    // samples after them would still leave it there; from fast samples alone it stays at retryMs.
+    // One at a time, each followed by a fast one: each slow one is then the only request due while
+    // nothing is decided, so it is resent (see the next tests), and the fast one's sample ends the
+    // back-off, so the next slow one's wait is again 50 ms, not one grown past 500.
+    const slow = new Set([10n, 12n, 14n, 16n]);
+    const { hub, ids } = slowCluster((seq) => (slow.has(seq) ? 500 : 0));
     const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 50 });
     await c.start();
     for (let i = 0; i < 10; i++) await c.submit(Uint8Array.of(0)); // fast: the estimate settles at retryMs
-    await Promise.all(Array.from({ length: 4 }, () => c.submit(Uint8Array.of(0))));
+    for (let i = 0; i < 4; i++) {
+      await c.submit(Uint8Array.of(0));
+      await c.submit(Uint8Array.of(0));
+    }
     expect(c.resends).toBeGreaterThanOrEqual(4); // each slow one was resent, so none is a sample
-    // Fast first attempts: samples, which also end the back-off the stall caused (see the next test).
-    for (let i = 0; i < 3; i++) await c.submit(Uint8Array.of(0));
+    for (let i = 0; i < 2; i++) await c.submit(Uint8Array.of(0));
     expect(c.retryTimeoutMs).toBeLessThan(250);
     await c.stop();
   });
@@ -240,6 +249,53 @@ describe('Client', () => {
     await c.submit(Uint8Array.of(0));
     expect(c.retryTimeoutMs).toBeLessThan(stalled);
     await c.stop();
+  });
+
+  it('resends only the oldest request due while nothing says the others were lost', async () => {
+    // Replicas that hold every answer for 400 ms: 32 pipelined requests fall due at 50 ms. Resending
+    // each to every replica (as before) sent the window again, and again at each back-off.
+    const { hub, ids, stats } = slowCluster(400);
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 50, maxInFlight: 32 });
+    await c.start();
+    await Promise.all(Array.from({ length: 32 }, () => c.submit(Uint8Array.of(0))));
+    // One per wait, the wait doubling (50, 100, 200 ms): three, a few more on a slow machine; not 32 or more.
+    expect(c.resends).toBeGreaterThanOrEqual(1);
+    expect(c.resends).toBeLessThanOrEqual(8);
+    expect(stats.received).toBeLessThanOrEqual(4 * 32 + 4 * 8);
+    await c.stop();
+  });
+
+  it('resends at once the requests a replaced leader lost, and those a later decided request overtook', async () => {
+    // A leader that went silent: the oldest due goes to everyone, and is decided under a new
+    // leader; every request sent to the old one is then resent, not held back behind probes.
+    let silent = false;
+    const lost = fakeCluster((r) => (silent && r === 'r2' ? undefined : Uint8Array.of(1)), () => (silent ? 'r1' : 'r2'));
+    const c = new Client({ endpoint: lost.hub.client('c'), replicas: lost.ids, quorum: 2, retryMs: 30, timeoutMs: 60_000 });
+    await c.start();
+    await c.submit(Uint8Array.of(0)); // learns the leader r2: first attempts go to it alone
+    silent = true;
+    const started = performance.now();
+    const rs = await Promise.all(Array.from({ length: 20 }, () => c.submit(Uint8Array.of(0))));
+    expect(rs.every((r) => !r.replicas.includes('r2'))).toBe(true);
+    // Held back to the wait's ceiling (a quarter of timeoutMs) they would take 15 s.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await c.stop();
+
+    // Seqs 1-10 are held 3 s, seq 11's first attempt is lost, seq 12 is answered at once. Held
+    // back behind the probes, seq 11 would wait for seqs 1-10 (one probe per wait, the wait
+    // doubling); overtaken by seq 12, it is resent at its first turn.
+    let attempts = 0;
+    const gap = slowCluster((seq) => (seq >= 1n && seq <= 10n ? 3_000 : seq === 11n && attempts++ < 4 ? undefined : 0));
+    const d = new Client({ endpoint: gap.hub.client('d'), replicas: gap.ids, quorum: 2, retryMs: 30, timeoutMs: 60_000 });
+    await d.start();
+    await d.submit(Uint8Array.of(0));
+    const held = Array.from({ length: 10 }, () => d.submit(Uint8Array.of(0)));
+    const t = performance.now();
+    const eleven = d.submit(Uint8Array.of(0)).then(() => performance.now() - t);
+    await d.submit(Uint8Array.of(0));
+    expect(await eleven).toBeLessThan(1_500);
+    await Promise.all(held);
+    await d.stop();
   });
 
   it('never lets the wait grow past a quarter of timeoutMs, so a request reaches every replica before its deadline', async () => {
