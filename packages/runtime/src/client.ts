@@ -51,15 +51,16 @@ export interface ClientOptions {
    */
   readonly firstSeq?: bigint;
   /**
-   * Where the first attempt goes: every replica (default; fastest when any may be faulty), or only
-   * the replica named here — e.g. the current leader, which saves the backups from relaying every
-   * request. Retries always go to every replica that has not answered.
+   * Where first attempts go until replies name a leader (`followLeader`): every replica (default;
+   * fastest when any may be faulty), or only the replica named here — e.g. the current leader,
+   * which saves the backups from relaying every request. Retries always go to every replica that
+   * has not answered.
    */
   readonly firstTarget?: NodeId;
   /**
    * Send first attempts to the leader named by `quorum` matching replies (replicas put their view
    * of the leader in each reply), instead of to every replica, so backups need not relay (and
-   * sign, and verify) every request. Safety never
+   * sign, and verify) every request. On by default; `false` keeps `firstTarget`. Safety never
    * depends on the hint — unanswered requests go to every replica on retry.
    */
   readonly followLeader?: boolean;
