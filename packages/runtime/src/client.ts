@@ -30,8 +30,9 @@ export interface ClientOptions {
    * The least time an unanswered request waits before it is resent to every replica (doubling
    * with each resend, up to 8x). Default 1000 ms; at least 1. The wait adapts upwards to the
    * commit latency the client observes (`retryTimeoutMs`), so a slow system is not sent more, but
-   * never past a quarter of `timeoutMs`. While nothing is decided at all, only the oldest request
-   * due is resent per wait; the others are resent once something is decided without them.
+   * never past a quarter of `timeoutMs`. In a stall only the oldest request due is resent per wait;
+   * the others are held back until a sign they were lost (a later request decided first, the replica
+   * they went to alone no longer the leader) or a quarter of `timeoutMs` after their first send.
    */
   readonly retryMs?: number;
   /** Give up on a request after this long. Default 30 s; more than 0, `Infinity` for never. */
@@ -164,8 +165,8 @@ interface Pending {
   sentAt: number;
   lastSentAt: number;
   retryAt: number;
-  /** `targetChanges` when last sent. */
-  targetEpoch: number;
+  /** Where its first attempt went alone (`firstTarget` then), if it went to one replica only. */
+  sentTo?: NodeId;
   readonly deadline: number;
   retries: number;
   resolve(r: ClientResult): void;
@@ -211,8 +212,7 @@ export class Client {
   private lastProbeAt = -Infinity;
   /** The highest seq decided so far, and when it was first sent: a request it overtook was likely lost. */
   private topDecided = { seq: -1n, sentAt: -Infinity };
-  /** Changes of `firstTarget`: a request first sent to a leader since replaced was likely lost with it. */
-  private targetChanges = 0;
+
 
   /** Throws `ConfigError` (path: the option's name) for a `quorum`, `maxInFlight`, `retryMs` or `timeoutMs` out of its range. */
   constructor(opts: ClientOptions) {
@@ -330,7 +330,6 @@ export class Client {
           sentAt: performance.now(),
           lastSentAt: -Infinity,
           retryAt: Infinity,
-          targetEpoch: 0,
           deadline,
           retries: 0,
           resolve,
@@ -369,9 +368,7 @@ export class Client {
 
   /** Changes where first attempts go (e.g. after learning of a new leader); undefined = everyone. */
   setFirstTarget(replica: NodeId | undefined): void {
-    const target = replica !== undefined && this.o.replicas.includes(replica) ? replica : undefined;
-    if (target !== this.firstTarget) this.targetChanges++;
-    this.firstTarget = target;
+    this.firstTarget = replica !== undefined && this.o.replicas.includes(replica) ? replica : undefined;
   }
 
   private transmit(p: Pending): void {
@@ -382,7 +379,7 @@ export class Client {
     const floor = this.o.retryMs ?? 1_000;
     const wait = Math.min(Math.max(this.waitCeiling(), 8 * floor), this.retryTimeoutMs * Math.min(8, 2 ** p.retries));
     p.lastSentAt = performance.now();
-    p.targetEpoch = this.targetChanges;
+    if (p.retries === 0) p.sentTo = this.firstTarget;
     p.retryAt = p.lastSentAt + wait;
     this.arm(Math.min(p.retryAt, p.deadline));
   }
@@ -414,7 +411,6 @@ export class Client {
     const now = performance.now() + 1;
     let next = Infinity;
     let resent = false;
-    let probed = false;
     const held: Pending[] = [];
     for (const p of this.pending.values()) {
       if (p.deadline <= now) {
@@ -429,11 +425,10 @@ export class Client {
         // four times over, at each stall). One request goes out per wait, the oldest due (pending
         // is in seq order), as TCP resends only its oldest segment on a timeout (RFC 6298 §5.4);
         // the others wait for the next.
-        if (probed || now - this.lastProbeAt < this.retryTimeoutMs) {
+        if (now - this.lastProbeAt < this.retryTimeoutMs) {
           held.push(p);
           continue;
         }
-        probed = true;
         this.lastProbeAt = now;
       }
       if (p.retryAt <= now) {
@@ -448,9 +443,10 @@ export class Client {
       }
       next = Math.min(next, p.retryAt, p.deadline);
     }
-    // Due at the next probe, with the wait as this round's resends left it.
+    // Due at the next probe, with the wait as this round's resends left it, and not later than a
+    // quarter of timeoutMs from the first send (see `mayWait`).
     for (const p of held) {
-      p.retryAt = Math.max(now, this.lastProbeAt + this.retryTimeoutMs);
+      p.retryAt = Math.min(Math.max(now, this.lastProbeAt + this.retryTimeoutMs), p.sentAt + this.waitCeiling());
       next = Math.min(next, p.retryAt, p.deadline);
     }
     if (next < Infinity) this.arm(next);
@@ -464,7 +460,11 @@ export class Client {
    * keep this client's requests from every other replica, which would see them and replace it.
    */
   private mayWait(p: Pending, now: number): boolean {
-    if (p.targetEpoch !== this.targetChanges) return false;
+    // Sent to one replica alone, which replies no longer name as the leader. Under a rotating
+    // leader (HotStuff's round-robin) that is every request sent a view or more ago, so there a
+    // stall still resends what is due, as before this rule: replies do not say whether the
+    // protocol passed the request on.
+    if (p.retries === 0 && p.sentTo !== undefined && p.sentTo !== this.firstTarget) return false;
     if (this.topDecided.seq > p.seq && this.topDecided.sentAt >= p.lastSentAt) return false;
     return now - p.sentAt < this.waitCeiling();
   }

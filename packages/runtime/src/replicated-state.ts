@@ -151,7 +151,9 @@ export class ReplicatedState {
   /**
    * `snapshot()` in steps of a few milliseconds: the application's own steps where it has them
    * (`StateMachine.snapshotSteps`), then, unless the application left room around its bytes, the
-   * copy into the envelope 8 MiB a step. Nothing may change the state before the last step.
+   * copy into the envelope 8 MiB a step. Nothing may change the state before the last step. The
+   * bytes may share memory with the application's own snapshot (`leavesSnapshotRoom`), which it
+   * reads again for its next one: read or copy them, never modify them (as for `snapshot()`).
    */
   *snapshotSteps(): Generator<void, Uint8Array> {
     // The client table first: the state does not change until the last step, and its size is the

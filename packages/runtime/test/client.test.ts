@@ -298,6 +298,24 @@ describe('Client', () => {
     await d.stop();
   });
 
+  it('holds a request back no later than a quarter of timeoutMs from its first send: by then it reaches every replica', async () => {
+    // The leader r2 keeps the first attempts it is sent alone and never answers them; the other
+    // replicas answer whatever they get. Seq 1 probes at the first wait (300 ms); seq 2, held behind
+    // it, would go at the next probe (300 + 600 ms) but for the quarter of timeoutMs (500 ms).
+    const { hub, ids } = fakeCluster((r) => (r === 'r2' ? undefined : Uint8Array.of(1)), 'r2');
+    const c = new Client({ endpoint: hub.client('c'), replicas: ids, quorum: 2, retryMs: 300, timeoutMs: 2_000 });
+    await c.start();
+    await c.submit(Uint8Array.of(0)); // to everyone: learns the leader r2
+    const start = performance.now();
+    const [a, b] = [c.submit(Uint8Array.of(0)), c.submit(Uint8Array.of(0))];
+    const rb = await b;
+    const took = performance.now() - start;
+    await a;
+    expect(rb.replicas).not.toContain('r2');
+    expect(took).toBeLessThan(750);
+    await c.stop();
+  });
+
   it('never lets the wait grow past a quarter of timeoutMs, so a request reaches every replica before its deadline', async () => {
     // Answers after 120 ms would set the wait near 3x that; with timeoutMs 200 it stays at 50 ms.
     const { hub, ids } = slowCluster(120);
