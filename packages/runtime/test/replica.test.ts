@@ -7,7 +7,7 @@ import { createVerifiedCache, generateKeyPair, signerFromSecret, verifier } from
 import { createRequestAuthenticator, signRequests } from '@phalanx/client-auth';
 import { waitFor } from '@phalanx/compliance';
 import { ConfigError, MAX_PREVERIFY_ITEMS, PhalanxError, silentLogger } from '@phalanx/interface';
-import type { BatchVerifier, CoreContext, Logger, SnapshotMeta, SnapshotWriter, Storage, Verifier, VerifyItem } from '@phalanx/interface';
+import type { BatchVerifier, ClientRequest, CoreContext, Logger, SnapshotMeta, SnapshotWriter, Storage, Verifier, VerifyItem } from '@phalanx/interface';
 import { bytesEqual, encode } from '@phalanx/codec';
 import { Client, PoolTimeoutError, Replica, ReplicaError, ReplicatedState, encodeClientFrame, decodeClientFrame, rejectedSeqs, MAX_FRAME_ITEMS } from '../src/index.js';
 import type { RejectFrame, ReplicaOptions, ReplyFrame } from '../src/index.js';
@@ -26,6 +26,35 @@ function blockEventLoop(ms: number): number {
 }
 
 /** `storage` with each snapshot writer it begins passed through `wrap` (what `wrap` leaves out is the real writer's). */
+/** Memory storage on a disk of its own, and a gate a wrapped snapshot writer can wait at until `release`. */
+function gatedStorage() {
+  const disk = new MemoryDisk();
+  const inner = openMemoryStorage({ disk });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  return { disk, inner, held, release };
+}
+
+/** `replica.stop()` within 5 s, so that a stop that hangs fails the test at once, not at its timeout. */
+async function stopWithin5s(replica: { stop(): Promise<void> }): Promise<string> {
+  return Promise.race([replica.stop().then(() => 'stopped'), new Promise<string>((r) => setTimeout(r, 5_000, 'still stopping after 5 s').unref())]);
+}
+
+/**
+ * Starts `replica` (checkpoints every 2) and submits seqs 0-1, then, once the store of the
+ * checkpoint at 2 is under way (`storing`), seqs 2-4: batches 3 and 4 apply, and batch 5 waits
+ * behind the checkpoint at 4, which waits for the held store.
+ */
+async function applyBehindHeldStore(replica: { start(): Promise<void>; submit(r: ClientRequest): unknown }, app: { entries: unknown[] }, storing: () => boolean): Promise<void> {
+  await replica.start();
+  for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+  await waitFor(storing, 'the checkpoint at 2 being stored');
+  for (let i = 2; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+  await waitFor(() => app.entries.length === 4, 'batches 3 and 4 applied');
+  await new Promise((r) => setTimeout(r, 30));
+  expect(app.entries.length).toBe(4);
+}
+
 function wrapSnapshotWriter(storage: Storage, wrap: (w: SnapshotWriter) => Partial<SnapshotWriter>): Storage {
   return new Proxy(storage, {
     get(target, prop, receiver) {
@@ -350,10 +379,7 @@ describe('Replica', () => {
 
   it('applies the batches after a checkpoint while its snapshot is being stored, up to the next checkpoint; the core hears `applied` after the store, and a stop waits for it', async () => {
     const trace: string[] = [];
-    const disk = new MemoryDisk();
-    const inner = openMemoryStorage({ disk });
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
+    const { disk, inner, held, release } = gatedStorage();
     let committing = false;
     let committed = false;
     const storage = wrapSnapshotWriter(inner, (w) => ({
@@ -365,15 +391,9 @@ describe('Replica', () => {
       },
     }));
     const { replica, cores, app } = setup({ trace, config: { checkpoint: 2n }, extra: { storage } });
-    await replica.start();
-    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
-    await waitFor(() => committing, 'the checkpoint at 2 being stored');
-    for (let i = 2; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
     // Batches 3 and 4 apply (and would answer their clients) while the store at 2 is held; the
     // checkpoint at 4 waits for it before taking its own snapshot (one store behind at most).
-    await waitFor(() => app.entries.length === 4, 'batches 3 and 4 applied');
-    await new Promise((r) => setTimeout(r, 30));
-    expect(app.entries.length).toBe(4);
+    await applyBehindHeldStore(replica, app, () => committing);
     expect(committed).toBe(false);
     expect(cores[0]!.applied).toEqual([]);
     const stopped = replica.stop();
@@ -395,10 +415,7 @@ describe('Replica', () => {
     // the replica go on applying above a checkpoint it never stored, and a loop that never hears the
     // failed store end would wait for it for ever, and `stop` with it.
     const errors: Error[] = [];
-    const disk = new MemoryDisk();
-    const inner = openMemoryStorage({ disk });
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
+    const { disk, inner, held, release } = gatedStorage();
     let begun = 0;
     let committing = false;
     let aborted = false;
@@ -414,20 +431,12 @@ describe('Replica', () => {
       };
     });
     const { replica, cores, app } = setup({ config: { checkpoint: 2n }, extra: { storage, hooks: { onFatal: (e) => errors.push(e) } } });
-    await replica.start();
-    for (let i = 0; i < 2; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
-    await waitFor(() => committing, 'the checkpoint at 2 being stored');
-    for (let i = 2; i < 5; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
-    await waitFor(() => app.entries.length === 4, 'batches 3 and 4 applied');
-    await new Promise((r) => setTimeout(r, 30));
-    expect(app.entries.length).toBe(4); // batch 5 waits behind the checkpoint at 4
+    await applyBehindHeldStore(replica, app, () => committing);
     release();
     await waitFor(() => errors.length === 1, 'fatal hook');
     expect(errors[0]!.message).toMatch(/disk on fire/);
     expect(aborted).toBe(true);
-    // Bounded, so a hang fails here instead of at the test's timeout (a stop takes milliseconds).
-    const stopped = await Promise.race([replica.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 5_000, 'still stopping after 5 s').unref())]);
-    expect(stopped).toBe('stopped');
+    expect(await stopWithin5s(replica)).toBe('stopped'); // a stop takes milliseconds
     expect(cores[0]!.applied).toEqual([]); // the core never hears of a checkpoint that is not durable
     expect(app.entries.length).toBe(4); // batch 5 dropped with the halt
     expect(replica.committedHeight).toBe(4n);
@@ -439,10 +448,7 @@ describe('Replica', () => {
     const donor = new ReplicatedState(new LogMachine());
     for (let h = 1n; h <= 5n; h++) donor.apply({ height: h, requests: [{ client: 'd', seq: h - 1n, payload: payload(`d${h}`) }] });
     const trace: string[] = [];
-    const disk = new MemoryDisk();
-    const inner = openMemoryStorage({ disk });
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
+    const { disk, inner, held, release } = gatedStorage();
     let committedAt: number | undefined;
     const storage = wrapSnapshotWriter(inner, (w) => ({
       commit: async () => {
@@ -1263,7 +1269,7 @@ describe('Replica', () => {
     expect(writes).toBe(2); // no piece after the failed one was issued
     expect(aborted).toBe(true);
     expect(await inner.snapshots.latest()).toBeUndefined();
-    await replica.stop();
+    expect(await stopWithin5s(replica)).toBe('stopped');
   });
 
   it('writes a snapshot one piece at a time and lets the event loop run between slow pieces', async () => {
