@@ -213,7 +213,6 @@ export class Client {
   /** The highest seq decided so far, and when it was first sent: a request it overtook was likely lost. */
   private topDecided = { seq: -1n, sentAt: -Infinity };
 
-
   /** Throws `ConfigError` (path: the option's name) for a `quorum`, `maxInFlight`, `retryMs` or `timeoutMs` out of its range. */
   constructor(opts: ClientOptions) {
     if (!Number.isInteger(opts.quorum) || opts.quorum < 1 || opts.quorum > opts.replicas.length) {
