@@ -27,7 +27,12 @@ describe('checkpoint envelope over KvStore', () => {
     };
     both(Array.from({ length: 2_000 }, (_, i) => put(`key-${i}`, Buffer.alloc(100, i & 0xff))), 1n);
     const first = roomy.snapshot();
-    expect(Buffer.from(first).equals(Buffer.from(plain.snapshot()))).toBe(true);
+    const copiedFirst = plain.snapshot();
+    expect(Buffer.from(first).equals(Buffer.from(copiedFirst))).toBe(true);
+    // Written around the store's bytes, not copied: the envelope starts inside the store's buffer
+    // (after the unused part of the room); the copying path's starts at its own buffer's start.
+    expect(first.byteOffset).toBeGreaterThan(0);
+    expect(copiedFirst.byteOffset).toBe(0);
     const kept = Buffer.from(first);
 
     // 300 gets of an 8,000-byte value: the client table caches their results, ~2.4 MB.

@@ -144,7 +144,8 @@ export class EntryCache {
     // Pass 2: the runs of cached entries between touched keys copied as bytes, touched ones
     // encoded from their live values (or dropped). One buffer for the whole snapshot: fresh memory
     // costs more than the copy into it on these machines (~2.8 ms per MB of page faults, against
-    // ~0.07 for a copy into memory already touched). Not zeroed: every byte is written (checked).
+    // ~0.07 for a copy into memory already touched). Not zeroed: every byte of the snapshot is written
+    // (checked); the room around it is the caller's, left as allocated.
     const { head, tail } = frame(count);
     const before = roomBytes(room.before, 'before');
     const total = head.length + size + tail.length;

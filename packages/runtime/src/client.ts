@@ -31,8 +31,10 @@ export interface ClientOptions {
    * with each resend, up to 8x). Default 1000 ms; at least 1. The wait adapts upwards to the
    * commit latency the client observes (`retryTimeoutMs`), so a slow system is not sent more, but
    * never past a quarter of `timeoutMs`. In a stall only the oldest request due is resent per wait;
-   * the others are held back until a sign they were lost (a later request decided first, the replica
-   * they went to alone no longer the leader) or a quarter of `timeoutMs` after their first send.
+   * the others are held back until a sign they were lost (a later request, sent after them, decided
+   * first; the replica their first attempt went to alone no longer named the leader) or a quarter of
+   * `timeoutMs` after their first send. The price: a leader that lets the probes through and drops
+   * the rest slows each request to that quarter without being replaced.
    */
   readonly retryMs?: number;
   /** Give up on a request after this long. Default 30 s; more than 0, `Infinity` for never. */
@@ -208,7 +210,7 @@ export class Client {
   private backedOff = 1;
   private backedOffAt = -Infinity;
   private resendCount = 0;
-  /** When a request was last resent while others due stayed back (see `tick`). */
+  /** When a request was last resent as the one probe of a wait (see `tick`). */
   private lastProbeAt = -Infinity;
   /** The highest seq decided so far, and when it was first sent: a request it overtook was likely lost. */
   private topDecided = { seq: -1n, sentAt: -Infinity };
@@ -454,7 +456,8 @@ export class Client {
   /**
    * Whether a due request may stay back while an older one probes (see `tick`). Not when there is
    * a sign it was lost: a later request, sent after it, was decided first (the pipeline is in seq
-   * order), or the leader it went to has been replaced. Nor past a quarter of `timeoutMs` from its
+   * order), or its first attempt went to one replica alone that replies no longer name as the
+   * leader. Nor past a quarter of `timeoutMs` from its
    * first send (`waitCeiling`): a leader that lets the probes through and drops the rest must not
    * keep this client's requests from every other replica, which would see them and replace it.
    */

@@ -25,7 +25,6 @@ function blockEventLoop(ms: number): number {
   return performance.now();
 }
 
-/** `storage` with each snapshot writer it begins passed through `wrap` (what `wrap` leaves out is the real writer's). */
 /** Memory storage on a disk of its own, and a gate a wrapped snapshot writer can wait at until `release`. */
 function gatedStorage() {
   const disk = new MemoryDisk();
@@ -55,6 +54,7 @@ async function applyBehindHeldStore(replica: { start(): Promise<void>; submit(r:
   expect(app.entries.length).toBe(4);
 }
 
+/** `storage` with each snapshot writer it begins passed through `wrap` (what `wrap` leaves out is the real writer's). */
 function wrapSnapshotWriter(storage: Storage, wrap: (w: SnapshotWriter) => Partial<SnapshotWriter>): Storage {
   return new Proxy(storage, {
     get(target, prop, receiver) {
