@@ -58,12 +58,13 @@ export interface PersistRequest {
   readonly compactTo?: bigint;
   /**
    * Nothing in this Ready (sends, commits, restore) depends on these writes, and losing them in a
-   * crash is safe: they only record what peers already hold durably and would send again (votes
-   * received from them, certificates built of those votes). The runtime may then stage them and
-   * make them durable later, no later than the sync of the next persist that is not deferrable,
-   * and before it stores a snapshot of a height reported after them (`reportState`). A core sets
-   * this only when every write of the request qualifies — its own votes, hard state, truncation
-   * and compaction never do.
+   * crash is safe. The runtime may then stage them and make them durable later, no later than the
+   * sync of the next persist that is not deferrable, and before it stores a snapshot of a height
+   * reported after them (`reportState`). A core sets this only when every write of the request
+   * qualifies: what peers already hold durably and would send again (votes received from them,
+   * certificates built of those votes), or its own votes when the core itself ensures that, after
+   * a restart, it never contradicts a vote it may have sent and lost (PBFT's recovery fence).
+   * Hard state, truncation and compaction never qualify.
    */
   readonly deferrable?: boolean;
 }

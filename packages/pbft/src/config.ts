@@ -83,10 +83,11 @@ export interface PbftConfig {
    */
   readonly unsafeQuorumOverride?: number;
   /**
-   * TEST ONLY — marks every persist `deferrable`, own votes included, so the simulator's crash
-   * runs can be shown to catch a core that sends what it has not made durable. Never set it.
+   * TEST ONLY — drops the recovery fence: a restarted replica sends new PRE-PREPAREs and PREPAREs
+   * in the view it recovered in, though it may have sent others it lost in the crash. Exists so
+   * the simulator's crash runs can be shown to catch it. Never set it.
    */
-  readonly unsafeDeferAllWrites?: boolean;
+  readonly unsafeNoRecoveryFence?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -111,13 +112,13 @@ export interface ResolvedConfig {
   readonly hasher: Hasher | undefined;
   readonly clientAuth: RequestAuthenticator | undefined;
   readonly unsafeQuorumOverride: number | undefined;
-  readonly unsafeDeferAllWrites: boolean;
+  readonly unsafeNoRecoveryFence: boolean;
 }
 
 const KEYS = [
   'chainId', 'faults', 'checkpointInterval', 'watermarkWindow', 'maxBatchSize', 'batchTimeoutMs', 'pipelineDepth',
   'viewChangeTimeoutMs', 'maxViewChangeTimeoutMs', 'retransmitMs', 'statusIntervalMs', 'maxPayloadBytes', 'maxBatchBytes', 'maxPendingRequests',
-  'stateChunkBytes', 'maxStateBytes', 'suspectAfter', 'isolateAfter', 'hasher', 'clientAuth', 'unsafeQuorumOverride', 'unsafeDeferAllWrites',
+  'stateChunkBytes', 'maxStateBytes', 'suspectAfter', 'isolateAfter', 'hasher', 'clientAuth', 'unsafeQuorumOverride', 'unsafeNoRecoveryFence',
 ];
 
 function int(cfg: Record<string, unknown>, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -178,7 +179,7 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
     hasher,
     clientAuth,
     unsafeQuorumOverride: cfg.unsafeQuorumOverride === undefined ? undefined : int(cfg, 'unsafeQuorumOverride', 0, 1),
-    unsafeDeferAllWrites: cfg.unsafeDeferAllWrites === true,
+    unsafeNoRecoveryFence: cfg.unsafeNoRecoveryFence === true,
   };
   if (resolved.maxBatchBytes < resolved.maxPayloadBytes + 1024) {
     throw new ConfigError('config.maxBatchBytes', `must leave room for one request of maxPayloadBytes (${resolved.maxPayloadBytes}) + 1 KiB, got ${resolved.maxBatchBytes}`);

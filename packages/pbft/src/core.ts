@@ -319,8 +319,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   };
   private outRestore?: { height: bigint; snapshot: Uint8Array };
   private records: LogRecord[] = [];
-  /** Some record since the last Ready is the replica's own (not a vote received from a peer). */
+  /** Some record since the last Ready must be durable before that Ready's sends (see `record`). */
   private ownRecords = false;
+  /**
+   * The view this replica recovered in from storage (unset on a first start, and when it
+   * recovered during a view change). While it is still the current view, the replica sends no
+   * PRE-PREPARE or PREPARE it holds no durable record of — see `record` for why.
+   */
+  private fencedView: bigint | undefined;
+  /**
+   * Seqs whose PRE-PREPARE (or NEW-VIEW assignment) in `fencedView` was found durable: whatever
+   * this replica said of them before the crash was for that digest, and it accepts no other
+   * (§4.2), so its PREPARE for them is not fenced.
+   */
+  private readonly pinned = new Set<bigint>();
   private hardDirty = false;
   private compactDirty = false;
   private nextIndex = 0n;
@@ -377,6 +389,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.genesisDigest = this.checks.genesisDigest;
     this.stable = { seq: 0n, digest: this.genesisDigest, proof: [], clients: new ExecTable().encode() };
     if (recovered) this.recover(recovered);
+    // A first start writes its hard state before anything it sends (this Ready is not deferrable),
+    // so a restart always finds one: a replica that finds none has never sent a vote, and needs
+    // no fence (`fencedView`).
+    if (!recovered?.hardState) this.hardDirty = true;
     this.emit({ type: 'leader', view: this.view, leader: this.primaryOf(this.view) });
     this.afterStep();
   }
@@ -428,13 +444,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       };
       if (this.hardDirty) p.hardState = this.encodeHardState();
       if (this.compactDirty) p.compactTo = this.compactPoint();
-      // Only votes received from peers: they hold them durably (persisted before sending) and
-      // retransmit, and nothing this replica sends or executes rests on its own copy — its own
-      // PREPARE/COMMIT were made durable before they left, and committing needs no durable
-      // record of the others' COMMITs (§4.2 committed-local is re-established after a crash by
-      // retransmission or by state transfer, §4.4/§5.3) as long as no checkpoint snapshot
-      // outlives them, which the runtime ensures. So their sync need not delay this Ready.
-      persist = (!this.ownRecords && !this.hardDirty && !this.compactDirty) || this.cfg.unsafeDeferAllWrites ? { ...p, deferrable: true } : p;
+      // Deferrable when it records only what `record` allows to be lost: votes received from
+      // peers, and this replica's own PRE-PREPARE and PREPARE. Its COMMITs, view changes, hard
+      // state and compaction are durable before anything of this Ready leaves.
+      persist = !this.ownRecords && !this.hardDirty && !this.compactDirty ? { ...p, deferrable: true } : p;
     }
     const r: Ready<PbftMessage> = {
       ...(persist ? { persist } : {}),
@@ -482,6 +495,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   private isPrimary(): boolean {
     return this.primaryOf(this.view) === this.self;
+  }
+
+  /**
+   * In the view recovered from storage: no new PRE-PREPARE, and no PREPARE for `seq` unless its
+   * digest was durable before the crash (`pinned`). See `record`.
+   */
+  private fenced(seq?: bigint): boolean {
+    if (this.fencedView !== this.view || this.cfg.unsafeNoRecoveryFence) return false;
+    return seq === undefined || !this.pinned.has(seq);
   }
 
   private power(id: NodeId): number {
@@ -542,10 +564,29 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.replaying) this.out.timers.push({ op: 'cancel', id });
   }
 
-  /** `received`: a vote from a peer, which may be lost in a crash (see `ready`). */
-  private record(tag: number, v: Value, slot?: Slot, received = false): void {
+  /**
+   * Appends a log record. `mayBeLost`: the Ready that carries it may send before it is durable
+   * (`PersistRequest.deferrable`), because losing it in a crash is safe:
+   * - A vote received from a peer: the peer holds it durably and retransmits it, and committing
+   *   needs no durable record of the others' COMMITs (§4.2 committed-local is re-established after
+   *   a crash by retransmission or by state transfer, §4.4/§5.3) as long as no checkpoint snapshot
+   *   outlives them, which the runtime ensures.
+   * - This replica's own PRE-PREPARE or PREPARE. Forgetting one is harmful only if the replica
+   *   then signs a different one for the same view and sequence number: an equivocation that
+   *   breaks the quorum intersection of §4.2 (prepared(m, v, n) for two digests). So a replica
+   *   restarted from storage sends no PRE-PREPARE or PREPARE it holds no durable record of in the
+   *   view it recovered in (`fencedView`); it takes part again in the next view. Its prepared
+   *   certificate is durable before it acts on it: its COMMIT and its VIEW-CHANGE are not
+   *   deferrable, and their sync covers every record appended before them (§4.4 needs the
+   *   certificates of the replicas that sent COMMIT). The same holds for the records of
+   *   NEW-VIEW's O: entering a view writes hard state, so those are durable before they leave.
+   * This moves two syncs off the normal case's critical path (the primary's before PRE-PREPARE,
+   * the backups' before PREPARE); the price is that a restarted primary can order nothing in its
+   * recovered view, which then changes (see `retransmit`).
+   */
+  private record(tag: number, v: Value, slot?: Slot, mayBeLost = false): void {
     if (this.replaying) return;
-    if (!received) this.ownRecords = true;
+    if (!mayBeLost) this.ownRecords = true;
     const index = this.nextIndex++;
     this.records.push({ index, data: encode([tag, v]) });
     if (slot && slot.firstRecord === undefined) slot.firstRecord = index;
@@ -850,7 +891,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
 
   /** §4.2 + batching (§5.1): the primary assigns sequence numbers within the watermarks. */
   private maybePropose(): void {
-    if (!this.isPrimary() || this.inViewChange || this.installingView) return;
+    if (!this.isPrimary() || this.inViewChange || this.installingView || this.fenced()) return;
     while (this.queue.size > 0 && this.nextSeq + 1n <= this.high() && this.nextSeq >= this.stable.seq) {
       const inFlight = this.nextSeq - this.lastExecuted;
       const full = this.queue.size >= this.cfg.maxBatchSize;
@@ -893,7 +934,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     s.pp = pp;
     this.remember(s, pp);
     for (const r of batch) this.inLog.add(reqKey(r));
-    this.record(REC_PP, toValue(pp), s);
+    this.record(REC_PP, toValue(pp), s, true);
     this.send('all', pp);
     this.checkPrepared(s);
   }
@@ -1003,13 +1044,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       this.inLog.add(k);
       this.queue.delete(k);
     }
-    this.record(REC_PP, toValue(pp), s);
-    if (this.primaryOf(pp.view) !== this.self && !s.myPrepare) {
-      // §4.2: a backup that accepts the pre-prepare multicasts PREPARE (persisted before it leaves).
+    this.record(REC_PP, toValue(pp), s, true);
+    if (this.primaryOf(pp.view) !== this.self && !s.myPrepare && !this.fenced(s.seq)) {
+      // §4.2: a backup that accepts the pre-prepare multicasts PREPARE. Not in its recovered view:
+      // it may have sent another one before a crash (`record`). Without it this backup can still
+      // become prepared on 2f PREPAREs of the others, and send its COMMIT.
       const p = this.signVoteMsg('prepare', pp.view, pp.seq, pp.digest);
       s.myPrepare = p;
       s.prepares.add(this.asVote(KIND_PREPARE, this.self, p));
-      this.record(REC_VOTE, toValue(p), s);
+      this.record(REC_VOTE, toValue(p), s, true);
       this.send('all', p);
     }
     this.checkPrepared(s);
@@ -1920,6 +1963,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       }
       this.retransmitUpTo = newest;
       if (!this.isPrimary() && this.pending.size > 0) this.forwardPending();
+      // A primary fenced in its recovered view orders nothing (`record`): it relays what waits to
+      // every backup, whose view-change timers then move the cluster to a view it can serve in.
+      else if (this.fenced() && this.pending.size > 0) this.broadcastPending();
       this.askForBatches();
     }
     for (const [seq, c] of this.myCheckpoints) if (seq > this.stable.seq) this.send('all', c.msg);
@@ -2000,6 +2046,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         ...(a[7] !== null ? { clients: readBytes(a[7], 'hardState.clients') } : {}),
       };
       this.nextIndex = readU64(a[8], 'hardState.nextIndex');
+      // Recovered during a view change, the replica never entered its view: nothing of that view
+      // was sent, and votes of the view before can no longer be.
+      if (!this.inViewChange) this.fencedView = this.view;
       if (this.stable.clients) this.exec = ExecTable.decode(this.stable.clients);
       if (rec.snapshot && rec.snapshot.height === this.stable.seq) this.stable.snapshot = rec.snapshot.data;
     }
@@ -2065,6 +2114,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
             // assign this batch, and its holders are the ones others fetch it from.
             this.remember(s, g.pp);
           } else if (g.assign) s.awaiting = g.assign;
+          if ((g.pp || g.assign) && v === this.view && this.fencedView === v) this.pinned.add(seq);
           if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
           for (const m of g.votes) {
             const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;

@@ -99,15 +99,22 @@ export class Solo {
   }
 }
 
-/** A fresh core recovered from everything `s` persisted (hard state and log), as after a crash. */
-export function restartFrom(s: Solo, config: PbftConfig = {}, n = 4): { core: PbftCore; out: Ready<PbftMessage>[] } {
+/**
+ * A fresh core recovered from everything `s` persisted (hard state and log). With `lose`, as after
+ * a crash that lost the deferred writes no later sync covered: the records of `deferrable`
+ * persists after the last one that is not.
+ */
+export function restartFrom(s: Solo, config: PbftConfig = {}, n = 4, lose?: 'deferred'): { core: PbftCore; out: Ready<PbftMessage>[] } {
   let hardState: Uint8Array | undefined;
   const log: LogRecord[] = [];
+  let durable = 0;
   for (const r of s.out) {
     if (!r.persist) continue;
     if (r.persist.hardState) hardState = r.persist.hardState;
     log.push(...r.persist.append);
+    if (!r.persist.deferrable) durable = log.length;
   }
+  if (lose === 'deferred') log.length = durable;
   const core = new PbftCore(
     { self: s.id, validators: makeValidators(n), signer: testSigner(s.id), verifier: testVerifier, rng: seededRng(1) },
     config,

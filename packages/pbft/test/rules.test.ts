@@ -31,14 +31,18 @@ describe('prepared and committed-local predicates (§4.2)', () => {
     verifyCertificate(decodeCertificate(b.proof!), makeValidators(4), testVerifier, { kind: 'pbft/commit', height: 1n, digest: pp.digest });
   });
 
-  it('only a Ready that records nothing but votes received from peers is deferrable', () => {
+  it('a Ready is deferrable unless it records the replica\'s COMMIT, hard state or compaction', () => {
     const r1 = new Solo('r1');
+    expect(r1.out[0]!.persist).toMatchObject({ append: [] }); // a first start: hard state, synced before any send
+    expect(r1.out[0]!.persist?.hardState).toBeDefined();
+    expect(r1.out[0]!.persist?.deferrable).toBeUndefined();
     const pp = prePrepare('r0', 0n, 1n, [req(0)]);
     const last = () => r1.out[r1.out.length - 1]!;
-    r1.msg('r0', pp); // records the pre-prepare and r1's own PREPARE, which it sends: durable first
-    expect(last().persist?.deferrable).toBeUndefined();
+    r1.msg('r0', pp); // the pre-prepare and r1's own PREPARE: sent at once, fenced after a restart
+    expect(last().persist).toMatchObject({ deferrable: true });
+    expect(last().persist?.append).toHaveLength(2);
     expect(last().send.map((s) => s.msg.type)).toEqual(['prepare']);
-    r1.msg('r2', vote('prepare', 'r2', 0n, 1n, pp.digest)); // prepared: own COMMIT recorded and sent
+    r1.msg('r2', vote('prepare', 'r2', 0n, 1n, pp.digest)); // prepared: the certificate is durable before the COMMIT leaves
     expect(last().persist?.deferrable).toBeUndefined();
     expect(last().send.map((s) => s.msg.type)).toEqual(['commit']);
     r1.msg('r2', vote('commit', 'r2', 0n, 1n, pp.digest)); // a received vote, nothing of r1's own
@@ -46,6 +50,12 @@ describe('prepared and committed-local predicates (§4.2)', () => {
     r1.msg('r3', vote('commit', 'r3', 0n, 1n, pp.digest)); // committed-local: executes without waiting
     expect(last().persist?.deferrable).toBe(true);
     expect(last().commit.map((b) => b.height)).toEqual([1n]);
+    const r0 = new Solo('r0');
+    r0.core.step({ type: 'request', request: req(1) });
+    r0.flush();
+    const proposal = r0.out[r0.out.length - 1]!; // the primary's PRE-PREPARE, fenced after a restart too
+    expect(proposal.persist).toMatchObject({ deferrable: true });
+    expect(proposal.send.map((s) => s.msg.type)).toEqual(['pre-prepare']);
   });
 
   it('neither checks nor records a vote past its quorum', () => {

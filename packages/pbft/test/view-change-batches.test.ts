@@ -166,7 +166,7 @@ describe('view change with batches by digest', () => {
     expect(sends(r2, mark).filter((s) => s.msg.type === 'batch').map((s) => s.msg)).toMatchObject([{ seq: 1n, batch }]);
   });
 
-  it('a new primary restarted while a NEW-VIEW batch is missing never reuses its seq', () => {
+  it('a new primary restarted while a NEW-VIEW batch is missing never reuses its seq (it proposes nothing in that view)', () => {
     const certBy23: PreparedCert = {
       prePrepare: refOf(pp0),
       prepares: ['r2', 'r3'].map((id) => ({ voter: id, signature: vote('prepare', id, 0n, 1n, pp0.digest).signature })),
@@ -178,10 +178,14 @@ describe('view change with batches by digest', () => {
     expect(nv[0]!.prePrepares.map((p) => p.seq)).toEqual([1n]);
     const { core } = restartFrom(r1, { maxBatchSize: 1 });
     core.step({ type: 'request', request: req(50, 'fresh', 'c9') });
+    core.step({ type: 'timeout', timer: 'pbft/retransmit' });
     const outs = [];
     while (core.hasReady()) outs.push(core.ready());
-    const pps = outs.flatMap((o) => o.send).map((s) => s.msg).filter((m) => m.type === 'pre-prepare');
-    expect(pps.map((m) => (m as { seq: bigint }).seq)).toEqual([2n]);
+    // The recovery fence (see recovery.test.ts): it may have proposed seq 2 before the crash and
+    // lost the record, so in view 1 it proposes nothing and relays the request to the backups.
+    const sent = outs.flatMap((o) => o.send).map((s) => s.msg);
+    expect(sent.filter((m) => m.type === 'pre-prepare')).toEqual([]);
+    expect(sent.filter((m) => m.type === 'request')).toHaveLength(1);
   });
 
   it('a pre-prepare conflicting with the NEW-VIEW assignment is evidence against the primary', () => {
