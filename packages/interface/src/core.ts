@@ -25,6 +25,14 @@ export type Input<M, R = ClientRequest> =
   /** Every `Ready.persist` with `id <= upTo` is durable. */
   | { readonly type: 'persisted'; readonly upTo: bigint }
   /**
+   * The runtime is stopping cleanly: every Ready before this one was handled, everything they
+   * persisted is durable, and nothing this core outputs from now on is sent. A core may answer
+   * with one Ready whose persist (its only content that counts) records the clean stop, which
+   * the runtime makes durable before it closes the storage; it then takes no more inputs. PBFT
+   * uses it to restart without its recovery fence. Cores that need nothing ignore it.
+   */
+  | { readonly type: 'stop' }
+  /**
    * The application has applied every committed batch up to `height` (only reported for batches
    * marked `reportState`). `stateDigest` commits to the application state; `snapshot` is the
    * state itself, which the core may keep to serve state transfer. `snapshotHash`, when given, is

@@ -328,11 +328,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    */
   private fencedView: bigint | undefined;
   /**
-   * Seqs whose PRE-PREPARE (or NEW-VIEW assignment) in `fencedView` was found durable: whatever
-   * this replica said of them before the crash was for that digest, and it accepts no other
-   * (§4.2), so its PREPARE for them is not fenced.
+   * Seqs whose NEW-VIEW assignment in `fencedView` was found durable (written with the hard state
+   * of entering the view, before anything of it was sent): whatever this replica said of them was
+   * for that digest, and it accepts no other (§4.4), so its PREPARE, once the batch arrives, is
+   * not fenced. A restored pre-prepare is not enough: a fenced replica may have accepted it after
+   * the crash, for another digest than the PREPARE it lost (it never PREPAREs such a slot again).
    */
   private readonly pinned = new Set<bigint>();
+  /** Stepped `stop`: the next hard state records a clean stop, and no input is taken after it. */
+  private stopped = false;
   private hardDirty = false;
   private compactDirty = false;
   private nextIndex = 0n;
@@ -400,6 +404,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   // ================================================================ public surface
 
   step(input: Input<PbftMessage>): void {
+    if (this.stopped) return;
     switch (input.type) {
       case 'message':
         try {
@@ -422,6 +427,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         break;
       case 'persisted':
         break;
+      case 'stop':
+        // Everything this replica sent is durable (see Input): a restart needs no fence. Recorded
+        // in the hard state of one last Ready, which the runtime syncs after everything before it.
+        this.stopped = true;
+        this.hardDirty = true;
+        return;
     }
     this.afterStep();
   }
@@ -2023,6 +2034,10 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       st.stateDigest ?? null,
       st.clients ?? null,
       this.nextIndex,
+      // Clean stop: only in the last hard state a stopped core writes. A restart that reads it
+      // writes its first hard state (false) before anything it sends, so a crash after that is
+      // fenced as usual.
+      this.stopped,
     ]);
   }
 
@@ -2047,8 +2062,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       };
       this.nextIndex = readU64(a[8], 'hardState.nextIndex');
       // Recovered during a view change, the replica never entered its view: nothing of that view
-      // was sent, and votes of the view before can no longer be.
-      if (!this.inViewChange) this.fencedView = this.view;
+      // was sent, and votes of the view before can no longer be. After a clean stop everything it
+      // sent is durable. Hard state written before the clean-stop mark existed has 9 fields.
+      const clean = a.length > 9 && readBool(a[9], 'hardState.cleanStop');
+      if (!this.inViewChange && !clean) this.fencedView = this.view;
+      // The mark is cleared (durably, before the first send) so a later crash is fenced.
+      if (clean) this.hardDirty = true;
       if (this.stable.clients) this.exec = ExecTable.decode(this.stable.clients);
       if (rec.snapshot && rec.snapshot.height === this.stable.seq) this.stable.snapshot = rec.snapshot.data;
     }
@@ -2114,7 +2133,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
             // assign this batch, and its holders are the ones others fetch it from.
             this.remember(s, g.pp);
           } else if (g.assign) s.awaiting = g.assign;
-          if ((g.pp || g.assign) && v === this.view && this.fencedView === v) this.pinned.add(seq);
+          if (!g.pp && g.assign && v === this.view && this.fencedView === v) this.pinned.add(seq);
           if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
           for (const m of g.votes) {
             const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId, Ready } from '@phalanx/interface';
-import { encode } from '@phalanx/codec';
+import { decode, encode } from '@phalanx/codec';
+import type { Value } from '@phalanx/codec';
 import { sha256 } from '../src/index.js';
 import type { PbftConfig, PbftCore, PbftMessage, ViewChangeMsg } from '../src/index.js';
 import { CHAIN, Solo, prePrepare, req, resign, restartFrom, vote } from './craft.js';
@@ -92,21 +93,91 @@ describe('persistence and recovery', () => {
       expect(sentBy(outs, 'pre-prepare').map((m) => m.type === 'pre-prepare' && m.seq)).toEqual([1n]);
     });
 
-    it('a PREPARE whose pre-prepare was durable is not fenced: the digest is pinned', () => {
-      const r1 = new Solo('r1');
+    it('a pre-prepare restored from an older view pins nothing: no PREPARE for another digest in the recovered view', () => {
+      const r2 = new Solo('r2');
       const a = prePrepare('r0', 0n, 1n, [req(0, 'A')]);
-      r1.msg('r0', a);
-      r1.msg('r2', vote('prepare', 'r2', 0n, 1n, a.digest)); // prepared: the COMMIT's sync covers both records
-      const { core, out } = restartFrom(r1, {}, 4, 'deferred');
-      expect(out.flatMap((o) => o.send)).toEqual([]);
-      // The retransmission tick re-sends a round's votes from its second tick on.
-      for (let i = 0; i < 2; i++) core.step({ type: 'timeout', timer: 'pbft/retransmit' });
-      const again = sentBy(drain(core), 'prepare');
-      expect(again).toHaveLength(1); // its own PREPARE, re-sent as it was
-      core.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'B')]) });
-      const outs = drain(core);
-      expect(sentBy(outs, 'prepare')).toEqual([]);
-      expect(outs.flatMap((o) => o.events).some((e) => e.type === 'evidence')).toBe(true);
+      r2.msg('r0', a);
+      r2.msg('r3', vote('prepare', 'r3', 0n, 1n, a.digest)); // prepared in view 0: durable with its COMMIT
+      // View 1 (primary r1) from VIEW-CHANGEs that prepared nothing: seq 1 is proposed afresh.
+      const vcs = ['r0', 'r1', 'r3'].map((id) => viewChange(id, 1n));
+      r2.msg('r1', resign('r1', { type: 'new-view', view: 1n, viewChanges: vcs, prePrepares: [], signature: new Uint8Array(0) }));
+      expect(r2.core.status().view).toBe(1n);
+      r2.msg('r1', prePrepare('r1', 1n, 1n, [req(0, 'B')]));
+      expect(r2.sent('prepare').filter((m) => m.type === 'prepare' && m.view === 1n)).toHaveLength(1); // lost in the crash
+      const { core } = restartFrom(r2, {}, 4, 'deferred');
+      expect(core.status().view).toBe(1n);
+      core.step({ type: 'message', from: 'r1', msg: prePrepare('r1', 1n, 1n, [req(0, 'C')]) });
+      expect(sentBy(drain(core), 'prepare')).toEqual([]);
+    });
+
+    it('a second crash in the same view keeps the fence', () => {
+      const r0 = new Solo('r0');
+      r0.core.step({ type: 'request', request: req(0, 'A') });
+      r0.flush();
+      const first = restartFrom(r0, {}, 4, 'deferred');
+      first.core.step({ type: 'request', request: req(0, 'B', 'c1') });
+      const firstOut = [...first.out, ...drain(first.core)];
+      expect(sentBy(firstOut, 'pre-prepare')).toEqual([]);
+      // What the second restart finds: r0's durable writes, then the first restart's.
+      const durable = r0.out.filter((o) => o.persist && !o.persist.deferrable);
+      const { core } = restartFrom({ id: 'r0', out: [...durable, ...firstOut] } as unknown as Solo, {}, 4, 'deferred');
+      core.step({ type: 'request', request: req(0, 'C', 'c2') });
+      expect(sentBy(drain(core), 'pre-prepare')).toEqual([]);
+    });
+
+    describe('a clean stop (the runtime steps `stop` after its last sync) needs no fence', () => {
+      const stopped = (s: Solo): Solo => {
+        s.core.step({ type: 'stop' });
+        s.flush();
+        return s;
+      };
+
+      it('a primary and a backup restarted after a clean stop vote at once', () => {
+        const full = { maxBatchSize: 1 }; // a full batch is proposed even with seq 1 in flight
+        const r0 = new Solo('r0', 4, full);
+        r0.core.step({ type: 'request', request: req(0, 'A') });
+        r0.flush();
+        const last = stopped(r0).out[r0.out.length - 1]!;
+        expect(last.persist?.hardState).toBeDefined();
+        expect(last.send).toEqual([]);
+        const p = restartFrom(r0, full).core;
+        p.step({ type: 'request', request: req(1, 'B') });
+        expect(sentBy(drain(p), 'pre-prepare')).toHaveLength(1);
+
+        const r1 = new Solo('r1');
+        r1.msg('r0', prePrepare('r0', 0n, 1n, [req(0, 'A')]));
+        const b = restartFrom(stopped(r1)).core;
+        b.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 2n, [req(1, 'B')]) });
+        expect(sentBy(drain(b), 'prepare')).toHaveLength(1);
+      });
+
+      it('takes no input after stop, and a crash after the clean restart is fenced again', () => {
+        const r1 = stopped(new Solo('r1'));
+        const mark = r1.out.length;
+        r1.msg('r0', prePrepare('r0', 0n, 1n, [req(0, 'A')]));
+        expect(r1.out.length).toBe(mark);
+        const first = restartFrom(r1);
+        // Its first Ready clears the mark, synced (not deferrable) before anything it sends.
+        expect(first.out[0]!.persist?.hardState).toBeDefined();
+        expect(first.out[0]!.persist?.deferrable).toBeUndefined();
+        first.core.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'A')]) });
+        const firstOut = [...first.out, ...drain(first.core)];
+        expect(sentBy(firstOut, 'prepare')).toHaveLength(1);
+        const { core } = restartFrom({ id: 'r1', out: [...r1.out, ...firstOut] } as unknown as Solo, {}, 4, 'deferred');
+        core.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'B')]) });
+        expect(sentBy(drain(core), 'prepare')).toEqual([]);
+      });
+
+      it('hard state written before the mark existed (9 fields) is fenced', () => {
+        const r0 = stopped(new Solo('r0'));
+        const last = r0.out[r0.out.length - 1]!;
+        const fields = decode(last.persist!.hardState!) as Value[];
+        expect(fields).toHaveLength(10);
+        const old = { ...last, persist: { ...last.persist!, hardState: encode(fields.slice(0, 9)) } };
+        const { core } = restartFrom({ id: 'r0', out: [...r0.out.slice(0, -1), old] } as unknown as Solo);
+        core.step({ type: 'request', request: req(0) });
+        expect(sentBy(drain(core), 'pre-prepare')).toEqual([]);
+      });
     });
 
     it('a first start writes hard state before it sends; a replica restarted during a view change is not fenced', () => {

@@ -80,7 +80,8 @@ describe('simulation (@phalanx/sim)', () => {
     // deferred writes in a crash: without the recovery fence a restarted primary proposes a seq
     // again with another batch, and its backups hold evidence against an honest replica.
     const mutant = pbftSimulation(pbft, { unsafeNoRecoveryFence: true }) as unknown as SimAdapter<unknown, unknown>;
-    const report = runSeeds(mutant, { seeds: 30, seedBase: 100, faults: 'crash-restart', n: 4, protocolName: 'pbft', maxFailures: 1 });
+    // About one seed in 30 crashes a primary between its PRE-PREPARE and the sync that covers it.
+    const report = runSeeds(mutant, { seeds: 150, seedBase: 100, faults: 'crash-restart', n: 4, protocolName: 'pbft', maxFailures: 1 });
     expect(report.failures.length).toBeGreaterThan(0);
     expect(report.failures[0]!.violations.map((v) => v.checker)).toContain('agreement');
   }, 120_000);

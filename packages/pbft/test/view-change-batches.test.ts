@@ -186,6 +186,12 @@ describe('view change with batches by digest', () => {
     const sent = outs.flatMap((o) => o.send).map((s) => s.msg);
     expect(sent.filter((m) => m.type === 'pre-prepare')).toEqual([]);
     expect(sent.filter((m) => m.type === 'request')).toHaveLength(1);
+    // Without the fence (a mutant), the numbering it recovered still skips the assigned seq 1.
+    const { core: unfenced } = restartFrom(r1, { maxBatchSize: 1, unsafeNoRecoveryFence: true });
+    unfenced.step({ type: 'request', request: req(50, 'fresh', 'c9') });
+    const pps = [];
+    while (unfenced.hasReady()) pps.push(...unfenced.ready().send.map((s) => s.msg).filter((m) => m.type === 'pre-prepare'));
+    expect(pps.map((m) => (m as { seq: bigint }).seq)).toEqual([2n]);
   });
 
   it('a pre-prepare conflicting with the NEW-VIEW assignment is evidence against the primary', () => {

@@ -28,6 +28,7 @@ import type {
   LogRecord,
   Logger,
   NodeId,
+  PersistRequest,
   ProtocolCore,
   ProtocolDefinition,
   ProtocolEvent,
@@ -240,6 +241,14 @@ function slices(): { pause(): Promise<void> | undefined } {
 }
 
 /** Runs `steps` to the end, SLICE_MS at a time, letting other work run between slices. */
+/** Stages a core's persist request in `storage`, in the order the request's fields imply. */
+function stagePersist(storage: Storage, p: PersistRequest): void {
+  if (p.truncateFrom !== undefined) storage.truncateFrom(p.truncateFrom);
+  if (p.append.length > 0) storage.append(p.append);
+  if (p.hardState) storage.putHardState(HARD_STATE, p.hardState);
+  if (p.compactTo !== undefined) storage.compactTo(p.compactTo);
+}
+
 async function sliced<T>(steps: Iterator<void, T>): Promise<T> {
   const clock = slices();
   for (;;) {
@@ -454,7 +463,10 @@ export class Replica<M, C = unknown> {
     this.deferred = undefined; // the sync below covers what it staged
     this.running = false;
     try {
-      if (!this.fatal) await this.o.storage.sync();
+      if (!this.fatal) {
+        await this.o.storage.sync();
+        await this.recordCleanStop();
+      }
     } finally {
       if (this.o.closeOnStop !== false) {
         await this.o.transport.stop();
@@ -465,6 +477,27 @@ export class Replica<M, C = unknown> {
       }
     }
     this.log.info({ appliedHeight: this.appliedHeight }, 'replica stopped');
+  }
+
+  /**
+   * Steps `stop` (see `Input` in @phalanx/interface) once everything before it is durable, and
+   * makes the persist of the core's answer durable in a sync of its own: only after the writes it
+   * vouches for. Its sends, if any, are dropped: the replica has stopped.
+   */
+  private async recordCleanStop(): Promise<void> {
+    const core = this.core;
+    if (!core) return;
+    try {
+      core.step({ type: 'stop' });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'core threw on stop: no clean-stop record');
+      return;
+    }
+    if (!core.hasReady()) return;
+    const p = core.ready().persist;
+    if (!p) return;
+    stagePersist(this.o.storage, p);
+    await this.o.storage.sync();
   }
 
   /** Steps a client request directly (in-process use; remote clients use the client plane). */
@@ -890,10 +923,7 @@ export class Replica<M, C = unknown> {
     if (rd.persist) {
       const p = rd.persist;
       const storage = this.o.storage;
-      if (p.truncateFrom !== undefined) storage.truncateFrom(p.truncateFrom);
-      if (p.append.length > 0) storage.append(p.append);
-      if (p.hardState) storage.putHardState(HARD_STATE, p.hardState);
-      if (p.compactTo !== undefined) storage.compactTo(p.compactTo);
+      stagePersist(storage, p);
       const t0 = performance.now();
       let records = p.append.length;
       let bytes = p.append.reduce((n, r) => n + r.data.length, 0) + (p.hardState?.length ?? 0);

@@ -53,6 +53,8 @@ export interface CounterConfig {
   readonly deferRequests?: boolean;
   /** On the first tick, install this state (as a state transfer would): `Ready.restore`. */
   readonly restoreOnTick?: { readonly height: bigint; readonly snapshot: Uint8Array };
+  /** On `stop`: persist a record (and ask to send, which the stopped runtime must not). */
+  readonly recordStop?: boolean;
 }
 
 /**
@@ -70,6 +72,8 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
   readonly appliedInputs: Extract<Input<CounterMsg>, { type: 'applied' }>[] = [];
   /** Every request stepped in, as the runtime handed it over. */
   readonly requests: ClientRequest[] = [];
+  /** `stop` inputs stepped. */
+  stops = 0;
   recoveredFrom: RecoveredState | undefined;
   private persistId = 0n;
   private persist: { append: { index: bigint; data: Uint8Array }[]; hardState?: Uint8Array; deferrable?: boolean } | undefined;
@@ -143,6 +147,13 @@ export class CounterCore implements ProtocolCore<CounterMsg> {
         break;
       case 'persisted':
         this.persistedUpTo.push(input.upTo);
+        break;
+      case 'stop':
+        this.stops++;
+        if (this.cfg.recordStop) {
+          (this.persist ??= { append: [] }).append.push({ index: this.nextIndex++, data: encode('stopped') });
+          this.send.push({ to: 'all', msg: { kind: 'ack', height: 0n } });
+        }
         break;
       case 'applied':
         this.applied.push(input.height);

@@ -198,6 +198,22 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('stop() steps `stop` once the rest is durable, and syncs what the core records for it without sending', async () => {
+    const { replica, trace, peer, got, cores, disk } = setup({ config: { recordStop: true, deferRequests: true }, extra: { deferredSyncMs: 60_000 } });
+    await peer!.start();
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') }); // deferred: nothing syncs it before stop
+    await waitFor(() => got.length === 1, 'the ack');
+    trace.length = 0;
+    await replica.stop();
+    expect(cores[0]!.stops).toBe(1);
+    // The request's record is synced first, then the stop record in a sync of its own; its ack is never sent.
+    expect(trace).toEqual(['sync:start', 'sync:end', 'append:2', 'sync:start', 'sync:end']);
+    expect(got).toHaveLength(1);
+    const reopened = openMemoryStorage({ disk });
+    expect((await reopened.readLog(0n, 10n)).map((r) => r.index)).toEqual([1n, 2n]);
+  });
+
   it('hands on a Ready with a deferrable persist at once and syncs its writes later', async () => {
     const { replica, trace, peer, got, cores } = setup({ config: { deferOnMessage: true }, extra: { deferredSyncMs: 40 } });
     await peer!.start();
