@@ -412,6 +412,9 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
       case 'persisted':
         // Durability is ordered by the runtime (persist before send); nothing waits on the ack.
         break;
+      case 'stop':
+        // Every vote is durable before it is sent: a restart needs no record of a clean stop.
+        return;
       case 'applied': {
         // The state at `height` is stored: blocks up to it need never be replayed, so the log
         // keeps only the last `syncWindow` of them (what peers may still ask for in block sync).

@@ -2036,8 +2036,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       this.nextIndex,
       // Clean stop: only in the last hard state a stopped core writes. A restart that reads it
       // writes its first hard state (false) before anything it sends, so a crash after that is
-      // fenced as usual.
-      this.stopped,
+      // fenced as usual. Not while this run is itself fenced: the mark vouches for what this run
+      // sent, not for the votes the crash before it may have lost.
+      this.stopped && this.fencedView !== this.view,
     ]);
   }
 
@@ -2133,6 +2134,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
             // assign this batch, and its holders are the ones others fetch it from.
             this.remember(s, g.pp);
           } else if (g.assign) s.awaiting = g.assign;
+          // `!g.pp`: defensive. A restored pre-prepare already keeps its slot from PREPAREing again
+          // (only acceptPrePrepare PREPAREs, and onPrePrepare never calls it for a slot with one).
           if (!g.pp && g.assign && v === this.view && this.fencedView === v) this.pinned.add(seq);
           if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
           for (const m of g.votes) {

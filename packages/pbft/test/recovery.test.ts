@@ -168,6 +168,28 @@ describe('persistence and recovery', () => {
         expect(sentBy(drain(core), 'prepare')).toEqual([]);
       });
 
+      it('a run still fenced writes no mark: a crash, a clean stop, and the next start is fenced yet', () => {
+        // The primary lost its PRE-PREPARE for seq 1 in a crash; the fenced run after it stops cleanly.
+        const r0 = new Solo('r0');
+        r0.core.step({ type: 'request', request: req(0, 'A') });
+        r0.flush();
+        const fencedRun = restartFrom(r0, {}, 4, 'deferred');
+        fencedRun.core.step({ type: 'stop' });
+        const durable = r0.out.filter((o) => o.persist && !o.persist.deferrable);
+        const third = restartFrom({ id: 'r0', out: [...durable, ...fencedRun.out, ...drain(fencedRun.core)] } as unknown as Solo).core;
+        third.step({ type: 'request', request: req(0, 'B', 'c1') });
+        expect(sentBy(drain(third), 'pre-prepare')).toEqual([]);
+        // The same for a backup that lost its PREPARE(A).
+        const r1 = new Solo('r1');
+        r1.msg('r0', prePrepare('r0', 0n, 1n, [req(0, 'A')]));
+        const fencedBackup = restartFrom(r1, {}, 4, 'deferred');
+        fencedBackup.core.step({ type: 'stop' });
+        const kept = r1.out.filter((o) => o.persist && !o.persist.deferrable);
+        const next = restartFrom({ id: 'r1', out: [...kept, ...fencedBackup.out, ...drain(fencedBackup.core)] } as unknown as Solo).core;
+        next.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'B')]) });
+        expect(sentBy(drain(next), 'prepare')).toEqual([]);
+      });
+
       it('hard state written before the mark existed (9 fields) is fenced', () => {
         const r0 = stopped(new Solo('r0'));
         const last = r0.out[r0.out.length - 1]!;

@@ -240,7 +240,6 @@ function slices(): { pause(): Promise<void> | undefined } {
   };
 }
 
-/** Runs `steps` to the end, SLICE_MS at a time, letting other work run between slices. */
 /** Stages a core's persist request in `storage`, in the order the request's fields imply. */
 function stagePersist(storage: Storage, p: PersistRequest): void {
   if (p.truncateFrom !== undefined) storage.truncateFrom(p.truncateFrom);
@@ -249,6 +248,7 @@ function stagePersist(storage: Storage, p: PersistRequest): void {
   if (p.compactTo !== undefined) storage.compactTo(p.compactTo);
 }
 
+/** Runs `steps` to the end, SLICE_MS at a time, letting other work run between slices. */
 async function sliced<T>(steps: Iterator<void, T>): Promise<T> {
   const clock = slices();
   for (;;) {
@@ -359,6 +359,7 @@ export class Replica<M, C = unknown> {
   private applying: Promise<void> = Promise.resolve();
   private running = false;
   private stopping = false;
+  private stopCall: Promise<void> | undefined;
   private processing: Promise<void> | undefined;
   private kicked = false;
   /** Overlapped syncs still running (persist-only and deferred ones, see `handle`). */
@@ -453,7 +454,15 @@ export class Replica<M, C = unknown> {
 
   /** Stops accepting input, drains the outputs already produced, syncs, closes. */
   async stop(): Promise<void> {
+    // A second call while the first runs waits for it: it must not close the storage under the
+    // first one's last syncs.
+    if (this.stopCall) return this.stopCall;
     if (!this.running) return;
+    this.stopCall = this.stopOnce().finally(() => (this.stopCall = undefined));
+    return this.stopCall;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopping = true;
     this.verifyQueue = []; // not yet stepped: dropped like any message arriving during shutdown
     for (const t of this.timers.values()) clearTimeout(t);

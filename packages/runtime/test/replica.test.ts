@@ -214,6 +214,16 @@ describe('Replica', () => {
     expect((await reopened.readLog(0n, 10n)).map((r) => r.index)).toEqual([1n, 2n]);
   });
 
+  it('a second stop() while the first runs waits for it, and the core is stopped once', async () => {
+    const { replica, trace, cores } = setup({ config: { recordStop: true }, syncDelayMs: 30 });
+    await replica.start();
+    trace.length = 0;
+    const outcomes = await Promise.allSettled([replica.stop(), replica.stop()]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(cores[0]!.stops).toBe(1);
+    expect(trace.filter((e) => e === 'sync:end')).toHaveLength(2);
+  });
+
   it('hands on a Ready with a deferrable persist at once and syncs its writes later', async () => {
     const { replica, trace, peer, got, cores } = setup({ config: { deferOnMessage: true }, extra: { deferredSyncMs: 40 } });
     await peer!.start();
