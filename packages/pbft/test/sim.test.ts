@@ -39,6 +39,8 @@ const PLAN: readonly [profile: string, n: number, seeds: number][] = [
   ['crash', 4, 5],
   ['crash-leader', 4, 10],
   ['crash-restart', 4, 15],
+  // Half the stops clean (the recovery fence lifted by the clean-stop mark), mixed with crashes.
+  ['stop-restart', 4, 15],
   ['equivocate', 4, 10],
   ['twins', 4, 10],
   ['byzantine', 4, 10],

@@ -37,6 +37,12 @@ export interface CrashPlan {
   readonly atMs: number;
   /** Restart this long after the crash; omitted = stays down. */
   readonly restartAfterMs?: number;
+  /**
+   * Stop cleanly instead, as the runtime's `stop()` does: take no more inputs, let the writes in
+   * flight finish (their messages leave), make the deferred ones durable, step `stop` and make
+   * the persist of the core's answer durable; then go down.
+   */
+  readonly clean?: boolean;
 }
 
 export interface ByzantinePlan {
@@ -132,14 +138,16 @@ function victims(ctx: ProfileContext, count: number): Target[] {
   return ctx.rng.shuffle(pool).slice(0, count);
 }
 
-function crashRestarts(s: Scenario, ctx: ProfileContext, targets: readonly Target[]): Scenario {
+/** `cleanShare`: the share of the stops that are clean (drawn only when above 0, so other profiles' runs stay as they were). */
+function crashRestarts(s: Scenario, ctx: ProfileContext, targets: readonly Target[], cleanShare = 0): Scenario {
   const crashes: CrashPlan[] = [];
   for (const target of targets) {
     let t = 100 + ctx.rng.nextInt(300);
     const times = 1 + ctx.rng.nextInt(3);
     for (let i = 0; i < times && t < 1_700; i++) {
       const down = 20 + ctx.rng.nextInt(300);
-      crashes.push({ target, atMs: t, restartAfterMs: down });
+      const clean = cleanShare > 0 && ctx.rng.nextFloat() < cleanShare;
+      crashes.push({ target, atMs: t, restartAfterMs: down, ...(clean ? { clean } : {}) });
       t += down + 50 + ctx.rng.nextInt(400);
     }
   }
@@ -172,6 +180,8 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
       ? { ...s, crashes: [{ target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }], ...safetyOnly }
       : { ...s, crashes: [{ target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }] },
   'crash-restart': (s, ctx) => crashRestarts(s, ctx, victims(ctx, ctx.f)),
+  /** Like crash-restart, but half the stops are clean (`CrashPlan.clean`), mixed with crashes. */
+  'stop-restart': (s, ctx) => crashRestarts(s, ctx, victims(ctx, ctx.f), 0.5),
   equivocate: (s, ctx) => ({
     ...s,
     byzantine: [{ target: 'leader', adversary: 'equivocate' }],

@@ -122,7 +122,7 @@ type Ev<M> = { t: number; seq: number } & (
   | { k: 'disk'; inst: Instance<M>; ready: Ready<M> }
   | { k: 'deferred-sync'; inst: Instance<M> }
   | { k: 'applied'; inst: Instance<M>; input: Input<M> }
-  | { k: 'crash'; target: Target; restartAfterMs: number | undefined }
+  | { k: 'crash'; target: Target; restartAfterMs: number | undefined; clean: boolean }
   | { k: 'restart'; node: number }
   | { k: 'client-send'; client: number }
   | { k: 'client-timeout'; client: number; reqSeq: bigint; attempt: number }
@@ -159,6 +159,8 @@ class Instance<M> {
 
 class Replica<M> {
   up = true;
+  /** Stopping cleanly (`CrashPlan.clean`): inputs are dropped, the writes in flight finish first. */
+  stopping: { restartAfterMs: number | undefined; idx: number } | undefined;
   instances: Instance<M>[] = [];
   adversary: Adversary<M> | undefined;
   readonly durables: DurableStore[] = [];
@@ -317,7 +319,7 @@ export class Simulation<M, C> {
     for (const r of this.replicas) for (const inst of r.instances) this.flush(inst);
     for (const c of this.scenario.crashes) {
       this.pendingFaults.count++;
-      this.schedule(c.atMs, { k: 'crash', target: c.target, restartAfterMs: c.restartAfterMs });
+      this.schedule(c.atMs, { k: 'crash', target: c.target, restartAfterMs: c.restartAfterMs, clean: c.clean === true });
     }
     if (this.scenario.network.partitions && !this.gstPassed) this.schedule(0, { k: 'partition' });
     if (!this.gstPassed) this.schedule(this.scenario.gstMs, { k: 'gst' });
@@ -453,8 +455,45 @@ export class Simulation<M, C> {
     if (flushNow) for (const inst of r.instances) this.flush(inst);
   }
 
+  /**
+   * Ends a clean stop once no write of the replica is in flight: the deferred writes become
+   * durable, the core is stepped `stop`, the persist of its answer is made durable (its sends and
+   * commits are dropped, as the runtime drops them), and the replica goes down.
+   */
+  private finishStop(r: Replica<M>): void {
+    const stop = r.stopping;
+    const inst = r.instances[0];
+    if (!stop || !inst || inst.pendingDisk > 0) return;
+    r.stopping = undefined;
+    this.syncDeferred(inst);
+    try {
+      inst.core.step({ type: 'stop' });
+      while (inst.core.hasReady()) {
+        const p = inst.core.ready().persist;
+        if (p) inst.durable.apply(p);
+      }
+    } catch (err) {
+      this.violation('robustness', `${r.id}: stop threw ${(err as Error).message}`);
+    }
+    this.trace(`stopped ${r.id} cleanly`);
+    this.goDown(r, stop.idx, stop.restartAfterMs);
+  }
+
+  private goDown(r: Replica<M>, idx: number, restartAfterMs: number | undefined): void {
+    this.crash(r);
+    if (restartAfterMs !== undefined) {
+      this.pendingFaults.count++;
+      this.schedule(restartAfterMs, { k: 'restart', node: idx });
+    }
+  }
+
   private crash(r: Replica<M>): void {
     if (!r.up) return;
+    if (r.stopping) {
+      // A crash while a clean stop waits for its writes: the stop never completes.
+      r.stopping = undefined;
+      this.pendingFaults.count--;
+    }
     r.up = false;
     for (const inst of r.instances) inst.alive = false;
     r.instances = [];
@@ -462,7 +501,7 @@ export class Simulation<M, C> {
   }
 
   private step(inst: Instance<M>, input: Input<M>): void {
-    if (!inst.alive) return;
+    if (!inst.alive || inst.replica.stopping) return;
     try {
       inst.core.step(input);
     } catch (err) {
@@ -885,6 +924,11 @@ export class Simulation<M, C> {
         e.inst.pendingDisk--;
         this.complete(e.inst, e.ready);
         this.flush(e.inst);
+        if (e.inst.replica.stopping && e.inst.pendingDisk === 0) {
+          this.pendingFaults.count--;
+          this.finishStop(e.inst.replica);
+          this.maybeEnd();
+        }
         break;
       case 'applied':
         if (!e.inst.alive) break;
@@ -902,13 +946,15 @@ export class Simulation<M, C> {
         this.pendingFaults.count--;
         const idx = this.resolve(e.target);
         const r = this.replicas[idx]!;
-        this.trace(`crash ${r.id} (${describeTarget(e.target, this.cluster.ids)})${e.restartAfterMs !== undefined ? ` restart in ${e.restartAfterMs}ms` : ''}`);
-        if (r.up) {
-          this.crash(r);
-          if (e.restartAfterMs !== undefined) {
-            this.pendingFaults.count++;
-            this.schedule(e.restartAfterMs, { k: 'restart', node: idx });
-          }
+        this.trace(`${e.clean ? 'stop' : 'crash'} ${r.id} (${describeTarget(e.target, this.cluster.ids)})${e.restartAfterMs !== undefined ? ` restart in ${e.restartAfterMs}ms` : ''}`);
+        if (r.up && e.clean && r.instances.length === 1 && !r.stopping) {
+          // Down once its writes in flight are done (see finishStop); a crash meanwhile wins.
+          r.stopping = { restartAfterMs: e.restartAfterMs, idx };
+          this.pendingFaults.count++;
+          this.finishStop(r);
+          if (!r.stopping) this.pendingFaults.count--;
+        } else if (r.up) {
+          this.goDown(r, idx, e.restartAfterMs);
         }
         this.maybeEnd();
         break;
