@@ -322,9 +322,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   /** Some record since the last Ready must be durable before that Ready's sends (see `record`). */
   private ownRecords = false;
   /**
-   * The view this replica recovered in from storage (unset on a first start, and when it
-   * recovered during a view change). While it is still the current view, the replica sends no
-   * PRE-PREPARE or PREPARE it holds no durable record of — see `record` for why.
+   * The view this replica recovered in from storage (unset on a first start, after a clean stop,
+   * and when it recovered during a view change). While it is still the current view, the replica
+   * sends no PRE-PREPARE or PREPARE it holds no durable record of — see `record` for why.
    */
   private fencedView: bigint | undefined;
   /**
@@ -585,15 +585,16 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * - This replica's own PRE-PREPARE or PREPARE. Forgetting one is harmful only if the replica
    *   then signs a different one for the same view and sequence number: an equivocation that
    *   breaks the quorum intersection of §4.2 (prepared(m, v, n) for two digests). So a replica
-   *   restarted from storage sends no PRE-PREPARE or PREPARE it holds no durable record of in the
-   *   view it recovered in (`fencedView`); it takes part again in the next view. Its prepared
+   *   restarted from storage after a crash (not after a clean `stop`) sends no PRE-PREPARE or
+   *   PREPARE it holds no durable record of in the view it recovered in (`fencedView`); it takes
+   *   part again in the next view. Its prepared
    *   certificate is durable before it acts on it: its COMMIT and its VIEW-CHANGE are not
    *   deferrable, and their sync covers every record appended before them (§4.4 needs the
    *   certificates of the replicas that sent COMMIT). The same holds for the records of
    *   NEW-VIEW's O: entering a view writes hard state, so those are durable before they leave.
    * This moves two syncs off the normal case's critical path (the primary's before PRE-PREPARE,
-   * the backups' before PREPARE); the price is that a restarted primary can order nothing in its
-   * recovered view, which then changes (see `retransmit`).
+   * the backups' before PREPARE); the price, after a crash, is that a restarted primary can order
+   * nothing in its recovered view, which then changes (see `retransmit`).
    */
   private record(tag: number, v: Value, slot?: Slot, mayBeLost = false): void {
     if (this.replaying) return;
