@@ -104,7 +104,7 @@ export class Solo {
  * a crash that lost the deferred writes no later sync covered: the records of `deferrable`
  * persists after the last one that is not.
  */
-export function restartFrom(s: Solo, config: PbftConfig = {}, n = 4, lose?: 'deferred'): { core: PbftCore; out: Ready<PbftMessage>[] } {
+export function restartFrom(s: Pick<Solo, 'id' | 'out'>, config: PbftConfig = {}, n = 4, lose?: 'deferred'): { core: PbftCore; out: Ready<PbftMessage>[] } {
   let hardState: Uint8Array | undefined;
   const log: LogRecord[] = [];
   let durable = 0;

@@ -120,7 +120,7 @@ describe('persistence and recovery', () => {
       expect(sentBy(firstOut, 'pre-prepare')).toEqual([]);
       // What the second restart finds: r0's durable writes, then the first restart's.
       const durable = r0.out.filter((o) => o.persist && !o.persist.deferrable);
-      const { core } = restartFrom({ id: 'r0', out: [...durable, ...firstOut] } as unknown as Solo, {}, 4, 'deferred');
+      const { core } = restartFrom({ id: 'r0', out: [...durable, ...firstOut] }, {}, 4, 'deferred');
       core.step({ type: 'request', request: req(0, 'C', 'c2') });
       expect(sentBy(drain(core), 'pre-prepare')).toEqual([]);
     });
@@ -163,7 +163,7 @@ describe('persistence and recovery', () => {
         first.core.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'A')]) });
         const firstOut = [...first.out, ...drain(first.core)];
         expect(sentBy(firstOut, 'prepare')).toHaveLength(1);
-        const { core } = restartFrom({ id: 'r1', out: [...r1.out, ...firstOut] } as unknown as Solo, {}, 4, 'deferred');
+        const { core } = restartFrom({ id: 'r1', out: [...r1.out, ...firstOut] }, {}, 4, 'deferred');
         core.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'B')]) });
         expect(sentBy(drain(core), 'prepare')).toEqual([]);
       });
@@ -176,7 +176,7 @@ describe('persistence and recovery', () => {
         const fencedRun = restartFrom(r0, {}, 4, 'deferred');
         fencedRun.core.step({ type: 'stop' });
         const durable = r0.out.filter((o) => o.persist && !o.persist.deferrable);
-        const third = restartFrom({ id: 'r0', out: [...durable, ...fencedRun.out, ...drain(fencedRun.core)] } as unknown as Solo).core;
+        const third = restartFrom({ id: 'r0', out: [...durable, ...fencedRun.out, ...drain(fencedRun.core)] }).core;
         third.step({ type: 'request', request: req(0, 'B', 'c1') });
         expect(sentBy(drain(third), 'pre-prepare')).toEqual([]);
         // The same for a backup that lost its PREPARE(A).
@@ -185,7 +185,7 @@ describe('persistence and recovery', () => {
         const fencedBackup = restartFrom(r1, {}, 4, 'deferred');
         fencedBackup.core.step({ type: 'stop' });
         const kept = r1.out.filter((o) => o.persist && !o.persist.deferrable);
-        const next = restartFrom({ id: 'r1', out: [...kept, ...fencedBackup.out, ...drain(fencedBackup.core)] } as unknown as Solo).core;
+        const next = restartFrom({ id: 'r1', out: [...kept, ...fencedBackup.out, ...drain(fencedBackup.core)] }).core;
         next.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'B')]) });
         expect(sentBy(drain(next), 'prepare')).toEqual([]);
       });
@@ -196,7 +196,7 @@ describe('persistence and recovery', () => {
         const fields = decode(last.persist!.hardState!) as Value[];
         expect(fields).toHaveLength(10);
         const old = { ...last, persist: { ...last.persist!, hardState: encode(fields.slice(0, 9)) } };
-        const { core } = restartFrom({ id: 'r0', out: [...r0.out.slice(0, -1), old] } as unknown as Solo);
+        const { core } = restartFrom({ id: 'r0', out: [...r0.out.slice(0, -1), old] });
         core.step({ type: 'request', request: req(0) });
         expect(sentBy(drain(core), 'pre-prepare')).toEqual([]);
       });

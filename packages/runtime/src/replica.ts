@@ -452,7 +452,10 @@ export class Replica<M, C = unknown> {
     this.kick();
   }
 
-  /** Stops accepting input, drains the outputs already produced, syncs, closes. */
+  /**
+   * Stops accepting input, drains the outputs already produced, syncs, steps `stop` into the core
+   * and syncs its answer's persist on its own (`recordCleanStop`), closes.
+   */
   async stop(): Promise<void> {
     // A second call while the first runs waits for it: it must not close the storage under the
     // first one's last syncs.

@@ -218,10 +218,13 @@ describe('Replica', () => {
     const { replica, trace, cores } = setup({ config: { recordStop: true }, syncDelayMs: 30 });
     await replica.start();
     trace.length = 0;
-    const outcomes = await Promise.allSettled([replica.stop(), replica.stop()]);
+    const syncsWhenSettled: number[] = [];
+    const settled = () => syncsWhenSettled.push(trace.filter((e) => e === 'sync:end').length);
+    const outcomes = await Promise.allSettled([replica.stop().finally(settled), replica.stop().finally(settled)]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
     expect(cores[0]!.stops).toBe(1);
-    expect(trace.filter((e) => e === 'sync:end')).toHaveLength(2);
+    // Neither call returned before both syncs (the drain's and the stop record's) were done.
+    expect(syncsWhenSettled).toEqual([2, 2]);
   });
 
   it('hands on a Ready with a deferrable persist at once and syncs its writes later', async () => {

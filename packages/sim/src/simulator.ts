@@ -468,10 +468,9 @@ export class Simulation<M, C> {
     this.syncDeferred(inst);
     try {
       inst.core.step({ type: 'stop' });
-      while (inst.core.hasReady()) {
-        const p = inst.core.ready().persist;
-        if (p) inst.durable.apply(p);
-      }
+      // One Ready, as the runtime takes (`Input` 'stop'): a second one's write would be lost there.
+      const p = inst.core.hasReady() ? inst.core.ready().persist : undefined;
+      if (p) inst.durable.apply(p);
     } catch (err) {
       this.violation('robustness', `${r.id}: stop threw ${(err as Error).message}`);
     }
@@ -946,8 +945,10 @@ export class Simulation<M, C> {
         this.pendingFaults.count--;
         const idx = this.resolve(e.target);
         const r = this.replicas[idx]!;
-        this.trace(`${e.clean ? 'stop' : 'crash'} ${r.id} (${describeTarget(e.target, this.cluster.ids)})${e.restartAfterMs !== undefined ? ` restart in ${e.restartAfterMs}ms` : ''}`);
-        if (r.up && e.clean && r.instances.length === 1 && !r.stopping) {
+        // A clean stop needs one honest instance and no stop already waiting; otherwise it crashes.
+        const clean = r.up && e.clean && r.instances.length === 1 && !r.stopping;
+        this.trace(`${clean ? 'stop' : 'crash'} ${r.id} (${describeTarget(e.target, this.cluster.ids)})${e.restartAfterMs !== undefined ? ` restart in ${e.restartAfterMs}ms` : ''}`);
+        if (clean) {
           // Down once its writes in flight are done (see finishStop); a crash meanwhile wins.
           r.stopping = { restartAfterMs: e.restartAfterMs, idx };
           this.pendingFaults.count++;

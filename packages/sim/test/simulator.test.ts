@@ -248,6 +248,29 @@ describe('clean stop (CrashPlan.clean)', () => {
     expect(log.made).toEqual(log.made!.map((_, i) => BigInt(i + 1)));
     expect(log.marks).toEqual([true]);
   });
+
+  it('a crash while the stop waits for its writes wins: the core is not stopped and no answer is kept', () => {
+    const log: Probe = { acked: [], recovered: [], made: [], marks: [] };
+    const r = simulate(probeAdapter(log), {
+      seed: 11,
+      scenario: {
+        disk: { minMs: 2, maxMs: 3 }, // every write is in flight for 2 ms or more
+        clients: { count: 0, requests: 0, timeoutMs: 100, thinkMs: 0 },
+        crashes: [
+          { target: 1, atMs: 20.3, restartAfterMs: 5, clean: true },
+          { target: 1, atMs: 20.4, restartAfterMs: 5 },
+        ],
+        settleMs: 10,
+      },
+      trace: true,
+      traceLimit: 100_000,
+    });
+    expect(r.trace.some((l) => l.includes('stop r1'))).toBe(true);
+    expect(r.trace.some((l) => l.includes('stopped r1 cleanly'))).toBe(false);
+    expect(r.stats.restarts).toBe(1);
+    expect(log.marks).toEqual([false]);
+    expect(r.violations).toEqual([]);
+  });
 });
 
 describe('fault budget', () => {
