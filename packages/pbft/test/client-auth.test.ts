@@ -10,11 +10,11 @@ import { ConfigError, DecodeError, batchWireBytes } from '@phalanx/interface';
 import type { ClientRequest, NodeId, ProtocolEvent, RequestAuthenticator } from '@phalanx/interface';
 import { createRequestAuthenticator, groupOf, requestListValue, signRequests } from '@phalanx/client-auth';
 import { createVerifier, generateKeyPair, signerFromSecret, verifier } from '@phalanx/crypto';
-import { MAX_GROUP_WIRE_BYTES, PbftCore, batchValue, fromValue, pbftCodec, refOf, sha256 } from '../src/index.js';
-import type { NewViewMsg, PbftConfig, PbftMessage, PreparedCert, PrePrepareMsg, RequestMsg, StateMsg, ViewChangeMsg } from '../src/index.js';
+import { MAX_GROUP_WIRE_BYTES, PbftCore, batchValue, fromValue, pbftCodec, refOf } from '../src/index.js';
+import type { NewViewMsg, PbftConfig, PbftMessage, PreparedCert, PrePrepareMsg, RequestMsg, StateMsg } from '../src/index.js';
 import { Cluster, makeValidators, seededRng, testSigner, testVerifier } from './cluster.js';
 import type { Packet } from './cluster.js';
-import { CHAIN, Solo, digestOf, fuzzDecode, prePrepare, req, resign, restartFrom, vote } from './craft.js';
+import { Solo, digestOf, fuzzDecode, prePrepare, req, resign, restartFrom, viewChange, vote } from './craft.js';
 
 // ---- clients: real Ed25519 keys, deterministic seeds
 const clientKey = (seed: number) => generateKeyPair('ed25519', { seed: new Uint8Array(32).fill(seed) });
@@ -289,15 +289,12 @@ describe('batches a quorum vouches for are not checked again', () => {
       prePrepare: refOf(pp0),
       prepares: ['r1', 'r3'].map((id) => ({ voter: id, signature: vote('prepare', id, 0n, 1n, pp0.digest).signature })),
     };
-    const genesis = sha256(encode(['pbft/genesis', CHAIN]));
-    const viewChange = (by: NodeId, prepared: PreparedCert[]): ViewChangeMsg =>
-      resign(by, { type: 'view-change', replica: by, newView: 1n, stable: { seq: 0n, digest: genesis, votes: [] }, prepared, signature: new Uint8Array(0) });
     // View 1's NEW-VIEW by r1: O assigns seq 1 the certified batch, by digest.
     const newView = (): NewViewMsg =>
       resign('r1', {
         type: 'new-view',
         view: 1n,
-        viewChanges: [viewChange('r0', []), viewChange('r1', [cert]), viewChange('r3', [cert])],
+        viewChanges: [viewChange('r0'), viewChange('r1', 1n, [cert]), viewChange('r3', 1n, [cert])],
         prePrepares: [refOf(prePrepare('r1', 1n, 1n, batch))],
         signature: new Uint8Array(0),
       });

@@ -16,10 +16,12 @@ import {
   sha256,
   signedBody,
 } from '../src/index.js';
-import type { CheckpointMsg, FetchMsg, NewViewMsg, PbftConfig, PbftMessage, PrePrepareMsg, StateMsg, ViewChangeMsg, VoteMsg } from '../src/index.js';
+import type { CheckpointMsg, FetchMsg, NewViewMsg, PbftConfig, PbftMessage, PreparedCert, PrePrepareMsg, StateMsg, ViewChangeMsg, VoteMsg } from '../src/index.js';
 import { makeValidators, seededRng, testSigner, testVerifier } from './cluster.js';
 
 export const CHAIN = 'phalanx';
+/** The digest of the genesis checkpoint: the stable checkpoint of a VIEW-CHANGE before any. */
+export const GENESIS = sha256(encode(['pbft/genesis', CHAIN]));
 export const digestOf = (batch: readonly ClientRequest[]): Uint8Array => sha256(encode(batchValue(batch)));
 export const req = (seq: number, text = 'x', client = 'c0'): ClientRequest => ({ client, seq: BigInt(seq), payload: utf8.encode(text) });
 
@@ -81,7 +83,7 @@ export class Solo {
     this.flush();
   }
   flush(): void {
-    while (this.core.hasReady()) this.out.push(this.core.ready());
+    this.out.push(...drain(this.core));
   }
   msg(from: NodeId, msg: PbftMessage): this {
     this.core.step({ type: 'message', from, msg });
@@ -99,28 +101,51 @@ export class Solo {
   }
 }
 
+/** Every Ready `core` has now, in order. */
+export function drain(core: PbftCore): Ready<PbftMessage>[] {
+  const out: Ready<PbftMessage>[] = [];
+  while (core.hasReady()) out.push(core.ready());
+  return out;
+}
+
+/** The messages of `type` that `outs` send. */
+export function sentBy(outs: readonly Ready<PbftMessage>[], type: PbftMessage['type']): PbftMessage[] {
+  return outs.flatMap((o) => o.send.map((s) => s.msg)).filter((m) => m.type === type);
+}
+
+/** A VIEW-CHANGE of `by` for `newView` from the genesis checkpoint, carrying `prepared`. */
+export function viewChange(by: NodeId, newView = 1n, prepared: PreparedCert[] = []): ViewChangeMsg {
+  return resign(by, { type: 'view-change', replica: by, newView, stable: { seq: 0n, digest: GENESIS, votes: [] }, prepared, signature: new Uint8Array(0) });
+}
+
+/**
+ * The outputs `out` as a crash leaves them: the `deferrable` persists after the last persist that
+ * is not are dropped (no later sync covered their writes), everything before is kept.
+ */
+export function survivors(out: readonly Ready<PbftMessage>[]): Ready<PbftMessage>[] {
+  let end = 0;
+  out.forEach((r, i) => {
+    if (r.persist && !r.persist.deferrable) end = i + 1;
+  });
+  return [...out.slice(0, end), ...out.slice(end).filter((r) => !r.persist)];
+}
+
 /**
  * A fresh core recovered from everything `s` persisted (hard state and log). With `lose`, as after
- * a crash that lost the deferred writes no later sync covered: the records of `deferrable`
- * persists after the last one that is not.
+ * a crash that lost the deferred writes no later sync covered (`survivors`).
  */
 export function restartFrom(s: Pick<Solo, 'id' | 'out'>, config: PbftConfig = {}, n = 4, lose?: 'deferred'): { core: PbftCore; out: Ready<PbftMessage>[] } {
   let hardState: Uint8Array | undefined;
   const log: LogRecord[] = [];
-  let durable = 0;
-  for (const r of s.out) {
+  for (const r of lose === 'deferred' ? survivors(s.out) : s.out) {
     if (!r.persist) continue;
     if (r.persist.hardState) hardState = r.persist.hardState;
     log.push(...r.persist.append);
-    if (!r.persist.deferrable) durable = log.length;
   }
-  if (lose === 'deferred') log.length = durable;
   const core = new PbftCore(
     { self: s.id, validators: makeValidators(n), signer: testSigner(s.id), verifier: testVerifier, rng: seededRng(1) },
     config,
     { ...(hardState ? { hardState } : {}), log, appliedHeight: 0n },
   );
-  const out: Ready<PbftMessage>[] = [];
-  while (core.hasReady()) out.push(core.ready());
-  return { core, out };
+  return { core, out: drain(core) };
 }

@@ -1,21 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeId, Ready } from '@phalanx/interface';
 import { decode, encode } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
-import { sha256 } from '../src/index.js';
-import type { PbftConfig, PbftCore, PbftMessage, ViewChangeMsg } from '../src/index.js';
-import { CHAIN, Solo, prePrepare, req, resign, restartFrom, vote } from './craft.js';
+import type { PbftConfig } from '../src/index.js';
+import { Solo, drain, prePrepare, req, resign, restartFrom, sentBy, survivors, viewChange, vote } from './craft.js';
 
-const GENESIS = sha256(encode(['pbft/genesis', CHAIN]));
-const viewChange = (by: NodeId, newView: bigint): ViewChangeMsg =>
-  resign(by, { type: 'view-change', replica: by, newView, stable: { seq: 0n, digest: GENESIS, votes: [] }, prepared: [], signature: new Uint8Array(0) });
-const drain = (core: PbftCore): Ready<PbftMessage>[] => {
-  const outs = [];
-  while (core.hasReady()) outs.push(core.ready());
-  return outs;
+/** r0, view 0's primary, with seq 1 proposed: its PRE-PREPARE (of batch A) sent, its record deferred. */
+const proposed = (config: PbftConfig = {}): Solo => {
+  const r0 = new Solo('r0', 4, config);
+  r0.core.step({ type: 'request', request: req(0, 'A') });
+  r0.flush();
+  expect(r0.sent('pre-prepare')).toHaveLength(1);
+  return r0;
 };
-const sentBy = (outs: readonly Ready<PbftMessage>[], type: PbftMessage['type']): PbftMessage[] =>
-  outs.flatMap((o) => o.send.map((s) => s.msg)).filter((m) => m.type === type);
 
 /** r1, its view-change timer expired twice with a request waiting: moving to view 1. */
 const inViewChange = (): Solo => {
@@ -70,11 +66,7 @@ describe('persistence and recovery', () => {
     });
 
     const primaryCrash = (config: PbftConfig = {}) => {
-      const r0 = new Solo('r0', 4, config);
-      r0.core.step({ type: 'request', request: req(0, 'A') });
-      r0.flush();
-      expect(r0.sent('pre-prepare')).toHaveLength(1);
-      const { core } = restartFrom(r0, config, 4, 'deferred');
+      const { core } = restartFrom(proposed(config), config, 4, 'deferred');
       core.step({ type: 'request', request: req(0, 'B', 'c1') });
       const outs = drain(core);
       core.step({ type: 'timeout', timer: 'pbft/retransmit' });
@@ -111,16 +103,13 @@ describe('persistence and recovery', () => {
     });
 
     it('a second crash in the same view keeps the fence', () => {
-      const r0 = new Solo('r0');
-      r0.core.step({ type: 'request', request: req(0, 'A') });
-      r0.flush();
+      const r0 = proposed();
       const first = restartFrom(r0, {}, 4, 'deferred');
       first.core.step({ type: 'request', request: req(0, 'B', 'c1') });
       const firstOut = [...first.out, ...drain(first.core)];
       expect(sentBy(firstOut, 'pre-prepare')).toEqual([]);
       // What the second restart finds: r0's durable writes, then the first restart's.
-      const durable = r0.out.filter((o) => o.persist && !o.persist.deferrable);
-      const { core } = restartFrom({ id: 'r0', out: [...durable, ...firstOut] }, {}, 4, 'deferred');
+      const { core } = restartFrom({ id: 'r0', out: [...survivors(r0.out), ...firstOut] }, {}, 4, 'deferred');
       core.step({ type: 'request', request: req(0, 'C', 'c2') });
       expect(sentBy(drain(core), 'pre-prepare')).toEqual([]);
     });
@@ -134,9 +123,7 @@ describe('persistence and recovery', () => {
 
       it('a primary and a backup restarted after a clean stop vote at once', () => {
         const full = { maxBatchSize: 1 }; // a full batch is proposed even with seq 1 in flight
-        const r0 = new Solo('r0', 4, full);
-        r0.core.step({ type: 'request', request: req(0, 'A') });
-        r0.flush();
+        const r0 = proposed(full);
         const last = stopped(r0).out[r0.out.length - 1]!;
         expect(last.persist?.hardState).toBeDefined();
         expect(last.send).toEqual([]);
@@ -170,13 +157,10 @@ describe('persistence and recovery', () => {
 
       it('a run still fenced writes no mark: a crash, a clean stop, and the next start is fenced yet', () => {
         // The primary lost its PRE-PREPARE for seq 1 in a crash; the fenced run after it stops cleanly.
-        const r0 = new Solo('r0');
-        r0.core.step({ type: 'request', request: req(0, 'A') });
-        r0.flush();
+        const r0 = proposed();
         const fencedRun = restartFrom(r0, {}, 4, 'deferred');
         fencedRun.core.step({ type: 'stop' });
-        const durable = r0.out.filter((o) => o.persist && !o.persist.deferrable);
-        const third = restartFrom({ id: 'r0', out: [...durable, ...fencedRun.out, ...drain(fencedRun.core)] }).core;
+        const third = restartFrom({ id: 'r0', out: [...survivors(r0.out), ...fencedRun.out, ...drain(fencedRun.core)] }).core;
         third.step({ type: 'request', request: req(0, 'B', 'c1') });
         expect(sentBy(drain(third), 'pre-prepare')).toEqual([]);
         // The same for a backup that lost its PREPARE(A).
@@ -184,8 +168,7 @@ describe('persistence and recovery', () => {
         r1.msg('r0', prePrepare('r0', 0n, 1n, [req(0, 'A')]));
         const fencedBackup = restartFrom(r1, {}, 4, 'deferred');
         fencedBackup.core.step({ type: 'stop' });
-        const kept = r1.out.filter((o) => o.persist && !o.persist.deferrable);
-        const next = restartFrom({ id: 'r1', out: [...kept, ...fencedBackup.out, ...drain(fencedBackup.core)] }).core;
+        const next = restartFrom({ id: 'r1', out: [...survivors(r1.out), ...fencedBackup.out, ...drain(fencedBackup.core)] }).core;
         next.step({ type: 'message', from: 'r0', msg: prePrepare('r0', 0n, 1n, [req(0, 'B')]) });
         expect(sentBy(drain(next), 'prepare')).toEqual([]);
       });

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
 import { createValidatorSet, decodeCertificate, verifyCertificate, verifyEvidence } from '@phalanx/quorum';
-import { encode } from '@phalanx/codec';
-import { PbftCore, computeNewView, pbft, sha256 } from '../src/index.js';
+import { PbftCore, computeNewView, pbft } from '../src/index.js';
 import type { ViewChangeMsg, PreparedCert, PrePrepareMsg, RequestMsg } from '../src/index.js';
-import { CHAIN, Solo, checkpoint, digestOf, prePrepare, req, resign, vote } from './craft.js';
+import { CHAIN, Solo, checkpoint, digestOf, prePrepare, req, viewChange, vote } from './craft.js';
 import { makeValidators, publicKeyOf, seededRng, testSigner, testVerifier } from './cluster.js';
 
 describe('prepared and committed-local predicates (§4.2)', () => {
@@ -290,18 +289,15 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
     expect(r1.core.status().view).toBe(0n);
     fire();
     expect(r1.core.status()).toMatchObject({ view: 1n, role: 'view-change' });
-    const genesis = sha256(encode(['pbft/genesis', CHAIN]));
-    const vcFor = (id: string, v: bigint): ViewChangeMsg =>
-      resign(id, { type: 'view-change', replica: id, newView: v, stable: { seq: 0n, digest: genesis, votes: [] }, prepared: [], signature: new Uint8Array(0) });
     // §4.5.2: the new-view timer starts only once 2f+1 VIEW-CHANGEs for the view are in.
-    r1.msg('r0', vcFor('r0', 1n));
+    r1.msg('r0', viewChange('r0', 1n));
     expect(vcTimers()).toEqual([100, 100]);
-    r1.msg('r2', vcFor('r2', 1n));
+    r1.msg('r2', viewChange('r2', 1n));
     expect(vcTimers()).toEqual([100, 100, 100]);
     fire(); // no NEW-VIEW in time: view 2, with twice the timeout
     expect(r1.core.status().view).toBe(2n);
-    r1.msg('r0', vcFor('r0', 2n));
-    r1.msg('r1', vcFor('r1', 2n));
+    r1.msg('r0', viewChange('r0', 2n));
+    r1.msg('r1', viewChange('r1', 2n));
     expect(vcTimers()).toEqual([100, 100, 100, 200]);
   });
 });

@@ -3,13 +3,11 @@
  * batch NEW-VIEW assigns fetches it (FETCH-BATCH / BATCH) before it says anything about the seq.
  */
 import { describe, expect, it } from 'vitest';
-import type { ClientRequest, NodeId } from '@phalanx/interface';
-import { encode } from '@phalanx/codec';
-import { TIMER_STATUS, pbftCodec, refOf, sha256 } from '../src/index.js';
+import type { ClientRequest } from '@phalanx/interface';
+import { TIMER_STATUS, pbftCodec, refOf } from '../src/index.js';
 import type { NewViewMsg, PreparedCert, ViewChangeMsg, VoteMsg } from '../src/index.js';
-import { CHAIN, Solo, prePrepare, req, resign, restartFrom, vote } from './craft.js';
+import { Solo, drain, prePrepare, req, resign, restartFrom, viewChange, vote } from './craft.js';
 
-const GENESIS = sha256(encode(['pbft/genesis', CHAIN]));
 const batch: ClientRequest[] = [req(0, 'hello'), req(1, 'world')];
 const pp0 = prePrepare('r0', 0n, 1n, batch);
 
@@ -19,9 +17,6 @@ const cert: PreparedCert = {
   prepares: ['r1', 'r3'].map((id) => ({ voter: id, signature: vote('prepare', id, 0n, 1n, pp0.digest).signature })),
 };
 
-function viewChange(by: NodeId, prepared: PreparedCert[]): ViewChangeMsg {
-  return resign(by, { type: 'view-change', replica: by, newView: 1n, stable: { seq: 0n, digest: GENESIS, votes: [] }, prepared, signature: new Uint8Array(0) });
-}
 
 /** NEW-VIEW of view 1 by r1, from V = {r0, r1, r3}: O assigns seq 1 the batch of `cert`. */
 function newView(): NewViewMsg {
@@ -29,7 +24,7 @@ function newView(): NewViewMsg {
   return resign('r1', {
     type: 'new-view',
     view: 1n,
-    viewChanges: [viewChange('r0', []), viewChange('r1', [cert]), viewChange('r3', [cert])],
+    viewChanges: [viewChange('r0'), viewChange('r1', 1n, [cert]), viewChange('r3', 1n, [cert])],
     prePrepares: [o],
     signature: new Uint8Array(0),
   });
@@ -47,7 +42,7 @@ describe('view change with batches by digest', () => {
       for (const id of ['r1', 'r3']) r2.msg(id, vote('prepare', id, 0n, BigInt(i), pp.digest));
     }
     // f+1 VIEW-CHANGEs for view 1 make r2 join (§4.5.2).
-    for (const id of ['r0', 'r3']) r2.msg(id, viewChange(id, []));
+    for (const id of ['r0', 'r3']) r2.msg(id, viewChange(id));
     const vc = r2.sent('view-change')[0] as ViewChangeMsg;
     expect(vc.prepared).toHaveLength(20);
     // 20 prepared certificates of 64 KiB batches each: with the batches inside this was > 1.3 MB.
@@ -119,7 +114,7 @@ describe('view change with batches by digest', () => {
     const r3 = new Solo('r3');
     r3.msg('r0', pp0);
     // Into the view change to view 1: the slot of seq 1 is reset to view 1, the batch kept aside.
-    for (const id of ['r0', 'r1']) r3.msg(id, viewChange(id, []));
+    for (const id of ['r0', 'r1']) r3.msg(id, viewChange(id));
     expect(r3.sent('view-change')).toHaveLength(1);
     const { core } = restartFrom(r3);
     core.step({ type: 'message', from: 'r2', msg: { type: 'fetch-batch', seq: 1n, digest: pp0.digest } });
@@ -154,7 +149,7 @@ describe('view change with batches by digest', () => {
     const empty = resign('r1', {
       type: 'new-view',
       view: 1n,
-      viewChanges: [viewChange('r0', []), viewChange('r1', []), viewChange('r3', [])],
+      viewChanges: [viewChange('r0'), viewChange('r1'), viewChange('r3')],
       prePrepares: [],
       signature: new Uint8Array(0),
     });
@@ -172,7 +167,7 @@ describe('view change with batches by digest', () => {
       prepares: ['r2', 'r3'].map((id) => ({ voter: id, signature: vote('prepare', id, 0n, 1n, pp0.digest).signature })),
     };
     const r1 = new Solo('r1', 4, { maxBatchSize: 1 }); // a full batch is proposed even with one in flight
-    for (const id of ['r2', 'r3']) r1.msg(id, viewChange(id, [certBy23]));
+    for (const id of ['r2', 'r3']) r1.msg(id, viewChange(id, 1n, [certBy23]));
     const nv = r1.sent('new-view') as NewViewMsg[];
     expect(nv).toHaveLength(1);
     expect(nv[0]!.prePrepares.map((p) => p.seq)).toEqual([1n]);
@@ -213,11 +208,6 @@ describe('view change with batches by digest', () => {
   it('a replica restarted while waiting for a batch asks for it again, and keeps the assignment', () => {
     const r2 = new Solo('r2');
     r2.msg('r1', newView());
-    const drain = (core: ReturnType<typeof restartFrom>['core']) => {
-      const outs = [];
-      while (core.hasReady()) outs.push(core.ready());
-      return outs;
-    };
     const { core } = restartFrom(r2);
     expect(core.status().view).toBe(1n);
     core.step({ type: 'timeout', timer: 'pbft/retransmit' });
@@ -237,16 +227,15 @@ describe('view change with batches by digest', () => {
 });
 
 describe('VIEW-CHANGEs for a view a peer has already left (sim chaos seed 0x2e)', () => {
-  const vcFor = (by: NodeId, newView: bigint): ViewChangeMsg => resign(by, { ...viewChange(by, []), newView });
 
   it('a replica that moved on re-sends its VIEW-CHANGE for the view a peer is still collecting, once', () => {
     const r0 = new Solo('r0');
-    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 1n)); // f+1 above: joins view 1
-    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 2n)); // and then view 2
+    for (const id of ['r1', 'r3']) r0.msg(id, viewChange(id, 1n)); // f+1 above: joins view 1
+    for (const id of ['r1', 'r3']) r0.msg(id, viewChange(id, 2n)); // and then view 2
     expect((r0.sent('view-change') as ViewChangeMsg[]).map((v) => v.newView)).toEqual([1n, 2n]);
     const mark = r0.out.length;
-    r0.msg('r2', vcFor('r2', 1n)); // r2 still collecting for view 1 (it missed ours in a partition)
-    r0.msg('r2', vcFor('r2', 1n));
+    r0.msg('r2', viewChange('r2', 1n)); // r2 still collecting for view 1 (it missed ours in a partition)
+    r0.msg('r2', viewChange('r2', 1n));
     const resent = sends(r0, mark).filter((s) => s.msg.type === 'view-change');
     expect(resent.map((s) => [s.to, (s.msg as ViewChangeMsg).newView])).toEqual([['r2', 1n]]);
   });
@@ -255,26 +244,26 @@ describe('VIEW-CHANGEs for a view a peer has already left (sim chaos seed 0x2e)'
     // Loss stops only at GST: if the single re-send were lost, the peer's later retransmissions
     // would go unanswered forever and it would stay one short of 2f+1 after GST.
     const r0 = new Solo('r0');
-    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 1n));
-    for (const id of ['r1', 'r3']) r0.msg(id, vcFor(id, 2n));
+    for (const id of ['r1', 'r3']) r0.msg(id, viewChange(id, 1n));
+    for (const id of ['r1', 'r3']) r0.msg(id, viewChange(id, 2n));
     const mark = r0.out.length;
-    r0.msg('r2', vcFor('r2', 1n)); // re-sent, and lost
+    r0.msg('r2', viewChange('r2', 1n)); // re-sent, and lost
     r0.core.step({ type: 'timeout', timer: TIMER_STATUS });
     r0.flush();
-    r0.msg('r2', vcFor('r2', 1n)); // r2's retransmission, a tick later
-    r0.msg('r2', vcFor('r2', 1n)); // and another within the same tick: not answered
-    r0.msg('r2', vcFor('r2', 2n)); // nor alternating views (2 is r0's current one, no re-send)
-    r0.msg('r2', vcFor('r2', 1n));
+    r0.msg('r2', viewChange('r2', 1n)); // r2's retransmission, a tick later
+    r0.msg('r2', viewChange('r2', 1n)); // and another within the same tick: not answered
+    r0.msg('r2', viewChange('r2', 2n)); // nor alternating views (2 is r0's current one, no re-send)
+    r0.msg('r2', viewChange('r2', 1n));
     const resent = sends(r0, mark).filter((s) => s.msg.type === 'view-change');
     expect(resent.map((s) => [s.to, (s.msg as ViewChangeMsg).newView])).toEqual([['r2', 1n], ['r2', 1n]]);
   });
 
   it('the new primary counts a peer\'s older VIEW-CHANGE for its view though it holds a newer one', () => {
     const r1 = new Solo('r1'); // primary of view 1
-    r1.msg('r0', vcFor('r0', 2n)); // r0 moved on to view 2 first
-    r1.msg('r3', vcFor('r3', 1n)); // f+1 above: r1 joins view 1, with 2 of the 2f+1 it needs
+    r1.msg('r0', viewChange('r0', 2n)); // r0 moved on to view 2 first
+    r1.msg('r3', viewChange('r3', 1n)); // f+1 above: r1 joins view 1, with 2 of the 2f+1 it needs
     expect(r1.sent('new-view')).toHaveLength(0);
-    r1.msg('r0', vcFor('r0', 1n)); // r0's re-sent VIEW-CHANGE for view 1
+    r1.msg('r0', viewChange('r0', 1n)); // r0's re-sent VIEW-CHANGE for view 1
     const nv = r1.sent('new-view') as NewViewMsg[];
     expect(nv).toHaveLength(1);
     expect(nv[0]!.viewChanges.map((v) => [v.replica, v.newView]).sort()).toEqual([['r0', 1n], ['r1', 1n], ['r3', 1n]]);
@@ -284,17 +273,16 @@ describe('VIEW-CHANGEs for a view a peer has already left (sim chaos seed 0x2e)'
 describe('NEW-VIEW re-sent to a peer still changing views', () => {
   it('once per peer per tick, however often it asks', () => {
     const r1 = new Solo('r1'); // primary of view 1
-    const vc1 = (by: NodeId): ViewChangeMsg => viewChange(by, []);
-    for (const id of ['r0', 'r3']) r1.msg(id, vc1(id));
+    for (const id of ['r0', 'r3']) r1.msg(id, viewChange(id));
     expect(r1.sent('new-view')).toHaveLength(1);
     const mark = r1.out.length;
-    for (let i = 0; i < 20; i++) r1.msg('r2', vc1('r2'));
+    for (let i = 0; i < 20; i++) r1.msg('r2', viewChange('r2'));
     const nvTo = (from: number) => sends(r1, from).filter((s) => s.msg.type === 'new-view').map((s) => s.to);
     expect(nvTo(mark)).toEqual(['r2']);
     r1.core.step({ type: 'timeout', timer: 'pbft/retransmit' });
     r1.flush();
     const after = r1.out.length;
-    r1.msg('r2', vc1('r2'));
+    r1.msg('r2', viewChange('r2'));
     expect(nvTo(after)).toEqual(['r2']); // renewed: an answer lost on the way is answered again
   });
 });

@@ -160,7 +160,7 @@ class Instance<M> {
 class Replica<M> {
   up = true;
   /** Stopping cleanly (`CrashPlan.clean`): inputs are dropped, the writes in flight finish first. */
-  stopping: { restartAfterMs: number | undefined; idx: number } | undefined;
+  stopping: { restartAfterMs: number | undefined } | undefined;
   instances: Instance<M>[] = [];
   adversary: Adversary<M> | undefined;
   readonly durables: DurableStore[] = [];
@@ -475,14 +475,14 @@ export class Simulation<M, C> {
       this.violation('robustness', `${r.id}: stop threw ${(err as Error).message}`);
     }
     this.trace(`stopped ${r.id} cleanly`);
-    this.goDown(r, stop.idx, stop.restartAfterMs);
+    this.goDown(r, stop.restartAfterMs);
   }
 
-  private goDown(r: Replica<M>, idx: number, restartAfterMs: number | undefined): void {
+  private goDown(r: Replica<M>, restartAfterMs: number | undefined): void {
     this.crash(r);
     if (restartAfterMs !== undefined) {
       this.pendingFaults.count++;
-      this.schedule(restartAfterMs, { k: 'restart', node: idx });
+      this.schedule(restartAfterMs, { k: 'restart', node: r.idx });
     }
   }
 
@@ -943,19 +943,18 @@ export class Simulation<M, C> {
       }
       case 'crash': {
         this.pendingFaults.count--;
-        const idx = this.resolve(e.target);
-        const r = this.replicas[idx]!;
+        const r = this.replicas[this.resolve(e.target)]!;
         // A clean stop needs one honest instance and no stop already waiting; otherwise it crashes.
         const clean = r.up && e.clean && r.instances.length === 1 && !r.stopping;
         this.trace(`${clean ? 'stop' : 'crash'} ${r.id} (${describeTarget(e.target, this.cluster.ids)})${e.restartAfterMs !== undefined ? ` restart in ${e.restartAfterMs}ms` : ''}`);
         if (clean) {
           // Down once its writes in flight are done (see finishStop); a crash meanwhile wins.
-          r.stopping = { restartAfterMs: e.restartAfterMs, idx };
+          r.stopping = { restartAfterMs: e.restartAfterMs };
           this.pendingFaults.count++;
           this.finishStop(r);
           if (!r.stopping) this.pendingFaults.count--;
         } else if (r.up) {
-          this.goDown(r, idx, e.restartAfterMs);
+          this.goDown(r, e.restartAfterMs);
         }
         this.maybeEnd();
         break;
