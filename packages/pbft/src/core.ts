@@ -244,10 +244,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * retransmission and status ticks renew it; at most n × PAST_VCS entries, alternating views
    * gains a peer nothing). Once for good would leave the peer stuck if that one re-send was lost
    * too: its later retransmissions, after GST, would go unanswered. `peer/new-view` marks the
-   * NEW-VIEW re-sent to a peer this tick (the primary's answer to a late VIEW-CHANGE).
+   * NEW-VIEW re-sent to a peer this tick (the answer to a late VIEW-CHANGE, see `viewNewView`).
    */
   private readonly vcResentTo = new Set<string>();
-  private myNewView?: NewViewMsg;
+  /**
+   * The NEW-VIEW that installed the current view (ours as its primary, or the one we accepted);
+   * undefined while changing views and after a restart. Any replica re-sends it to a peer still
+   * changing to this view, not only the primary: it is self-certifying (the primary's signature
+   * over 2f+1 signed VIEW-CHANGEs), and a faulty primary may send it to some replicas only, or a
+   * replica may have isolated that primary. Those left behind then hold too few VIEW-CHANGEs for
+   * the view (we entered it without sending one) to start their timer (TOCS §4.5.2), and too few
+   * above it for the f+1 rule when the ones who entered time out: without the relay, all wait for
+   * ever (sim: byzantine-restarts, seed 0x72). Castro's BFT library relays NEW-VIEW the same way.
+   */
+  private viewNewView?: NewViewMsg;
   private readonly pending = new Map<string, ClientRequest>();
   private readonly queue = new Map<string, ClientRequest>();
   /** Requests this backup received from clients since the last Ready, for the primary (§4.1). */
@@ -1579,7 +1589,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.inViewChange = true;
     this.vcAttempts++;
     this.hardDirty = true;
-    this.myNewView = undefined;
+    this.viewNewView = undefined;
     this.wantBatch.clear();
     if (this.batchTimerArmed) {
       this.batchTimerArmed = false;
@@ -1618,13 +1628,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (m.replica !== from) return this.penalize(from, 'protocol-violation', 'view-change for another replica');
     if (typeof m.newView !== 'bigint') return this.penalize(from, 'malformed', 'view-change');
     if (m.newView < this.view || (m.newView === this.view && !this.inViewChange)) {
-      // A peer still changing to the view we are already in: the primary re-sends NEW-VIEW, once
-      // per peer per tick (the VIEW-CHANGE that asks is not validated here, and a NEW-VIEW can be
-      // megabytes: unlimited, a few bytes from one peer would buy it that much, again and again).
+      // A peer still changing to the view we are already in: re-send the NEW-VIEW that installed
+      // it (see `viewNewView`), once per peer per tick (the VIEW-CHANGE that asks is not validated
+      // here, and a NEW-VIEW can be megabytes: unlimited, a few bytes from one peer would buy it
+      // that much, again and again).
       const nvKey = `${from}/new-view`;
-      if (m.newView === this.view && this.myNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from)) {
+      if (m.newView === this.view && this.viewNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from)) {
         this.vcResentTo.add(nvKey);
-        this.send(from, this.myNewView);
+        this.send(from, this.viewNewView);
       }
       // A peer still collecting VIEW-CHANGEs for a view we have left. Its timer starts only at
       // 2f+1 of them (TOCS §4.5.2), and we no longer retransmit ours for that view: if it missed
@@ -1692,7 +1703,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const plan = computeNewView(chosen, this.nullDigest);
     const prePrepares = plan.entries.map((e) => refOf(this.signPrePrepare(this.view, e.seq, [], e.digest)));
     const nv = this.signBody<NewViewMsg>({ type: 'new-view', view: this.view, viewChanges: chosen, prePrepares });
-    this.myNewView = nv;
     this.send('all', nv);
     this.enterView(nv, plan);
   }
@@ -1702,12 +1712,15 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       return this.penalize(from, 'malformed', 'new-view');
     }
     if (m.view < this.view || (m.view === this.view && !this.inViewChange)) return;
-    if (from !== this.primaryOf(m.view)) return this.penalize(from, 'protocol-violation', 'new-view from a non-primary');
+    // From the primary, or relayed by a replica that entered the view (see `viewNewView`): the
+    // primary's signature is checked either way. A bad one convicts whoever sent it (an honest
+    // relay re-sends only a NEW-VIEW it accepted, and validity depends on nothing but the message
+    // and the validator set), but only the primary's own makes us leave its view.
     const why = this.validateNewView(m);
     if (why) {
       this.penalize(from, why === 'signature' ? 'invalid-signature' : 'protocol-violation', `new-view: ${why}`);
       // A primary that sends a bad NEW-VIEW is faulty: move on to the next view (§4.4).
-      if (m.view === this.view) this.startViewChange(this.view + 1n, 'invalid new-view');
+      if (m.view === this.view && from === this.primaryOf(m.view)) this.startViewChange(this.view + 1n, 'invalid new-view');
       return;
     }
     this.enterView(m, computeNewView(m.viewChanges, this.nullDigest));
@@ -1722,6 +1735,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const prevView = this.view;
     this.view = nv.view;
     this.inViewChange = false;
+    this.viewNewView = nv;
     // Until O is installed nothing may be proposed in the new view: adopting the checkpoint or an
     // execution below would otherwise let the primary reuse a sequence number that O assigns.
     this.installingView = true;

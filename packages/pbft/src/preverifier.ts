@@ -101,8 +101,8 @@ export function pbftPreverifier(ctx: CoreContext, config: PbftConfig): Preverifi
         return;
       case 'new-view':
         // §4.4: the primary's signature, each VIEW-CHANGE of V as above, and O's pre-prepares.
+        // From the primary or relayed by any replica (see the core's `viewNewView`).
         if (typeof msg.view !== 'bigint' || !Array.isArray(msg.viewChanges) || !Array.isArray(msg.prePrepares)) return;
-        if (from !== checks.primaryOf(msg.view)) return;
         checks.validateNewView(msg);
         return;
       case 'fetch':

@@ -286,3 +286,51 @@ describe('NEW-VIEW re-sent to a peer still changing views', () => {
     expect(nvTo(after)).toEqual(['r2']); // renewed: an answer lost on the way is answered again
   });
 });
+
+// A faulty primary may send its NEW-VIEW to some replicas only (or be isolated by some). Those
+// left behind hold 2f VIEW-CHANGEs for the view (whoever entered it sent none) and so never start
+// their timer (TOCS §4.5.2): any replica in the view relays the NEW-VIEW (sim: byzantine-restarts,
+// seed 0x72, stalled for ever without this).
+describe('NEW-VIEW relayed by a replica that entered the view', () => {
+  const changingToView1 = (id: string): Solo => {
+    const s = new Solo(id);
+    for (const from of ['r0', 'r3'].filter((x) => x !== id)) s.msg(from, viewChange(from));
+    expect((s.sent('view-change') as ViewChangeMsg[]).map((m) => m.newView)).toEqual([1n]);
+    return s;
+  };
+  const entered = (s: Solo, view: bigint) => s.events().some((e) => e.type === 'leader' && e.view === view);
+
+  it('a backup that accepted the primary\'s NEW-VIEW answers a late VIEW-CHANGE with it', () => {
+    const r0 = new Solo('r0');
+    r0.msg('r1', newView());
+    expect(entered(r0, 1n)).toBe(true);
+    const mark = r0.out.length;
+    r0.msg('r2', viewChange('r2'));
+    const relayed = sends(r0, mark).filter((s) => s.msg.type === 'new-view');
+    expect(relayed.map((s) => [s.to, (s.msg as NewViewMsg).view])).toEqual([['r2', 1n]]);
+    expect(relayed[0]!.msg).toEqual(newView());
+  });
+
+  it('a replica changing views enters the view by a relayed NEW-VIEW, without blaming the relay', () => {
+    const r2 = changingToView1('r2');
+    r2.msg('r0', newView());
+    expect(entered(r2, 1n)).toBe(true);
+    expect(r2.events().filter((e) => e.type === 'misbehaviour')).toEqual([]);
+  });
+
+  it('a bad NEW-VIEW from a relay convicts the relay, and only the primary\'s own moves us past its view', () => {
+    const r2 = changingToView1('r2');
+    const bad = resign<NewViewMsg>('r1', { ...newView(), prePrepares: [], signature: new Uint8Array(0) }); // O does not match V
+    r2.msg('r0', bad);
+    expect(r2.events().filter((e) => e.type === 'misbehaviour').map((e) => e.type === 'misbehaviour' && [e.peer, e.kind])).toEqual([['r0', 'protocol-violation']]);
+    expect((r2.sent('view-change') as ViewChangeMsg[]).map((m) => m.newView)).toEqual([1n]);
+    // Signed by the relay, not the primary: a forgery, blamed on the relay as such.
+    r2.msg('r3', resign<NewViewMsg>('r3', { ...newView(), signature: new Uint8Array(0) }));
+    expect(r2.events().some((e) => e.type === 'misbehaviour' && e.peer === 'r3' && e.kind === 'invalid-signature')).toBe(true);
+    expect(entered(r2, 1n)).toBe(false);
+    r2.msg('r1', bad); // the primary's own bad NEW-VIEW: on to view 2 (§4.4)
+    expect((r2.sent('view-change') as ViewChangeMsg[]).map((m) => m.newView)).toEqual([1n, 2n]);
+    r2.msg('r0', newView()); // and a good one for the view left behind is stale
+    expect(entered(r2, 1n)).toBe(false);
+  });
+});
