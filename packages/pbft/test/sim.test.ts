@@ -44,6 +44,9 @@ const PLAN: readonly [profile: string, n: number, seeds: number][] = [
   ['equivocate', 4, 10],
   ['twins', 4, 10],
   ['byzantine', 4, 10],
+  // A Byzantine replica and an honest one crash-restarting: a faulty primary's NEW-VIEW that reached
+  // one honest replica only stalled the others for ever before NEW-VIEW was relayed (seed 0x72).
+  ['byzantine-restarts', 4, 15],
   ['chaos', 4, 10],
   ['chaos', 7, 4],
   // Checkpoints' `applied` inputs arriving late, after later Readies, view changes or a restore,

@@ -198,6 +198,20 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     ...(ctx.capabilities.leaderFailover === false ? safetyOnly : {}),
   }),
   byzantine: (s, ctx) => byzantineMix(s, ctx, ctx.f),
+  /**
+   * f Byzantine replicas, and f of the honest ones crash and restart (losing unsynced writes). A
+   * replica that recovers from what it made durable is correct, so this is within the model
+   * although more than f replicas are down or faulty while one is down; liveness is still judged,
+   * at the end of the run (`livenessBoundMs` after GST, long after the last restart). It found a
+   * stall neither fault shows alone (PBFT, seed 0x72: a faulty primary's NEW-VIEW reached one
+   * honest replica only).
+   */
+  'byzantine-restarts': (s, ctx) => {
+    const out = byzantineMix(s, ctx, ctx.f);
+    const taken = new Set(out.byzantine.map((p) => p.target));
+    const honest = victims(ctx, ctx.n).filter((t) => !taken.has(t)).slice(0, ctx.f);
+    return { ...crashRestarts(out, ctx, honest), allowExcessFaults: true };
+  },
   chaos: (s, ctx) => {
     const b = ctx.rng.nextInt(ctx.f + 1);
     let out = byzantineMix(partitioned(lossy(s)), ctx, b);

@@ -29,6 +29,7 @@ export const PROTOCOL_SCENARIOS: readonly ProtocolScenario[] = [
   { name: 'n4f1-equivocating-leader', n: 4, faults: 'equivocate', weight: 1 },
   { name: 'n4f1-twins-leader', n: 4, faults: 'twins', weight: 1 },
   { name: 'n4f1-byzantine-mix', n: 4, faults: 'byzantine', weight: 1 },
+  { name: 'n4f1-byzantine-restarts', n: 4, faults: 'byzantine-restarts', weight: 1 },
   { name: 'n4f1-chaos', n: 4, faults: 'chaos', weight: 1 },
   { name: 'n7f2-happy', n: 7, faults: 'none', weight: 0.5 },
   { name: 'n7f2-crash-restart', n: 7, faults: 'crash-restart', weight: 0.5 },
