@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@phalanx/codec';
 import type { Value } from '@phalanx/codec';
+import { DecodeError } from '@phalanx/interface';
 import type { PbftConfig } from '../src/index.js';
 import { Solo, drain, prePrepare, req, resign, restartFrom, sentBy, survivors, viewChange, vote } from './craft.js';
 
@@ -182,6 +183,16 @@ describe('persistence and recovery', () => {
         const { core } = restartFrom({ id: 'r0', out: [...r0.out.slice(0, -1), old] });
         core.step({ type: 'request', request: req(0) });
         expect(sentBy(drain(core), 'pre-prepare')).toEqual([]);
+      });
+
+      it('a clean-stop mark that is not a boolean refuses to start, naming the field', () => {
+        const r0 = stopped(new Solo('r0'));
+        const last = r0.out[r0.out.length - 1]!;
+        const fields = decode(last.persist!.hardState!) as Value[];
+        const bad = { ...last, persist: { ...last.persist!, hardState: encode([...fields.slice(0, 9), 1n]) } };
+        expect(() => restartFrom({ id: 'r0', out: [...r0.out.slice(0, -1), bad] })).toThrow(
+          expect.objectContaining({ constructor: DecodeError, message: expect.stringContaining('hardState.cleanStop') }),
+        );
       });
     });
 

@@ -897,7 +897,9 @@ export class Simulation<M, C> {
         break;
       case 'req': {
         const r = this.replicas[e.to]!;
-        if (!r.up) break;
+        // A replica stopping cleanly takes no more requests and answers no retries: the runtime
+        // drops client frames once `stop()` is called.
+        if (!r.up || r.stopping) break;
         const which = r.adversary?.routeRequest ? r.adversary.routeRequest(this.advContext(r, 0)) : null;
         for (const inst of r.instances.slice()) {
           if (which && !which.includes(inst.twin)) continue;
