@@ -864,6 +864,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.inLog.has(key)) this.queue.set(key, r);
     if (this.isPrimary() && !this.inViewChange) {
       if (propose) this.maybePropose();
+      // The primary runs the timer too (see `onTimeout`).
+      if (!this.vcTimerArmed) this.armVcTimer();
       return undefined;
     }
     // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
@@ -1155,7 +1157,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.vcAttempts = 0; // §4.5.2: progress in this view resets the backoff.
     this.escalated = false;
     // §4.5.2: stop the timer when no request is waiting, restart it when another one still is.
-    if (this.pending.size > 0 && !this.isPrimary() && !this.inViewChange) this.armVcTimer();
+    if (this.pending.size > 0 && !this.inViewChange) this.armVcTimer();
     else if (this.vcTimerArmed && !this.inViewChange) {
       this.vcTimerArmed = false;
       this.cancelTimer(TIMER_VIEW_CHANGE);
@@ -1801,6 +1803,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (const [k, r] of this.pending) if (!this.inLog.has(k)) this.queue.set(k, r);
     if (this.isPrimary()) {
       this.maybePropose();
+      if (this.pending.size > 0) this.armVcTimer();
     } else if (this.pending.size > 0) {
       this.armVcTimer();
       this.forwardPending();
@@ -1921,7 +1924,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.vcTimerArmed = false;
         // §4.5.2: the timer expired in view v (or waiting for NEW-VIEW of v): move to v+1.
         if (this.inViewChange) this.startViewChange(this.view + 1n, 'new-view timeout');
-        else if (this.pending.size > 0 && !this.isPrimary()) {
+        // The primary too: a primary whose view cannot order (its backups moved on, or a faulty one
+        // among them holds back) must leave it, or it waits for ever for f+1 VIEW-CHANGEs that may
+        // not come: with one faulty replica, two honest ones each alone in a view of its own (a
+        // primary in v, another in v+1) and the third changing to v+2 all waited (sim
+        // partition+byzantine-restarts, seed 0x148f). Leaving a view only costs liveness (§4.5.2).
+        else if (this.pending.size > 0) {
           if (!this.escalated) {
             // First expiry: relay the waiting requests to every replica, so the primary gets them
             // even if our forward was lost, and so every honest backup starts its own timer —

@@ -300,4 +300,32 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
     r1.msg('r1', viewChange('r1', 2n));
     expect(vcTimers()).toEqual([100, 100, 100, 200]);
   });
+
+  it('runs at the primary too: a primary whose view orders nothing leaves it (sim partition+byzantine-restarts 0x148f)', () => {
+    const r0 = new Solo('r0', 4, { viewChangeTimeoutMs: 100 });
+    r0.core.step({ type: 'request', request: req(0) });
+    r0.flush();
+    expect(r0.sent('pre-prepare')).toHaveLength(1);
+    const armed = () => r0.out.flatMap((r) => r.timers).filter((t) => t.id === 'pbft/view-change');
+    expect(armed().map((t) => t.op)).toEqual(['set']);
+    const fire = () => {
+      r0.core.step({ type: 'timeout', timer: 'pbft/view-change' });
+      r0.flush();
+    };
+    fire(); // no PREPAREs: the request is relayed to every backup, which start their own timers
+    expect(r0.sent('request')).toHaveLength(1);
+    expect(r0.core.status().view).toBe(0n);
+    fire();
+    expect(r0.core.status()).toMatchObject({ view: 1n, role: 'view-change' });
+    // Progress stops it, as at a backup.
+    const r2 = new Solo('r0', 4, { viewChangeTimeoutMs: 100 });
+    r2.core.step({ type: 'request', request: req(0) });
+    r2.flush();
+    const pp = r2.sent('pre-prepare')[0]!;
+    const d = pp.type === 'pre-prepare' ? pp.digest : new Uint8Array(32);
+    for (const id of ['r1', 'r2']) r2.msg(id, vote('prepare', id, 0n, 1n, d));
+    for (const id of ['r1', 'r2']) r2.msg(id, vote('commit', id, 0n, 1n, d));
+    expect(r2.commits()).toEqual([1n]);
+    expect(r2.out.flatMap((r) => r.timers).filter((t) => t.id === 'pbft/view-change').map((t) => t.op)).toEqual(['set', 'cancel']);
+  });
 });
