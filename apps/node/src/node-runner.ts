@@ -183,7 +183,7 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
     transport,
     clients: local,
     clientAuth,
-    stateMachine: new KvStore({ sessionWindow: config.kv.sessionWindow }),
+    stateMachine: new KvStore({ sessionWindow: config.kv.sessionWindow, maxKeys: config.kv.maxKeys }),
     logger: log,
     hooks: {
       onCommit: (i) => {

@@ -36,6 +36,7 @@ describe('configuration', () => {
     expect(c.consensus).toMatchObject({ type: 'pbft', viewTimeoutMs: 1000, checkpointInterval: 100, batch: { maxSize: 512, maxBytes: 1048576, maxRequestBytes: 65536 } });
     expect(c.storage.type).toBe('lmdb');
     expect(c.kv.sessionWindow).toBe(4096);
+    expect(c.kv.maxKeys).toBe(10_000_000);
     expect(c.crypto).toEqual({ verifyWorkers: 1, minPoolItems: 2, poolTimeoutMs: 5000 });
     const dir = mkdtempSync(path.join(tmpdir(), 'phalanx-cfg-'));
     writeFileSync(path.join(dir, 'c.yaml'), configToYaml(c));
@@ -54,6 +55,7 @@ describe('configuration', () => {
     ['a negative timeout', (c) => ({ ...c, consensus: { type: 'pbft', viewTimeoutMs: -1 } }), /consensus\.viewTimeoutMs/],
     ['no nodes', (c) => ({ ...c, nodes: [] }), /nodes: /],
     ['a zero session window', (c) => ({ ...c, kv: { sessionWindow: 0 } }), /^cfg\.yaml: kv\.sessionWindow: /],
+    ['more keys than a Map holds', (c) => ({ ...c, kv: { maxKeys: 20_000_000 } }), /^cfg\.yaml: kv\.maxKeys: /],
     ['a leader election for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', leaderElection: 'round-robin' } }), /^cfg\.yaml: consensus\.leaderElection: only for hotstuff/],
     ['a batch over half a transport frame', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxBytes: 3 * 1024 * 1024 } } }), /^cfg\.yaml: consensus\.batch\.maxBytes: /],
     ['a request that cannot fit a batch', (c) => ({ ...c, consensus: { type: 'hotstuff', batch: { maxBytes: 65536, maxRequestBytes: 65536 } } }), /^cfg\.yaml: consensus\.batch\.maxRequestBytes: a request of 65536 bytes must fit a batch/],

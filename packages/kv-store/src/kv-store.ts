@@ -103,7 +103,20 @@ function prune(results: Map<bigint, Uint8Array>, oldFloor: bigint, floor: bigint
 export interface KvStoreOptions {
   /** How many recent results per client are kept for retries (default 1024). */
   readonly sessionWindow?: number;
+  /**
+   * Most keys the store holds (default 10,000,000, at most `MAX_KEYS`): a put of a new key beyond
+   * it fails with `store full` (overwrites and deletes still work). Part of the replicated rules:
+   * every replica must use the same value.
+   */
+  readonly maxKeys?: number;
 }
+
+/**
+ * The most keys any store may be configured for. V8's `Map` holds at most 2^24 entries and throws
+ * past that; without a cap below it, a client writing that many keys made `apply` throw on every
+ * replica at the same height, which halts them all.
+ */
+export const MAX_KEYS = 16_000_000;
 
 export class KvStore implements StateMachine {
   /** Values as `stored` keeps them (small ones as binary strings). */
@@ -112,6 +125,7 @@ export class KvStore implements StateMachine {
   /** `data`'s entries as the last snapshot encoded them, and the keys touched since. */
   private entries = new EntryCache();
   private readonly window: bigint;
+  private readonly maxKeys: number;
 
   constructor(options: KvStoreOptions = {}) {
     const window = options.sessionWindow ?? 1024;
@@ -121,6 +135,11 @@ export class KvStore implements StateMachine {
       throw new ConfigError('sessionWindow', `must be a positive integer, got ${String(window)}`);
     }
     this.window = BigInt(window);
+    const maxKeys = options.maxKeys ?? 10_000_000;
+    if (!Number.isSafeInteger(maxKeys) || maxKeys < 1 || maxKeys > MAX_KEYS) {
+      throw new ConfigError('maxKeys', `must be an integer from 1 to ${MAX_KEYS}, got ${String(maxKeys)}`);
+    }
+    this.maxKeys = maxKeys;
   }
 
   apply(commands: readonly ClientRequest[], _ctx: ApplyContext): Uint8Array[] {
@@ -179,7 +198,13 @@ export class KvStore implements StateMachine {
     const value = spans.value ? stored(bytes.subarray(spans.value[0], spans.value[1])) : undefined;
     switch (op) {
       case 'put': {
+        const before = this.data.size;
         this.data.set(k, value!);
+        // A new key (the map grew) past the cap is taken back: refused the same way on every replica.
+        if (this.data.size > before && before >= this.maxKeys) {
+          this.data.delete(k);
+          return { ok: false, error: `store full: it holds ${this.maxKeys} keys, the most it may (delete some first)` };
+        }
         this.entries.touch(k, this.data);
         return { ok: true };
       }
@@ -252,7 +277,7 @@ export class KvStore implements StateMachine {
     // A snapshot in any other byte form (unsorted or repeated keys, clients or sequence numbers)
     // would decode to a state whose own snapshot, and so its digest, differs from the one that was
     // certified: refuse it rather than let this replica's checkpoints diverge from the others'.
-    const check = new KvStore({ sessionWindow: Number(this.window) });
+    const check = new KvStore({ sessionWindow: Number(this.window), maxKeys: this.maxKeys });
     for (const [k, v] of data) check.data.set(k, v);
     check.entries.forget(); // its own sort and encoding of the keys, not the snapshot's order and bytes, which are what is checked
     for (const [k, v] of sessions) check.sessions.set(k, v);

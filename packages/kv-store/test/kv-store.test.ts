@@ -69,6 +69,28 @@ describe('KvStore', () => {
     expect(kv.read(k('a'))).toEqual(k('2'));
   });
 
+  it('refuses a new key past maxKeys with a clear error, the same on every replica; overwrites and deletes still work', () => {
+    const kv = new KvStore({ maxKeys: 2 });
+    const put = (seq: bigint, key: string, value = 'v') => run(kv, req('c', seq, { op: 'put', key: k(key), value: k(value) }))[0];
+    expect([put(1n, 'a'), put(2n, 'b')]).toEqual([{ ok: true }, { ok: true }]);
+    expect(put(3n, 'c')).toEqual({ ok: false, error: 'store full: it holds 2 keys, the most it may (delete some first)' });
+    expect([kv.size, kv.read(k('c'))]).toEqual([2, undefined]);
+    expect(put(4n, 'a', 'new')).toEqual({ ok: true });
+    expect(kv.read(k('a'))).toEqual(k('new'));
+    run(kv, req('c', 5n, { op: 'del', key: k('b') }));
+    expect(put(6n, 'c')).toEqual({ ok: true });
+    expect([kv.size, kv.read(k('a')), kv.read(k('b')), kv.read(k('c'))]).toEqual([2, k('new'), undefined, k('v')]);
+    // The refused put left nothing behind: its snapshot restores to the same bytes.
+    const twin = new KvStore({ maxKeys: 2 });
+    twin.restore(kv.snapshot());
+    expect(bytesEqual(twin.snapshot(), kv.snapshot())).toBe(true);
+    // A snapshot holding more keys than the cap (a cap lowered since) is restored whole.
+    const small = new KvStore({ maxKeys: 1 });
+    small.restore(kv.snapshot());
+    expect(small.size).toBe(2);
+    for (const maxKeys of [0, 1.5, 16_000_001, Number.NaN]) expect(() => new KvStore({ maxKeys })).toThrow(ConfigError);
+  });
+
   it('accepts pipelined sequence numbers out of order within the window, refuses older ones', () => {
     const kv = new KvStore({ sessionWindow: 4 });
     run(kv, req('c', 10n, { op: 'put', key: k('x'), value: k('10') }));
