@@ -73,6 +73,15 @@ describe('simulation (@phalanx/sim)', () => {
     }, 120_000);
   }
 
+  // Seeds that once stalled: a faulty primary's NEW-VIEW that reached one honest replica only
+  // (relayed since), and honest replicas each alone in its own view with the primary's timer off.
+  for (const [faults, seed] of [['byzantine-restarts', 0x72n], ['partition+byzantine-restarts', 0x148fn]] as const) {
+    it(`${faults} seed 0x${seed.toString(16)} passes every checker`, () => {
+      const report = runSeeds(adapter, { seeds: 1, seedBase: seed, faults, n: 4, protocolName: 'pbft', maxFailures: 1 });
+      expect(report.failures.map((r) => formatFailure({ ...r, trace: r.trace.slice(-20) })).join('\n')).toBe('');
+    });
+  }
+
   it('mutation: a 2f quorum is caught by the checkers', () => {
     const mutant = pbftSimulation(pbft, { unsafeQuorumOverride: 2 }) as unknown as SimAdapter<unknown, unknown>;
     const report = runSeeds(mutant, { seeds: 40, seedBase: 1, faults: 'twins', n: 4, protocolName: 'pbft', maxFailures: 1 });
