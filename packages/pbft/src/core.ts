@@ -254,10 +254,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * over 2f+1 signed VIEW-CHANGEs), and a faulty primary may send it to some replicas only, or a
    * replica may have isolated that primary. Those left behind then hold too few VIEW-CHANGEs for
    * the view (we entered it without sending one) to start their timer (TOCS §4.5.2), and too few
-   * above it for the f+1 rule when the ones who entered time out: without the relay, all wait for
-   * ever (sim: byzantine-restarts, seed 0x72). Castro's BFT library relays NEW-VIEW the same way.
+   * above it for the f+1 rule when the ones who entered time out, and can wait for ever (a test in
+   * view-change-batches.test.ts builds such a primary). Backups relay it with a backoff (see
+   * `mayRelayNewView`).
    */
   private viewNewView?: NewViewMsg;
+  /**
+   * Per peer, the NEW-VIEW relays (by a backup) of the current view: how many, and the tick before
+   * which none more. The VIEW-CHANGE that asks is not validated (see `onViewChange`), and a NEW-VIEW
+   * can be megabytes: once per tick from every replica, a faulty peer's few bytes a tick would buy
+   * n-1 copies of it.
+   */
+  private readonly nvRelays = new Map<NodeId, { sent: number; next: number }>();
+  /** Retransmission and status ticks so far (what `nvRelays` counts in). */
+  private ticks = 0;
   private readonly pending = new Map<string, ClientRequest>();
   private readonly queue = new Map<string, ClientRequest>();
   /** Requests this backup received from clients since the last Ready, for the primary (§4.1). */
@@ -864,8 +874,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.inLog.has(key)) this.queue.set(key, r);
     if (this.isPrimary() && !this.inViewChange) {
       if (propose) this.maybePropose();
-      // The primary runs the timer too (see `onTimeout`).
-      if (!this.vcTimerArmed) this.armVcTimer();
       return undefined;
     }
     // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
@@ -952,6 +960,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   }
 
   private propose(batch: readonly ClientRequest[]): void {
+    if (!this.vcTimerArmed) this.armVcTimer(); // see `waitingForExecution`
     const seq = ++this.nextSeq;
     const pp = this.signPrePrepare(this.view, seq, batch);
     const s = this.slot(seq);
@@ -1157,7 +1166,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.vcAttempts = 0; // §4.5.2: progress in this view resets the backoff.
     this.escalated = false;
     // §4.5.2: stop the timer when no request is waiting, restart it when another one still is.
-    if (this.pending.size > 0 && !this.inViewChange) this.armVcTimer();
+    if (this.waitingForExecution() && !this.inViewChange) this.armVcTimer();
     else if (this.vcTimerArmed && !this.inViewChange) {
       this.vcTimerArmed = false;
       this.cancelTimer(TIMER_VIEW_CHANGE);
@@ -1584,6 +1593,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.setTimer(TIMER_VIEW_CHANGE, this.vcTimeout());
   }
 
+  /**
+   * What the view-change timer waits for (§4.5.2): at a backup, any request it holds; at the
+   * primary, its own proposals of this view (or NEW-VIEW's O) that have not executed yet. The
+   * primary runs the timer too: one whose view cannot order (its backups moved on, or a faulty one
+   * among them holds back) must leave it, or it may wait for ever for f+1 VIEW-CHANGEs that never
+   * come (sim partition+byzantine-restarts seed 0x148f: with one faulty replica, an honest primary
+   * alone in view v, another in v+1 and the third changing to v+2 all waited). Only proposals
+   * count, not requests it holds back (a batch timer, a full window waiting for a checkpoint, a
+   * state transfer): those are its own choice, not a sign that its view is stuck.
+   */
+  private waitingForExecution(): boolean {
+    return this.isPrimary() ? this.nextSeq > this.lastExecuted : this.pending.size > 0;
+  }
+
   private startViewChange(target: bigint, reason: string): void {
     if (target <= this.view) return;
     const from = this.view;
@@ -1635,7 +1658,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       // here, and a NEW-VIEW can be megabytes: unlimited, a few bytes from one peer would buy it
       // that much, again and again).
       const nvKey = `${from}/new-view`;
-      if (m.newView === this.view && this.viewNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from)) {
+      if (m.newView === this.view && this.viewNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from) && this.mayRelayNewView(from)) {
         this.vcResentTo.add(nvKey);
         this.send(from, this.viewNewView);
       }
@@ -1662,6 +1685,23 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (older) this.olderVcs.set(from, m);
     else this.latestVc.set(from, m);
     this.afterViewChangeVote();
+  }
+
+  /**
+   * The primary answers every tick, as it always did; a backup only from the peer's second tick of
+   * asking (the primary's answer usually settles it first), then after 2, 4 … 64 ticks.
+   */
+  private mayRelayNewView(peer: NodeId): boolean {
+    if (this.isPrimary()) return true;
+    const r = this.nvRelays.get(peer);
+    if (!r) {
+      this.nvRelays.set(peer, { sent: 0, next: this.ticks + 1 });
+      return false;
+    }
+    if (this.ticks < r.next) return false;
+    r.sent++;
+    r.next = this.ticks + 2 ** Math.min(r.sent, 6);
+    return true;
   }
 
   private afterViewChangeVote(): void {
@@ -1738,6 +1778,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.view = nv.view;
     this.inViewChange = false;
     this.viewNewView = nv;
+    this.nvRelays.clear();
     // Until O is installed nothing may be proposed in the new view: adopting the checkpoint or an
     // execution below would otherwise let the primary reuse a sequence number that O assigns.
     this.installingView = true;
@@ -1799,11 +1840,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       this.vcTimerArmed = false;
       this.cancelTimer(TIMER_VIEW_CHANGE);
     }
+    // A new view starts its timer afresh: relay first, leave on the second expiry.
+    this.escalated = false;
     this.queue.clear();
     for (const [k, r] of this.pending) if (!this.inLog.has(k)) this.queue.set(k, r);
     if (this.isPrimary()) {
       this.maybePropose();
-      if (this.pending.size > 0) this.armVcTimer();
+      if (this.waitingForExecution() && !this.vcTimerArmed) this.armVcTimer();
     } else if (this.pending.size > 0) {
       this.armVcTimer();
       this.forwardPending();
@@ -1924,12 +1967,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.vcTimerArmed = false;
         // §4.5.2: the timer expired in view v (or waiting for NEW-VIEW of v): move to v+1.
         if (this.inViewChange) this.startViewChange(this.view + 1n, 'new-view timeout');
-        // The primary too: a primary whose view cannot order (its backups moved on, or a faulty one
-        // among them holds back) must leave it, or it waits for ever for f+1 VIEW-CHANGEs that may
-        // not come: with one faulty replica, two honest ones each alone in a view of its own (a
-        // primary in v, another in v+1) and the third changing to v+2 all waited (sim
-        // partition+byzantine-restarts, seed 0x148f). Leaving a view only costs liveness (§4.5.2).
-        else if (this.pending.size > 0) {
+        else if (this.waitingForExecution()) {
           if (!this.escalated) {
             // First expiry: relay the waiting requests to every replica, so the primary gets them
             // even if our forward was lost, and so every honest backup starts its own timer —
@@ -1961,6 +1999,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         this.partsServed.clear();
         this.batchesServed.clear();
         this.vcResentTo.clear();
+        this.ticks++;
         this.send('all', this.signBody<FetchMsg>({ type: 'fetch', have: this.lastExecuted }));
         return;
     }
@@ -2023,6 +2062,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.batchesServed.clear();
     this.partsServed.clear();
     this.vcResentTo.clear();
+    this.ticks++;
     this.lastTickExecuted = this.lastExecuted;
     if (!this.busy() && this.lastExecuted > this.lastAnnounced) {
       // Going idle: announce how far we got (as a FETCH), so a replica that missed the end of the

@@ -32,6 +32,32 @@ describe('Byzantine primary', () => {
     c.checkHealthy(honest);
   });
 
+  it('a primary that sends its NEW-VIEW to one replica only: that replica relays it, and the view moves on', () => {
+    // r1, primary of view 1, is faulty: of all it says, only its NEW-VIEW reaches r0, and only r0.
+    // r0 (primary of view 0, whose pre-prepares r2 and r3 never get) enters view 1 from it without
+    // ever sending a VIEW-CHANGE for view 1. r2 and r3 then hold 2 VIEW-CHANGEs for view 1 (their
+    // own), too few to start their timer (TOCS §4.5.2), and later only r0's for view 2, too few
+    // for the f+1 rule: they wait for ever unless r0 relays the NEW-VIEW.
+    // r0's timer runs longer than the others', so the NEW-VIEW reaches it before it would leave view 0.
+    const c = new Cluster({ n: 4, configFor: (id) => (id === 'r0' ? { viewChangeTimeoutMs: 5_000 } : undefined) });
+    c.intercept.set('r1', (p: Packet, msg: PbftMessage) => (msg.type === 'new-view' && p.to === 'r0' ? [p] : []));
+    const inView1 = () => c.node('r0').core.status().view >= 1n;
+    c.filter = (p) => {
+      const m = pbftCodec.decode(p.bytes);
+      if (p.from === 'r0' && m.type === 'pre-prepare' && m.view === 0n) return false;
+      // r0 must learn of view 1 from the NEW-VIEW, not join the change (f+1 VIEW-CHANGEs).
+      return !(p.to === 'r0' && m.type === 'view-change' && !inView1());
+    };
+    for (let i = 0; i < 2; i++) c.request('all');
+    expect(c.runUntil(inView1, 100_000)).toBe(true);
+    expect(c.node('r0').events.some((e) => e.type === 'view-change')).toBe(false); // it never asked for view 1
+    const honest = ['r0', 'r2', 'r3'];
+    expect(c.runUntil(appliedAll(c, 2, honest), 100_000)).toBe(true);
+    for (const id of honest) expect(c.node(id).core.status().view).toBeGreaterThanOrEqual(2n);
+    c.checkAgreement();
+    c.checkHealthy(honest);
+  });
+
   it('a forged NEW-VIEW (O not computed from V) is rejected and the next primary takes over', () => {
     // One request per batch, so three batches are pipelined (partial batches would wait their turn).
     const c = new Cluster({ n: 4, config: { maxBatchSize: 1 } });

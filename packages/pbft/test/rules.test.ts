@@ -328,4 +328,35 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
     expect(r2.commits()).toEqual([1n]);
     expect(r2.out.flatMap((r) => r.timers).filter((t) => t.id === 'pbft/view-change').map((t) => t.op)).toEqual(['set', 'cancel']);
   });
+
+  it('at the primary it waits only for proposals: requests held back for a batch timer run no timer', () => {
+    const r0 = new Solo('r0', 4, { viewChangeTimeoutMs: 100, batchTimeoutMs: 500 });
+    r0.core.step({ type: 'request', request: req(0) });
+    r0.flush();
+    const timers = () => r0.out.flatMap((r) => r.timers).filter((t) => t.id === 'pbft/batch' || t.id === 'pbft/view-change').map((t) => `${t.op} ${t.id}`);
+    expect(timers()).toEqual(['set pbft/batch']);
+    r0.core.step({ type: 'timeout', timer: 'pbft/batch' });
+    r0.flush();
+    expect(r0.sent('pre-prepare')).toHaveLength(1);
+    expect(timers()).toEqual(['set pbft/batch', 'set pbft/view-change']);
+  });
+
+  it('each view starts the timer afresh: a replica that escalated as a backup relays first as the next primary', () => {
+    const r1 = new Solo('r1', 4, { viewChangeTimeoutMs: 100 });
+    const fire = () => {
+      r1.core.step({ type: 'timeout', timer: 'pbft/view-change' });
+      r1.flush();
+    };
+    r1.core.step({ type: 'request', request: req(0) });
+    r1.flush();
+    fire(); // escalated in view 0: relayed
+    expect(r1.core.status().view).toBe(0n);
+    for (const id of ['r0', 'r3']) r1.msg(id, viewChange(id)); // f+1 move on; with ours 2f+1: r1 leads view 1
+    expect(r1.core.status()).toMatchObject({ view: 1n, role: 'primary' });
+    expect(r1.sent('pre-prepare').length).toBeGreaterThan(0);
+    fire(); // its own proposal has not executed: relay first, as in any view
+    expect(r1.core.status()).toMatchObject({ view: 1n, role: 'primary' });
+    fire();
+    expect(r1.core.status()).toMatchObject({ view: 2n, role: 'view-change' });
+  });
 });

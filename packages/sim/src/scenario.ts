@@ -203,8 +203,8 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
    * replica that recovers from what it made durable is correct, so this is within the model
    * although more than f replicas are down or faulty while one is down; liveness is still judged,
    * at the end of the run (`livenessBoundMs` after GST, long after the last restart). It found a
-   * stall neither fault shows alone (PBFT, seed 0x72: a faulty primary's NEW-VIEW reached one
-   * honest replica only).
+   * stall neither fault shows alone (PBFT seeds 0x72 and 0x148f: honest replicas waiting in
+   * different views).
    */
   'byzantine-restarts': (s, ctx) => {
     const out = byzantineMix(s, ctx, ctx.f);
