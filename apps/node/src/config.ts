@@ -173,6 +173,11 @@ const configSchema = z
     if (c.consensus.commitRule !== undefined && c.consensus.type !== 'hotstuff') {
       ctx.addIssue({ code: 'custom', path: ['consensus', 'commitRule'], message: `only for hotstuff (${c.consensus.type} commits by its own phases)` });
     }
+    if (c.consensus.type === 'pbft' && c.consensus.batch.timeoutMs >= c.consensus.viewTimeoutMs) {
+      // Backups start their view-change timers when a request reaches them: they would leave every
+      // view while its primary still waits to fill a batch.
+      ctx.addIssue({ code: 'custom', path: ['consensus', 'batch', 'timeoutMs'], message: `must be below viewTimeoutMs (${c.consensus.viewTimeoutMs}), got ${c.consensus.batch.timeoutMs}` });
+    }
     if (c.consensus.type === 'pbft' && c.consensus.batch.maxSize > PBFT_MAX_BATCH) {
       // More than PBFT's codec decodes: every backup would refuse such a batch.
       ctx.addIssue({ code: 'custom', path: ['consensus', 'batch', 'maxSize'], message: `at most ${PBFT_MAX_BATCH} requests per batch for pbft, got ${c.consensus.batch.maxSize}` });

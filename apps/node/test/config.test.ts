@@ -55,6 +55,7 @@ describe('configuration', () => {
     ['a negative timeout', (c) => ({ ...c, consensus: { type: 'pbft', viewTimeoutMs: -1 } }), /consensus\.viewTimeoutMs/],
     ['no nodes', (c) => ({ ...c, nodes: [] }), /nodes: /],
     ['a zero session window', (c) => ({ ...c, kv: { sessionWindow: 0 } }), /^cfg\.yaml: kv\.sessionWindow: /],
+    ['a pbft batch timer as long as the view timer', (c) => ({ ...c, consensus: { ...c.consensus, viewTimeoutMs: 100, batch: { timeoutMs: 100 } } }), /^cfg\.yaml: consensus\.batch\.timeoutMs: must be below viewTimeoutMs/],
     ['more keys than a Map holds', (c) => ({ ...c, kv: { maxKeys: 16_000_001 } }), /^cfg\.yaml: kv\.maxKeys: /],
     ['a leader election for PBFT', (c) => ({ ...c, consensus: { type: 'pbft', leaderElection: 'round-robin' } }), /^cfg\.yaml: consensus\.leaderElection: only for hotstuff/],
     ['a batch over half a transport frame', (c) => ({ ...c, consensus: { type: 'pbft', batch: { maxBytes: 3 * 1024 * 1024 } } }), /^cfg\.yaml: consensus\.batch\.maxBytes: /],

@@ -195,5 +195,10 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
   if (resolved.isolateAfter < resolved.suspectAfter) {
     throw new ConfigError('config.isolateAfter', 'must be at least suspectAfter');
   }
+  if (resolved.batchTimeoutMs >= resolved.viewChangeTimeoutMs) {
+    // Backups start their view-change timers when a request reaches them: they would leave every
+    // view while its primary still waits to fill a batch.
+    throw new ConfigError('config.batchTimeoutMs', `must be below viewChangeTimeoutMs (${resolved.viewChangeTimeoutMs}), got ${resolved.batchTimeoutMs}`);
+  }
   return resolved;
 }

@@ -190,6 +190,9 @@ describe('configuration errors', () => {
     expect(() => pbft.create(ctx(4), { checkpointIntervall: 5 } as never)).toThrow(/config\.checkpointIntervall: unknown option/);
     expect(() => pbft.create(ctx(4), { checkpointInterval: 10, watermarkWindow: 15 })).toThrow(ConfigError);
     expect(() => pbft.create(ctx(4), { maxBatchSize: 0 })).toThrow(/config\.maxBatchSize/);
+    // Backups would leave every view while its primary waits for the batch timer.
+    expect(() => pbft.create(ctx(4), { batchTimeoutMs: 1000, viewChangeTimeoutMs: 1000 })).toThrow(/config\.batchTimeoutMs: must be below viewChangeTimeoutMs \(1000\), got 1000/);
+    expect(() => pbft.create(ctx(4), { batchTimeoutMs: 999, viewChangeTimeoutMs: 1000 })).not.toThrow();
     // More than the codec decodes per batch: no backup could ever read such a PRE-PREPARE.
     expect(() => pbft.create(ctx(4), { maxBatchSize: 4097 })).toThrow(/config\.maxBatchSize/);
     expect(() => pbft.create(ctx(4), { maxBatchSize: 4096 })).not.toThrow();
@@ -330,7 +333,7 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
   });
 
   it('at the primary it waits only for proposals: requests held back for a batch timer run no timer', () => {
-    const r0 = new Solo('r0', 4, { viewChangeTimeoutMs: 100, batchTimeoutMs: 500 });
+    const r0 = new Solo('r0', 4, { viewChangeTimeoutMs: 1000, batchTimeoutMs: 500 });
     r0.core.step({ type: 'request', request: req(0) });
     r0.flush();
     const timers = () => r0.out.flatMap((r) => r.timers).filter((t) => t.id === 'pbft/batch' || t.id === 'pbft/view-change').map((t) => `${t.op} ${t.id}`);
