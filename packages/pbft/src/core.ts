@@ -254,8 +254,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * over 2f+1 signed VIEW-CHANGEs), and a faulty primary may send it to some replicas only, or a
    * replica may have isolated that primary. Those left behind then hold too few VIEW-CHANGEs for
    * the view (we entered it without sending one) to start their timer (TOCS §4.5.2), and too few
-   * above it for the f+1 rule when the ones who entered time out, and can wait for ever (a test in
-   * view-change-batches.test.ts builds such a primary). Backups relay it with a backoff (see
+   * above it for the f+1 rule when the ones who entered time out, and can wait for ever
+   * (byzantine.test.ts builds such a primary). Backups relay it with a backoff (see
    * `mayRelayNewView`).
    */
   private viewNewView?: NewViewMsg;
@@ -1654,9 +1654,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (typeof m.newView !== 'bigint') return this.penalize(from, 'malformed', 'view-change');
     if (m.newView < this.view || (m.newView === this.view && !this.inViewChange)) {
       // A peer still changing to the view we are already in: re-send the NEW-VIEW that installed
-      // it (see `viewNewView`), once per peer per tick (the VIEW-CHANGE that asks is not validated
-      // here, and a NEW-VIEW can be megabytes: unlimited, a few bytes from one peer would buy it
-      // that much, again and again).
+      // it (see `viewNewView`), at most once per peer per tick, less often from a backup (the
+      // VIEW-CHANGE that asks is not validated here, and a NEW-VIEW can be megabytes: unlimited, a
+      // few bytes from one peer would buy it that much, again and again).
       const nvKey = `${from}/new-view`;
       if (m.newView === this.view && this.viewNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from) && this.mayRelayNewView(from)) {
         this.vcResentTo.add(nvKey);
