@@ -35,7 +35,7 @@ export interface PbftConfig {
   /**
    * How long the primary waits to fill a batch while batches are in flight (ms). 0 (default): no
    * timer — a partial batch is proposed as soon as no batch is in flight, so batches grow with
-   * the load (light load: proposed at once).
+   * the load (light load: proposed at once). At most half of `viewChangeTimeoutMs`.
    */
   readonly batchTimeoutMs?: number;
   /** Partial batches (after the batch timer) the primary keeps in flight. Full batches are always pipelined. Default 4. */
@@ -195,10 +195,11 @@ export function resolveConfig(config: PbftConfig | undefined): ResolvedConfig {
   if (resolved.isolateAfter < resolved.suspectAfter) {
     throw new ConfigError('config.isolateAfter', 'must be at least suspectAfter');
   }
-  if (resolved.batchTimeoutMs >= resolved.viewChangeTimeoutMs) {
-    // Backups start their view-change timers when a request reaches them: they would leave every
-    // view while its primary still waits to fill a batch.
-    throw new ConfigError('config.batchTimeoutMs', `must be below viewChangeTimeoutMs (${resolved.viewChangeTimeoutMs}), got ${resolved.batchTimeoutMs}`);
+  if (resolved.batchTimeoutMs * 2 > resolved.viewChangeTimeoutMs) {
+    // Backups start their view-change timers when a request reaches them: with a batch timer near
+    // the view-change timer, every request at light load would reach their first expiry (each
+    // backup relaying its requests to every replica) and a slower primary its second (a view change).
+    throw new ConfigError('config.batchTimeoutMs', `must be at most half of viewChangeTimeoutMs (${resolved.viewChangeTimeoutMs}), got ${resolved.batchTimeoutMs}`);
   }
   return resolved;
 }

@@ -211,6 +211,12 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private inViewChange = false;
   private vcAttempts = 0;
   private nextSeq = 0n;
+  /**
+   * The highest seq this replica, as primary of the current view, proposed or NEW-VIEW's O assigned
+   * (0 otherwise): what its view-change timer waits for (see `waitingForExecution`). Not `nextSeq`,
+   * which a checkpoint adopted ahead of our execution also moves (a state transfer under way).
+   */
+  private ownHigh = 0n;
   private lastExecuted = 0n;
   private stable: Stable;
   private readonly log = new Map<bigint, Slot>();
@@ -874,6 +880,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (!this.inLog.has(key)) this.queue.set(key, r);
     if (this.isPrimary() && !this.inViewChange) {
       if (propose) this.maybePropose();
+      // Proposing armed it; a primary fenced after a crash proposes nothing and arms it here.
+      if (!this.vcTimerArmed && this.waitingForExecution()) this.armVcTimer();
       return undefined;
     }
     // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
@@ -962,6 +970,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private propose(batch: readonly ClientRequest[]): void {
     if (!this.vcTimerArmed) this.armVcTimer(); // see `waitingForExecution`
     const seq = ++this.nextSeq;
+    this.ownHigh = seq;
     const pp = this.signPrePrepare(this.view, seq, batch);
     const s = this.slot(seq);
     s.pp = pp;
@@ -1604,7 +1613,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * state transfer): those are its own choice, not a sign that its view is stuck.
    */
   private waitingForExecution(): boolean {
-    return this.isPrimary() ? this.nextSeq > this.lastExecuted : this.pending.size > 0;
+    if (!this.isPrimary()) return this.pending.size > 0;
+    // A primary fenced after a crash proposes nothing, not by choice: it waits for its requests.
+    return this.ownHigh > this.lastExecuted || (this.fenced() && this.pending.size > 0);
   }
 
   private startViewChange(target: bigint, reason: string): void {
@@ -1615,6 +1626,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.vcAttempts++;
     this.hardDirty = true;
     this.viewNewView = undefined;
+    this.ownHigh = 0n;
     this.wantBatch.clear();
     if (this.batchTimerArmed) {
       this.batchTimerArmed = false;
@@ -1806,6 +1818,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     // The new primary numbers new requests after max-s (§4.4). Set it BEFORE installing O: an
     // execution triggered while installing must not let it propose a sequence number O uses.
     this.nextSeq = plan.maxS > this.lastExecuted ? plan.maxS : this.lastExecuted;
+    // O's assignments (seqs above min-s) are the new primary's to see executed.
+    this.ownHigh = this.primaryOf(this.view) === this.self && plan.maxS > plan.minS ? plan.maxS : 0n;
     if (this.nextSeq < this.stable.seq) this.nextSeq = this.stable.seq;
     // O names batches by digest only: take each from what we hold, fetch the rest. Client
     // signatures (config.clientAuth) are NOT checked again for these batches, here or when
@@ -2201,6 +2215,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
           // (only acceptPrePrepare PREPAREs, and onPrePrepare never calls it for a slot with one).
           if (!g.pp && g.assign && v === this.view && this.fencedView === v) this.pinned.add(seq);
           if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
+          if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.ownHigh) this.ownHigh = seq;
           for (const m of g.votes) {
             const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
             (m.type === 'prepare' ? s.prepares : s.commits).add(this.asVote(kind, m.voter, m));
@@ -2220,6 +2235,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
               }
             }
             if (v === this.view && this.primaryOf(v) === this.self && seq > this.nextSeq) this.nextSeq = seq;
+            if (v === this.view && this.primaryOf(v) === this.self && seq > this.ownHigh) this.ownHigh = seq;
           }
         }
         const s = this.log.get(seq);

@@ -3,7 +3,7 @@ import { ConfigError, InsufficientReplicasError } from '@phalanx/interface';
 import { createValidatorSet, decodeCertificate, verifyCertificate, verifyEvidence } from '@phalanx/quorum';
 import { PbftCore, computeNewView, pbft } from '../src/index.js';
 import type { ViewChangeMsg, PreparedCert, PrePrepareMsg, RequestMsg } from '../src/index.js';
-import { CHAIN, Solo, checkpoint, digestOf, prePrepare, req, viewChange, vote } from './craft.js';
+import { CHAIN, Solo, checkpoint, digestOf, drain, prePrepare, req, resign, restartFrom, sentBy, viewChange, vote } from './craft.js';
 import { makeValidators, publicKeyOf, seededRng, testSigner, testVerifier } from './cluster.js';
 
 describe('prepared and committed-local predicates (§4.2)', () => {
@@ -190,9 +190,9 @@ describe('configuration errors', () => {
     expect(() => pbft.create(ctx(4), { checkpointIntervall: 5 } as never)).toThrow(/config\.checkpointIntervall: unknown option/);
     expect(() => pbft.create(ctx(4), { checkpointInterval: 10, watermarkWindow: 15 })).toThrow(ConfigError);
     expect(() => pbft.create(ctx(4), { maxBatchSize: 0 })).toThrow(/config\.maxBatchSize/);
-    // Backups would leave every view while its primary waits for the batch timer.
-    expect(() => pbft.create(ctx(4), { batchTimeoutMs: 1000, viewChangeTimeoutMs: 1000 })).toThrow(/config\.batchTimeoutMs: must be below viewChangeTimeoutMs \(1000\), got 1000/);
-    expect(() => pbft.create(ctx(4), { batchTimeoutMs: 999, viewChangeTimeoutMs: 1000 })).not.toThrow();
+    // Backups' view-change timers would run out while the primary waits for the batch timer.
+    expect(() => pbft.create(ctx(4), { batchTimeoutMs: 501, viewChangeTimeoutMs: 1000 })).toThrow(/config\.batchTimeoutMs: must be at most half of viewChangeTimeoutMs \(1000\), got 501/);
+    expect(() => pbft.create(ctx(4), { batchTimeoutMs: 500, viewChangeTimeoutMs: 1000 })).not.toThrow();
     // More than the codec decodes per batch: no backup could ever read such a PRE-PREPARE.
     expect(() => pbft.create(ctx(4), { maxBatchSize: 4097 })).toThrow(/config\.maxBatchSize/);
     expect(() => pbft.create(ctx(4), { maxBatchSize: 4096 })).not.toThrow();
@@ -342,6 +342,32 @@ describe('batching (§5.1) and the view-change timer (§4.5.2)', () => {
     r0.flush();
     expect(r0.sent('pre-prepare')).toHaveLength(1);
     expect(timers()).toEqual(['set pbft/batch', 'set pbft/view-change']);
+  });
+
+  it('a new primary that fetches the checkpoint its NEW-VIEW adopted runs no timer for it', () => {
+    // V's stable checkpoint (seq 100, 2f+1 CHECKPOINTs) is above r1: it enters view 1 as primary and
+    // fetches the state, with nothing of its own to see executed. A long transfer is no stuck view.
+    const digest = digestOf([req(7)]);
+    const stable = { seq: 100n, digest, votes: ['r0', 'r2', 'r3'].map((v) => ({ voter: v, signature: checkpoint(v, 100n, digest).signature })) };
+    const r1 = new Solo('r1', 4, { viewChangeTimeoutMs: 100 });
+    for (const id of ['r0', 'r3']) r1.msg(id, resign<ViewChangeMsg>(id, { ...viewChange(id), stable }));
+    expect(r1.core.status()).toMatchObject({ view: 1n, role: 'primary' });
+    const afterNv = r1.out.findIndex((r) => r.send.some((o) => o.msg.type === 'new-view'));
+    expect(afterNv).toBeGreaterThanOrEqual(0);
+    // The NEW-VIEW's Ready stops the timer the 2f+1 VIEW-CHANGEs started; nothing starts it again.
+    const ops = r1.out.slice(afterNv).flatMap((r) => r.timers).filter((t) => t.id === 'pbft/view-change').map((t) => t.op);
+    expect(ops[ops.length - 1]).toBe('cancel');
+  });
+
+  it('a primary fenced after a crash, which may propose nothing, runs the timer for the requests it holds', () => {
+    const r0 = new Solo('r0', 4, { viewChangeTimeoutMs: 100 });
+    r0.core.step({ type: 'request', request: req(0, 'A') });
+    r0.flush();
+    const { core } = restartFrom(r0, { viewChangeTimeoutMs: 100 }, 4, 'deferred');
+    core.step({ type: 'request', request: req(1, 'B') });
+    const out = drain(core);
+    expect(sentBy(out, 'pre-prepare')).toEqual([]);
+    expect(out.flatMap((r) => r.timers).some((t) => t.id === 'pbft/view-change' && t.op === 'set')).toBe(true);
   });
 
   it('each view starts the timer afresh: a replica that escalated as a backup relays first as the next primary', () => {
