@@ -12,7 +12,7 @@ import { DEFAULT_CODEC_LIMITS, MAX_GROUP_WIRE_BYTES as PBFT_GROUP_BYTES, newView
 const PBFT_MAX_BATCH = DEFAULT_CODEC_LIMITS.maxBatchSize;
 import { DEFAULT_SYNC_WINDOW as HOTSTUFF_SYNC_WINDOW, MAX_GROUP_WIRE_BYTES as HOTSTUFF_GROUP_BYTES } from '@phalanx/hotstuff';
 import { DEFAULT_MAX_FRAME_BYTES } from '@phalanx/transport-libp2p';
-import { MAX_KEYS } from '@phalanx/kv-store';
+import { DEFAULT_MAX_KEYS, MAX_KEYS } from '@phalanx/kv-store';
 
 const hex = z.string().regex(/^[0-9a-f]+$/i, 'must be a hex string');
 const hostPort = z
@@ -107,9 +107,9 @@ const configSchema = z
         // sequence numbers in flight (`load --window` is checked against it).
         sessionWindow: z.number().int().min(1).max(1_000_000).default(4096),
         // Most keys the store holds; a put of a new key past it fails with `store full`.
-        maxKeys: z.number().int().min(1).max(MAX_KEYS).default(10_000_000),
+        maxKeys: z.number().int().min(1).max(MAX_KEYS).default(DEFAULT_MAX_KEYS),
       })
-      .default({ sessionWindow: 4096, maxKeys: 10_000_000 }),
+      .default({ sessionWindow: 4096, maxKeys: DEFAULT_MAX_KEYS }),
     nodes: z.array(nodeSchema).min(1),
     /** Public keys of clients allowed to use the client protocol (the HTTP API is local to each node). */
     clients: z

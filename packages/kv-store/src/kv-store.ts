@@ -117,6 +117,8 @@ export interface KvStoreOptions {
  * replica at the same height, which halts them all.
  */
 export const MAX_KEYS = 16_000_000;
+/** `maxKeys` when none is given. */
+export const DEFAULT_MAX_KEYS = 10_000_000;
 
 export class KvStore implements StateMachine {
   /** Values as `stored` keeps them (small ones as binary strings). */
@@ -135,7 +137,7 @@ export class KvStore implements StateMachine {
       throw new ConfigError('sessionWindow', `must be a positive integer, got ${String(window)}`);
     }
     this.window = BigInt(window);
-    const maxKeys = options.maxKeys ?? 10_000_000;
+    const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1 || maxKeys > MAX_KEYS) {
       throw new ConfigError('maxKeys', `must be an integer from 1 to ${MAX_KEYS}, got ${String(maxKeys)}`);
     }

@@ -881,7 +881,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     if (this.isPrimary() && !this.inViewChange) {
       if (propose) this.maybePropose();
       // Proposing armed it; a primary fenced after a crash proposes nothing and arms it here.
-      if (!this.vcTimerArmed && this.waitingForExecution()) this.armVcTimer();
+      this.armIfWaiting();
       return undefined;
     }
     // §4.1: a backup forwards a client's request to the primary; §4.5.2: and starts its timer
@@ -1618,6 +1618,17 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     return this.ownHigh > this.lastExecuted || (this.fenced() && this.pending.size > 0);
   }
 
+  private armIfWaiting(): void {
+    if (!this.vcTimerArmed && this.waitingForExecution()) this.armVcTimer();
+  }
+
+  /** Recovery: `seq` of the current view is this primary's own (proposed, or assigned by O). */
+  private recoveredOwn(v: bigint, seq: bigint): void {
+    if (v !== this.view || this.primaryOf(v) !== this.self) return;
+    if (seq > this.nextSeq) this.nextSeq = seq;
+    if (seq > this.ownHigh) this.ownHigh = seq;
+  }
+
   private startViewChange(target: bigint, reason: string): void {
     if (target <= this.view) return;
     const from = this.view;
@@ -1860,7 +1871,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     for (const [k, r] of this.pending) if (!this.inLog.has(k)) this.queue.set(k, r);
     if (this.isPrimary()) {
       this.maybePropose();
-      if (this.waitingForExecution() && !this.vcTimerArmed) this.armVcTimer();
+      this.armIfWaiting(); // O's assignments, when nothing was proposed
     } else if (this.pending.size > 0) {
       this.armVcTimer();
       this.forwardPending();
@@ -2214,8 +2225,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
           // `!g.pp`: defensive. A restored pre-prepare already keeps its slot from PREPAREing again
           // (only acceptPrePrepare PREPAREs, and onPrePrepare never calls it for a slot with one).
           if (!g.pp && g.assign && v === this.view && this.fencedView === v) this.pinned.add(seq);
-          if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.nextSeq) this.nextSeq = seq;
-          if (v === this.view && this.primaryOf(v) === this.self && g.assign && seq > this.ownHigh) this.ownHigh = seq;
+          if (g.assign) this.recoveredOwn(v, seq);
           for (const m of g.votes) {
             const kind = m.type === 'prepare' ? KIND_PREPARE : KIND_COMMIT;
             (m.type === 'prepare' ? s.prepares : s.commits).add(this.asVote(kind, m.voter, m));
@@ -2234,8 +2244,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
                 s.committed = { view: v, digest: s.pp.digest, batch: s.pp.batch, cert };
               }
             }
-            if (v === this.view && this.primaryOf(v) === this.self && seq > this.nextSeq) this.nextSeq = seq;
-            if (v === this.view && this.primaryOf(v) === this.self && seq > this.ownHigh) this.ownHigh = seq;
+            this.recoveredOwn(v, seq);
           }
         }
         const s = this.log.get(seq);

@@ -465,6 +465,7 @@ export class Simulation<M, C> {
     const inst = r.instances[0];
     if (!stop || !inst || inst.pendingDisk > 0) return;
     r.stopping = undefined;
+    this.pendingFaults.count--;
     this.syncDeferred(inst);
     try {
       inst.core.step({ type: 'stop' });
@@ -925,8 +926,7 @@ export class Simulation<M, C> {
         e.inst.pendingDisk--;
         this.complete(e.inst, e.ready);
         this.flush(e.inst);
-        if (e.inst.replica.stopping && e.inst.pendingDisk === 0) {
-          this.pendingFaults.count--;
+        if (e.inst.replica.stopping) {
           this.finishStop(e.inst.replica);
           this.maybeEnd();
         }
@@ -954,7 +954,6 @@ export class Simulation<M, C> {
           r.stopping = { restartAfterMs: e.restartAfterMs };
           this.pendingFaults.count++;
           this.finishStop(r);
-          if (!r.stopping) this.pendingFaults.count--;
         } else if (r.up) {
           this.goDown(r, e.restartAfterMs);
         }
