@@ -865,8 +865,8 @@ export class HotStuffCore implements ProtocolCore<HotStuffMessage> {
   /**
    * Where votes of `view` go (HotStuff Alg.4 L20 and `voteTargets`): the leader of view+1, entered
    * with the QC these votes form (hence `entry`), then the leaders of the views after it, entered
-   * by a TC (no entry). Repeats are skipped, so a turn passed to the next replica, which also leads
-   * view+2, still leaves `voteTargets` distinct holders of the votes. `undefined`: no designated
+   * by a TC (no entry). Repeats are skipped, so an election that gives one replica view+1 and
+   * view+2 still leaves `voteTargets` distinct holders of the votes. `undefined`: no designated
    * leader (every replica aggregates).
    */
   private voteTargetsFor(view: bigint, entry: ViewEntry | undefined): NodeId[] | undefined {

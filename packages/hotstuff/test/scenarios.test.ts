@@ -198,11 +198,13 @@ describe('fault scenarios', () => {
     c.run({ until: allCommitted(c, c.ids, 80) });
     for (const id of c.ids) expect(c.nodes.get(id)!.committedRequests.size).toBe(80);
     const proposals = Object.fromEntries(c.ids.map((id) => [id, c.nodes.get(id)!.sent.filter((m) => m.type === 'proposal').length]));
-    // Seed 19: {r0: 19, r1: 12, r2: 32, r3: 20}; plain round-robin gives each ~21. r1 keeps the
-    // turns entered by QCs it is in (and by TCs); r2, next in line, takes those it loses.
+    // Seed 19: {r0: 31, r1: 8, r2: 29, r3: 16}; plain round-robin gives each ~21. r1 keeps the
+    // turns entered by QCs it is in (and by TCs); r0, whose certified blocks decide r1's turns,
+    // takes back those it loses. (r3 loses some turns to r2 in the same way: its votes are often
+    // not among the first three to reach r2.)
     expect(proposals['r1']).toBeGreaterThan(5);
-    expect(proposals['r1']).toBeLessThan(Math.min(proposals['r0']!, proposals['r3']!));
-    expect(proposals['r2']).toBeGreaterThan(Math.max(proposals['r0']!, proposals['r3']!));
+    expect(proposals['r1']).toBeLessThan(Math.min(proposals['r2']!, proposals['r3']!));
+    expect(proposals['r0']).toBeGreaterThan(Math.max(proposals['r1']!, proposals['r3']!));
     c.checkAgreement(true);
   });
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatFailure, runSeeds } from '@phalanx/sim';
 import { createSimulation, hotstuff, simulation, simulationTwoChain } from '../src/index.js';
+import type { LeaderElectionFactory, ViewEntry } from '../src/index.js';
 
 /** Runs `seeds` seeds and fails with the first failure's replay line; returns the report. */
 function allPass(adapter: Parameters<typeof runSeeds>[0], opts: Omit<Parameters<typeof runSeeds>[1], 'protocolName'> & { seeds: number }) {
@@ -67,6 +68,34 @@ describe('simulator: Twins and larger clusters', () => {
     // Seed 0xb5: r1 formed QC(v14) and went idle in view 15; r2 and r3 timed out in view 14 for
     // ever, the Byzantine r0 sending them garbage and r1, never timed out itself, not answering.
     allPass(simulation, { seeds: 1, seedBase: 0xb5n, n: 4, faults: 'byzantine' });
+  });
+
+  it('a slow honest replica\'s turn goes back to the proposer before it, not on to a Byzantine one after it (chaos seed 0x4ea4)', () => {
+    // Seed 0x4ea4: r3 is slow, so its votes are never among the first three in a QC and its turn
+    // is passed. Passed on to the next validator, it went to the Byzantine r0, which then led two
+    // views of every four (r3's and, entered by the TC after it, its own): at most two honest
+    // views in a row, and the three-chain rule committed nothing from 3 s to the end of the run.
+    const opts = { seeds: 1, seedBase: 0x4ea4n, n: 4, faults: 'chaos', protocolName: 'hotstuff', maxFailures: 1 } as const;
+    const r = allPass(simulation, opts);
+    expect(r.commits).toBeGreaterThan(0);
+    // The control: the same core with the old rule (the turn passes on to the next validator).
+    const passOn: LeaderElectionFactory = (params) => {
+      const ids = params.validators.validators.map((v) => v.id);
+      const leader = (view: bigint, entry?: ViewEntry): string => {
+        const base = Number(view % BigInt(ids.length));
+        if (!entry || entry.voters.length === 0 || entry.voters.includes(ids[base]!)) return ids[base]!;
+        return ids[(base + 1) % ids.length]!;
+      };
+      return {
+        name: 'pass-on',
+        usesEntry: true,
+        leader,
+        eligible: (view, proposer, _parent, proof, entry) => proof.length === 0 && leader(view, entry) === proposer,
+        prove: (view, self, _parent, _rng, entry) => (leader(view, entry) === self ? new Uint8Array(0) : undefined),
+      };
+    };
+    const old = runSeeds(createSimulation(hotstuff, { leaderElection: passOn }), opts);
+    expect(old.failures[0]?.violations[0]?.checker).toBe('liveness');
   });
 
   it('a leader inventing requests is stopped by client signatures, and caught by validity when the core does not check them', () => {

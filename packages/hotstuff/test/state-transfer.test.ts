@@ -483,7 +483,10 @@ describe('checkpoints and serving (one replica stepped by hand)', () => {
     const r0 = c.nodes.get('r0')!.core!;
     // Verified QCs as the askers': an early proposal's justify (behind what r0 committed) and a
     // recent one (as far along as r0).
-    const proposals = c.nodes.get('r1')!.sent.filter((m): m is Extract<HotStuffMessage, { type: 'proposal' }> => m.type === 'proposal');
+    const proposals = c.ids
+      .flatMap((id) => c.nodes.get(id)!.sent)
+      .filter((m): m is Extract<HotStuffMessage, { type: 'proposal' }> => m.type === 'proposal')
+      .sort((x, y) => (x.block.height < y.block.height ? -1 : x.block.height > y.block.height ? 1 : 0));
     const low = proposals[1]!.block.justify;
     const high = proposals[proposals.length - 1]!.block.justify;
     expect(low.height).toBeLessThan(r0.status().committedHeight);
