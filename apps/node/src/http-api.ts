@@ -6,7 +6,7 @@
  * reads included, goes through consensus, so answers are linearizable.
  */
 import http from 'node:http';
-import { encodeCommand, decodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@phalanx/kv-store';
+import { encodeCommand, decodeResult, isStoreFull, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '@phalanx/kv-store';
 import type { KvCommand } from '@phalanx/kv-store';
 import { utf8 } from '@phalanx/codec';
 import { PhalanxError } from '@phalanx/interface';
@@ -102,7 +102,8 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
       });
       try {
         const result = decodeResult(await Promise.race([node.submit(encodeCommand(cmd)), timeout]));
-        if (!result.ok) return json(res, 400, { error: result.error });
+        // A full store is no fault of the request (507, RFC 4918 §11.5); any other refusal is (400).
+        if (!result.ok) return json(res, isStoreFull(result) ? 507 : 400, { error: result.error });
         if (cmd.op === 'get') {
           if (result.value === undefined) return json(res, 404, { error: 'no such key' });
           res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(result.value));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_VALUE_BYTES, encodeResult } from '@phalanx/kv-store';
+import { KvStore, MAX_VALUE_BYTES, encodeCommand, encodeResult } from '@phalanx/kv-store';
 import { ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError } from '@phalanx/runtime';
 import { SeqReservationError } from '../src/seq-reservation.js';
 import { createHttpApi } from '../src/http-api.js';
@@ -30,6 +30,14 @@ describe('HTTP API status codes', () => {
   it('maps each failure to what the caller should do', async () => {
     const ok = await put(async () => encodeResult({ ok: true }));
     expect(ok.status).toBe(200);
+    // Committed refusals: a full store is not the request's fault; a bad command is.
+    const full = new KvStore({ maxKeys: 1 });
+    const apply = (seq: bigint, key: string) =>
+      full.apply([{ client: 'c', seq, payload: encodeCommand({ op: 'put', key: new TextEncoder().encode(key), value: new Uint8Array(1) }) }], { height: seq })[0]!;
+    apply(1n, 'a');
+    const refused = apply(2n, 'b');
+    expect((await put(async () => refused)).status).toBe(507);
+    expect((await put(async () => encodeResult({ ok: false, error: 'malformed command' }))).status).toBe(400);
     const busy = await put(async () => Promise.reject(new LocalBusyError(2)));
     expect(busy.status).toBe(503);
     expect(busy.headers.get('retry-after')).toBe('1');

@@ -119,6 +119,17 @@ export interface KvStoreOptions {
 export const MAX_KEYS = 16_000_000;
 /** `maxKeys` when none is given. */
 export const DEFAULT_MAX_KEYS = 10_000_000;
+/** How the error of a put refused by `maxKeys` begins (see `isStoreFull`). */
+const STORE_FULL = 'store full';
+
+/**
+ * Whether a result is the refusal of a new key past `maxKeys`: not the caller's fault and not
+ * retryable until keys are deleted (the HTTP API answers it with 507). The error text is part of
+ * the replicated result, so every replica's answer says the same.
+ */
+export function isStoreFull(result: KvResult): boolean {
+  return !result.ok && result.error.startsWith(`${STORE_FULL}:`);
+}
 
 export class KvStore implements StateMachine {
   /** Values as `stored` keeps them (small ones as binary strings). */
@@ -205,7 +216,7 @@ export class KvStore implements StateMachine {
         // A new key (the map grew) past the cap is taken back: refused the same way on every replica.
         if (this.data.size > before && before >= this.maxKeys) {
           this.data.delete(k);
-          return { ok: false, error: `store full: it holds ${this.maxKeys} keys, the most it may (delete some first)` };
+          return { ok: false, error: `${STORE_FULL}: it holds ${this.maxKeys} keys, the most it may (delete some first)` };
         }
         this.entries.touch(k, this.data);
         return { ok: true };

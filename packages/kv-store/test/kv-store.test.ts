@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { ArgumentError, ConfigError, DecodeError } from '@phalanx/interface';
 import type { ClientRequest } from '@phalanx/interface';
 import { bytesEqual, encode, toHex, utf8 } from '@phalanx/codec';
-import { KvStore, decodeCommand, decodeResult, encodeCommand } from '../src/index.js';
+import { KvStore, decodeCommand, decodeResult, encodeCommand, isStoreFull } from '../src/index.js';
 import type { KvCommand } from '../src/index.js';
 import { runSteps } from '../src/key-order.js';
 
@@ -73,7 +73,9 @@ describe('KvStore', () => {
     const kv = new KvStore({ maxKeys: 2 });
     const put = (seq: bigint, key: string, value = 'v') => run(kv, req('c', seq, { op: 'put', key: k(key), value: k(value) }))[0];
     expect([put(1n, 'a'), put(2n, 'b')]).toEqual([{ ok: true }, { ok: true }]);
-    expect(put(3n, 'c')).toEqual({ ok: false, error: 'store full: it holds 2 keys, the most it may (delete some first)' });
+    const refused = put(3n, 'c')!;
+    expect(refused).toEqual({ ok: false, error: 'store full: it holds 2 keys, the most it may (delete some first)' });
+    expect([isStoreFull(refused), isStoreFull({ ok: false, error: 'malformed command' }), isStoreFull({ ok: true })]).toEqual([true, false, false]);
     expect([kv.size, kv.read(k('c'))]).toEqual([2, undefined]);
     expect(put(4n, 'a', 'new')).toEqual({ ok: true });
     expect(kv.read(k('a'))).toEqual(k('new'));
