@@ -32,8 +32,12 @@ class BodyTooLargeError extends PhalanxError {
 export interface NodeHandle {
   /** Orders `payload` through consensus and resolves with this replica's result bytes. */
   submit(payload: Uint8Array): Promise<Uint8Array>;
-  /** `withDigest`: include the digest of the whole replicated state (O(state) to compute). */
-  status(withDigest: boolean): Record<string, unknown>;
+  status(): Record<string, unknown>;
+  /**
+   * The digest of the whole replicated state and the height it is of: O(state) to compute, taken
+   * in slices by the replica (`Replica.digestState`) so its event loop keeps running meanwhile.
+   */
+  stateDigest(): Promise<{ height: bigint; digest: Uint8Array }>;
   /** Serving: started, recovered, and connected to enough peers to make progress. */
   isReady(): boolean;
   /** The commit certificate of a recent height, in the file format `verify-certificate` reads. */
@@ -76,7 +80,14 @@ export function createHttpApi(node: NodeHandle, opts: { timeoutMs?: number } = {
     if (url.pathname === '/healthz') return json(res, 200, { ok: true });
     if (url.pathname === '/readyz') return json(res, node.isReady() ? 200 : 503, { ready: node.isReady() });
     // The state digest snapshots the whole state: only on request, not on every monitoring poll.
-    if (url.pathname === '/status') return json(res, 200, node.status(url.searchParams.get('digest') === '1'));
+    if (url.pathname === '/status') {
+      if (url.searchParams.get('digest') !== '1') return json(res, 200, node.status());
+      node.stateDigest().then(
+        (d) => json(res, 200, { ...node.status(), stateDigestHeight: d.height, stateDigest: Buffer.from(d.digest).toString('hex') }),
+        (err: Error) => json(res, 503, { error: `state digest unavailable: ${err.message}` }),
+      );
+      return;
+    }
     if (url.pathname.startsWith('/certificates/')) {
       const h = url.pathname.slice('/certificates/'.length);
       const cert = /^\d{1,20}$/.test(h) ? node.certificate?.(BigInt(h)) : undefined;

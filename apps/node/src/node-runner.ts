@@ -232,7 +232,8 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
       },
       // A halted replica is not ready: /readyz tells a supervisor to restart it.
       isReady: () => !halted && transport.connectedPeers().length >= quorumPeers,
-      status: (withDigest: boolean) => {
+      stateDigest: () => replica.digestState(),
+      status: () => {
         const s = replica.status();
         if (s) metrics.view.set(Number(s.view));
         return {
@@ -250,7 +251,6 @@ export async function runReplica(o: RunOptions): Promise<RunningNode> {
           core: s?.detail ?? {},
           transport: transport.stats(),
           malformed: replica.metrics().malformed,
-          ...(withDigest ? { stateDigest: Buffer.from(replica.stateDigest()).toString('hex') } : {}),
         };
       },
       certificate: (height: bigint) => {

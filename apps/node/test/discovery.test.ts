@@ -61,7 +61,7 @@ describe('peer discovery between replica processes', () => {
     expect(sockets.length).toBeGreaterThan(0); // the stale addresses were dialled, and swallowed
     await waitFor('equal state digests', async () => {
       const s = await Promise.all(nodes.map(async (n) => (await (await fetch(`http://${n.http}/status?digest=1`)).json()) as Record<string, string>));
-      return new Set(s.map((x) => `${x.committedHeight}/${x.stateDigest}`)).size === 1 && Number(s[0]!.committedHeight) > 0 ? true : undefined;
+      return new Set(s.map((x) => `${x.stateDigestHeight}/${x.stateDigest}`)).size === 1 && Number(s[0]!.committedHeight) > 0 ? true : undefined;
     });
   });
 });

@@ -101,9 +101,10 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     expect(await Promise.all(writes)).toEqual(Array(40).fill(200));
     const statuses = await waitFor('equal state digests', async () => {
       const s = await Promise.all(config.nodes.map(async (n) => (await (await fetch(`http://${n.http}/status?digest=1`)).json()) as Record<string, string>));
-      return new Set(s.map((x) => `${x.committedHeight}/${x.stateDigest}`)).size === 1 ? s : undefined;
+      return new Set(s.map((x) => `${x.stateDigestHeight}/${x.stateDigest}`)).size === 1 ? s : undefined;
     });
     expect(Number(statuses[0]!.committedHeight)).toBeGreaterThan(0);
+    expect(Number(statuses[0]!.stateDigestHeight)).toBeGreaterThan(0);
     expect(statuses[0]!.stateDigest).toMatch(/^[0-9a-f]{64}$/);
     // Without ?digest=1 the status leaves the O(state) digest out (monitoring polls it every second).
     const plain = (await (await fetch(`http://${config.nodes[0]!.http}/status`)).json()) as Record<string, string>;

@@ -64,7 +64,7 @@ describe.each(['pbft', 'hotstuff'] as const)('a %s replica whose disk fills up',
     expect((await fetch(`http://${http(1)}/kv/after-halt`, { method: 'PUT', body: 'yes' })).status).toBe(200);
     const digests = async (ids: number[]): Promise<Set<string>> => {
       const s = await Promise.all(ids.map(async (i) => (await (await fetch(`http://${http(i)}/status?digest=1`)).json()) as Record<string, string>));
-      return new Set(s.map((x) => `${x.committedHeight}/${x.stateDigest}`));
+      return new Set(s.map((x) => `${x.stateDigestHeight}/${x.stateDigest}`));
     };
     await waitFor('r0..r2 agree', async () => ((await digests([0, 1, 2])).size === 1 ? true : undefined));
 

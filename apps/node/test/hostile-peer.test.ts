@@ -74,7 +74,7 @@ describe('replica processes under a hostile peer', () => {
     const writes = Array.from({ length: 30 }, (_, i) => fetch(`http://${honest[i % 3]!.http}/kv/h${i}`, { method: 'PUT', body: `v${i}` }).then((r) => r.status));
     expect(await Promise.all(writes)).toEqual(Array(30).fill(200));
 
-    type Status = { committedHeight: string; stateDigest: string; transport: { dropped: Record<string, Record<string, number>> }; malformed: Record<string, number> };
+    type Status = { committedHeight: string; stateDigestHeight: string; stateDigest: string; transport: { dropped: Record<string, Record<string, number>> }; malformed: Record<string, number> };
     const status = async (http: string): Promise<Status> => (await (await fetch(`http://${http}/status?digest=1`)).json()) as Status;
     for (const n of honest) {
       await waitFor(`${n.id} counted r3's frames`, async () => {
@@ -98,7 +98,7 @@ describe('replica processes under a hostile peer', () => {
     }
     await waitFor('r0..r2 agree', async () => {
       const s = await Promise.all(honest.map((n) => status(n.http)));
-      return new Set(s.map((x) => `${x.committedHeight}/${x.stateDigest}`)).size === 1 ? true : undefined;
+      return new Set(s.map((x) => `${x.stateDigestHeight}/${x.stateDigest}`)).size === 1 ? true : undefined;
     });
     for (const r of replicas) expect(r.child.exitCode).toBeNull();
   });

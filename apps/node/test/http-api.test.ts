@@ -9,8 +9,8 @@ import type { NodeHandle } from '../src/http-api.js';
 import { LocalBusyError } from '../src/local-clients.js';
 
 /** The HTTP API over a stand-in node whose `submit` does what each case needs. */
-async function api(submit: NodeHandle['submit'], timeoutMs = 10_000): Promise<{ url: string; server: http.Server }> {
-  const node: NodeHandle = { submit, status: () => ({}), isReady: () => true };
+async function api(submit: NodeHandle['submit'], timeoutMs = 10_000, stateDigest?: NodeHandle['stateDigest']): Promise<{ url: string; server: http.Server }> {
+  const node: NodeHandle = { submit, status: () => ({ committedHeight: 9n }), stateDigest: stateDigest ?? (async () => ({ height: 0n, digest: new Uint8Array(32) })), isReady: () => true };
   const server = createHttpApi(node, { timeoutMs });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
@@ -66,6 +66,20 @@ describe('HTTP API status codes', () => {
     expect(r.headers.get('connection')).toBe('close');
     expect(((await r.json()) as { error: string }).error).toMatch(/body larger than/);
     expect(submitted).toBe(0);
+  });
+
+  it('status: the state digest only when asked, with the height it is of; 503 when the replica cannot take it', async () => {
+    let asked = 0;
+    const a = await api(async () => encodeResult({ ok: true }), 10_000, async () => (asked++, { height: 7n, digest: new Uint8Array(32).fill(0xab) }));
+    servers.push(a.server);
+    expect(await (await fetch(`${a.url}/status`)).json()).toEqual({ committedHeight: '9' });
+    expect(asked).toBe(0);
+    expect(await (await fetch(`${a.url}/status?digest=1`)).json()).toEqual({ committedHeight: '9', stateDigestHeight: '7', stateDigest: 'ab'.repeat(32) });
+    const halted = await api(async () => encodeResult({ ok: true }), 10_000, () => Promise.reject(new Error('replica is not running')));
+    servers.push(halted.server);
+    const r = await fetch(`${halted.url}/status?digest=1`);
+    expect(r.status).toBe(503);
+    expect(((await r.json()) as { error: string }).error).toMatch(/state digest unavailable: replica is not running/);
   });
 
   it('answers 504 "outcome unknown" when its own deadline passes first', async () => {

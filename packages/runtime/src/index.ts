@@ -1,6 +1,6 @@
 export { Replica, PoolTimeoutError, readRecoveredState, cryptoRng } from './replica.js';
 export { ReplicaError } from './errors.js';
-export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane } from './replica.js';
+export type { ReplicaOptions, ReplicaHooks, ReplicaMetrics, ClientPlane, StateDigest } from './replica.js';
 export { Client, ClientNotRunningError, ClientRejectedError, ClientResultExpiredError, ClientTimeoutError, MAX_RETRY_MS } from './client.js';
 export type { ClientOptions, ClientResult, ClientEndpoint } from './client.js';
 export { ReplicatedState } from './replicated-state.js';

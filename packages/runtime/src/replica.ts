@@ -320,6 +320,12 @@ const POOL_DISTRUST_MS = 30_000;
 const MAX_POOL_BATCH = 4 * MAX_PREVERIFY_ITEMS;
 
 /** Raised (and logged) when the worker pool does not answer within `poolTimeoutMs`. */
+/** A digest of the replicated state and the applied height it is of (`Replica.digestState`). */
+export interface StateDigest {
+  readonly height: bigint;
+  readonly digest: Uint8Array;
+}
+
 export class PoolTimeoutError extends PhalanxError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('POOL_TIMEOUT', message, options);
@@ -376,6 +382,8 @@ export class Replica<M, C = unknown> {
   private fatal: Error | undefined;
   private readonly knownClients = new Set<NodeId>();
   private digestCache: { height: bigint; restores: number; digest: Uint8Array } | undefined;
+  /** Callers of `digestState` waiting for the applying loop to reach them (see `digestState`). */
+  private digestWaiters: Array<{ resolve: (d: StateDigest) => void; reject: (err: Error) => void }> = [];
   /** State restores so far: a restore may install another state at a height already seen. */
   private restores = 0;
   /** Messages and client frames waiting for (or in) signature pre-verification, in arrival order. */
@@ -538,6 +546,8 @@ export class Replica<M, C = unknown> {
    * Digest of the replicated state (application + client table) right now. It snapshots the whole
    * state, so it is computed once per applied height: status endpoints polled every second no
    * longer pay O(state) each time nothing committed, and pay it at most once per height otherwise.
+   * Synchronous: on a large state it holds the event loop for the whole snapshot (seconds at a
+   * million KV keys). Serve callers from outside the replica (an HTTP API) with `digestState`.
    */
   stateDigest(): Uint8Array {
     const cached = this.digestCache;
@@ -545,6 +555,53 @@ export class Replica<M, C = unknown> {
     const digest = ReplicatedState.digest(this.state.snapshot());
     this.digestCache = { height: this.appliedHeight, restores: this.restores, digest };
     return digest.slice();
+  }
+
+  /**
+   * The digest of the replicated state and the applied height it is of, computed without holding
+   * the event loop: in slices, by the applying loop between two batches (the only place the state
+   * is unchanged across slices), so a status request on a large state no longer silences the
+   * replica for the seconds a snapshot takes, which its peers could take for a crash. Cached per
+   * height like `stateDigest`. Under load it waits for the batch being applied and for a
+   * checkpoint snapshot being taken, not for the queue behind them. Rejects once the replica has
+   * halted or stopped.
+   */
+  digestState(): Promise<StateDigest> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (!this.running || this.stopping || !this.core) return Promise.reject(new ReplicaError('replica is not running'));
+    const cached = this.digestCache;
+    if (!this.draining && cached && cached.height === this.appliedHeight && cached.restores === this.restores) {
+      return Promise.resolve({ height: this.appliedHeight, digest: cached.digest.slice() });
+    }
+    const out = new Promise<StateDigest>((resolve, reject) => this.digestWaiters.push({ resolve, reject }));
+    if (this.draining) this.wake?.();
+    else {
+      this.draining = true;
+      this.applying = this.applyQueued(this.core);
+    }
+    return out;
+  }
+
+  /** Answers every `digestState` caller waiting; called by the applying loop only. */
+  private async answerDigestWaiters(): Promise<void> {
+    const waiters = this.digestWaiters.splice(0);
+    try {
+      const height = this.appliedHeight;
+      const restores = this.restores;
+      const cached = this.digestCache;
+      let digest: Uint8Array;
+      if (cached && cached.height === height && cached.restores === restores) digest = cached.digest;
+      else {
+        const snapshot = await sliced(this.state.snapshotSteps());
+        digest = await sliced(ReplicatedState.digestSteps(snapshot));
+        this.digestCache = { height, restores, digest };
+      }
+      for (const w of waiters) w.resolve({ height, digest: digest.slice() });
+    } catch (err) {
+      // The application's snapshot threw: its callers hear of it; the replica goes on (the state
+      // was not changed, and a checkpoint would meet the same error and halt there).
+      for (const w of waiters) w.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   metrics(): ReplicaMetrics {
@@ -1136,6 +1193,11 @@ export class Replica<M, C = unknown> {
       for (;;) {
         for (let next = this.applyQueue.shift(); next && !this.fatal; next = this.applyQueue.shift()) {
           await this.applyBatch(core, next);
+          if (this.digestWaiters.length > 0 && !this.fatal) await this.answerDigestWaiters();
+        }
+        if (this.digestWaiters.length > 0 && !this.fatal) {
+          await this.answerDigestWaiters();
+          continue; // batches may have come meanwhile
         }
         // Ends in the same turn as its last look at the queue (see `finally`).
         // Not before a store under way ends, halted or not: a stop must not close storage under it.
@@ -1151,7 +1213,10 @@ export class Replica<M, C = unknown> {
       // In the same turn as the last look at the queue: a batch queued a moment later must find
       // the loop gone and start another, not be left behind by one about to end.
       this.draining = false;
-      if (this.fatal) this.applyQueue = [];
+      if (this.fatal) {
+        this.applyQueue = [];
+        for (const w of this.digestWaiters.splice(0)) w.reject(this.fatal);
+      }
     }
   }
 

@@ -302,6 +302,38 @@ describe('Replica', () => {
     await replica.stop();
   });
 
+  it('digestState: the digest of one applied height, taken in slices between batches while the replica goes on sending; cached per height', async () => {
+    const app = new SlowSnapshotMachine(40, 5); // ~200 ms of snapshot
+    const sends: number[] = [];
+    const { replica, peer } = setup({ config: { ticks: 30, tickMs: 5 }, extra: { stateMachine: app, hooks: { onSend: () => sends.push(performance.now()) } } });
+    await peer!.start();
+    await replica.start();
+    replica.submit({ client: 'c', seq: 0n, payload: payload('a') });
+    await replica.idle();
+    for (let i = 1; i < 4; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    const pending = replica.digestState();
+    for (let i = 4; i < 7; i++) replica.submit({ client: 'c', seq: BigInt(i), payload: payload(`p${i}`) });
+    const mid = await pending;
+    const run = app.runs[0]!;
+    // Nothing applied between its first slice and its last, and it names the height it is of.
+    expect(run.entriesAtEnd).toBe(run.entriesAtStart);
+    expect(mid.height).toBe(BigInt(run.entriesAtStart));
+    // Ticks fire every ~5 ms and each Ready sends one: a digest taken in one go would stop them.
+    expect(sends.filter((t) => t > run.start && t < run.end).length).toBeGreaterThanOrEqual(5);
+    await replica.idle();
+    const last = await replica.digestState();
+    expect(last.height).toBe(7n);
+    expect(last.digest).toEqual(replica.stateDigest());
+    expect(mid.height).toBeLessThan(last.height); // batches came while it was taken
+    expect(mid.digest).not.toEqual(last.digest);
+    // Cached for the height: no second snapshot, and a caller cannot corrupt the cached copy.
+    (await replica.digestState()).digest[0]! ^= 0xff;
+    expect((await replica.digestState()).digest).toEqual(last.digest);
+    expect(app.runs).toHaveLength(2);
+    await replica.stop();
+    await expect(replica.digestState()).rejects.toThrow(ReplicaError);
+  });
+
   it('logs misbehaviour as a warning, but stale and future messages (normal under delay) at debug', async () => {
     const logged: Array<{ level: string; kind: unknown }> = [];
     const logger: Logger = {
