@@ -179,6 +179,8 @@ const REC_VOTE = 1;
 const REC_ENTRY = 2;
 /** A NEW-VIEW pre-prepare whose batch we do not hold yet: [view, seq, digest, signature]. */
 const REC_ASSIGN = 3;
+/** The NEW-VIEW that installed the current view, so it can be relayed after a restart (see `viewNewView`). */
+const REC_NEW_VIEW = 4;
 
 function reqKey(r: ClientRequest): string {
   return `${r.client}\u0000${r.seq}`;
@@ -255,16 +257,24 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private readonly vcResentTo = new Set<string>();
   /**
    * The NEW-VIEW that installed the current view (ours as its primary, or the one we accepted);
-   * undefined while changing views and after a restart. Any replica re-sends it to a peer still
+   * undefined while changing views and in view 0. Any replica re-sends it to a peer still
    * changing to this view, not only the primary: it is self-certifying (the primary's signature
    * over 2f+1 signed VIEW-CHANGEs), and a faulty primary may send it to some replicas only, or a
    * replica may have isolated that primary. Those left behind then hold too few VIEW-CHANGEs for
    * the view (we entered it without sending one) to start their timer (TOCS §4.5.2), and too few
    * above it for the f+1 rule when the ones who entered time out, and can wait for ever
    * (byzantine.test.ts builds such a primary). Backups relay it with a backoff (see
-   * `mayRelayNewView`).
+   * `mayRelayNewView`). Durable in a log record (`nvRecord`), so a replica that restarts inside
+   * the view still has it: were it the only one the NEW-VIEW reached, the others would otherwise
+   * wait for ever after its restart just the same.
    */
   private viewNewView?: NewViewMsg;
+  /**
+   * Log index of `viewNewView`'s record. Compaction would drop it once every slot moved past it,
+   * so it is written again at the end of the log first (at most once per stable checkpoint, and
+   * only while the view lasts).
+   */
+  private nvRecord?: bigint;
   /**
    * Per peer, the NEW-VIEW relays (by a backup) of the current view: how many, and the tick before
    * which none more. The VIEW-CHANGE that asks is not validated (see `onViewChange`), and a NEW-VIEW
@@ -633,7 +643,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private compactPoint(): bigint {
     let min = this.nextIndex;
     for (const s of this.log.values()) if (s.firstRecord !== undefined && s.firstRecord < min) min = s.firstRecord;
+    if (this.nvRecord !== undefined && this.nvRecord < min && this.viewNewView) {
+      // Written in this very Ready (the view was entered now): keep it where it is. Else copy it
+      // past the cut rather than hold back the compaction of the whole view's log behind it.
+      const pending = this.records.length > 0 && this.nvRecord >= this.records[0]!.index;
+      if (pending) min = this.nvRecord;
+      else this.recordNewView(this.viewNewView);
+    }
     return min;
+  }
+
+  private recordNewView(nv: NewViewMsg): void {
+    if (this.replaying) return;
+    this.nvRecord = this.nextIndex;
+    this.record(REC_NEW_VIEW, toValue(nv));
   }
 
   private rememberVerified(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): void {
@@ -1637,6 +1660,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.vcAttempts++;
     this.hardDirty = true;
     this.viewNewView = undefined;
+    this.nvRecord = undefined;
     this.ownHigh = 0n;
     this.wantBatch.clear();
     if (this.batchTimerArmed) {
@@ -1801,6 +1825,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.view = nv.view;
     this.inViewChange = false;
     this.viewNewView = nv;
+    this.recordNewView(nv);
     this.nvRelays.clear();
     // Until O is installed nothing may be proposed in the new view: adopting the checkpoint or an
     // execution below would otherwise let the primary reuse a sequence number that O assigns.
@@ -2195,6 +2220,14 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         seq = ref.seq;
         if (seq <= this.stable.seq) continue;
         groupOf(seq, ref.view).assign = ref;
+      } else if (tag === REC_NEW_VIEW) {
+        // The latest one wins (a view's record may have been copied past a compaction).
+        const nv = fromValue(a[1]!);
+        if (nv.type === 'new-view' && nv.view === this.view && !this.inViewChange) {
+          this.viewNewView = nv;
+          this.nvRecord = r.index;
+        }
+        continue;
       } else {
         const m = fromValue(a[1]!);
         if (m.type !== 'pre-prepare' && m.type !== 'prepare' && m.type !== 'commit') continue;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesEqual } from '@phalanx/codec';
+import { bytesEqual, decode } from '@phalanx/codec';
 import { CertificateError } from '@phalanx/interface';
 import { decodeCertificate, verifyCertificate } from '@phalanx/quorum';
 import { pbftCodec } from '../src/index.js';
@@ -32,12 +32,14 @@ describe('Byzantine primary', () => {
     c.checkHealthy(honest);
   });
 
-  it('a primary that sends its NEW-VIEW to one replica only: that replica relays it, and the view moves on', () => {
-    // r1, primary of view 1, is faulty: of all it says, only its NEW-VIEW reaches r0, and only r0.
-    // r0 (primary of view 0, whose pre-prepares r2 and r3 never get) enters view 1 from it without
-    // ever sending a VIEW-CHANGE for view 1. r2 and r3 then hold 2 VIEW-CHANGEs for view 1 (their
-    // own), too few to start their timer (TOCS §4.5.2), and later only r0's for view 2, too few
-    // for the f+1 rule: they wait for ever unless r0 relays the NEW-VIEW.
+  /**
+   * r1, primary of view 1, is faulty: of all it says, only its NEW-VIEW reaches r0, and only r0.
+   * r0 (primary of view 0, whose pre-prepares r2 and r3 never get) enters view 1 from it without
+   * ever sending a VIEW-CHANGE for view 1. r2 and r3 then hold 2 VIEW-CHANGEs for view 1 (their
+   * own), too few to start their timer (TOCS §4.5.2), and later only r0's for view 2, too few
+   * for the f+1 rule: they wait for ever unless r0 relays the NEW-VIEW. Returns once r0 is in view 1.
+   */
+  function newViewToR0Only(): Cluster {
     // r0's timer runs longer than the others', so the NEW-VIEW reaches it before it would leave view 0.
     const c = new Cluster({ n: 4, configFor: (id) => (id === 'r0' ? { viewChangeTimeoutMs: 5_000 } : undefined) });
     c.intercept.set('r1', (p: Packet, msg: PbftMessage) => (msg.type === 'new-view' && p.to === 'r0' ? [p] : []));
@@ -50,12 +52,52 @@ describe('Byzantine primary', () => {
     };
     for (let i = 0; i < 2; i++) c.request('all');
     expect(c.runUntil(inView1, 100_000)).toBe(true);
-    expect(c.node('r0').events.some((e) => e.type === 'view-change')).toBe(false); // it never asked for view 1
+    return c;
+  }
+
+  /** The three honest replicas commit both requests, in a view past the faulty primary's. */
+  function movesOn(c: Cluster): void {
     const honest = ['r0', 'r2', 'r3'];
     expect(c.runUntil(appliedAll(c, 2, honest), 100_000)).toBe(true);
     for (const id of honest) expect(c.node(id).core.status().view).toBeGreaterThanOrEqual(2n);
     c.checkAgreement();
     c.checkHealthy(honest);
+  }
+
+  it('a primary that sends its NEW-VIEW to one replica only: that replica relays it, and the view moves on', () => {
+    const c = newViewToR0Only();
+    expect(c.node('r0').events.some((e) => e.type === 'view-change')).toBe(false); // it never asked for view 1
+    movesOn(c);
+  });
+
+  it('the one replica the NEW-VIEW reached restarts before relaying it: it relays it from its storage', () => {
+    // A NEW-VIEW held in memory only is gone after the restart, and r2 and r3 wait for ever.
+    const c = newViewToR0Only();
+    c.crash('r0');
+    c.restart('r0');
+    expect(c.node('r0').core.status().view).toBe(1n);
+    movesOn(c);
+  });
+
+  it('the NEW-VIEW record outlives log compaction for as long as its view lasts, one copy at a time', () => {
+    const c = new Cluster({ n: 4, config: { checkpointInterval: 2, maxBatchSize: 1 } });
+    c.crash('r0');
+    c.request('all');
+    expect(c.runUntil(() => c.node('r2').core.status().view === 1n && c.node('r2').app.applied.length === 1, 100_000)).toBe(true);
+    const newViews = () => c.node('r2').disk.log.filter((r) => (decode(r.data) as unknown[])[0] === 4);
+    expect(newViews()).toHaveLength(1);
+    const first = newViews()[0]!.index;
+    for (let i = 0; i < 12; i++) c.request('all');
+    expect(c.runUntil(appliedAll(c, 13, ['r1', 'r2', 'r3']), 100_000)).toBe(true);
+    // Compacted past the first copy (checkpoints every 2 batches), yet one copy is in the log.
+    expect(c.node('r2').disk.log[0]!.index).toBeGreaterThan(first);
+    expect(newViews()).toHaveLength(1);
+    c.crash('r2');
+    c.restart('r2');
+    expect(c.node('r2').core.status().view).toBe(1n);
+    c.request('all');
+    expect(c.runUntil(appliedAll(c, 14, ['r1', 'r2', 'r3']), 100_000)).toBe(true);
+    c.checkAgreement();
   });
 
   it('a forged NEW-VIEW (O not computed from V) is rejected and the next primary takes over', () => {
