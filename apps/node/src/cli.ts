@@ -236,9 +236,10 @@ export function buildProgram(): Command {
     .option('--light <seconds>', 'first measure commit latency at light load (one request at a time) this long', seconds('--light'), 0)
     .option('--window <n>', 'requests in flight', int('--window'), 256)
     .option('--value-bytes <n>', 'bytes per value', int('--value-bytes'), 100)
+    .option('--keys <n>', 'cycle the puts over this many keys (default: a new key per put, so the store keeps growing)', int('--keys'))
     .option('--json', 'print the result as one JSON line')
-    .action(async (o: { config: string; key: string; duration: number; warmup: number; light: number; window: number; valueBytes: number; json?: boolean }) => {
-      const r = await runLoad({ config: o.config, key: o.key, durationSec: o.duration, warmupSec: o.warmup, lightSec: o.light, window: o.window, valueBytes: o.valueBytes });
+    .action(async (o: { config: string; key: string; duration: number; warmup: number; light: number; window: number; valueBytes: number; keys?: number; json?: boolean }) => {
+      const r = await runLoad({ config: o.config, key: o.key, durationSec: o.duration, warmupSec: o.warmup, lightSec: o.light, window: o.window, valueBytes: o.valueBytes, ...(o.keys !== undefined ? { keys: o.keys } : {}) });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else {
         const ll = r.light?.latency;

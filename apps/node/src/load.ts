@@ -20,6 +20,11 @@ export interface LoadOptions {
   readonly warmupSec?: number;
   /** First measure one request at a time for this long: commit latency at light load. Default 0 (off). */
   readonly lightSec?: number;
+  /**
+   * Puts cycle over this many keys (`load-<client>-0` …). Default: a new key for every put, so the
+   * store grows by one key per command and a long run can fill it (`kv.maxKeys`).
+   */
+  readonly keys?: number;
 }
 
 /** One measured phase: requests that succeeded and how long they took. */
@@ -47,13 +52,19 @@ export interface LoadResult extends LoadPhase {
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (!Number.isSafeInteger(o.window) || o.window < 1) throw new ConfigError('--window', `must be a positive integer, got ${o.window}`);
+  if (o.keys !== undefined && (!Number.isSafeInteger(o.keys) || o.keys < 1)) throw new ConfigError('--keys', `must be a positive integer, got ${o.keys}`);
+  const keys = o.keys;
   const open = await openBftClient({ config: o.config, key: o.key, window: o.window });
   try {
     await open.connected(10_000);
     const value = new Uint8Array(o.valueBytes).fill(0x61);
     const enc = new TextEncoder();
     let n = 0;
-    const put = (): Uint8Array => encodeCommand({ op: 'put', key: enc.encode(`load-${open.id}-${n++}`), value });
+    const put = (): Uint8Array => {
+      const i = keys === undefined ? n : n % keys;
+      n++;
+      return encodeCommand({ op: 'put', key: enc.encode(`load-${open.id}-${i}`), value });
+    };
     const errors = new Set<string>();
     /** Keeps `window` requests in flight until `until`; measures them when `measure`. */
     const drive = async (window: number, until: number, measure: boolean): Promise<LoadPhase> => {

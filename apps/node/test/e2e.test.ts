@@ -81,7 +81,7 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     const wrong = await phalanx(['get', 'bft', '--config', cfg, '--key', path.join(dir, 'key_r0.json')]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/not among the clients/);
-    const load = await phalanx(['load', '--config', cfg, '--key', key, '--duration', '1', '--warmup', '0.2', '--light', '0.5', '--window', '32', '--json']);
+    const load = await phalanx(['load', '--config', cfg, '--key', key, '--duration', '1', '--warmup', '0.2', '--light', '0.5', '--window', '32', '--keys', '4', '--json']);
     expect(load.code).toBe(0);
     type Phase = { ok: number; failed: number; window: number; latency: { p50: number } };
     const r = JSON.parse(load.stdout) as Phase & { light: Phase; resends: number; retryTimeoutMs: number };
@@ -91,6 +91,9 @@ describe.each(variants)('phalanx CLI end to end ($name)', (variant) => {
     expect(r.ok).toBeGreaterThan(0);
     expect(r.light.ok).toBeGreaterThan(0);
     expect(r.latency.p50).toBeGreaterThan(0);
+    // `--keys 4`: the puts went to four keys over and over, no more.
+    const at = (k: string) => fetch(`http://${config.nodes[0]!.http}/kv/${k}`).then((x) => x.status);
+    expect(await Promise.all(['load-c0-0', 'load-c0-3', 'load-c0-4'].map(at))).toEqual([200, 200, 404]);
   });
 
   it('converges: every replica reaches the same height and state digest', async () => {
