@@ -102,7 +102,8 @@ async function kvRequest(configFile: string, node: string | undefined, method: s
         process.stdout.write('ok\n');
         return;
       }
-      if (res.status === 404 || res.status === 400) throw new Error((JSON.parse(text) as { error: string }).error);
+      // The command's own answer, the same from every node: no point asking another.
+      if (res.status === 404 || res.status === 400 || res.status === 507) throw new Error((JSON.parse(text) as { error: string }).error);
       lastError = `${http}: ${text.trim()}`;
     } catch (err) {
       if ((err as Error).name !== 'TypeError' && (err as Error).name !== 'TimeoutError') throw err;

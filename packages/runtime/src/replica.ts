@@ -319,13 +319,20 @@ const POOL_DISTRUST_MS = 30_000;
 /** Most signatures in one pool batch (~80 ms of one worker here); the rest of a burst goes inline. */
 const MAX_POOL_BATCH = 4 * MAX_PREVERIFY_ITEMS;
 
-/** Raised (and logged) when the worker pool does not answer within `poolTimeoutMs`. */
+/**
+ * After a state digest for `digestState`, the applying loop takes the next one only once this many
+ * times its duration has passed: digests take at most a sixth of applying's time however often
+ * they are asked for.
+ */
+const DIGEST_REST = 5;
+
 /** A digest of the replicated state and the applied height it is of (`Replica.digestState`). */
 export interface StateDigest {
   readonly height: bigint;
   readonly digest: Uint8Array;
 }
 
+/** Raised (and logged) when the worker pool does not answer within `poolTimeoutMs`. */
 export class PoolTimeoutError extends PhalanxError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('POOL_TIMEOUT', message, options);
@@ -381,7 +388,8 @@ export class Replica<M, C = unknown> {
   private deferred: { upTo: bigint; records: number; bytes: number; timer: NodeJS.Timeout } | undefined;
   private fatal: Error | undefined;
   private readonly knownClients = new Set<NodeId>();
-  private digestCache: { height: bigint; restores: number; digest: Uint8Array } | undefined;
+  /** The last state digest: its height, the restores before it, when it was taken and how long it took (ms). */
+  private digestCache: { height: bigint; restores: number; digest: Uint8Array; at: number; ms: number } | undefined;
   /** Callers of `digestState` waiting for the applying loop to reach them (see `digestState`). */
   private digestWaiters: Array<{ resolve: (d: StateDigest) => void; reject: (err: Error) => void }> = [];
   /** State restores so far: a restore may install another state at a height already seen. */
@@ -552,8 +560,9 @@ export class Replica<M, C = unknown> {
   stateDigest(): Uint8Array {
     const cached = this.digestCache;
     if (cached && cached.height === this.appliedHeight && cached.restores === this.restores) return cached.digest.slice();
+    const t0 = performance.now();
     const digest = ReplicatedState.digest(this.state.snapshot());
-    this.digestCache = { height: this.appliedHeight, restores: this.restores, digest };
+    this.digestCache = { height: this.appliedHeight, restores: this.restores, digest, at: performance.now(), ms: performance.now() - t0 };
     return digest.slice();
   }
 
@@ -563,8 +572,11 @@ export class Replica<M, C = unknown> {
    * is unchanged across slices), so a status request on a large state no longer silences the
    * replica for the seconds a snapshot takes, which its peers could take for a crash. Cached per
    * height like `stateDigest`. Under load it waits for the batch being applied and for a
-   * checkpoint snapshot being taken, not for the queue behind them. Rejects once the replica has
-   * halted or stopped.
+   * checkpoint snapshot being taken, not for the queue behind them; and while batches keep
+   * coming, a new digest is taken only once `DIGEST_REST` times the last one's duration has passed
+   * (the last one, with its older height, answers meanwhile), so callers polling it cannot slow
+   * applying to one batch per digest, or back up the applying queue until the replica stops
+   * handling messages (`maxApplyBacklog`). Rejects when called on a halted or stopped replica.
    */
   digestState(): Promise<StateDigest> {
     if (this.fatal) return Promise.reject(this.fatal);
@@ -589,13 +601,15 @@ export class Replica<M, C = unknown> {
       const height = this.appliedHeight;
       const restores = this.restores;
       const cached = this.digestCache;
-      let digest: Uint8Array;
-      if (cached && cached.height === height && cached.restores === restores) digest = cached.digest;
-      else {
-        const snapshot = await sliced(this.state.snapshotSteps());
-        digest = await sliced(ReplicatedState.digestSteps(snapshot));
-        this.digestCache = { height, restores, digest };
+      const rested = cached === undefined || performance.now() - cached.at >= DIGEST_REST * cached.ms;
+      if (cached && cached.restores === restores && (cached.height === height || !rested)) {
+        for (const w of waiters) w.resolve({ height: cached.height, digest: cached.digest.slice() });
+        return;
       }
+      const t0 = performance.now();
+      const snapshot = await sliced(this.state.snapshotSteps());
+      const digest = await sliced(ReplicatedState.digestSteps(snapshot));
+      this.digestCache = { height, restores, digest, at: performance.now(), ms: performance.now() - t0 };
       for (const w of waiters) w.resolve({ height, digest: digest.slice() });
     } catch (err) {
       // The application's snapshot threw: its callers hear of it; the replica goes on (the state
