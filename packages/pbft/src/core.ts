@@ -489,8 +489,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         id: ++this.persistId,
         append: this.records,
       };
-      if (this.hardDirty) p.hardState = this.encodeHardState();
+      // Compaction first: it may copy the NEW-VIEW record (see `compactPoint`), which moves nextIndex.
       if (this.compactDirty) p.compactTo = this.compactPoint();
+      if (this.hardDirty) p.hardState = this.encodeHardState();
       // Deferrable when it records only what `record` allows to be lost: votes received from
       // peers, and this replica's own PRE-PREPARE and PREPARE. Its COMMITs, view changes, hard
       // state and compaction are durable before anything of this Ready leaves.
@@ -529,6 +530,8 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
         inFlight: this.log.size,
         internalErrors: this.internalErrors,
         stateTransfer: this.fetchTarget !== undefined || this.transfer !== undefined,
+        // Whether this replica holds the NEW-VIEW of its view, to relay to a peer left behind.
+        newViewHeld: this.viewNewView !== undefined,
       },
     };
   }
