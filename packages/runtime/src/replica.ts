@@ -572,9 +572,9 @@ export class Replica<M, C = unknown> {
    * is unchanged across slices), so a status request on a large state no longer silences the
    * replica for the seconds a snapshot takes, which its peers could take for a crash. Cached per
    * height like `stateDigest`. Under load it waits for the batch being applied and for a
-   * checkpoint snapshot being taken, not for the queue behind them; and while batches keep
-   * coming, a new digest is taken only once `DIGEST_REST` times the last one's duration has passed
-   * (the last one, with its older height, answers meanwhile), so callers polling it cannot slow
+   * checkpoint snapshot being taken, not for the queue behind them; and once the height has
+   * moved, a new digest is taken only after `DIGEST_REST` times the last one's duration (the last
+   * one, with its older height, answers meanwhile), so callers polling it cannot slow
    * applying to one batch per digest, or back up the applying queue until the replica stops
    * handling messages (`maxApplyBacklog`). Rejects when called on a halted or stopped replica.
    */
