@@ -100,6 +100,24 @@ describe('Byzantine primary', () => {
     c.checkAgreement();
   });
 
+  it('a replica restarted while changing views holds no NEW-VIEW (its old view\'s record stays unused), then the new view\'s', () => {
+    const c = new Cluster({ n: 4 });
+    c.crash('r0');
+    c.request('all');
+    expect(c.runUntil(() => c.node('r2').core.status().view === 1n && c.node('r2').app.applied.length === 1, 100_000)).toBe(true);
+    // r1, primary of view 1, goes too: r2 starts changing to view 2, its view-1 record still in its log.
+    c.restart('r0');
+    c.crash('r1');
+    c.request('all');
+    expect(c.runUntil(() => c.node('r2').core.status().role === 'view-change', 100_000)).toBe(true);
+    c.crash('r2');
+    c.restart('r2');
+    expect(c.node('r2').core.status()).toMatchObject({ view: 2n, role: 'view-change', detail: { newViewHeld: false } });
+    expect(c.runUntil(appliedAll(c, 2, ['r0', 'r2', 'r3']), 100_000)).toBe(true);
+    expect(c.node('r2').core.status()).toMatchObject({ view: 2n, detail: { newViewHeld: true } });
+    c.checkAgreement();
+  });
+
   it('a forged NEW-VIEW (O not computed from V) is rejected and the next primary takes over', () => {
     // One request per batch, so three batches are pipelined (partial batches would wait their turn).
     const c = new Cluster({ n: 4, config: { maxBatchSize: 1 } });
