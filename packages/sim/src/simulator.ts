@@ -272,7 +272,8 @@ export class Simulation<M, C> {
       this.scenario.clients.count === 0
         ? 0
         : Math.max(this.scenario.gstMs, ...this.scenario.crashes.map((c) => c.atMs + (c.restartAfterMs ?? 0))) + 100;
-    const faulty = new Set<Target>([...this.scenario.byzantine.map((b) => b.target), ...this.scenario.crashes.map((c) => c.target)]);
+    const counted = this.scenario.crashes.filter((c) => !(this.scenario.restartsAreCorrect && c.restartAfterMs !== undefined));
+    const faulty = new Set<Target>([...this.scenario.byzantine.map((b) => b.target), ...counted.map((c) => c.target)]);
     if (faulty.size > f && !this.scenario.allowExcessFaults) {
       throw new ConfigError('faults', `scenario makes ${faulty.size} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
     }

@@ -282,6 +282,15 @@ describe('fault budget', () => {
     const r = simulate(toyAdapter(), { seed: 1, scenario: { ...scenario, allowExcessFaults: true, checkLiveness: false, livenessBoundMs: 500 } });
     expect(r.stats.crashes).toBe(1);
   });
+
+  it('byzantine-restarts counts only permanent faults: composed with a crash that never restarts it is refused', () => {
+    // Its f honest replicas restart, so f Byzantine + f restarting is within the budget ...
+    expect(() => simulate(toyAdapter(), { seed: 1, faults: 'byzantine-restarts', scenario: { checkLiveness: false, livenessBoundMs: 500 } })).not.toThrow();
+    // ... but a leader that crashes for good is one fault more than f = 1.
+    expect(() => simulate(toyAdapter(), { seed: 1, faults: 'crash-leader+byzantine-restarts' })).toThrow(
+      expect.objectContaining({ constructor: ConfigError, path: 'faults', message: expect.stringMatching(/makes 2 replicas faulty but n=4 tolerates f=1/) }),
+    );
+  });
 });
 
 describe('runaway and lying cores are reported', () => {
