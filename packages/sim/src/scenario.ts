@@ -179,12 +179,12 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
   partition: partitioned,
   crash: (s, ctx) => ({
     ...s,
-    crashes: victims(ctx, ctx.f).map((target) => ({ target, atMs: 100 + ctx.rng.nextInt(1_400) })),
+    crashes: [...s.crashes, ...victims(ctx, ctx.f).map((target) => ({ target, atMs: 100 + ctx.rng.nextInt(1_400) }))],
   }),
   'crash-leader': (s, ctx) =>
     ctx.capabilities.leaderFailover === false
-      ? { ...s, crashes: [{ target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }], ...safetyOnly }
-      : { ...s, crashes: [{ target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }] },
+      ? { ...s, crashes: [...s.crashes, { target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }], ...safetyOnly }
+      : { ...s, crashes: [...s.crashes, { target: 'leader', atMs: 300 + ctx.rng.nextInt(500) }] },
   'crash-restart': (s, ctx) => crashRestarts(s, ctx, victims(ctx, ctx.f)),
   /** Like crash-restart, but half the stops are clean (`CrashPlan.clean`), mixed with crashes. */
   'stop-restart': (s, ctx) => crashRestarts(s, ctx, victims(ctx, ctx.f), 0.5),
@@ -208,9 +208,9 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
    * f Byzantine replicas, and f of the honest ones crash and restart (losing unsynced writes). A
    * replica that recovers from what it made durable is correct (`restartsAreCorrect`), so this is
    * within the model although more than f replicas are down or faulty while one is down. Composed
-   * with a crash that does not restart (`crash-leader`, `crash`) it is more than f faults, refused
-   * like any other (before, it was let through and reported liveness failures that were not
-   * bugs); liveness is still judged,
+   * with a crash that does not restart it is refused whenever that makes more than f faulty
+   * (`crash-leader` always; `crash` unless it hits a Byzantine replica): before, it was let
+   * through and reported liveness failures beyond the model. Liveness is still judged,
    * at the end of the run (`livenessBoundMs` after GST, long after the last restart). It found a
    * stall neither fault shows alone (PBFT seeds 0x72 and 0x148f: honest replicas waiting in
    * different views).

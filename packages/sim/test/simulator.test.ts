@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import type { CoreContext, Input, ProtocolCore, ProtocolDefinition, Ready, RecoveredState } from '@phalanx/interface';
 import { ConfigError, CryptoError, DecodeError } from '@phalanx/interface';
 import { encode, decode, readArray, readU64 } from '@phalanx/codec';
-import { simulate, runSeeds, formatFailure, parseSeed, replayCommand, createStubKeys, assertProfile, loadAdapter, realKeys } from '../src/index.js';
+import { simulate, runSeeds, formatFailure, parseSeed, replayCommand, createStubKeys, assertProfile, loadAdapter, realKeys, buildScenario, Xoshiro128 } from '../src/index.js';
 import type { SimAdapter } from '../src/index.js';
 import { toyAdapter, toyCodec } from './fixtures/toy-bft.js';
 
@@ -281,6 +281,16 @@ describe('fault budget', () => {
     );
     const r = simulate(toyAdapter(), { seed: 1, scenario: { ...scenario, allowExcessFaults: true, checkLiveness: false, livenessBoundMs: 500 } });
     expect(r.stats.crashes).toBe(1);
+  });
+
+  it("counts each fault aimed at 'leader' on its own (the leader may change between them), and composed crash profiles add up", () => {
+    // A Byzantine leader at the start and a leader crash later may be two different replicas.
+    expect(() => simulate(toyAdapter(), { seed: 1, faults: 'equivocate+crash-leader' })).toThrow(expect.objectContaining({ constructor: ConfigError, path: 'faults' }));
+    // `crash` adds its crash to crash-restart's, which keep their restarts.
+    const ctx = { n: 7, f: 2, rng: new Xoshiro128(1, 2, 3, 4), capabilities: {}, hooks: undefined };
+    const s = buildScenario('crash-restart+crash', ctx);
+    expect(s.crashes.some((c) => c.restartAfterMs !== undefined)).toBe(true);
+    expect(s.crashes.some((c) => c.restartAfterMs === undefined)).toBe(true);
   });
 
   it('byzantine-restarts counts only permanent faults: composed with a crash that never restarts it is refused', () => {
