@@ -52,8 +52,8 @@ export interface LoadResult extends LoadPhase {
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (!Number.isSafeInteger(o.window) || o.window < 1) throw new ConfigError('--window', `must be a positive integer, got ${o.window}`);
-  if (o.keys !== undefined && (!Number.isSafeInteger(o.keys) || o.keys < 1)) throw new ConfigError('--keys', `must be a positive integer, got ${o.keys}`);
   const keys = o.keys;
+  if (keys !== undefined && (!Number.isSafeInteger(keys) || keys < 1)) throw new ConfigError('--keys', `must be a positive integer, got ${keys}`);
   const open = await openBftClient({ config: o.config, key: o.key, window: o.window });
   try {
     await open.connected(10_000);

@@ -264,17 +264,13 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
    * the view (we entered it without sending one) to start their timer (TOCS §4.5.2), and too few
    * above it for the f+1 rule when the ones who entered time out, and can wait for ever
    * (byzantine.test.ts builds such a primary). Backups relay it with a backoff (see
-   * `mayRelayNewView`). Durable in a log record (`nvRecord`), so a replica that restarts inside
-   * the view still has it: were it the only one the NEW-VIEW reached, the others would otherwise
-   * wait for ever after its restart just the same.
+   * `mayRelayNewView`). Durable in a log record at `index`, so a replica that restarts inside the
+   * view still has it: were it the only one the NEW-VIEW reached, the others would otherwise wait
+   * for ever after its restart just the same. Compaction would drop the record once every slot
+   * moved past it, so it is written again at the end of the log first (at most once per stable
+   * checkpoint, and only while the view lasts; see `compactPoint`).
    */
-  private viewNewView?: NewViewMsg;
-  /**
-   * Log index of `viewNewView`'s record. Compaction would drop it once every slot moved past it,
-   * so it is written again at the end of the log first (at most once per stable checkpoint, and
-   * only while the view lasts).
-   */
-  private nvRecord?: bigint;
+  private viewNewView?: { readonly msg: NewViewMsg; index: bigint };
   /**
    * Per peer, the NEW-VIEW relays (by a backup) of the current view: how many, and the tick before
    * which none more. The VIEW-CHANGE that asks is not validated (see `onViewChange`), and a NEW-VIEW
@@ -646,19 +642,20 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
   private compactPoint(): bigint {
     let min = this.nextIndex;
     for (const s of this.log.values()) if (s.firstRecord !== undefined && s.firstRecord < min) min = s.firstRecord;
-    if (this.nvRecord !== undefined && this.nvRecord < min && this.viewNewView) {
+    const nv = this.viewNewView;
+    if (nv && nv.index < min) {
       // Written in this very Ready (the view was entered now): keep it where it is. Else copy it
       // past the cut rather than hold back the compaction of the whole view's log behind it.
-      const pending = this.records.length > 0 && this.nvRecord >= this.records[0]!.index;
-      if (pending) min = this.nvRecord;
-      else this.recordNewView(this.viewNewView);
+      const pending = this.records.length > 0 && nv.index >= this.records[0]!.index;
+      if (pending) min = nv.index;
+      else this.recordNewView(nv.msg);
     }
     return min;
   }
 
+  /** `nv` becomes the current view's NEW-VIEW, in a log record of its own (see `viewNewView`). */
   private recordNewView(nv: NewViewMsg): void {
-    if (this.replaying) return;
-    this.nvRecord = this.nextIndex;
+    this.viewNewView = { msg: nv, index: this.nextIndex };
     this.record(REC_NEW_VIEW, toValue(nv));
   }
 
@@ -1663,7 +1660,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     this.vcAttempts++;
     this.hardDirty = true;
     this.viewNewView = undefined;
-    this.nvRecord = undefined;
     this.ownHigh = 0n;
     this.wantBatch.clear();
     if (this.batchTimerArmed) {
@@ -1710,7 +1706,7 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       const nvKey = `${from}/new-view`;
       if (m.newView === this.view && this.viewNewView && !this.vcResentTo.has(nvKey) && this.ctx.validators.has(from) && this.mayRelayNewView(from)) {
         this.vcResentTo.add(nvKey);
-        this.send(from, this.viewNewView);
+        this.send(from, this.viewNewView.msg);
       }
       // A peer still collecting VIEW-CHANGEs for a view we have left. Its timer starts only at
       // 2f+1 of them (TOCS §4.5.2), and we no longer retransmit ours for that view: if it missed
@@ -1827,7 +1823,6 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
     const prevView = this.view;
     this.view = nv.view;
     this.inViewChange = false;
-    this.viewNewView = nv;
     this.recordNewView(nv);
     this.nvRelays.clear();
     // Until O is installed nothing may be proposed in the new view: adopting the checkpoint or an
@@ -2226,10 +2221,9 @@ export class PbftCore implements ProtocolCore<PbftMessage> {
       } else if (tag === REC_NEW_VIEW) {
         // The latest one wins (a view's record may have been copied past a compaction).
         const nv = fromValue(a[1]!);
-        if (nv.type === 'new-view' && nv.view === this.view && !this.inViewChange) {
-          this.viewNewView = nv;
-          this.nvRecord = r.index;
-        }
+        // Only the current view's: a replica recovered in a view change has entered none (and
+        // `startViewChange` below clears it all the same).
+        if (nv.type === 'new-view' && nv.view === this.view) this.viewNewView = { msg: nv, index: r.index };
         continue;
       } else {
         const m = fromValue(a[1]!);

@@ -273,13 +273,12 @@ export class Simulation<M, C> {
         ? 0
         : Math.max(this.scenario.gstMs, ...this.scenario.crashes.map((c) => c.atMs + (c.restartAfterMs ?? 0))) + 100;
     const counted = this.scenario.crashes.filter((c) => !(this.scenario.restartsAreCorrect && c.restartAfterMs !== undefined));
+    const targets: Target[] = [...this.scenario.byzantine.map((b) => b.target), ...counted.map((c) => c.target)];
     // 'leader' is resolved when each fault strikes (a Byzantine one at the start, a crash when it
     // fires), and the leader may have changed between: each such plan counts as a fault of its own.
-    let leaders = 0;
-    const key = (t: Target): Target | string => (t === 'leader' ? `leader#${leaders++}` : t);
-    const faulty = new Set<Target | string>([...this.scenario.byzantine.map((b) => key(b.target)), ...counted.map((c) => key(c.target))]);
-    if (faulty.size > f && !this.scenario.allowExcessFaults) {
-      throw new ConfigError('faults', `scenario makes ${faulty.size} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
+    const faulty = new Set(targets.filter((t) => t !== 'leader')).size + targets.filter((t) => t === 'leader').length;
+    if (faulty > f && !this.scenario.allowExcessFaults) {
+      throw new ConfigError('faults', `scenario makes ${faulty} replicas faulty but n=${n} tolerates f=${f} (set allowExcessFaults to mean it)`);
     }
     this.keys = options.keys ?? createStubKeys(Number(this.seed & 0xffffn));
     const ids = Array.from({ length: n }, (_, i) => `r${i}`);
